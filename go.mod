@@ -1,0 +1,23 @@
+module github.com/rampart-tuf/rampart
+
+go 1.26.8
+
+require (
+	github.com/secure-systems-lab/go-securesystemslib v0.11.0
+	github.com/sigstore/sigstore v1.10.6
+	github.com/spf13/cobra v1.10.2
+	github.com/spf13/pflag v1.0.9
+	github.com/theupdateframework/go-tuf/v2 v2.4.2
+	golang.org/x/term v0.47.0
+)
+
+require (
+	github.com/google/go-containerregistry v0.20.7 // indirect
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/opencontainers/go-digest v1.0.0 // indirect
+	github.com/sigstore/protobuf-specs v0.5.0 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	google.golang.org/genproto/googleapis/api v0.0.0-20250825161204-c5933d9347a5 // indirect
+	google.golang.org/protobuf v1.36.11 // indirect
+)

@@ -1,0 +1,38 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/rampart-tuf/rampart/internal/quickstart"
+)
+
+// startCommands returns the commands of the "start" group, shown first in
+// the help output.
+func startCommands() []*cobra.Command {
+	return []*cobra.Command{newQuickstartCommand()}
+}
+
+// runQuickstart does the work of `rampart quickstart`. It gets the command
+// for its context (cmd.Context()), its output (cmd.OutOrStdout() for
+// results, cmd.ErrOrStderr() for progress) and its flags.
+var runQuickstart = func(cmd *cobra.Command, args []string) error {
+	keep, _ := cmd.Flags().GetBool("keep")
+	return quickstart.Run(cmd.Context(), cmd.OutOrStdout(), "", keep)
+}
+
+func newQuickstartCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "quickstart",
+		Short: "Try Rampart end to end on this machine",
+		Long: `Run a self-contained demonstration of Rampart on this machine.
+
+It needs nothing but this checkout and Go, and it leaves nothing behind
+outside a temporary directory.`,
+		Args: checkArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runQuickstart(cmd, args)
+		},
+	}
+	cmd.Flags().Bool("keep", false, "keep the temporary directory and print where it is")
+	return cmd
+}

@@ -1,0 +1,202 @@
+// Package cli holds every command of the rampart command-line tool.
+//
+// cmd/rampart only calls [Run]. Each command group ("client", "repo", "key",
+// "server") lives in its own file and returns its commands from one function
+// listed in [commandGroups]; a group shows up in the help output as soon as
+// it has a command. Commands write results to cmd.OutOrStdout(), and
+// progress and diagnostics to cmd.ErrOrStderr(), so that tests can run them
+// in-process. They report failure by returning an error: [Run] prints it once
+// as "rampart: <message>" and returns exit code 1.
+//
+// See docs/README.md for the conventions the commands follow.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Exit codes returned by [Run].
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+)
+
+// envPrefix is the prefix of the environment variables that set flags:
+// --repo-dir can also be given as RAMPART_REPO_DIR.
+const envPrefix = "RAMPART_"
+
+// commandGroup is one heading of the help output and the function, in its
+// own file, that returns the commands under it.
+type commandGroup struct {
+	id       string
+	title    string
+	commands func() []*cobra.Command
+}
+
+// commandGroups lists the groups in the order the help output shows them.
+// Groups without commands are left out of the help output.
+var commandGroups = []commandGroup{
+	{id: "start", title: "Getting started:", commands: startCommands},
+	{id: "client", title: "Client commands (fetch and verify updates):", commands: clientCommands},
+	{id: "repo", title: "Repository commands (create, sign and publish metadata):", commands: repoCommands},
+	{id: "key", title: "Key commands:", commands: keyCommands},
+	{id: "server", title: "Server commands:", commands: serverCommands},
+}
+
+// otherGroup holds version, help and completion.
+var otherGroup = cobra.Group{ID: "other", Title: "Other commands:"}
+
+func init() {
+	// Run the PersistentPreRunE of every ancestor, not only the nearest one,
+	// so that the root's environment handling cannot be shadowed by a
+	// subcommand that has a persistent hook of its own.
+	cobra.EnableTraverseRunHooks = true
+}
+
+const rootLong = `Rampart secures software updates with The Update Framework (TUF).
+
+A TUF repository publishes signed metadata that says which files (targets)
+exist, what their hashes and lengths are, and which keys may vouch for them.
+Rampart's client checks that metadata exactly as the TUF 1.0 specification
+requires, so that a compromised mirror or network cannot roll it back, freeze
+it, mix old and new metadata, feed it endless data or slip it files that the
+repository's keys never signed. Its repository commands create keys and
+roles, sign metadata and publish it.
+
+Commands are grouped below by what they act on. Results go to standard
+output; progress, warnings and errors go to standard error. Any flag can also
+be set through the environment: --some-flag as RAMPART_SOME_FLAG.`
+
+// NewRootCommand returns the rampart command with all of its subcommands.
+// Every call returns a fresh tree, so tests can run commands independently.
+func NewRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "rampart",
+		Short: "Secure software updates with The Update Framework (TUF)",
+		Long:  rootLong,
+		// Errors are printed once, by Run; usage is not dumped on errors.
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       currentVersion().Version,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyEnv(cmd.Flags(), os.LookupEnv)
+		},
+	}
+	root.SetVersionTemplate("rampart {{.Version}}\n")
+	// Declared here so that cobra does not take -v for it.
+	root.Flags().Bool("version", false, "print the version of rampart")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return usageError{err}
+	})
+
+	for _, g := range commandGroups {
+		cmds := g.commands()
+		if len(cmds) == 0 {
+			continue
+		}
+		root.AddGroup(&cobra.Group{ID: g.id, Title: g.title})
+		for _, c := range cmds {
+			c.GroupID = g.id
+			root.AddCommand(c)
+		}
+	}
+	root.AddGroup(&otherGroup)
+	version := newVersionCommand()
+	version.GroupID = otherGroup.ID
+	root.AddCommand(version)
+	root.SetHelpCommandGroupID(otherGroup.ID)
+	root.SetCompletionCommandGroupID(otherGroup.ID)
+	return root
+}
+
+// Run runs the rampart command line args (without the program name) and
+// returns the process exit code. Errors are printed to stderr once, as
+// "rampart: <message>".
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return execute(ctx, NewRootCommand(), args, stdin, stdout, stderr)
+}
+
+// execute runs root with args; Run's tests use it on trees with extra commands.
+func execute(ctx context.Context, root *cobra.Command, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root.SetArgs(append([]string{}, args...)) // never nil: cobra would read os.Args
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "rampart: %s\n", strings.TrimRight(err.Error(), "\n"))
+	if isUsageError(err) {
+		if cmd == nil {
+			cmd = root
+		}
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+	return ExitFailure
+}
+
+// usageError marks an error in how a command was called (unknown command or
+// flag, wrong number of arguments), as opposed to a failure while running it.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usageErrorf returns a usage error with a formatted message.
+func usageErrorf(format string, a ...any) error {
+	return usageError{fmt.Errorf(format, a...)}
+}
+
+// isUsageError reports whether err is a usage error. Cobra reports unknown
+// commands as plain errors, so those are recognised by their message.
+func isUsageError(err error) bool {
+	var u usageError
+	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command ")
+}
+
+// checkArgs wraps a cobra argument validator so that its errors count as
+// usage errors. Commands set Args: checkArgs(cobra.ExactArgs(1)) and so on.
+func checkArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+// applyEnv sets every flag that was not given on the command line from its
+// environment variable, if that is set: --repo-dir from RAMPART_REPO_DIR.
+// The help and version flags are never read from the environment.
+func applyEnv(flags *pflag.FlagSet, lookup func(string) (string, bool)) error {
+	var errs []error
+	flags.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || f.Name == "help" || f.Name == "version" {
+			return
+		}
+		name := envName(f.Name)
+		v, ok := lookup(name)
+		if !ok {
+			return
+		}
+		if err := flags.Set(f.Name, v); err != nil {
+			errs = append(errs, usageErrorf("invalid value %q for %s (--%s): %v", v, name, f.Name, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// envName is the environment variable that sets the flag with the given name.
+func envName(flag string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}

@@ -1,0 +1,301 @@
+package metadata
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/rampart-tuf/rampart/tuf/canonjson"
+	"github.com/rampart-tuf/rampart/tuf/keys"
+)
+
+// Role is the set of role document types.
+type Role interface {
+	*Root | *Targets | *Snapshot | *Timestamp | *Mirrors
+	common() *Common
+	encode(w *canonjson.Writer)
+	decode(r *canonjson.Reader) error
+	Validate() error
+}
+
+// Metadata is a signed metadata file: a role document and the signatures
+// over its canonical form.
+type Metadata[T Role] struct {
+	Signed     T
+	Signatures []Signature
+	// Unknown holds members of the file other than "signed" and
+	// "signatures".
+	Unknown canonjson.Fields
+
+	signed []byte // canonical bytes of Signed that Signatures cover
+}
+
+// Signature is one signature over a document.
+type Signature struct {
+	KeyID   string
+	Value   []byte // the "sig" member, hex-decoded
+	Unknown canonjson.Fields
+}
+
+// Signed is a document with signatures, as verified by a delegating role.
+type Signed interface {
+	// SignedBytes returns the canonical bytes the signatures cover.
+	SignedBytes() []byte
+	// SignatureList returns the signatures.
+	SignatureList() []Signature
+}
+
+// New wraps a role document for signing.
+func New[T Role](signed T) *Metadata[T] { return &Metadata[T]{Signed: signed} }
+
+// Parse parses and validates a metadata file of role type T. The result
+// keeps a reference to data, which must not be modified afterwards.
+func Parse[T Role](data []byte) (*Metadata[T], error) {
+	m := &Metadata[T]{Signed: newRole[T]()}
+	doc := m.Signed.common().Type + " metadata"
+	var hasSigned, hasSigs bool
+	err := canonjson.DecodeObject(data, func(name []byte, r *canonjson.Reader) error {
+		var err error
+		switch string(name) {
+		case "signed":
+			hasSigned = true
+			if r.Kind() != canonjson.Object {
+				return in("signed", invalid("want an object, found %s", r.Kind()))
+			}
+			if err := m.Signed.decode(r); err != nil {
+				return in("signed", err)
+			}
+			m.signed = r.Data()
+			return in("signed", r.End())
+		case "signatures":
+			hasSigs = true
+			m.Signatures, err = decodeSignatures(r)
+			return in("signatures", err)
+		}
+		m.Unknown.Add(string(name), r.Data())
+		return nil
+	})
+	switch {
+	case err != nil:
+	case !hasSigned:
+		err = invalid("missing signed")
+	case !hasSigs:
+		err = invalid("missing signatures")
+	}
+	if err != nil {
+		var se *canonjson.SyntaxError
+		if errors.As(err, &se) {
+			return nil, &Error{Doc: doc, Reason: "malformed JSON", Err: err}
+		}
+		return nil, docError(doc, err)
+	}
+	return m, nil
+}
+
+// ParseRoot parses root metadata.
+func ParseRoot(data []byte) (*Metadata[*Root], error) { return Parse[*Root](data) }
+
+// ParseTargets parses targets metadata, of the targets role or a delegated
+// role.
+func ParseTargets(data []byte) (*Metadata[*Targets], error) { return Parse[*Targets](data) }
+
+// ParseSnapshot parses snapshot metadata.
+func ParseSnapshot(data []byte) (*Metadata[*Snapshot], error) { return Parse[*Snapshot](data) }
+
+// ParseTimestamp parses timestamp metadata.
+func ParseTimestamp(data []byte) (*Metadata[*Timestamp], error) { return Parse[*Timestamp](data) }
+
+// ParseMirrors parses mirrors metadata.
+func ParseMirrors(data []byte) (*Metadata[*Mirrors], error) { return Parse[*Mirrors](data) }
+
+func newRole[T Role]() T {
+	var t T
+	switch any(t).(type) {
+	case *Root:
+		return any(&Root{Common: Common{Type: TypeRoot}}).(T)
+	case *Targets:
+		return any(&Targets{Common: Common{Type: TypeTargets}}).(T)
+	case *Snapshot:
+		return any(&Snapshot{Common: Common{Type: TypeSnapshot}}).(T)
+	case *Timestamp:
+		return any(&Timestamp{Common: Common{Type: TypeTimestamp}}).(T)
+	default:
+		return any(&Mirrors{Common: Common{Type: TypeMirrors}}).(T)
+	}
+}
+
+// maxSignatures bounds the signatures on one document.
+const maxSignatures = 1024
+
+func decodeSignatures(r *canonjson.Reader) ([]Signature, error) {
+	sigs := []Signature{}
+	err := r.Array(func() error {
+		if len(sigs) == maxSignatures {
+			return invalid("more than %d signatures", maxSignatures)
+		}
+		s, err := decodeSignature(r)
+		if err != nil {
+			return inIndex(len(sigs), err)
+		}
+		for _, o := range sigs {
+			if o.KeyID == s.KeyID {
+				return inIndex(len(sigs), invalid("second signature by key ID %s", s.KeyID))
+			}
+		}
+		sigs = append(sigs, s)
+		return nil
+	})
+	return sigs, err
+}
+
+func decodeSignature(r *canonjson.Reader) (Signature, error) {
+	var s Signature
+	var hasID, hasSig bool
+	err := r.Object(func(name []byte) error {
+		switch string(name) {
+		case "keyid":
+			hasID = true
+			var err error
+			s.KeyID, err = r.String()
+			return in("keyid", err)
+		case "sig":
+			hasSig = true
+			b, err := r.Bytes()
+			if err != nil {
+				return in("sig", err)
+			}
+			if len(b) > 2*maxSigBytes {
+				return in("sig", invalid("signature of %d hex digits is too long", len(b)))
+			}
+			s.Value = make([]byte, hex.DecodedLen(len(b)))
+			if _, err := hex.Decode(s.Value, b); err != nil {
+				return in("sig", invalid("not hex: %v", err))
+			}
+			return nil
+		}
+		v, err := r.Raw()
+		s.Unknown.Add(string(name), v)
+		return inKey(string(name), err)
+	})
+	switch {
+	case err != nil:
+	case !hasID:
+		err = invalid("missing keyid")
+	case !hasSig:
+		err = invalid("missing sig")
+	}
+	return s, err
+}
+
+// maxSigBytes bounds one signature (RSA-16384 fits).
+const maxSigBytes = 2048
+
+// SignedBytes returns the canonical bytes that the signatures cover: as
+// received by Parse, or as encoded by the last call to Sign.
+func (m *Metadata[T]) SignedBytes() []byte {
+	if m.signed == nil {
+		b, _ := m.encodeSigned()
+		return b
+	}
+	return m.signed
+}
+
+// SignatureList returns the signatures.
+func (m *Metadata[T]) SignatureList() []Signature { return m.Signatures }
+
+func (m *Metadata[T]) encodeSigned() ([]byte, error) {
+	if err := m.Signed.Validate(); err != nil {
+		return nil, docError(m.Signed.common().Type+" metadata", in("signed", err))
+	}
+	w := canonjson.NewWriter(len(m.signed) + 512)
+	m.Signed.encode(w)
+	return w.Bytes(), nil
+}
+
+// ErrStaleSignatures is returned by Encode when the document has changed
+// since it was signed.
+var ErrStaleSignatures = errors.New("document changed after it was signed: sign it again or clear its signatures")
+
+// Sign signs the document's current content with signer. Signatures over
+// earlier content are dropped, and a signature by the same key is replaced.
+func (m *Metadata[T]) Sign(ctx context.Context, signer keys.Signer) (Signature, error) {
+	payload, err := m.encodeSigned()
+	if err != nil {
+		return Signature{}, err
+	}
+	if !bytes.Equal(payload, m.signed) {
+		m.Signatures = nil
+		m.signed = payload
+	}
+	value, err := signer.Sign(ctx, payload)
+	if err != nil {
+		return Signature{}, fmt.Errorf("signing %s metadata: %w", m.Signed.common().Type, err)
+	}
+	sig := Signature{KeyID: NewKey(signer.PublicKey()).ID(), Value: value}
+	m.AddSignature(sig)
+	return sig, nil
+}
+
+// AddSignature adds a signature made elsewhere over SignedBytes, replacing
+// one by the same key ID.
+func (m *Metadata[T]) AddSignature(sig Signature) {
+	for i := range m.Signatures {
+		if m.Signatures[i].KeyID == sig.KeyID {
+			m.Signatures[i] = sig
+			return
+		}
+	}
+	m.Signatures = append(m.Signatures, sig)
+}
+
+// ClearSignatures removes all signatures, so that the document can be
+// changed and encoded unsigned or signed again.
+func (m *Metadata[T]) ClearSignatures() {
+	m.Signatures = nil
+	m.signed = nil
+}
+
+// Encode validates the document and returns the whole file: canonical JSON,
+// except that control characters in strings (such as the newlines of a PEM
+// key) are escaped so that the file is valid JSON for every reader. It fails
+// with ErrStaleSignatures when the document has signatures and has changed
+// since they were made.
+func (m *Metadata[T]) Encode() ([]byte, error) {
+	payload, err := m.encodeSigned()
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Signatures) > 0 && !bytes.Equal(payload, m.signed) {
+		return nil, fmt.Errorf("%s metadata: %w", m.Signed.common().Type, ErrStaleSignatures)
+	}
+	m.signed = payload
+	w := canonjson.NewWriter(len(payload) + 256*len(m.Signatures) + 64)
+	w.BeginObject()
+	i := w.Fields(m.Unknown, 0, "signatures")
+	w.Name("signatures")
+	w.BeginArray()
+	for _, s := range m.Signatures {
+		s.encode(w)
+	}
+	w.EndArray()
+	i = w.Fields(m.Unknown, i, "signed")
+	w.Name("signed")
+	w.Raw(payload)
+	w.FieldsRest(m.Unknown, i)
+	w.EndObject()
+	return canonjson.ToJSON(w.Bytes()), nil
+}
+
+func (s *Signature) encode(w *canonjson.Writer) {
+	w.BeginObject()
+	i := w.Fields(s.Unknown, 0, "keyid")
+	w.Name("keyid")
+	w.String(s.KeyID)
+	i = w.Fields(s.Unknown, i, "sig")
+	w.Name("sig")
+	w.Hex(s.Value)
+	w.FieldsRest(s.Unknown, i)
+	w.EndObject()
+}

@@ -1,0 +1,527 @@
+package metadata
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rampart-tuf/rampart/tuf/canonjson"
+	"github.com/rampart-tuf/rampart/tuf/keys"
+)
+
+var expiry = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func newSigner(t testing.TB, keyType string) keys.Signer {
+	t.Helper()
+	priv, err := keys.Generate(keyType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := keys.NewSigner(priv.(crypto.Signer), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func keyOf(s keys.Signer) *Key { return NewKey(s.PublicKey()) }
+
+// testRepo is a signed root, targets (with delegations), snapshot and
+// timestamp.
+type testRepo struct {
+	root      *Metadata[*Root]
+	targets   *Metadata[*Targets]
+	snapshot  *Metadata[*Snapshot]
+	timestamp *Metadata[*Timestamp]
+	signer    keys.Signer
+}
+
+func buildRepo(t testing.TB) *testRepo {
+	ctx := context.Background()
+	s := newSigner(t, "ed25519")
+	root := NewRoot(expiry)
+	for _, r := range TopLevelRoles {
+		if err := root.AddKey(r, keyOf(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	targets := NewTargets(expiry)
+	targets.Targets["a/b.txt"] = NewTargetFile([]byte("hello"), true)
+	tf := NewTargetFile([]byte("x"), false)
+	tf.Custom = []byte(`{"k":[1,"v"]}`)
+	targets.Targets["c.bin"] = tf
+	dk := keyOf(newSigner(t, "ecdsa"))
+	targets.Delegations = &Delegations{
+		Keys: map[string]*Key{dk.ID(): dk},
+		Roles: []DelegatedRole{
+			{Name: "role1", KeyIDs: []string{dk.ID()}, Threshold: 1, Paths: []string{"a/*"}, Terminating: true},
+			{Name: "role2", KeyIDs: []string{dk.ID()}, Threshold: 1, PathHashPrefixes: []string{"8", "f0"}},
+		},
+	}
+	r := &testRepo{root: New(root), targets: New(targets), snapshot: New(NewSnapshot(expiry)), timestamp: New(NewTimestamp(expiry)), signer: s}
+	for _, sign := range []func() error{
+		func() error { _, err := r.root.Sign(ctx, s); return err },
+		func() error { _, err := r.targets.Sign(ctx, s); return err },
+		func() error { _, err := r.snapshot.Sign(ctx, s); return err },
+		func() error { _, err := r.timestamp.Sign(ctx, s); return err },
+	} {
+		if err := sign(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+func encode[T Role](t testing.TB, m *Metadata[T]) []byte {
+	t.Helper()
+	b, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestRoundTripAndVerify(t *testing.T) {
+	r := buildRepo(t)
+	rootBytes := encode(t, r.root)
+	root, err := ParseRoot(rootBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Signed.VerifyRole(TypeRoot, root); err != nil {
+		t.Fatalf("root does not verify itself: %v", err)
+	}
+	if got := encode(t, root); !bytes.Equal(got, rootBytes) {
+		t.Fatalf("root changed in a round trip:\n%s\n%s", rootBytes, got)
+	}
+	targetsBytes := encode(t, r.targets)
+	targets, err := ParseTargets(targetsBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Signed.VerifyRole(TypeTargets, targets); err != nil {
+		t.Fatal(err)
+	}
+	if got := encode(t, targets); !bytes.Equal(got, targetsBytes) {
+		t.Fatalf("targets changed in a round trip")
+	}
+	if string(targets.Signed.Targets["c.bin"].Custom) != `{"k":[1,"v"]}` {
+		t.Fatalf("custom = %s", targets.Signed.Targets["c.bin"].Custom)
+	}
+	if err := targets.Signed.Targets["a/b.txt"].Verify([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if err := targets.Signed.Targets["a/b.txt"].Verify([]byte("hellO")); err == nil {
+		t.Fatal("wrong content verified")
+	}
+	for name, data := range map[string][]byte{"snapshot": encode(t, r.snapshot), "timestamp": encode(t, r.timestamp)} {
+		var doc Signed
+		var err error
+		if name == "snapshot" {
+			doc, err = ParseSnapshot(data)
+		} else {
+			doc, err = ParseTimestamp(data)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := root.Signed.VerifyRole(name, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A document of one role does not verify as another role's when the
+	// keys differ.
+	other := buildRepo(t)
+	if err := other.root.Signed.VerifyRole(TypeTargets, targets); err == nil {
+		t.Fatal("targets verified with another root's keys")
+	}
+}
+
+func TestTamperedPayloadFailsVerification(t *testing.T) {
+	r := buildRepo(t)
+	data := encode(t, r.targets)
+	tampered := bytes.Replace(data, []byte(`"length":5`), []byte(`"length":6`), 1)
+	if bytes.Equal(tampered, data) {
+		t.Fatal("test did not tamper")
+	}
+	m, err := ParseTargets(tampered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.root.Signed.VerifyRole(TypeTargets, m)
+	var te *ThresholdError
+	if !errors.As(err, &te) || len(te.Report.Invalid) != 1 {
+		t.Fatalf("got %v, want a ThresholdError with one invalid signature", err)
+	}
+}
+
+// TestVerifiesReceivedBytes checks that signatures are checked over the
+// canonical form of what was received, whatever its formatting.
+func TestVerifiesReceivedBytes(t *testing.T) {
+	r := buildRepo(t)
+	data := encode(t, r.timestamp)
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, data, "", "   "); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseTimestamp(pretty.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.root.Signed.VerifyRole(TypeTimestamp, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnknownFieldsPreserved(t *testing.T) {
+	data, err := os.ReadFile("testdata/unknown-fields.targets.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	canon, err := canonjson.Canonicalize(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseTargets(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := encode(t, m); !bytes.Equal(got, canonjson.ToJSON(canon)) {
+		t.Fatalf("unknown fields not written back unchanged:\nwant %s\ngot  %s", canon, got)
+	}
+	// Signing covers unknown fields: re-signing and parsing again keeps them.
+	s := newSigner(t, "ed25519")
+	m.ClearSignatures()
+	if _, err := m.Sign(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(m.SignedBytes(), []byte(`"x-signed-extra"`)) {
+		t.Fatal("unknown member missing from signed bytes")
+	}
+	again, err := ParseTargets(encode(t, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifySignatures("targets", again, []string{keyOf(s).ID()}, map[string]*Key{keyOf(s).ID(): keyOf(s)}, 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStaleSignatures(t *testing.T) {
+	r := buildRepo(t)
+	r.targets.Signed.Version++
+	if _, err := r.targets.Encode(); !errors.Is(err, ErrStaleSignatures) {
+		t.Fatalf("Encode after change = %v, want ErrStaleSignatures", err)
+	}
+	if _, err := r.targets.Sign(context.Background(), r.signer); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.targets.Signatures) != 1 {
+		t.Fatalf("have %d signatures after re-signing, want 1", len(r.targets.Signatures))
+	}
+	if _, err := r.targets.Encode(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestThresholdCountsDistinctKeys lists one public key under two key IDs
+// (the second differs only by an unknown member) and makes it sign twice.
+func TestThresholdCountsDistinctKeys(t *testing.T) {
+	ctx := context.Background()
+	s := newSigner(t, "ed25519")
+	k1 := keyOf(s)
+	k2 := keyOf(s)
+	if err := k2.Unknown.Set("x-alias", []byte(`true`)); err != nil {
+		t.Fatal(err)
+	}
+	if k1.ID() == k2.ID() {
+		t.Fatal("aliases have the same key ID")
+	}
+	keyMap := map[string]*Key{k1.ID(): k1, k2.ID(): k2}
+	ids := []string{k1.ID(), k2.ID()}
+	m := New(NewTimestamp(expiry))
+	sig, err := m.Sign(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.AddSignature(Signature{KeyID: k2.ID(), Value: sig.Value})
+	if err := VerifySignatures("timestamp", m, ids, keyMap, 1); err != nil {
+		t.Fatalf("threshold 1: %v", err)
+	}
+	err = VerifySignatures("timestamp", m, ids, keyMap, 2)
+	var te *ThresholdError
+	if !errors.As(err, &te) || len(te.Report.Valid) != 1 {
+		t.Fatalf("threshold 2 with one distinct key: got %v", err)
+	}
+	// A second distinct key reaches threshold 2.
+	s2 := newSigner(t, "ecdsa")
+	keyMap[keyOf(s2).ID()] = keyOf(s2)
+	ids = append(ids, keyOf(s2).ID())
+	if _, err := m.Sign(ctx, s2); err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifySignatures("timestamp", m, ids, keyMap, 2); err != nil {
+		t.Fatal(err)
+	}
+	// Signatures by keys outside the role do not count.
+	if err := VerifySignatures("timestamp", m, ids[:1], keyMap, 2); err == nil {
+		t.Fatal("signature by a key outside the role counted")
+	}
+}
+
+func TestMissingKeysReported(t *testing.T) {
+	s1, s2 := newSigner(t, "ed25519"), newSigner(t, "ed25519")
+	m := New(NewSnapshot(expiry))
+	if _, err := m.Sign(context.Background(), s1); err != nil {
+		t.Fatal(err)
+	}
+	keyMap := map[string]*Key{keyOf(s1).ID(): keyOf(s1), keyOf(s2).ID(): keyOf(s2)}
+	rep := CheckSignatures("snapshot", m, []string{keyOf(s1).ID(), keyOf(s2).ID()}, keyMap, 2)
+	if rep.Met() || len(rep.Missing) != 1 || rep.Missing[0] != keyOf(s2).ID() {
+		t.Fatalf("report = %+v", rep)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	r := buildRepo(t)
+	targets := string(encode(t, r.targets))
+	timestamp := string(encode(t, r.timestamp))
+	root := string(encode(t, r.root))
+	tests := []struct {
+		name    string
+		doc     string
+		parse   func([]byte) error
+		from    string
+		to      string
+		wantErr string
+	}{
+		{"wrong type", timestamp, parseTS, `"_type":"timestamp"`, `"_type":"snapshot"`, `timestamp metadata: signed._type: is "snapshot", want "timestamp"`},
+		{"spec major", timestamp, parseTS, `"spec_version":"1.0.34"`, `"spec_version":"2.0.0"`, `signed.spec_version: unsupported spec version "2.0.0"`},
+		{"spec garbage", timestamp, parseTS, `"spec_version":"1.0.34"`, `"spec_version":"1.x"`, `signed.spec_version: spec version "1.x" is not of the form`},
+		{"version zero", timestamp, parseTS, `"spec_version":"1.0.34","version":1`, `"spec_version":"1.0.34","version":0`, `signed.version: version 0 is less than 1`},
+		{"version string", timestamp, parseTS, `"spec_version":"1.0.34","version":1`, `"spec_version":"1.0.34","version":"1"`, `signed.version: want number, found string`},
+		{"expires format", timestamp, parseTS, `2030-01-02T03:04:05Z`, `2030-01-02 03:04:05`, `signed.expires: time "2030-01-02 03:04:05" is not of the form`},
+		{"expires offset", timestamp, parseTS, `2030-01-02T03:04:05Z`, `2030-01-02T03:04:05+01:00`, `signed.expires`},
+		{"missing expires", timestamp, parseTS, `"expires":"2030-01-02T03:04:05Z",`, ``, `timestamp metadata: signed: missing expires`},
+		{"bad hash algo", targets, parseT, `"sha256":`, `"md5":`, `unsupported hash algorithm "md5"`},
+		{"short digest", targets, parseT, `"length":5`, `"length":-5`, `signed.targets["a/b.txt"].length: length -5 is negative`},
+		{"float", targets, parseT, `"length":5`, `"length":5.0`, `malformed JSON`},
+		{"threshold zero", root, parseR, `"threshold":1}`, `"threshold":0}`, `threshold 0 is out of range`},
+		{"bad keyid", root, parseR, `"keys":{"`, `"keys":{"00`, `key ID does not match the key`},
+		{"dup role", targets, parseT, `"name":"role2"`, `"name":"role1"`, `signed.delegations.roles[1]: duplicate role name "role1"`},
+		{"top-level delegated", targets, parseT, `"name":"role2"`, `"name":"snapshot"`, `"snapshot" is a top-level role`},
+		{"bad prefix", targets, parseT, `"f0"`, `"F0"`, `"F0" is not a lowercase hex prefix`},
+		{"sig not hex", timestamp, parseTS, `"sig":"`, `"sig":"zz`, `signatures[0].sig: not hex`},
+		{"duplicate member", timestamp, parseTS, `"spec_version":"1.0.34","version":1`, `"spec_version":"1.0.34","version":1,"version":2`, `duplicate object member "version"`},
+		{"timestamp lists more", timestamp, parseTS, `"meta":{`, `"meta":{"other.json":{"version":1},`, `signed.meta: lists 2 files`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(tt.doc, tt.from) {
+				t.Fatalf("fixture does not contain %q", tt.from)
+			}
+			doc := strings.Replace(tt.doc, tt.from, tt.to, 1)
+			err := tt.parse([]byte(doc))
+			if err == nil {
+				t.Fatalf("parse succeeded, want error %q", tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error %q does not contain %q", err, tt.wantErr)
+			}
+			var me *Error
+			if !errors.As(err, &me) {
+				t.Fatalf("error %T is not a *metadata.Error", err)
+			}
+		})
+	}
+}
+
+func parseTS(b []byte) error { _, err := ParseTimestamp(b); return err }
+func parseT(b []byte) error  { _, err := ParseTargets(b); return err }
+func parseR(b []byte) error  { _, err := ParseRoot(b); return err }
+
+func TestExpires(t *testing.T) {
+	m := New(NewTimestamp(expiry))
+	m.Signed.Meta["snapshot.json"] = MetaFile{Version: 7, Length: 10}
+	data := encode(t, m)
+	fractional := bytes.Replace(data, []byte(`2030-01-02T03:04:05Z`), []byte(`2030-01-02T03:04:05.25Z`), 1)
+	p, err := ParseTimestamp(fractional)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := expiry.Add(250 * time.Millisecond); !p.Signed.Expires.Equal(want) {
+		t.Fatalf("expires = %v, want %v", p.Signed.Expires, want)
+	}
+	// Read as written while unchanged; a new value is written in the
+	// YYYY-MM-DDTHH:MM:SSZ form.
+	if !bytes.Contains(encode(t, p), []byte(`.25Z`)) {
+		t.Fatal("unchanged expires not written back as read")
+	}
+	p.Signed.Expires = expiry.Add(time.Hour)
+	if !bytes.Contains(encode(t, p), []byte(`"expires":"2030-01-02T04:04:05Z"`)) {
+		t.Fatalf("new expires written as %s", encode(t, p))
+	}
+	if p.Signed.IsExpired(expiry) || !p.Signed.IsExpired(expiry.Add(time.Hour)) {
+		t.Fatal("IsExpired wrong at the boundary")
+	}
+}
+
+func TestSpecVersions(t *testing.T) {
+	for v, ok := range map[string]bool{"1.0": true, "1.0.0": true, "1.0.34": true, "1.2.3": true, "1": false, "2.0": false, "1.0.0.0": false, "1.a": false, "": false, "v1.0": false, "1..0": false} {
+		if err := checkSpecVersion(v); (err == nil) != ok {
+			t.Errorf("checkSpecVersion(%q) = %v, want ok=%v", v, err, ok)
+		}
+	}
+}
+
+func TestPathPatterns(t *testing.T) {
+	tests := []struct {
+		pattern, path string
+		want          bool
+	}{
+		{"targets/*.tgz", "targets/foo.tgz", true},
+		{"targets/*.tgz", "targets/foo.txt", false},
+		{"foo-version-?.tgz", "foo-version-2.tgz", true},
+		{"foo-version-?.tgz", "foo-version-alpha.tgz", false},
+		{"*.tgz", "foo.tgz", true},
+		{"*.tgz", "targets/foo.tgz", false},
+		{"*", "a/b", false},
+		{"a/?", "a//", false},
+		{"a[/]b", "a/b", false},
+		{"foo.tgz", "foo.tgz", true},
+		{"[", "[", false},
+		{"a/*/c", "a/b/c", true},
+	}
+	for _, tt := range tests {
+		r := DelegatedRole{Paths: []string{tt.pattern}}
+		if got := r.MatchesPath(tt.path); got != tt.want {
+			t.Errorf("pattern %q path %q: got %v, want %v", tt.pattern, tt.path, got, tt.want)
+		}
+	}
+	// sha256("foo.tgz") starts with "35c6".
+	h := pathHash("foo.tgz")
+	for prefix, want := range map[string]bool{h[:1]: true, h[:4]: true, h: true, "": false} {
+		r := DelegatedRole{PathHashPrefixes: []string{prefix}}
+		if prefix == "" {
+			r.PathHashPrefixes = []string{}
+		}
+		if got := r.MatchesPath("foo.tgz"); got != want {
+			t.Errorf("prefix %q: got %v", prefix, got)
+		}
+	}
+}
+
+func TestSuccinctRoles(t *testing.T) {
+	s := &SuccinctRoles{BitLength: 11, NamePrefix: "alice.hbd", Threshold: 1}
+	if got := s.BinName(0); got != "alice.hbd-000" {
+		t.Fatalf("BinName(0) = %s", got)
+	}
+	if got := s.BinName(2047); got != "alice.hbd-7ff" {
+		t.Fatalf("BinName(2047) = %s", got)
+	}
+	// The bin is the first 11 bits of sha256(path).
+	p := "some/target.tgz"
+	h := pathHash(p)
+	var first16 int
+	for _, c := range h[:4] {
+		first16 = first16<<4 | strings.IndexRune("0123456789abcdef", c)
+	}
+	if got, want := s.BinFor(p), first16>>5; got != want {
+		t.Fatalf("BinFor = %d, want %d", got, want)
+	}
+	for name, want := range map[string]bool{"alice.hbd-7ff": true, "alice.hbd-800": false, "alice.hbd-0ff": true, "alice.hbd-ff": false, "alice.hbd-0FF": false, "bob-000": false} {
+		if got := s.IsBin(name); got != want {
+			t.Errorf("IsBin(%s) = %v", name, got)
+		}
+	}
+	one := &SuccinctRoles{BitLength: 1, NamePrefix: "b"}
+	if one.BinName(1) != "b-1" || one.NumBins() != 2 {
+		t.Fatal("bit length 1")
+	}
+	d := &Delegations{Succinct: s}
+	roles := d.RolesFor(p)
+	if len(roles) != 1 || roles[0].Name != s.RoleFor(p) || roles[0].Terminating {
+		t.Fatalf("RolesFor = %+v", roles)
+	}
+}
+
+func TestDelegationsRolesFor(t *testing.T) {
+	d := &Delegations{Roles: []DelegatedRole{
+		{Name: "a", Paths: []string{"x/*"}},
+		{Name: "b", Paths: []string{"*"}},
+		{Name: "c", Paths: []string{"x/*", "y/*"}},
+	}}
+	var names []string
+	for _, r := range d.RolesFor("x/1") {
+		names = append(names, r.Name)
+	}
+	if strings.Join(names, ",") != "a,c" {
+		t.Fatalf("RolesFor = %v", names)
+	}
+}
+
+func TestCorpus(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.json")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkParse(t, data)
+	}
+}
+
+// checkParse asserts the properties every input must have: no panic, and a
+// document that parses is written back as its canonical form.
+func checkParse(t *testing.T, data []byte) {
+	t.Helper()
+	check := func(canon []byte, encoded []byte, err error) {
+		if err != nil {
+			t.Fatalf("parsed document does not encode: %v", err)
+		}
+		if !bytes.Equal(encoded, canon) {
+			t.Fatalf("round trip changed the document:\nin  %s\nout %s", canon, encoded)
+		}
+	}
+	canon, _ := canonjson.Canonicalize(data)
+	canon = canonjson.ToJSON(canon)
+	if m, err := ParseRoot(data); err == nil {
+		b, err := m.Encode()
+		check(canon, b, err)
+	}
+	if m, err := ParseTargets(data); err == nil {
+		b, err := m.Encode()
+		check(canon, b, err)
+	}
+	if m, err := ParseSnapshot(data); err == nil {
+		b, err := m.Encode()
+		check(canon, b, err)
+	}
+	if m, err := ParseTimestamp(data); err == nil {
+		b, err := m.Encode()
+		check(canon, b, err)
+	}
+	if m, err := ParseMirrors(data); err == nil {
+		b, err := m.Encode()
+		check(canon, b, err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.json")
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { checkParse(t, data) })
+}

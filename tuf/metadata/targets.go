@@ -1,0 +1,278 @@
+package metadata
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"path"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/rampart-tuf/rampart/tuf/canonjson"
+)
+
+// Targets is the document of the targets role or of a delegated targets
+// role: the target files it vouches for and the roles it delegates to.
+type Targets struct {
+	Common
+	Targets     map[string]TargetFile
+	Delegations *Delegations // nil when the role delegates nothing
+}
+
+// TargetFile describes one target file.
+type TargetFile struct {
+	Length  int64
+	Hashes  Hashes
+	Custom  []byte // the "custom" member as canonical JSON, or nil
+	Unknown canonjson.Fields
+}
+
+// NewTargets returns an empty targets document, version 1.
+func NewTargets(expires time.Time) *Targets {
+	return &Targets{Common: newCommon(TypeTargets, expires), Targets: map[string]TargetFile{}}
+}
+
+// NewTargetFile describes content, with its sha256 digest (and its sha512
+// digest when withSHA512 is set).
+func NewTargetFile(content []byte, withSHA512 bool) TargetFile {
+	return TargetFile{Length: int64(len(content)), Hashes: HashesOf(content, withSHA512)}
+}
+
+// Verify checks content against the length and hashes of t.
+func (t TargetFile) Verify(content []byte) error {
+	if int64(len(content)) != t.Length {
+		return invalid("length is %d, metadata says %d", len(content), t.Length)
+	}
+	return t.Hashes.Verify(content)
+}
+
+// ConsistentPath returns the name under which a repository with consistent
+// snapshots stores the target at targetPath: the digest prefixed to the base
+// name, "dir/HASH.base". It uses the sha256 digest when there is one.
+func (t TargetFile) ConsistentPath(targetPath string) string {
+	digest := t.Hashes.SHA256
+	if digest == nil {
+		digest = t.Hashes.SHA512
+	}
+	dir, base := path.Split(targetPath)
+	return dir + hex.EncodeToString(digest) + "." + base
+}
+
+func (t *TargetFile) encode(w *canonjson.Writer) {
+	w.BeginObject()
+	i := 0
+	if t.Custom != nil {
+		i = w.Fields(t.Unknown, i, "custom")
+		w.Name("custom")
+		w.Raw(t.Custom)
+	}
+	i = w.Fields(t.Unknown, i, "hashes")
+	w.Name("hashes")
+	t.Hashes.encode(w)
+	i = w.Fields(t.Unknown, i, "length")
+	w.Name("length")
+	w.Int(t.Length)
+	w.FieldsRest(t.Unknown, i)
+	w.EndObject()
+}
+
+func (t *TargetFile) validate() error {
+	if t.Length < 0 {
+		return in("length", invalid("length %d is negative", t.Length))
+	}
+	return in("hashes", t.Hashes.validate())
+}
+
+func decodeTargetFile(r *canonjson.Reader, a *arena) (TargetFile, error) {
+	var t TargetFile
+	hasLength, hasHashes := false, false
+	if err := r.EnterObject(); err != nil {
+		return t, err
+	}
+	for {
+		name, ok, err := r.NextMember()
+		if err != nil {
+			return t, err
+		}
+		if !ok {
+			break
+		}
+		switch string(name) {
+		case "length":
+			hasLength = true
+			t.Length, err = r.Int()
+			if err == nil && t.Length < 0 {
+				err = invalid("length %d is negative", t.Length)
+			}
+			err = in("length", err)
+		case "hashes":
+			hasHashes = true
+			t.Hashes, err = decodeHashes(r, a)
+			err = in("hashes", err)
+		case "custom":
+			var v []byte
+			v, err = r.Raw()
+			if err == nil {
+				t.Custom = a.copy(v)
+			}
+			err = in("custom", err)
+		default:
+			key := string(name)
+			var v []byte
+			v, err = r.Raw()
+			t.Unknown.Add(key, v)
+			err = inKey(key, err)
+		}
+		if err != nil {
+			return t, err
+		}
+	}
+	switch {
+	case !hasLength:
+		return t, invalid("missing length")
+	case !hasHashes:
+		return t, invalid("missing hashes")
+	}
+	return t, nil
+}
+
+// stringArena makes strings that share large blocks of memory, so that
+// decoding 100,000 target paths costs a few allocations instead of 100,000.
+// Blocks are never written after a string is made from them.
+type stringArena struct{ block []byte }
+
+func (a *stringArena) string(b []byte) string {
+	if len(b) > 1024 {
+		return string(b)
+	}
+	if cap(a.block)-len(a.block) < len(b) {
+		a.block = make([]byte, 0, 64<<10)
+	}
+	start := len(a.block)
+	a.block = append(a.block, b...)
+	return unsafe.String(&a.block[start], len(b))
+}
+
+func (a *arena) copy(b []byte) []byte {
+	c := a.alloc(len(b))
+	copy(c, b)
+	return c
+}
+
+const (
+	seenTargets = seenOther << iota
+	seenDelegations
+)
+
+func (t *Targets) decode(r *canonjson.Reader) error {
+	var seen uint32
+	var a arena
+	err := r.Object(func(name []byte) error {
+		if ok, err := t.Common.decodeMember(r, name, &seen); ok {
+			return err
+		}
+		var err error
+		switch string(name) {
+		case "targets":
+			seen |= seenTargets
+			t.Targets, err = decodeTargetMap(r, &a)
+			return in("targets", err)
+		case "delegations":
+			seen |= seenDelegations
+			t.Delegations, err = decodeDelegations(r)
+			return in("delegations", err)
+		}
+		v, err := r.Raw()
+		t.Unknown.Add(string(name), v)
+		return inKey(string(name), err)
+	})
+	if err != nil {
+		return err
+	}
+	if err := t.checkCommon(TypeTargets, seen); err != nil {
+		return err
+	}
+	if seen&seenTargets == 0 {
+		return invalid("missing targets")
+	}
+	return nil
+}
+
+func decodeTargetMap(r *canonjson.Reader, a *arena) (map[string]TargetFile, error) {
+	m := make(map[string]TargetFile, r.SizeHint())
+	var paths stringArena
+	if err := r.EnterObject(); err != nil {
+		return nil, err
+	}
+	for {
+		name, ok, err := r.NextMember()
+		if err != nil || !ok {
+			return m, err
+		}
+		p := paths.string(name)
+		tf, err := decodeTargetFile(r, a)
+		if err != nil {
+			return nil, inKey(p, err)
+		}
+		m[p] = tf
+	}
+}
+
+func (t *Targets) encode(w *canonjson.Writer) {
+	var members []member
+	if t.Delegations != nil {
+		members = append(members, member{"delegations", func() { t.Delegations.encode(w) }})
+	}
+	members = append(members, member{"targets", func() {
+		w.BeginObject()
+		for _, p := range sortedKeys(t.Targets) {
+			w.Name(p)
+			tf := t.Targets[p]
+			tf.encode(w)
+		}
+		w.EndObject()
+	}})
+	t.Common.encode(w, members)
+}
+
+// Validate checks a targets document built in memory.
+func (t *Targets) Validate() error {
+	if err := t.validateCommon(TypeTargets); err != nil {
+		return err
+	}
+	for p, tf := range t.Targets {
+		if err := tf.validate(); err != nil {
+			return in("targets", inKey(p, err))
+		}
+	}
+	if t.Delegations != nil {
+		return in("delegations", t.Delegations.Validate())
+	}
+	return nil
+}
+
+// pathHash returns the hex SHA-256 of a target path, which hash prefixes
+// and hashed bins are matched against.
+func pathHash(targetPath string) string {
+	sum := sha256.Sum256([]byte(targetPath))
+	return hex.EncodeToString(sum[:])
+}
+
+// matchPattern reports whether targetPath matches a delegation's path
+// pattern. The pattern and the path are matched segment by segment, so that
+// no wildcard or character class ever matches '/'; a malformed pattern
+// matches nothing.
+func matchPattern(pattern, targetPath string) bool {
+	if strings.Count(pattern, "/") != strings.Count(targetPath, "/") {
+		return false
+	}
+	for pattern != "" || targetPath != "" {
+		var p, t string
+		p, pattern, _ = strings.Cut(pattern, "/")
+		t, targetPath, _ = strings.Cut(targetPath, "/")
+		if ok, err := path.Match(p, t); !ok || err != nil {
+			return false
+		}
+	}
+	return true
+}
