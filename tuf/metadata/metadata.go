@@ -211,6 +211,15 @@ func (m *Metadata[T]) encodeSigned() ([]byte, error) {
 	}
 	w := canonjson.NewWriter(len(m.signed) + 512)
 	m.Signed.encode(w)
+	// Unknown fields set by hand could collide with known members or break
+	// their order: check that the result is canonical before anyone signs it.
+	j := canonjson.ToJSON(w.Bytes())
+	if c, err := canonjson.Canonicalize(j); err != nil || !bytes.Equal(canonjson.ToJSON(c), j) {
+		if err == nil {
+			err = errors.New("members out of order")
+		}
+		return nil, docError(m.Signed.common().Type+" metadata", in("signed", invalid("encoding is not canonical (check Unknown fields): %v", err)))
+	}
 	return w.Bytes(), nil
 }
 

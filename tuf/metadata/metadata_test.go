@@ -525,3 +525,22 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { checkParse(t, data) })
 }
+
+func TestUnknownFieldCollisionRejected(t *testing.T) {
+	m := New(NewTimestamp(expiry))
+	m.Signed.Unknown = canonjson.Fields{{Name: "version", Value: []byte("9")}}
+	if _, err := m.Encode(); err == nil || !strings.Contains(err.Error(), "not canonical") {
+		t.Fatalf("Encode with a colliding unknown field: %v", err)
+	}
+	m.Signed.Unknown = canonjson.Fields{{Name: "z", Value: []byte("1")}, {Name: "a", Value: []byte("2")}}
+	if _, err := m.Encode(); err == nil {
+		t.Fatal("Encode with unsorted unknown fields succeeded")
+	}
+	m.Signed.Unknown = nil
+	if err := m.Signed.Unknown.Set("x-note", []byte(`"hi"`)); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := m.Encode(); err != nil || !bytes.Contains(b, []byte(`"x-note":"hi"`)) {
+		t.Fatalf("Encode = %s, %v", b, err)
+	}
+}

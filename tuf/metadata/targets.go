@@ -142,7 +142,7 @@ func decodeTargetFile(r *canonjson.Reader, a *arena) (TargetFile, error) {
 type stringArena struct{ block []byte }
 
 func (a *stringArena) string(b []byte) string {
-	if len(b) > 1024 {
+	if len(b) == 0 || len(b) > 1024 {
 		return string(b)
 	}
 	if cap(a.block)-len(a.block) < len(b) {
