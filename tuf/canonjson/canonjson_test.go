@@ -2,12 +2,14 @@ package canonjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -448,5 +450,21 @@ func TestEstimateSize(t *testing.T) {
 		if got := estimateSize([]byte(in), 0); got != want {
 			t.Errorf("estimateSize(%s) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+func TestSpecial8(t *testing.T) {
+	plain := []byte("abcdefgh")
+	for i := range 8 {
+		for _, c := range []byte{'"', '\\', 0x00, 0x1f, 0x80, 0xff} {
+			b := slices.Clone(plain)
+			b[i] = c
+			if !special8(binary.LittleEndian.Uint64(b)) {
+				t.Errorf("special8 missed %#x at %d", c, i)
+			}
+		}
+	}
+	if special8(binary.LittleEndian.Uint64([]byte(" ~!#[]{}"))) {
+		t.Error("special8 flagged plain ASCII")
 	}
 }

@@ -1,6 +1,7 @@
 package canonjson
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strconv"
@@ -265,16 +266,19 @@ func (r *Reader) String() (string, error) {
 func (r *Reader) stringBytes() ([]byte, error) {
 	d := r.data
 	start := r.pos + 1
-	for i := start; i < len(d); i++ {
-		switch d[i] {
-		case '"':
-			r.pos = i + 1
-			return d[start:i], nil
-		case '\\':
-			return r.unescape(start, i)
-		}
+	if start > len(d) {
+		return nil, syntaxErr(r.pos, "unterminated string")
 	}
-	return nil, syntaxErr(r.pos, "unterminated string")
+	end := bytes.IndexByte(d[start:], '"')
+	if end < 0 {
+		return nil, syntaxErr(r.pos, "unterminated string")
+	}
+	end += start
+	if i := bytes.IndexByte(d[start:end], '\\'); i >= 0 {
+		return r.unescape(start, start+i)
+	}
+	r.pos = end + 1
+	return d[start:end], nil
 }
 
 // unescape handles a canonical string with escapes; d[i] is the first '\'.

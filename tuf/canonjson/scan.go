@@ -2,8 +2,26 @@ package canonjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unicode/utf8"
 )
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// hasZero reports whether any byte of x is zero.
+func hasZero(x uint64) bool { return (x-ones)&^x&highs != 0 }
+
+// special8 reports whether any of the eight bytes in x needs a closer look
+// inside a string: a quote, a backslash, a control character or a byte of a
+// multi-byte UTF-8 sequence.
+func special8(x uint64) bool {
+	return x&highs != 0 || // non-ASCII
+		(x-0x20*ones)&^x&highs != 0 || // a byte below 0x20
+		hasZero(x^('"'*ones)) || hasZero(x^('\\'*ones))
+}
 
 // scanCanonical reports whether the value starting at data[start] is valid
 // JSON already in canonical form, and where it ends. It never allocates. Any
@@ -111,6 +129,13 @@ func (s *scanner) str(i int) (int, bool) {
 	d := s.data
 	i++
 	for i < len(d) {
+		// Skip eight plain ASCII bytes at a time.
+		for i+8 <= len(d) && !special8(binary.LittleEndian.Uint64(d[i:])) {
+			i += 8
+		}
+		if i >= len(d) {
+			break
+		}
 		c := d[i]
 		switch {
 		case c == '"':
