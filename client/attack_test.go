@@ -1,0 +1,386 @@
+package client_test
+
+// One test per attack the TUF specification lists. In each, a repository or
+// mirror served by httptest attacks a client that has refreshed once; the
+// client must refuse, say why, and keep its trusted state.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rampart-tuf/rampart/client"
+	"github.com/rampart-tuf/rampart/internal/repotest"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
+)
+
+// expectRefused asserts err mentions every one of want, and that the
+// trusted state is unchanged.
+func expectRefused(t *testing.T, err error, dir string, before map[string][]byte, want ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("the client accepted the attack")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Fatalf("error %q does not say %q", err, w)
+		}
+	}
+	if after := state(t, dir); !sameState(before, after) {
+		t.Fatalf("trusted state changed after a refused attack")
+	}
+}
+
+// forgeTargets returns targets metadata of the given version listing an
+// evil target, signed by a key the repository never trusted.
+func forgeTargets(t *testing.T, version int64, extra map[string][]byte) []byte {
+	t.Helper()
+	doc := metadata.NewTargets(time.Now().Add(time.Hour))
+	doc.Version = version
+	for p, c := range extra {
+		doc.Targets[p] = metadata.NewTargetFile(c, false)
+	}
+	md := metadata.New(doc)
+	if _, err := md.Sign(context.Background(), repotest.NewSigner(t)); err != nil {
+		t.Fatal(err)
+	}
+	data, err := md.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// An attacker who can answer for the repository tries to install a file of
+// their choosing: forged metadata naming it, and its content in place of a
+// genuine target.
+func TestAttackArbitraryInstallation(t *testing.T) {
+	ctx := context.Background()
+	repo := repotest.New(t)
+	repo.AddTarget("targets", "app", []byte("genuine app"))
+	repo.Publish()
+	c, dir, before := refreshed(t, repo)
+
+	// Forged metadata: the snapshot lists targets at its current version,
+	// and the attacker serves a targets file of that version of their own.
+	repo.AddTarget("targets", "app", []byte("genuine app v2"))
+	repo.Publish()
+	v := repo.Targets["targets"].Signed.Version
+	genuine := repo.File(fmt.Sprintf("metadata/%d.targets.json", v))
+	repo.SetFile(fmt.Sprintf("metadata/%d.targets.json", v), forgeTargets(t, v, map[string][]byte{"app": []byte("evil")}))
+	err := c.Refresh(ctx)
+	if err == nil || !strings.Contains(err.Error(), "targets.json: signatures check failed") {
+		t.Fatalf("forged targets: %v", err)
+	}
+	if after := state(t, dir); !bytes.Equal(after["targets.json"], before["targets.json"]) {
+		t.Fatal("forged targets metadata was stored")
+	}
+
+	// Arbitrary content in place of a genuine target.
+	repo.SetFile(fmt.Sprintf("metadata/%d.targets.json", v), genuine)
+	info, err := c.Target(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.SetFile("targets/"+info.ConsistentPath("app"), []byte("evil content!!"))
+	dst := filepath.Join(t.TempDir(), "app")
+	_, err = c.DownloadFile(ctx, info, dst)
+	if err == nil || !strings.Contains(err.Error(), "sha256 hash mismatch") {
+		t.Fatalf("arbitrary content: %v", err)
+	}
+	if _, statErr := os.Stat(dst); !os.IsNotExist(statErr) {
+		t.Fatal("a file was left at the destination")
+	}
+}
+
+// An attacker sends an endless stream instead of a file.
+func TestAttackEndlessData(t *testing.T) {
+	ctx := context.Background()
+	repo := repotest.New(t)
+	repo.AddTarget("targets", "big", []byte("small file"))
+	repo.Publish()
+	limits := func(cfg *client.Config) { cfg.Limits.TimestampBytes = 64 << 10 }
+	c, dir, before := refreshed(t, repo, limits)
+	endless := func(w http.ResponseWriter) {
+		chunk := bytes.Repeat([]byte("A"), 32<<10)
+		for range 1 << 10 { // 32 MiB at most, far beyond every bound used here
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}
+	info, err := c.Target(ctx, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "timestamp.json") || strings.HasPrefix(r.URL.Path, "/targets/") {
+			endless(w)
+			return true
+		}
+		return false
+	}
+	err = c.Refresh(ctx)
+	if !errors.Is(err, client.ErrTooLarge) {
+		t.Fatalf("endless timestamp: %v", err)
+	}
+	expectRefused(t, err, dir, before, "timestamp.json", "exceeds the length bound")
+	dst := filepath.Join(t.TempDir(), "big")
+	_, err = c.DownloadFile(ctx, info, dst)
+	if !errors.Is(err, client.ErrTooLarge) {
+		t.Fatalf("endless target: %v", err)
+	}
+	if _, statErr := os.Stat(dst); !os.IsNotExist(statErr) {
+		t.Fatal("a file was left at the destination")
+	}
+}
+
+// An attacker adds a dependency the maintainers never listed to genuine
+// targets metadata.
+func TestAttackExtraneousDependencies(t *testing.T) {
+	ctx := context.Background()
+	repo := repotest.New(t)
+	repo.AddTarget("targets", "app", []byte("app"))
+	repo.Publish()
+	c, dir, before := refreshed(t, repo)
+	repo.AddTarget("targets", "app", []byte("app v2"))
+	repo.Publish()
+	name := fmt.Sprintf("metadata/%d.targets.json", repo.Targets["targets"].Signed.Version)
+	md, err := metadata.ParseTargets(repo.File(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	custom := []byte(`{"depends":["backdoor"]}`)
+	tf := md.Signed.Targets["app"]
+	tf.Custom = custom
+	md.Signed.Targets["app"] = tf
+	md.Signed.Targets["backdoor"] = metadata.NewTargetFile([]byte("evil"), false)
+	sigs := md.Signatures
+	md.ClearSignatures()
+	data, err := md.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keep the genuine signatures on the altered document.
+	md2, _ := metadata.ParseTargets(data)
+	for _, s := range sigs {
+		md2.AddSignature(s)
+	}
+	tampered, err := md2.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.SetFile(name, tampered)
+	err = c.Refresh(ctx)
+	if err == nil || !strings.Contains(err.Error(), "targets.json: signatures check failed") || !strings.Contains(err.Error(), "0 of the 1 required signatures") {
+		t.Fatalf("extra dependency: %v", err)
+	}
+	if !bytes.Equal(state(t, dir)["targets.json"], before["targets.json"]) {
+		t.Fatal("tampered targets metadata was stored")
+	}
+	if _, err := c.Target(ctx, "backdoor"); err == nil {
+		t.Fatal("the extraneous target resolved")
+	}
+}
+
+// An attacker tries to push the timestamp version far ahead so that later
+// genuine updates look like rollbacks. Without the timestamp key they are
+// refused; with it (a compromise), rotating the key recovers the client.
+func TestAttackFastForward(t *testing.T) {
+	ctx := context.Background()
+	repo := repotest.New(t)
+	c, dir, before := refreshed(t, repo)
+	ts := metadata.New(metadata.NewTimestamp(time.Now().Add(time.Hour)))
+	ts.Signed.Version = 1 << 40
+	ts.Signed.Meta["snapshot.json"] = metadata.MetaFile{Version: 1 << 40}
+	if _, err := ts.Sign(ctx, repotest.NewSigner(t)); err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := ts.Encode()
+	repo.SetFile("metadata/timestamp.json", forged)
+	expectRefused(t, c.Refresh(ctx), dir, before, "timestamp.json: signatures check failed")
+
+	// With the real timestamp key the attacker succeeds in moving the
+	// version ahead...
+	repo.Timestamp.Signed.Version = 1 << 40
+	repo.Publish()
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// ...until the maintainers rotate the key and start over at version 1.
+	repo.RotateKeys("timestamp", 1, 1)
+	repo.Timestamp.Signed.Version = 0
+	repo.Publish()
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatalf("no recovery from the fast-forward attack: %v", err)
+	}
+	if got := state(t, dir)["timestamp.json"]; !bytes.Equal(got, repo.File("metadata/timestamp.json")) {
+		t.Fatal("the new timestamp was not stored")
+	}
+}
+
+// An attacker keeps serving the same, genuine, metadata after it expired,
+// so that the client never hears of updates.
+func TestAttackIndefiniteFreeze(t *testing.T) {
+	ctx := context.Background()
+	repo := repotest.New(t)
+	now := time.Now()
+	clock := now
+	c, dir, before := refreshed(t, repo, func(cfg *client.Config) { cfg.Now = func() time.Time { return clock } })
+	clock = repo.Expires.Add(time.Minute)
+	expectRefused(t, c.Refresh(ctx), dir, before, "expired", "freeze attack")
+}
+
+// A mirror serves a snapshot other than the one the timestamp names.
+func TestAttackMaliciousMirrors(t *testing.T) {
+	ctx := context.Background()
+	repo := repotest.New(t)
+	repo.AddTarget("targets", "a", []byte("a"))
+	repo.Publish()
+	c, dir, before := refreshed(t, repo)
+	stale := repo.File(fmt.Sprintf("metadata/%d.snapshot.json", repo.Snapshot.Signed.Version))
+	repo.AddTarget("targets", "a", []byte("a2"))
+	repo.Publish()
+	repo.SetFile(fmt.Sprintf("metadata/%d.snapshot.json", repo.Snapshot.Signed.Version), stale)
+	err := c.Refresh(ctx)
+	if err == nil || !strings.HasPrefix(err.Error(), "snapshot.json: ") || !(strings.Contains(err.Error(), "length") || strings.Contains(err.Error(), "hash mismatch")) {
+		t.Fatalf("stale snapshot from a mirror: %v", err)
+	}
+	if !bytes.Equal(state(t, dir)["snapshot.json"], before["snapshot.json"]) {
+		t.Fatal("the mirror's snapshot was stored")
+	}
+}
+
+// An attacker combines metadata from different repository states: an
+// older targets file served under the name of the current one.
+func TestAttackMixAndMatch(t *testing.T) {
+	ctx := context.Background()
+	repo := repotest.New(t)
+	repo.AddTarget("targets", "lib", []byte("lib v1 (vulnerable)"))
+	repo.Publish()
+	c, dir, before := refreshed(t, repo)
+	old := repo.File(fmt.Sprintf("metadata/%d.targets.json", repo.Targets["targets"].Signed.Version))
+	repo.AddTarget("targets", "lib", []byte("lib v2 (fixed)"))
+	repo.Publish()
+	repo.SetFile(fmt.Sprintf("metadata/%d.targets.json", repo.Targets["targets"].Signed.Version), old)
+	err := c.Refresh(ctx)
+	if err == nil || !strings.Contains(err.Error(), "mix-and-match") {
+		t.Fatalf("old targets with a new snapshot: %v", err)
+	}
+	if !bytes.Equal(state(t, dir)["targets.json"], before["targets.json"]) {
+		t.Fatal("the old targets metadata replaced the trusted one")
+	}
+}
+
+// An attacker replays older, genuinely signed, metadata.
+func TestAttackRollback(t *testing.T) {
+	ctx := context.Background()
+	repo := repotest.New(t)
+	oldTimestamp := repo.File("metadata/timestamp.json")
+	repo.MarkDirty("targets")
+	repo.Publish()
+	c, dir, before := refreshed(t, repo)
+	repo.SetFile("metadata/timestamp.json", oldTimestamp)
+	err := c.Refresh(ctx)
+	expectRefused(t, err, dir, before, "timestamp.json: version 1 is lower than the trusted version 2", "rollback")
+}
+
+// An attacker answers slowly, to hold the client forever.
+func TestAttackSlowRetrieval(t *testing.T) {
+	ctx := context.Background()
+	repo := repotest.New(t)
+	fetcher := func(cfg *client.Config) {
+		cfg.Fetcher = &client.HTTPFetcher{MinRate: 4096, Grace: 100 * time.Millisecond, Timeout: 2 * time.Second}
+	}
+	c, dir, before := refreshed(t, repo, fetcher)
+	repo.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "timestamp.json") {
+			return false
+		}
+		data := repo.File("metadata/timestamp.json")
+		for _, b := range data { // a byte every 20 ms: 50 bytes/s
+			if _, err := w.Write([]byte{b}); err != nil {
+				return true
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return true
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		return true
+	}
+	start := time.Now()
+	err := c.Refresh(ctx)
+	if !errors.Is(err, client.ErrTooSlow) {
+		t.Fatalf("slow timestamp: %v", err)
+	}
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Fatalf("the client waited %v for a slow server", took)
+	}
+	expectRefused(t, err, dir, before, "timestamp.json", "too slow")
+
+	// A server that never answers at all is cut off by the timeout.
+	repo.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+		<-r.Context().Done()
+		return true
+	}
+	c2, _, _ := setup(t, repo, func(cfg *client.Config) {
+		cfg.Fetcher = &client.HTTPFetcher{Timeout: 300 * time.Millisecond}
+	})
+	if err := c2.Refresh(ctx); !errors.Is(err, client.ErrTooSlow) {
+		t.Fatalf("silent server: %v", err)
+	}
+}
+
+// An attacker holds one of the two keys a threshold of two requires.
+func TestAttackKeyCompromiseBelowThreshold(t *testing.T) {
+	ctx := context.Background()
+	repo := repotest.New(t)
+	signers := repo.RotateKeys("targets", 2, 2)
+	repo.AddTarget("targets", "app", []byte("genuine"))
+	repo.Publish()
+	c, dir, before := refreshed(t, repo)
+	repo.Signers["targets"] = signers[:1] // the attacker's key alone
+	repo.AddTarget("targets", "app", []byte("evil"))
+	repo.Publish()
+	err := c.Refresh(ctx)
+	if err == nil || !strings.Contains(err.Error(), "1 of the 2 required signatures") {
+		t.Fatalf("targets signed by one of two keys: %v", err)
+	}
+	if !bytes.Equal(state(t, dir)["targets.json"], before["targets.json"]) {
+		t.Fatal("under-signed targets metadata was stored")
+	}
+}
+
+// A mirror serves another genuine target in place of the one asked for.
+func TestAttackWrongSoftwareInstallation(t *testing.T) {
+	ctx := context.Background()
+	repo := repotest.New(t)
+	repo.AddTarget("targets", "app-1.0.tgz", []byte("app one point oh"))
+	repo.AddTarget("targets", "app-0.1.tgz", []byte("old app zero one"))
+	repo.Publish()
+	c, _, _ := refreshed(t, repo)
+	want, err := c.Target(ctx, "app-1.0.tgz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := c.Target(ctx, "app-0.1.tgz")
+	repo.SetFile("targets/"+want.ConsistentPath(want.Path), repo.File("targets/"+other.ConsistentPath(other.Path)))
+	dst := filepath.Join(t.TempDir(), "app.tgz")
+	_, err = c.DownloadFile(ctx, want, dst)
+	if err == nil || !strings.Contains(err.Error(), "target app-1.0.tgz: sha256 hash mismatch") {
+		t.Fatalf("wrong software: %v", err)
+	}
+	if _, statErr := os.Stat(dst); !os.IsNotExist(statErr) {
+		t.Fatal("the wrong software was left at the destination")
+	}
+}

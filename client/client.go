@@ -1,0 +1,407 @@
+// Package client is a TUF client: it runs the update workflow of the TUF
+// specification (section 5) against a repository and downloads targets only
+// after verifying them, which defeats the attacks the specification lists.
+//
+// The package is in three layers. The trust rules (package client/trust)
+// decide what may be loaded, in which order and checked how, with no I/O.
+// Policy (Limits) bounds sizes, rotations, delegations and transfer rates.
+// I/O goes through one small Fetcher interface and a directory that holds
+// the trusted metadata byte for byte, written atomically.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rampart-tuf/rampart/client/trust"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
+)
+
+// Limits is the client's policy: how much it is willing to download, follow
+// and wait for. The zero value of a field means its default.
+type Limits struct {
+	MaxRootRotations int   // root versions followed in one refresh; default 256
+	MaxDelegations   int   // roles visited in one target lookup; default 32
+	RootBytes        int64 // default 1 MiB
+	TimestampBytes   int64 // default 1 MiB, or the length snapshot lists
+	SnapshotBytes    int64 // default 64 MiB (when timestamp lists no length)
+	TargetsBytes     int64 // default 64 MiB (when snapshot lists no length)
+}
+
+func (l Limits) withDefaults() Limits {
+	l.MaxRootRotations = cmpOr(l.MaxRootRotations, 256)
+	l.MaxDelegations = cmpOr(l.MaxDelegations, 32)
+	l.RootBytes = cmpOr(l.RootBytes, 1<<20)
+	l.TimestampBytes = cmpOr(l.TimestampBytes, 1<<20)
+	l.SnapshotBytes = cmpOr(l.SnapshotBytes, 64<<20)
+	l.TargetsBytes = cmpOr(l.TargetsBytes, 64<<20)
+	return l
+}
+
+// Config configures a Client.
+type Config struct {
+	MetadataURL string // base URL of the metadata, e.g. https://example.com/metadata
+	TargetsURL  string // base URL of the targets
+	// Dir holds the trusted metadata. It must contain a trusted root.json
+	// (see Init).
+	Dir string
+	// Fetcher fetches from the repository; default an HTTPFetcher.
+	Fetcher Fetcher
+	Limits  Limits
+	// Now returns the reference time of each refresh; default time.Now.
+	Now func() time.Time
+}
+
+// Client is a TUF client of one repository. It is safe for concurrent use
+// and can refresh any number of times.
+type Client struct {
+	cfg    Config
+	limits Limits
+	store  store
+
+	mu      sync.Mutex
+	trusted *trust.Set // the outcome of the last successful refresh, or nil
+}
+
+// Init makes dir a client state directory that trusts rootData. It checks
+// that rootData is root metadata but does nothing on the network.
+func Init(dir string, rootData []byte) error {
+	if _, err := metadata.ParseRoot(rootData); err != nil {
+		return fmt.Errorf("trusted root: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return store{dir}.write(metadata.TypeRoot, rootData)
+}
+
+// New returns a client.
+func New(cfg Config) (*Client, error) {
+	if cfg.MetadataURL == "" {
+		return nil, errors.New("client: no metadata URL")
+	}
+	if cfg.Dir == "" {
+		return nil, errors.New("client: no metadata directory")
+	}
+	if cfg.Fetcher == nil {
+		cfg.Fetcher = &HTTPFetcher{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.MetadataURL = strings.TrimSuffix(cfg.MetadataURL, "/")
+	cfg.TargetsURL = strings.TrimSuffix(cfg.TargetsURL, "/")
+	return &Client{cfg: cfg, limits: cfg.Limits.withDefaults(), store: store{cfg.Dir}}, nil
+}
+
+// Refresh updates the top-level metadata: root, timestamp, snapshot and
+// targets, in that order, as the specification requires. On failure the
+// trusted metadata on disk is what it was before the failed step.
+func (c *Client) Refresh(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, err := c.refresh(ctx)
+	return err
+}
+
+func (c *Client) refresh(ctx context.Context) (*trust.Set, error) {
+	c.trusted = nil
+	ref := c.cfg.Now()
+	rootData, err := c.store.read(metadata.TypeRoot, c.limits.RootBytes)
+	if err != nil {
+		return nil, err
+	}
+	if rootData == nil {
+		return nil, fmt.Errorf("no trusted root in %s: run init first", c.cfg.Dir)
+	}
+	set, err := trust.New(rootData, ref)
+	if err != nil {
+		return nil, fmt.Errorf("trusted root: %w", err)
+	}
+	if err := c.updateRoot(ctx, set); err != nil {
+		return nil, err
+	}
+	if err := c.updateTimestamp(ctx, set); err != nil {
+		return nil, err
+	}
+	if err := c.updateSnapshot(ctx, set); err != nil {
+		return nil, err
+	}
+	if err := c.updateTargets(ctx, set, metadata.TypeTargets, metadata.TypeRoot); err != nil {
+		return nil, err
+	}
+	c.trusted = set
+	return set, nil
+}
+
+func (c *Client) updateRoot(ctx context.Context, set *trust.Set) error {
+	initial := set.Root().Signed
+	for range c.limits.MaxRootRotations {
+		next := set.Root().Signed.Version + 1
+		data, err := readAll(ctx, c.cfg.Fetcher, c.metaURL(fmt.Sprintf("%d.root.json", next)), c.limits.RootBytes)
+		if errors.Is(err, ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%d.root.json: %w", next, err)
+		}
+		if err := set.UpdateRoot(data); err != nil {
+			return err
+		}
+		if err := c.store.write(metadata.TypeRoot, data); err != nil {
+			return err
+		}
+	}
+	if err := set.CheckRootExpiry(); err != nil {
+		return err
+	}
+	if set.Root().Signed.Version != initial.Version && set.RotatedKeys(initial) {
+		// Fast-forward attack recovery: versions signed by the old keys
+		// must not block metadata signed by the new ones.
+		if err := c.store.remove(metadata.TypeTimestamp); err != nil {
+			return err
+		}
+		if err := c.store.remove(metadata.TypeSnapshot); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Client) updateTimestamp(ctx context.Context, set *trust.Set) error {
+	if local, err := c.store.read(metadata.TypeTimestamp, c.limits.TimestampBytes); err == nil && local != nil {
+		_ = set.LoadTimestamp(local) // a cache that does not verify is ignored
+	}
+	data, err := readAll(ctx, c.cfg.Fetcher, c.metaURL("timestamp.json"), c.limits.TimestampBytes)
+	if err != nil {
+		return fmt.Errorf("timestamp.json: %w", err)
+	}
+	err = set.UpdateTimestamp(data)
+	if errors.Is(err, trust.ErrUnchanged) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return c.store.write(metadata.TypeTimestamp, data)
+}
+
+func (c *Client) updateSnapshot(ctx context.Context, set *trust.Set) error {
+	if local, err := c.store.read(metadata.TypeSnapshot, c.limits.SnapshotBytes); err == nil && local != nil {
+		_ = set.LoadSnapshot(local)
+		if set.CheckSnapshot() == nil {
+			return nil // the cached snapshot is the current one
+		}
+	}
+	meta, err := set.SnapshotMeta()
+	if err != nil {
+		return err
+	}
+	name := "snapshot.json"
+	if set.Root().Signed.ConsistentSnapshot {
+		name = fmt.Sprintf("%d.snapshot.json", meta.Version)
+	}
+	data, err := readAll(ctx, c.cfg.Fetcher, c.metaURL(name), cmpOr(meta.Length, c.limits.SnapshotBytes))
+	if err != nil {
+		return fmt.Errorf("snapshot.json: %w", err)
+	}
+	if err := set.UpdateSnapshot(data); err != nil {
+		return err
+	}
+	return c.store.write(metadata.TypeSnapshot, data)
+}
+
+// updateTargets loads the metadata of role, delegated by parent, from the
+// cache when it is current and from the repository otherwise.
+func (c *Client) updateTargets(ctx context.Context, set *trust.Set, role, parent string) error {
+	if set.Targets(role) != nil {
+		return set.UpdateTargets(role, parent, nil)
+	}
+	meta, err := set.TargetsMeta(role)
+	if err != nil {
+		return err
+	}
+	bound := cmpOr(meta.Length, c.limits.TargetsBytes)
+	if local, err := c.store.read(role, bound); err == nil && local != nil {
+		if set.UpdateTargets(role, parent, local) == nil {
+			return nil
+		}
+	}
+	name := url.PathEscape(role) + ".json"
+	if set.Root().Signed.ConsistentSnapshot {
+		name = fmt.Sprintf("%d.%s", meta.Version, name)
+	}
+	data, err := readAll(ctx, c.cfg.Fetcher, c.metaURL(name), bound)
+	if err != nil {
+		return fmt.Errorf("%s.json: %w", role, err)
+	}
+	if err := set.UpdateTargets(role, parent, data); err != nil {
+		return err
+	}
+	return c.store.write(role, data)
+}
+
+func (c *Client) metaURL(name string) string { return c.cfg.MetadataURL + "/" + name }
+
+// TargetInfo is a target file as trusted metadata describes it.
+type TargetInfo struct {
+	Path string
+	metadata.TargetFile
+	Role string // the role whose metadata lists it
+}
+
+// ErrUnknownTarget reports a target that no trusted role lists.
+var ErrUnknownTarget = errors.New("no trusted metadata lists this target")
+
+// Target refreshes when this client has not yet, and looks targetPath up
+// through the delegations: a pre-order depth-first search in delegation
+// order that honours terminating roles, visits each role once, and visits
+// at most Limits.MaxDelegations roles.
+func (c *Client) Target(ctx context.Context, targetPath string) (TargetInfo, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	set := c.trusted
+	if set == nil {
+		var err error
+		if set, err = c.refresh(ctx); err != nil {
+			return TargetInfo{}, err
+		}
+	}
+	type visit struct{ role, parent string }
+	stack := []visit{{metadata.TypeTargets, metadata.TypeRoot}}
+	visited := map[string]bool{}
+	for len(stack) > 0 {
+		if len(visited) >= c.limits.MaxDelegations {
+			return TargetInfo{}, fmt.Errorf("%s: %w (gave up after visiting %d roles)", targetPath, ErrUnknownTarget, len(visited))
+		}
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if visited[v.role] {
+			continue
+		}
+		if err := c.updateTargets(ctx, set, v.role, v.parent); err != nil {
+			return TargetInfo{}, err
+		}
+		visited[v.role] = true
+		doc := set.Targets(v.role).Signed
+		if tf, ok := doc.Targets[targetPath]; ok {
+			return TargetInfo{Path: targetPath, TargetFile: tf, Role: v.role}, nil
+		}
+		if doc.Delegations == nil {
+			continue
+		}
+		var children []visit
+		for _, d := range doc.Delegations.RolesFor(targetPath) {
+			children = append(children, visit{d.Name, v.role})
+			if d.Terminating {
+				stack = stack[:0]
+				break
+			}
+		}
+		for i := len(children) - 1; i >= 0; i-- {
+			stack = append(stack, children[i])
+		}
+	}
+	return TargetInfo{}, fmt.Errorf("%s: %w", targetPath, ErrUnknownTarget)
+}
+
+// TargetURL returns where the repository keeps the target: with consistent
+// snapshots, under its hash-prefixed name.
+func (c *Client) TargetURL(t TargetInfo) string {
+	p := t.Path
+	c.mu.Lock()
+	consistent := c.trusted != nil && c.trusted.Root().Signed.ConsistentSnapshot
+	c.mu.Unlock()
+	if consistent {
+		p = t.ConsistentPath(t.Path)
+	}
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return c.cfg.TargetsURL + "/" + strings.Join(segs, "/")
+}
+
+// Download fetches the target and writes it to w while checking it: at most
+// its length is read, and the content must match its length and every hash
+// before Download returns nil. w may have received unverified bytes when
+// Download fails; DownloadFile never exposes them.
+func (c *Client) Download(ctx context.Context, t TargetInfo, w io.Writer) error {
+	if c.cfg.TargetsURL == "" {
+		return errors.New("client: no targets URL")
+	}
+	rc, err := c.cfg.Fetcher.Fetch(ctx, c.TargetURL(t), t.Length)
+	if err != nil {
+		return fmt.Errorf("target %s: %w", t.Path, err)
+	}
+	defer rc.Close()
+	hv := t.Hashes.NewVerifier()
+	n, err := io.Copy(io.MultiWriter(w, hv), rc)
+	if err != nil {
+		return fmt.Errorf("target %s: %w", t.Path, err)
+	}
+	if n != t.Length {
+		return fmt.Errorf("target %s: length %d, metadata says %d", t.Path, n, t.Length)
+	}
+	if err := hv.Check(); err != nil {
+		return fmt.Errorf("target %s: %w", t.Path, err)
+	}
+	return nil
+}
+
+// DownloadFile downloads the target to path, unless path already holds
+// exactly that content. The file appears only once verified, atomically;
+// on failure nothing is left at path (an existing file stays as it was).
+func (c *Client) DownloadFile(ctx context.Context, t TargetInfo, dst string) (downloaded bool, err error) {
+	if verifyFile(dst, t) == nil {
+		return false, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return false, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(dst), ".download-"+path.Base(filepath.ToSlash(dst))+"-*")
+	if err != nil {
+		return false, err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := c.Download(ctx, t, f); err != nil {
+		f.Close()
+		return false, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return false, err
+	}
+	if err := f.Close(); err != nil {
+		return false, err
+	}
+	return true, os.Rename(tmp, dst)
+}
+
+// verifyFile checks a file already on disk against the target.
+func verifyFile(p string, t TargetInfo) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() != t.Length {
+		return errors.New("length differs")
+	}
+	hv := t.Hashes.NewVerifier()
+	if _, err := io.Copy(hv, f); err != nil {
+		return err
+	}
+	return hv.Check()
+}

@@ -1,0 +1,101 @@
+package client
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// store keeps the trusted metadata in one directory, byte for byte as it
+// was received, under non-versioned names. Delegated role names are
+// percent-encoded into a single safe file name.
+type store struct{ dir string }
+
+// fileName returns the file name of role's metadata.
+func fileName(role string) string {
+	var b strings.Builder
+	for i := 0; i < len(role); i++ {
+		c := role[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || (c == '.' && i > 0) {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String() + ".json"
+}
+
+func (s store) path(role string) string { return filepath.Join(s.dir, fileName(role)) }
+
+// read returns the stored metadata of role, or nil when there is none.
+func (s store) read(role string, maxLength int64) ([]byte, error) {
+	f, err := os.Open(s.path(role))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > maxLength {
+		return nil, fmt.Errorf("%s: %d bytes exceeds the bound of %d", s.path(role), st.Size(), maxLength)
+	}
+	data := make([]byte, st.Size())
+	if _, err := f.ReadAt(data, 0); err != nil && st.Size() > 0 {
+		return nil, err
+	}
+	return data, nil
+}
+
+// write stores data as role's metadata atomically.
+func (s store) write(role string, data []byte) error {
+	return writeFileAtomic(s.path(role), data, 0o644)
+}
+
+func (s store) remove(role string) error {
+	err := os.Remove(s.path(role))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	return err
+}
+
+// writeFileAtomic writes data to a temporary file in the same directory,
+// syncs it and renames it over path, so that path holds either its old or
+// its new content, never part of either.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a successful rename there is nothing to remove
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
