@@ -18,6 +18,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -362,6 +363,12 @@ func (c *Client) Download(ctx context.Context, t TargetInfo, w io.Writer) error 
 // exactly that content. The file appears only once verified, atomically;
 // on failure nothing is left at path (an existing file stays as it was).
 func (c *Client) DownloadFile(ctx context.Context, t TargetInfo, dst string) (downloaded bool, err error) {
+	return c.DownloadFileProgress(ctx, t, dst, nil)
+}
+
+// DownloadFileProgress is DownloadFile that also writes every byte received
+// to progress, when not nil, to report progress.
+func (c *Client) DownloadFileProgress(ctx context.Context, t TargetInfo, dst string, progress io.Writer) (downloaded bool, err error) {
 	if verifyFile(dst, t) == nil {
 		return false, nil
 	}
@@ -374,7 +381,11 @@ func (c *Client) DownloadFile(ctx context.Context, t TargetInfo, dst string) (do
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
-	if err := c.Download(ctx, t, f); err != nil {
+	var w io.Writer = f
+	if progress != nil {
+		w = io.MultiWriter(f, progress)
+	}
+	if err := c.Download(ctx, t, w); err != nil {
 		f.Close()
 		return false, err
 	}
@@ -404,4 +415,77 @@ func verifyFile(p string, t TargetInfo) error {
 		return err
 	}
 	return hv.Check()
+}
+
+// ListTargets walks every role the trusted targets metadata delegates to, in
+// the order a lookup would, and returns each target path once, as listed by
+// the first role trusted for it. It visits at most maxRoles roles (all of
+// them when maxRoles is 0) and downloads the metadata of each.
+func (c *Client) ListTargets(ctx context.Context, maxRoles int) ([]TargetInfo, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	set := c.trusted
+	if set == nil {
+		var err error
+		if set, err = c.refresh(ctx); err != nil {
+			return nil, err
+		}
+	}
+	type visit struct {
+		role, parent string
+		chain        []func(string) bool // path checks of the delegations from targets down to role
+	}
+	allowed := func(chain []func(string) bool, p string) bool {
+		for _, match := range chain {
+			if !match(p) {
+				return false
+			}
+		}
+		return true
+	}
+	var out []TargetInfo
+	seen := map[string]bool{}
+	visited := map[string]bool{}
+	stack := []visit{{role: metadata.TypeTargets, parent: metadata.TypeRoot}}
+	for len(stack) > 0 {
+		if maxRoles > 0 && len(visited) >= maxRoles {
+			return out, fmt.Errorf("listing stopped after %d roles", maxRoles)
+		}
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if visited[v.role] {
+			continue
+		}
+		if err := c.updateTargets(ctx, set, v.role, v.parent); err != nil {
+			return out, err
+		}
+		visited[v.role] = true
+		doc := set.Targets(v.role).Signed
+		paths := make([]string, 0, len(doc.Targets))
+		for p := range doc.Targets {
+			paths = append(paths, p)
+		}
+		slices.Sort(paths)
+		for _, p := range paths {
+			if !seen[p] && allowed(v.chain, p) {
+				seen[p] = true
+				out = append(out, TargetInfo{Path: p, TargetFile: doc.Targets[p], Role: v.role})
+			}
+		}
+		if doc.Delegations == nil {
+			continue
+		}
+		if s := doc.Delegations.Succinct; s != nil {
+			for i := s.NumBins() - 1; i >= 0; i-- {
+				match := func(p string) bool { return s.BinFor(p) == i }
+				stack = append(stack, visit{s.BinName(i), v.role, append(slices.Clip(v.chain), match)})
+			}
+			continue
+		}
+		roles := doc.Delegations.Roles
+		for i := len(roles) - 1; i >= 0; i-- {
+			stack = append(stack, visit{roles[i].Name, v.role, append(slices.Clip(v.chain), roles[i].MatchesPath)})
+		}
+	}
+	return out, nil
 }

@@ -1,14 +1,243 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rampart-tuf/rampart/client"
+	"github.com/rampart-tuf/rampart/internal/progress"
+)
 
 // clientCommands returns the commands of the "client" group.
 //
 // Client commands fetch a repository's metadata, verify it as the TUF
 // specification's client workflow requires, and download targets.
-//
-// Add a command by appending its constructor here; the group appears in
-// the help output as soon as it has a command.
 func clientCommands() []*cobra.Command {
-	return []*cobra.Command{}
+	cmd := &cobra.Command{
+		Use:   "client",
+		Short: "Fetch and verify metadata and targets from a TUF repository",
+		Long: `Fetch and verify metadata and targets from a TUF repository.
+
+A client directory holds the client's configuration (client.json) and the
+metadata it trusts (metadata/), byte for byte as received. Start with
+'rampart client init', which needs a root.json obtained out of band.`,
+	}
+	cmd.AddCommand(newClientInitCommand(), newClientRefreshCommand(), newClientGetCommand(), newClientListCommand())
+	return []*cobra.Command{cmd}
+}
+
+// clientConfig is DIR/client.json.
+type clientConfig struct {
+	MetadataURL string `json:"metadata_url"`
+	TargetsURL  string `json:"targets_url"`
+}
+
+func newClientInitCommand() *cobra.Command {
+	var base, root, dir, metaURL, targetsURL string
+	cmd := &cobra.Command{
+		Use:   "init --url BASE --root ROOT.json --dir DIR",
+		Short: "Trust a root and remember where the repository is (no network access)",
+		Args:  checkArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if metaURL == "" && base != "" {
+				metaURL = strings.TrimSuffix(base, "/") + "/metadata"
+			}
+			if targetsURL == "" && base != "" {
+				targetsURL = strings.TrimSuffix(base, "/") + "/targets"
+			}
+			if metaURL == "" {
+				return usageError{errors.New("--url or --metadata-url is required")}
+			}
+			data, err := os.ReadFile(root)
+			if err != nil {
+				return err
+			}
+			if err := client.Init(filepath.Join(dir, "metadata"), data); err != nil {
+				return err
+			}
+			cfg, _ := json.MarshalIndent(clientConfig{metaURL, targetsURL}, "", "  ")
+			if err := os.WriteFile(filepath.Join(dir, "client.json"), append(cfg, '\n'), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "initialized %s: metadata from %s, targets from %s\n", dir, metaURL, targetsURL)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&base, "url", "", "repository base URL, with metadata/ and targets/ below it")
+	cmd.Flags().StringVar(&metaURL, "metadata-url", "", "metadata base URL (overrides --url)")
+	cmd.Flags().StringVar(&targetsURL, "targets-url", "", "targets base URL (overrides --url)")
+	cmd.Flags().StringVar(&root, "root", "", "trusted root.json, obtained out of band")
+	cmd.Flags().StringVar(&dir, "dir", "", "client directory to create")
+	cmd.MarkFlagRequired("root")
+	cmd.MarkFlagRequired("dir")
+	return cmd
+}
+
+// openClient loads a client directory made by init.
+func openClient(dir string) (*client.Client, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "client.json"))
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a client directory (run 'rampart client init'): %w", dir, err)
+	}
+	var cfg clientConfig
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "client.json"), err)
+	}
+	return client.New(client.Config{
+		MetadataURL: cfg.MetadataURL,
+		TargetsURL:  cfg.TargetsURL,
+		Dir:         filepath.Join(dir, "metadata"),
+		Fetcher:     &client.HTTPFetcher{UserAgent: "rampart/" + Version},
+	})
+}
+
+func newClientRefreshCommand() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "refresh --dir DIR",
+		Short: "Update the trusted metadata from the repository",
+		Args:  checkArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := openClient(dir)
+			if err != nil {
+				return err
+			}
+			if err := c.Refresh(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "metadata is up to date")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "client directory")
+	cmd.MarkFlagRequired("dir")
+	return cmd
+}
+
+// progressThreshold is the size above which downloads show progress.
+const progressThreshold = 4 << 20
+
+func newClientGetCommand() *cobra.Command {
+	var dir, out string
+	cmd := &cobra.Command{
+		Use:   "get --dir DIR TARGETPATH -o FILE",
+		Short: "Refresh, then download and verify one target",
+		Long: `Refresh the metadata, look the target up through the delegations, download
+it and verify its length and hashes. The file appears at FILE only once
+verified; on any failure nothing is left there.`,
+		Args: checkArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := openClient(dir)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if err := c.Refresh(ctx); err != nil {
+				return err
+			}
+			info, err := c.Target(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			var bar *progress.Bar
+			var w *progressWriter
+			if info.Length > progressThreshold {
+				bar = progress.New(cmd.ErrOrStderr(), info.Length, args[0])
+				w = &progressWriter{bar}
+			}
+			var got bool
+			if w != nil {
+				got, err = c.DownloadFileProgress(ctx, info, out, w)
+			} else {
+				got, err = c.DownloadFile(ctx, info, out)
+			}
+			bar.Finish()
+			if err != nil {
+				return err
+			}
+			verb := "downloaded"
+			if !got {
+				verb = "already up to date:"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s (%d bytes, verified) to %s\n", verb, args[0], info.Length, out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "client directory")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write the target")
+	cmd.MarkFlagRequired("dir")
+	cmd.MarkFlagRequired("output")
+	return cmd
+}
+
+type progressWriter struct{ bar *progress.Bar }
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	p.bar.Add(int64(len(b)))
+	return len(b), nil
+}
+
+func newClientListCommand() *cobra.Command {
+	var dir string
+	var asJSON bool
+	var maxRoles int
+	cmd := &cobra.Command{
+		Use:   "list --dir DIR [--json]",
+		Short: "Refresh, then list every target the repository offers",
+		Args:  checkArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := openClient(dir)
+			if err != nil {
+				return err
+			}
+			if err := c.Refresh(cmd.Context()); err != nil {
+				return err
+			}
+			list, err := c.ListTargets(cmd.Context(), maxRoles)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				type entry struct {
+					Path   string            `json:"path"`
+					Length int64             `json:"length"`
+					Hashes map[string]string `json:"hashes"`
+					Role   string            `json:"role"`
+					Custom json.RawMessage   `json:"custom,omitempty"`
+				}
+				entries := []entry{}
+				for _, t := range list {
+					h := map[string]string{}
+					if t.Hashes.SHA256 != nil {
+						h["sha256"] = fmt.Sprintf("%x", t.Hashes.SHA256)
+					}
+					if t.Hashes.SHA512 != nil {
+						h["sha512"] = fmt.Sprintf("%x", t.Hashes.SHA512)
+					}
+					entries = append(entries, entry{t.Path, t.Length, h, t.Role, t.Custom})
+				}
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(entries)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PATH\tLENGTH\tROLE")
+			for _, t := range list {
+				fmt.Fprintf(tw, "%s\t%d\t%s\n", t.Path, t.Length, t.Role)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "client directory")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().IntVar(&maxRoles, "max-roles", 100000, "stop after visiting this many roles")
+	cmd.MarkFlagRequired("dir")
+	return cmd
 }

@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rampart-tuf/rampart/internal/repotest"
+)
+
+func TestClientCommands(t *testing.T) {
+	repo := repotest.New(t)
+	repo.AddTarget("targets", "dir/app.tgz", []byte("the app"))
+	repo.Delegate("targets", "docs", []string{"docs/*"}, false)
+	repo.AddTarget("docs", "docs/readme", []byte("read me"))
+	repo.Publish()
+	srv := repo.Serve()
+	tmp := t.TempDir()
+	root := filepath.Join(tmp, "root.json")
+	os.WriteFile(root, repo.RootBytes(1), 0o644)
+	dir := filepath.Join(tmp, "client")
+
+	if code, _, errOut := runCLI(t, "client", "init", "--url", srv.URL, "--root", root, "--dir", dir); code != 0 {
+		t.Fatalf("init: %s", errOut)
+	}
+	if len(repo.Requests) != 0 {
+		t.Fatalf("init used the network: %v", repo.Requests)
+	}
+	if code, _, errOut := runCLI(t, "client", "refresh", "--dir", dir); code != 0 {
+		t.Fatalf("refresh: %s", errOut)
+	}
+	out := filepath.Join(tmp, "app.tgz")
+	code, stdout, errOut := runCLI(t, "client", "get", "--dir", dir, "dir/app.tgz", "-o", out)
+	if code != 0 || !strings.Contains(stdout, "downloaded dir/app.tgz") {
+		t.Fatalf("get: %d %s %s", code, stdout, errOut)
+	}
+	if data, _ := os.ReadFile(out); string(data) != "the app" {
+		t.Fatalf("got %q", data)
+	}
+	code, stdout, _ = runCLI(t, "client", "list", "--dir", dir, "--json")
+	var list []struct{ Path, Role string }
+	if code != 0 || json.Unmarshal([]byte(stdout), &list) != nil || len(list) != 2 || list[1].Role != "docs" {
+		t.Fatalf("list: %d %s", code, stdout)
+	}
+
+	// A failed check: exit 1, a message naming it, and no file.
+	info := repo.Targets["docs"].Signed.Targets["docs/readme"]
+	repo.SetFile("targets/"+info.ConsistentPath("docs/readme"), []byte("tampered"))
+	bad := filepath.Join(tmp, "readme")
+	code, _, errOut = runCLI(t, "client", "get", "--dir", dir, "docs/readme", "-o", bad)
+	if code != 1 || !strings.Contains(errOut, "target docs/readme") || !strings.Contains(errOut, "exceeds the length bound") {
+		t.Fatalf("tampered get: %d %q", code, errOut)
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Fatal("a file was left behind")
+	}
+	if code, _, errOut := runCLI(t, "client", "get", "--dir", dir, "nope", "-o", bad); code != 1 || !strings.Contains(errOut, "no trusted metadata lists this target") {
+		t.Fatalf("unknown target: %d %q", code, errOut)
+	}
+}
