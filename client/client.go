@@ -294,7 +294,11 @@ func (c *Client) Target(ctx context.Context, targetPath string) (TargetInfo, err
 		}
 		visited[v.role] = true
 		doc := set.Targets(v.role).Signed
-		if tf, ok := doc.Targets[targetPath]; ok {
+		tf, ok, err := doc.Lookup(targetPath)
+		if err != nil {
+			return TargetInfo{}, fmt.Errorf("%s.json: %w", v.role, err)
+		}
+		if ok {
 			return TargetInfo{Path: targetPath, TargetFile: tf, Role: v.role}, nil
 		}
 		if doc.Delegations == nil {
@@ -461,6 +465,9 @@ func (c *Client) ListTargets(ctx context.Context, maxRoles int) ([]TargetInfo, e
 		}
 		visited[v.role] = true
 		doc := set.Targets(v.role).Signed
+		if err := doc.DecodeTargets(); err != nil {
+			return out, fmt.Errorf("%s.json: %w", v.role, err)
+		}
 		paths := make([]string, 0, len(doc.Targets))
 		for p := range doc.Targets {
 			paths = append(paths, p)

@@ -84,7 +84,7 @@ func (f *HTTPFetcher) Fetch(ctx context.Context, url string, maxLength int64) (i
 		return nil, fmt.Errorf("GET %s: Content-Length %d %w of %d bytes", url, resp.ContentLength, ErrTooLarge, maxLength)
 	}
 	return &boundedBody{
-		url: url, body: resp.Body, cancel: cancel, max: maxLength,
+		url: url, body: resp.Body, size: resp.ContentLength, cancel: cancel, max: maxLength,
 		minRate: cmpOr(f.MinRate, 1024), grace: cmpOr(f.Grace, 5*time.Second), start: time.Now(), timeout: timeout, ctx: ctx,
 	}, nil
 }
@@ -100,6 +100,7 @@ func cmpOr[T comparable](v, def T) T {
 // boundedBody enforces the length bound and the minimum rate on a body.
 type boundedBody struct {
 	url     string
+	size    int64 // Content-Length, or -1
 	body    io.ReadCloser
 	cancel  context.CancelFunc
 	ctx     context.Context
@@ -151,6 +152,9 @@ func (b *boundedBody) checkRate() {
 	b.stop.Reset(250 * time.Millisecond)
 }
 
+// Size returns the announced length of the body, or -1.
+func (b *boundedBody) Size() int64 { return b.size }
+
 func (b *boundedBody) Close() error {
 	if b.stop != nil {
 		b.stop.Stop()
@@ -167,7 +171,11 @@ func readAll(ctx context.Context, f Fetcher, url string, maxLength int64) ([]byt
 		return nil, err
 	}
 	defer rc.Close()
-	buf := make([]byte, 0, min(maxLength+1, 1<<16))
+	size := int64(1 << 16)
+	if s, ok := rc.(interface{ Size() int64 }); ok && s.Size() >= 0 {
+		size = s.Size() + 1 // room to see the end of the body
+	}
+	buf := make([]byte, 0, min(maxLength+1, size))
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]

@@ -338,7 +338,8 @@ func (s *Set) UpdateTargets(role, parent string, data []byte) error {
 	if err := checkMetaFile(name, meta, data); err != nil {
 		return err
 	}
-	doc, err := metadata.ParseTargets(data)
+	// Target lists are decoded lazily: a lookup decodes only its entry.
+	doc, err := metadata.ParseTargetsLazy(data)
 	if err != nil {
 		return fileErr(name, "parse", err)
 	}

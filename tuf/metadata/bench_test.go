@@ -101,6 +101,23 @@ func BenchmarkTargets100k(b *testing.B) {
 				}
 			}
 		})
+		// What a client fetching one target needs: verify, then find one entry.
+		b.Run("rampart/lazy-parse+verify+lookup/"+in.name, func(b *testing.B) {
+			b.SetBytes(int64(len(in.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				m, err := metadata.ParseTargetsLazy(in.data)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := rampartRoot.Signed.VerifyRole("targets", m); err != nil {
+					b.Fatal(err)
+				}
+				if _, ok, err := m.Signed.Lookup("project-050000/releases/v6.5.2/artifact-050000.tar.gz"); !ok || err != nil {
+					b.Fatal("lookup failed", err)
+				}
+			}
+		})
 		b.Run("gotuf/parse/"+in.name, func(b *testing.B) {
 			b.SetBytes(int64(len(in.data)))
 			b.ReportAllocs()

@@ -53,7 +53,23 @@ func New[T Role](signed T) *Metadata[T] { return &Metadata[T]{Signed: signed} }
 // Parse parses and validates a metadata file of role type T. The result
 // keeps a reference to data, which must not be modified afterwards.
 func Parse[T Role](data []byte) (*Metadata[T], error) {
+	return parse[T](data, false)
+}
+
+// ParseTargetsLazy parses targets metadata like ParseTargets, except that
+// the list of target files is kept undecoded: Targets.Lookup finds one
+// entry (and validates it) without building the whole map, which is what a
+// client fetching one target from a large repository needs. The signatures
+// still cover, and SignedBytes still returns, the whole document.
+func ParseTargetsLazy(data []byte) (*Metadata[*Targets], error) {
+	return parse[*Targets](data, true)
+}
+
+func parse[T Role](data []byte, lazy bool) (*Metadata[T], error) {
 	m := &Metadata[T]{Signed: newRole[T]()}
+	if t, ok := any(m.Signed).(*Targets); ok {
+		t.lazy = lazy
+	}
 	doc := m.Signed.common().Type + " metadata"
 	var hasSigned, hasSigs bool
 	err := canonjson.DecodeObject(data, func(name []byte, r *canonjson.Reader) error {

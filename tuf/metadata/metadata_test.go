@@ -544,3 +544,44 @@ func TestUnknownFieldCollisionRejected(t *testing.T) {
 		t.Fatalf("Encode = %s, %v", b, err)
 	}
 }
+
+func TestParseTargetsLazy(t *testing.T) {
+	r := buildRepo(t)
+	data := encode(t, r.targets)
+	m, err := ParseTargetsLazy(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Signed.Targets != nil {
+		t.Fatal("lazy parse decoded the targets")
+	}
+	if err := r.root.Signed.VerifyRole(TypeTargets, m); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range r.targets.Signed.Targets {
+		got, ok, err := m.Signed.Lookup(p)
+		if err != nil || !ok || got.Length != want.Length || !got.Hashes.Equal(want.Hashes) || !bytes.Equal(got.Custom, want.Custom) {
+			t.Fatalf("Lookup(%s) = %+v, %v, %v", p, got, ok, err)
+		}
+	}
+	for _, p := range []string{"", "a", "a/b.txu", "zzz"} {
+		if _, ok, err := m.Signed.Lookup(p); ok || err != nil {
+			t.Fatalf("Lookup(%q) found something: %v", p, err)
+		}
+	}
+	if got := encode(t, m); !bytes.Equal(got, data) {
+		t.Fatal("lazy document does not round-trip")
+	}
+	if err := m.Signed.DecodeTargets(); err != nil || len(m.Signed.Targets) != 2 {
+		t.Fatalf("DecodeTargets: %v", err)
+	}
+	// An invalid entry is reported when looked up.
+	bad := bytes.Replace(data, []byte(`"sha256"`), []byte(`"md5"`), 1)
+	m, err = ParseTargetsLazy(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.Signed.Lookup("a/b.txt"); err == nil || !strings.Contains(err.Error(), `unsupported hash algorithm "md5"`) {
+		t.Fatalf("Lookup of an invalid entry: %v", err)
+	}
+}

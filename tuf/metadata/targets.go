@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"path"
@@ -15,8 +16,14 @@ import (
 // role: the target files it vouches for and the roles it delegates to.
 type Targets struct {
 	Common
+	// Targets lists the target files by path. It is nil in a document from
+	// ParseTargetsLazy until DecodeTargets is called; use Lookup to find one
+	// target either way.
 	Targets     map[string]TargetFile
 	Delegations *Delegations // nil when the role delegates nothing
+
+	lazy    bool
+	rawList []byte // the undecoded "targets" object of a lazily parsed document
 }
 
 // TargetFile describes one target file.
@@ -175,6 +182,13 @@ func (t *Targets) decode(r *canonjson.Reader) error {
 		switch string(name) {
 		case "targets":
 			seen |= seenTargets
+			if t.lazy {
+				if r.Kind() != canonjson.Object {
+					return in("targets", invalid("want an object, found %s", r.Kind()))
+				}
+				t.rawList, err = r.Raw()
+				return in("targets", err)
+			}
 			t.Targets, err = decodeTargetMap(r, &a)
 			return in("targets", err)
 		case "delegations":
@@ -224,6 +238,10 @@ func (t *Targets) encode(w *canonjson.Writer) {
 		members = append(members, member{"delegations", func() { t.Delegations.encode(w) }})
 	}
 	members = append(members, member{"targets", func() {
+		if t.Targets == nil && t.rawList != nil {
+			w.Raw(t.rawList)
+			return
+		}
 		w.BeginObject()
 		for _, p := range sortedKeys(t.Targets) {
 			w.Name(p)
@@ -235,9 +253,60 @@ func (t *Targets) encode(w *canonjson.Writer) {
 	t.Common.encode(w, members)
 }
 
+// Lookup returns the target file listed at targetPath. In a lazily parsed
+// document it decodes only that entry, found by scanning the canonical
+// "targets" object, whose members are sorted; an entry that does not
+// validate is an error.
+func (t *Targets) Lookup(targetPath string) (TargetFile, bool, error) {
+	if t.Targets != nil || t.rawList == nil {
+		tf, ok := t.Targets[targetPath]
+		return tf, ok, nil
+	}
+	r := canonjson.NewReader(t.rawList)
+	if err := r.EnterObject(); err != nil {
+		return TargetFile{}, false, err
+	}
+	want := []byte(targetPath)
+	for {
+		name, ok, err := r.NextMember()
+		if err != nil || !ok {
+			return TargetFile{}, false, err
+		}
+		switch c := bytes.Compare(name, want); {
+		case c > 0:
+			return TargetFile{}, false, nil // sorted: it is not there
+		case c == 0:
+			var a arena
+			tf, err := decodeTargetFile(r, &a)
+			if err != nil {
+				return TargetFile{}, false, docError("targets metadata", in("signed", in("targets", inKey(targetPath, err))))
+			}
+			return tf, true, nil
+		}
+	}
+}
+
+// DecodeTargets decodes the whole "targets" object of a lazily parsed
+// document into Targets.
+func (t *Targets) DecodeTargets() error {
+	if t.Targets != nil || t.rawList == nil {
+		return nil
+	}
+	var a arena
+	m, err := decodeTargetMap(canonjson.NewReader(t.rawList), &a)
+	if err != nil {
+		return docError("targets metadata", in("signed", in("targets", err)))
+	}
+	t.Targets = m
+	return nil
+}
+
 // Validate checks a targets document built in memory.
 func (t *Targets) Validate() error {
 	if err := t.validateCommon(TypeTargets); err != nil {
+		return err
+	}
+	if err := t.DecodeTargets(); err != nil {
 		return err
 	}
 	for p, tf := range t.Targets {
