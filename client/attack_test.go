@@ -297,7 +297,7 @@ func TestAttackSlowRetrieval(t *testing.T) {
 	ctx := context.Background()
 	repo := repotest.New(t)
 	fetcher := func(cfg *client.Config) {
-		cfg.Fetcher = &client.HTTPFetcher{MinRate: 4096, Grace: 100 * time.Millisecond, Timeout: 2 * time.Second}
+		cfg.Fetcher = &client.HTTPFetcher{MinRate: 4096, RateWindow: 100 * time.Millisecond, Timeout: 2 * time.Second}
 	}
 	c, dir, before := refreshed(t, repo, fetcher)
 	repo.Hook = func(w http.ResponseWriter, r *http.Request) bool {

@@ -145,7 +145,6 @@ func (c *Client) refresh(ctx context.Context) (*trust.Set, error) {
 }
 
 func (c *Client) updateRoot(ctx context.Context, set *trust.Set) error {
-	initial := set.Root().Signed
 	for range c.limits.MaxRootRotations {
 		next := set.Root().Signed.Version + 1
 		data, err := readAll(ctx, c.cfg.Fetcher, c.metaURL(fmt.Sprintf("%d.root.json", next)), c.limits.RootBytes)
@@ -158,24 +157,23 @@ func (c *Client) updateRoot(ctx context.Context, set *trust.Set) error {
 		if err := set.UpdateRoot(data); err != nil {
 			return err
 		}
+		if set.RotatedKeys() {
+			// Fast-forward attack recovery (5.3.11): versions pushed ahead
+			// with the old timestamp or snapshot keys must not block the
+			// new keys' metadata. The caches go before the new root is
+			// persisted, so that an interrupted update cannot keep them.
+			if err := c.store.remove(metadata.TypeTimestamp); err != nil {
+				return err
+			}
+			if err := c.store.remove(metadata.TypeSnapshot); err != nil {
+				return err
+			}
+		}
 		if err := c.store.write(metadata.TypeRoot, data); err != nil {
 			return err
 		}
 	}
-	if err := set.CheckRootExpiry(); err != nil {
-		return err
-	}
-	if set.Root().Signed.Version != initial.Version && set.RotatedKeys(initial) {
-		// Fast-forward attack recovery: versions signed by the old keys
-		// must not block metadata signed by the new ones.
-		if err := c.store.remove(metadata.TypeTimestamp); err != nil {
-			return err
-		}
-		if err := c.store.remove(metadata.TypeSnapshot); err != nil {
-			return err
-		}
-	}
-	return nil
+	return set.CheckRootExpiry()
 }
 
 func (c *Client) updateTimestamp(ctx context.Context, set *trust.Set) error {
@@ -258,6 +256,23 @@ type TargetInfo struct {
 	Path string
 	metadata.TargetFile
 	Role string // the role whose metadata lists it
+
+	naming naming // how the repository names the file, as of the lookup
+}
+
+type naming uint8
+
+const (
+	namingUnknown    naming = iota // not from a lookup: ask the trusted root
+	namingPlain                    // dir/name
+	namingConsistent               // dir/HASH.name
+)
+
+func namingOf(set *trust.Set) naming {
+	if set.Root().Signed.ConsistentSnapshot {
+		return namingConsistent
+	}
+	return namingPlain
 }
 
 // ErrUnknownTarget reports a target that no trusted role lists.
@@ -281,13 +296,13 @@ func (c *Client) Target(ctx context.Context, targetPath string) (TargetInfo, err
 	stack := []visit{{metadata.TypeTargets, metadata.TypeRoot}}
 	visited := map[string]bool{}
 	for len(stack) > 0 {
-		if len(visited) >= c.limits.MaxDelegations {
-			return TargetInfo{}, fmt.Errorf("%s: %w (gave up after visiting %d roles)", targetPath, ErrUnknownTarget, len(visited))
-		}
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if visited[v.role] {
-			continue
+			continue // a cycle, or a role reached again through another path
+		}
+		if len(visited) >= c.limits.MaxDelegations {
+			return TargetInfo{}, fmt.Errorf("%s: %w (gave up after visiting %d roles)", targetPath, ErrUnknownTarget, len(visited))
 		}
 		if err := c.updateTargets(ctx, set, v.role, v.parent); err != nil {
 			return TargetInfo{}, err
@@ -299,7 +314,7 @@ func (c *Client) Target(ctx context.Context, targetPath string) (TargetInfo, err
 			return TargetInfo{}, fmt.Errorf("%s.json: %w", v.role, err)
 		}
 		if ok {
-			return TargetInfo{Path: targetPath, TargetFile: tf, Role: v.role}, nil
+			return TargetInfo{Path: targetPath, TargetFile: tf, Role: v.role, naming: namingOf(set)}, nil
 		}
 		if doc.Delegations == nil {
 			continue
@@ -320,13 +335,20 @@ func (c *Client) Target(ctx context.Context, targetPath string) (TargetInfo, err
 }
 
 // TargetURL returns where the repository keeps the target: with consistent
-// snapshots, under its hash-prefixed name.
+// snapshots (as the root trusted when t was looked up says), under its
+// hash-prefixed name "dir/HASH.name".
 func (c *Client) TargetURL(t TargetInfo) string {
 	p := t.Path
-	c.mu.Lock()
-	consistent := c.trusted != nil && c.trusted.Root().Signed.ConsistentSnapshot
-	c.mu.Unlock()
-	if consistent {
+	mode := t.naming
+	if mode == namingUnknown {
+		mode = namingPlain
+		c.mu.Lock()
+		if c.trusted != nil {
+			mode = namingOf(c.trusted)
+		}
+		c.mu.Unlock()
+	}
+	if mode == namingConsistent {
 		p = t.ConsistentPath(t.Path)
 	}
 	segs := strings.Split(p, "/")
@@ -452,13 +474,13 @@ func (c *Client) ListTargets(ctx context.Context, maxRoles int) ([]TargetInfo, e
 	visited := map[string]bool{}
 	stack := []visit{{role: metadata.TypeTargets, parent: metadata.TypeRoot}}
 	for len(stack) > 0 {
-		if maxRoles > 0 && len(visited) >= maxRoles {
-			return out, fmt.Errorf("listing stopped after %d roles", maxRoles)
-		}
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if visited[v.role] {
 			continue
+		}
+		if maxRoles > 0 && len(visited) >= maxRoles {
+			return out, fmt.Errorf("listing stopped after %d roles", maxRoles)
 		}
 		if err := c.updateTargets(ctx, set, v.role, v.parent); err != nil {
 			return out, err
@@ -476,7 +498,7 @@ func (c *Client) ListTargets(ctx context.Context, maxRoles int) ([]TargetInfo, e
 		for _, p := range paths {
 			if !seen[p] && allowed(v.chain, p) {
 				seen[p] = true
-				out = append(out, TargetInfo{Path: p, TargetFile: doc.Targets[p], Role: v.role})
+				out = append(out, TargetInfo{Path: p, TargetFile: doc.Targets[p], Role: v.role, naming: namingOf(set)})
 			}
 		}
 		if doc.Delegations == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -29,26 +30,42 @@ var (
 	ErrTooSlow = errors.New("transfer too slow")
 )
 
-// HTTPFetcher fetches over HTTP with a length bound, a timeout per request
-// and a minimum transfer rate.
+// HTTPFetcher fetches over HTTP with a length bound, a timeout for the
+// response headers and a minimum transfer rate for the body. Together with
+// the length bound, the rate bounds how long any download can take: a slow
+// retrieval attack cannot hold the client.
 type HTTPFetcher struct {
-	Client *http.Client
-	// Timeout bounds a whole request, headers and body; 0 means 5 minutes.
+	Client *http.Client // default http.DefaultClient
+	// Timeout bounds the wait for the response headers; 0 means 30
+	// seconds.
 	Timeout time.Duration
-	// MinRate is the lowest average rate in bytes per second a body may
-	// arrive at, once Grace has passed; 0 means 1 KiB/s.
+	// MinRate is the lowest rate in bytes per second at which a body may
+	// arrive, measured over each successive RateWindow: a server that
+	// sends quickly at first and then trickles is caught as soon as a
+	// window falls short. 0 means 1 KiB/s.
 	MinRate int64
-	// Grace is how long a transfer may run before MinRate applies; 0 means
-	// 5 seconds.
-	Grace time.Duration
+	// RateWindow is the period over which MinRate is measured; 0 means 10
+	// seconds. A transfer whose end arrives within the first window is
+	// never cut by the rate check.
+	RateWindow time.Duration
+	// MaxDuration, when not 0, bounds each whole request, body included.
+	MaxDuration time.Duration
 	// UserAgent is sent with every request.
 	UserAgent string
 }
 
 // Fetch implements Fetcher.
 func (f *HTTPFetcher) Fetch(ctx context.Context, url string, maxLength int64) (io.ReadCloser, error) {
-	timeout := cmpOr(f.Timeout, 5*time.Minute)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var cancel context.CancelFunc
+	if f.MaxDuration > 0 {
+		ctx, cancel = context.WithTimeout(ctx, f.MaxDuration)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	parent := ctx
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		cancel()
@@ -61,31 +78,39 @@ func (f *HTTPFetcher) Fetch(ctx context.Context, url string, maxLength int64) (i
 	if client == nil {
 		client = http.DefaultClient
 	}
+	timeout := cmpOr(f.Timeout, 30*time.Second)
+	var headersLate atomic.Bool
+	timer := time.AfterFunc(timeout, func() { headersLate.Store(true); cancel() })
 	resp, err := client.Do(req)
-	if err != nil {
+	if !timer.Stop() || err != nil {
 		cancel()
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			return nil, fmt.Errorf("GET %s: %w: no answer within %v", url, ErrTooSlow, timeout)
+		if resp != nil {
+			resp.Body.Close()
 		}
+		switch {
+		case headersLate.Load():
+			return nil, fmt.Errorf("GET %s: %w: no response within %v", url, ErrTooSlow, timeout)
+		case errors.Is(parent.Err(), context.DeadlineExceeded) && f.MaxDuration > 0:
+			return nil, fmt.Errorf("GET %s: %w: not done within %v", url, ErrTooSlow, f.MaxDuration)
+		}
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	fail := func(err error) (io.ReadCloser, error) {
+		resp.Body.Close()
+		cancel()
 		return nil, fmt.Errorf("GET %s: %w", url, err)
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusForbidden:
-		resp.Body.Close()
-		cancel()
-		return nil, fmt.Errorf("GET %s: %s: %w", url, resp.Status, ErrNotFound)
+		return fail(fmt.Errorf("%s: %w", resp.Status, ErrNotFound))
 	case resp.StatusCode != http.StatusOK:
-		resp.Body.Close()
-		cancel()
-		return nil, fmt.Errorf("GET %s: unexpected status %s", url, resp.Status)
+		return fail(fmt.Errorf("unexpected status %s", resp.Status))
 	case resp.ContentLength > maxLength:
-		resp.Body.Close()
-		cancel()
-		return nil, fmt.Errorf("GET %s: Content-Length %d %w of %d bytes", url, resp.ContentLength, ErrTooLarge, maxLength)
+		return fail(fmt.Errorf("Content-Length %d %w of %d bytes", resp.ContentLength, ErrTooLarge, maxLength))
 	}
 	return &boundedBody{
-		url: url, body: resp.Body, size: resp.ContentLength, cancel: cancel, max: maxLength,
-		minRate: cmpOr(f.MinRate, 1024), grace: cmpOr(f.Grace, 5*time.Second), start: time.Now(), timeout: timeout, ctx: ctx,
+		url: url, body: resp.Body, size: resp.ContentLength, cancel: cancel, ctx: ctx, max: maxLength,
+		minRate: cmpOr(f.MinRate, 1024), window: cmpOr(f.RateWindow, 10*time.Second), maxDuration: f.MaxDuration,
 	}, nil
 }
 
@@ -99,28 +124,37 @@ func cmpOr[T comparable](v, def T) T {
 
 // boundedBody enforces the length bound and the minimum rate on a body.
 type boundedBody struct {
-	url     string
-	size    int64 // Content-Length, or -1
-	body    io.ReadCloser
-	cancel  context.CancelFunc
-	ctx     context.Context
-	max     int64
-	n       atomic.Int64 // bytes read so far; the rate timer reads it too
-	minRate int64
-	grace   time.Duration
-	timeout time.Duration
-	start   time.Time
-	stop    *time.Timer
+	url         string
+	size        int64 // Content-Length, or -1
+	body        io.ReadCloser
+	cancel      context.CancelFunc
+	ctx         context.Context
+	max         int64
+	minRate     int64
+	window      time.Duration
+	maxDuration time.Duration
+
+	n     atomic.Int64 // bytes read so far; the rate timer reads it too
+	slow  atomic.Bool  // the rate timer cut the transfer
+	start time.Time    // of the first Read
+
+	mu     sync.Mutex // guards the rest
+	timer  *time.Timer
+	mark   int64 // n at the start of the current window
+	closed bool
 }
 
 func (b *boundedBody) Read(p []byte) (int, error) {
-	if b.stop == nil {
-		// Cancel the request as soon as the average rate can no longer be
-		// met, so that a stalled server cannot hold the client.
-		b.stop = time.AfterFunc(b.grace, b.checkRate)
+	if b.start.IsZero() {
+		b.start = time.Now()
+		b.mu.Lock()
+		if !b.closed {
+			b.timer = time.AfterFunc(b.window, b.checkRate)
+		}
+		b.mu.Unlock()
 	}
-	if int64(len(p)) > b.max-b.n.Load()+1 {
-		p = p[:b.max-b.n.Load()+1]
+	if room := b.max - b.n.Load() + 1; int64(len(p)) > room {
+		p = p[:room] // one byte more than allowed shows an overlong body
 	}
 	n, err := b.body.Read(p)
 	total := b.n.Add(int64(n))
@@ -128,37 +162,45 @@ func (b *boundedBody) Read(p []byte) (int, error) {
 		return n, fmt.Errorf("GET %s: body %w of %d bytes", b.url, ErrTooLarge, b.max)
 	}
 	if err != nil && err != io.EOF {
-		if b.ctx.Err() != nil {
-			if b.slow() {
-				return n, fmt.Errorf("GET %s: %w: %d bytes in %v, below %d bytes/s", b.url, ErrTooSlow, total, time.Since(b.start).Round(time.Millisecond), b.minRate)
-			}
-			return n, fmt.Errorf("GET %s: %w: not done within %v", b.url, ErrTooSlow, b.timeout)
+		switch {
+		case b.slow.Load():
+			return n, fmt.Errorf("GET %s: %w: %d bytes in %v, less than %d bytes/s over the last %v", b.url, ErrTooSlow, total, time.Since(b.start).Round(time.Millisecond), b.minRate, b.window)
+		case b.maxDuration > 0 && errors.Is(b.ctx.Err(), context.DeadlineExceeded):
+			return n, fmt.Errorf("GET %s: %w: not done within %v", b.url, ErrTooSlow, b.maxDuration)
 		}
 		return n, fmt.Errorf("GET %s: %w", b.url, err)
 	}
 	return n, err
 }
 
-func (b *boundedBody) slow() bool {
-	elapsed := time.Since(b.start)
-	return elapsed >= b.grace && float64(b.n.Load()) < float64(b.minRate)*elapsed.Seconds()
-}
-
+// checkRate runs at the end of each window and cuts the transfer when the
+// window brought fewer bytes than the minimum rate requires.
 func (b *boundedBody) checkRate() {
-	if b.slow() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	n := b.n.Load()
+	if float64(n-b.mark) < float64(b.minRate)*b.window.Seconds() {
+		b.slow.Store(true)
 		b.cancel()
 		return
 	}
-	b.stop.Reset(250 * time.Millisecond)
+	b.mark = n
+	b.timer = time.AfterFunc(b.window, b.checkRate)
 }
 
 // Size returns the announced length of the body, or -1.
 func (b *boundedBody) Size() int64 { return b.size }
 
 func (b *boundedBody) Close() error {
-	if b.stop != nil {
-		b.stop.Stop()
+	b.mu.Lock()
+	b.closed = true
+	if b.timer != nil {
+		b.timer.Stop()
 	}
+	b.mu.Unlock()
 	err := b.body.Close()
 	b.cancel()
 	return err

@@ -31,6 +31,7 @@ type Set struct {
 	timestamp *Doc[*metadata.Timestamp]
 	snapshot  *Doc[*metadata.Snapshot]
 	targets   map[string]*targetsDoc
+	rotated   bool // timestamp or snapshot keys changed in a root update
 }
 
 type targetsDoc struct {
@@ -94,6 +95,7 @@ func (s *Set) UpdateRoot(data []byte) error {
 	if root.Signed.Version != want {
 		return &RollbackError{File: name, Got: root.Signed.Version, Want: want, Exact: true}
 	}
+	s.rotated = s.rotated || keysChanged(s.root.Signed, root.Signed)
 	s.root = Doc[*metadata.Root]{root, data}
 	return nil
 }
@@ -106,12 +108,16 @@ func (s *Set) CheckRootExpiry() error {
 	return nil
 }
 
-// RotatedKeys reports whether the timestamp or snapshot keys of the
-// trusted root differ from those of old, in which case cached timestamp and
-// snapshot metadata must be discarded (fast-forward attack recovery, 5.3.11).
-func (s *Set) RotatedKeys(old *metadata.Root) bool {
+// RotatedKeys reports whether the keys or threshold of the timestamp or
+// snapshot role changed in any of the root updates of this Set, in which
+// case cached timestamp and snapshot metadata must be discarded before they
+// are loaded (fast-forward attack recovery, 5.3.11).
+func (s *Set) RotatedKeys() bool { return s.rotated }
+
+func keysChanged(old, new *metadata.Root) bool {
+	// Key IDs are the keys' hashes (the parser checks): equal IDs, equal keys.
 	for _, role := range []string{metadata.TypeTimestamp, metadata.TypeSnapshot} {
-		a, b := old.Roles[role], s.root.Signed.Roles[role]
+		a, b := old.Roles[role], new.Roles[role]
 		if a == nil || b == nil || a.Threshold != b.Threshold || !sameSet(a.KeyIDs, b.KeyIDs) {
 			return true
 		}
@@ -130,6 +136,9 @@ func sameSet(a, b []string) bool {
 // for rollback checks. It must be signed by the trusted root's timestamp
 // keys; it may be expired.
 func (s *Set) LoadTimestamp(data []byte) error {
+	if s.rotated {
+		return fmt.Errorf("timestamp.json: %w", ErrKeysRotated)
+	}
 	ts, err := s.parseTimestamp(data)
 	if err != nil {
 		return err
@@ -154,6 +163,11 @@ func (s *Set) parseTimestamp(data []byte) (*metadata.Metadata[*metadata.Timestam
 	}
 	return ts, nil
 }
+
+// ErrKeysRotated refuses cached timestamp or snapshot metadata after a root
+// update changed the keys of either role: versions an attacker pushed ahead
+// with compromised keys must not block the new keys' metadata.
+var ErrKeysRotated = errors.New("timestamp or snapshot keys rotated: the cached copy is no longer trusted (fast-forward attack recovery)")
 
 // ErrUnchanged reports a new document with the same version as the trusted
 // one: the trusted one stays.
@@ -213,6 +227,9 @@ func (s *Set) SnapshotMeta() (metadata.MetaFile, error) {
 // rollback checks: signed by the trusted root's snapshot keys, and
 // otherwise taken as it is.
 func (s *Set) LoadSnapshot(data []byte) error {
+	if s.rotated {
+		return fmt.Errorf("snapshot.json: %w", ErrKeysRotated)
+	}
 	snap, err := s.parseSnapshot(data)
 	if err != nil {
 		return err
@@ -338,13 +355,18 @@ func (s *Set) UpdateTargets(role, parent string, data []byte) error {
 	if err := checkMetaFile(name, meta, data); err != nil {
 		return err
 	}
-	// Target lists are decoded lazily: a lookup decodes only its entry.
-	doc, err := metadata.ParseTargetsLazy(data)
-	if err != nil {
-		return fileErr(name, "parse", err)
-	}
-	if err := s.verifyDelegate(role, parent, doc); err != nil {
+	// Target lists are decoded lazily (a lookup decodes only its entry),
+	// and large ones are verified while they are being decoded.
+	var sigErr error
+	doc, err := metadata.ParseTargetsLazyVerified(data, func(d metadata.Signed) error {
+		sigErr = s.verifyDelegate(role, parent, d)
+		return sigErr
+	})
+	switch {
+	case sigErr != nil && err == sigErr:
 		return fileErr(name, "signatures", err)
+	case err != nil:
+		return fileErr(name, "parse", err)
 	}
 	if doc.Signed.Version != meta.Version {
 		return &VersionMismatchError{File: name, Got: doc.Signed.Version, Want: meta.Version, ListedIn: "snapshot.json"}
@@ -356,7 +378,7 @@ func (s *Set) UpdateTargets(role, parent string, data []byte) error {
 	return nil
 }
 
-func (s *Set) verifyDelegate(role, parent string, doc *metadata.Metadata[*metadata.Targets]) error {
+func (s *Set) verifyDelegate(role, parent string, doc metadata.Signed) error {
 	if parent == metadata.TypeRoot {
 		if role != metadata.TypeTargets {
 			return fmt.Errorf("root delegates only the targets role, not %q", role)

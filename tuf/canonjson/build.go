@@ -321,7 +321,7 @@ func (b *builder) object(depth int) error {
 	}
 	b.out = append(b.out, '}')
 	if n >= minHint {
-		b.hints = append(b.hints, sizeHint{objStart, n})
+		b.hints = append(b.hints, sizeHint{offset: objStart, n: n})
 	}
 	return nil
 }
@@ -433,7 +433,7 @@ func (b *builder) array(depth int) error {
 		b.pos++
 		b.out = append(b.out, ']')
 		if n >= minHint {
-			b.hints = append(b.hints, sizeHint{arrStart, n})
+			b.hints = append(b.hints, sizeHint{offset: arrStart, n: n})
 		}
 		return nil
 	}

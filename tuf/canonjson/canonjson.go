@@ -114,6 +114,9 @@ func estimateSize(data []byte, start int) int {
 // sizes of the large objects and arrays seen while canonicalizing (see
 // Reader.SizeHint), so that decoding does not scan the input again.
 func NewDecoder(data []byte) (*Reader, error) {
+	if len(data) > 1<<31-1 {
+		return nil, syntaxErr(0, "input of %d bytes is too large", len(data))
+	}
 	r, end, err := decodeValue(data, skipSpace(data, 0))
 	if err != nil {
 		return nil, err
@@ -134,6 +137,9 @@ func decodeValue(data []byte, start int) (*Reader, int, error) {
 		canon = data[start:end:end]
 		for i := range hints {
 			hints[i].offset -= start
+			for j := range hints[i].members {
+				hints[i].members[j] -= int32(start)
+			}
 		}
 	} else {
 		b := builder{in: data, pos: start, out: make([]byte, 0, estimateSize(data, start))}
@@ -152,6 +158,9 @@ func decodeValue(data []byte, start int) (*Reader, int, error) {
 // of the outer object may come in any order at no cost. Duplicate names are
 // an error.
 func DecodeObject(data []byte, fn func(name []byte, value *Reader) error) error {
+	if len(data) > 1<<31-1 {
+		return syntaxErr(0, "input of %d bytes is too large", len(data))
+	}
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return syntaxErr(i, "want an object")
@@ -266,4 +275,23 @@ func skipSpace(data []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// SplitEnvelope cheaply finds the members of a canonical TUF envelope,
+// {"signatures":[...],"signed":{...}}, without reading "signed": it checks
+// the prefix and the "signatures" value only. ok is false when data does
+// not have that exact form; the spans are then meaningless. signed is the
+// rest of data up to its closing brace, which is the canonical "signed"
+// value only if the whole input turns out canonical: callers must confirm
+// that by canonicalizing data in full.
+func SplitEnvelope(data []byte) (signatures, signed []byte, ok bool) {
+	const head, mid = `{"signatures":`, `,"signed":`
+	if len(data) < len(head)+len(mid)+2 || string(data[:len(head)]) != head || data[len(data)-1] != '}' {
+		return nil, nil, false
+	}
+	end, ok := scanCanonical(data, len(head), false)
+	if !ok || data[len(head)] != '[' || len(data)-end < len(mid)+2 || string(data[end:end+len(mid)]) != mid {
+		return nil, nil, false
+	}
+	return data[len(head):end], data[end+len(mid) : len(data)-1], true
 }

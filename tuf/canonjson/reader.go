@@ -54,6 +54,39 @@ type Reader struct {
 	hints []sizeHint // sorted by offset
 }
 
+// MemberOffsets returns, for the large object at the current position, the
+// offset of each member's name in the Reader's input, in order (and so
+// sorted by name, the input being canonical), or nil when the Reader does
+// not know them. Only objects of many members read through NewDecoder or
+// DecodeObject have them.
+func (r *Reader) MemberOffsets() []int32 {
+	i, ok := slices.BinarySearchFunc(r.hints, r.pos, func(h sizeHint, off int) int { return h.offset - off })
+	if !ok {
+		return nil
+	}
+	return r.hints[i].members
+}
+
+// Seek moves the Reader to offset off of its input.
+func (r *Reader) Seek(off int) { r.pos = off }
+
+// Name reads an object member's name and the colon after it, as found at
+// an offset from MemberOffsets.
+func (r *Reader) Name() ([]byte, error) {
+	if r.Kind() != String {
+		return nil, syntaxErr(r.pos, "want a quoted object member name")
+	}
+	name, err := r.stringBytes()
+	if err != nil {
+		return nil, err
+	}
+	if r.pos >= len(r.data) || r.data[r.pos] != ':' {
+		return nil, syntaxErr(r.pos, "want ':' after object member name")
+	}
+	r.pos++
+	return name, nil
+}
+
 // Data returns the whole canonical input of the Reader.
 func (r *Reader) Data() []byte { return r.data }
 

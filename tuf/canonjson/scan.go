@@ -3,6 +3,7 @@ package canonjson
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -45,20 +46,26 @@ type scanner struct {
 	pos        int
 	rawControl bool
 	hints      *[]sizeHint // where to record the sizes of large containers, or nil
+	offs       []int32     // stack of member offsets of the objects being scanned
 }
 
 // sizeHint records the number of members or elements of a large object or
 // array, so that decoders can allocate for it once.
 type sizeHint struct {
 	offset, n int
+	members   []int32 // for objects of at least minIndex members: where each member starts
 }
+
+// minIndex is the smallest object whose member offsets are recorded, so
+// that a member can be found by binary search (members are sorted).
+const minIndex = 1024
 
 // minHint is the smallest container size worth a hint.
 const minHint = 64
 
 func (s *scanner) hint(offset, n int) {
 	if s.hints != nil && n >= minHint {
-		*s.hints = append(*s.hints, sizeHint{offset, n})
+		*s.hints = append(*s.hints, sizeHint{offset: offset, n: n})
 	}
 }
 
@@ -175,9 +182,14 @@ func (s *scanner) object(i, depth int) bool {
 	}
 	var prev []byte
 	start := i - 1
+	base := len(s.offs)
+	defer func() { s.offs = s.offs[:base] }()
 	for n, first := 1, true; ; n, first = n+1, false {
 		if i >= len(d) || d[i] != '"' {
 			return false
+		}
+		if s.hints != nil {
+			s.offs = append(s.offs, int32(i))
 		}
 		end, ok := s.str(i)
 		if !ok {
@@ -205,7 +217,11 @@ func (s *scanner) object(i, depth int) bool {
 		}
 		if d[i] == '}' {
 			s.pos = i + 1
-			s.hint(start, n)
+			if s.hints != nil && n >= minIndex {
+				*s.hints = append(*s.hints, sizeHint{start, n, slices.Clone(s.offs[base:])})
+			} else {
+				s.hint(start, n)
+			}
 			return true
 		}
 		if d[i] != ',' {

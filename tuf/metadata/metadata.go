@@ -65,6 +65,66 @@ func ParseTargetsLazy(data []byte) (*Metadata[*Targets], error) {
 	return parse[*Targets](data, true)
 }
 
+// ParseTargetsLazyVerified is ParseTargetsLazy followed by verify, the
+// check of the document's signatures (such as a bound Targets.VerifyDelegate
+// or Root.VerifyRole). On a large document in canonical form it runs verify
+// on a second goroutine while the document is being canonicalized and
+// decoded, and keeps its result once the canonical bytes are confirmed to
+// be the ones it checked.
+func ParseTargetsLazyVerified(data []byte, verify func(Signed) error) (*Metadata[*Targets], error) {
+	var early chan error
+	var earlySigned []byte
+	if len(data) >= 1<<20 {
+		if sigData, signed, ok := canonjson.SplitEnvelope(data); ok {
+			if sigs, err := decodeSignatures(canonjson.NewReader(sigData)); err == nil {
+				early = make(chan error, 1)
+				earlySigned = signed
+				go func() { early <- verify(rawSigned{signed, sigs}) }()
+			}
+		}
+	}
+	m, err := parse[*Targets](data, true)
+	if early != nil {
+		verr := <-early // never leave the goroutine behind
+		if err == nil && len(m.signed) == len(earlySigned) && len(m.signed) > 0 && &m.signed[0] == &earlySigned[0] && sameSignatures(m.Signatures, data) {
+			return m, verr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, verify(m)
+}
+
+// sameSignatures is a guard: the signatures decoded by the full parse come
+// from the same bytes the early verification read, which holds whenever the
+// signed spans coincide; it is checked anyway at negligible cost.
+func sameSignatures(sigs []Signature, data []byte) bool {
+	sigData, _, ok := canonjson.SplitEnvelope(data)
+	if !ok {
+		return false
+	}
+	early, err := decodeSignatures(canonjson.NewReader(sigData))
+	if err != nil || len(early) != len(sigs) {
+		return false
+	}
+	for i := range sigs {
+		if early[i].KeyID != sigs[i].KeyID || !bytes.Equal(early[i].Value, sigs[i].Value) {
+			return false
+		}
+	}
+	return true
+}
+
+// rawSigned is signed bytes and signatures not yet parsed into a document.
+type rawSigned struct {
+	signed []byte
+	sigs   []Signature
+}
+
+func (r rawSigned) SignedBytes() []byte        { return r.signed }
+func (r rawSigned) SignatureList() []Signature { return r.sigs }
+
 func parse[T Role](data []byte, lazy bool) (*Metadata[T], error) {
 	m := &Metadata[T]{Signed: newRole[T]()}
 	if t, ok := any(m.Signed).(*Targets); ok {

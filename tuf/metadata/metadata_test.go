@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -583,5 +584,78 @@ func TestParseTargetsLazy(t *testing.T) {
 	}
 	if _, _, err := m.Signed.Lookup("a/b.txt"); err == nil || !strings.Contains(err.Error(), `unsupported hash algorithm "md5"`) {
 		t.Fatalf("Lookup of an invalid entry: %v", err)
+	}
+}
+
+// TestLazyLookupIndexed checks the binary search used for large target
+// lists against the plain map, hits and misses alike.
+func TestLazyLookupIndexed(t *testing.T) {
+	targets := NewTargets(expiry)
+	for i := range 3000 {
+		p := fmt.Sprintf("p/%05d-%c", i*7%3000, 'a'+i%26)
+		targets.Targets[p] = NewTargetFile([]byte(p), i%2 == 0)
+	}
+	m := New(targets)
+	data := encode(t, m)
+	lazy, err := ParseTargetsLazy(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lazy.Signed.rawIndex == nil {
+		t.Fatal("no member index for a large target list")
+	}
+	for p, want := range targets.Targets {
+		got, ok, err := lazy.Signed.Lookup(p)
+		if err != nil || !ok || !got.Hashes.Equal(want.Hashes) {
+			t.Fatalf("Lookup(%q) = %v, %v", p, ok, err)
+		}
+	}
+	for _, p := range []string{"", "p/", "p/00000-b", "zz", "p/99999-a"} {
+		if _, ok, err := lazy.Signed.Lookup(p); ok || err != nil {
+			t.Fatalf("Lookup(%q) found it (%v)", p, err)
+		}
+	}
+}
+
+func TestParseTargetsLazyVerified(t *testing.T) {
+	r := buildRepo(t)
+	// Large enough to take the concurrent path.
+	for i := range 9000 {
+		p := fmt.Sprintf("pkg/%06d.tgz", i)
+		r.targets.Signed.Targets[p] = NewTargetFile([]byte(p), false)
+	}
+	if _, err := r.targets.Sign(context.Background(), r.signer); err != nil {
+		t.Fatal(err)
+	}
+	data := encode(t, r.targets)
+	if len(data) < 1<<20 {
+		t.Fatalf("test document is only %d bytes", len(data))
+	}
+	verify := func(doc Signed) error { return r.root.Signed.VerifyRole(TypeTargets, doc) }
+	m, err := ParseTargetsLazyVerified(data, verify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := m.Signed.Lookup("pkg/004500.tgz"); !ok {
+		t.Fatal("lookup failed")
+	}
+	// Tampering inside "signed" is caught on the concurrent path.
+	bad := bytes.Replace(data, []byte(`"pkg/004500.tgz":{"hashes":{"sha256":"`), []byte(`"pkg/004500.tgz":{"hashes":{"sha256":"0`), 1)
+	bad = bytes.Replace(bad, []byte(`"length":14}`), []byte(`"length":1}`), 1)
+	if _, err := ParseTargetsLazyVerified(bad, verify); err == nil {
+		t.Fatal("tampered document verified")
+	}
+	// A pretty-printed document (not canonical) is verified over its
+	// canonical form instead.
+	var pretty bytes.Buffer
+	json.Indent(&pretty, data, "", " ")
+	if _, err := ParseTargetsLazyVerified(pretty.Bytes(), verify); err != nil {
+		t.Fatal(err)
+	}
+	// A canonical prefix followed by non-canonical "signed" content must not
+	// reuse the early result: add whitespace inside "signed".
+	spaced := bytes.Replace(data, []byte(`"spec_version":`), []byte(`"spec_version": `), 1)
+	if _, err := ParseTargetsLazyVerified(spaced, verify); err != nil {
+		t.Fatalf("non-canonical signed content: %v", err)
 	}
 }

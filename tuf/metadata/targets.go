@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"path"
+	"slices"
 	"strings"
 	"time"
 	"unsafe"
@@ -22,8 +23,9 @@ type Targets struct {
 	Targets     map[string]TargetFile
 	Delegations *Delegations // nil when the role delegates nothing
 
-	lazy    bool
-	rawList []byte // the undecoded "targets" object of a lazily parsed document
+	lazy     bool
+	rawList  []byte  // the undecoded "targets" object of a lazily parsed document
+	rawIndex []int32 // where each member of rawList starts, when known
 }
 
 // TargetFile describes one target file.
@@ -186,6 +188,13 @@ func (t *Targets) decode(r *canonjson.Reader) error {
 				if r.Kind() != canonjson.Object {
 					return in("targets", invalid("want an object, found %s", r.Kind()))
 				}
+				start := r.Offset()
+				if idx := r.MemberOffsets(); idx != nil {
+					t.rawIndex = make([]int32, len(idx))
+					for i, off := range idx {
+						t.rawIndex[i] = off - int32(start)
+					}
+				}
 				t.rawList, err = r.Raw()
 				return in("targets", err)
 			}
@@ -263,10 +272,42 @@ func (t *Targets) Lookup(targetPath string) (TargetFile, bool, error) {
 		return tf, ok, nil
 	}
 	r := canonjson.NewReader(t.rawList)
+	want := []byte(targetPath)
+	found := func() (TargetFile, bool, error) {
+		var a arena
+		tf, err := decodeTargetFile(r, &a)
+		if err != nil {
+			return TargetFile{}, false, docError("targets metadata", in("signed", in("targets", inKey(targetPath, err))))
+		}
+		return tf, true, nil
+	}
+	if idx := t.rawIndex; idx != nil {
+		// Binary search over the sorted members.
+		var searchErr error
+		i, ok := slices.BinarySearchFunc(idx, want, func(off int32, want []byte) int {
+			r.Seek(int(off))
+			name, err := r.Name()
+			if err != nil {
+				searchErr = err
+				return 0
+			}
+			return bytes.Compare(name, want)
+		})
+		if searchErr != nil {
+			return TargetFile{}, false, searchErr
+		}
+		if !ok {
+			return TargetFile{}, false, nil
+		}
+		r.Seek(int(idx[i]))
+		if _, err := r.Name(); err != nil {
+			return TargetFile{}, false, err
+		}
+		return found()
+	}
 	if err := r.EnterObject(); err != nil {
 		return TargetFile{}, false, err
 	}
-	want := []byte(targetPath)
 	for {
 		name, ok, err := r.NextMember()
 		if err != nil || !ok {
@@ -276,12 +317,7 @@ func (t *Targets) Lookup(targetPath string) (TargetFile, bool, error) {
 		case c > 0:
 			return TargetFile{}, false, nil // sorted: it is not there
 		case c == 0:
-			var a arena
-			tf, err := decodeTargetFile(r, &a)
-			if err != nil {
-				return TargetFile{}, false, docError("targets metadata", in("signed", in("targets", inKey(targetPath, err))))
-			}
-			return tf, true, nil
+			return found()
 		}
 	}
 }
