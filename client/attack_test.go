@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rampart-tuf/rampart/client"
+	"github.com/rampart-tuf/rampart/client/trust"
 	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -227,15 +228,51 @@ func TestAttackFastForward(t *testing.T) {
 }
 
 // An attacker keeps serving the same, genuine, metadata after it expired,
-// so that the client never hears of updates.
+// so that the client never hears of updates. Whichever document expired,
+// the client refuses it.
 func TestAttackIndefiniteFreeze(t *testing.T) {
 	ctx := context.Background()
-	repo := repotest.New(t)
-	now := time.Now()
-	clock := now
-	c, dir, before := refreshed(t, repo, func(cfg *client.Config) { cfg.Now = func() time.Time { return clock } })
-	clock = repo.Expires.Add(time.Minute)
-	expectRefused(t, c.Refresh(ctx), dir, before, "expired", "freeze attack")
+	soon := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	for _, role := range []string{"root", "timestamp", "snapshot", "targets", "d"} {
+		t.Run(role, func(t *testing.T) {
+			repo := repotest.New(t)
+			repo.Delegate("targets", "d", []string{"d/*"}, false)
+			repo.AddTarget("d", "d/f", []byte("f"))
+			switch role {
+			case "root":
+				repo.Root.Signed.Expires = soon
+			case "timestamp":
+				repo.Timestamp.Signed.Expires = soon
+			case "snapshot":
+				repo.Snapshot.Signed.Expires = soon
+			default:
+				repo.Targets[role].Signed.Expires = soon
+			}
+			repo.MarkDirty(role)
+			repo.Publish()
+			clock := time.Now()
+			c, dir, before := refreshed(t, repo, func(cfg *client.Config) { cfg.Now = func() time.Time { return clock } })
+			if _, err := c.Target(ctx, "d/f"); err != nil {
+				t.Fatal(err)
+			}
+			before = state(t, dir)
+			// The repository is frozen: it serves the same files, and
+			// time passes.
+			clock = soon.Add(time.Second)
+			err := c.Refresh(ctx)
+			if role == "d" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = c.Target(ctx, "d/f")
+			}
+			var ee *trust.ExpiredError
+			if !errors.As(err, &ee) {
+				t.Fatalf("got %v, want an ExpiredError", err)
+			}
+			expectRefused(t, err, dir, before, role+".json: expired at", "freeze attack")
+		})
+	}
 }
 
 // A mirror serves a snapshot other than the one the timestamp names.
@@ -279,17 +316,51 @@ func TestAttackMixAndMatch(t *testing.T) {
 	}
 }
 
-// An attacker replays older, genuinely signed, metadata.
+// An attacker replays older, genuinely signed, metadata: an old timestamp,
+// an old root as the next one, or (holding the snapshot and timestamp keys)
+// a snapshot listing an older targets version.
 func TestAttackRollback(t *testing.T) {
 	ctx := context.Background()
-	repo := repotest.New(t)
-	oldTimestamp := repo.File("metadata/timestamp.json")
-	repo.MarkDirty("targets")
-	repo.Publish()
-	c, dir, before := refreshed(t, repo)
-	repo.SetFile("metadata/timestamp.json", oldTimestamp)
-	err := c.Refresh(ctx)
-	expectRefused(t, err, dir, before, "timestamp.json: version 1 is lower than the trusted version 2", "rollback")
+	tests := []struct {
+		name   string
+		attack func(repo *repotest.Repo)
+		want   []string
+	}{
+		{"timestamp", func(repo *repotest.Repo) {
+			repo.SetFile("metadata/timestamp.json", repo.File("metadata/old-timestamp.json"))
+		}, []string{"timestamp.json: version 2 is lower than the trusted version 3 (rollback attack?)"}},
+		{"root", func(repo *repotest.Repo) {
+			repo.SetFile("metadata/2.root.json", repo.RootBytes(1))
+		}, []string{"2.root.json: version 1, want exactly 2 (rollback attack?)"}},
+		{"targets listed in snapshot", func(repo *repotest.Repo) {
+			repo.Snapshot.Signed.Meta["targets.json"] = metadata.MetaFile{Version: 1}
+			repo.Publish()
+		}, []string{"targets.json (as listed in snapshot.json): version 1 is lower than the trusted version 3 (rollback attack?)"}},
+	}
+	// With the timestamp key, the attacker's timestamp is genuine: it is
+	// trusted and persisted (spec 5.4.5) before the snapshot is refused.
+	mayChange := map[string]string{"targets listed in snapshot": "timestamp.json"}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			repo := repotest.New(t)
+			repo.MarkDirty("targets")
+			repo.Publish()
+			repo.SetFile("metadata/old-timestamp.json", repo.File("metadata/timestamp.json"))
+			repo.AddTarget("targets", "f", []byte("f"))
+			repo.Publish()
+			c, dir, before := refreshed(t, repo)
+			tt.attack(repo)
+			err := c.Refresh(ctx)
+			var re *trust.RollbackError
+			if !errors.As(err, &re) {
+				t.Fatalf("got %v, want a RollbackError", err)
+			}
+			if f := mayChange[tt.name]; f != "" {
+				before[f] = state(t, dir)[f]
+			}
+			expectRefused(t, err, dir, before, tt.want...)
+		})
+	}
 }
 
 // An attacker answers slowly, to hold the client forever.

@@ -31,7 +31,7 @@ type RollbackError struct {
 
 func (e *RollbackError) Error() string {
 	if e.Exact {
-		return fmt.Sprintf("%s: version %d, want exactly %d", e.File, e.Got, e.Want)
+		return fmt.Sprintf("%s: version %d, want exactly %d (rollback attack?)", e.File, e.Got, e.Want)
 	}
 	return fmt.Sprintf("%s: version %d is lower than the trusted version %d (rollback attack?)", e.File, e.Got, e.Want)
 }

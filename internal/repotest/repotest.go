@@ -310,3 +310,61 @@ func (r *Repo) Serve() *httptest.Server {
 	r.t.Cleanup(srv.Close)
 	return srv
 }
+
+// Forge parses data as metadata of type T, lets change alter the document,
+// and returns it signed by signers only (unsigned when there are none). It
+// plays both a repository re-signing an edited document and an attacker
+// signing with keys of their own.
+func Forge[T metadata.Role](t testing.TB, data []byte, change func(T), signers ...keys.Signer) []byte {
+	t.Helper()
+	md, err := metadata.Parse[T](data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if change != nil {
+		change(md.Signed)
+	}
+	md.ClearSignatures()
+	for _, s := range signers {
+		if _, err := md.Sign(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := md.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Resign is Forge with the repository's own signers of role.
+func Resign[T metadata.Role](r *Repo, role string, data []byte, change func(T)) []byte {
+	r.t.Helper()
+	return Forge(r.t, data, change, r.Signers[role]...)
+}
+
+// Meta returns the published metadata of role as the client fetches it:
+// the current version of root, timestamp, snapshot or a targets role.
+func (r *Repo) Meta(role string) []byte {
+	r.t.Helper()
+	var p string
+	switch role {
+	case metadata.TypeRoot:
+		p = fmt.Sprintf("metadata/%d.root.json", r.Root.Signed.Version)
+	case metadata.TypeTimestamp:
+		p = "metadata/timestamp.json"
+	case metadata.TypeSnapshot:
+		p = fmt.Sprintf("metadata/%d.snapshot.json", r.Snapshot.Signed.Version)
+	default:
+		md, ok := r.Targets[role]
+		if !ok {
+			r.t.Fatalf("repotest: no role %q", role)
+		}
+		p = fmt.Sprintf("metadata/%d.%s.json", md.Signed.Version, role)
+	}
+	data := r.File(p)
+	if data == nil {
+		r.t.Fatalf("repotest: %s is not published", p)
+	}
+	return data
+}
