@@ -1,6 +1,32 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rampart-tuf/rampart/server"
+	"github.com/rampart-tuf/rampart/server/auth"
+	"github.com/rampart-tuf/rampart/server/blob"
+	"github.com/rampart-tuf/rampart/server/signer"
+	"github.com/rampart-tuf/rampart/server/store"
+	"github.com/rampart-tuf/rampart/server/store/bolt"
+	"github.com/rampart-tuf/rampart/server/store/postgres"
+)
 
 // serverCommands returns the commands of the "server" group.
 //
@@ -9,5 +35,354 @@ import "github.com/spf13/cobra"
 // Add a command by appending its constructor here; the group appears in
 // the help output as soon as it has a command.
 func serverCommands() []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{newServeCommand(), newTokenCommand()}
+}
+
+const serveLong = `Run the Rampart metadata server: many TUF repositories, each named by a
+GUN such as example.com/acme/app, with online snapshot and timestamp
+signing.
+
+Clients read a repository at http://ADDR/tuf/GUN (metadata/ and targets/
+in the consistent-snapshot layout); maintainers publish signed metadata to
+/api/v1/repositories/GUN/metadata with a bearer token.
+
+State lives in DIR: the embedded database (rampart.db) unless --store names
+a PostgreSQL database, target content (blobs/), the secret that encrypts
+the online keys (online-keys.secret; give every replica the same one) and,
+written on first start, an admin token (admin.token, mode 0600).
+
+  rampart serve --data /var/lib/rampart
+  rampart serve --data /var/lib/rampart --store postgres://rampart@db/rampart --addr :443 \
+      --tls-cert cert.pem --tls-key key.pem`
+
+// serveOptions are the flags of rampart serve.
+type serveOptions struct {
+	addr, data, storeURL, signerAddr string
+	noAuth                           bool
+	tlsCert, tlsKey, tlsClientCA     string
+	secretFile                       string
+	timestampExpiry, snapshotExpiry  time.Duration
+	maxMetadata, maxTarget           int64
+	logFormat, logLevel              string
+}
+
+func newServeCommand() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the TUF metadata server",
+		Long:  serveLong,
+		Args:  checkArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), cmd.ErrOrStderr(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:4443", "address to listen on, HOST:PORT")
+	f.StringVar(&o.data, "data", "", "data directory (required)")
+	f.StringVar(&o.storeURL, "store", "", "PostgreSQL URL (postgres://...); default: the embedded database in DIR")
+	f.StringVar(&o.signerAddr, "signer", "", "remote signer HOST:PORT (not available yet; online keys are kept in the store)")
+	f.BoolVar(&o.noAuth, "insecure-no-auth", false, "let anyone write: for local experiments only")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM)")
+	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	f.StringVar(&o.tlsClientCA, "tls-client-ca", "", "require client certificates signed by the CAs in this file (PEM)")
+	f.StringVar(&o.secretFile, "online-key-secret", "", "file with the secret that encrypts online keys (default DIR/online-keys.secret, created if missing)")
+	f.DurationVar(&o.timestampExpiry, "timestamp-expiry", 24*time.Hour, "lifetime of the timestamps the server signs")
+	f.DurationVar(&o.snapshotExpiry, "snapshot-expiry", 7*24*time.Hour, "lifetime of the snapshots the server signs")
+	f.Int64Var(&o.maxMetadata, "max-metadata-bytes", 16<<20, "largest publish request body")
+	f.Int64Var(&o.maxTarget, "max-target-bytes", 1<<30, "largest target upload")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageErrorf("--log-level: %v", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageErrorf("--log-format must be text or json, not %q", format)
+}
+
+// openServerStore opens the PostgreSQL store at url, or the embedded store
+// in dir.
+func openServerStore(ctx context.Context, dir, url string) (store.Store, error) {
+	if url != "" {
+		if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+			return nil, usageErrorf("--store must be a postgres:// URL")
+		}
+		return postgres.Open(ctx, url)
+	}
+	return bolt.Open(filepath.Join(dir, "rampart.db"))
+}
+
+func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
+	if o.data == "" {
+		return usageErrorf("--data is required")
+	}
+	if o.signerAddr != "" {
+		return usageErrorf("--signer: the remote signer is not available yet; leave it out to keep online keys in the store")
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usageErrorf("--tls-cert and --tls-key go together")
+	}
+	if o.tlsClientCA != "" && o.tlsCert == "" {
+		return usageErrorf("--tls-client-ca needs --tls-cert and --tls-key")
+	}
+	log, err := newLogger(stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	st, err := openServerStore(ctx, o.data, o.storeURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if o.secretFile == "" {
+		o.secretFile = filepath.Join(o.data, "online-keys.secret")
+	}
+	secret, err := signer.LoadOrCreateSecret(o.secretFile)
+	if err != nil {
+		return err
+	}
+	sg, err := signer.NewLocal(st, secret)
+	if err != nil {
+		return err
+	}
+	blobs, err := blob.Open(filepath.Join(o.data, "blobs"))
+	if err != nil {
+		return err
+	}
+	if !o.noAuth {
+		if err := ensureAdminToken(ctx, st, filepath.Join(o.data, "admin.token"), log); err != nil {
+			return err
+		}
+	} else {
+		log.Warn("--insecure-no-auth: anyone can publish, rotate keys and delete repositories")
+	}
+	srv, err := server.New(server.Config{
+		Store: st, Signer: sg, Blobs: blobs, Logger: log, NoAuth: o.noAuth,
+		TimestampExpiry: o.timestampExpiry, SnapshotExpiry: o.snapshotExpiry,
+		MaxMetadataBytes: o.maxMetadata, MaxTargetBytes: o.maxTarget,
+	})
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Addr:              o.addr,
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if o.tlsClientCA != "" {
+		pem, err := os.ReadFile(o.tlsClientCA)
+		if err != nil {
+			return fmt.Errorf("--tls-client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--tls-client-ca %s: no PEM certificates", o.tlsClientCA)
+		}
+		hs.TLSConfig = &tls.Config{ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runDone := make(chan struct{})
+	go func() { srv.Run(ctx); close(runDone) }()
+	storeKind := "embedded (" + filepath.Join(o.data, "rampart.db") + ")"
+	if o.storeURL != "" {
+		storeKind = "postgres"
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "tls", o.tlsCert != "", "store", storeKind)
+	errc := make(chan error, 1)
+	go func() {
+		if o.tlsCert != "" {
+			errc <- hs.ServeTLS(ln, o.tlsCert, o.tlsKey)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		log.Info("shutting down")
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err = hs.Shutdown(sctx)
+		scancel()
+	}
+	cancel()
+	<-runDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// ensureAdminToken writes an admin token to path on first start, and makes
+// sure that the store knows the token in path (after a switch of store,
+// say).
+func ensureAdminToken(ctx context.Context, st store.Store, path string, log *slog.Logger) error {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		tok := strings.TrimSpace(string(b))
+		if !auth.WellFormed(tok) {
+			return fmt.Errorf("%s does not hold a token; remove it to have a new one made", path)
+		}
+		_, err := st.Token(ctx, auth.Hash(tok))
+		if errors.Is(err, store.ErrNotFound) {
+			err = st.CreateToken(ctx, store.Token{Hash: auth.Hash(tok), Scope: "admin", Description: "admin token from " + path})
+		}
+		if err != nil {
+			return fmt.Errorf("admin token: %w", err)
+		}
+		log.Info("admin token", "file", path)
+		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	tok, hash := auth.NewToken()
+	if err := st.CreateToken(ctx, store.Token{Hash: hash, Scope: "admin", Description: "admin token from " + path}); err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	if _, err := f.WriteString(tok + "\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("admin token: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	log.Info("wrote a new admin token", "file", path)
+	return nil
+}
+
+func newTokenCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Manage the server's access tokens",
+		Args:  checkArgs(cobra.NoArgs),
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newTokenCreateCommand())
+	return cmd
+}
+
+const tokenCreateLong = `Create an access token for the metadata server and print it.
+
+A token covers the GUNs under --gun-prefix ("example.com/acme" covers
+example.com/acme and example.com/acme/app, not example.com/acmecorp; an
+empty prefix covers all) with a scope: pull reads changefeeds, push also
+publishes metadata and uploads targets, admin also rotates online keys,
+deletes repositories and creates tokens.
+
+With --server, the token is made by a running server and --token (or
+RAMPART_TOKEN, or --token-file) must be an admin token covering the prefix.
+Without it, the token is written straight into the store in --data (or
+--store); the embedded store can only be opened while the server is
+stopped.
+
+  rampart token create --server http://127.0.0.1:4443 --token-file /var/lib/rampart/admin.token \
+      --gun-prefix example.com/acme --scope push`
+
+func newTokenCreateCommand() *cobra.Command {
+	var prefix, scope, desc, serverURL, token, tokenFile, data, storeURL string
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create a scoped access token",
+		Long:  tokenCreateLong,
+		Args:  checkArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := auth.ParseScope(scope); err != nil {
+				return usageErrorf("--scope: %v", err)
+			}
+			if serverURL != "" {
+				if token == "" && tokenFile != "" {
+					b, err := os.ReadFile(tokenFile)
+					if err != nil {
+						return err
+					}
+					token = strings.TrimSpace(string(b))
+				}
+				tok, err := createTokenRemote(cmd.Context(), serverURL, token, prefix, scope, desc)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), tok)
+				return nil
+			}
+			if data == "" && storeURL == "" {
+				return usageErrorf("give --server, or --data (or --store) to write into the store directly")
+			}
+			st, err := openServerStore(cmd.Context(), data, storeURL)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			tok, hash := auth.NewToken()
+			if err := st.CreateToken(cmd.Context(), store.Token{Hash: hash, GUNPrefix: prefix, Scope: scope, Description: desc}); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), tok)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&prefix, "gun-prefix", "", "GUNs the token covers (empty: all)")
+	f.StringVar(&scope, "scope", "", "pull, push or admin (required)")
+	f.StringVar(&desc, "description", "", "what the token is for")
+	f.StringVar(&serverURL, "server", "", "URL of a running server to create the token")
+	f.StringVar(&token, "token", "", "admin token for --server")
+	f.StringVar(&tokenFile, "token-file", "", "file holding the admin token for --server")
+	f.StringVar(&data, "data", "", "the server's data directory, to write into its store directly")
+	f.StringVar(&storeURL, "store", "", "PostgreSQL URL of the server's store, to write into it directly")
+	return cmd
+}
+
+func createTokenRemote(ctx context.Context, base, token, prefix, scope, desc string) (string, error) {
+	b, _ := json.Marshal(map[string]string{"gun_prefix": prefix, "scope": scope, "description": desc})
+	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(base, "/")+"/api/v1/tokens", bytes.NewReader(b))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var out struct {
+		Token string `json:"token"`
+		Error string `json:"error"`
+	}
+	json.Unmarshal(body, &out)
+	if resp.StatusCode != http.StatusCreated || out.Token == "" {
+		msg := out.Error
+		if msg == "" {
+			msg = strings.TrimSpace(string(body))
+		}
+		return "", fmt.Errorf("server: %s: %s", resp.Status, msg)
+	}
+	return out.Token, nil
 }

@@ -1,0 +1,477 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rampart-tuf/rampart/server/auth"
+	"github.com/rampart-tuf/rampart/server/blob"
+	"github.com/rampart-tuf/rampart/server/signer"
+	"github.com/rampart-tuf/rampart/server/store"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
+)
+
+// handleTUF serves GET /tuf/{gun}/metadata/{file} and
+// GET /tuf/{gun}/targets/{path}.
+func (s *Server) handleTUF(w http.ResponseWriter, r *http.Request) {
+	gun, action, tail, err := splitRepoPath(r.PathValue("rest"))
+	if err != nil {
+		s.fail(w, r, badRequest("", checkGUN, "%v", err))
+		return
+	}
+	switch action {
+	case "metadata":
+		s.serveMetadata(w, r, gun, tail)
+	case "targets":
+		s.serveTarget(w, r, gun, tail)
+	default:
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "want /tuf/{gun}/metadata/{file} or /tuf/{gun}/targets/{path}"))
+	}
+}
+
+func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, gun, file string) {
+	role, version, err := parseMetadataFile(file)
+	if err != nil {
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "%v", err))
+		return
+	}
+	cur, err := s.currentState(r.Context(), gun)
+	if err != nil {
+		s.failRead(w, r, gun, err)
+		return
+	}
+	h := w.Header()
+	var body []byte
+	var tag string
+	cc := s.versionedCC
+	switch {
+	case role == metadata.TypeTimestamp:
+		body, tag, cc = cur.ts, cur.etag, s.currentCC
+	default:
+		if version == 0 { // root.json
+			version, cc = cur.repo.RootVersion, s.currentCC
+		}
+		f, err := s.store.File(r.Context(), gun, role, version)
+		if err != nil {
+			s.failRead(w, r, gun, err)
+			return
+		}
+		body, tag = f.Data, etag(f.SHA256)
+	}
+	h["Content-Type"] = []string{"application/json"}
+	h["Etag"] = []string{tag}
+	h["Cache-Control"] = cc
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write(body)
+}
+
+func cacheControl(maxAge time.Duration) string {
+	return "public, max-age=" + strconv.Itoa(int(maxAge.Seconds()))
+}
+
+func etagMatch(header, tag string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		p := strings.TrimSpace(part)
+		if p == "*" || strings.TrimPrefix(p, "W/") == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// failRead reports a read error; a missing repository or file is a 404
+// naming it.
+func (s *Server) failRead(w http.ResponseWriter, r *http.Request, gun string, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "%s: %s not found", gun, path.Base(r.URL.Path)))
+		return
+	}
+	s.fail(w, r, err)
+}
+
+// serveTarget serves target content stored on the server, by the
+// consistent-snapshot name "dir/HASH.name" (sha256 or sha512 digest).
+func (s *Server) serveTarget(w http.ResponseWriter, r *http.Request, gun, target string) {
+	if target == "" {
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no target path"))
+		return
+	}
+	digest, _, ok := strings.Cut(path.Base(target), ".")
+	if !ok || (len(digest) != 64 && len(digest) != 128) || strings.ToLower(digest) != digest {
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "targets are served by their consistent-snapshot name, DIR/HASH.NAME"))
+		return
+	}
+	t, err := s.store.Target(r.Context(), gun, digest)
+	if err != nil {
+		s.failRead(w, r, gun, err)
+		return
+	}
+	f, err := s.blobs.Open(t.SHA256)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "%s: content of %s is not on this server", gun, target))
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h["Cache-Control"] = s.versionedCC
+	h.Set("ETag", etag(t.SHA256))
+	http.ServeContent(w, r, "", time.Time{}, f)
+}
+
+// authorize checks the request's bearer token for scope over gun (every
+// GUN when gun is empty and prefix must be empty). It writes the 401 or
+// 403 response and returns false when the request may not proceed.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, gun string, need auth.Scope) (store.Token, bool) {
+	if s.cfg.NoAuth {
+		return store.Token{Scope: "admin"}, true
+	}
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || !auth.WellFormed(strings.TrimSpace(tok)) {
+		s.fail(w, r, errorf(http.StatusUnauthorized, "", checkAuth, "a bearer token is required (Authorization: Bearer rpt_...)"))
+		return store.Token{}, false
+	}
+	t, err := s.store.Token(r.Context(), auth.Hash(strings.TrimSpace(tok)))
+	if errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, errorf(http.StatusUnauthorized, "", checkAuth, "unknown token"))
+		return store.Token{}, false
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return store.Token{}, false
+	}
+	have, err := auth.ParseScope(t.Scope)
+	if err != nil || have < need {
+		s.fail(w, r, errorf(http.StatusForbidden, "", checkScope, "the token's scope %q does not allow this (needs %s)", t.Scope, need))
+		return store.Token{}, false
+	}
+	if gun == "" && t.GUNPrefix != "" || !auth.Covers(t.GUNPrefix, gun) {
+		what := gun
+		if gun == "" {
+			what = "all repositories"
+		}
+		s.fail(w, r, errorf(http.StatusForbidden, "", checkScope, "the token covers %q, not %s", t.GUNPrefix, what))
+		return store.Token{}, false
+	}
+	return t, true
+}
+
+// publishRequest is the body of POST .../metadata.
+type publishRequest struct {
+	Roles map[string]json.RawMessage `json:"roles"`
+}
+
+// readJSON decodes a capped JSON body into v, strictly.
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) *Error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return errorf(http.StatusUnsupportedMediaType, "", checkRequest, "Content-Type must be application/json")
+		}
+	}
+	if r.ContentLength > limit {
+		return errorf(http.StatusRequestEntityTooLarge, "", checkSize, "body larger than %d bytes", limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errorf(http.StatusRequestEntityTooLarge, "", checkSize, "body larger than %d bytes", limit)
+		}
+		return badRequest("", checkRequest, "reading the body: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("", checkJSON, "malformed request body: %v", err)
+	}
+	if dec.More() {
+		return badRequest("", checkJSON, "malformed request body: data after the JSON value")
+	}
+	return nil
+}
+
+func (s *Server) handleRepoPost(w http.ResponseWriter, r *http.Request) {
+	gun, action, tail, err := splitRepoPath(r.PathValue("rest"))
+	if err != nil {
+		s.fail(w, r, badRequest("", checkGUN, "%v", err))
+		return
+	}
+	switch {
+	case action == "metadata" && tail == "":
+		if _, ok := s.authorize(w, r, gun, auth.Push); !ok {
+			return
+		}
+		var req publishRequest
+		if e := s.readJSON(w, r, s.cfg.MaxMetadataBytes, &req); e != nil {
+			s.fail(w, r, e)
+			return
+		}
+		if req.Roles == nil {
+			s.fail(w, r, badRequest("", checkJSON, `the body must be {"roles": {ROLE: SIGNED DOCUMENT, ...}}`))
+			return
+		}
+		docs := make(map[string][]byte, len(req.Roles))
+		for k, v := range req.Roles {
+			docs[k] = v
+		}
+		res, err := s.Publish(r.Context(), gun, docs, r.Header.Get("If-Match"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.log.Info("published", "gun", gun, "timestamp_version", res.TimestampVersion, "snapshot_version", res.SnapshotVersion, "change", res.ChangeID)
+		w.Header().Set("ETag", res.ETag)
+		writeJSON(w, http.StatusOK, res)
+	case action == "keys" && (tail == "timestamp/rotate" || tail == "snapshot/rotate"):
+		if _, ok := s.authorize(w, r, gun, auth.Admin); !ok {
+			return
+		}
+		role := strings.TrimSuffix(tail, "/rotate")
+		k, err := s.signer.Rotate(r.Context(), gun, role)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.log.Info("rotated online key", "gun", gun, "role", role, "keyid", k.ID())
+		writeJSON(w, http.StatusCreated, keyResponse(role, k))
+	default:
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no route for POST %s", r.URL.Path))
+	}
+}
+
+// keyResponse is the JSON of an online key.
+func keyResponse(role string, k *metadata.Key) map[string]any {
+	return map[string]any{"role": role, "keyid": k.ID(), "key": json.RawMessage(signer.EncodeKey(k))}
+}
+
+func (s *Server) handleRepoGet(w http.ResponseWriter, r *http.Request) {
+	gun, action, tail, err := splitRepoPath(r.PathValue("rest"))
+	if err != nil {
+		s.fail(w, r, badRequest("", checkGUN, "%v", err))
+		return
+	}
+	switch {
+	case action == "keys" && (tail == "timestamp" || tail == "snapshot"):
+		if _, ok := s.authorize(w, r, gun, auth.Push); !ok {
+			return
+		}
+		k, err := s.signer.Key(r.Context(), gun, tail)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, keyResponse(tail, k))
+	case action == "changefeed" && tail == "":
+		if _, ok := s.authorize(w, r, gun, auth.Pull); !ok {
+			return
+		}
+		s.serveChangefeed(w, r, gun)
+	default:
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no route for GET %s", r.URL.Path))
+	}
+}
+
+func (s *Server) handleChangefeedAll(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authorize(w, r, "", auth.Pull); !ok {
+		return
+	}
+	s.serveChangefeed(w, r, "")
+}
+
+// changeJSON is one changefeed entry on the wire.
+type changeJSON struct {
+	ID        int64     `json:"id"`
+	GUN       string    `json:"gun"`
+	Version   int64     `json:"version"`
+	SHA256    string    `json:"sha256,omitempty"`
+	Category  string    `json:"category"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Changefeed paging limits.
+const (
+	defaultChangefeedLimit = 100
+	maxChangefeedLimit     = 1000
+)
+
+func (s *Server) serveChangefeed(w http.ResponseWriter, r *http.Request, gun string) {
+	q := r.URL.Query()
+	since, limit := int64(0), defaultChangefeedLimit
+	if v := q.Get("since"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			s.fail(w, r, badRequest("", checkRequest, "since must be a change ID (a non-negative integer), got %q", v))
+			return
+		}
+		since = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxChangefeedLimit {
+			s.fail(w, r, badRequest("", checkRequest, "limit must be an integer from 1 to %d, got %q", maxChangefeedLimit, v))
+			return
+		}
+		limit = n
+	}
+	changes, err := s.store.Changes(r.Context(), gun, since, limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := struct {
+		Changes []changeJSON `json:"changes"`
+		Next    int64        `json:"next"` // since= for the next page
+	}{Changes: []changeJSON{}, Next: since}
+	for _, c := range changes {
+		out.Changes = append(out.Changes, changeJSON(c))
+		out.Next = c.ID
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// Target upload header: the expected hex SHA-256 of the content.
+const sha256Header = "X-Rampart-Sha256"
+
+func (s *Server) handleRepoPut(w http.ResponseWriter, r *http.Request) {
+	gun, action, tail, err := splitRepoPath(r.PathValue("rest"))
+	if err != nil {
+		s.fail(w, r, badRequest("", checkGUN, "%v", err))
+		return
+	}
+	if action != "targets" || tail == "" {
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no route for PUT %s", r.URL.Path))
+		return
+	}
+	if _, ok := s.authorize(w, r, gun, auth.Push); !ok {
+		return
+	}
+	want := strings.ToLower(r.Header.Get(sha256Header))
+	if want == "" {
+		s.fail(w, r, badRequest("", checkHashes, "the %s header must give the content's SHA-256 in hex", sha256Header))
+		return
+	}
+	if r.ContentLength > s.cfg.MaxTargetBytes {
+		s.fail(w, r, errorf(http.StatusRequestEntityTooLarge, "", checkSize, "target larger than %d bytes", s.cfg.MaxTargetBytes))
+		return
+	}
+	info, err := s.blobs.Put(http.MaxBytesReader(w, r.Body, s.cfg.MaxTargetBytes+1), s.cfg.MaxTargetBytes, want)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.Is(err, blob.ErrTooLarge) || errors.As(err, &mbe):
+			s.fail(w, r, errorf(http.StatusRequestEntityTooLarge, "", checkSize, "target larger than %d bytes", s.cfg.MaxTargetBytes))
+		case errors.Is(err, blob.ErrDigest):
+			s.fail(w, r, badRequest("", checkHashes, "%v", err))
+		case strings.HasPrefix(err.Error(), "expected SHA-256"):
+			s.fail(w, r, badRequest("", checkHashes, "%v", err))
+		case strings.HasPrefix(err.Error(), "reading upload"):
+			s.fail(w, r, badRequest("", checkRequest, "%v", err))
+		default:
+			s.fail(w, r, err)
+		}
+		return
+	}
+	if err := s.store.AddTarget(r.Context(), gun, store.Target{SHA256: info.SHA256, SHA512: info.SHA512, Length: info.Length}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("target uploaded", "gun", gun, "path", tail, "sha256", info.SHA256, "length", info.Length)
+	dir, base := path.Split(tail)
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"path": tail, "length": info.Length,
+		"hashes":          map[string]string{"sha256": info.SHA256, "sha512": info.SHA512},
+		"consistent_path": fmt.Sprintf("%s%s.%s", dir, info.SHA256, base),
+	})
+}
+
+func (s *Server) handleRepoDelete(w http.ResponseWriter, r *http.Request) {
+	rest := r.PathValue("rest")
+	if err := validateGUN(rest); err != nil {
+		s.fail(w, r, badRequest("", checkGUN, "%v", err))
+		return
+	}
+	if _, ok := s.authorize(w, r, rest, auth.Admin); !ok {
+		return
+	}
+	unlock := s.lockGUN(rest)
+	ch, err := s.store.Delete(r.Context(), rest)
+	unlock()
+	if err != nil {
+		s.failRead(w, r, rest, err)
+		return
+	}
+	s.invalidate(rest)
+	s.log.Info("repository deleted", "gun", rest, "change", ch.ID)
+	writeJSON(w, http.StatusOK, map[string]any{"gun": rest, "change_id": ch.ID})
+}
+
+// tokenRequest is the body of POST /api/v1/tokens.
+type tokenRequest struct {
+	GUNPrefix   string `json:"gun_prefix"`
+	Scope       string `json:"scope"`
+	Description string `json:"description"`
+}
+
+func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
+	var req tokenRequest
+	// Authorize first against the widest need, then check the prefix.
+	if !s.cfg.NoAuth && r.Header.Get("Authorization") == "" {
+		s.fail(w, r, errorf(http.StatusUnauthorized, "", checkAuth, "a bearer token is required (Authorization: Bearer rpt_...)"))
+		return
+	}
+	if e := s.readJSON(w, r, 64<<10, &req); e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	if req.GUNPrefix != "" {
+		if err := validateGUN(strings.TrimSuffix(req.GUNPrefix, "/")); err != nil {
+			s.fail(w, r, badRequest("", checkGUN, "gun_prefix: %v", err))
+			return
+		}
+	}
+	if _, err := auth.ParseScope(req.Scope); err != nil {
+		s.fail(w, r, badRequest("", checkRequest, "%v", err))
+		return
+	}
+	if len(req.Description) > 1024 {
+		s.fail(w, r, badRequest("", checkRequest, "description longer than 1024 bytes"))
+		return
+	}
+	admin, ok := s.authorize(w, r, strings.TrimSuffix(req.GUNPrefix, "/"), auth.Admin)
+	if !ok {
+		return
+	}
+	if !auth.Covers(admin.GUNPrefix, strings.TrimSuffix(req.GUNPrefix, "/")) && !s.cfg.NoAuth {
+		s.fail(w, r, errorf(http.StatusForbidden, "", checkScope, "the token covers %q, not %q", admin.GUNPrefix, req.GUNPrefix))
+		return
+	}
+	tok, hash := auth.NewToken()
+	if err := s.store.CreateToken(r.Context(), store.Token{Hash: hash, GUNPrefix: req.GUNPrefix, Scope: req.Scope, Description: req.Description}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("token created", "gun_prefix", req.GUNPrefix, "scope", req.Scope)
+	writeJSON(w, http.StatusCreated, map[string]string{"token": tok, "gun_prefix": req.GUNPrefix, "scope": req.Scope})
+}

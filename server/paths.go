@@ -1,0 +1,145 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// MaxGUNLength bounds a GUN.
+const MaxGUNLength = 255
+
+// validSegment reports whether seg can be one "/"-separated part of a GUN:
+// 1 to 128 letters, digits, ".", "_", "-" and ":" (for host:port),
+// starting with a letter or digit, so that "." and ".." never pass.
+func validSegment(seg string) bool {
+	if len(seg) == 0 || len(seg) > 128 || !isAlnum(seg[0]) {
+		return false
+	}
+	for i := 1; i < len(seg); i++ {
+		if c := seg[i]; !isAlnum(c) && c != '.' && c != '_' && c != '-' && c != ':' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// reserved are the path segments that end a GUN in a URL; no GUN segment
+// may be one of them.
+var reserved = map[string]bool{"metadata": true, "targets": true, "keys": true, "changefeed": true}
+
+// checkGUN validates a GUN.
+func validateGUN(gun string) error {
+	if gun == "" {
+		return fmt.Errorf("empty GUN")
+	}
+	if len(gun) > MaxGUNLength {
+		return fmt.Errorf("GUN longer than %d bytes", MaxGUNLength)
+	}
+	for seg := range strings.SplitSeq(gun, "/") {
+		if !validSegment(seg) {
+			return fmt.Errorf("invalid GUN %q: each /-separated part must be 1 to 128 letters, digits, '.', '_', '-' or ':', starting with a letter or digit", gun)
+		}
+		if reserved[seg] {
+			return fmt.Errorf("invalid GUN %q: %q is reserved", gun, seg)
+		}
+	}
+	return nil
+}
+
+// roleName is a delegated role name, which becomes part of a file name.
+var roleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+func validateRoleName(name string) error {
+	if !roleName.MatchString(name) {
+		return fmt.Errorf("invalid role name %q: want 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// splitRepoPath splits the part of a URL path after a fixed prefix into a
+// GUN, the first reserved segment after it (the action), and the rest.
+// Without a reserved segment the whole path is the GUN.
+func splitRepoPath(rest string) (gun, action, tail string, err error) {
+	segs := strings.Split(rest, "/")
+	i := 0
+	for i < len(segs) && !reserved[segs[i]] {
+		i++
+	}
+	gun = strings.Join(segs[:i], "/")
+	if err := validateGUN(gun); err != nil {
+		return "", "", "", err
+	}
+	if i < len(segs) {
+		action = segs[i]
+		tail = strings.Join(segs[i+1:], "/")
+	}
+	return gun, action, tail, nil
+}
+
+// checkRawPath rejects request paths that are not clean: "." and ".."
+// segments, empty segments, encoded slashes, NUL and other control
+// characters. ServeMux would otherwise redirect some of them.
+func checkRawPath(r *http.Request) error {
+	p := r.URL.Path
+	raw := r.URL.RawPath
+	if raw == "" {
+		raw = r.URL.EscapedPath()
+	}
+	if strings.Contains(strings.ToLower(raw), "%2f") || strings.Contains(strings.ToLower(raw), "%5c") {
+		return fmt.Errorf("encoded slashes are not allowed in paths")
+	}
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("path must start with /")
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return fmt.Errorf("control characters and backslashes are not allowed in paths")
+		}
+	}
+	if p == "/" {
+		return nil
+	}
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		switch seg {
+		case "":
+			return fmt.Errorf("empty path segment")
+		case ".", "..":
+			return fmt.Errorf("path segment %q is not allowed", seg)
+		}
+	}
+	return nil
+}
+
+// parseMetadataFile parses "timestamp.json", "root.json" and
+// "VERSION.ROLE.json". version is 0 for the unversioned names.
+func parseMetadataFile(name string) (role string, version int64, err error) {
+	base, ok := strings.CutSuffix(name, ".json")
+	if !ok || base == "" {
+		return "", 0, fmt.Errorf("metadata file %q: want ROLE.json or VERSION.ROLE.json", name)
+	}
+	if base == "timestamp" || base == "root" {
+		return base, 0, nil
+	}
+	num, role, ok := strings.Cut(base, ".")
+	if !ok {
+		return "", 0, fmt.Errorf("metadata file %q: only timestamp.json and root.json are served without a version", name)
+	}
+	version, err = strconv.ParseInt(num, 10, 64)
+	if err != nil || version < 1 || num[0] == '0' {
+		return "", 0, fmt.Errorf("metadata file %q: bad version %q", name, num)
+	}
+	if err := validateRoleName(role); err != nil {
+		return "", 0, err
+	}
+	if role == "timestamp" {
+		return "", 0, fmt.Errorf("metadata file %q: timestamp metadata is served only as timestamp.json", name)
+	}
+	return role, version, nil
+}

@@ -1,0 +1,363 @@
+// Package server is the Rampart metadata server: it hosts many TUF
+// repositories, each named by a GUN such as "example.com/acme/app".
+//
+// Public reads follow the TUF consistent-snapshot layout under
+// /tuf/{gun}/metadata/ and /tuf/{gun}/targets/, so that any TUF client can
+// use a repository by its URL. Writes go through /api/v1/ with bearer
+// tokens: a publish sends signed root, targets and delegated targets
+// documents, which the server checks as a client would before it signs a
+// new snapshot (when it holds the snapshot key) and timestamp with its
+// online keys and commits everything in one store transaction.
+//
+// The current timestamp of each repository is served from memory with a
+// precomputed ETag; the store's change notifications (and a short TTL as a
+// backstop) keep replicas that share a database consistent.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rampart-tuf/rampart/server/blob"
+	"github.com/rampart-tuf/rampart/server/signer"
+	"github.com/rampart-tuf/rampart/server/store"
+)
+
+// Config configures a Server. Store, Signer and Blobs are required.
+type Config struct {
+	Store  store.Store
+	Signer signer.Signer
+	Blobs  *blob.Store
+	Logger *slog.Logger // default: slog.Default()
+
+	// NoAuth lets every request write: for local experiments only.
+	NoAuth bool
+
+	// TimestampExpiry and SnapshotExpiry are the lifetimes of the
+	// documents the server signs (default 24h and 7 days). The server
+	// signs them again when a third of their lifetime is left.
+	TimestampExpiry time.Duration
+	SnapshotExpiry  time.Duration
+	// ResignInterval is how often the server looks for documents to sign
+	// again (default 1 minute).
+	ResignInterval time.Duration
+
+	// MaxMetadataBytes caps a publish request body (default 16 MiB);
+	// MaxTargetBytes caps a target upload (default 1 GiB).
+	MaxMetadataBytes int64
+	MaxTargetBytes   int64
+
+	// CacheTTL bounds how long a cached timestamp is served without
+	// asking the store, in case a change notification is lost (default
+	// 1s).
+	CacheTTL time.Duration
+	// CurrentMaxAge is the Cache-Control max-age of timestamp.json and
+	// root.json (default 5s); VersionedMaxAge that of versioned files and
+	// targets (default 1 day).
+	CurrentMaxAge   time.Duration
+	VersionedMaxAge time.Duration
+
+	// Registerer receives the server's metrics; default: a new registry,
+	// served on /metrics.
+	Registry *prometheus.Registry
+
+	// Now returns the current time (default time.Now); for tests.
+	Now func() time.Time
+}
+
+// Server is the metadata server. Create it with New, serve Handler, and
+// run Run in the background for notifications and re-signing.
+type Server struct {
+	cfg     Config
+	store   store.Store
+	signer  signer.Signer
+	blobs   *blob.Store
+	log     *slog.Logger
+	now     func() time.Time
+	handler http.Handler
+	metrics *metrics
+
+	cacheMu  sync.RWMutex
+	cache    map[string]*current
+	cacheGen atomic.Uint64 // bumped by every invalidation
+
+	currentCC, versionedCC []string // Cache-Control values
+
+	gunLocks sync.Map // gun → *sync.Mutex: one publish at a time per GUN in this process
+}
+
+// current is the cached current state of a repository.
+type current struct {
+	repo     store.Repo
+	ts       []byte
+	etag     string // quoted
+	loadedAt time.Time
+
+	// Precomputed header values for the fast path; never modified.
+	etagHeader, lengthHeader []string
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// New returns a server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Signer == nil || cfg.Blobs == nil {
+		return nil, errors.New("server: Store, Signer and Blobs are required")
+	}
+	cfg.Logger = orDefault(cfg.Logger, slog.Default())
+	cfg.TimestampExpiry = orDefault(cfg.TimestampExpiry, 24*time.Hour)
+	cfg.SnapshotExpiry = orDefault(cfg.SnapshotExpiry, 7*24*time.Hour)
+	cfg.ResignInterval = orDefault(cfg.ResignInterval, time.Minute)
+	cfg.MaxMetadataBytes = orDefault(cfg.MaxMetadataBytes, 16<<20)
+	cfg.MaxTargetBytes = orDefault(cfg.MaxTargetBytes, 1<<30)
+	cfg.CacheTTL = orDefault(cfg.CacheTTL, time.Second)
+	cfg.CurrentMaxAge = orDefault(cfg.CurrentMaxAge, 5*time.Second)
+	cfg.VersionedMaxAge = orDefault(cfg.VersionedMaxAge, 24*time.Hour)
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{
+		cfg: cfg, store: cfg.Store, signer: cfg.Signer, blobs: cfg.Blobs, log: cfg.Logger, now: cfg.Now,
+		cache: map[string]*current{},
+	}
+	s.metrics = newMetrics(cfg.Registry)
+	s.currentCC = []string{cacheControl(cfg.CurrentMaxAge)}
+	s.versionedCC = []string{cacheControl(cfg.VersionedMaxAge)}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /tuf/{rest...}", s.handleTUF)
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("POST /api/v1/repositories/{rest...}", s.handleRepoPost)
+	mux.HandleFunc("PUT /api/v1/repositories/{rest...}", s.handleRepoPut)
+	mux.HandleFunc("GET /api/v1/repositories/{rest...}", s.handleRepoGet)
+	mux.HandleFunc("DELETE /api/v1/repositories/{rest...}", s.handleRepoDelete)
+	mux.HandleFunc("GET /api/v1/changefeed", s.handleChangefeedAll)
+	mux.HandleFunc("POST /api/v1/tokens", s.handleCreateToken)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no route for %s %s", r.Method, r.URL.Path))
+	})
+	fastRoute := "GET /tuf/{rest...}"
+	fastOK := s.metrics.requests.WithLabelValues(fastRoute, "200")
+	fastDur := s.metrics.duration.WithLabelValues(fastRoute)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		if s.serveCachedTimestamp(w, r) {
+			fastOK.Inc()
+			fastDur.Observe(time.Since(start).Seconds())
+			return
+		}
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		if err := checkRawPath(r); err != nil {
+			s.fail(rec, r, badRequest("", checkRequest, "%v", err))
+		} else {
+			mux.ServeHTTP(rec, r)
+		}
+		s.metrics.observe(r.Pattern, rec.status, time.Since(start))
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+		} else if s.log.Enabled(r.Context(), slog.LevelDebug) {
+			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+		}
+	})
+}
+
+// serveCachedTimestamp serves GET /tuf/{gun}/metadata/timestamp.json
+// straight from memory when the GUN's state is cached and fresh and the
+// request has no conditional header: the hot path of every client. Only
+// valid GUNs are ever cached, and the path around the GUN is fixed, so the
+// path needs no further checks. It returns false to let the full handler
+// answer.
+func (s *Server) serveCachedTimestamp(w http.ResponseWriter, r *http.Request) bool {
+	const prefix, suffix = "/tuf/", "/metadata/timestamp.json"
+	p := r.URL.Path
+	if r.Method != http.MethodGet || r.URL.RawPath != "" || len(p) <= len(prefix)+len(suffix) ||
+		p[:len(prefix)] != prefix || p[len(p)-len(suffix):] != suffix || len(r.Header["If-None-Match"]) > 0 {
+		return false
+	}
+	gun := p[len(prefix) : len(p)-len(suffix)]
+	s.cacheMu.RLock()
+	c := s.cache[gun]
+	s.cacheMu.RUnlock()
+	if c == nil || time.Since(c.loadedAt) >= s.cfg.CacheTTL {
+		return false
+	}
+	s.metrics.cacheHits.Inc()
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Etag"] = c.etagHeader
+	h["Cache-Control"] = s.currentCC
+	h["Content-Length"] = c.lengthHeader
+	w.Write(c.ts)
+	return true
+}
+
+var jsonContentType = []string{"application/json"}
+
+// recorder remembers the status of a response.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+type metrics struct {
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	publishes *prometheus.CounterVec
+	resigns   prometheus.Counter
+	cacheHits prometheus.Counter
+	cacheMiss prometheus.Counter
+	mu        sync.Mutex
+	resolved  map[[2]string]prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rampart_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5}}, []string{"route"}),
+		publishes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_publishes_total", Help: "Publish attempts by result."}, []string{"result"}),
+		resigns:   prometheus.NewCounter(prometheus.CounterOpts{Name: "rampart_resigns_total", Help: "Timestamps re-signed before expiry."}),
+		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{Name: "rampart_timestamp_cache_hits_total", Help: "timestamp.json served from memory."}),
+		cacheMiss: prometheus.NewCounter(prometheus.CounterOpts{Name: "rampart_timestamp_cache_misses_total", Help: "timestamp.json loaded from the store."}),
+		resolved:  map[[2]string]prometheus.Counter{},
+	}
+	reg.MustRegister(m.requests, m.duration, m.publishes, m.resigns, m.cacheHits, m.cacheMiss)
+	return m
+}
+
+func (m *metrics) observe(route string, code int, d time.Duration) {
+	if route == "" {
+		route = "invalid"
+	}
+	k := [2]string{route, strconv.Itoa(code)}
+	m.mu.Lock()
+	c := m.resolved[k]
+	if c == nil {
+		c = m.requests.WithLabelValues(k[0], k[1])
+		m.resolved[k] = c
+	}
+	m.mu.Unlock()
+	c.Inc()
+	m.duration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// Run watches the store for changes made by other replicas and re-signs
+// timestamps (and online snapshots) before they expire, until ctx is done.
+func (s *Server) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		s.store.Watch(ctx, s.invalidate)
+	}()
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(s.cfg.ResignInterval)
+		defer t.Stop()
+		for {
+			s.ResignExpiring(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	wg.Wait()
+	return nil
+}
+
+// invalidate drops the cached state of gun, or of every GUN when gun is
+// empty.
+func (s *Server) invalidate(gun string) {
+	s.cacheMu.Lock()
+	s.cacheGen.Add(1)
+	if gun == "" {
+		clear(s.cache)
+	} else {
+		delete(s.cache, gun)
+	}
+	s.cacheMu.Unlock()
+}
+
+// currentState returns the repository's current state and timestamp, from
+// memory when they were loaded less than CacheTTL ago.
+func (s *Server) currentState(ctx context.Context, gun string) (*current, error) {
+	s.cacheMu.RLock()
+	c := s.cache[gun]
+	s.cacheMu.RUnlock()
+	if c != nil && time.Since(c.loadedAt) < s.cfg.CacheTTL {
+		s.metrics.cacheHits.Inc()
+		return c, nil
+	}
+	s.metrics.cacheMiss.Inc()
+	gen := s.cacheGen.Load()
+	repo, err := s.store.Repo(ctx, gun)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.store.File(ctx, gun, "timestamp", repo.TimestampVersion)
+	if err != nil {
+		return nil, err
+	}
+	c = &current{repo: repo, ts: f.Data, etag: etag(f.SHA256), loadedAt: time.Now()}
+	c.etagHeader, c.lengthHeader = []string{c.etag}, []string{strconv.Itoa(len(c.ts))}
+	s.cacheMu.Lock()
+	if s.cacheGen.Load() == gen { // no invalidation raced with the load
+		s.cache[gun] = c
+	}
+	s.cacheMu.Unlock()
+	return c, nil
+}
+
+func etag(sha256hex string) string { return `"` + sha256hex + `"` }
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,177 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rampart-tuf/rampart/server/store/bolt"
+)
+
+// buildRampart builds the rampart binary once per test binary.
+func buildRampart(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "rampart")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/rampart-tuf/rampart/cmd/rampart")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startProcess runs "rampart serve" and waits for /healthz.
+func startProcess(t *testing.T, bin, dir, storeURL string) (*exec.Cmd, string) {
+	t.Helper()
+	addr := freeAddr(t)
+	args := []string{"serve", "--data", dir, "--addr", addr}
+	if storeURL != "" {
+		args = append(args, "--store", storeURL)
+	}
+	cmd := exec.Command(bin, args...)
+	logf, _ := os.OpenFile(filepath.Join(dir, "serve.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logf.Close() })
+	url := "http://" + addr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return cmd, url
+			}
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
+			t.Fatalf("server did not start: %v\n%s", err, log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSIGKILLMidPublish kills the server process with SIGKILL while a
+// large publish is being sent or committed, restarts it, and checks that
+// the repository is in the old state or the new one, never between.
+func TestSIGKILLMidPublish(t *testing.T) {
+	bin := buildRampart(t)
+	forEachStore(t, func(t *testing.T, kind string) {
+		dir := t.TempDir()
+		storeURL := ""
+		if kind == "postgres" {
+			storeURL = pg.NewDatabase(t)
+		}
+		cmd, url := startProcess(t, bin, dir, storeURL)
+		tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := &testServer{URL: url, Admin: strings.TrimSpace(string(tok))}
+		m := newMaintainer(t, ts, "example.com/killed")
+		root := sign(t, m.rootDoc(1), m.root)
+		m.mustPublish(map[string][]byte{"root": root, "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
+
+		// A large targets document, about 6 MB.
+		files := map[string]string{}
+		for i := range 40000 {
+			files[fmt.Sprintf("pkg/%06d/file-with-a-long-name.tar.gz", i)] = fmt.Sprint(i)
+		}
+		version := int64(2)
+		for round, delay := range []time.Duration{20 * time.Millisecond, 150 * time.Millisecond, 400 * time.Millisecond, 900 * time.Millisecond, 2 * time.Second} {
+			b := body(map[string][]byte{"targets": sign(t, m.targetsDoc(version, files), m.targets)})
+			// Stream the body slowly for the first rounds, at once for the
+			// later ones, so that kills land in the upload, the checks and
+			// the commit.
+			var rd io.Reader = bytes.NewReader(b)
+			if round < 2 {
+				rd = &slowReader{r: bytes.NewReader(b), chunk: 256 << 10, pause: 20 * time.Millisecond}
+			}
+			req, _ := http.NewRequest("POST", url+"/api/v1/repositories/"+m.gun+"/metadata", rd)
+			req.Header.Set("Authorization", "Bearer "+ts.Admin)
+			req.Header.Set("Content-Type", "application/json")
+			done := make(chan int, 1)
+			go func() {
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					done <- 0
+					return
+				}
+				resp.Body.Close()
+				done <- resp.StatusCode
+			}()
+			time.Sleep(delay)
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			status := <-done
+
+			cmd, url = startProcess(t, bin, dir, storeURL)
+			ts.URL = url
+			cur, _, err := currentTargets(url, m.gun)
+			if err != nil {
+				t.Fatalf("round %d: reading after restart: %v", round, err)
+			}
+			switch {
+			case cur.Version == version-1:
+				if status == 200 {
+					t.Fatalf("round %d: publish answered 200 but the old state remains", round)
+				}
+			case cur.Version == version && len(cur.Targets) == len(files):
+				version++
+			default:
+				t.Fatalf("round %d: targets version %d with %d targets: neither the old state nor the new", round, cur.Version, len(cur.Targets))
+			}
+			if _, err := newClient(t, url, m.gun, root).refresh(); err != nil {
+				t.Fatalf("round %d: client after restart: %v", round, err)
+			}
+			t.Logf("round %d: killed after %v; request status %d; targets version now %d", round, delay, status, cur.Version)
+		}
+		if kind == "bolt" {
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			st, err := bolt.Open(filepath.Join(dir, "rampart.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if _, err := st.Repo(context.Background(), m.gun); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+type slowReader struct {
+	r     io.Reader
+	chunk int
+	pause time.Duration
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	time.Sleep(s.pause)
+	if len(p) > s.chunk {
+		p = p[:s.chunk]
+	}
+	return s.r.Read(p)
+}

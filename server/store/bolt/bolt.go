@@ -1,0 +1,458 @@
+// Package bolt is the embedded store of the Rampart server: a single
+// bbolt database file, for a server that runs as one process.
+//
+// bbolt locks the file, so only one process can open it at a time; several
+// server replicas need the PostgreSQL store instead. Every write is one
+// bbolt transaction, which makes publishes atomic and durable (bbolt syncs
+// on commit) and serializes them.
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/rampart-tuf/rampart/server/store"
+)
+
+// Bucket names. Keys that combine a GUN with other parts separate them with
+// a NUL byte, which GUNs and role names never contain.
+var (
+	bucketMeta       = []byte("meta")       // "schema" → version
+	bucketRepos      = []byte("repos")      // gun → JSON store.Repo
+	bucketFiles      = []byte("files")      // gun NUL role NUL version(8) → sha256 hex (64) + data
+	bucketChanges    = []byte("changes")    // id(8) → JSON store.Change
+	bucketGUNChanges = []byte("gunchanges") // gun NUL id(8) → empty
+	bucketTokens     = []byte("tokens")     // hash → JSON store.Token
+	bucketKeys       = []byte("keys")       // gun NUL role NUL seq(8) → JSON store.OnlineKey
+	bucketTargets    = []byte("targets")    // gun NUL sha256 → JSON store.Target
+)
+
+// schemaVersion is the layout this code writes. Opening a database with a
+// newer layout fails; older layouts are migrated in Open.
+const schemaVersion = 1
+
+// Store is a store.Store in a bbolt file.
+type Store struct {
+	db *bbolt.DB
+
+	mu       sync.Mutex
+	watchers map[int]func(string)
+	nextID   int
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens or creates the database file at path. It fails after a
+// second if another process has the file open.
+func Open(path string) (*Store, error) {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: the database is in use by another process", path)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &Store{db: db, watchers: map[int]func(string){}}
+	if err := s.migrate(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// migrate creates the buckets and records the schema version.
+func (s *Store) migrate() error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if v := meta.Get([]byte("schema")); v != nil {
+			if n := binary.BigEndian.Uint64(v); n > schemaVersion {
+				return fmt.Errorf("database schema version %d is newer than this server's (%d)", n, schemaVersion)
+			}
+		}
+		for _, b := range [][]byte{bucketRepos, bucketFiles, bucketChanges, bucketGUNChanges, bucketTokens, bucketKeys, bucketTargets} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return meta.Put([]byte("schema"), u64(schemaVersion))
+	})
+}
+
+func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+func key(parts ...string) []byte {
+	var b []byte
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, p...)
+	}
+	return b
+}
+
+func fileKey(gun, role string, version int64) []byte {
+	return binary.BigEndian.AppendUint64(append(key(gun, role), 0), uint64(version))
+}
+
+func getJSON(b *bbolt.Bucket, k []byte, v any) error {
+	data := b.Get(k)
+	if data == nil {
+		return store.ErrNotFound
+	}
+	return json.Unmarshal(data, v)
+}
+
+func putJSON(b *bbolt.Bucket, k []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, data)
+}
+
+// Repo implements store.Store.
+func (s *Store) Repo(_ context.Context, gun string) (store.Repo, error) {
+	var r store.Repo
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return getJSON(tx.Bucket(bucketRepos), []byte(gun), &r)
+	})
+	if err != nil {
+		return store.Repo{}, fmt.Errorf("repository %s: %w", gun, err)
+	}
+	return r, nil
+}
+
+// File implements store.Store.
+func (s *Store) File(_ context.Context, gun, role string, version int64) (store.File, error) {
+	f := store.File{Role: role, Version: version}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketFiles).Get(fileKey(gun, role, version))
+		if len(v) < 64 {
+			return store.ErrNotFound
+		}
+		f.SHA256 = string(v[:64])
+		f.Data = bytes.Clone(v[64:])
+		return nil
+	})
+	if err != nil {
+		return store.File{}, fmt.Errorf("%s: %d.%s.json: %w", gun, version, role, err)
+	}
+	return f, nil
+}
+
+// Publish implements store.Store.
+func (s *Store) Publish(_ context.Context, u store.Update) (store.Change, error) {
+	gun := u.Repo.GUN
+	var ch store.Change
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		repos := tx.Bucket(bucketRepos)
+		var cur store.Repo
+		switch err := getJSON(repos, []byte(gun), &cur); {
+		case errors.Is(err, store.ErrNotFound):
+			if u.Base != 0 {
+				return fmt.Errorf("%w: the repository does not exist", store.ErrConflict)
+			}
+		case err != nil:
+			return err
+		case cur.TimestampVersion != u.Base:
+			return fmt.Errorf("%w: timestamp version is %d, the update is based on %d", store.ErrConflict, cur.TimestampVersion, u.Base)
+		}
+		files := tx.Bucket(bucketFiles)
+		var tsSum string
+		for _, f := range u.Files {
+			k := fileKey(gun, f.Role, f.Version)
+			if files.Get(k) != nil {
+				return fmt.Errorf("%w: %d.%s.json exists", store.ErrConflict, f.Version, f.Role)
+			}
+			if err := files.Put(k, append([]byte(f.SHA256), f.Data...)); err != nil {
+				return err
+			}
+			if f.Role == "timestamp" && f.Version == u.Repo.TimestampVersion {
+				tsSum = f.SHA256
+			}
+		}
+		r := u.Repo
+		r.UpdatedAt = time.Now().UTC()
+		if err := putJSON(repos, []byte(gun), r); err != nil {
+			return err
+		}
+		var err error
+		ch, err = addChange(tx, store.Change{GUN: gun, Version: r.TimestampVersion, SHA256: tsSum, Category: store.CategoryUpdate})
+		return err
+	})
+	if err != nil {
+		return store.Change{}, fmt.Errorf("publish %s: %w", gun, err)
+	}
+	s.notify(gun)
+	return ch, nil
+}
+
+func addChange(tx *bbolt.Tx, ch store.Change) (store.Change, error) {
+	b := tx.Bucket(bucketChanges)
+	id, err := b.NextSequence()
+	if err != nil {
+		return ch, err
+	}
+	ch.ID = int64(id)
+	ch.CreatedAt = time.Now().UTC()
+	if err := putJSON(b, u64(id), ch); err != nil {
+		return ch, err
+	}
+	return ch, tx.Bucket(bucketGUNChanges).Put(append(key(ch.GUN, ""), u64(id)...), nil)
+}
+
+// deletePrefix deletes every key of b that starts with prefix.
+func deletePrefix(b *bbolt.Bucket, prefix []byte) error {
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Delete implements store.Store.
+func (s *Store) Delete(_ context.Context, gun string) (store.Change, error) {
+	var ch store.Change
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		repos := tx.Bucket(bucketRepos)
+		if repos.Get([]byte(gun)) == nil {
+			return store.ErrNotFound
+		}
+		if err := repos.Delete([]byte(gun)); err != nil {
+			return err
+		}
+		prefix := key(gun, "")
+		if err := deletePrefix(tx.Bucket(bucketFiles), prefix); err != nil {
+			return err
+		}
+		if err := deletePrefix(tx.Bucket(bucketTargets), prefix); err != nil {
+			return err
+		}
+		var err error
+		ch, err = addChange(tx, store.Change{GUN: gun, Category: store.CategoryDeletion})
+		return err
+	})
+	if err != nil {
+		return store.Change{}, fmt.Errorf("delete %s: %w", gun, err)
+	}
+	s.notify(gun)
+	return ch, nil
+}
+
+// Expiring implements store.Store.
+func (s *Store) Expiring(_ context.Context, tsBefore, snapBefore time.Time) ([]store.Repo, error) {
+	var out []store.Repo
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketRepos).ForEach(func(_, v []byte) error {
+			var r store.Repo
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			if r.TimestampExpires.Before(tsBefore) || (r.SnapshotOnline && r.SnapshotExpires.Before(snapBefore)) {
+				out = append(out, r)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list expiring repositories: %w", err)
+	}
+	return out, nil
+}
+
+// Changes implements store.Store.
+func (s *Store) Changes(_ context.Context, gun string, since int64, limit int) ([]store.Change, error) {
+	var out []store.Change
+	if since < 0 {
+		since = 0
+	}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		changes := tx.Bucket(bucketChanges)
+		if gun == "" {
+			c := changes.Cursor()
+			for k, v := c.Seek(u64(uint64(since) + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+				var ch store.Change
+				if err := json.Unmarshal(v, &ch); err != nil {
+					return err
+				}
+				out = append(out, ch)
+			}
+			return nil
+		}
+		prefix := key(gun, "")
+		c := tx.Bucket(bucketGUNChanges).Cursor()
+		for k, _ := c.Seek(append(bytes.Clone(prefix), u64(uint64(since)+1)...)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Next() {
+			var ch store.Change
+			if err := getJSON(changes, k[len(prefix):], &ch); err != nil {
+				return err
+			}
+			out = append(out, ch)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("changefeed: %w", err)
+	}
+	return out, nil
+}
+
+// CreateToken implements store.Store.
+func (s *Store) CreateToken(_ context.Context, t store.Token) error {
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = time.Now().UTC()
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketTokens)
+		if b.Get([]byte(t.Hash)) != nil {
+			return fmt.Errorf("%w: token exists", store.ErrConflict)
+		}
+		return putJSON(b, []byte(t.Hash), t)
+	})
+	if err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	return nil
+}
+
+// Token implements store.Store.
+func (s *Store) Token(_ context.Context, hash string) (store.Token, error) {
+	var t store.Token
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return getJSON(tx.Bucket(bucketTokens), []byte(hash), &t)
+	})
+	if err != nil {
+		return store.Token{}, fmt.Errorf("token: %w", err)
+	}
+	return t, nil
+}
+
+// AddOnlineKey implements store.Store.
+func (s *Store) AddOnlineKey(_ context.Context, k store.OnlineKey, onlyIfNone bool) (store.OnlineKey, error) {
+	var newest store.OnlineKey
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketKeys)
+		prefix := key(k.GUN, k.Role, "")
+		c := b.Cursor()
+		if kk, v := c.Seek(prefix); kk != nil && bytes.HasPrefix(kk, prefix) && onlyIfNone {
+			// Keys are stored under a descending sequence, newest first.
+			return json.Unmarshal(v, &newest)
+		}
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		if k.CreatedAt.IsZero() {
+			k.CreatedAt = time.Now().UTC()
+		}
+		newest = k
+		return putJSON(b, append(prefix, u64(^seq)...), k)
+	})
+	if err != nil {
+		return store.OnlineKey{}, fmt.Errorf("add %s key for %s: %w", k.Role, k.GUN, err)
+	}
+	return newest, nil
+}
+
+// OnlineKeys implements store.Store.
+func (s *Store) OnlineKeys(_ context.Context, gun, role string) ([]store.OnlineKey, error) {
+	var out []store.OnlineKey
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		prefix := key(gun, role, "")
+		c := tx.Bucket(bucketKeys).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var ok store.OnlineKey
+			if err := json.Unmarshal(v, &ok); err != nil {
+				return err
+			}
+			out = append(out, ok)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s keys of %s: %w", role, gun, err)
+	}
+	return out, nil
+}
+
+// AddTarget implements store.Store.
+func (s *Store) AddTarget(_ context.Context, gun string, t store.Target) error {
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = time.Now().UTC()
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		return putJSON(tx.Bucket(bucketTargets), key(gun, t.SHA256), t)
+	})
+	if err != nil {
+		return fmt.Errorf("add target to %s: %w", gun, err)
+	}
+	return nil
+}
+
+// Target implements store.Store.
+func (s *Store) Target(_ context.Context, gun, digest string) (store.Target, error) {
+	var t store.Target
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketTargets)
+		if err := getJSON(b, key(gun, digest), &t); !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		prefix := key(gun, "")
+		c := b.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if err := json.Unmarshal(v, &t); err != nil {
+				return err
+			}
+			if t.SHA512 == digest {
+				return nil
+			}
+		}
+		return store.ErrNotFound
+	})
+	if err != nil {
+		return store.Target{}, fmt.Errorf("target %s of %s: %w", digest, gun, err)
+	}
+	return t, nil
+}
+
+// Watch implements store.Store. Only this process writes to the file, so
+// changes are reported as they commit.
+func (s *Store) Watch(ctx context.Context, fn func(string)) error {
+	s.mu.Lock()
+	id := s.nextID
+	s.nextID++
+	s.watchers[id] = fn
+	s.mu.Unlock()
+	<-ctx.Done()
+	s.mu.Lock()
+	delete(s.watchers, id)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Store) notify(gun string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, fn := range s.watchers {
+		fn(gun)
+	}
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(context.Context) error { return nil }
+
+// Close implements store.Store.
+func (s *Store) Close() error { return s.db.Close() }

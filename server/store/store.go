@@ -1,0 +1,172 @@
+// Package store defines how the Rampart server keeps its state: the signed
+// metadata of every repository, the changefeed, access tokens, online keys
+// and the index of target files held on the server.
+//
+// A [Store] is implemented by an embedded database (package
+// server/store/bolt) and by PostgreSQL (package server/store/postgres);
+// package server/store/storetest holds the conformance tests both pass.
+//
+// A publish is one transaction: the new documents, the repository's new
+// state and a changefeed entry are written together or not at all, and only
+// if the repository's timestamp is still the one the publisher started from
+// (optimistic concurrency). Everything else is simple reads and writes.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every Store. Implementations wrap them with context;
+// test with errors.Is.
+var (
+	// ErrNotFound reports a repository, document, token, key or target
+	// that does not exist.
+	ErrNotFound = errors.New("not found")
+
+	// ErrConflict reports a publish that lost a race: the repository
+	// changed since the publisher read it, or a document of the same role
+	// and version already exists.
+	ErrConflict = errors.New("conflict: the repository changed concurrently")
+
+	// ErrUnavailable reports that the database cannot be reached; the
+	// operation may succeed later.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// Repo is the current state of one repository.
+type Repo struct {
+	GUN              string
+	RootVersion      int64
+	SnapshotVersion  int64
+	TimestampVersion int64
+	// TimestampExpires and SnapshotExpires are the expiry times of the
+	// current timestamp and snapshot; the server re-signs them in time.
+	TimestampExpires time.Time
+	SnapshotExpires  time.Time
+	// SnapshotOnline is set when the server signs the snapshot.
+	SnapshotOnline bool
+	UpdatedAt      time.Time
+}
+
+// File is one stored metadata document.
+type File struct {
+	Role    string // "root", "targets", "snapshot", "timestamp" or a delegated role
+	Version int64
+	SHA256  string // hex digest of Data
+	Data    []byte
+}
+
+// Update is one publish: every new document of a repository, including the
+// new snapshot (when it changes) and timestamp, and the state that results.
+type Update struct {
+	// Base is the timestamp version the update was computed from, or 0
+	// when it creates the repository. Publish fails with ErrConflict when
+	// the repository's current timestamp version differs.
+	Base  int64
+	Files []File
+	// Repo is the state after the update; its GUN names the repository.
+	Repo Repo
+}
+
+// Change is one changefeed entry: a published timestamp or a deletion.
+type Change struct {
+	ID        int64
+	GUN       string
+	Version   int64  // timestamp version; 0 for a deletion
+	SHA256    string // hex digest of the timestamp; empty for a deletion
+	Category  string // CategoryUpdate or CategoryDeletion
+	CreatedAt time.Time
+}
+
+// Change categories.
+const (
+	CategoryUpdate   = "update"
+	CategoryDeletion = "deletion"
+)
+
+// Token is an access token, kept only as the hash of its secret.
+type Token struct {
+	Hash        string // hex SHA-256 of the token string
+	GUNPrefix   string // GUNs the token covers; empty covers all
+	Scope       string // "pull", "push" or "admin"
+	Description string
+	CreatedAt   time.Time
+}
+
+// OnlineKey is a key the server signs timestamp or snapshot metadata with.
+type OnlineKey struct {
+	GUN     string
+	Role    string // "timestamp" or "snapshot"
+	KeyID   string
+	Public  []byte // the TUF key object, canonical JSON
+	Private []byte // the private key, sealed by the signer; opaque here
+	// CreatedAt orders a repository's keys for a role, newest first.
+	CreatedAt time.Time
+}
+
+// Target records a target file whose content the server holds for a
+// repository. The content itself lives in a blob store, by SHA-256.
+type Target struct {
+	SHA256    string // hex
+	SHA512    string // hex
+	Length    int64
+	CreatedAt time.Time
+}
+
+// Store is the server's persistent state. Every method is safe for
+// concurrent use, also by several processes sharing one database where the
+// implementation allows it.
+type Store interface {
+	// Repo returns the current state of a repository.
+	Repo(ctx context.Context, gun string) (Repo, error)
+	// File returns one version of a role's document.
+	File(ctx context.Context, gun, role string, version int64) (File, error)
+	// Publish applies an update atomically and records a changefeed entry
+	// for its timestamp. It fails with ErrConflict, changing nothing, when
+	// the repository's timestamp version is not u.Base or a file of the
+	// same role and version exists.
+	Publish(ctx context.Context, u Update) (Change, error)
+	// Delete removes a repository's metadata and target index and records
+	// a deletion in the changefeed. Online keys are kept.
+	Delete(ctx context.Context, gun string) (Change, error)
+	// Expiring returns the repositories whose timestamp expires before
+	// timestampBefore, or whose online-signed snapshot expires before
+	// snapshotBefore.
+	Expiring(ctx context.Context, timestampBefore, snapshotBefore time.Time) ([]Repo, error)
+
+	// Changes returns up to limit changefeed entries with an ID greater
+	// than since, oldest first; for one repository, or for all when gun is
+	// empty.
+	Changes(ctx context.Context, gun string, since int64, limit int) ([]Change, error)
+
+	// CreateToken stores a token.
+	CreateToken(ctx context.Context, t Token) error
+	// Token returns the token with the given hash.
+	Token(ctx context.Context, hash string) (Token, error)
+
+	// AddOnlineKey stores a key. With onlyIfNone, it stores nothing when
+	// the repository already has a key for the role. It returns the
+	// newest key for the role after the call.
+	AddOnlineKey(ctx context.Context, k OnlineKey, onlyIfNone bool) (OnlineKey, error)
+	// OnlineKeys returns the repository's keys for role, newest first.
+	OnlineKeys(ctx context.Context, gun, role string) ([]OnlineKey, error)
+
+	// AddTarget records that the server holds the content of a target.
+	AddTarget(ctx context.Context, gun string, t Target) error
+	// Target finds a target of the repository by its hex SHA-256 or
+	// SHA-512 digest.
+	Target(ctx context.Context, gun, digest string) (Target, error)
+
+	// Watch calls fn with the GUN of every change committed from now on,
+	// by this process or any other sharing the store, until ctx is done.
+	// fn("") means that changes may have been missed, so everything
+	// cached must be dropped. Watch returns when ctx is done.
+	Watch(ctx context.Context, fn func(gun string)) error
+
+	// Ping checks that the store is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store.
+	Close() error
+}

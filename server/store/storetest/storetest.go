@@ -1,0 +1,462 @@
+// Package storetest holds the conformance tests that every implementation
+// of store.Store passes. An implementation's tests call [Run] with a
+// function that returns a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rampart-tuf/rampart/server/store"
+)
+
+// Run runs the conformance tests. newStore returns a fresh, empty store
+// and arranges for it to be closed when the test ends.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"PublishAndRead", testPublishAndRead},
+		{"Conflicts", testConflicts},
+		{"ConcurrentPublishers", testConcurrentPublishers},
+		{"Changefeed", testChangefeed},
+		{"Delete", testDelete},
+		{"Expiring", testExpiring},
+		{"Tokens", testTokens},
+		{"OnlineKeys", testOnlineKeys},
+		{"Targets", testTargets},
+		{"Watch", testWatch},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+}
+
+func file(role string, version int64, content string) store.File {
+	sum := sha256.Sum256([]byte(content))
+	return store.File{Role: role, Version: version, SHA256: hex.EncodeToString(sum[:]), Data: []byte(content)}
+}
+
+var epoch = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// update makes an update to timestamp version base+1 with one targets
+// document, root version 1 when base is 0.
+func update(gun string, base int64, extra ...store.File) store.Update {
+	v := base + 1
+	files := []store.File{
+		file("snapshot", v, fmt.Sprintf("snapshot %s %d", gun, v)),
+		file("timestamp", v, fmt.Sprintf("timestamp %s %d", gun, v)),
+	}
+	if base == 0 {
+		files = append(files, file("root", 1, "root "+gun))
+	}
+	files = append(files, extra...)
+	return store.Update{Base: base, Files: files, Repo: store.Repo{
+		GUN: gun, RootVersion: 1, SnapshotVersion: v, TimestampVersion: v,
+		TimestampExpires: epoch.Add(time.Duration(v) * time.Hour), SnapshotExpires: epoch.Add(48 * time.Hour), SnapshotOnline: true,
+	}}
+}
+
+func mustPublish(t *testing.T, s store.Store, u store.Update) store.Change {
+	t.Helper()
+	ch, err := s.Publish(context.Background(), u)
+	if err != nil {
+		t.Fatalf("Publish(%s, base %d): %v", u.Repo.GUN, u.Base, err)
+	}
+	return ch
+}
+
+func testPublishAndRead(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const gun = "example.com/acme/app"
+	if _, err := s.Repo(ctx, gun); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Repo of a new GUN: got %v, want ErrNotFound", err)
+	}
+	ch := mustPublish(t, s, update(gun, 0, file("targets", 1, "targets 1"), file("role1", 1, "role1 1")))
+	if ch.ID <= 0 || ch.GUN != gun || ch.Version != 1 || ch.Category != store.CategoryUpdate {
+		t.Errorf("change = %+v", ch)
+	}
+	if want := file("timestamp", 1, "timestamp "+gun+" 1").SHA256; ch.SHA256 != want {
+		t.Errorf("change SHA256 = %q, want the timestamp's %q", ch.SHA256, want)
+	}
+	r, err := s.Repo(ctx, gun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := update(gun, 0).Repo
+	if r.GUN != gun || r.TimestampVersion != 1 || r.SnapshotVersion != 1 || r.RootVersion != 1 ||
+		!r.TimestampExpires.Equal(want.TimestampExpires) || !r.SnapshotExpires.Equal(want.SnapshotExpires) || !r.SnapshotOnline || r.UpdatedAt.IsZero() {
+		t.Errorf("Repo = %+v, want %+v", r, want)
+	}
+	for _, f := range []store.File{file("targets", 1, "targets 1"), file("role1", 1, "role1 1"), file("root", 1, "root "+gun)} {
+		got, err := s.File(ctx, gun, f.Role, f.Version)
+		if err != nil {
+			t.Fatalf("File(%s, %d): %v", f.Role, f.Version, err)
+		}
+		if string(got.Data) != string(f.Data) || got.SHA256 != f.SHA256 || got.Role != f.Role || got.Version != f.Version {
+			t.Errorf("File(%s, %d) = %+v, want %+v", f.Role, f.Version, got, f)
+		}
+	}
+	if _, err := s.File(ctx, gun, "targets", 2); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("File of a missing version: got %v, want ErrNotFound", err)
+	}
+	if _, err := s.File(ctx, "example.com/other", "targets", 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("File of another GUN: got %v, want ErrNotFound", err)
+	}
+	mustPublish(t, s, update(gun, 1, file("targets", 2, "targets 2")))
+	if r, _ := s.Repo(ctx, gun); r.TimestampVersion != 2 {
+		t.Errorf("timestamp version after a second publish = %d, want 2", r.TimestampVersion)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+}
+
+func testConflicts(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const gun = "example.com/conflict"
+	mustPublish(t, s, update(gun, 0, file("targets", 1, "t1")))
+
+	check := func(name string, u store.Update) {
+		t.Helper()
+		if _, err := s.Publish(ctx, u); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("%s: got %v, want ErrConflict", name, err)
+		}
+		if r, _ := s.Repo(ctx, gun); r.TimestampVersion != 1 {
+			t.Errorf("%s: timestamp version changed to %d", name, r.TimestampVersion)
+		}
+		if _, err := s.File(ctx, gun, "targets", 2); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: a file of the failed update was stored (%v)", name, err)
+		}
+	}
+	check("create an existing repository", update(gun, 0, file("targets", 2, "t2")))
+	check("stale base", func() store.Update { u := update(gun, 1, file("targets", 2, "t2")); u.Base = 5; return u }())
+	check("existing file", update(gun, 1, file("targets", 2, "t2"), file("targets", 1, "t1 again")))
+	u := update("example.com/missing", 3)
+	if _, err := s.Publish(ctx, u); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("base on a missing repository: got %v, want ErrConflict", err)
+	}
+	if _, err := s.Repo(ctx, "example.com/missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a failed update created a repository: %v", err)
+	}
+}
+
+// testConcurrentPublishers runs 32 writers that each read the current
+// state and publish on top of it, retrying on conflict: every update must
+// land exactly once, with strictly increasing versions.
+func testConcurrentPublishers(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const gun = "example.com/busy"
+	const writers, each = 32, 3
+	mustPublish(t, s, update(gun, 0))
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	var mu sync.Mutex
+	seen := map[int64]bool{}
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; {
+				r, err := s.Repo(ctx, gun)
+				if err != nil {
+					errs <- err
+					return
+				}
+				u := update(gun, r.TimestampVersion, file(fmt.Sprintf("w%d", w), int64(i+1), fmt.Sprintf("w%d %d", w, i)))
+				ch, err := s.Publish(ctx, u)
+				if errors.Is(err, store.ErrConflict) {
+					continue
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				if seen[ch.Version] {
+					errs <- fmt.Errorf("timestamp version %d published twice", ch.Version)
+				}
+				seen[ch.Version] = true
+				mu.Unlock()
+				i++
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	r, err := s.Repo(ctx, gun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(1 + writers*each); r.TimestampVersion != want {
+		t.Errorf("final timestamp version %d, want %d", r.TimestampVersion, want)
+	}
+	for w := range writers {
+		for i := range each {
+			if _, err := s.File(ctx, gun, fmt.Sprintf("w%d", w), int64(i+1)); err != nil {
+				t.Errorf("update %d of writer %d lost: %v", i, w, err)
+			}
+		}
+	}
+	changes, err := s.Changes(ctx, gun, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 1+writers*each {
+		t.Errorf("%d changes, want %d", len(changes), 1+writers*each)
+	}
+	for i := 1; i < len(changes); i++ {
+		if changes[i].ID <= changes[i-1].ID || changes[i].Version != changes[i-1].Version+1 {
+			t.Fatalf("changes %d and %d out of order: %+v, %+v", i-1, i, changes[i-1], changes[i])
+		}
+	}
+}
+
+func testChangefeed(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if got, err := s.Changes(ctx, "", 0, 10); err != nil || len(got) != 0 {
+		t.Fatalf("Changes of an empty store = %v, %v", got, err)
+	}
+	a, b := "example.com/a", "example.com/b"
+	mustPublish(t, s, update(a, 0))
+	mustPublish(t, s, update(b, 0))
+	mustPublish(t, s, update(a, 1))
+	del, err := s.Delete(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Changes(ctx, "", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 4 {
+		t.Fatalf("got %d changes, want 4: %+v", len(all), all)
+	}
+	wantGUNs := []string{a, b, a, b}
+	wantCats := []string{store.CategoryUpdate, store.CategoryUpdate, store.CategoryUpdate, store.CategoryDeletion}
+	for i, c := range all {
+		if c.GUN != wantGUNs[i] || c.Category != wantCats[i] || c.CreatedAt.IsZero() {
+			t.Errorf("change %d = %+v, want %s %s", i, c, wantGUNs[i], wantCats[i])
+		}
+		if i > 0 && c.ID <= all[i-1].ID {
+			t.Errorf("change IDs not increasing: %d after %d", c.ID, all[i-1].ID)
+		}
+	}
+	if all[3].ID != del.ID || all[3].Version != 0 || all[3].SHA256 != "" {
+		t.Errorf("deletion entry = %+v, Delete returned %+v", all[3], del)
+	}
+	page, _ := s.Changes(ctx, "", all[0].ID, 2)
+	if len(page) != 2 || page[0].ID != all[1].ID || page[1].ID != all[2].ID {
+		t.Errorf("Changes(since=%d, limit=2) = %+v", all[0].ID, page)
+	}
+	onlyA, _ := s.Changes(ctx, a, 0, 100)
+	if len(onlyA) != 2 || onlyA[0].ID != all[0].ID || onlyA[1].ID != all[2].ID || onlyA[1].Version != 2 {
+		t.Errorf("Changes(%s) = %+v", a, onlyA)
+	}
+	if rest, _ := s.Changes(ctx, a, all[2].ID, 100); len(rest) != 0 {
+		t.Errorf("Changes(%s, since last) = %+v, want none", a, rest)
+	}
+}
+
+func testDelete(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const gun = "example.com/doomed"
+	if _, err := s.Delete(ctx, gun); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Delete of a missing repository: got %v, want ErrNotFound", err)
+	}
+	mustPublish(t, s, update(gun, 0, file("targets", 1, "t1")))
+	mustPublish(t, s, update("example.com/doomed-not", 0, file("targets", 1, "other")))
+	if err := s.AddTarget(ctx, gun, store.Target{SHA256: "aa", SHA512: "bb", Length: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Delete(ctx, gun); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Repo(ctx, gun); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Repo after Delete: %v", err)
+	}
+	if _, err := s.File(ctx, gun, "targets", 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("File after Delete: %v", err)
+	}
+	if _, err := s.Target(ctx, gun, "aa"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Target after Delete: %v", err)
+	}
+	if _, err := s.File(ctx, "example.com/doomed-not", "targets", 1); err != nil {
+		t.Errorf("Delete removed another repository's file: %v", err)
+	}
+	// The GUN can be created again, from version 1.
+	mustPublish(t, s, update(gun, 0, file("targets", 1, "t1 again")))
+	if f, err := s.File(ctx, gun, "targets", 1); err != nil || string(f.Data) != "t1 again" {
+		t.Errorf("File after re-creation = %q, %v", f.Data, err)
+	}
+}
+
+func testExpiring(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u1 := update("example.com/soon", 0) // timestamp expires at epoch+1h
+	mustPublish(t, s, u1)
+	u2 := update("example.com/later", 0)
+	u2.Repo.TimestampExpires = epoch.Add(100 * time.Hour)
+	u2.Repo.SnapshotExpires = epoch.Add(100 * time.Hour)
+	mustPublish(t, s, u2)
+	u3 := update("example.com/offline-snapshot", 0)
+	u3.Repo.TimestampExpires = epoch.Add(100 * time.Hour)
+	u3.Repo.SnapshotExpires = epoch
+	u3.Repo.SnapshotOnline = false
+	mustPublish(t, s, u3)
+
+	got, err := s.Expiring(ctx, epoch.Add(2*time.Hour), epoch.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].GUN != "example.com/soon" {
+		t.Errorf("Expiring = %+v, want example.com/soon only", got)
+	}
+	got, _ = s.Expiring(ctx, epoch, epoch.Add(101*time.Hour))
+	if len(got) != 2 {
+		t.Errorf("Expiring by snapshot = %+v, want soon and later", got)
+	}
+}
+
+func testTokens(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	tok := store.Token{Hash: "abc123", GUNPrefix: "example.com/acme", Scope: "push", Description: "ci"}
+	if _, err := s.Token(ctx, tok.Hash); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Token before CreateToken: %v", err)
+	}
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Token(ctx, tok.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Hash != tok.Hash || got.GUNPrefix != tok.GUNPrefix || got.Scope != tok.Scope || got.Description != tok.Description || got.CreatedAt.IsZero() {
+		t.Errorf("Token = %+v, want %+v", got, tok)
+	}
+	if err := s.CreateToken(ctx, tok); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("CreateToken twice: got %v, want ErrConflict", err)
+	}
+}
+
+func testOnlineKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const gun = "example.com/keys"
+	if ks, err := s.OnlineKeys(ctx, gun, "timestamp"); err != nil || len(ks) != 0 {
+		t.Fatalf("OnlineKeys of a new GUN = %v, %v", ks, err)
+	}
+	mk := func(id string) store.OnlineKey {
+		return store.OnlineKey{GUN: gun, Role: "timestamp", KeyID: id, Public: []byte("pub " + id), Private: []byte("priv " + id)}
+	}
+	// Concurrent get-or-create calls make exactly one key.
+	var wg sync.WaitGroup
+	got := make([]store.OnlineKey, 8)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, err := s.AddOnlineKey(ctx, mk(fmt.Sprintf("k%d", i)), true)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = k
+		}()
+	}
+	wg.Wait()
+	for _, k := range got {
+		if k.KeyID != got[0].KeyID {
+			t.Fatalf("concurrent get-or-create returned different keys: %s and %s", got[0].KeyID, k.KeyID)
+		}
+	}
+	first := got[0]
+	if string(first.Public) != "pub "+first.KeyID || string(first.Private) != "priv "+first.KeyID {
+		t.Errorf("key = %+v", first)
+	}
+	time.Sleep(2 * time.Millisecond)
+	second, err := s.AddOnlineKey(ctx, mk("rotated"), false)
+	if err != nil || second.KeyID != "rotated" {
+		t.Fatalf("AddOnlineKey(rotate) = %+v, %v", second, err)
+	}
+	if k, _ := s.AddOnlineKey(ctx, mk("ignored"), true); k.KeyID != "rotated" {
+		t.Errorf("get-or-create after rotation returned %s, want the newest key", k.KeyID)
+	}
+	ks, err := s.OnlineKeys(ctx, gun, "timestamp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ks) != 2 || ks[0].KeyID != "rotated" || ks[1].KeyID != first.KeyID {
+		t.Errorf("OnlineKeys = %+v, want rotated then %s", ks, first.KeyID)
+	}
+	if ks, _ := s.OnlineKeys(ctx, gun, "snapshot"); len(ks) != 0 {
+		t.Errorf("snapshot keys = %+v, want none", ks)
+	}
+}
+
+func testTargets(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const gun = "example.com/blobs"
+	tg := store.Target{SHA256: "11", SHA512: "2222", Length: 42}
+	if err := s.AddTarget(ctx, gun, tg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddTarget(ctx, gun, tg); err != nil {
+		t.Fatalf("AddTarget twice: %v", err)
+	}
+	for _, d := range []string{"11", "2222"} {
+		got, err := s.Target(ctx, gun, d)
+		if err != nil || got.SHA256 != "11" || got.SHA512 != "2222" || got.Length != 42 {
+			t.Errorf("Target(%s) = %+v, %v", d, got, err)
+		}
+	}
+	if _, err := s.Target(ctx, "example.com/other", "11"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Target of another GUN: %v", err)
+	}
+}
+
+func testWatch(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan string, 100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Watch(ctx, func(gun string) {
+			select {
+			case got <- gun:
+			default:
+			}
+		})
+	}()
+	// Publish until the watcher, which may take a moment to start,
+	// reports the GUN.
+	const gun = "example.com/watched"
+	base := int64(0)
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case g := <-got:
+			if g == gun {
+				cancel()
+				<-done
+				return
+			}
+		case <-tick.C:
+			mustPublish(t, s, update(gun, base))
+			base++
+		case <-deadline:
+			t.Fatal("Watch reported no change within 10s")
+		}
+	}
+}
