@@ -101,15 +101,15 @@ func TestAttackArbitraryInstallation(t *testing.T) {
 	}
 }
 
-// An attacker sends an endless stream instead of a file.
+// An attacker sends an endless stream instead of a file: for every file the
+// client fetches, with or without a length listed in metadata, and with or
+// without a Content-Length header, the download stops at its bound.
 func TestAttackEndlessData(t *testing.T) {
 	ctx := context.Background()
-	repo := repotest.New(t)
-	repo.AddTarget("targets", "big", []byte("small file"))
-	repo.Publish()
-	limits := func(cfg *client.Config) { cfg.Limits.TimestampBytes = 64 << 10 }
-	c, dir, before := refreshed(t, repo, limits)
-	endless := func(w http.ResponseWriter) {
+	endless := func(w http.ResponseWriter, declare bool) {
+		if declare {
+			w.Header().Set("Content-Length", fmt.Sprint(int64(1)<<40))
+		}
 		chunk := bytes.Repeat([]byte("A"), 32<<10)
 		for range 1 << 10 { // 32 MiB at most, far beyond every bound used here
 			if _, err := w.Write(chunk); err != nil {
@@ -117,29 +117,97 @@ func TestAttackEndlessData(t *testing.T) {
 			}
 		}
 	}
-	info, err := c.Target(ctx, "big")
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		file string // the file the attacker replaces, below /
+		want string
+	}{
+		{"metadata/2.root.json", "2.root.json"}, // no length known: Limits.RootBytes
+		{"metadata/timestamp.json", "timestamp.json"},
+		{"metadata/3.snapshot.json", "snapshot.json"}, // the length timestamp lists
+		{"metadata/3.targets.json", "targets.json"},   // no length listed: Limits.TargetsBytes
+		{"metadata/2.d.json", "d.json"},
+		{"target", "target big"}, // the target's length
 	}
-	repo.Hook = func(w http.ResponseWriter, r *http.Request) bool {
-		if strings.HasSuffix(r.URL.Path, "timestamp.json") || strings.HasPrefix(r.URL.Path, "/targets/") {
-			endless(w)
-			return true
+	for _, tt := range tests {
+		for _, declare := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s,Content-Length=%v", tt.want, declare), func(t *testing.T) {
+				repo := repotest.New(t)
+				repo.Delegate("targets", "d", []string{"d/*"}, false)
+				repo.AddTarget("targets", "big", []byte("small file"))
+				repo.Publish()
+				limits := func(cfg *client.Config) {
+					cfg.Limits.RootBytes = 64 << 10
+					cfg.Limits.TimestampBytes = 64 << 10
+					cfg.Limits.TargetsBytes = 256 << 10
+				}
+				c, dir, _ := refreshed(t, repo, limits)
+				info, err := c.Target(ctx, "big")
+				if err != nil {
+					t.Fatal(err)
+				}
+				repo.MarkDirty("root")
+				repo.MarkDirty("targets")
+				repo.MarkDirty("d")
+				repo.Publish()
+				if tt.file == "metadata/2.root.json" {
+					// The attacker answers for a root that does not exist.
+					repo.SetFile("metadata/2.root.json", nil)
+				}
+				before := state(t, dir)
+				path := "/" + tt.file
+				if tt.file == "target" {
+					path = "/targets/" + info.ConsistentPath("big")
+				}
+				requests := repo.RequestCount(path)
+				repo.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+					if r.URL.Path == path {
+						endless(w, declare)
+						return true
+					}
+					return false
+				}
+				if tt.file == "target" {
+					dst := filepath.Join(t.TempDir(), "big")
+					_, err = c.DownloadFile(ctx, info, dst)
+					if _, statErr := os.Stat(dst); !os.IsNotExist(statErr) {
+						t.Fatal("a file was left at the destination")
+					}
+					if entries, _ := os.ReadDir(filepath.Dir(dst)); len(entries) != 0 {
+						t.Fatalf("partial files left behind: %v", entries)
+					}
+				} else {
+					err = c.Refresh(ctx)
+					if err == nil {
+						_, err = c.Target(ctx, "d/x")
+					}
+				}
+				if !errors.Is(err, client.ErrTooLarge) {
+					t.Fatalf("got %v, want ErrTooLarge", err)
+				}
+				if n := repo.RequestCount(path) - requests; n != 1 {
+					t.Fatalf("%s requested %d times", path, n)
+				}
+				after := state(t, dir)
+				for _, f := range []string{"snapshot.json", "targets.json", "d.json"} {
+					// What the refused file would have replaced stays.
+					if strings.HasSuffix(tt.want, f) && !bytes.Equal(before[f], after[f]) {
+						t.Fatalf("%s changed", f)
+					}
+				}
+				if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "exceeds the length bound") {
+					t.Fatalf("error %q does not name %s and the bound", err, tt.want)
+				}
+				if tt.file == "metadata/2.root.json" || tt.file == "metadata/timestamp.json" || tt.file == "target" {
+					if tt.file != "metadata/2.root.json" {
+						delete(before, "root.json") // genuine root v2 came first
+						delete(after, "root.json")
+					}
+					if !sameState(before, after) {
+						t.Fatal("trusted state changed")
+					}
+				}
+			})
 		}
-		return false
-	}
-	err = c.Refresh(ctx)
-	if !errors.Is(err, client.ErrTooLarge) {
-		t.Fatalf("endless timestamp: %v", err)
-	}
-	expectRefused(t, err, dir, before, "timestamp.json", "exceeds the length bound")
-	dst := filepath.Join(t.TempDir(), "big")
-	_, err = c.DownloadFile(ctx, info, dst)
-	if !errors.Is(err, client.ErrTooLarge) {
-		t.Fatalf("endless target: %v", err)
-	}
-	if _, statErr := os.Stat(dst); !os.IsNotExist(statErr) {
-		t.Fatal("a file was left at the destination")
 	}
 }
 
@@ -363,52 +431,96 @@ func TestAttackRollback(t *testing.T) {
 	}
 }
 
-// An attacker answers slowly, to hold the client forever.
+// An attacker answers slowly, to hold the client forever: trickling a
+// metadata file, sending a target quickly at first and then trickling the
+// rest, stalling in the middle of a body, or never answering at all.
 func TestAttackSlowRetrieval(t *testing.T) {
 	ctx := context.Background()
-	repo := repotest.New(t)
-	fetcher := func(cfg *client.Config) {
-		cfg.Fetcher = &client.HTTPFetcher{MinRate: 4096, RateWindow: 100 * time.Millisecond, Timeout: 2 * time.Second}
-	}
-	c, dir, before := refreshed(t, repo, fetcher)
-	repo.Hook = func(w http.ResponseWriter, r *http.Request) bool {
-		if !strings.HasSuffix(r.URL.Path, "timestamp.json") {
-			return false
+	big := bytes.Repeat([]byte("0123456789abcdef"), 8<<10) // 128 KiB
+	// trickle writes data[:fast] at once and the rest a byte every 20 ms
+	// (50 bytes/s), or stalls after the fast part when stall is set.
+	trickle := func(w http.ResponseWriter, r *http.Request, data []byte, fast int, stall bool) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+		w.Write(data[:fast])
+		w.(http.Flusher).Flush()
+		if stall {
+			<-r.Context().Done()
+			return
 		}
-		data := repo.File("metadata/timestamp.json")
-		for _, b := range data { // a byte every 20 ms: 50 bytes/s
+		for _, b := range data[fast:] {
 			if _, err := w.Write([]byte{b}); err != nil {
-				return true
+				return
 			}
 			w.(http.Flusher).Flush()
 			select {
 			case <-r.Context().Done():
-				return true
+				return
 			case <-time.After(20 * time.Millisecond):
 			}
 		}
-		return true
 	}
-	start := time.Now()
-	err := c.Refresh(ctx)
-	if !errors.Is(err, client.ErrTooSlow) {
-		t.Fatalf("slow timestamp: %v", err)
+	tests := []struct {
+		name  string
+		path  func(repo *repotest.Repo, info client.TargetInfo) string
+		serve func(w http.ResponseWriter, r *http.Request, repo *repotest.Repo)
+		want  string
+	}{
+		{"trickled timestamp", func(*repotest.Repo, client.TargetInfo) string { return "/metadata/timestamp.json" },
+			func(w http.ResponseWriter, r *http.Request, repo *repotest.Repo) {
+				trickle(w, r, repo.File("metadata/timestamp.json"), 0, false)
+			}, "timestamp.json"},
+		{"fast, then trickled target", func(_ *repotest.Repo, info client.TargetInfo) string {
+			return "/targets/" + info.ConsistentPath(info.Path)
+		},
+			func(w http.ResponseWriter, r *http.Request, repo *repotest.Repo) { trickle(w, r, big, 96<<10, false) }, "target big"},
+		{"stalled target", func(_ *repotest.Repo, info client.TargetInfo) string {
+			return "/targets/" + info.ConsistentPath(info.Path)
+		},
+			func(w http.ResponseWriter, r *http.Request, repo *repotest.Repo) { trickle(w, r, big, 1<<10, true) }, "target big"},
+		{"no answer", func(*repotest.Repo, client.TargetInfo) string { return "/metadata/timestamp.json" },
+			func(w http.ResponseWriter, r *http.Request, repo *repotest.Repo) { <-r.Context().Done() }, "no response within 300ms"},
 	}
-	if took := time.Since(start); took > 1500*time.Millisecond {
-		t.Fatalf("the client waited %v for a slow server", took)
-	}
-	expectRefused(t, err, dir, before, "timestamp.json", "too slow")
-
-	// A server that never answers at all is cut off by the timeout.
-	repo.Hook = func(w http.ResponseWriter, r *http.Request) bool {
-		<-r.Context().Done()
-		return true
-	}
-	c2, _, _ := setup(t, repo, func(cfg *client.Config) {
-		cfg.Fetcher = &client.HTTPFetcher{Timeout: 300 * time.Millisecond}
-	})
-	if err := c2.Refresh(ctx); !errors.Is(err, client.ErrTooSlow) {
-		t.Fatalf("silent server: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			repo := repotest.New(t)
+			repo.AddTarget("targets", "big", big)
+			repo.Publish()
+			c, dir, before := refreshed(t, repo, func(cfg *client.Config) {
+				cfg.Fetcher = &client.HTTPFetcher{MinRate: 4096, RateWindow: 100 * time.Millisecond, Timeout: 300 * time.Millisecond}
+			})
+			info, err := c.Target(ctx, "big")
+			if err != nil {
+				t.Fatal(err)
+			}
+			before = state(t, dir)
+			path := tt.path(repo, info)
+			repo.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+				if r.URL.Path != path {
+					return false
+				}
+				tt.serve(w, r, repo)
+				return true
+			}
+			start := time.Now()
+			if strings.HasPrefix(path, "/targets/") {
+				dst := filepath.Join(t.TempDir(), "big")
+				_, err = c.DownloadFile(ctx, info, dst)
+				if _, statErr := os.Stat(dst); !os.IsNotExist(statErr) {
+					t.Fatal("a file was left at the destination")
+				}
+			} else {
+				err = c.Refresh(ctx)
+			}
+			// The fast part alone would keep a cumulative average above
+			// the minimum rate for 24 s; each window counts on its own.
+			if took := time.Since(start); took > time.Second {
+				t.Fatalf("the client waited %v for a slow server", took)
+			}
+			if !errors.Is(err, client.ErrTooSlow) {
+				t.Fatalf("got %v, want ErrTooSlow", err)
+			}
+			expectRefused(t, err, dir, before, tt.want, "too slow")
+		})
 	}
 }
 

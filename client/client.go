@@ -28,14 +28,25 @@ import (
 )
 
 // Limits is the client's policy: how much it is willing to download, follow
-// and wait for. The zero value of a field means its default.
+// and wait for. The zero value of a field means its default. (How long it
+// waits is the Fetcher's policy: see HTTPFetcher.)
 type Limits struct {
-	MaxRootRotations int   // root versions followed in one refresh; default 256
-	MaxDelegations   int   // roles visited in one target lookup; default 32
-	RootBytes        int64 // default 1 MiB
-	TimestampBytes   int64 // default 1 MiB, or the length snapshot lists
-	SnapshotBytes    int64 // default 64 MiB (when timestamp lists no length)
-	TargetsBytes     int64 // default 64 MiB (when snapshot lists no length)
+	// MaxRootRotations bounds the root versions followed in one refresh
+	// (spec 5.3.3's Y); default 256. Past it, the refresh goes on with
+	// the newest root reached, and the next refresh continues the chain.
+	MaxRootRotations int
+	// MaxDelegations bounds the roles visited in one target lookup
+	// (spec 5.6.7.1); default 32.
+	MaxDelegations int
+	// Byte bounds of the files whose length no trusted metadata lists:
+	// root (default 1 MiB), timestamp (default 1 MiB), snapshot when the
+	// timestamp lists no length, and targets metadata when the snapshot
+	// lists no length (default 64 MiB each: a 15 MB targets.json fits).
+	// A listed length is the exact bound, as is a target's length.
+	RootBytes      int64
+	TimestampBytes int64
+	SnapshotBytes  int64
+	TargetsBytes   int64
 }
 
 func (l Limits) withDefaults() Limits {

@@ -24,7 +24,8 @@ type Doc[T metadata.Role] struct {
 	Raw []byte
 }
 
-// Set is the trusted metadata of one client update.
+// Set is the trusted metadata of one client update. It is not safe for
+// concurrent use; the client serializes access to it.
 type Set struct {
 	ref       time.Time
 	root      Doc[*metadata.Root]

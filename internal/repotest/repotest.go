@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -367,4 +368,39 @@ func (r *Repo) Meta(role string) []byte {
 		r.t.Fatalf("repotest: %s is not published", p)
 	}
 	return data
+}
+
+// DelegateSuccinct makes parent delegate to 2^bitLength hashed bins named
+// prefix-HEX (TAP 15), all signed by one new key, and returns the key.
+// Targets go to a bin with AddTarget(repo.BinFor(parent, path), ...).
+func (r *Repo) DelegateSuccinct(parent, prefix string, bitLength int) keys.Signer {
+	r.t.Helper()
+	s := NewSigner(r.t)
+	k := KeyOf(s)
+	p := r.Targets[parent].Signed
+	p.Delegations = &metadata.Delegations{
+		Keys:     map[string]*metadata.Key{k.ID(): k},
+		Succinct: &metadata.SuccinctRoles{KeyIDs: []string{k.ID()}, Threshold: 1, BitLength: bitLength, NamePrefix: prefix},
+	}
+	for i := range p.Delegations.Succinct.NumBins() {
+		name := p.Delegations.Succinct.BinName(i)
+		r.Targets[name] = metadata.New(metadata.NewTargets(r.Expires))
+		r.Signers[name] = []keys.Signer{s}
+		r.dirty[name] = true
+	}
+	r.dirty[parent] = true
+	return s
+}
+
+// BinFor returns the name of the bin of parent's succinct delegation that
+// is trusted for targetPath.
+func (r *Repo) BinFor(parent, targetPath string) string {
+	return r.Targets[parent].Signed.Delegations.Succinct.RoleFor(targetPath)
+}
+
+// RequestCounts returns a copy of the request counts by path.
+func (r *Repo) RequestCounts() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.Requests)
 }
