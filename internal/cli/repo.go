@@ -1,6 +1,23 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rampart-tuf/rampart/keystore"
+	"github.com/rampart-tuf/rampart/repo"
+	"github.com/rampart-tuf/rampart/tuf/keys"
+)
 
 // repoCommands returns the commands of the "repo" group.
 //
@@ -10,5 +27,710 @@ import "github.com/spf13/cobra"
 // Add a command by appending its constructor here; the group appears in
 // the help output as soon as it has a command.
 func repoCommands() []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{newRepoCommand()}
+}
+
+const repoLong = `Maintain a TUF repository: create it, add targets, delegate, sign with
+keys held offline or by several people, rotate keys, and publish metadata
+and targets for any static web server.
+
+A repository is a directory (DIR) holding its configuration (repo.json),
+the staged metadata of every role (staged/), every root version (roots/),
+the content of targets added from files (targets/) and the keys it
+generated (keys/). Every command changes it atomically: an interrupted
+command leaves the previous state. 'rampart repo publish' writes what
+clients fetch to another directory.
+
+A typical session:
+
+  rampart repo init myrepo
+  rampart repo add myrepo dist/app-1.0.tar.gz --as app/app-1.0.tar.gz
+  rampart repo publish myrepo --out /srv/www/tuf
+  rampart repo status myrepo`
+
+func newRepoCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "repo",
+		Short: "Create, sign and publish a TUF repository",
+		Long:  repoLong,
+		Args:  checkArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	for _, sub := range repoSubcommands() {
+		sub.PostRun = func(cmd *cobra.Command, args []string) { releaseKeyStore(cmd) }
+		cmd.AddCommand(sub)
+	}
+	return cmd
+}
+
+func repoSubcommands() []*cobra.Command {
+	return []*cobra.Command{
+		newRepoInitCommand(),
+		newRepoAddCommand(),
+		newRepoRemoveCommand(),
+		newRepoDelegateCommand(),
+		newRepoSignCommand(),
+		newRepoMergeCommand(),
+		newRepoRotateCommand(),
+		newRepoPublishCommand(),
+		newRepoStatusCommand(),
+		newRepoExpiryCommand(),
+		newRepoRefreshCommand(),
+	}
+}
+
+// repoKeyStore is the key store of the repo commands: encrypted key files,
+// with the passphrase from RAMPART_PASSPHRASE or asked on the terminal.
+var repoKeyStore = func(cmd *cobra.Command) repo.KeyStore {
+	return repo.NewEncryptedKeyStore(
+		keystore.EnvOrPrompt(terminalIn(cmd), cmd.ErrOrStderr()),
+		keystore.EnvOrPromptNew(terminalIn(cmd), cmd.ErrOrStderr()))
+}
+
+// repoOptions returns the options of a command's repository; its key
+// store is made once per command, so that a passphrase is asked once.
+func repoOptions(cmd *cobra.Command) repo.Options {
+	return repo.Options{Keys: commandKeyStore(cmd), Progress: cmd.ErrOrStderr()}
+}
+
+var (
+	keyStoresMu sync.Mutex
+	keyStores   = map[*cobra.Command]repo.KeyStore{}
+)
+
+func commandKeyStore(cmd *cobra.Command) repo.KeyStore {
+	keyStoresMu.Lock()
+	defer keyStoresMu.Unlock()
+	ks, ok := keyStores[cmd]
+	if !ok {
+		ks = repoKeyStore(cmd)
+		keyStores[cmd] = ks
+	}
+	return ks
+}
+
+// releaseKeyStore forgets the key store of cmd (and its passphrase).
+func releaseKeyStore(cmd *cobra.Command) {
+	keyStoresMu.Lock()
+	delete(keyStores, cmd)
+	keyStoresMu.Unlock()
+}
+
+func openRepo(cmd *cobra.Command, dir string) (*repo.Repo, error) {
+	return repo.Open(cmd.Context(), dir, repoOptions(cmd))
+}
+
+// printNotes tells, on standard error, what the last change left to do.
+func printNotes(cmd *cobra.Command, r *repo.Repo) {
+	for _, n := range r.Notes() {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", n)
+	}
+}
+
+// parseRoleValues reads ROLE=VALUE flags.
+func parseRoleValues(flag string, values []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, v := range values {
+		role, val, ok := strings.Cut(v, "=")
+		if !ok || role == "" || val == "" {
+			return nil, usageErrorf("--%s %q: want ROLE=VALUE, like --%s targets=...", flag, v, flag)
+		}
+		out[role] = append(out[role], val)
+	}
+	return out, nil
+}
+
+func newRepoInitCommand() *cobra.Command {
+	var bins int
+	var binPrefix string
+	var thresholds, expires, keyFlags []string
+	cmd := &cobra.Command{
+		Use:   "init DIR",
+		Short: "Create a repository with new keys",
+		Long: `Create a TUF repository in DIR (which must not exist, or be empty).
+
+Every top-level role (root, targets, snapshot, timestamp) gets new keys,
+written encrypted to DIR/keys, unless --key gives key files: a private key
+file (.key) is used for signing whenever it is there, a public key file
+(.pub) names a key held elsewhere, which signs later with 'rampart repo
+sign'. With --bins, targets are spread over 2^BITS hashed bins (TAP 15).
+
+Metadata is staged in DIR; 'rampart repo publish' writes what clients
+fetch.`,
+		Example: `  rampart repo init myrepo
+  rampart repo init registry --bins 12 --expires timestamp=1d
+  rampart repo init secure --threshold root=2 --key root=/media/usb/root-1.pub --key root=/media/usb/root-2.pub`,
+		Args: checkArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := repo.InitOptions{Bins: bins, BinPrefix: binPrefix, Thresholds: map[string]int{}, Expires: map[string]time.Duration{}}
+			th, err := parseRoleValues("threshold", thresholds)
+			if err != nil {
+				return err
+			}
+			for role, vs := range th {
+				n, err := strconv.Atoi(vs[len(vs)-1])
+				if err != nil || n < 1 {
+					return usageErrorf("--threshold %s=%s: want a positive number", role, vs[len(vs)-1])
+				}
+				o.Thresholds[role] = n
+			}
+			ex, err := parseRoleValues("expires", expires)
+			if err != nil {
+				return err
+			}
+			for role, vs := range ex {
+				d, err := repo.ParseDuration(vs[len(vs)-1])
+				if err != nil {
+					return usageErrorf("--expires %s: %v", role, err)
+				}
+				o.Expires[role] = d
+			}
+			if o.Keys, err = parseRoleValues("key", keyFlags); err != nil {
+				return err
+			}
+			r, err := repo.Init(cmd.Context(), args[0], o, repoOptions(cmd))
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Created repository %s\n", args[0])
+			printKeys(out, r)
+			if b := r.Config().Bins; b != nil {
+				fmt.Fprintf(out, "Targets go into %d hashed bins (%s-...)\n", 1<<b.Bits, b.Prefix)
+			}
+			fmt.Fprintf(out, "Next: rampart repo add %s FILE, then rampart repo publish %s --out PUBDIR\n", args[0], args[0])
+			printNotes(cmd, r)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&bins, "bins", 0, "spread targets over 2^`BITS` hashed bins (TAP 15 succinct roles)")
+	f.StringVar(&binPrefix, "bin-prefix", "bins", "name prefix of the hashed bins")
+	f.StringArrayVar(&thresholds, "threshold", nil, "signature threshold of a role, as `ROLE=N` (repeatable)")
+	f.StringArrayVar(&expires, "expires", nil, "expiry period of a role, as `ROLE=DURATION` such as targets=90d, timestamp=1d (repeatable)")
+	f.StringArrayVar(&keyFlags, "key", nil, "use an existing key for a role, as `ROLE=KEYFILE` (.key or .pub; repeatable)")
+	return cmd
+}
+
+// printKeys lists the keys of the top-level roles.
+func printKeys(w io.Writer, r *repo.Repo) {
+	root := r.Root().Signed
+	cfg := r.Config()
+	for _, role := range []string{"root", "targets", "snapshot", "timestamp"} {
+		rk := root.Roles[role]
+		fmt.Fprintf(w, "  %-9s threshold %d:", role, rk.Threshold)
+		for _, id := range rk.KeyIDs {
+			ref := cfg.Keys[id]
+			where := ref.Private
+			if where == "" {
+				where = ref.Public + ", offline"
+			}
+			fmt.Fprintf(w, " %s (%s)", id[:12], where)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func newRepoAddCommand() *cobra.Command {
+	var as, role, custom, manifest string
+	cmd := &cobra.Command{
+		Use:   "add DIR [SOURCE]",
+		Short: "Add target files to a repository",
+		Long: `Add target files to the repository in DIR.
+
+SOURCE is a file, added as its base name (or --as TARGETPATH), or a
+directory, whose files are added recursively with their paths relative to
+it (under the prefix --as, if given). The content is copied into the
+repository and published with the metadata.
+
+With --from-manifest, targets whose content lives elsewhere are registered
+by length and SHA-256: each line of the manifest is
+TARGETPATH<TAB>LENGTH<TAB>SHA256HEX.
+
+Targets go into their hashed bin when the repository has bins, otherwise
+into the first delegated role trusted for their path, or targets; --role
+chooses a role. Changed roles are signed with the keys at hand.`,
+		Example: `  rampart repo add myrepo dist/app-1.2.0.tar.gz --as app/app-1.2.0.tar.gz
+  rampart repo add myrepo site/ --custom '{"channel":"stable"}'
+  rampart repo add registry --from-manifest packages.tsv`,
+		Args: checkArgs(cobra.RangeArgs(1, 2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 2) == (manifest != "") {
+				return usageErrorf("give either SOURCE or --from-manifest FILE")
+			}
+			if manifest != "" && as != "" {
+				return usageErrorf("--as does not apply to --from-manifest")
+			}
+			o := repo.AddOptions{Role: role}
+			if custom != "" {
+				o.Custom = []byte(custom)
+			}
+			r, err := openRepo(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			var res *repo.AddResult
+			if manifest != "" {
+				f, err := os.Open(manifest)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				var size int64
+				if fi, err := f.Stat(); err == nil {
+					size = fi.Size()
+				}
+				res, err = r.AddManifest(cmd.Context(), f, size, o)
+				if err != nil {
+					return err
+				}
+			} else {
+				if res, err = r.AddFiles(cmd.Context(), args[1], as, o); err != nil {
+					return err
+				}
+			}
+			out := cmd.OutOrStdout()
+			if len(res.Targets) <= 20 {
+				for _, t := range res.Targets {
+					fmt.Fprintf(out, "added %s (%d bytes)\n", t.Path, t.File.Length)
+				}
+			}
+			fmt.Fprintf(out, "%d targets added to %s\n", res.Count, summarizeRoles(res.Roles))
+			printNotes(cmd, r)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&as, "as", "", "`TARGETPATH` of a file, or path prefix for a directory")
+	f.StringVar(&role, "role", "", "`ROLE` to list the targets in (default: automatic)")
+	f.StringVar(&custom, "custom", "", "custom metadata for the targets, as a `JSON` object")
+	f.StringVar(&manifest, "from-manifest", "", "register the targets listed in `FILE` (TARGETPATH<TAB>LENGTH<TAB>SHA256HEX lines)")
+	return cmd
+}
+
+// summarizeRoles writes "targets" or "3 roles (bins-000: 2, ...)".
+func summarizeRoles(perRole map[string]int) string {
+	names := make([]string, 0, len(perRole))
+	for n := range perRole {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	if len(names) == 1 {
+		return "role " + names[0]
+	}
+	if len(names) > 6 {
+		return fmt.Sprintf("%d roles", len(names))
+	}
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s: %d", n, perRole[n])
+	}
+	return fmt.Sprintf("%d roles (%s)", len(names), strings.Join(parts, ", "))
+}
+
+func newRepoRemoveCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove DIR TARGETPATH...",
+		Short: "Remove targets from a repository",
+		Long: `Remove targets from every role of the repository in DIR that lists them.
+Their content stays in the repository, since metadata already published
+may still refer to it.`,
+		Args: checkArgs(cobra.MinimumNArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := openRepo(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			perRole, err := r.Remove(cmd.Context(), args[1:]...)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d targets removed from %s\n", len(args)-1, summarizeRoles(perRole))
+			printNotes(cmd, r)
+			return nil
+		},
+	}
+}
+
+func newRepoDelegateCommand() *cobra.Command {
+	var o repo.DelegateOptions
+	cmd := &cobra.Command{
+		Use:   "delegate DIR ROLE --key PUBFILE... (--paths GLOB... | --hash-prefixes HEX...)",
+		Short: "Delegate target paths to a role",
+		Long: `Delegate trust for target paths to ROLE, creating it if it is new or
+replacing its delegation if it exists. --from names the delegating role
+(targets by default), so delegations nest. Paths are glob patterns matched
+segment by segment ('*' never matches '/'); hash prefixes are lowercase hex
+prefixes of the SHA-256 of target paths.`,
+		Example: `  rampart repo delegate myrepo releases --key alice.pub --key bob.pub --threshold 2 --paths 'releases/*'
+  rampart repo delegate myrepo nightly --key ci.key --paths 'nightly/*' --terminating
+  rampart repo delegate myrepo bin-0 --key bins.pub --hash-prefixes 0 --hash-prefixes 1`,
+		Args: checkArgs(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Role = args[1]
+			if len(o.Keys) == 0 {
+				return usageErrorf("give the role's keys with --key PUBFILE")
+			}
+			if cmd.Flags().Changed("paths") == cmd.Flags().Changed("hash-prefixes") {
+				return usageErrorf("give either --paths or --hash-prefixes")
+			}
+			if !cmd.Flags().Changed("paths") {
+				o.Paths = nil
+			}
+			if !cmd.Flags().Changed("hash-prefixes") {
+				o.HashPrefixes = nil
+			}
+			r, err := openRepo(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			if err := r.Delegate(cmd.Context(), o); err != nil {
+				return err
+			}
+			from := o.From
+			if from == "" {
+				from = "targets"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s delegates to %s (threshold %d of %d keys)\n", from, o.Role, max(o.Threshold, 1), len(o.Keys))
+			printNotes(cmd, r)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.Keys, "key", nil, "public key file (`PUBFILE`) of a key of the role (repeatable)")
+	f.StringArrayVar(&o.Paths, "paths", nil, "target path `GLOB` the role is trusted for (repeatable)")
+	f.StringSliceVar(&o.HashPrefixes, "hash-prefixes", nil, "`HEX` prefix of path hashes the role is trusted for (repeatable)")
+	f.IntVar(&o.Threshold, "threshold", 1, "number (`N`) of the role's keys that must sign")
+	f.BoolVar(&o.Terminating, "terminating", false, "clients stop at this role for its paths")
+	f.StringVar(&o.From, "from", "", "delegating `PARENT` role (default targets)")
+	f.Var(durationValue{&o.Expires}, "expires", "expiry period of the role, such as 30d (default: that of targets)")
+	return cmd
+}
+
+// durationValue is a flag taking repo.ParseDuration's forms ("90d").
+type durationValue struct{ d *time.Duration }
+
+func (v durationValue) String() string {
+	if v.d == nil || *v.d == 0 {
+		return ""
+	}
+	return repo.FormatDuration(*v.d)
+}
+func (v durationValue) Set(s string) error {
+	d, err := repo.ParseDuration(s)
+	if err == nil {
+		*v.d = d
+	}
+	return err
+}
+func (v durationValue) Type() string { return "DURATION" }
+
+func newRepoExpiryCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "expiry DIR ROLE DURATION",
+		Short: "Set how long a role's metadata stays valid",
+		Long: `Set the expiry policy of ROLE ("bins" for all hashed bins): every time the
+role is signed, its metadata expires DURATION later (90d, 2w, 1y, 36h). The
+role is signed again at once with the new expiry.`,
+		Example: `  rampart repo expiry myrepo timestamp 1d
+  rampart repo expiry myrepo bins 30d`,
+		Args: checkArgs(cobra.ExactArgs(3)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := repo.ParseDuration(args[2])
+			if err != nil {
+				return usageError{err}
+			}
+			r, err := openRepo(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			if err := r.SetExpiry(cmd.Context(), args[1], d); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s now expires %s after each signing\n", args[1], repo.FormatDuration(d))
+			printNotes(cmd, r)
+			return nil
+		},
+	}
+}
+
+func newRepoRefreshCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "refresh DIR [ROLE]...",
+		Short: "Sign roles again before they expire",
+		Long: `Sign ROLEs again, unchanged but with a new version and expiry, with the
+keys at hand. Without ROLE, every role with less than half of its expiry
+period left is refreshed ("bins" stands for all hashed bins). Publish
+afterwards; publish itself refreshes snapshot and timestamp.`,
+		Args: checkArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := openRepo(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			done, err := r.Refresh(cmd.Context(), args[1:]...)
+			if err != nil {
+				return err
+			}
+			if len(done) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no role needs refreshing")
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "refreshed %s\n", strings.Join(done, ", "))
+			printNotes(cmd, r)
+			return nil
+		},
+	}
+}
+
+// loadSigners reads private key files given on the command line.
+func loadSigners(cmd *cobra.Command, files []string) ([]keys.Signer, error) {
+	ks := commandKeyStore(cmd)
+	var out []keys.Signer
+	for _, f := range files {
+		s, err := ks.Load(cmd.Context(), f)
+		if err != nil {
+			return nil, fmt.Errorf("loading %s: %w", f, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func newRepoSignCommand() *cobra.Command {
+	var keyFiles []string
+	cmd := &cobra.Command{
+		Use:   "sign DIR ROLE --key KEYFILE",
+		Short: "Sign a role's staged metadata with a key",
+		Long: `Add signatures to the staged metadata of ROLE without changing it: how a
+key kept offline or by another person signs. ROLE "bins" signs every hashed
+bin. For a threshold role, each key holder signs in a copy of the repository
+and the copies are brought together with 'rampart repo merge'.`,
+		Example: `  rampart repo sign myrepo root --key /media/usb/root-2.key
+  rampart repo sign registry bins --key bins.key`,
+		Args: checkArgs(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(keyFiles) == 0 {
+				return usageErrorf("give the key to sign with: --key KEYFILE")
+			}
+			r, err := openRepo(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			signers, err := loadSigners(cmd, keyFiles)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				for _, s := range signers {
+					if c, ok := s.(io.Closer); ok {
+						c.Close()
+					}
+				}
+			}()
+			out := cmd.OutOrStdout()
+			for i, s := range signers {
+				res, err := r.Sign(cmd.Context(), args[1], s)
+				if err != nil {
+					return err
+				}
+				id := repo.KeyID(s.PublicKey())[:12]
+				switch {
+				case len(res.Signed) > 1:
+					fmt.Fprintf(out, "%s signed %d roles with key %s (%s)\n", args[1], len(res.Signed), id, keyFiles[i])
+				case len(res.Signed) == 1:
+					fmt.Fprintf(out, "%s signed with key %s (%s)\n", res.Signed[0], id, keyFiles[i])
+				default:
+					fmt.Fprintf(out, "%s was already signed with key %s\n", args[1], id)
+				}
+				for _, role := range res.Refreshed {
+					fmt.Fprintf(out, "%s signed again to match\n", role)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "private key file (`KEYFILE`) to sign with (repeatable)")
+	return cmd
+}
+
+func newRepoMergeCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "merge DIR SOURCE...",
+		Short: "Collect signatures made in other copies of a repository",
+		Long: `Add to the staged metadata of DIR the valid signatures found in SOURCE: the
+directory of another copy of the repository, or a metadata file (its
+staged/ROLE.json). Only signatures over exactly the metadata staged in DIR,
+by keys the role trusts, are taken.`,
+		Example: `  rampart repo merge myrepo /media/usb/myrepo-alice /media/usb/myrepo-bob`,
+		Args:    checkArgs(cobra.MinimumNArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := openRepo(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			out := cmd.OutOrStdout()
+			for _, src := range args[1:] {
+				res, err := r.Merge(cmd.Context(), src)
+				if err != nil {
+					return err
+				}
+				if len(res.Signed) == 0 {
+					fmt.Fprintf(out, "%s: no new signatures\n", src)
+					continue
+				}
+				fmt.Fprintf(out, "%s: new signatures for %s\n", src, strings.Join(res.Signed, ", "))
+			}
+			return nil
+		},
+	}
+}
+
+func newRepoRotateCommand() *cobra.Command {
+	var o repo.RotateOptions
+	cmd := &cobra.Command{
+		Use:   "rotate DIR ROLE [--add-key PUBFILE]... [--remove-key KEYID]...",
+		Short: "Change the keys or threshold of a role",
+		Long: `Add or revoke keys of ROLE, or change its threshold. For a top-level role
+this makes a new root version, which must be signed by a threshold of the
+old root keys and of the new ones (sign with 'rampart repo sign DIR root'
+if they are not all at hand); every root version is kept and published, so
+clients follow the chain. A role whose keys changed is signed again with
+its new keys. ROLE "bins" changes the keys of all hashed bins.`,
+		Example: `  rampart repo rotate myrepo targets --add-key new-targets.key --remove-key 3f2a9c
+  rampart repo rotate myrepo root --add-key root-3.pub --threshold 2`,
+		Args: checkArgs(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Role = args[1]
+			r, err := openRepo(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			if err := r.Rotate(cmd.Context(), o); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "rotated keys of %s; root is at version %d\n", o.Role, r.Root().Signed.Version)
+			printNotes(cmd, r)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.AddKeys, "add-key", nil, "key file (`PUBFILE`) of a key to trust (repeatable)")
+	f.StringArrayVar(&o.RemoveKeys, "remove-key", nil, "ID (`KEYID`, or a unique prefix) of a key to revoke (repeatable)")
+	f.IntVar(&o.Threshold, "threshold", 0, "new threshold (`N`) of the role")
+	return cmd
+}
+
+func newRepoPublishCommand() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "publish DIR --out PUBDIR",
+		Short: "Write metadata and targets for clients to fetch",
+		Long: `Check that every role is signed by its threshold of keys and write
+PUBDIR/metadata (N.ROLE.json for every version of every role, every root
+version, root.json and timestamp.json) and PUBDIR/targets (dir/HASH.name),
+ready for any static web server, bucket or CDN. Snapshot and timestamp are
+signed again first when they need it and their keys are at hand. Files
+already in PUBDIR are kept: publishing again writes only what changed, and
+timestamp.json is replaced last.`,
+		Example: `  rampart repo publish myrepo --out /srv/www/tuf`,
+		Args:    checkArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usageErrorf("give the output directory with --out PUBDIR")
+			}
+			r, err := openRepo(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			res, err := r.Publish(cmd.Context(), out)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "published root v%d, snapshot v%d, timestamp v%d to %s: %d metadata files and %d targets written, %d unchanged\n",
+				res.RootVersion, res.SnapshotVer, res.TimestampVer, res.Out, res.MetadataFiles, res.TargetFiles, res.Unchanged)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "directory (`PUBDIR`) to publish to")
+	return cmd
+}
+
+func newRepoStatusCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status DIR",
+		Short: "Show roles, versions, expiry and signatures",
+		Long: `Show every role of the repository in DIR: version, expiry, signatures
+present and missing, and number of targets. Warnings name roles below their
+threshold, expired, or with less than a fifth of their expiry period left.
+Hashed bins are summarised, and listed only when they need attention.`,
+		Args: checkArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := openRepo(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			st, err := r.Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ROLE\tVERSION\tEXPIRES\tSIGNATURES\tTARGETS\tMISSING KEYS")
+			for _, rs := range st.Roles {
+				exp := rs.Expires.Format("2006-01-02") + " (in " + rs.ExpiresIn + ")"
+				if rs.Expired {
+					exp = rs.Expires.Format("2006-01-02") + " (EXPIRED)"
+				} else if rs.ExpiresSoon {
+					exp += " !"
+				}
+				targets := "-"
+				if rs.Name != "root" && rs.Name != "snapshot" && rs.Name != "timestamp" {
+					targets = strconv.Itoa(rs.Targets)
+				}
+				var missing []string
+				for _, k := range rs.Missing {
+					m := k.ID[:12]
+					if k.File != "" {
+						m += " (" + k.File + ")"
+					}
+					missing = append(missing, m)
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d/%d\t%s\t%s\n", rs.Name, rs.Version, exp, len(rs.Signed), rs.Threshold, targets, strings.Join(missing, ", "))
+			}
+			tw.Flush()
+			if b := st.Bins; b != nil {
+				fmt.Fprintf(out, "\n%d hashed bins (%s-*): %d targets, %d below threshold, earliest expiry %s\n",
+					b.Count, b.Prefix, b.Targets, b.BelowThreshold, b.EarliestExpiry.Format("2006-01-02"))
+			}
+			if len(st.Warnings) > 0 {
+				fmt.Fprintln(out, "\nWarnings:")
+				for _, w := range st.Warnings {
+					fmt.Fprintf(out, "  %s\n", strings.ReplaceAll(w, "\n", "\n  "))
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	return cmd
 }

@@ -1,0 +1,391 @@
+package repo
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// The journal. A commit writes every new file under DIR/.txn.new/files,
+// with a plan listing where each goes, syncs them, and renames the directory
+// to DIR/.txn: that rename is the commit point. The files are then renamed
+// into place and DIR/.txn removed. Opening a repository rolls back a
+// .txn.new (the commit never happened) and rolls forward a .txn.
+const (
+	txnDir    = ".txn"
+	txnNewDir = ".txn.new"
+	planFile  = "plan"
+)
+
+// testHook, when set by tests, is called at the named steps of a commit:
+// "written" (files synced, before the commit point), "committed" (after
+// it) and "moved N" (after the Nth file is in place). An error it returns
+// aborts the commit there, as a crash would.
+var testHook func(step string) error
+
+func hook(step string) error {
+	if testHook == nil {
+		return nil
+	}
+	return testHook(step)
+}
+
+// change is one file of a commit: data to write at path (relative to the
+// repository directory), or a removal when remove is set.
+type change struct {
+	path   string
+	data   []byte
+	remove bool
+}
+
+// journal collects the files of one commit under DIR/.txn.new. Its write
+// method may be called from several goroutines, so that roles are encoded,
+// signed and written in parallel without keeping them all in memory.
+type journal struct {
+	dir, newDir, filesDir string
+
+	mu   sync.Mutex
+	plan strings.Builder
+	n    int
+
+	stop     atomic.Bool
+	reserved sync.WaitGroup
+}
+
+// reserve creates files 0..n-1 empty, in the background. write truncates
+// a file made this way; the two never race on content, since reserve
+// creates a file only if it does not exist yet.
+func (j *journal) reserve(n int) {
+	j.reserved.Add(1)
+	go func() {
+		defer j.reserved.Done()
+		for i := 0; i < n && !j.stop.Load(); i++ {
+			f, err := os.OpenFile(filepath.Join(j.filesDir, journalFile(i)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err == nil {
+				f.Close()
+			}
+		}
+	}()
+}
+
+// endReserve stops making files and waits until no more are made.
+func (j *journal) endReserve() {
+	j.stop.Store(true)
+	j.reserved.Wait()
+}
+
+func beginJournal(dir string) (*journal, error) {
+	j := &journal{dir: dir, newDir: filepath.Join(dir, txnNewDir)}
+	j.filesDir = filepath.Join(j.newDir, "files")
+	if err := os.RemoveAll(j.newDir); err != nil {
+		return nil, err
+	}
+	for i := range journalSubdirs {
+		if err := os.MkdirAll(filepath.Join(j.filesDir, strconv.Itoa(i)), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return j, nil
+}
+
+// journalSubdirs spreads the files of a commit over directories: file
+// systems serialise creating files in one directory.
+const journalSubdirs = 16
+
+// journalFile is where file i of a commit is written under files/.
+func journalFile(i int) string {
+	return filepath.Join(strconv.Itoa(i%journalSubdirs), strconv.Itoa(i))
+}
+
+// write adds a file at rel (relative to the repository) to the commit.
+func (j *journal) write(rel string, data []byte) error {
+	j.mu.Lock()
+	i := j.n
+	j.n++
+	fmt.Fprintf(&j.plan, "%d\t%s\n", i, rel)
+	j.mu.Unlock()
+	return writeSynced(filepath.Join(j.filesDir, journalFile(i)), data, 0o644)
+}
+
+// remove adds the removal of rel to the commit.
+func (j *journal) remove(rel string) {
+	j.mu.Lock()
+	fmt.Fprintf(&j.plan, "-\t%s\n", rel)
+	j.n++
+	j.mu.Unlock()
+}
+
+// abort discards the commit.
+func (j *journal) abort() {
+	j.endReserve()
+	os.RemoveAll(j.newDir)
+}
+
+// commit makes the files durable, passes the commit point and moves them
+// into place.
+func (j *journal) commit() error {
+	j.endReserve()
+	if j.n == 0 {
+		j.abort()
+		return nil
+	}
+	err := writeSynced(filepath.Join(j.newDir, planFile), []byte(j.plan.String()), 0o644)
+	if err == nil {
+		dirs := []string{j.newDir, j.filesDir}
+		for i := range journalSubdirs {
+			dirs = append(dirs, filepath.Join(j.filesDir, strconv.Itoa(i)))
+		}
+		err = syncBatch(dirs...)
+	}
+	if err == nil {
+		err = hook("written")
+	}
+	if err != nil {
+		j.abort()
+		return fmt.Errorf("writing changes (nothing was changed): %w", err)
+	}
+	if err := os.Rename(j.newDir, filepath.Join(j.dir, txnDir)); err != nil {
+		j.abort()
+		return fmt.Errorf("committing changes (nothing was changed): %w", err)
+	}
+	if err := syncBatch(j.dir); err != nil {
+		return err
+	}
+	if err := hook("committed"); err != nil {
+		return err
+	}
+	return applyJournal(j.dir)
+}
+
+// commitFiles writes changes to dir atomically, as described above.
+func commitFiles(dir string, changes []change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	j, err := beginJournal(dir)
+	if err != nil {
+		return err
+	}
+	for _, c := range changes {
+		if c.remove {
+			j.remove(c.path)
+		}
+	}
+	err = parallel(len(changes), func(i int) error {
+		if changes[i].remove {
+			return nil
+		}
+		return j.write(changes[i].path, changes[i].data)
+	})
+	if err != nil {
+		j.abort()
+		return err
+	}
+	return j.commit()
+}
+
+// recoverJournal finishes or discards a commit interrupted in dir.
+func recoverJournal(dir string) error {
+	if err := os.RemoveAll(filepath.Join(dir, txnNewDir)); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, txnDir)); err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	if err := applyJournal(dir); err != nil {
+		return fmt.Errorf("completing an interrupted commit in %s: %w", filepath.Join(dir, txnDir), err)
+	}
+	return nil
+}
+
+// applyJournal moves the files of DIR/.txn into place and removes it. It
+// can run again after an interruption: files already moved are skipped.
+func applyJournal(dir string) error {
+	tdir := filepath.Join(dir, txnDir)
+	f, err := os.Open(filepath.Join(tdir, planFile))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dirs := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	moved := 0
+	for sc.Scan() {
+		idx, rel, ok := strings.Cut(sc.Text(), "\t")
+		if !ok || rel == "" || !filepath.IsLocal(filepath.FromSlash(rel)) {
+			return fmt.Errorf("corrupt journal line %q", sc.Text())
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(rel))
+		dirs[filepath.Dir(dst)] = true
+		if idx == "-" {
+			if err := os.Remove(dst); err != nil && !os.IsNotExist(err) {
+				return err
+			}
+			continue
+		}
+		n, err := strconv.Atoi(idx)
+		if err != nil {
+			return fmt.Errorf("corrupt journal line %q", sc.Text())
+		}
+		src := filepath.Join(tdir, "files", journalFile(n))
+		if _, err := os.Lstat(src); os.IsNotExist(err) {
+			continue // moved before an interruption
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.Rename(src, dst); err != nil {
+			return err
+		}
+		moved++
+		if err := hook("moved " + strconv.Itoa(moved)); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	dirList := []string{dir}
+	for d := range dirs {
+		dirList = append(dirList, d)
+	}
+	if err := syncBatch(dirList...); err != nil {
+		return err
+	}
+	f.Close()
+	return os.RemoveAll(tdir)
+}
+
+// syncBatch makes the files written since the last call durable, with the
+// directories dirs (the first of which identifies the file system): one
+// syncfs where there is one, directory syncs otherwise (files were then
+// synced as they were written).
+func syncBatch(dirs ...string) error {
+	if !perFileSync {
+		return syncFS(dirs[0])
+	}
+	for _, d := range dirs {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSynced writes data to a new file at path; it syncs it at once only
+// where there is no syncfs (see syncBatch).
+func writeSynced(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil && perFileSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeAtomic replaces the file at path with data: readers see the old
+// file or the new one, never a part.
+func writeAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(perm)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(name, path)
+	}
+	if err != nil {
+		os.Remove(name)
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	d.Close()
+	if err != nil && (errors.Is(err, os.ErrInvalid) || runtime.GOOS == "windows") {
+		return nil // directories cannot be synced here
+	}
+	return err
+}
+
+// parallel runs fn(0..n-1) on a few goroutines and returns the first
+// error. There are more goroutines than processors: most work here ends in
+// file system calls, which overlap.
+func parallel(n int, fn func(i int) error) error {
+	workers := min(max(2*runtime.GOMAXPROCS(0), 8), n)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			if err := fn(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var (
+		mu    sync.Mutex
+		next  int
+		first error
+		wg    sync.WaitGroup
+	)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if next >= n || first != nil {
+					mu.Unlock()
+					return
+				}
+				i := next
+				next++
+				mu.Unlock()
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}

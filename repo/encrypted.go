@@ -1,0 +1,128 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/rampart-tuf/rampart/keystore"
+	"github.com/rampart-tuf/rampart/tuf/keys"
+)
+
+// EncryptedKeyStore keeps keys in the keystore package's files: private
+// keys encrypted under a passphrase (or references to keys on a PKCS#11
+// token) and public keys as TUF key objects. The rampart CLI uses it.
+//
+// A passphrase that opened one key is tried first for the next, so a
+// repository whose keys Init created under one passphrase asks for it once.
+type EncryptedKeyStore struct {
+	// Passphrase asks for the passphrase of an existing key file.
+	Passphrase keystore.PassphraseFunc
+	// NewPassphrase asks for the passphrase of new keys; Create asks once
+	// and uses the answer for every key it creates. Nil means Passphrase.
+	NewPassphrase keystore.PassphraseFunc
+	// KeyType is the kind of key Create makes; empty means ed25519.
+	KeyType string
+
+	mu   sync.Mutex
+	last []byte // the last passphrase that worked, or was chosen
+}
+
+// NewEncryptedKeyStore returns a key store asking pass and newPass.
+func NewEncryptedKeyStore(pass, newPass keystore.PassphraseFunc) *EncryptedKeyStore {
+	return &EncryptedKeyStore{Passphrase: pass, NewPassphrase: newPass}
+}
+
+// Create implements KeyStore.
+func (s *EncryptedKeyStore) Create(ctx context.Context, dir, name string) (keys.PublicKey, error) {
+	kt := s.KeyType
+	if kt == "" {
+		kt = keys.KeyTypeEd25519
+	}
+	s.mu.Lock()
+	pass := s.last
+	s.mu.Unlock()
+	if pass == nil {
+		ask := s.NewPassphrase
+		if ask == nil {
+			ask = s.Passphrase
+		}
+		if ask == nil {
+			return keys.PublicKey{}, keystore.ErrNoPassphrase
+		}
+		p, err := ask("Passphrase for the new keys: ")
+		if err != nil {
+			return keys.PublicKey{}, err
+		}
+		if len(p) == 0 {
+			return keys.PublicKey{}, fmt.Errorf("the passphrase is empty; choose one (or set %s)", keystore.EnvPassphrase)
+		}
+		pass = p
+		s.mu.Lock()
+		s.last = p
+		s.mu.Unlock()
+	}
+	priv, err := keys.Generate(kt)
+	if err != nil {
+		return keys.PublicKey{}, err
+	}
+	signer, err := keys.NewSigner(priv, "")
+	if err != nil {
+		return keys.PublicKey{}, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return keys.PublicKey{}, err
+	}
+	if err := keystore.WritePrivate(filepath.Join(dir, name+".key"), priv, "", pass, false); err != nil {
+		return keys.PublicKey{}, err
+	}
+	pk := signer.PublicKey()
+	if err := keystore.WritePublic(filepath.Join(dir, name+".pub"), pk, false); err != nil {
+		return keys.PublicKey{}, err
+	}
+	return pk, nil
+}
+
+// Load implements KeyStore. The signer returned has a Close method, which
+// Repo.Close calls.
+func (s *EncryptedKeyStore) Load(ctx context.Context, path string) (keys.Signer, error) {
+	s.mu.Lock()
+	last := s.last
+	s.mu.Unlock()
+	if last != nil {
+		// Try the passphrase that worked last, without asking.
+		signer, err := keystore.Load(ctx, path, func(prompt string) ([]byte, error) { return last, nil })
+		if err == nil {
+			return signer, nil
+		}
+		if !errors.Is(err, keystore.ErrWrongPassphrase) {
+			return nil, err
+		}
+	}
+	if s.Passphrase == nil {
+		return nil, keystore.ErrNoPassphrase
+	}
+	var given []byte
+	signer, err := keystore.Load(ctx, path, func(prompt string) ([]byte, error) {
+		p, err := s.Passphrase(prompt)
+		given = p
+		return p, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if given != nil {
+		s.mu.Lock()
+		s.last = given
+		s.mu.Unlock()
+	}
+	return signer, nil
+}
+
+// ReadPublic implements KeyStore.
+func (s *EncryptedKeyStore) ReadPublic(path string) (keys.PublicKey, error) {
+	return keystore.ReadPublic(path)
+}

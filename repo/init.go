@@ -1,0 +1,293 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rampart-tuf/rampart/tuf/keys"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
+)
+
+// InitOptions configures a new repository. Role names are "root",
+// "targets", "snapshot", "timestamp" and, with bins, "bins".
+type InitOptions struct {
+	// Bins, when above zero, makes the targets role delegate to 2^Bins
+	// TAP 15 hashed bins (1 to 16 bits).
+	Bins int
+	// BinPrefix is the name prefix of the bins; empty means "bins".
+	BinPrefix string
+	// Thresholds per role; 1 by default.
+	Thresholds map[string]int
+	// Expires sets the expiry policy per role; see Config.Expires.
+	Expires map[string]time.Duration
+	// Keys gives key files per role: private key files (.key), which the
+	// repository signs with whenever they are there, or public key files
+	// (.pub) of keys held elsewhere. A role without keys gets as many new
+	// keys as its threshold, written to DIR/keys.
+	Keys map[string][]string
+}
+
+// Roles that Init knows.
+var initRoles = []string{metadata.TypeRoot, metadata.TypeTargets, metadata.TypeSnapshot, metadata.TypeTimestamp, binsPolicy}
+
+// Init creates a repository in dir, which must not exist or be empty, and
+// returns it open. Roots, targets, snapshot and timestamp are staged at
+// version 1, signed by every key at hand.
+func Init(ctx context.Context, dir string, o InitOptions, opts Options) (*Repo, error) {
+	if _, err := os.Stat(filepath.Join(dir, configFile)); err == nil {
+		return nil, fmt.Errorf("%s is already a repository (it has %s)", dir, configFile)
+	}
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if e.Name() != ".lock" {
+				return nil, fmt.Errorf("%s is not empty: init needs a new or empty directory", dir)
+			}
+		}
+	}
+	for role := range o.Thresholds {
+		if !slices.Contains(initRoles, role) {
+			return nil, fmt.Errorf("unknown role %q in thresholds (want one of root, targets, snapshot, timestamp, bins)", role)
+		}
+	}
+	for role := range o.Keys {
+		if !slices.Contains(initRoles, role) {
+			return nil, fmt.Errorf("unknown role %q in keys (want one of root, targets, snapshot, timestamp, bins)", role)
+		}
+	}
+	if o.Bins < 0 || o.Bins > 16 {
+		return nil, fmt.Errorf("--bins %d: want 1 to 16 bits (2 to 65536 bins)", o.Bins)
+	}
+	if (o.Keys[binsPolicy] != nil || o.Thresholds[binsPolicy] != 0) && o.Bins == 0 {
+		return nil, fmt.Errorf("keys or threshold given for bins, but no bins: set the number of bits with --bins")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	r, err := initRepo(ctx, dir, o, opts, unlock)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return r, nil
+}
+
+func initRepo(ctx context.Context, dir string, o InitOptions, opts Options, unlock func()) (*Repo, error) {
+	cfg := &Config{Format: 1, Expires: map[string]Duration{}, Delegations: map[string]string{}, Keys: map[string]KeyRef{}}
+	for role, d := range o.Expires {
+		if d <= 0 {
+			return nil, fmt.Errorf("expiry of %s must be positive", role)
+		}
+		cfg.Expires[role] = Duration(d) // delegated roles to come may have one too
+	}
+	if o.Bins > 0 {
+		prefix := o.BinPrefix
+		if prefix == "" {
+			prefix = binsPolicy
+		}
+		if err := checkRoleName(prefix); err != nil {
+			return nil, fmt.Errorf("bin prefix: %w", err)
+		}
+		cfg.Bins = &BinsConfig{Bits: o.Bins, Prefix: prefix}
+	}
+	r := newRepo(dir, opts, cfg, unlock)
+	now := r.opts.Now()
+	expires := func(role string) time.Time { return now.Add(cfg.ExpiryFor(role)) }
+
+	// Keys of every role.
+	roleKeys := map[string][]keys.PublicKey{}
+	for _, role := range initRoles {
+		if role == binsPolicy && o.Bins == 0 {
+			continue
+		}
+		th := o.Thresholds[role]
+		if th == 0 {
+			th = 1
+		}
+		if th < 0 {
+			return nil, fmt.Errorf("threshold of %s is %d: want at least 1", role, th)
+		}
+		files := o.Keys[role]
+		if len(files) == 0 {
+			for i := 1; i <= th; i++ {
+				name := role
+				if th > 1 {
+					name = fmt.Sprintf("%s-%d", role, i)
+				}
+				pk, err := r.opts.Keys.Create(ctx, filepath.Join(dir, keysDir), name)
+				if err != nil {
+					return nil, fmt.Errorf("creating a key for %s: %w", role, err)
+				}
+				cfg.Keys[KeyID(pk)] = KeyRef{Public: keysDir + "/" + name + ".pub", Private: keysDir + "/" + name + ".key"}
+				roleKeys[role] = append(roleKeys[role], pk)
+			}
+			continue
+		}
+		for _, f := range files {
+			pk, ref, err := r.importKey(f)
+			if err != nil {
+				return nil, fmt.Errorf("key for %s: %w", role, err)
+			}
+			if slices.Contains(roleKeys[role], pk) {
+				return nil, fmt.Errorf("key %s is given twice for %s", f, role)
+			}
+			cfg.Keys[KeyID(pk)] = ref
+			roleKeys[role] = append(roleKeys[role], pk)
+		}
+		if len(roleKeys[role]) < th {
+			return nil, fmt.Errorf("role %s has threshold %d but only %d keys: give more with --key %s=KEYFILE", role, th, len(roleKeys[role]), role)
+		}
+	}
+	threshold := func(role string) int { return max(o.Thresholds[role], 1) }
+
+	var changes []change
+	sign := func(md interface {
+		Sign(context.Context, keys.Signer) (metadata.Signature, error)
+	}, ids []string) error {
+		signers, err := r.signersFor(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, s := range signers {
+			if _, err := md.Sign(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	root := metadata.NewRoot(expires(metadata.TypeRoot))
+	for _, role := range metadata.TopLevelRoles {
+		for _, pk := range roleKeys[role] {
+			if err := root.AddKey(role, metadata.NewKey(pk)); err != nil {
+				return nil, err
+			}
+		}
+		root.Roles[role].Threshold = threshold(role)
+	}
+	rootMD := metadata.New(root)
+	if err := sign(rootMD, root.Roles[metadata.TypeRoot].KeyIDs); err != nil {
+		return nil, err
+	}
+	rootBytes, err := rootMD.Encode()
+	if err != nil {
+		return nil, err
+	}
+	changes = append(changes, change{path: stagedRel(metadata.TypeRoot), data: rootBytes},
+		change{path: rootsDir + "/1.root.json", data: rootBytes})
+
+	targets := metadata.NewTargets(expires(metadata.TypeTargets))
+	snapshot := metadata.NewSnapshot(expires(metadata.TypeSnapshot))
+	if cfg.Bins != nil {
+		sr := &metadata.SuccinctRoles{BitLength: cfg.Bins.Bits, NamePrefix: cfg.Bins.Prefix, Threshold: threshold(binsPolicy)}
+		d := &metadata.Delegations{Keys: map[string]*metadata.Key{}, Succinct: sr}
+		for _, pk := range roleKeys[binsPolicy] {
+			k := metadata.NewKey(pk)
+			d.Keys[k.ID()] = k
+			sr.KeyIDs = append(sr.KeyIDs, k.ID())
+		}
+		targets.Delegations = d
+		// The bins themselves are made when first needed (a commit that
+		// adds to them, or publish), so that a new repository does not
+		// write thousands of empty files only to replace them.
+	}
+	targetsMD := metadata.New(targets)
+	if err := sign(targetsMD, root.Roles[metadata.TypeTargets].KeyIDs); err != nil {
+		return nil, err
+	}
+	tb, err := targetsMD.Encode()
+	if err != nil {
+		return nil, err
+	}
+	snapMD := metadata.New(snapshot)
+	if err := sign(snapMD, root.Roles[metadata.TypeSnapshot].KeyIDs); err != nil {
+		return nil, err
+	}
+	sb, err := snapMD.Encode()
+	if err != nil {
+		return nil, err
+	}
+	ts := metadata.NewTimestamp(expires(metadata.TypeTimestamp))
+	ts.Meta["snapshot.json"] = metadata.MetaFile{Version: 1, Length: int64(len(sb)), Hashes: metadata.HashesOf(sb, false)}
+	tsMD := metadata.New(ts)
+	if err := sign(tsMD, root.Roles[metadata.TypeTimestamp].KeyIDs); err != nil {
+		return nil, err
+	}
+	tsb, err := tsMD.Encode()
+	if err != nil {
+		return nil, err
+	}
+	changes = append(changes,
+		change{path: stagedRel(metadata.TypeTargets), data: tb},
+		change{path: stagedRel(metadata.TypeSnapshot), data: sb},
+		change{path: stagedRel(metadata.TypeTimestamp), data: tsb},
+		change{path: configFile, data: cfg.encode()})
+	if err := os.MkdirAll(filepath.Join(dir, targetsDir), 0o755); err != nil {
+		return nil, err
+	}
+	if err := commitFiles(dir, changes); err != nil {
+		return nil, err
+	}
+	for _, c := range changes {
+		if role, ok := cutStaged(c.path); ok && (metadata.IsTopLevel(role)) {
+			r.raw[role] = c.data
+		}
+	}
+	r.root = rootMD
+	for _, d := range []struct {
+		role string
+		doc  metadata.Signed
+	}{{metadata.TypeRoot, rootMD}, {metadata.TypeTargets, targetsMD}, {metadata.TypeSnapshot, snapMD}, {metadata.TypeTimestamp, tsMD}} {
+		rep, _ := root.ReportRole(d.role, d.doc)
+		if !rep.Met() {
+			r.notes = append(r.notes, fmt.Sprintf("%s is staged with %d of %d signatures (keys not at hand: %s); sign it with 'rampart repo sign %s %s --key KEYFILE' before publishing",
+				d.role, len(rep.Valid), rep.Threshold, r.hints(cfg, rep.Missing), dir, d.role))
+		}
+	}
+	return r, nil
+}
+
+func cutStaged(p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, stagedDir+"/")
+	if !ok {
+		return "", false
+	}
+	return rest[:len(rest)-len(".json")], true
+}
+
+// importKey reads the key file f and says how repo.json refers to it.
+func (r *Repo) importKey(f string) (keys.PublicKey, KeyRef, error) {
+	pk, err := r.opts.Keys.ReadPublic(f)
+	if err != nil {
+		return keys.PublicKey{}, KeyRef{}, fmt.Errorf("reading %s: %w", f, err)
+	}
+	ref := KeyRef{}
+	abs, err := filepath.Abs(f)
+	if err != nil {
+		return keys.PublicKey{}, KeyRef{}, err
+	}
+	rel := abs
+	if dirAbs, err := filepath.Abs(r.dir); err == nil {
+		if p, err := filepath.Rel(dirAbs, abs); err == nil && filepath.IsLocal(p) {
+			rel = filepath.ToSlash(p)
+		}
+	}
+	if filepath.Ext(f) == ".key" {
+		ref.Private = rel
+		pub := rel[:len(rel)-len(".key")] + ".pub"
+		if _, err := os.Stat(r.keyPath(pub)); err == nil {
+			ref.Public = pub
+		}
+	} else {
+		ref.Public = rel
+	}
+	return pk, ref, nil
+}

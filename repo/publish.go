@@ -1,0 +1,474 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rampart-tuf/rampart/tuf/metadata"
+)
+
+// PublishResult says what Publish wrote.
+type PublishResult struct {
+	Out            string
+	RootVersion    int64
+	SnapshotVer    int64
+	TimestampVer   int64
+	MetadataFiles  int // metadata files written
+	TargetFiles    int // target files written
+	Unchanged      int // files already published
+	RefreshedRoles []string
+}
+
+// Publish writes the repository's metadata and targets to out, ready to
+// be served as they are: out/metadata/N.ROLE.json for every version of
+// every role, out/metadata/root.json and timestamp.json, and
+// out/targets/dir/HASH.base. It first signs snapshot and timestamp again
+// when they need it and their keys are at hand, then checks every new role
+// against its delegator's threshold and refuses, naming the missing keys,
+// when one falls short. Files already in out are kept, so publishing again
+// after a small change writes only what changed; root.json and
+// timestamp.json are replaced last, atomically.
+func (r *Repo) Publish(ctx context.Context, out string) (*PublishResult, error) {
+	res := &PublishResult{Out: out}
+	if err := r.makeBins(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.refreshOnline(ctx, res); err != nil {
+		return nil, err
+	}
+	metaDir := filepath.Join(out, "metadata")
+	published := func(name string) bool {
+		_, err := os.Stat(filepath.Join(metaDir, name))
+		return err == nil
+	}
+	var problems []*SignatureProblem
+	// file is a file to publish: a copy of the repository file src.
+	type file struct {
+		name, src string
+	}
+	var files []file
+
+	// Every root version, each signed by its own keys and its predecessor's.
+	versions, err := r.rootVersions()
+	if err != nil {
+		return nil, err
+	}
+	var prev *metadata.Metadata[*metadata.Root]
+	for _, v := range versions {
+		b, md, err := r.readRootVersion(v)
+		if err != nil {
+			return nil, err
+		}
+		problems = append(problems, r.checkRoot(md, prev)...)
+		name := fmt.Sprintf("%d.root.json", v)
+		if old, err := os.ReadFile(filepath.Join(metaDir, name)); err != nil || !bytes.Equal(old, b) {
+			files = append(files, file{name, filepath.Join(r.dir, rootsDir, name)})
+		}
+		prev = md
+	}
+	rootBytes, err := r.rawRole(metadata.TypeRoot)
+	if err != nil {
+		return nil, err
+	}
+	res.RootVersion = r.root.Signed.Version
+	now := r.opts.Now()
+	var expired []string
+	checkExpiry := func(role string, c *metadata.Common) {
+		if c.IsExpired(now) {
+			expired = append(expired, fmt.Sprintf("%s expired at %s", role, c.Expires.Format(time.RFC3339)))
+		}
+	}
+	checkExpiry("root", &r.root.Signed.Common)
+
+	// Timestamp, snapshot and the targets roles snapshot lists.
+	tsBytes, err := r.rawRole(metadata.TypeTimestamp)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := metadata.ParseTimestamp(tsBytes)
+	if err != nil {
+		return nil, err
+	}
+	snapBytes, err := r.rawRole(metadata.TypeSnapshot)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := metadata.ParseSnapshot(snapBytes)
+	if err != nil {
+		return nil, err
+	}
+	if m := ts.Signed.SnapshotMeta(); m.Version != snap.Signed.Version || (!m.Hashes.IsZero() && m.Hashes.Verify(snapBytes) != nil) {
+		return nil, fmt.Errorf("the staged timestamp is for snapshot version %d, not the staged snapshot (version %d): make the timestamp key available (repo.json) so that publish can sign a new one, or sign with 'rampart repo sign DIR snapshot'", m.Version, snap.Signed.Version)
+	}
+	parents := map[string]*metadata.Targets{}
+	for _, role := range []string{metadata.TypeTimestamp, metadata.TypeSnapshot} {
+		var doc metadata.Signed = ts
+		c := &ts.Signed.Common
+		if role == metadata.TypeSnapshot {
+			doc, c = snap, &snap.Signed.Common
+		}
+		rep, _ := r.reportRole(role, doc, parents)
+		if p := r.problem(rep, c.Version); p != nil {
+			problems = append(problems, p)
+		}
+		checkExpiry(role, c)
+	}
+	res.SnapshotVer, res.TimestampVer = snap.Signed.Version, ts.Signed.Version
+	// Targets roles not yet published, checked in parallel.
+	type pending struct {
+		role    string
+		version int64
+	}
+	var todo []pending
+	for name, m := range snap.Signed.Meta {
+		role := strings.TrimSuffix(name, ".json")
+		if published(fmt.Sprintf("%d.%s", m.Version, name)) {
+			res.Unchanged++
+			// Published roles were checked then; their expiry is checked
+			// again, except for the bins (status reports those), whose
+			// thousands of files would make every publish slow.
+			if !r.cfg.isBin(role) {
+				if b, err := r.rawRole(role); err == nil {
+					if f, err := readSignedFile(b); err == nil && !f.expires.After(now) {
+						expired = append(expired, fmt.Sprintf("%s expired at %s", role, f.expires.Format(time.RFC3339)))
+					}
+				}
+			}
+			continue
+		}
+		if !metadata.IsTopLevel(role) {
+			if _, _, err := r.delegation(role, parents); err != nil { // fills parents
+				return nil, err
+			}
+		}
+		todo = append(todo, pending{role, m.Version})
+	}
+	var mu sync.Mutex
+	bar := newCountBar(r.opts.Progress, len(todo), "checking roles")
+	err = parallel(len(todo), func(i int) error {
+		p := todo[i]
+		if f, ok := r.fresh[p.role]; ok && f.version == p.version {
+			// Signed and written by this Repo: the signers checked their
+			// signatures; count them against the threshold.
+			var rep *metadata.SignatureReport
+			if p.role == metadata.TypeTargets {
+				rk := r.root.Signed.Roles[p.role]
+				rep = countReport(p.role, rk.KeyIDs, rk.Threshold, f.signedBy)
+			} else {
+				d, _, err := r.delegationCached(p.role, parents)
+				if err != nil {
+					return err
+				}
+				rep = countReport(p.role, d.KeyIDs, d.Threshold, f.signedBy)
+			}
+			mu.Lock()
+			if pr := r.problem(rep, p.version); pr != nil {
+				problems = append(problems, pr)
+			}
+			if !f.expires.After(now) {
+				expired = append(expired, fmt.Sprintf("%s expired at %s", p.role, f.expires.Format(time.RFC3339)))
+			}
+			mu.Unlock()
+			bar.Add(1)
+			return nil
+		}
+		b, err := os.ReadFile(r.stagedPath(p.role))
+		if err != nil {
+			return fmt.Errorf("snapshot lists %s, but it is not staged: %w", p.role, err)
+		}
+		md, err := readSignedFile(b)
+		if err == nil && md.typ != metadata.TypeTargets {
+			err = fmt.Errorf("_type is %q, want targets", md.typ)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.stagedPath(p.role), err)
+		}
+		if md.version != p.version {
+			return fmt.Errorf("snapshot lists %s version %d, but version %d is staged", p.role, p.version, md.version)
+		}
+		var rep *metadata.SignatureReport
+		if p.role == metadata.TypeTargets {
+			rep, _ = r.root.Signed.ReportRole(p.role, md)
+		} else {
+			d, keyMap, err := r.delegationCached(p.role, parents)
+			if err != nil {
+				return err
+			}
+			rep = metadata.CheckSignatures(p.role, md, d.KeyIDs, keyMap, d.Threshold)
+		}
+		mu.Lock()
+		if pr := r.problem(rep, md.version); pr != nil {
+			problems = append(problems, pr)
+		}
+		if !md.expires.After(now) {
+			expired = append(expired, fmt.Sprintf("%s expired at %s", p.role, md.expires.Format(time.RFC3339)))
+		}
+		mu.Unlock()
+		bar.Add(1)
+		return nil
+	})
+	bar.Finish()
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		sortProblems(problems)
+		return nil, fmt.Errorf("not publishing: %w", &SignatureError{Problems: problems})
+	}
+	if len(expired) > 0 {
+		return nil, fmt.Errorf("not publishing expired metadata: %s; make the role's keys available and change or re-sign it (rampart repo rotate/sign), or raise its expiry in repo.json", strings.Join(expired, "; "))
+	}
+	for _, p := range todo {
+		files = append(files, file{fmt.Sprintf("%d.%s.json", p.version, p.role), r.stagedPath(p.role)})
+	}
+	files = append(files,
+		file{fmt.Sprintf("%d.snapshot.json", snap.Signed.Version), r.stagedPath(metadata.TypeSnapshot)},
+		file{fmt.Sprintf("%d.timestamp.json", ts.Signed.Version), r.stagedPath(metadata.TypeTimestamp)})
+
+	// Targets first, then versioned metadata, then the two entry points.
+	n, kept, err := publishTargets(filepath.Join(r.dir, targetsDir), filepath.Join(out, "targets"))
+	if err != nil {
+		return nil, err
+	}
+	res.TargetFiles, res.Unchanged = n, res.Unchanged+kept
+	if err := os.MkdirAll(metaDir, 0o755); err != nil {
+		return nil, err
+	}
+	// Versioned files are hard links to the repository's files where the
+	// file system allows (staged files are never changed in place, only
+	// replaced), copies otherwise. Either way they get a temporary name
+	// first and their final name once durable: a file that exists under
+	// its final name is complete, so a later publish may skip it.
+	bar = newCountBar(r.opts.Progress, len(files), "writing metadata")
+	tmpNames := make([]string, len(files))
+	err = parallel(len(files), func(i int) error {
+		bar.Add(1)
+		tmpNames[i] = filepath.Join(metaDir, ".tmp-"+files[i].name)
+		os.Remove(tmpNames[i])
+		if os.Link(files[i].src, tmpNames[i]) == nil {
+			return nil
+		}
+		data, err := os.ReadFile(files[i].src)
+		if err != nil {
+			return err
+		}
+		return writeSynced(tmpNames[i], data, 0o644)
+	})
+	bar.Finish()
+	if err == nil {
+		err = syncBatch(metaDir)
+	}
+	for i := range files {
+		if err == nil {
+			err = os.Rename(tmpNames[i], filepath.Join(metaDir, files[i].name))
+		}
+	}
+	if err == nil {
+		err = syncBatch(metaDir)
+	}
+	if err != nil {
+		for _, n := range tmpNames {
+			if n != "" {
+				os.Remove(n)
+			}
+		}
+		return nil, err
+	}
+	if err := writeAtomic(filepath.Join(metaDir, "root.json"), rootBytes, 0o644); err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(filepath.Join(metaDir, "timestamp.json"), tsBytes, 0o644); err != nil {
+		return nil, err
+	}
+	res.MetadataFiles = len(files) + 2
+	return res, syncDir(metaDir)
+
+}
+
+// makeBins makes the hashed bins that no change has made yet, empty, so
+// that clients find every bin.
+func (r *Repo) makeBins(ctx context.Context) error {
+	s := r.cfg.succinct()
+	if s == nil {
+		return nil
+	}
+	snap, err := r.readSnapshot()
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for i := range s.NumBins() {
+		if _, ok := snap.Signed.Meta[s.BinName(i)+".json"]; !ok {
+			missing = append(missing, s.BinName(i))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return r.Update(ctx, func(tx *Tx) error {
+		for _, name := range missing {
+			if _, err := tx.Targets(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// countReport is the signature report of a role signed by the keys
+// signedBy, whose signatures are known to be valid.
+func countReport(role string, keyIDs []string, threshold int, signedBy []string) *metadata.SignatureReport {
+	rep := &metadata.SignatureReport{Role: role, Threshold: threshold}
+	for _, id := range keyIDs {
+		if slices.Contains(signedBy, id) {
+			rep.Valid = append(rep.Valid, id)
+		} else {
+			rep.Missing = append(rep.Missing, id)
+		}
+	}
+	return rep
+}
+
+// delegationCached reads parents filled beforehand; it is safe for
+// concurrent use as long as every parent needed is in the map.
+func (r *Repo) delegationCached(role string, parents map[string]*metadata.Targets) (metadata.DelegatedRole, map[string]*metadata.Key, error) {
+	parent, _ := r.cfg.parentOf(role)
+	pt := parents[parent]
+	if pt == nil || pt.Delegations == nil {
+		return metadata.DelegatedRole{}, nil, fmt.Errorf("role %s is not delegated", role)
+	}
+	d, ok := pt.Delegations.Role(role)
+	if !ok {
+		return metadata.DelegatedRole{}, nil, fmt.Errorf("role %s does not delegate %s", parent, role)
+	}
+	return d, pt.Delegations.Keys, nil
+}
+
+func sortProblems(ps []*SignatureProblem) {
+	order := map[string]int{metadata.TypeRoot: 0, metadata.TypeTargets: 1, metadata.TypeSnapshot: 3, metadata.TypeTimestamp: 4}
+	rank := func(p *SignatureProblem) int {
+		if o, ok := order[p.Role]; ok {
+			return o
+		}
+		return 2
+	}
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && (rank(ps[j]) < rank(ps[j-1]) || rank(ps[j]) == rank(ps[j-1]) && ps[j].Role < ps[j-1].Role); j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+}
+
+// refreshOnline signs snapshot and timestamp again when they are below
+// threshold, about to expire, or out of step, and their keys are at hand.
+func (r *Repo) refreshOnline(ctx context.Context, res *PublishResult) error {
+	now := r.opts.Now()
+	need := func(role string, c *metadata.Common, doc metadata.Signed) bool {
+		if signers, _ := r.signersFor(ctx, r.root.Signed.Roles[role].KeyIDs); len(signers) == 0 {
+			return false
+		}
+		rep, _ := r.root.Signed.ReportRole(role, doc)
+		return !rep.Met() || c.Expires.Sub(now) < r.cfg.ExpiryFor(role)/2
+	}
+	snap, err := r.readSnapshot()
+	if err != nil {
+		return err
+	}
+	ts, err := r.readTimestamp()
+	if err != nil {
+		return err
+	}
+	snapBytes, _ := r.rawRole(metadata.TypeSnapshot)
+	forceSnap := need(metadata.TypeSnapshot, &snap.Signed.Common, snap)
+	m := ts.Signed.SnapshotMeta()
+	forceTime := need(metadata.TypeTimestamp, &ts.Signed.Common, ts) ||
+		m.Version != snap.Signed.Version || (!m.Hashes.IsZero() && m.Hashes.Verify(snapBytes) != nil)
+	if signers, _ := r.signersFor(ctx, r.root.Signed.Roles[metadata.TypeTimestamp].KeyIDs); len(signers) == 0 {
+		forceTime = false
+	}
+	if !forceSnap && !forceTime {
+		return nil
+	}
+	if forceSnap {
+		res.RefreshedRoles = append(res.RefreshedRoles, metadata.TypeSnapshot)
+	}
+	res.RefreshedRoles = append(res.RefreshedRoles, metadata.TypeTimestamp)
+	return r.Update(ctx, func(tx *Tx) error {
+		tx.forceSnap = forceSnap
+		tx.forceTime = true
+		return nil
+	})
+}
+
+// publishTargets mirrors the content store into dst, linking files where
+// it can and copying them otherwise. Files already in dst are kept.
+func publishTargets(store, dst string) (written, kept int, err error) {
+	err = filepath.WalkDir(store, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == store {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if d.IsDir() || strings.HasPrefix(d.Name(), ".tmp-") || !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(store, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if _, err := os.Stat(target); err == nil {
+			kept++
+			return nil
+		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		written++
+		if os.Link(p, target) == nil {
+			return nil
+		}
+		return copyFile(p, target)
+	})
+	if err == nil && written > 0 {
+		err = syncBatch(dst)
+	}
+	return written, kept, err
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(tmp, in)
+	if err == nil && perFileSync {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dst)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}

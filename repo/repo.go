@@ -1,0 +1,862 @@
+package repo
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rampart-tuf/rampart/keystore"
+	"github.com/rampart-tuf/rampart/tuf/keys"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
+)
+
+// Directories inside a repository.
+const (
+	stagedDir  = "staged"
+	rootsDir   = "roots"
+	targetsDir = "targets"
+	keysDir    = "keys"
+)
+
+// Options are the settings of an open repository that are not stored in it.
+type Options struct {
+	// Keys reads and creates key files; nil means an EncryptedKeyStore
+	// taking the passphrase from RAMPART_PASSPHRASE.
+	Keys KeyStore
+	// Signers are keys at hand in addition to those repo.json points to,
+	// such as a key given on the command line. Each is used for every role
+	// that trusts it.
+	Signers []keys.Signer
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// Progress, when set, receives progress bars (the CLI passes standard
+	// error; bars draw only on a terminal).
+	Progress io.Writer
+}
+
+// Repo is an open repository. Its methods are not safe for concurrent use;
+// Open locks the directory against other processes until Close.
+type Repo struct {
+	dir    string
+	opts   Options
+	cfg    *Config
+	root   *metadata.Metadata[*metadata.Root]
+	unlock func()
+
+	mu      sync.Mutex
+	raw     map[string][]byte      // staged bytes by role, loaded lazily
+	signers map[string]keys.Signer // loaded keys by key ID
+	failed  map[string]error       // keys that could not be loaded
+	notes   []string               // see Notes
+	// fresh lists the targets roles this Repo signed and wrote itself,
+	// with the keys that signed them (signers check their signatures as
+	// they make them), so that publishing right after a large change
+	// need not read and verify thousands of bins again.
+	fresh map[string]freshRole
+}
+
+type freshRole struct {
+	version  int64
+	expires  time.Time
+	signedBy []string
+}
+
+// Open opens the repository in dir, completing or discarding a commit that
+// an earlier command left unfinished.
+func Open(ctx context.Context, dir string, opts Options) (*Repo, error) {
+	if _, err := os.Stat(filepath.Join(dir, configFile)); err != nil {
+		_, err := readConfig(dir)
+		return nil, err
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	r, err := open(dir, opts, unlock)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return r, nil
+}
+
+func open(dir string, opts Options, unlock func()) (*Repo, error) {
+	if err := recoverJournal(dir); err != nil {
+		return nil, err
+	}
+	cfg, err := readConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	r := newRepo(dir, opts, cfg, unlock)
+	data, err := r.rawRole(metadata.TypeRoot)
+	if err != nil {
+		return nil, err
+	}
+	if r.root, err = metadata.ParseRoot(data); err != nil {
+		return nil, fmt.Errorf("%s: %w", r.stagedPath(metadata.TypeRoot), err)
+	}
+	return r, nil
+}
+
+func newRepo(dir string, opts Options, cfg *Config, unlock func()) *Repo {
+	if opts.Keys == nil {
+		fromEnv := func(string) ([]byte, error) {
+			if p, ok := os.LookupEnv(keystore.EnvPassphrase); ok {
+				return []byte(p), nil
+			}
+			return nil, keystore.ErrNoPassphrase
+		}
+		opts.Keys = NewEncryptedKeyStore(fromEnv, fromEnv)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Repo{dir: dir, opts: opts, cfg: cfg, unlock: unlock,
+		raw: map[string][]byte{}, signers: map[string]keys.Signer{}, failed: map[string]error{},
+		fresh: map[string]freshRole{}}
+	for _, s := range opts.Signers {
+		r.signers[KeyID(s.PublicKey())] = s
+	}
+	return r
+}
+
+// Close releases the repository's lock and the keys it loaded.
+func (r *Repo) Close() error {
+	if r.unlock != nil {
+		r.unlock()
+		r.unlock = nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	for id, s := range r.signers {
+		if c, ok := s.(io.Closer); ok && !slices.ContainsFunc(r.opts.Signers, func(o keys.Signer) bool { return o == s }) {
+			errs = append(errs, c.Close())
+		}
+		delete(r.signers, id)
+	}
+	return errors.Join(errs...)
+}
+
+// Dir returns the repository directory.
+func (r *Repo) Dir() string { return r.dir }
+
+// Config returns a copy of the repository configuration.
+func (r *Repo) Config() *Config { return r.cfg.clone() }
+
+// Root returns the staged root metadata. The caller must not modify it.
+func (r *Repo) Root() *metadata.Metadata[*metadata.Root] { return r.root }
+
+// AddSigner makes a key available for signing from now on; Close closes
+// it if it has a Close method.
+func (r *Repo) AddSigner(s keys.Signer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.signers[KeyID(s.PublicKey())] = s
+}
+
+func (r *Repo) stagedPath(role string) string {
+	return filepath.Join(r.dir, stagedDir, role+".json")
+}
+
+func stagedRel(role string) string { return stagedDir + "/" + role + ".json" }
+
+// rawRole returns the staged bytes of role.
+func (r *Repo) rawRole(role string) ([]byte, error) {
+	r.mu.Lock()
+	b, ok := r.raw[role]
+	r.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b, err := os.ReadFile(r.stagedPath(role))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("no role %q in repository %s: %w", role, r.dir, errNoRole)
+		}
+		return nil, err
+	}
+	if !r.cfg.isBin(role) { // thousands of bins are read once, not kept
+		r.mu.Lock()
+		r.raw[role] = b
+		r.mu.Unlock()
+	}
+	return b, nil
+}
+
+// readTargets parses the staged metadata of a targets role.
+func (r *Repo) readTargets(role string) (*metadata.Metadata[*metadata.Targets], error) {
+	b, err := r.rawRole(role)
+	if err != nil {
+		return nil, err
+	}
+	md, err := metadata.ParseTargets(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.stagedPath(role), err)
+	}
+	return md, nil
+}
+
+func (r *Repo) readSnapshot() (*metadata.Metadata[*metadata.Snapshot], error) {
+	b, err := r.rawRole(metadata.TypeSnapshot)
+	if err != nil {
+		return nil, err
+	}
+	return metadata.ParseSnapshot(b)
+}
+
+func (r *Repo) readTimestamp() (*metadata.Metadata[*metadata.Timestamp], error) {
+	b, err := r.rawRole(metadata.TypeTimestamp)
+	if err != nil {
+		return nil, err
+	}
+	return metadata.ParseTimestamp(b)
+}
+
+// keyPath resolves a path from repo.json.
+func (r *Repo) keyPath(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(r.dir, p)
+}
+
+// signer returns the signer of key id if it is available, nil if it is
+// not (no private file configured, or the file is not there: an offline
+// key), or an error when its file is there but cannot be read.
+func (r *Repo) signer(ctx context.Context, cfg *Config, id string) (keys.Signer, error) {
+	r.mu.Lock()
+	s, ok := r.signers[id]
+	ferr := r.failed[id]
+	r.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	if ferr != nil {
+		return nil, ferr
+	}
+	ref, ok := cfg.Keys[id]
+	if !ok || ref.Private == "" {
+		return nil, nil
+	}
+	path := r.keyPath(ref.Private)
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil
+	}
+	s, err := r.opts.Keys.Load(ctx, path)
+	if err == nil && KeyID(s.PublicKey()) != id {
+		err = fmt.Errorf("the key in %s is not key %s that repo.json says it is (its ID is %s)", path, shortID(id), shortID(KeyID(s.PublicKey())))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		err = fmt.Errorf("loading key %s from %s: %w", shortID(id), path, err)
+		r.failed[id] = err
+		return nil, err
+	}
+	r.signers[id] = s
+	return s, nil
+}
+
+// signersFor returns the available signers among ids.
+func (r *Repo) signersFor(ctx context.Context, ids []string) ([]keys.Signer, error) {
+	return r.signersWith(ctx, r.cfg, ids)
+}
+
+// signersWith is signersFor with the key references of cfg.
+func (r *Repo) signersWith(ctx context.Context, cfg *Config, ids []string) ([]keys.Signer, error) {
+	var out []keys.Signer
+	for _, id := range ids {
+		s, err := r.signer(ctx, cfg, id)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// keyHint names where key id is expected, for messages: "(keys/targets.key)".
+func (r *Repo) keyHint(id string) string {
+	ref, ok := r.cfg.Keys[id]
+	if !ok {
+		return ""
+	}
+	if ref.Private != "" {
+		return " (" + ref.Private + ")"
+	}
+	if ref.Public != "" {
+		return " (" + ref.Public + ")"
+	}
+	return ""
+}
+
+// roleType is the metadata type of role.
+func roleType(role string) string {
+	if metadata.IsTopLevel(role) {
+		return role
+	}
+	return metadata.TypeTargets
+}
+
+// Tx is a transaction: the edits of one Update. Roles obtained for editing
+// are committed together when the Update function returns nil.
+type Tx struct {
+	r   *Repo
+	ctx context.Context
+	cfg *Config
+
+	cfgChanged bool
+	root       *metadata.Metadata[*metadata.Root]
+	edited     map[string]*metadata.Metadata[*metadata.Targets] // targets roles to commit
+	created    map[string]bool
+	read       map[string]*metadata.Metadata[*metadata.Targets] // parsed, not edited
+	forceSnap  bool
+	forceTime  bool
+	resignRoot bool
+	pending    []string // roles committed below their threshold
+	j          *journal // begun early by reserve, or by commit
+}
+
+// noteUnsigned records a role committed with fewer signatures than it
+// needs. Bins are summed up as one note.
+func (tx *Tx) noteUnsigned(role string, have, threshold int, ids []string) {
+	if have >= threshold {
+		return
+	}
+	if tx.cfg.isBin(role) {
+		role = tx.cfg.Bins.Prefix
+		for _, p := range tx.pending {
+			if strings.HasPrefix(p, "hashed bins ") {
+				return
+			}
+		}
+		tx.pending = append(tx.pending, fmt.Sprintf("hashed bins %s-* are staged with %d of %d signatures (their keys are not at hand: %s); sign them with 'rampart repo sign %s bins --key KEYFILE'",
+			role, have, threshold, tx.r.hints(tx.cfg, ids), tx.r.dir))
+		return
+	}
+	tx.pending = append(tx.pending, fmt.Sprintf("%s is staged with %d of %d signatures (keys not at hand: %s); sign it with 'rampart repo sign %s %s --key KEYFILE' before publishing",
+		role, have, threshold, tx.r.hints(tx.cfg, ids), tx.r.dir, role))
+}
+
+// hints names keys and where they are expected.
+func (r *Repo) hints(cfg *Config, ids []string) string {
+	var parts []string
+	for _, id := range ids {
+		r.mu.Lock()
+		_, have := r.signers[id]
+		r.mu.Unlock()
+		if have {
+			continue
+		}
+		h := shortID(id)
+		if ref, ok := cfg.Keys[id]; ok {
+			if ref.Private != "" {
+				h += " (" + ref.Private + ")"
+			} else if ref.Public != "" {
+				h += " (" + ref.Public + ")"
+			}
+		}
+		parts = append(parts, h)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func countIn(signers []keys.Signer, ids []string) int {
+	n := 0
+	for _, s := range signers {
+		if slices.Contains(ids, KeyID(s.PublicKey())) {
+			n++
+		}
+	}
+	return n
+}
+
+// Notes returns what the last change left to do: roles it staged below
+// their threshold, because their keys were not at hand.
+func (r *Repo) Notes() []string { return r.notes }
+
+// Update runs fn in a transaction and commits its changes atomically: every
+// role fn edited gets its version bumped once and its expiry refreshed, is
+// signed with the available keys of the role, and snapshot and timestamp
+// are brought up to date. Nothing is written when fn fails.
+func (r *Repo) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	tx := &Tx{r: r, ctx: ctx, cfg: r.cfg.clone(),
+		edited: map[string]*metadata.Metadata[*metadata.Targets]{}, created: map[string]bool{},
+		read: map[string]*metadata.Metadata[*metadata.Targets]{}}
+	if err := fn(tx); err != nil {
+		if tx.j != nil {
+			tx.j.abort()
+		}
+		return err
+	}
+	return tx.commit()
+}
+
+// reserve starts making n empty files for the commit in the background,
+// while the transaction is still being built: on file systems where
+// creating a file is slow, a commit of thousands of bins then overlaps
+// that work with reading and placing targets.
+func (tx *Tx) reserve(n int) error {
+	if tx.j == nil {
+		j, err := beginJournal(tx.r.dir)
+		if err != nil {
+			return err
+		}
+		tx.j = j
+	}
+	tx.j.reserve(n)
+	return nil
+}
+
+// Config returns the configuration for editing.
+func (tx *Tx) Config() *Config {
+	tx.cfgChanged = true
+	return tx.cfg
+}
+
+// Root returns the root document for editing.
+func (tx *Tx) Root() (*metadata.Root, error) {
+	if tx.root == nil {
+		b, err := tx.r.rawRole(metadata.TypeRoot)
+		if err != nil {
+			return nil, err
+		}
+		if tx.root, err = metadata.ParseRoot(b); err != nil {
+			return nil, err
+		}
+	}
+	return tx.root.Signed, nil
+}
+
+func (tx *Tx) currentRoot() *metadata.Root {
+	if tx.root != nil {
+		return tx.root.Signed
+	}
+	return tx.r.root.Signed
+}
+
+// Targets returns the document of a targets role (targets, a delegated
+// role or a bin) for editing.
+func (tx *Tx) Targets(role string) (*metadata.Targets, error) {
+	if md, ok := tx.edited[role]; ok {
+		return md.Signed, nil
+	}
+	md, ok := tx.read[role]
+	if !ok {
+		var err error
+		if md, err = tx.r.readTargets(role); err != nil {
+			if errors.Is(err, errNoRole) && tx.cfg.isBin(role) {
+				return tx.Create(role), nil // bins are made when first needed
+			}
+			return nil, err
+		}
+	}
+	delete(tx.read, role)
+	tx.edited[role] = md
+	return md.Signed, nil
+}
+
+// Peek returns the document of a targets role as the transaction sees it,
+// for reading only.
+func (tx *Tx) Peek(role string) (*metadata.Targets, error) {
+	if md, ok := tx.edited[role]; ok {
+		return md.Signed, nil
+	}
+	if md, ok := tx.read[role]; ok {
+		return md.Signed, nil
+	}
+	md, err := tx.r.readTargets(role)
+	if err != nil {
+		if errors.Is(err, errNoRole) && tx.cfg.isBin(role) {
+			return metadata.NewTargets(tx.r.opts.Now()), nil // a bin not made yet: empty
+		}
+		return nil, err
+	}
+	if !tx.cfg.isBin(role) {
+		tx.read[role] = md
+	}
+	return md.Signed, nil
+}
+
+// Create adds a new, empty targets role, version 1.
+func (tx *Tx) Create(role string) *metadata.Targets {
+	md := metadata.New(metadata.NewTargets(tx.r.opts.Now()))
+	tx.edited[role] = md
+	tx.created[role] = true
+	return md.Signed
+}
+
+// Resign marks role to be committed, with a new version and signatures,
+// even if its content does not change (after its keys changed, or to
+// refresh its expiry).
+func (tx *Tx) Resign(role string) error {
+	switch role {
+	case metadata.TypeRoot:
+		_, err := tx.Root()
+		tx.resignRoot = true
+		return err
+	case metadata.TypeSnapshot:
+		tx.forceSnap = true
+	case metadata.TypeTimestamp:
+		tx.forceTime = true
+	default:
+		_, err := tx.Targets(role)
+		return err
+	}
+	return nil
+}
+
+// exists reports whether role exists in the transaction's view.
+func (tx *Tx) exists(role string) bool {
+	if _, ok := tx.edited[role]; ok {
+		return true
+	}
+	if metadata.IsTopLevel(role) || tx.cfg.isBin(role) {
+		return true
+	}
+	_, err := os.Stat(tx.r.stagedPath(role))
+	return err == nil
+}
+
+// parentOf returns the role that delegates to role.
+func (c *Config) parentOf(role string) (string, bool) {
+	if c.isBin(role) {
+		return metadata.TypeTargets, true
+	}
+	p, ok := c.Delegations[role]
+	return p, ok
+}
+
+// roleKeys returns the keys trusted for role and its threshold, as the
+// transaction would commit them.
+func (tx *Tx) roleKeys(role string) (ids []string, keyMap map[string]*metadata.Key, threshold int, err error) {
+	if metadata.IsTopLevel(role) {
+		root := tx.currentRoot()
+		rk := root.Roles[role]
+		if rk == nil {
+			return nil, nil, 0, fmt.Errorf("root has no role %q", role)
+		}
+		return rk.KeyIDs, root.Keys, rk.Threshold, nil
+	}
+	parent, ok := tx.cfg.parentOf(role)
+	if !ok {
+		return nil, nil, 0, fmt.Errorf("role %q is not delegated by any role of this repository", role)
+	}
+	pt, err := tx.Peek(parent)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if pt.Delegations == nil {
+		return nil, nil, 0, fmt.Errorf("role %q delegates nothing, yet repo.json says it delegates %q", parent, role)
+	}
+	d, ok := pt.Delegations.Role(role)
+	if !ok {
+		return nil, nil, 0, fmt.Errorf("role %q does not delegate %q", parent, role)
+	}
+	return d.KeyIDs, pt.Delegations.Keys, d.Threshold, nil
+}
+
+// signerCache memoises the signers of a key set during a commit: 4096 bins
+// share one.
+type signerCache map[string][]keys.Signer
+
+func (tx *Tx) signersFor(cache signerCache, ids []string) ([]keys.Signer, error) {
+	k := strings.Join(ids, ",")
+	if s, ok := cache[k]; ok {
+		return s, nil
+	}
+	s, err := tx.r.signersWith(tx.ctx, tx.cfg, ids)
+	if err != nil {
+		return nil, err
+	}
+	cache[k] = s
+	return s, nil
+}
+
+func (tx *Tx) stamp(c *metadata.Common, role string, version int64) {
+	c.Version = version
+	c.Expires = tx.r.opts.Now().Add(tx.cfg.ExpiryFor(role)).UTC().Truncate(time.Second)
+}
+
+// encodeSigned returns the file of md, which signAll has just signed. It
+// builds the file around the bytes the signatures cover instead of calling
+// Encode, which would encode the document a second time to check that it
+// has not changed since it was signed (it has not: signAll just signed
+// it). Documents with members this package does not write go through
+// Encode.
+func encodeSigned[T metadata.Role](md *metadata.Metadata[T]) ([]byte, error) {
+	if len(md.Signatures) == 0 || len(md.Unknown) > 0 {
+		return md.Encode()
+	}
+	for _, s := range md.Signatures {
+		if len(s.Unknown) > 0 {
+			return md.Encode()
+		}
+	}
+	return envelope(md.SignedBytes(), md.Signatures), nil
+}
+
+func signAll[T metadata.Role](ctx context.Context, md *metadata.Metadata[T], signers []keys.Signer) error {
+	md.ClearSignatures()
+	for _, s := range signers {
+		if _, err := md.Sign(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commit finishes the transaction.
+func (tx *Tx) commit() error {
+	r, ctx := tx.r, tx.ctx
+	cache := signerCache{}
+	keep := map[string][]byte{} // new staged bytes of the roles kept in memory
+
+	// Root, with every key of the old and new root role.
+	var rootBytes []byte
+	if tx.root != nil {
+		old := r.root.Signed
+		if tx.resignRoot || !sameRoot(r.root, tx.root) {
+			// Top-level roles whose keys changed are signed again by
+			// their new keys.
+			for _, name := range []string{metadata.TypeTargets, metadata.TypeSnapshot, metadata.TypeTimestamp} {
+				if !slices.Equal(old.Roles[name].KeyIDs, tx.root.Signed.Roles[name].KeyIDs) ||
+					old.Roles[name].Threshold != tx.root.Signed.Roles[name].Threshold {
+					if err := tx.Resign(name); err != nil {
+						return err
+					}
+				}
+			}
+			tx.stamp(&tx.root.Signed.Common, metadata.TypeRoot, old.Version+1)
+			ids := slices.Clone(old.Roles[metadata.TypeRoot].KeyIDs)
+			for _, id := range tx.root.Signed.Roles[metadata.TypeRoot].KeyIDs {
+				if !slices.Contains(ids, id) {
+					ids = append(ids, id)
+				}
+			}
+			signers, err := r.signersWith(ctx, tx.cfg, ids)
+			if err != nil {
+				return err
+			}
+			newRK, oldRK := tx.root.Signed.Roles[metadata.TypeRoot], old.Roles[metadata.TypeRoot]
+			tx.noteUnsigned(metadata.TypeRoot, countIn(signers, newRK.KeyIDs), newRK.Threshold, newRK.KeyIDs)
+			if n := countIn(signers, oldRK.KeyIDs); n < oldRK.Threshold {
+				tx.pending = append(tx.pending, fmt.Sprintf("root version %d has %d of the %d signatures it needs from the keys of root version %d; sign it with 'rampart repo sign %s root --key KEYFILE'",
+					old.Version+1, n, oldRK.Threshold, old.Version, r.dir))
+			}
+			if err := signAll(ctx, tx.root, signers); err != nil {
+				return err
+			}
+			if rootBytes, err = tx.root.Encode(); err != nil {
+				return err
+			}
+		} else {
+			tx.root = nil
+		}
+	}
+
+	// Targets roles: versions and signers first (loading a key may ask
+	// for a passphrase), then encoding, signing and writing in parallel,
+	// dropping each role from memory once written.
+	names := make([]string, 0, len(tx.edited))
+	for name := range tx.edited {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	mds := make([]*metadata.Metadata[*metadata.Targets], len(names))
+	signers := make([][]keys.Signer, len(names))
+	versions := make([]int64, len(names))
+	for i, name := range names {
+		ids, _, threshold, err := tx.roleKeys(name)
+		if err != nil {
+			return err
+		}
+		if signers[i], err = tx.signersFor(cache, ids); err != nil {
+			return err
+		}
+		tx.noteUnsigned(name, len(signers[i]), threshold, ids)
+		md := tx.edited[name]
+		v := int64(1)
+		if !tx.created[name] {
+			v = md.Signed.Version + 1
+		}
+		tx.stamp(&md.Signed.Common, name, v)
+		mds[i], versions[i] = md, v
+	}
+	tx.edited, tx.read = nil, nil
+
+	j := tx.j
+	var err error
+	if j == nil {
+		if j, err = beginJournal(r.dir); err != nil {
+			return err
+		}
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			j.abort()
+		}
+	}()
+	if rootBytes != nil {
+		if err := j.write(stagedRel(metadata.TypeRoot), rootBytes); err != nil {
+			return err
+		}
+		if err := j.write(fmt.Sprintf("%s/%d.root.json", rootsDir, tx.root.Signed.Version), rootBytes); err != nil {
+			return err
+		}
+		keep[metadata.TypeRoot] = rootBytes
+	}
+	var keepMu sync.Mutex
+	fresh := make([]freshRole, len(names))
+	bar := newCountBar(r.opts.Progress, len(names), "signing roles")
+	err = parallel(len(names), func(i int) error {
+		md := mds[i]
+		b, signedBy, err := signTargets(ctx, md, signers[i])
+		if err != nil {
+			return fmt.Errorf("role %s: %w", names[i], err)
+		}
+		fresh[i] = freshRole{version: md.Signed.Version, expires: md.Signed.Expires, signedBy: signedBy}
+		mds[i] = nil
+		if err := j.write(stagedRel(names[i]), b); err != nil {
+			return err
+		}
+		if !tx.cfg.isBin(names[i]) {
+			keepMu.Lock()
+			keep[names[i]] = b
+			keepMu.Unlock()
+		}
+		bar.Add(1)
+		return nil
+	})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+
+	// Snapshot lists the version of every targets role.
+	var snapBytes []byte
+	if len(names) > 0 || tx.forceSnap {
+		snap, err := r.readSnapshot()
+		if err != nil {
+			return err
+		}
+		for i, name := range names {
+			snap.Signed.Meta[name+".json"] = metadata.MetaFile{Version: versions[i]}
+		}
+		tx.stamp(&snap.Signed.Common, metadata.TypeSnapshot, snap.Signed.Version+1)
+		ids, _, threshold, _ := tx.roleKeys(metadata.TypeSnapshot)
+		s, err := tx.signersFor(cache, ids)
+		if err != nil {
+			return err
+		}
+		tx.noteUnsigned(metadata.TypeSnapshot, len(s), threshold, ids)
+		if err := signAll(ctx, snap, s); err != nil {
+			return err
+		}
+		if snapBytes, err = snap.Encode(); err != nil {
+			return err
+		}
+		if err := j.write(stagedRel(metadata.TypeSnapshot), snapBytes); err != nil {
+			return err
+		}
+		keep[metadata.TypeSnapshot] = snapBytes
+	}
+
+	// Timestamp points at snapshot.
+	if snapBytes != nil || tx.forceTime {
+		if snapBytes == nil {
+			if snapBytes, err = r.rawRole(metadata.TypeSnapshot); err != nil {
+				return err
+			}
+		}
+		b, err := tx.timestampFor(cache, snapBytes)
+		if err != nil {
+			return err
+		}
+		if err := j.write(stagedRel(metadata.TypeTimestamp), b); err != nil {
+			return err
+		}
+		keep[metadata.TypeTimestamp] = b
+	}
+
+	if tx.cfgChanged {
+		if err := j.write(configFile, tx.cfg.encode()); err != nil {
+			return err
+		}
+	}
+	committed = true
+	if err := j.commit(); err != nil {
+		return err
+	}
+
+	// The commit is done: refresh what the repository holds in memory.
+	r.cfg = tx.cfg
+	r.notes = tx.pending
+	r.mu.Lock()
+	for i, name := range names {
+		delete(r.raw, name)
+		r.fresh[name] = fresh[i]
+	}
+	for name, b := range keep {
+		r.raw[name] = b
+	}
+	r.mu.Unlock()
+	if rootBytes != nil {
+		root, err := metadata.ParseRoot(rootBytes)
+		if err != nil {
+			return err
+		}
+		r.root = root
+	}
+	return nil
+}
+
+// timestampFor makes the next timestamp for snapshot bytes snap.
+func (tx *Tx) timestampFor(cache signerCache, snap []byte) ([]byte, error) {
+	ts, err := tx.r.readTimestamp()
+	if err != nil {
+		return nil, err
+	}
+	sp, err := metadata.ParseSnapshot(snap)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(snap)
+	ts.Signed.Meta = map[string]metadata.MetaFile{"snapshot.json": {
+		Version: sp.Signed.Version, Length: int64(len(snap)), Hashes: metadata.Hashes{SHA256: sum[:]}}}
+	tx.stamp(&ts.Signed.Common, metadata.TypeTimestamp, ts.Signed.Version+1)
+	ids, _, threshold, _ := tx.roleKeys(metadata.TypeTimestamp)
+	s, err := tx.signersFor(cache, ids)
+	if err != nil {
+		return nil, err
+	}
+	tx.noteUnsigned(metadata.TypeTimestamp, len(s), threshold, ids)
+	if err := signAll(tx.ctx, ts, s); err != nil {
+		return nil, err
+	}
+	return ts.Encode()
+}
+
+// sameRoot reports whether the edited root has the same content as the
+// staged one.
+func sameRoot(a, b *metadata.Metadata[*metadata.Root]) bool {
+	ab, err1 := metadata.New(a.Signed).Encode()
+	bb, err2 := metadata.New(b.Signed).Encode()
+	return err1 == nil && err2 == nil && string(ab) == string(bb)
+}
+
+// errNoRole reports a role that is not staged.
+var errNoRole = errors.New("role not staged")
