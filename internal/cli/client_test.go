@@ -60,3 +60,17 @@ func TestClientCommands(t *testing.T) {
 		t.Fatalf("unknown target: %d %q", code, errOut)
 	}
 }
+
+// TestQuickstart runs the README's main job in-process, with its client
+// steps as rampart commands.
+func TestQuickstart(t *testing.T) {
+	code, out, errOut := runCLI(t, "quickstart")
+	if code != 0 {
+		t.Fatalf("quickstart: %d %s\n%s", code, errOut, out)
+	}
+	for _, want := range []string{"$ rampart client get", "downloaded releases/app-1.0.tgz (34 bytes, verified)", "the client refused it", `got hello.txt = "hello again\n"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -1,6 +1,12 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-tuf/rampart/internal/quickstart"
@@ -15,9 +21,22 @@ func startCommands() []*cobra.Command {
 // runQuickstart does the work of `rampart quickstart`. It gets the command
 // for its context (cmd.Context()), its output (cmd.OutOrStdout() for
 // results, cmd.ErrOrStderr() for progress) and its flags.
-var runQuickstart = func(cmd *cobra.Command, args []string) error {
+var runQuickstart func(cmd *cobra.Command, args []string) error
+
+func init() { runQuickstart = defaultQuickstart }
+
+// defaultQuickstart runs the demonstration, with its client steps as
+// rampart commands run in this process.
+func defaultQuickstart(cmd *cobra.Command, args []string) error {
 	keep, _ := cmd.Flags().GetBool("keep")
-	return quickstart.Run(cmd.Context(), cmd.OutOrStdout(), "", keep)
+	self := func(ctx context.Context, args []string, stdout io.Writer) error {
+		var stderr bytes.Buffer
+		if code := execute(ctx, NewRootCommand(), args, strings.NewReader(""), stdout, &stderr); code != ExitOK {
+			return errors.New(strings.TrimSpace(strings.TrimPrefix(stderr.String(), "rampart: ")))
+		}
+		return nil
+	}
+	return quickstart.Run(cmd.Context(), cmd.OutOrStdout(), "", keep, self)
 }
 
 func newQuickstartCommand() *cobra.Command {

@@ -1,26 +1,38 @@
-// Package quickstart is the demonstration behind `rampart quickstart`: it
-// builds a small TUF repository in a temporary directory, signs it, reads
-// it back from disk and verifies it as a client would, and says what it did
-// at each step.
+// Package quickstart is the demonstration behind `rampart quickstart`: in a
+// temporary directory it creates a TUF repository with the repository
+// library, publishes it, serves it over HTTP on loopback, fetches a target
+// with the client, shows the client refusing a tampered file, and publishes
+// an update the client then picks up. It says what it did at each step.
 package quickstart
 
 import (
+	"bytes"
 	"context"
-	"crypto"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
-	"time"
+	"strings"
 
-	"github.com/rampart-tuf/rampart/tuf/keys"
+	"github.com/rampart-tuf/rampart/client"
+	"github.com/rampart-tuf/rampart/repo"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
+// CommandRunner runs a rampart command line (without the program name) and
+// writes its standard output to stdout.
+type CommandRunner func(ctx context.Context, args []string, stdout io.Writer) error
+
 // Run performs the demonstration in a new temporary directory under dir
 // (os.TempDir() when empty), which it removes unless keep is set. It
-// reports each step to out.
-func Run(ctx context.Context, out io.Writer, dir string, keep bool) error {
+// reports each step to out. With a CommandRunner, the client steps run as
+// `rampart client` commands, shown as they run; without one they call the
+// client library.
+func Run(ctx context.Context, out io.Writer, dir string, keep bool, rampart CommandRunner) error {
 	work, err := os.MkdirTemp(dir, "rampart-quickstart-")
 	if err != nil {
 		return err
@@ -31,183 +43,165 @@ func Run(ctx context.Context, out io.Writer, dir string, keep bool) error {
 		defer os.RemoveAll(work)
 		fmt.Fprintf(out, "working in %s (removed at the end)\n", work)
 	}
-	now := time.Now().UTC()
-	expires := now.Add(365 * 24 * time.Hour)
+	var (
+		repoDir    = filepath.Join(work, "repo")
+		publicDir  = filepath.Join(work, "public")
+		contentDir = filepath.Join(work, "content")
+		clientDir  = filepath.Join(work, "client")
+	)
 
-	// One key per top-level role, of three different types.
-	signers := map[string]keys.Signer{}
-	for role, keyType := range map[string]string{"root": "ed25519", "targets": "ecdsa", "snapshot": "ed25519", "timestamp": "ed25519"} {
-		priv, err := keys.Generate(keyType)
-		if err != nil {
-			return err
-		}
-		s, err := keys.NewSigner(priv.(crypto.Signer), "")
-		if err != nil {
-			return err
-		}
-		signers[role] = s
-		fmt.Fprintf(out, "generated %-7s key for %-9s %s\n", keyType, role, metadata.NewKey(s.PublicKey()).ID()[:16])
+	// 1. A repository, with keys encrypted under a one-time passphrase.
+	pass := make([]byte, 16)
+	rand.Read(pass)
+	passphrase := func(string) ([]byte, error) { return []byte(hex.EncodeToString(pass)), nil }
+	opts := repo.Options{Keys: &repo.EncryptedKeyStore{Passphrase: passphrase}}
+	r, err := repo.Init(ctx, repoDir, repo.InitOptions{}, opts)
+	if err != nil {
+		return err
 	}
+	defer r.Close()
+	fmt.Fprintln(out, "1. created a repository with new keys for root, targets, snapshot and timestamp,")
+	fmt.Fprintln(out, "   encrypted at rest under a one-time passphrase")
 
-	root := metadata.NewRoot(expires)
-	for role, s := range signers {
-		if err := root.AddKey(role, metadata.NewKey(s.PublicKey())); err != nil {
-			return err
-		}
+	files := map[string]string{
+		"hello.txt":            "hello, world\n",
+		"releases/app-1.0.tgz": "pretend this is a release tarball\n",
 	}
-	content := map[string][]byte{
-		"hello.txt":            []byte("hello, world\n"),
-		"releases/app-1.0.tgz": []byte("pretend this is a release tarball\n"),
-	}
-	targets := metadata.NewTargets(expires)
-	for p, c := range content {
-		targets.Targets[p] = metadata.NewTargetFile(c, false)
-		dst := filepath.Join(work, "targets", filepath.FromSlash(targets.Targets[p].ConsistentPath(p)))
+	for p, c := range files {
+		dst := filepath.Join(contentDir, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(dst, c, 0o644); err != nil {
+		if err := os.WriteFile(dst, []byte(c), 0o644); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(out, "added %d targets\n", len(content))
+	if _, err := r.AddFiles(ctx, contentDir, "", repo.AddOptions{}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "2. added %d targets, signed targets, snapshot and timestamp\n", len(files))
+	res, err := r.Publish(ctx, publicDir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "3. published %d metadata files and %d targets to %s\n", res.MetadataFiles, res.TargetFiles, publicDir)
 
-	metaDir := filepath.Join(work, "metadata")
-	if err := os.MkdirAll(metaDir, 0o755); err != nil {
-		return err
-	}
-	write := func(name string, data []byte) error {
-		fmt.Fprintf(out, "wrote metadata/%s (%d bytes)\n", name, len(data))
-		return os.WriteFile(filepath.Join(metaDir, name), data, 0o644)
-	}
-	rootMD, targetsMD := metadata.New(root), metadata.New(targets)
-	if _, err := rootMD.Sign(ctx, signers["root"]); err != nil {
-		return err
-	}
-	if _, err := targetsMD.Sign(ctx, signers["targets"]); err != nil {
-		return err
-	}
-	rootBytes, err := rootMD.Encode()
+	// 2. Serve it, as any static web server or CDN could.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	targetsBytes, err := targetsMD.Encode()
+	srv := &http.Server{Handler: http.FileServer(http.Dir(publicDir))}
+	go srv.Serve(ln)
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(out, "4. serving it at %s\n", base)
+
+	// 3. A client that trusts the first root, obtained out of band.
+	root, err := os.ReadFile(filepath.Join(publicDir, "metadata", "1.root.json"))
 	if err != nil {
 		return err
 	}
-	snapshot := metadata.NewSnapshot(expires)
-	snapshot.Meta["targets.json"] = metadata.MetaFile{Version: targets.Version, Length: int64(len(targetsBytes)), Hashes: metadata.HashesOf(targetsBytes, false)}
-	snapshotMD := metadata.New(snapshot)
-	if _, err := snapshotMD.Sign(ctx, signers["snapshot"]); err != nil {
+	if err := client.Init(filepath.Join(clientDir, "metadata"), root); err != nil {
 		return err
 	}
-	snapshotBytes, err := snapshotMD.Encode()
+	c, err := client.New(client.Config{MetadataURL: base + "/metadata", TargetsURL: base + "/targets", Dir: filepath.Join(clientDir, "metadata")})
 	if err != nil {
 		return err
 	}
-	timestamp := metadata.NewTimestamp(now.Add(24 * time.Hour))
-	timestamp.Meta["snapshot.json"] = metadata.MetaFile{Version: snapshot.Version, Length: int64(len(snapshotBytes)), Hashes: metadata.HashesOf(snapshotBytes, false)}
-	timestampMD := metadata.New(timestamp)
-	if _, err := timestampMD.Sign(ctx, signers["timestamp"]); err != nil {
-		return err
+	get := func(p string) (client.TargetInfo, []byte, error) {
+		dst := filepath.Join(clientDir, "downloads", filepath.FromSlash(p))
+		if rampart != nil {
+			args := []string{"client", "get", "--dir", filepath.Join(clientDir, "cli"), p, "-o", dst}
+			fmt.Fprintf(out, "   $ rampart %s\n", strings.Join(args, " "))
+			var stdout bytes.Buffer
+			err := rampart(ctx, args, &stdout)
+			fmt.Fprint(out, indent(stdout.String()))
+			if err != nil {
+				return client.TargetInfo{}, nil, err
+			}
+			data, err := os.ReadFile(dst)
+			return client.TargetInfo{Path: p, TargetFile: metadata.TargetFile{Length: int64(len(data))}}, data, err
+		}
+		info, err := c.Target(ctx, p)
+		if err != nil {
+			return info, nil, err
+		}
+		if _, err := c.DownloadFile(ctx, info, dst); err != nil {
+			return info, nil, err
+		}
+		data, err := os.ReadFile(dst)
+		return info, data, err
 	}
-	timestampBytes, err := timestampMD.Encode()
-	if err != nil {
-		return err
-	}
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{"1.root.json", rootBytes}, {"1.targets.json", targetsBytes}, {"1.snapshot.json", snapshotBytes}, {"timestamp.json", timestampBytes}} {
-		if err := write(f.name, f.data); err != nil {
+	if rampart != nil {
+		rootFile := filepath.Join(work, "root.json")
+		if err := os.WriteFile(rootFile, root, 0o644); err != nil {
 			return err
 		}
+		args := []string{"client", "init", "--url", base, "--root", rootFile, "--dir", filepath.Join(clientDir, "cli")}
+		fmt.Fprintf(out, "   $ rampart %s\n", strings.Join(args, " "))
+		var stdout bytes.Buffer
+		if err := rampart(ctx, args, &stdout); err != nil {
+			return err
+		}
+		fmt.Fprint(out, indent(stdout.String()))
+	}
+	info, data, err := get("releases/app-1.0.tgz")
+	if err != nil {
+		return fmt.Errorf("client get: %w", err)
+	}
+	if string(data) != files["releases/app-1.0.tgz"] {
+		return fmt.Errorf("client got %q", data)
+	}
+	fmt.Fprintf(out, "5. client: refreshed root, timestamp, snapshot and targets, then downloaded\n   releases/app-1.0.tgz (%d bytes), verified against its signed length and sha256\n", info.Length)
+	c.Refresh(ctx) // the library client, for the next steps' lookups
+
+	// 4. A mirror that serves something else is caught.
+	helloInfo, err := c.Target(ctx, "hello.txt")
+	if err != nil {
+		return err
+	}
+	served := filepath.Join(publicDir, "targets", filepath.FromSlash(helloInfo.ConsistentPath("hello.txt")))
+	genuine, err := os.ReadFile(served)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(served, bytes.ToUpper(genuine), 0o644); err != nil {
+		return err
+	}
+	if _, _, err := get("hello.txt"); err == nil {
+		return fmt.Errorf("the client accepted a tampered target")
+	} else {
+		fmt.Fprintf(out, "6. tampered with hello.txt on the server: the client refused it:\n   %v\n", err)
+	}
+	if err := os.WriteFile(served, genuine, 0o644); err != nil {
+		return err
 	}
 
-	fmt.Fprintln(out, "verifying the repository from disk, as a client would:")
-	if err := verify(out, work, now); err != nil {
-		return fmt.Errorf("verification failed: %w", err)
+	// 5. An update.
+	if err := os.WriteFile(filepath.Join(contentDir, "hello.txt"), []byte("hello again\n"), 0o644); err != nil {
+		return err
 	}
-	fmt.Fprintln(out, "ok: every signature, version, hash and expiry checked")
+	if _, err := r.AddFiles(ctx, filepath.Join(contentDir, "hello.txt"), "hello.txt", repo.AddOptions{}); err != nil {
+		return err
+	}
+	if res, err = r.Publish(ctx, publicDir); err != nil {
+		return err
+	}
+	if err := c.Refresh(ctx); err != nil { // `rampart client get` refreshes by itself
+		return err
+	}
+	if _, data, err = get("hello.txt"); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "7. published an update (timestamp v%d); the client refreshed and got hello.txt = %q\n", res.TimestampVer, data)
+	fmt.Fprintf(out, "ok: the client trusts only what the repository's keys signed (spec %s)\n", metadata.SpecVersion)
 	return nil
 }
 
-// verify reads the repository written by Run and checks it top-down.
-func verify(out io.Writer, work string, now time.Time) error {
-	read := func(name string) ([]byte, error) {
-		return os.ReadFile(filepath.Join(work, "metadata", name))
+func indent(s string) string {
+	if s == "" {
+		return ""
 	}
-	data, err := read("1.root.json")
-	if err != nil {
-		return err
-	}
-	root, err := metadata.ParseRoot(data)
-	if err != nil {
-		return err
-	}
-	if err := root.Signed.VerifyRole("root", root); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "  root v%d: signed by its own threshold of keys\n", root.Signed.Version)
-
-	data, err = read("timestamp.json")
-	if err != nil {
-		return err
-	}
-	ts, err := metadata.ParseTimestamp(data)
-	if err != nil {
-		return err
-	}
-	if err := root.Signed.VerifyRole("timestamp", ts); err != nil {
-		return err
-	}
-	if ts.Signed.IsExpired(now) {
-		return fmt.Errorf("timestamp expired at %s", ts.Signed.Expires)
-	}
-	fmt.Fprintf(out, "  timestamp v%d: signed, expires %s\n", ts.Signed.Version, ts.Signed.Expires.Format(time.RFC3339))
-
-	snapMeta := ts.Signed.SnapshotMeta()
-	data, err = read(fmt.Sprintf("%d.snapshot.json", snapMeta.Version))
-	if err != nil {
-		return err
-	}
-	if err := snapMeta.Hashes.Verify(data); err != nil {
-		return fmt.Errorf("snapshot.json: %w", err)
-	}
-	snap, err := metadata.ParseSnapshot(data)
-	if err != nil {
-		return err
-	}
-	if err := root.Signed.VerifyRole("snapshot", snap); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "  snapshot v%d: matches the timestamp's hash, signed\n", snap.Signed.Version)
-
-	tm := snap.Signed.Meta["targets.json"]
-	data, err = read(fmt.Sprintf("%d.targets.json", tm.Version))
-	if err != nil {
-		return err
-	}
-	if err := tm.Hashes.Verify(data); err != nil {
-		return fmt.Errorf("targets.json: %w", err)
-	}
-	targets, err := metadata.ParseTargets(data)
-	if err != nil {
-		return err
-	}
-	if err := root.Signed.VerifyRole("targets", targets); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "  targets v%d: matches the snapshot's hash, signed, lists %d targets\n", targets.Signed.Version, len(targets.Signed.Targets))
-	for p, tf := range targets.Signed.Targets {
-		content, err := os.ReadFile(filepath.Join(work, "targets", filepath.FromSlash(tf.ConsistentPath(p))))
-		if err != nil {
-			return err
-		}
-		if err := tf.Verify(content); err != nil {
-			return fmt.Errorf("target %s: %w", p, err)
-		}
-		fmt.Fprintf(out, "  target %s: %d bytes, sha256 matches\n", p, tf.Length)
-	}
-	return nil
+	return "   " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n   ") + "\n"
 }
