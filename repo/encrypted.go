@@ -93,12 +93,19 @@ func (s *EncryptedKeyStore) Load(ctx context.Context, path string) (keys.Signer,
 	last := s.last
 	s.mu.Unlock()
 	if last != nil {
-		// Try the passphrase that worked last, without asking.
-		signer, err := keystore.Load(ctx, path, func(prompt string) ([]byte, error) { return last, nil })
+		// Try the passphrase that worked last, without asking; but never
+		// as the PIN of a PKCS#11 token, which locks after a few wrong PINs.
+		errPIN := errors.New("a PIN is needed")
+		signer, err := keystore.Load(ctx, path, func(prompt string) ([]byte, error) {
+			if keystore.IsPINPrompt(prompt) {
+				return nil, errPIN
+			}
+			return last, nil
+		})
 		if err == nil {
 			return signer, nil
 		}
-		if !errors.Is(err, keystore.ErrWrongPassphrase) {
+		if !errors.Is(err, keystore.ErrWrongPassphrase) && !errors.Is(err, errPIN) {
 			return nil, err
 		}
 	}

@@ -49,6 +49,7 @@ var commandGroups = []commandGroup{
 	{id: "repo", title: "Repository commands (create, sign and publish metadata):", commands: repoCommands},
 	{id: "key", title: "Key commands:", commands: keyCommands},
 	{id: "server", title: "Server commands:", commands: serverCommands},
+	{id: "signer", title: "Signer commands (online-key signing service):", commands: signerCommands},
 }
 
 // otherGroup holds version, help and completion.

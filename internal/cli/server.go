@@ -58,6 +58,7 @@ written on first start, an admin token (admin.token, mode 0600).
 // serveOptions are the flags of rampart serve.
 type serveOptions struct {
 	addr, data, storeURL, signerAddr string
+	signer                           remoteSignerOptions // --signer-* (signer.go)
 	noAuth                           bool
 	tlsCert, tlsKey, tlsClientCA     string
 	secretFile                       string
@@ -81,7 +82,8 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&o.addr, "addr", "127.0.0.1:4443", "address to listen on, HOST:PORT")
 	f.StringVar(&o.data, "data", "", "data directory (required)")
 	f.StringVar(&o.storeURL, "store", "", "PostgreSQL URL (postgres://...); default: the embedded database in DIR")
-	f.StringVar(&o.signerAddr, "signer", "", "remote signer HOST:PORT (not available yet; online keys are kept in the store)")
+	f.StringVar(&o.signerAddr, "signer", "", "keep online keys in the signing service at HOST:PORT (rampart signer serve) rather than in the store")
+	o.signer.addFlags(f)
 	f.BoolVar(&o.noAuth, "insecure-no-auth", false, "let anyone write: for local experiments only")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
@@ -127,8 +129,8 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 	if o.data == "" {
 		return usageErrorf("--data is required")
 	}
-	if o.signerAddr != "" {
-		return usageErrorf("--signer: the remote signer is not available yet; leave it out to keep online keys in the store")
+	if err := o.signer.check(o.signerAddr); err != nil {
+		return err
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageErrorf("--tls-cert and --tls-key go together")
@@ -148,16 +150,29 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 		return err
 	}
 	defer st.Close()
-	if o.secretFile == "" {
-		o.secretFile = filepath.Join(o.data, "online-keys.secret")
-	}
-	secret, err := signer.LoadOrCreateSecret(o.secretFile)
-	if err != nil {
-		return err
-	}
-	sg, err := signer.NewLocal(st, secret)
-	if err != nil {
-		return err
+	var sg signer.Signer
+	if o.signerAddr != "" {
+		if o.secretFile != "" {
+			return usageErrorf("--online-key-secret is for keys in the store, not with --signer")
+		}
+		remote, err := dialRemoteSigner(o.signerAddr, o.signer)
+		if err != nil {
+			return err
+		}
+		defer remote.Close()
+		sg = remote
+		log.Info("online keys in the signing service", "signer", o.signerAddr)
+	} else {
+		if o.secretFile == "" {
+			o.secretFile = filepath.Join(o.data, "online-keys.secret")
+		}
+		secret, err := signer.LoadOrCreateSecret(o.secretFile)
+		if err != nil {
+			return err
+		}
+		if sg, err = signer.NewLocal(st, secret); err != nil {
+			return err
+		}
 	}
 	blobs, err := blob.Open(filepath.Join(o.data, "blobs"))
 	if err != nil {

@@ -1,0 +1,51 @@
+package signerd
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/rampart-tuf/rampart/server/signer"
+	"github.com/rampart-tuf/rampart/server/store/bolt"
+)
+
+// Files is the file back end: Ed25519 keys in DIR/signer.db, each private
+// key sealed (AES-256-GCM, bound to its GUN, role and key ID) under a key
+// derived from the secret in DIR/keys.secret. It is [signer.Local] over its
+// own embedded database; one process at a time may open a directory.
+type Files struct {
+	*signer.Local
+	st *bolt.Store
+}
+
+// OpenFiles opens the file back end in dir, creating the directory, the
+// database and the secret (mode 0600) as needed. secretFile overrides
+// DIR/keys.secret; keep the secret apart from the database's backups.
+func OpenFiles(dir, secretFile string) (*Files, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("signerd: no data directory")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("signerd: data directory: %w", err)
+	}
+	if secretFile == "" {
+		secretFile = filepath.Join(dir, "keys.secret")
+	}
+	secret, err := signer.LoadOrCreateSecret(secretFile)
+	if err != nil {
+		return nil, fmt.Errorf("signerd: %w", err)
+	}
+	st, err := bolt.Open(filepath.Join(dir, "signer.db"))
+	if err != nil {
+		return nil, fmt.Errorf("signerd: %w", err)
+	}
+	l, err := signer.NewLocal(st, secret)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &Files{Local: l, st: st}, nil
+}
+
+// Close closes the database.
+func (f *Files) Close() error { return f.st.Close() }
