@@ -41,7 +41,7 @@ func forEachStore(t *testing.T, fn func(t *testing.T, kind string)) {
 	}
 }
 
-func openStore(t *testing.T, kind string) store.Store {
+func openStore(t testing.TB, kind string) store.Store {
 	t.Helper()
 	var st store.Store
 	var err error
@@ -71,7 +71,7 @@ type testServer struct {
 
 type option func(*server.Config)
 
-func newServer(t *testing.T, st store.Store, opts ...option) *testServer {
+func newServer(t testing.TB, st store.Store, opts ...option) *testServer {
 	t.Helper()
 	secret := bytes.Repeat([]byte{7}, 32)
 	sg, err := signer.NewLocal(st, secret)
