@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/server/store/bolt"
 )
 
@@ -39,7 +40,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // startProcess runs "rampart serve" and waits for /healthz.
-func startProcess(t *testing.T, bin, dir, storeURL string) (*exec.Cmd, string) {
+func startProcess(t *testing.T, bin, dir, storeURL string, env ...string) (*exec.Cmd, string) {
 	t.Helper()
 	addr := freeAddr(t)
 	args := []string{"serve", "--data", dir, "--addr", addr}
@@ -47,6 +48,7 @@ func startProcess(t *testing.T, bin, dir, storeURL string) (*exec.Cmd, string) {
 		args = append(args, "--store", storeURL)
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	logf, _ := os.OpenFile(filepath.Join(dir, "serve.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -147,6 +149,47 @@ func TestSIGKILLMidPublish(t *testing.T) {
 			}
 			t.Logf("round %d: killed after %v; request status %d; targets version now %d", round, delay, status, cur.Version)
 		}
+		// A kill that certainly lands inside the store's transaction: the
+		// server pauses there (a test-only hook) and tells us so.
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		marker := filepath.Join(t.TempDir(), "in-commit")
+		cmd, url = startProcess(t, bin, dir, storeURL, store.EnvPauseInCommit+"="+marker)
+		ts.URL = url
+		pending := body(map[string][]byte{"targets": sign(t, m.targetsDoc(version, files), m.targets)})
+		go func() {
+			req, _ := http.NewRequest("POST", url+"/api/v1/repositories/"+m.gun+"/metadata", bytes.NewReader(pending))
+			req.Header.Set("Authorization", "Bearer "+ts.Admin)
+			req.Header.Set("Content-Type", "application/json")
+			if resp, err := http.DefaultClient.Do(req); err == nil { // the kill ends it
+				resp.Body.Close()
+			}
+		}()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(marker); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the publish never reached the store's transaction")
+			}
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		cmd, url = startProcess(t, bin, dir, storeURL)
+		cur, _, err := currentTargets(url, m.gun)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur.Version != version-1 {
+			t.Fatalf("killed inside the transaction: targets version %d, want the old %d", cur.Version, version-1)
+		}
+		if _, err := newClient(t, url, m.gun, root).refresh(); err != nil {
+			t.Fatalf("client after a kill inside the transaction: %v", err)
+		}
+		// The repository still accepts that publish afterwards.
+		m.ts = &testServer{URL: url, Admin: ts.Admin}
+		m.mustPublish(map[string][]byte{"targets": sign(t, m.targetsDoc(version, files), m.targets)})
+
 		if kind == "bolt" {
 			cmd.Process.Signal(syscall.SIGKILL)
 			cmd.Wait()

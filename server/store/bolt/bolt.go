@@ -183,6 +183,7 @@ func (s *Store) Publish(_ context.Context, u store.Update) (store.Change, error)
 				tsSum = f.SHA256
 			}
 		}
+		store.PauseInCommit() // files written, repository not yet updated
 		r := u.Repo
 		r.UpdatedAt = time.Now().UTC()
 		if err := putJSON(repos, []byte(gun), r); err != nil {

@@ -215,6 +215,7 @@ func (s *Store) Publish(ctx context.Context, u store.Update) (store.Change, erro
 				tsSum = f.SHA256
 			}
 		}
+		store.PauseInCommit() // files inserted, repository row not yet updated
 		r := u.Repo
 		args := []any{gun, r.RootVersion, r.SnapshotVersion, r.TimestampVersion, r.TimestampExpires, r.SnapshotExpires, r.SnapshotOnline}
 		if u.Base == 0 {
