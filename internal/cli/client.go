@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/rampart-tuf/rampart/client"
 	"github.com/rampart-tuf/rampart/internal/progress"
@@ -80,8 +82,28 @@ func newClientInitCommand() *cobra.Command {
 	return cmd
 }
 
+// clientLimits are the flags that change the client's limits.
+type clientLimits struct {
+	limits  client.Limits
+	minRate int64
+	window  time.Duration
+	timeout time.Duration
+}
+
+func (l *clientLimits) addFlags(f *pflag.FlagSet) {
+	f.IntVar(&l.limits.MaxRootRotations, "max-root-rotations", 0, "root versions followed in one refresh (default 256)")
+	f.IntVar(&l.limits.MaxDelegations, "max-delegations", 0, "delegated roles visited in one lookup (default 32)")
+	f.Int64Var(&l.limits.RootBytes, "max-root-bytes", 0, "largest root.json accepted (default 1 MiB)")
+	f.Int64Var(&l.limits.TimestampBytes, "max-timestamp-bytes", 0, "largest timestamp.json accepted (default 1 MiB)")
+	f.Int64Var(&l.limits.SnapshotBytes, "max-snapshot-bytes", 0, "largest snapshot.json accepted when timestamp lists no length (default 64 MiB)")
+	f.Int64Var(&l.limits.TargetsBytes, "max-targets-bytes", 0, "largest targets metadata accepted when snapshot lists no length (default 64 MiB)")
+	f.Int64Var(&l.minRate, "min-rate", 0, "slowest transfer rate accepted, in bytes per second over each --rate-window (default 1024)")
+	f.DurationVar(&l.window, "rate-window", 0, "period over which --min-rate is measured (default 10s)")
+	f.DurationVar(&l.timeout, "timeout", 0, "longest wait for a server's response headers (default 30s)")
+}
+
 // openClient loads a client directory made by init.
-func openClient(dir string) (*client.Client, error) {
+func openClient(dir string, l *clientLimits) (*client.Client, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "client.json"))
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a client directory (run 'rampart client init'): %w", dir, err)
@@ -94,18 +116,20 @@ func openClient(dir string) (*client.Client, error) {
 		MetadataURL: cfg.MetadataURL,
 		TargetsURL:  cfg.TargetsURL,
 		Dir:         filepath.Join(dir, "metadata"),
-		Fetcher:     &client.HTTPFetcher{UserAgent: "rampart/" + Version},
+		Fetcher:     &client.HTTPFetcher{UserAgent: "rampart/" + Version, MinRate: l.minRate, RateWindow: l.window, Timeout: l.timeout},
+		Limits:      l.limits,
 	})
 }
 
 func newClientRefreshCommand() *cobra.Command {
 	var dir string
+	var limits clientLimits
 	cmd := &cobra.Command{
 		Use:   "refresh --dir DIR",
 		Short: "Update the trusted metadata from the repository",
 		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := openClient(dir)
+			c, err := openClient(dir, &limits)
 			if err != nil {
 				return err
 			}
@@ -117,6 +141,7 @@ func newClientRefreshCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "client directory")
+	limits.addFlags(cmd.Flags())
 	cmd.MarkFlagRequired("dir")
 	return cmd
 }
@@ -126,6 +151,7 @@ const progressThreshold = 4 << 20
 
 func newClientGetCommand() *cobra.Command {
 	var dir, out string
+	var limits clientLimits
 	cmd := &cobra.Command{
 		Use:   "get --dir DIR TARGETPATH -o FILE",
 		Short: "Refresh, then download and verify one target",
@@ -134,7 +160,7 @@ it and verify its length and hashes. The file appears at FILE only once
 verified; on any failure nothing is left there.`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := openClient(dir)
+			c, err := openClient(dir, &limits)
 			if err != nil {
 				return err
 			}
@@ -172,6 +198,7 @@ verified; on any failure nothing is left there.`,
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "client directory")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write the target")
+	limits.addFlags(cmd.Flags())
 	cmd.MarkFlagRequired("dir")
 	cmd.MarkFlagRequired("output")
 	return cmd
@@ -186,6 +213,7 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 
 func newClientListCommand() *cobra.Command {
 	var dir string
+	var limits clientLimits
 	var asJSON bool
 	var maxRoles int
 	cmd := &cobra.Command{
@@ -193,7 +221,7 @@ func newClientListCommand() *cobra.Command {
 		Short: "Refresh, then list every target the repository offers",
 		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := openClient(dir)
+			c, err := openClient(dir, &limits)
 			if err != nil {
 				return err
 			}
@@ -238,6 +266,7 @@ func newClientListCommand() *cobra.Command {
 	cmd.Flags().StringVar(&dir, "dir", "", "client directory")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().IntVar(&maxRoles, "max-roles", 100000, "stop after visiting this many roles")
+	limits.addFlags(cmd.Flags())
 	cmd.MarkFlagRequired("dir")
 	return cmd
 }

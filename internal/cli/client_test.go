@@ -59,6 +59,10 @@ func TestClientCommands(t *testing.T) {
 	if code, _, errOut := runCLI(t, "client", "get", "--dir", dir, "nope", "-o", bad); code != 1 || !strings.Contains(errOut, "no trusted metadata lists this target") {
 		t.Fatalf("unknown target: %d %q", code, errOut)
 	}
+	// Limits can be changed: a timestamp bound below its size is refused.
+	if code, _, errOut := runCLI(t, "client", "refresh", "--dir", dir, "--max-timestamp-bytes", "100"); code != 1 || !strings.Contains(errOut, "exceeds the length bound of 100 bytes") {
+		t.Fatalf("--max-timestamp-bytes 100: %d %q", code, errOut)
+	}
 }
 
 // TestQuickstart runs the README's main job in-process, with its client
