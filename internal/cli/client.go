@@ -121,6 +121,23 @@ func openClient(dir string, l *clientLimits) (*client.Client, error) {
 	})
 }
 
+// refreshedClient opens the client directory and refreshes its metadata.
+func refreshedClient(cmd *cobra.Command, dir string, l *clientLimits) (*client.Client, error) {
+	c, err := openClient(dir, l)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.Refresh(cmd.Context())
+}
+
+// addClientFlags adds --dir and the limit flags every command on a client
+// directory takes.
+func addClientFlags(cmd *cobra.Command, dir *string, l *clientLimits) {
+	cmd.Flags().StringVar(dir, "dir", "", "client directory")
+	cmd.MarkFlagRequired("dir")
+	l.addFlags(cmd.Flags())
+}
+
 func newClientRefreshCommand() *cobra.Command {
 	var dir string
 	var limits clientLimits
@@ -129,20 +146,14 @@ func newClientRefreshCommand() *cobra.Command {
 		Short: "Update the trusted metadata from the repository",
 		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := openClient(dir, &limits)
-			if err != nil {
-				return err
-			}
-			if err := c.Refresh(cmd.Context()); err != nil {
+			if _, err := refreshedClient(cmd, dir, &limits); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "metadata is up to date")
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "client directory")
-	limits.addFlags(cmd.Flags())
-	cmd.MarkFlagRequired("dir")
+	addClientFlags(cmd, &dir, &limits)
 	return cmd
 }
 
@@ -160,14 +171,11 @@ it and verify its length and hashes. The file appears at FILE only once
 verified; on any failure nothing is left there.`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := openClient(dir, &limits)
+			c, err := refreshedClient(cmd, dir, &limits)
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			if err := c.Refresh(ctx); err != nil {
-				return err
-			}
 			info, err := c.Target(ctx, args[0])
 			if err != nil {
 				return err
@@ -196,10 +204,8 @@ verified; on any failure nothing is left there.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "client directory")
+	addClientFlags(cmd, &dir, &limits)
 	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write the target")
-	limits.addFlags(cmd.Flags())
-	cmd.MarkFlagRequired("dir")
 	cmd.MarkFlagRequired("output")
 	return cmd
 }
@@ -221,11 +227,8 @@ func newClientListCommand() *cobra.Command {
 		Short: "Refresh, then list every target the repository offers",
 		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := openClient(dir, &limits)
+			c, err := refreshedClient(cmd, dir, &limits)
 			if err != nil {
-				return err
-			}
-			if err := c.Refresh(cmd.Context()); err != nil {
 				return err
 			}
 			list, err := c.ListTargets(cmd.Context(), maxRoles)
@@ -263,10 +266,8 @@ func newClientListCommand() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "client directory")
+	addClientFlags(cmd, &dir, &limits)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().IntVar(&maxRoles, "max-roles", 100000, "stop after visiting this many roles")
-	limits.addFlags(cmd.Flags())
-	cmd.MarkFlagRequired("dir")
 	return cmd
 }
