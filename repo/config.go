@@ -35,6 +35,20 @@ type Config struct {
 	// a private file, or whose file is not there (an offline key), is not
 	// used for signing.
 	Keys map[string]KeyRef `json:"keys"`
+	// Server, when set, is the metadata server this repository publishes
+	// to (rampart serve): it holds the online keys marked Server in Keys
+	// and signs timestamp (and snapshot, when it holds that key) itself.
+	Server *ServerConfig `json:"server,omitempty"`
+}
+
+// ServerConfig names the metadata server and repository a repository
+// publishes to.
+type ServerConfig struct {
+	// URL is the server's base URL, such as https://tuf.example.com.
+	URL string `json:"url"`
+	// GUN is the repository's name on the server, such as
+	// example.com/acme/app.
+	GUN string `json:"gun"`
 }
 
 // BinsConfig describes the hashed bins the targets role delegates to.
@@ -47,6 +61,23 @@ type BinsConfig struct {
 type KeyRef struct {
 	Public  string `json:"public,omitempty"`
 	Private string `json:"private,omitempty"`
+	// Server marks an online key held by the repository's metadata
+	// server (Config.Server), which signs with it; it has no files here.
+	Server bool `json:"server,omitempty"`
+}
+
+// serverHeld reports whether every key in ids is held by the server, so
+// that signatures missing by them are the server's to make.
+func (c *Config) serverHeld(ids []string) bool {
+	if c.Server == nil || len(ids) == 0 {
+		return false
+	}
+	for _, id := range ids {
+		if !c.Keys[id].Server {
+			return false
+		}
+	}
+	return true
 }
 
 // Default expiry policy.

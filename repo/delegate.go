@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -156,6 +157,10 @@ type RotateOptions struct {
 	RemoveKeys []string
 	// Threshold, when not zero, is the role's new threshold.
 	Threshold int
+	// ServerKeys are online keys of the repository's metadata server to
+	// trust for timestamp or snapshot (see apiclient's OnlineKey and
+	// RotateOnlineKey); the server signs with them.
+	ServerKeys []keys.PublicKey
 }
 
 // Rotate changes the keys or threshold of a role. Changing a top-level
@@ -163,8 +168,16 @@ type RotateOptions struct {
 // the new root that are at hand; the role itself is signed again with its
 // new keys.
 func (r *Repo) Rotate(ctx context.Context, o RotateOptions) error {
-	if len(o.AddKeys) == 0 && len(o.RemoveKeys) == 0 && o.Threshold == 0 {
+	if len(o.AddKeys) == 0 && len(o.RemoveKeys) == 0 && o.Threshold == 0 && len(o.ServerKeys) == 0 {
 		return fmt.Errorf("nothing to rotate: give keys to add or remove, or a threshold")
+	}
+	if len(o.ServerKeys) > 0 {
+		if r.cfg.Server == nil {
+			return fmt.Errorf("%s does not publish to a metadata server, so no server can hold its keys", r.dir)
+		}
+		if o.Role != metadata.TypeTimestamp && o.Role != metadata.TypeSnapshot {
+			return fmt.Errorf("the server holds only timestamp and snapshot keys, not %s keys", o.Role)
+		}
 	}
 	return r.Update(ctx, func(tx *Tx) error {
 		cfg := tx.Config()
@@ -249,6 +262,18 @@ func (r *Repo) Rotate(ctx context.Context, o RotateOptions) error {
 			if old, ok := cfg.Keys[id]; !ok || old.Private == "" {
 				cfg.Keys[id] = ref
 			}
+		}
+		for _, pk := range o.ServerKeys {
+			k := metadata.NewKey(pk)
+			id := k.ID()
+			if slices.Contains(ids, id) {
+				return fmt.Errorf("the server's key %s is already a key of %s", shortID(id), o.Role)
+			}
+			ids = append(ids, id)
+			if _, ok := keyMap[id]; !ok {
+				keyMap[id] = k
+			}
+			cfg.Keys[id] = KeyRef{Server: true}
 		}
 		for _, prefix := range o.RemoveKeys {
 			var match []string

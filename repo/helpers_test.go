@@ -86,6 +86,7 @@ func publish(t *testing.T, r *repo.Repo, out string) *repo.PublishResult {
 type goTUFClient struct {
 	t       *testing.T
 	srv     *httptest.Server
+	base    string // the repository's URL, when srv is nil
 	root    []byte
 	cache   string
 	updater *updater.Updater
@@ -108,11 +109,15 @@ func newGoTUF(t *testing.T, pub string) *goTUFClient {
 }
 
 func (c *goTUFClient) refresh() error {
-	cfg, err := config.New(c.srv.URL+"/metadata", c.root)
+	base := c.base
+	if c.srv != nil {
+		base = c.srv.URL
+	}
+	cfg, err := config.New(base+"/metadata", c.root)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	cfg.RemoteTargetsURL = c.srv.URL + "/targets"
+	cfg.RemoteTargetsURL = base + "/targets"
 	cfg.LocalMetadataDir = filepath.Join(c.cache, "metadata")
 	cfg.LocalTargetsDir = filepath.Join(c.cache, "targets")
 	if err := cfg.EnsurePathsExist(); err != nil {

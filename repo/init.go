@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-tuf/rampart/server/apiclient"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -30,6 +31,13 @@ type InitOptions struct {
 	// (.pub) of keys held elsewhere. A role without keys gets as many new
 	// keys as its threshold, written to DIR/keys.
 	Keys map[string][]string
+	// Server, when set, makes a repository that publishes to a metadata
+	// server (rampart serve) under the name GUN: root trusts the server's
+	// online timestamp key and, unless Keys gives snapshot keys, its
+	// snapshot key, both fetched from the server (which makes them on
+	// first request).
+	Server *apiclient.Client
+	GUN    string
 }
 
 // Roles that Init knows.
@@ -65,6 +73,12 @@ func Init(ctx context.Context, dir string, o InitOptions, opts Options) (*Repo, 
 	if (o.Keys[binsPolicy] != nil || o.Thresholds[binsPolicy] != 0) && o.Bins == 0 {
 		return nil, fmt.Errorf("keys or threshold given for bins, but no bins: set the number of bits with --bins")
 	}
+	// The server's keys come first, so that a server that cannot be
+	// reached leaves nothing behind.
+	online, err := serverKeys(ctx, o)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -72,7 +86,7 @@ func Init(ctx context.Context, dir string, o InitOptions, opts Options) (*Repo, 
 	if err != nil {
 		return nil, err
 	}
-	r, err := initRepo(ctx, dir, o, opts, unlock)
+	r, err := initRepo(ctx, dir, o, online, opts, unlock)
 	if err != nil {
 		unlock()
 		return nil, err
@@ -80,8 +94,44 @@ func Init(ctx context.Context, dir string, o InitOptions, opts Options) (*Repo, 
 	return r, nil
 }
 
-func initRepo(ctx context.Context, dir string, o InitOptions, opts Options, unlock func()) (*Repo, error) {
+// serverKeys fetches the online keys of the server in o, by role: the
+// timestamp key, and the snapshot key unless o gives snapshot keys.
+func serverKeys(ctx context.Context, o InitOptions) (map[string]keys.PublicKey, error) {
+	if o.Server == nil {
+		if o.GUN != "" {
+			return nil, fmt.Errorf("a GUN is given but no server: give the server's URL too")
+		}
+		return nil, nil
+	}
+	if o.GUN == "" {
+		return nil, fmt.Errorf("a repository on a server needs a name there: give its GUN (such as example.com/acme/app)")
+	}
+	if len(o.Keys[metadata.TypeTimestamp]) > 0 {
+		return nil, fmt.Errorf("the server signs timestamp metadata with its own key: do not give timestamp keys for a repository on a server")
+	}
+	roles := []string{metadata.TypeTimestamp}
+	if len(o.Keys[metadata.TypeSnapshot]) == 0 {
+		roles = append(roles, metadata.TypeSnapshot)
+	}
+	out := map[string]keys.PublicKey{}
+	for _, role := range roles {
+		if th := o.Thresholds[role]; th > 1 {
+			return nil, fmt.Errorf("threshold of %s is %d, but the server signs %s with one key: give %s keys of your own (--key %s=KEYFILE) for a higher threshold", role, th, role, role, role)
+		}
+		k, err := o.Server.OnlineKey(ctx, o.GUN, role)
+		if err != nil {
+			return nil, fmt.Errorf("fetching the server's %s key for %s: %w", role, o.GUN, err)
+		}
+		out[role] = k.PublicKey
+	}
+	return out, nil
+}
+
+func initRepo(ctx context.Context, dir string, o InitOptions, online map[string]keys.PublicKey, opts Options, unlock func()) (*Repo, error) {
 	cfg := &Config{Format: 1, Expires: map[string]Duration{}, Delegations: map[string]string{}, Keys: map[string]KeyRef{}}
+	if o.Server != nil {
+		cfg.Server = &ServerConfig{URL: o.Server.URL(), GUN: o.GUN}
+	}
 	for role, d := range o.Expires {
 		if d <= 0 {
 			return nil, fmt.Errorf("expiry of %s must be positive", role)
@@ -114,6 +164,11 @@ func initRepo(ctx context.Context, dir string, o InitOptions, opts Options, unlo
 		}
 		if th < 0 {
 			return nil, fmt.Errorf("threshold of %s is %d: want at least 1", role, th)
+		}
+		if pk, ok := online[role]; ok {
+			cfg.Keys[KeyID(pk)] = KeyRef{Server: true}
+			roleKeys[role] = []keys.PublicKey{pk}
+			continue
 		}
 		files := o.Keys[role]
 		if len(files) == 0 {
@@ -247,7 +302,7 @@ func initRepo(ctx context.Context, dir string, o InitOptions, opts Options, unlo
 		doc  metadata.Signed
 	}{{metadata.TypeRoot, rootMD}, {metadata.TypeTargets, targetsMD}, {metadata.TypeSnapshot, snapMD}, {metadata.TypeTimestamp, tsMD}} {
 		rep, _ := root.ReportRole(d.role, d.doc)
-		if !rep.Met() {
+		if !rep.Met() && !cfg.serverHeld(rep.Missing) {
 			r.notes = append(r.notes, fmt.Sprintf("%s is staged with %d of %d signatures (keys not at hand: %s); sign it with 'rampart repo sign %s %s --key KEYFILE' before publishing",
 				d.role, len(rep.Valid), rep.Threshold, r.hints(cfg, rep.Missing), dir, d.role))
 		}

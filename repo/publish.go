@@ -40,6 +40,9 @@ type PublishResult struct {
 // timestamp.json are replaced last, atomically.
 func (r *Repo) Publish(ctx context.Context, out string) (*PublishResult, error) {
 	res := &PublishResult{Out: out}
+	if sc := r.cfg.Server; sc != nil && r.cfg.serverHeld(r.root.Signed.Roles[metadata.TypeTimestamp].KeyIDs) {
+		return nil, fmt.Errorf("%s publishes to the metadata server %s as %s, which signs its timestamp: publish there with 'rampart repo publish %s' (without --out)", r.dir, sc.URL, sc.GUN, r.dir)
+	}
 	if err := r.makeBins(ctx); err != nil {
 		return nil, err
 	}
@@ -125,11 +128,7 @@ func (r *Repo) Publish(ctx context.Context, out string) (*PublishResult, error) 
 	}
 	res.SnapshotVer, res.TimestampVer = snap.Signed.Version, ts.Signed.Version
 	// Targets roles not yet published, checked in parallel.
-	type pending struct {
-		role    string
-		version int64
-	}
-	var todo []pending
+	var todo []pendingRole
 	for name, m := range snap.Signed.Meta {
 		role := strings.TrimSuffix(name, ".json")
 		if published(fmt.Sprintf("%d.%s", m.Version, name)) {
@@ -146,81 +145,13 @@ func (r *Repo) Publish(ctx context.Context, out string) (*PublishResult, error) 
 			}
 			continue
 		}
-		if !metadata.IsTopLevel(role) {
-			if _, _, err := r.delegation(role, parents); err != nil { // fills parents
-				return nil, err
-			}
-		}
-		todo = append(todo, pending{role, m.Version})
+		todo = append(todo, pendingRole{role, m.Version})
 	}
-	var mu sync.Mutex
-	bar := newCountBar(r.opts.Progress, len(todo), "checking roles")
-	err = parallel(len(todo), func(i int) error {
-		p := todo[i]
-		if f, ok := r.fresh[p.role]; ok && f.version == p.version {
-			// Signed and written by this Repo: the signers checked their
-			// signatures; count them against the threshold.
-			var rep *metadata.SignatureReport
-			if p.role == metadata.TypeTargets {
-				rk := r.root.Signed.Roles[p.role]
-				rep = countReport(p.role, rk.KeyIDs, rk.Threshold, f.signedBy)
-			} else {
-				d, _, err := r.delegationCached(p.role, parents)
-				if err != nil {
-					return err
-				}
-				rep = countReport(p.role, d.KeyIDs, d.Threshold, f.signedBy)
-			}
-			mu.Lock()
-			if pr := r.problem(rep, p.version); pr != nil {
-				problems = append(problems, pr)
-			}
-			if !f.expires.After(now) {
-				expired = append(expired, fmt.Sprintf("%s expired at %s", p.role, f.expires.Format(time.RFC3339)))
-			}
-			mu.Unlock()
-			bar.Add(1)
-			return nil
-		}
-		b, err := os.ReadFile(r.stagedPath(p.role))
-		if err != nil {
-			return fmt.Errorf("snapshot lists %s, but it is not staged: %w", p.role, err)
-		}
-		md, err := readSignedFile(b)
-		if err == nil && md.typ != metadata.TypeTargets {
-			err = fmt.Errorf("_type is %q, want targets", md.typ)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", r.stagedPath(p.role), err)
-		}
-		if md.version != p.version {
-			return fmt.Errorf("snapshot lists %s version %d, but version %d is staged", p.role, p.version, md.version)
-		}
-		var rep *metadata.SignatureReport
-		if p.role == metadata.TypeTargets {
-			rep, _ = r.root.Signed.ReportRole(p.role, md)
-		} else {
-			d, keyMap, err := r.delegationCached(p.role, parents)
-			if err != nil {
-				return err
-			}
-			rep = metadata.CheckSignatures(p.role, md, d.KeyIDs, keyMap, d.Threshold)
-		}
-		mu.Lock()
-		if pr := r.problem(rep, md.version); pr != nil {
-			problems = append(problems, pr)
-		}
-		if !md.expires.After(now) {
-			expired = append(expired, fmt.Sprintf("%s expired at %s", p.role, md.expires.Format(time.RFC3339)))
-		}
-		mu.Unlock()
-		bar.Add(1)
-		return nil
-	})
-	bar.Finish()
+	p, e, err := r.checkTargetsRoles(todo, parents, now)
 	if err != nil {
 		return nil, err
 	}
+	problems, expired = append(problems, p...), append(expired, e...)
 	if len(problems) > 0 {
 		sortProblems(problems)
 		return nil, fmt.Errorf("not publishing: %w", &SignatureError{Problems: problems})
@@ -249,7 +180,7 @@ func (r *Repo) Publish(ctx context.Context, out string) (*PublishResult, error) 
 	// replaced), copies otherwise. Either way they get a temporary name
 	// first and their final name once durable: a file that exists under
 	// its final name is complete, so a later publish may skip it.
-	bar = newCountBar(r.opts.Progress, len(files), "writing metadata")
+	bar := newCountBar(r.opts.Progress, len(files), "writing metadata")
 	tmpNames := make([]string, len(files))
 	err = parallel(len(files), func(i int) error {
 		bar.Add(1)
@@ -323,6 +254,96 @@ func (r *Repo) makeBins(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// pendingRole is a staged targets role to publish, at the version the
+// staged snapshot lists.
+type pendingRole struct {
+	role    string
+	version int64
+}
+
+// checkTargetsRoles checks the staged targets roles in todo, in parallel:
+// each must be at the version the snapshot lists, signed by the threshold
+// of keys its delegator trusts, and not expired at now. parents caches
+// delegators; it is filled here.
+func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadata.Targets, now time.Time) (problems []*SignatureProblem, expired []string, err error) {
+	for _, p := range todo {
+		if !metadata.IsTopLevel(p.role) {
+			if _, _, err := r.delegation(p.role, parents); err != nil { // fills parents
+				return nil, nil, err
+			}
+		}
+	}
+	var mu sync.Mutex
+	bar := newCountBar(r.opts.Progress, len(todo), "checking roles")
+	defer bar.Finish()
+	err = parallel(len(todo), func(i int) error {
+		p := todo[i]
+		if f, ok := r.fresh[p.role]; ok && f.version == p.version {
+			// Signed and written by this Repo: the signers checked their
+			// signatures; count them against the threshold.
+			var rep *metadata.SignatureReport
+			if p.role == metadata.TypeTargets {
+				rk := r.root.Signed.Roles[p.role]
+				rep = countReport(p.role, rk.KeyIDs, rk.Threshold, f.signedBy)
+			} else {
+				d, _, err := r.delegationCached(p.role, parents)
+				if err != nil {
+					return err
+				}
+				rep = countReport(p.role, d.KeyIDs, d.Threshold, f.signedBy)
+			}
+			mu.Lock()
+			if pr := r.problem(rep, p.version); pr != nil {
+				problems = append(problems, pr)
+			}
+			if !f.expires.After(now) {
+				expired = append(expired, fmt.Sprintf("%s expired at %s", p.role, f.expires.Format(time.RFC3339)))
+			}
+			mu.Unlock()
+			bar.Add(1)
+			return nil
+		}
+		b, err := os.ReadFile(r.stagedPath(p.role))
+		if err != nil {
+			return fmt.Errorf("snapshot lists %s, but it is not staged: %w", p.role, err)
+		}
+		md, err := readSignedFile(b)
+		if err == nil && md.typ != metadata.TypeTargets {
+			err = fmt.Errorf("_type is %q, want targets", md.typ)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.stagedPath(p.role), err)
+		}
+		if md.version != p.version {
+			return fmt.Errorf("snapshot lists %s version %d, but version %d is staged", p.role, p.version, md.version)
+		}
+		var rep *metadata.SignatureReport
+		if p.role == metadata.TypeTargets {
+			rep, _ = r.root.Signed.ReportRole(p.role, md)
+		} else {
+			d, keyMap, err := r.delegationCached(p.role, parents)
+			if err != nil {
+				return err
+			}
+			rep = metadata.CheckSignatures(p.role, md, d.KeyIDs, keyMap, d.Threshold)
+		}
+		mu.Lock()
+		if pr := r.problem(rep, md.version); pr != nil {
+			problems = append(problems, pr)
+		}
+		if !md.expires.After(now) {
+			expired = append(expired, fmt.Sprintf("%s expired at %s", p.role, md.expires.Format(time.RFC3339)))
+		}
+		mu.Unlock()
+		bar.Add(1)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return problems, expired, nil
 }
 
 // countReport is the signature report of a role signed by the keys

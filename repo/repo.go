@@ -293,6 +293,9 @@ func (r *Repo) keyHint(id string) string {
 	if !ok {
 		return ""
 	}
+	if ref.Server {
+		return " (held by the server)"
+	}
 	if ref.Private != "" {
 		return " (" + ref.Private + ")"
 	}
@@ -332,8 +335,8 @@ type Tx struct {
 // noteUnsigned records a role committed with fewer signatures than it
 // needs. Bins are summed up as one note.
 func (tx *Tx) noteUnsigned(role string, have, threshold int, ids []string) {
-	if have >= threshold {
-		return
+	if have >= threshold || tx.cfg.serverHeld(ids) {
+		return // enough, or the server signs when the repository is published
 	}
 	if tx.cfg.isBin(role) {
 		role = tx.cfg.Bins.Prefix
@@ -362,7 +365,9 @@ func (r *Repo) hints(cfg *Config, ids []string) string {
 		}
 		h := shortID(id)
 		if ref, ok := cfg.Keys[id]; ok {
-			if ref.Private != "" {
+			if ref.Server {
+				h += " (held by the server)"
+			} else if ref.Private != "" {
 				h += " (" + ref.Private + ")"
 			} else if ref.Public != "" {
 				h += " (" + ref.Public + ")"

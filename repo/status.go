@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +22,8 @@ type Status struct {
 	// Warnings are problems to act on: roles below threshold, expired or
 	// close to expiry.
 	Warnings []string `json:"warnings"`
+	// Server is the metadata server the repository publishes to, if any.
+	Server *ServerConfig `json:"server,omitempty"`
 }
 
 // RoleStatus describes one role.
@@ -36,6 +39,11 @@ type RoleStatus struct {
 	Missing     []KeyStatus `json:"missing"`
 	Targets     int         `json:"targets"`
 	Delegator   string      `json:"delegated_by,omitempty"`
+	// SignedByServer is true for a role whose keys the repository's
+	// metadata server holds: the server signs it (and keeps it from
+	// expiring) when the repository is published there, so its staged
+	// copy here is unsigned and not warned about.
+	SignedByServer bool `json:"signed_by_server,omitempty"`
 }
 
 // KeyStatus names a key and where its files are.
@@ -56,7 +64,7 @@ type BinsStatus struct {
 // Status reports every role's version, expiry and signatures. A role
 // expires soon when less than a fifth of its expiry period is left.
 func (r *Repo) Status(ctx context.Context) (*Status, error) {
-	st := &Status{Dir: r.dir, Warnings: []string{}}
+	st := &Status{Dir: r.dir, Warnings: []string{}, Server: r.Server()}
 	now := r.opts.Now()
 	parents := map[string]*metadata.Targets{}
 	add := func(name string, c *metadata.Common, doc metadata.Signed, rep *metadata.SignatureReport, targets int) RoleStatus {
@@ -75,9 +83,13 @@ func (r *Repo) Status(ctx context.Context) (*Status, error) {
 		if p, ok := r.cfg.parentOf(name); ok {
 			rs.Delegator = p
 		}
+		rs.SignedByServer = r.cfg.serverHeld(append(slices.Clone(rep.Valid), rep.Missing...))
 		return rs
 	}
 	warn := func(rs RoleStatus) {
+		if rs.SignedByServer {
+			return
+		}
 		if len(rs.Signed) < rs.Threshold {
 			p := r.problem(&metadata.SignatureReport{Role: rs.Name, Threshold: rs.Threshold, Valid: keyIDs(rs.Signed), Missing: keyIDs(rs.Missing)}, rs.Version)
 			st.Warnings = append(st.Warnings, p.String())

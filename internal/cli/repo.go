@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/rampart-tuf/rampart/keystore"
 	"github.com/rampart-tuf/rampart/repo"
+	"github.com/rampart-tuf/rampart/server/apiclient"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 )
 
@@ -144,7 +146,8 @@ func parseRoleValues(flag string, values []string) (map[string][]string, error) 
 
 func newRepoInitCommand() *cobra.Command {
 	var bins int
-	var binPrefix string
+	var binPrefix, serverURL, gun string
+	var tok tokenFlags
 	var thresholds, expires, keyFlags []string
 	cmd := &cobra.Command{
 		Use:   "init DIR",
@@ -157,11 +160,19 @@ file (.key) is used for signing whenever it is there, a public key file
 (.pub) names a key held elsewhere, which signs later with 'rampart repo
 sign'. With --bins, targets are spread over 2^BITS hashed bins (TAP 15).
 
+With --server and --gun, the repository lives on a metadata server
+(rampart serve) under that GUN: root trusts the server's online timestamp
+key and, unless --key gives snapshot keys, its snapshot key, both fetched
+from the server with a push token (--token, RAMPART_TOKEN or --token-file).
+The server then signs timestamp (and snapshot) whenever the repository is
+published to it with 'rampart repo publish DIR', and keeps them fresh.
+
 Metadata is staged in DIR; 'rampart repo publish' writes what clients
 fetch.`,
 		Example: `  rampart repo init myrepo
   rampart repo init registry --bins 12 --expires timestamp=1d
-  rampart repo init secure --threshold root=2 --key root=/media/usb/root-1.pub --key root=/media/usb/root-2.pub`,
+  rampart repo init secure --threshold root=2 --key root=/media/usb/root-1.pub --key root=/media/usb/root-2.pub
+  RAMPART_TOKEN=rpt_... rampart repo init app --server https://tuf.example.com --gun example.com/acme/app`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := repo.InitOptions{Bins: bins, BinPrefix: binPrefix, Thresholds: map[string]int{}, Expires: map[string]time.Duration{}}
@@ -190,6 +201,18 @@ fetch.`,
 			if o.Keys, err = parseRoleValues("key", keyFlags); err != nil {
 				return err
 			}
+			if gun != "" && serverURL == "" {
+				return usageErrorf("--gun names the repository on a server: give the server with --server URL")
+			}
+			if serverURL != "" {
+				if gun == "" {
+					return usageErrorf("--server needs the repository's name there: give it with --gun GUN")
+				}
+				if o.Server, err = tok.client(serverURL); err != nil {
+					return err
+				}
+				o.GUN = gun
+			}
 			r, err := repo.Init(cmd.Context(), args[0], o, repoOptions(cmd))
 			if err != nil {
 				return err
@@ -201,12 +224,20 @@ fetch.`,
 			if b := r.Config().Bins; b != nil {
 				fmt.Fprintf(out, "Targets go into %d hashed bins (%s-...)\n", 1<<b.Bits, b.Prefix)
 			}
-			fmt.Fprintf(out, "Next: rampart repo add %s FILE, then rampart repo publish %s --out PUBDIR\n", args[0], args[0])
+			if sc := r.Server(); sc != nil {
+				fmt.Fprintf(out, "Publishes to %s as %s; clients use %s\n", sc.URL, sc.GUN, o.Server.RepositoryURL(sc.GUN))
+				fmt.Fprintf(out, "Next: rampart repo add %s FILE, then rampart repo publish %s\n", args[0], args[0])
+			} else {
+				fmt.Fprintf(out, "Next: rampart repo add %s FILE, then rampart repo publish %s --out PUBDIR\n", args[0], args[0])
+			}
 			printNotes(cmd, r)
 			return nil
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&serverURL, "server", "", "metadata server (`URL`, rampart serve) the repository publishes to; it signs timestamp and snapshot")
+	f.StringVar(&gun, "gun", "", "name of the repository on --server, such as example.com/acme/app")
+	tok.add(f, "push token for --server")
 	f.IntVar(&bins, "bins", 0, "spread targets over 2^`BITS` hashed bins (TAP 15 succinct roles)")
 	f.StringVar(&binPrefix, "bin-prefix", "bins", "name prefix of the hashed bins")
 	f.StringArrayVar(&thresholds, "threshold", nil, "signature threshold of a role, as `ROLE=N` (repeatable)")
@@ -225,7 +256,10 @@ func printKeys(w io.Writer, r *repo.Repo) {
 		for _, id := range rk.KeyIDs {
 			ref := cfg.Keys[id]
 			where := ref.Private
-			if where == "" {
+			switch {
+			case ref.Server:
+				where = "held by the server"
+			case where == "":
 				where = ref.Public + ", offline"
 			}
 			fmt.Fprintf(w, " %s (%s)", id[:12], where)
@@ -598,17 +632,26 @@ by keys the role trusts, are taken.`,
 
 func newRepoRotateCommand() *cobra.Command {
 	var o repo.RotateOptions
+	var serverKey bool
+	var tok tokenFlags
 	cmd := &cobra.Command{
-		Use:   "rotate DIR ROLE [--add-key PUBFILE]... [--remove-key KEYID]...",
+		Use:   "rotate DIR ROLE [--add-key PUBFILE]... [--remove-key KEYID]... [--server-key]",
 		Short: "Change the keys or threshold of a role",
 		Long: `Add or revoke keys of ROLE, or change its threshold. For a top-level role
 this makes a new root version, which must be signed by a threshold of the
 old root keys and of the new ones (sign with 'rampart repo sign DIR root'
 if they are not all at hand); every root version is kept and published, so
 clients follow the chain. A role whose keys changed is signed again with
-its new keys. ROLE "bins" changes the keys of all hashed bins.`,
+its new keys. ROLE "bins" changes the keys of all hashed bins.
+
+For a repository on a metadata server, --server-key has the server make a
+new online key for ROLE (timestamp or snapshot; an admin token is needed)
+and trusts it instead of the server's previous key. For a snapshot key you
+held so far, add --remove-key with its ID to hand snapshot signing to the
+server. The server signs with the new key once the new root is published.`,
 		Example: `  rampart repo rotate myrepo targets --add-key new-targets.key --remove-key 3f2a9c
-  rampart repo rotate myrepo root --add-key root-3.pub --threshold 2`,
+  rampart repo rotate myrepo root --add-key root-3.pub --threshold 2
+  rampart repo rotate app timestamp --server-key --token-file admin.token`,
 		Args: checkArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Role = args[1]
@@ -617,6 +660,11 @@ its new keys. ROLE "bins" changes the keys of all hashed bins.`,
 				return err
 			}
 			defer r.Close()
+			if serverKey {
+				if err := addServerKey(cmd, r, &o, &tok); err != nil {
+					return err
+				}
+			}
 			if err := r.Rotate(cmd.Context(), o); err != nil {
 				return err
 			}
@@ -629,32 +677,96 @@ its new keys. ROLE "bins" changes the keys of all hashed bins.`,
 	f.StringArrayVar(&o.AddKeys, "add-key", nil, "key file (`PUBFILE`) of a key to trust (repeatable)")
 	f.StringArrayVar(&o.RemoveKeys, "remove-key", nil, "ID (`KEYID`, or a unique prefix) of a key to revoke (repeatable)")
 	f.IntVar(&o.Threshold, "threshold", 0, "new threshold (`N`) of the role")
+	f.BoolVar(&serverKey, "server-key", false, "have the repository's server make a new online key for ROLE and trust it instead of its previous one")
+	tok.add(f, "admin token for --server-key")
 	return cmd
+}
+
+// addServerKey asks the repository's server for a new online key of
+// o.Role and sets o to trust it in place of the server's current keys of
+// the role. A role the server holds no key of yet gets the server's
+// current key, made if need be.
+func addServerKey(cmd *cobra.Command, r *repo.Repo, o *repo.RotateOptions, tok *tokenFlags) error {
+	sc := r.Server()
+	if sc == nil {
+		return usageErrorf("--server-key: %s does not publish to a metadata server", r.Dir())
+	}
+	if o.Role != "timestamp" && o.Role != "snapshot" {
+		return usageErrorf("--server-key: the server holds timestamp and snapshot keys, not %s keys", o.Role)
+	}
+	c, err := tok.client(sc.URL)
+	if err != nil {
+		return err
+	}
+	cfg := r.Config()
+	var old []string
+	for _, id := range r.Root().Signed.Roles[o.Role].KeyIDs {
+		if cfg.Keys[id].Server {
+			old = append(old, id)
+		}
+	}
+	get := c.RotateOnlineKey
+	if len(old) == 0 {
+		get = c.OnlineKey
+	}
+	k, err := get(cmd.Context(), sc.GUN, o.Role)
+	if err != nil {
+		return fmt.Errorf("asking %s for a new %s key: %w", sc.URL, o.Role, err)
+	}
+	o.ServerKeys = append(o.ServerKeys, k.PublicKey)
+	o.RemoveKeys = append(o.RemoveKeys, old...)
+	return nil
 }
 
 func newRepoPublishCommand() *cobra.Command {
 	var out string
+	var tok tokenFlags
 	cmd := &cobra.Command{
-		Use:   "publish DIR --out PUBDIR",
+		Use:   "publish DIR [--out PUBDIR]",
 		Short: "Write metadata and targets for clients to fetch",
-		Long: `Check that every role is signed by its threshold of keys and write
-PUBDIR/metadata (N.ROLE.json for every version of every role, every root
-version, root.json and timestamp.json) and PUBDIR/targets (dir/HASH.name),
-ready for any static web server, bucket or CDN. Snapshot and timestamp are
-signed again first when they need it and their keys are at hand. Files
-already in PUBDIR are kept: publishing again writes only what changed, and
-timestamp.json is replaced last.`,
-		Example: `  rampart repo publish myrepo --out /srv/www/tuf`,
-		Args:    checkArgs(cobra.ExactArgs(1)),
+		Long: `Check that every role is signed by its threshold of keys and publish the
+repository.
+
+With --out, write PUBDIR/metadata (N.ROLE.json for every version of every
+role, every root version, root.json and timestamp.json) and PUBDIR/targets
+(dir/HASH.name), ready for any static web server, bucket or CDN. Snapshot
+and timestamp are signed again first when they need it and their keys are
+at hand. Files already in PUBDIR are kept: publishing again writes only
+what changed, and timestamp.json is replaced last.
+
+Without --out, publish to the metadata server the repository was created
+for ('rampart repo init DIR --server URL --gun GUN'), with a push token
+(--token, RAMPART_TOKEN or --token-file). Publish reads what the server
+has, uploads the target content it lacks, then sends every newer root
+version and the roles that changed (and snapshot, if you hold its key) in
+one atomic update; the server checks them as a client would and signs the
+new timestamp. Nothing is sent when a role is below its threshold or
+expired, and the server's new state is read back and checked.`,
+		Example: `  rampart repo publish myrepo --out /srv/www/tuf
+  RAMPART_TOKEN=rpt_... rampart repo publish app`,
+		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if out == "" {
-				return usageErrorf("give the output directory with --out PUBDIR")
-			}
 			r, err := openRepo(cmd, args[0])
 			if err != nil {
 				return err
 			}
 			defer r.Close()
+			if out == "" {
+				sc := r.Server()
+				if sc == nil {
+					return usageErrorf("give the output directory with --out PUBDIR (%s does not publish to a metadata server)", args[0])
+				}
+				c, err := tok.client(sc.URL)
+				if err != nil {
+					return err
+				}
+				res, err := r.PublishToServer(cmd.Context(), c)
+				if err != nil {
+					return err
+				}
+				printServerResult(cmd.OutOrStdout(), res)
+				return nil
+			}
 			res, err := r.Publish(cmd.Context(), out)
 			if err != nil {
 				return err
@@ -664,8 +776,80 @@ timestamp.json is replaced last.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&out, "out", "", "directory (`PUBDIR`) to publish to")
+	cmd.Flags().StringVar(&out, "out", "", "directory (`PUBDIR`) to publish to; without it, publish to the repository's server")
+	tok.add(cmd.Flags(), "push token for the repository's server")
 	return cmd
+}
+
+// printServerResult says what a publish to a server did.
+func printServerResult(w io.Writer, res *repo.ServerResult) {
+	where := strings.TrimRight(res.URL, "/") + " as " + res.GUN
+	if res.UpToDate {
+		fmt.Fprintf(w, "%s is up to date: root v%d, snapshot v%d, timestamp v%d\n", where, res.RootVersion, res.SnapshotVersion, res.TimestampVersion)
+		return
+	}
+	var sent []string
+	for _, v := range res.RootVersions {
+		sent = append(sent, fmt.Sprintf("root v%d", v))
+	}
+	if n := len(res.Roles); n > 6 {
+		sent = append(sent, fmt.Sprintf("%d roles", n))
+	} else {
+		sent = append(sent, res.Roles...)
+	}
+	if len(sent) == 0 {
+		sent = []string{"no metadata"}
+	}
+	fmt.Fprintf(w, "published to %s: root v%d, snapshot v%d, timestamp v%d (sent %s; %d targets uploaded, %s, %d already there)\n",
+		where, res.RootVersion, res.SnapshotVersion, res.TimestampVersion, strings.Join(sent, ", "),
+		res.TargetsUploaded, formatSize(res.TargetBytes), res.TargetsPresent)
+}
+
+// formatSize writes n bytes for people.
+func formatSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// tokenFlags are the --token and --token-file flags of commands that talk
+// to a metadata server.
+type tokenFlags struct {
+	token, file string
+}
+
+func (t *tokenFlags) add(f *pflag.FlagSet, usage string) {
+	f.StringVar(&t.token, "token", "", usage+" (or RAMPART_TOKEN)")
+	f.StringVar(&t.file, "token-file", "", "file holding the token (wins over --token and RAMPART_TOKEN)")
+}
+
+// client returns an API client for the server at url with the token.
+func (t *tokenFlags) client(url string) (*apiclient.Client, error) {
+	tok := t.token
+	if t.file != "" {
+		b, err := os.ReadFile(t.file)
+		if err != nil {
+			return nil, fmt.Errorf("reading the token: %w", err)
+		}
+		tok = strings.TrimSpace(string(b))
+		if tok == "" {
+			return nil, fmt.Errorf("%s holds no token", t.file)
+		}
+	}
+	if tok == "" {
+		return nil, usageErrorf("the server needs a token: give it with --token, RAMPART_TOKEN or --token-file (an admin makes one with 'rampart token create --scope push')")
+	}
+	c, err := apiclient.New(url, tok, nil)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return c, nil
 }
 
 func newRepoStatusCommand() *cobra.Command {
@@ -694,6 +878,9 @@ Hashed bins are summarised, and listed only when they need attention.`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(st)
 			}
+			if st.Server != nil {
+				fmt.Fprintf(out, "Publishes to %s as %s\n\n", st.Server.URL, st.Server.GUN)
+			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ROLE\tVERSION\tEXPIRES\tSIGNATURES\tTARGETS\tMISSING KEYS")
 			for _, rs := range st.Roles {
@@ -715,7 +902,11 @@ Hashed bins are summarised, and listed only when they need attention.`,
 					}
 					missing = append(missing, m)
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%d/%d\t%s\t%s\n", rs.Name, rs.Version, exp, len(rs.Signed), rs.Threshold, targets, strings.Join(missing, ", "))
+				version, sigs := strconv.FormatInt(rs.Version, 10), fmt.Sprintf("%d/%d", len(rs.Signed), rs.Threshold)
+				if rs.SignedByServer {
+					version, exp, sigs, missing = "-", "-", "by server", nil
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", rs.Name, version, exp, sigs, targets, strings.Join(missing, ", "))
 			}
 			tw.Flush()
 			if b := st.Bins; b != nil {

@@ -115,3 +115,115 @@ func TestServeClientCertificates(t *testing.T) {
 		t.Fatalf("a client without a certificate was served: %s", resp.Status)
 	}
 }
+
+// TestRepoOnServer runs the maintainer's path against a real `rampart
+// serve`: `repo init --server --gun` puts the server's online keys into
+// root, `repo publish` without --out uploads targets and metadata with the
+// token from RAMPART_TOKEN, and `rampart client` reads the result from
+// the server.
+func TestRepoOnServer(t *testing.T) {
+	t.Setenv("RAMPART_PASSPHRASE", "pw")
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	addr := freeAddr(t)
+	log := startCommand(t, "serve", "--addr", addr, "--data", data)
+	base := "http://" + addr
+	waitFor(t, http.DefaultClient, base+"/healthz", log).Body.Close()
+	adminFile := filepath.Join(data, "admin.token")
+	code, out, errOut := runCLI(t, "token", "create", "--server", base, "--token-file", adminFile, "--scope", "push", "--gun-prefix", "example.com/acme")
+	if code != ExitOK {
+		t.Fatalf("token create: %s", errOut)
+	}
+	push := strings.TrimSpace(out)
+	const gun = "example.com/acme/app"
+	repoDir := filepath.Join(dir, "app")
+
+	// Without a token nothing is made.
+	t.Setenv("RAMPART_TOKEN", "")
+	os.Unsetenv("RAMPART_TOKEN")
+	if code, _, errOut := runCLI(t, "repo", "init", repoDir, "--server", base, "--gun", gun); code != ExitFailure || !strings.Contains(errOut, "RAMPART_TOKEN") {
+		t.Fatalf("init without a token: exit %d, %q", code, errOut)
+	}
+	if _, err := os.Stat(repoDir); err == nil {
+		t.Fatal("init without a token left the repository directory behind")
+	}
+	if code, _, errOut := runCLI(t, "repo", "init", repoDir, "--gun", gun); code != ExitFailure || !strings.Contains(errOut, "--server") {
+		t.Fatalf("init with --gun alone: exit %d, %q", code, errOut)
+	}
+
+	t.Setenv("RAMPART_TOKEN", push)
+	code, out, errOut = runCLI(t, "repo", "init", repoDir, "--server", base, "--gun", gun)
+	if code != ExitOK {
+		t.Fatalf("repo init --server: %s", errOut)
+	}
+	if !strings.Contains(out, "held by the server") || !strings.Contains(out, base+"/tuf/"+gun) {
+		t.Errorf("init output does not say the server holds the online keys and where clients go:\n%s", out)
+	}
+	if strings.Contains(errOut, "note:") {
+		t.Errorf("init nags about the server's keys: %q", errOut)
+	}
+	src := filepath.Join(dir, "app-1.0.tgz")
+	os.WriteFile(src, []byte("release 1.0"), 0o644)
+	if code, _, errOut := runCLI(t, "repo", "add", repoDir, src, "--as", "app/app-1.0.tgz"); code != ExitOK || strings.Contains(errOut, "note:") {
+		t.Fatalf("repo add: exit %d, %q", code, errOut)
+	}
+	code, out, errOut = runCLI(t, "repo", "publish", repoDir)
+	if code != ExitOK {
+		t.Fatalf("repo publish: %s", errOut)
+	}
+	if !strings.Contains(out, "published to "+base+" as "+gun) || !strings.Contains(out, "1 targets uploaded") {
+		t.Errorf("publish output: %q", out)
+	}
+	code, out, _ = runCLI(t, "repo", "status", repoDir)
+	if code != ExitOK || !strings.Contains(out, "by server") || strings.Contains(out, "Warnings") {
+		t.Errorf("status of a repository on a server:\n%s", out)
+	}
+
+	clientDir := filepath.Join(dir, "client")
+	if code, _, errOut := runCLI(t, "client", "init", "--url", base+"/tuf/"+gun, "--root", filepath.Join(repoDir, "roots", "1.root.json"), "--dir", clientDir); code != ExitOK {
+		t.Fatalf("client init: %s", errOut)
+	}
+	got := filepath.Join(dir, "got")
+	if code, _, errOut := runCLI(t, "client", "get", "--dir", clientDir, "app/app-1.0.tgz", "-o", got); code != ExitOK {
+		t.Fatalf("client get: %s", errOut)
+	}
+	if b, _ := os.ReadFile(got); string(b) != "release 1.0" {
+		t.Fatalf("client got %q", b)
+	}
+
+	// Publishing again sends nothing; a refused publish names the role.
+	if code, out, _ := runCLI(t, "repo", "publish", repoDir); code != ExitOK || !strings.Contains(out, "up to date") {
+		t.Errorf("second publish: %q", out)
+	}
+	t.Setenv("RAMPART_TOKEN", "rpt_unknown")
+	os.WriteFile(src, []byte("release 1.1"), 0o644)
+	runCLI(t, "repo", "add", repoDir, src, "--as", "app/app-1.1.tgz")
+	if code, _, errOut := runCLI(t, "repo", "publish", repoDir); code != ExitFailure || !strings.Contains(errOut, "401") {
+		t.Errorf("publish with an unknown token: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "repo", "publish", repoDir, "--token", push); code != ExitOK {
+		t.Fatalf("publish with --token: %s", errOut)
+	}
+	if code, _, errOut := runCLI(t, "client", "get", "--dir", clientDir, "app/app-1.1.tgz", "-o", got); code != ExitOK {
+		t.Fatalf("client get of the update: %s", errOut)
+	}
+	if b, _ := os.ReadFile(got); string(b) != "release 1.1" {
+		t.Fatalf("client got %q after the update", b)
+	}
+
+	// A new online timestamp key: a push token may not rotate it, the
+	// admin token may; clients follow the new root.
+	if code, _, errOut := runCLI(t, "repo", "rotate", repoDir, "timestamp", "--server-key", "--token", push); code != ExitFailure || !strings.Contains(errOut, "403") {
+		t.Errorf("rotate --server-key with a push token: exit %d, %q", code, errOut)
+	}
+	code, out, errOut = runCLI(t, "repo", "rotate", repoDir, "timestamp", "--server-key", "--token-file", adminFile)
+	if code != ExitOK || !strings.Contains(out, "root is at version 2") {
+		t.Fatalf("rotate --server-key: exit %d, %q %q", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "repo", "publish", repoDir, "--token", push); code != ExitOK || !strings.Contains(out, "root v2") {
+		t.Fatalf("publish after rotating the timestamp key: %q %q", out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "client", "get", "--dir", clientDir, "app/app-1.0.tgz", "-o", got); code != ExitOK {
+		t.Fatalf("client get after the timestamp key rotation: %s", errOut)
+	}
+}

@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-tuf/rampart/server"
+	"github.com/rampart-tuf/rampart/server/apiclient"
 	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/blob"
 	"github.com/rampart-tuf/rampart/server/signer"
@@ -47,13 +46,36 @@ in the consistent-snapshot layout); maintainers publish signed metadata to
 /api/v1/repositories/GUN/metadata with a bearer token.
 
 State lives in DIR: the embedded database (rampart.db) unless --store names
-a PostgreSQL database, target content (blobs/), the secret that encrypts
-the online keys (online-keys.secret; give every replica the same one) and,
-written on first start, an admin token (admin.token, mode 0600).
+a PostgreSQL database, target content (blobs/) and, written on first start,
+an admin token (admin.token, mode 0600).
+
+The online (timestamp and snapshot) keys are held in one of two ways:
+
+  - In-process, the default: the server makes the keys and keeps them in
+    its store, each private key encrypted (AES-256-GCM) under the secret
+    in DIR/online-keys.secret, which is created on first start.
+    --online-key-secret reads the secret from another file instead. Give
+    every replica that shares a store the same secret, and keep it out of
+    the database's backups: the database alone reveals no key.
+  - In a signing service (rampart signer serve), with --signer HOST:PORT:
+    the server then keeps no private key and no secret, and asks the
+    service for keys and signatures over gRPC. The service only speaks
+    mutual TLS, so --signer needs --signer-ca (the CAs that signed the
+    service's certificate, which must name HOST), --signer-cert and
+    --signer-key (this server's client certificate and its private key);
+    --signer-timeout bounds each call. --online-key-secret does not go
+    with --signer.
+
+Keys do not move from one to the other: after a switch the server holds
+none of the keys a repository's root trusts, and cannot sign for it until
+a root listing the new keys (GET /api/v1/repositories/GUN/keys/ROLE) is
+published.
 
   rampart serve --data /var/lib/rampart
   rampart serve --data /var/lib/rampart --store postgres://rampart@db/rampart --addr :443 \
-      --tls-cert cert.pem --tls-key key.pem`
+      --tls-cert cert.pem --tls-key key.pem
+  rampart serve --data /var/lib/rampart --signer signer.internal:7899 \
+      --signer-ca signer-ca.pem --signer-cert server.pem --signer-key server-key.pem`
 
 // serveOptions are the flags of rampart serve.
 type serveOptions struct {
@@ -373,31 +395,11 @@ func newTokenCreateCommand() *cobra.Command {
 	return cmd
 }
 
+// createTokenRemote has the server at base create a token.
 func createTokenRemote(ctx context.Context, base, token, prefix, scope, desc string) (string, error) {
-	b, _ := json.Marshal(map[string]string{"gun_prefix": prefix, "scope": scope, "description": desc})
-	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(base, "/")+"/api/v1/tokens", bytes.NewReader(b))
+	c, err := apiclient.New(base, token, nil)
 	if err != nil {
-		return "", err
+		return "", usageErrorf("%v", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var out struct {
-		Token string `json:"token"`
-		Error string `json:"error"`
-	}
-	json.Unmarshal(body, &out)
-	if resp.StatusCode != http.StatusCreated || out.Token == "" {
-		msg := out.Error
-		if msg == "" {
-			msg = strings.TrimSpace(string(body))
-		}
-		return "", fmt.Errorf("server: %s: %s", resp.Status, msg)
-	}
-	return out.Token, nil
+	return c.CreateToken(ctx, prefix, scope, desc)
 }

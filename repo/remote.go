@@ -1,0 +1,438 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rampart-tuf/rampart/server/apiclient"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
+)
+
+// Bounds on what is read back from a server: the client's defaults.
+const (
+	maxServerRootBytes      = 1 << 20
+	maxServerTimestampBytes = 1 << 20
+	maxServerSnapshotBytes  = 64 << 20
+)
+
+// ServerResult says what PublishToServer did.
+type ServerResult struct {
+	URL string
+	GUN string
+	// RootVersions are the root versions sent, in order.
+	RootVersions []int64
+	// Roles are the targets roles sent, sorted, and "snapshot" when the
+	// repository signs its own snapshot.
+	Roles []string
+	// Target content: files uploaded, their bytes, and files the server
+	// already had.
+	TargetsUploaded int
+	TargetBytes     int64
+	TargetsPresent  int
+	// The server's versions after the publish.
+	RootVersion      int64
+	SnapshotVersion  int64
+	TimestampVersion int64
+	// UpToDate is true when the server already had everything.
+	UpToDate bool
+}
+
+// Server returns the metadata server the repository publishes to, or nil.
+func (r *Repo) Server() *ServerConfig {
+	if r.cfg.Server == nil {
+		return nil
+	}
+	s := *r.cfg.Server
+	return &s
+}
+
+// serverState is what a server holds of a repository, read through its
+// public TUF endpoints and checked against this repository's roots.
+type serverState struct {
+	exists           bool
+	rootVersion      int64
+	snapshotVersion  int64
+	timestampVersion int64
+	meta             map[string]metadata.MetaFile // the server's snapshot
+}
+
+// serverState reads the state of gun on c: its current root, which must
+// be one of this repository's root versions, and the timestamp and
+// snapshot, which must be signed by that root's keys. A server that does
+// not have the repository gives an empty state.
+func (r *Repo) serverState(ctx context.Context, c *apiclient.Client, gun string) (*serverState, error) {
+	where := c.RepositoryURL(gun)
+	b, err := c.Metadata(ctx, gun, "root.json", maxServerRootBytes)
+	if errors.Is(err, apiclient.ErrNotFound) {
+		return &serverState{meta: map[string]metadata.MetaFile{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the server's root.json: %w", err)
+	}
+	root, err := metadata.ParseRoot(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s/metadata/root.json: %w", where, err)
+	}
+	v := root.Signed.Version
+	if v > r.root.Signed.Version {
+		return nil, fmt.Errorf("%s has root version %d, newer than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date first", where, v, r.root.Signed.Version)
+	}
+	_, local, err := r.readRootVersion(v)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(local.SignedBytes(), root.SignedBytes()) {
+		return nil, fmt.Errorf("%s serves a root version %d that is not this repository's: the GUN %s on the server belongs to another repository", where, v, gun)
+	}
+	st := &serverState{exists: true, rootVersion: v}
+
+	tb, err := c.Metadata(ctx, gun, "timestamp.json", maxServerTimestampBytes)
+	if err != nil {
+		return nil, fmt.Errorf("reading the server's timestamp.json: %w", err)
+	}
+	ts, err := metadata.ParseTimestamp(tb)
+	if err != nil {
+		return nil, fmt.Errorf("%s/metadata/timestamp.json: %w", where, err)
+	}
+	if err := root.Signed.VerifyRole(metadata.TypeTimestamp, ts); err != nil {
+		return nil, fmt.Errorf("%s/metadata/timestamp.json is not signed by the timestamp keys of root version %d: %w", where, v, err)
+	}
+	sm := ts.Signed.SnapshotMeta()
+	snapFile := fmt.Sprintf("%d.snapshot.json", sm.Version)
+	limit := int64(maxServerSnapshotBytes)
+	if sm.Length > 0 {
+		limit = sm.Length
+	}
+	sb, err := c.Metadata(ctx, gun, snapFile, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading the server's %s: %w", snapFile, err)
+	}
+	if sm.Length > 0 && int64(len(sb)) != sm.Length {
+		return nil, fmt.Errorf("%s/metadata/%s has %d bytes, the timestamp says %d", where, snapFile, len(sb), sm.Length)
+	}
+	if !sm.Hashes.IsZero() {
+		if err := sm.Hashes.Verify(sb); err != nil {
+			return nil, fmt.Errorf("%s/metadata/%s does not match the timestamp: %w", where, snapFile, err)
+		}
+	}
+	snap, err := metadata.ParseSnapshot(sb)
+	if err != nil {
+		return nil, fmt.Errorf("%s/metadata/%s: %w", where, snapFile, err)
+	}
+	if err := root.Signed.VerifyRole(metadata.TypeSnapshot, snap); err != nil {
+		return nil, fmt.Errorf("%s/metadata/%s is not signed by the snapshot keys of root version %d: %w", where, snapFile, v, err)
+	}
+	if snap.Signed.Version != sm.Version {
+		return nil, fmt.Errorf("%s/metadata/%s holds snapshot version %d", where, snapFile, snap.Signed.Version)
+	}
+	st.snapshotVersion, st.timestampVersion, st.meta = snap.Signed.Version, ts.Signed.Version, snap.Signed.Meta
+	return st, nil
+}
+
+// PublishToServer publishes the repository to its metadata server (see
+// InitOptions.Server) through c, which carries the token. It reads what
+// the server has, then sends what it lacks: every newer root version in
+// order, the targets roles whose staged version is newer, and the
+// snapshot when the repository signs its own; the server signs timestamp
+// (and snapshot, when it holds that key). Everything to send is first
+// checked as Publish checks it, so a role below its threshold or expired
+// stops the publish before anything is sent. Target content added from
+// files is uploaded before the metadata that lists it. Finally the
+// server's new state is read back and compared with what was sent.
+func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client) (*ServerResult, error) {
+	sc := r.cfg.Server
+	if sc == nil {
+		return nil, fmt.Errorf("%s does not publish to a metadata server (its repo.json names none): publish it to a directory with --out, or create a repository with 'rampart repo init DIR --server URL --gun GUN'", r.dir)
+	}
+	gun := sc.GUN
+	res := &ServerResult{URL: c.URL(), GUN: gun}
+	if err := r.makeBins(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.refreshOnline(ctx, &PublishResult{}); err != nil {
+		return nil, err
+	}
+	st, err := r.serverState(ctx, c, gun)
+	if err != nil {
+		return nil, err
+	}
+	now := r.opts.Now()
+	var problems []*SignatureProblem
+	var expired []string
+
+	// Root versions the server lacks, each checked against its
+	// predecessor.
+	versions, err := r.rootVersions()
+	if err != nil {
+		return nil, err
+	}
+	var prev *metadata.Metadata[*metadata.Root]
+	rootData := map[int64][]byte{}
+	for _, v := range versions {
+		b, md, err := r.readRootVersion(v)
+		if err != nil {
+			return nil, err
+		}
+		if v > st.rootVersion {
+			problems = append(problems, r.checkRoot(md, prev)...)
+			if md.Signed.IsExpired(now) {
+				expired = append(expired, fmt.Sprintf("root version %d expired at %s", v, md.Signed.Expires.Format(time.RFC3339)))
+			}
+			rootData[v] = b
+			res.RootVersions = append(res.RootVersions, v)
+		}
+		prev = md
+	}
+
+	// Targets roles newer here than there.
+	snap, err := r.readSnapshot()
+	if err != nil {
+		return nil, err
+	}
+	var todo []pendingRole
+	for _, name := range slices.Sorted(maps.Keys(snap.Signed.Meta)) {
+		m := snap.Signed.Meta[name]
+		role := strings.TrimSuffix(name, ".json")
+		there, ok := st.meta[name]
+		switch {
+		case !ok || there.Version < m.Version:
+			todo = append(todo, pendingRole{role, m.Version})
+		case there.Version > m.Version:
+			return nil, fmt.Errorf("the server has %s version %d, newer than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date first", role, there.Version, m.Version)
+		case there.Hashes.SHA256 != nil && !r.cfg.isBin(role):
+			// Same version: it must be the same document.
+			b, err := r.rawRole(role)
+			if err != nil {
+				return nil, err
+			}
+			if there.Hashes.Verify(b) != nil {
+				return nil, fmt.Errorf("the server has a different %s version %d than this repository: the repository on the server was changed from another copy", role, there.Version)
+			}
+		}
+	}
+	parents := map[string]*metadata.Targets{}
+	p, e, err := r.checkTargetsRoles(todo, parents, now)
+	if err != nil {
+		return nil, err
+	}
+	problems, expired = append(problems, p...), append(expired, e...)
+
+	// Snapshot, when the repository holds its key.
+	snapByServer := r.cfg.serverHeld(r.root.Signed.Roles[metadata.TypeSnapshot].KeyIDs)
+	sendSnap := false
+	if !snapByServer {
+		newer := !st.exists || snap.Signed.Version > st.snapshotVersion
+		if len(todo) > 0 && !newer {
+			return nil, fmt.Errorf("the server has snapshot version %d, not older than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date first", st.snapshotVersion, snap.Signed.Version)
+		}
+		if newer {
+			sendSnap = true
+			rep, _ := r.root.Signed.ReportRole(metadata.TypeSnapshot, snap)
+			if p := r.problem(rep, snap.Signed.Version); p != nil {
+				problems = append(problems, p)
+			}
+			if snap.Signed.IsExpired(now) {
+				expired = append(expired, fmt.Sprintf("snapshot expired at %s", snap.Signed.Expires.Format(time.RFC3339)))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		sortProblems(problems)
+		return nil, fmt.Errorf("not publishing: %w", &SignatureError{Problems: problems})
+	}
+	if len(expired) > 0 {
+		return nil, fmt.Errorf("not publishing expired metadata: %s; make the role's keys available and change or re-sign it (rampart repo rotate/sign), or raise its expiry in repo.json", strings.Join(expired, "; "))
+	}
+
+	// Content before the metadata that lists it.
+	if err := r.uploadTargets(ctx, c, gun, res); err != nil {
+		return nil, err
+	}
+	docs := map[string][]byte{}
+	for _, p := range todo {
+		b, err := os.ReadFile(r.stagedPath(p.role))
+		if err != nil {
+			return nil, err
+		}
+		docs[p.role] = b
+		res.Roles = append(res.Roles, p.role)
+	}
+	if sendSnap {
+		b, err := r.rawRole(metadata.TypeSnapshot)
+		if err != nil {
+			return nil, err
+		}
+		docs[metadata.TypeSnapshot] = b
+		res.Roles = append(res.Roles, metadata.TypeSnapshot)
+	}
+	res.RootVersion, res.SnapshotVersion, res.TimestampVersion = st.rootVersion, st.snapshotVersion, st.timestampVersion
+	if len(res.RootVersions) == 0 && len(docs) == 0 {
+		res.UpToDate = res.TargetsUploaded == 0
+		return res, nil
+	}
+
+	// The server takes one root version a publish. A new repository's
+	// first publish carries root version 1 and every role; later root
+	// versions follow alone. An existing repository gets the versions
+	// before the last alone, then the last with the roles.
+	var batches []map[string][]byte
+	roots := res.RootVersions
+	if !st.exists {
+		first := maps.Clone(docs)
+		first[metadata.TypeRoot] = rootData[roots[0]]
+		batches = append(batches, first)
+		for _, v := range roots[1:] {
+			batches = append(batches, map[string][]byte{metadata.TypeRoot: rootData[v]})
+		}
+	} else {
+		for i, v := range roots {
+			if i < len(roots)-1 {
+				batches = append(batches, map[string][]byte{metadata.TypeRoot: rootData[v]})
+			} else {
+				docs[metadata.TypeRoot] = rootData[v]
+			}
+		}
+		if len(docs) > 0 {
+			batches = append(batches, docs)
+		}
+	}
+	for _, b := range batches {
+		reply, err := c.Publish(ctx, gun, b, "")
+		if err != nil {
+			what := "publishing"
+			if rb, ok := b[metadata.TypeRoot]; ok {
+				if md, perr := metadata.ParseRoot(rb); perr == nil {
+					what = fmt.Sprintf("publishing root version %d", md.Signed.Version)
+				}
+			}
+			var ae *apiclient.Error
+			if errors.As(err, &ae) && ae.Status == 413 {
+				return nil, fmt.Errorf("%s to %s: %w (the update is %d bytes; the server's limit is set by rampart serve --max-metadata-bytes)", what, c.RepositoryURL(gun), err, batchSize(b))
+			}
+			return nil, fmt.Errorf("%s to %s: %w", what, c.RepositoryURL(gun), err)
+		}
+		res.RootVersion, res.SnapshotVersion, res.TimestampVersion = reply.RootVersion, reply.SnapshotVersion, reply.TimestampVersion
+	}
+
+	// Read back what clients now get.
+	after, err := r.serverState(ctx, c, gun)
+	if err != nil {
+		return nil, fmt.Errorf("the server accepted the publish, but reading it back failed: %w", err)
+	}
+	if after.rootVersion != r.root.Signed.Version {
+		return nil, fmt.Errorf("the server accepted the publish, but serves root version %d, not %d", after.rootVersion, r.root.Signed.Version)
+	}
+	for _, p := range todo {
+		if got := after.meta[p.role+".json"].Version; got != p.version {
+			return nil, fmt.Errorf("the server accepted the publish, but its snapshot lists %s version %d, not %d", p.role, got, p.version)
+		}
+	}
+	return res, nil
+}
+
+func batchSize(docs map[string][]byte) int {
+	n := 0
+	for _, b := range docs {
+		n += len(b)
+	}
+	return n
+}
+
+// storedTarget is a file of the content store.
+type storedTarget struct {
+	file       string // on disk
+	consistent string // dir/HASH.name
+	target     string // dir/name
+	sha256     string
+	size       int64
+}
+
+// uploadTargets uploads the files of the content store that the server
+// does not have.
+func (r *Repo) uploadTargets(ctx context.Context, c *apiclient.Client, gun string, res *ServerResult) error {
+	store := filepath.Join(r.dir, targetsDir)
+	var all []storedTarget
+	err := filepath.WalkDir(store, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == store {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if d.IsDir() || strings.HasPrefix(d.Name(), ".tmp-") || !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(store, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		dir, base := path.Split(rel)
+		digest, name, ok := strings.Cut(base, ".")
+		if _, herr := hex.DecodeString(digest); !ok || len(digest) != 64 || herr != nil || name == "" {
+			return fmt.Errorf("%s: not a file of the content store (want DIR/SHA256.NAME)", p)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		all = append(all, storedTarget{file: p, consistent: rel, target: dir + name, sha256: digest, size: info.Size()})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	missing := make([]bool, len(all))
+	var total atomic.Int64
+	if err := parallel(len(all), func(i int) error {
+		has, err := c.HasTarget(ctx, gun, all[i].consistent)
+		if err != nil {
+			return fmt.Errorf("asking the server for %s: %w", all[i].target, err)
+		}
+		if !has {
+			missing[i] = true
+			total.Add(all[i].size)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	bar := newByteBar(r.opts.Progress, total.Load(), "uploading targets")
+	defer bar.Finish()
+	var mu sync.Mutex
+	return parallel(len(all), func(i int) error {
+		t := all[i]
+		if !missing[i] {
+			mu.Lock()
+			res.TargetsPresent++
+			mu.Unlock()
+			return nil
+		}
+		f, err := os.Open(t.file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := c.UploadTarget(ctx, gun, t.target, t.sha256, t.size, bar.WrapReader(f)); err != nil {
+			return fmt.Errorf("uploading %s: %w", t.target, err)
+		}
+		mu.Lock()
+		res.TargetsUploaded++
+		res.TargetBytes += t.size
+		mu.Unlock()
+		return nil
+	})
+}

@@ -1,0 +1,442 @@
+package repo_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rampart-tuf/rampart/client"
+	"github.com/rampart-tuf/rampart/repo"
+	"github.com/rampart-tuf/rampart/server/apiclient"
+	"github.com/rampart-tuf/rampart/server/servertest"
+	"github.com/rampart-tuf/rampart/tuf/keys"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
+)
+
+const testGUN = "example.com/acme/app"
+
+// newServerRepo starts a metadata server and creates a repository on it
+// with a push token; o may set more options.
+func newServerRepo(t *testing.T, o repo.InitOptions) (*servertest.Server, *apiclient.Client, *repo.Repo) {
+	t.Helper()
+	srv := servertest.Start(t)
+	c, err := apiclient.New(srv.URL, srv.Token(t, "push", "example.com/acme"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Server, o.GUN = c, testGUN
+	return srv, c, initRepo(t, o)
+}
+
+func publishServer(t *testing.T, r *repo.Repo, c *apiclient.Client) *repo.ServerResult {
+	t.Helper()
+	res, err := r.PublishToServer(ctx, c)
+	if err != nil {
+		t.Fatalf("PublishToServer: %v", err)
+	}
+	return res
+}
+
+// rampartClient is Rampart's own TUF client on a repository of a server,
+// trusting the repository's first root.
+type rampartClient struct {
+	t *testing.T
+	c *client.Client
+}
+
+func newRampartClient(t *testing.T, r *repo.Repo, c *apiclient.Client) *rampartClient {
+	t.Helper()
+	root, err := os.ReadFile(filepath.Join(r.Dir(), "roots", "1.root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := client.Init(dir, root); err != nil {
+		t.Fatal(err)
+	}
+	base := c.RepositoryURL(testGUN)
+	cl, err := client.New(client.Config{MetadataURL: base + "/metadata", TargetsURL: base + "/targets", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rampartClient{t: t, c: cl}
+}
+
+// get refreshes and downloads a target, returning its content.
+func (rc *rampartClient) get(path string) ([]byte, error) {
+	if err := rc.c.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	ti, err := rc.c.Target(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	err = rc.c.Download(ctx, ti, &buf)
+	return buf.Bytes(), err
+}
+
+func mustGet(t *testing.T, rc *rampartClient, path, want string) {
+	t.Helper()
+	got, err := rc.get(path)
+	if err != nil {
+		t.Fatalf("client get %s: %v", path, err)
+	}
+	if string(got) != want {
+		t.Fatalf("client get %s = %q, want %q", path, got, want)
+	}
+}
+
+// TestServerPublish follows a repository on a server through its life:
+// created with the server's online keys, published, changed, delegated
+// and rotated, each state read by Rampart's client and go-tuf's.
+func TestServerPublish(t *testing.T) {
+	_, c, r := newServerRepo(t, repo.InitOptions{})
+	root := r.Root().Signed
+	for _, role := range []string{metadata.TypeTimestamp, metadata.TypeSnapshot} {
+		k, err := c.OnlineKey(ctx, testGUN, role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := root.Roles[role].KeyIDs; !slices.Equal(ids, []string{k.ID()}) {
+			t.Errorf("root trusts %v for %s, want the server's key %s", ids, role, k.ID())
+		}
+		if _, err := os.Stat(filepath.Join(r.Dir(), "keys", role+".key")); err == nil {
+			t.Errorf("a local %s key was made for a repository whose server holds it", role)
+		}
+	}
+	if n := r.Notes(); len(n) != 0 {
+		t.Errorf("init nags about keys the server holds: %q", n)
+	}
+	src := t.TempDir()
+	if _, err := r.AddFiles(ctx, writeFile(t, filepath.Join(src, "app-1.0.tgz"), "v1.0"), "app/app-1.0.tgz", repo.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.Notes(); len(n) != 0 {
+		t.Errorf("add nags about keys the server holds: %q", n)
+	}
+
+	res := publishServer(t, r, c)
+	if !slices.Equal(res.RootVersions, []int64{1}) || !slices.Equal(res.Roles, []string{"targets"}) || res.TargetsUploaded != 1 || res.TimestampVersion != 1 {
+		t.Errorf("first publish: %+v", res)
+	}
+	rc := newRampartClient(t, r, c)
+	mustGet(t, rc, "app/app-1.0.tgz", "v1.0")
+	gotuf := &goTUFClient{t: t, base: c.RepositoryURL(testGUN), root: mustRead(t, filepath.Join(r.Dir(), "roots", "1.root.json")), cache: t.TempDir()}
+	if err := gotuf.refresh(); err != nil {
+		t.Fatalf("go-tuf refresh: %v", err)
+	}
+	if data, err := gotuf.get("app/app-1.0.tgz"); err != nil || string(data) != "v1.0" {
+		t.Fatalf("go-tuf get: %q, %v", data, err)
+	}
+
+	if res := publishServer(t, r, c); !res.UpToDate || res.TimestampVersion != 1 {
+		t.Errorf("publishing an unchanged repository: %+v, want up to date", res)
+	}
+
+	// A delegation with a key of its own, and a second file.
+	priv, _ := newKey(t, t.TempDir(), "releases")
+	if err := r.Delegate(ctx, repo.DelegateOptions{Role: "releases", Keys: []string{priv}, Paths: []string{"releases/*"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.AddFiles(ctx, writeFile(t, filepath.Join(src, "app-2.0.tgz"), "v2.0"), "releases/app-2.0.tgz", repo.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res = publishServer(t, r, c)
+	if len(res.RootVersions) != 0 || !slices.Equal(res.Roles, []string{"releases", "targets"}) || res.TargetsUploaded != 1 || res.TargetsPresent != 1 {
+		t.Errorf("publish of a delegation: %+v", res)
+	}
+	mustGet(t, rc, "releases/app-2.0.tgz", "v2.0")
+	mustGet(t, rc, "app/app-1.0.tgz", "v1.0")
+
+	// A new root version: new and old clients follow it.
+	_, rootPub := newKey(t, t.TempDir(), "root-2")
+	if err := r.Rotate(ctx, repo.RotateOptions{Role: "root", AddKeys: []string{rootPub}}); err != nil {
+		t.Fatal(err)
+	}
+	res = publishServer(t, r, c)
+	if !slices.Equal(res.RootVersions, []int64{2}) || res.RootVersion != 2 {
+		t.Errorf("publish of root 2: %+v", res)
+	}
+	mustGet(t, rc, "releases/app-2.0.tgz", "v2.0")
+	mustGet(t, newRampartClient(t, r, c), "app/app-1.0.tgz", "v1.0")
+	if err := gotuf.refresh(); err != nil {
+		t.Fatalf("go-tuf refresh after the root rotation: %v", err)
+	}
+	if data, err := gotuf.get("releases/app-2.0.tgz"); err != nil || string(data) != "v2.0" {
+		t.Fatalf("go-tuf get through the delegation: %q, %v", data, err)
+	}
+
+	// Status leaves the server's roles alone.
+	st, err := r.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Warnings) != 0 {
+		t.Errorf("status warns: %q", st.Warnings)
+	}
+	if st.Server == nil || st.Server.GUN != testGUN {
+		t.Errorf("status names the server %+v", st.Server)
+	}
+	for _, rs := range st.Roles {
+		if want := rs.Name == "snapshot" || rs.Name == "timestamp"; rs.SignedByServer != want {
+			t.Errorf("status of %s: signed by server %v, want %v", rs.Name, rs.SignedByServer, want)
+		}
+	}
+
+	// The same repository cannot go to a static directory: nobody here
+	// can sign its timestamp.
+	if _, err := r.Publish(ctx, t.TempDir()); err == nil || !strings.Contains(err.Error(), "without --out") {
+		t.Errorf("static publish of a server repository: %v", err)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestServerPublishRootsBeforeFirstPublish sends root versions made before
+// the repository ever reached the server one by one, so that a client
+// that trusts root 1 follows them.
+func TestServerPublishRootsBeforeFirstPublish(t *testing.T) {
+	_, c, r := newServerRepo(t, repo.InitOptions{})
+	for i := range 2 {
+		_, pub := newKey(t, t.TempDir(), "root-extra")
+		_ = i
+		if err := r.Rotate(ctx, repo.RotateOptions{Role: "root", AddKeys: []string{pub}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.AddFiles(ctx, writeFile(t, filepath.Join(t.TempDir(), "a"), "A"), "a.txt", repo.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res := publishServer(t, r, c)
+	if !slices.Equal(res.RootVersions, []int64{1, 2, 3}) || res.RootVersion != 3 {
+		t.Fatalf("publish: %+v", res)
+	}
+	mustGet(t, newRampartClient(t, r, c), "a.txt", "A")
+}
+
+// TestServerPublishMaintainerSnapshot keeps the snapshot key with the
+// maintainer: the server signs only timestamp, and publish sends snapshot.
+func TestServerPublishMaintainerSnapshot(t *testing.T) {
+	snapKey, _ := newKey(t, t.TempDir(), "snapshot")
+	_, c, r := newServerRepo(t, repo.InitOptions{Keys: map[string][]string{"snapshot": {snapKey}}})
+	tsKey, err := c.OnlineKey(ctx, testGUN, "timestamp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := r.Root().Signed
+	if !slices.Equal(root.Roles["timestamp"].KeyIDs, []string{tsKey.ID()}) {
+		t.Errorf("timestamp keys %v, want the server's", root.Roles["timestamp"].KeyIDs)
+	}
+	if ids := root.Roles["snapshot"].KeyIDs; len(ids) != 1 || ids[0] != repo.KeyID(loadKey(t, snapKey).PublicKey()) {
+		t.Errorf("snapshot keys %v, want the maintainer's", ids)
+	}
+	for i, content := range []string{"one", "two"} {
+		if _, err := r.AddFiles(ctx, writeFile(t, filepath.Join(t.TempDir(), "f"), content), "f.txt", repo.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		res := publishServer(t, r, c)
+		if !slices.Contains(res.Roles, "snapshot") || !slices.Contains(res.Roles, "targets") {
+			t.Errorf("publish %d sent %v, want targets and snapshot", i+1, res.Roles)
+		}
+		mustGet(t, newRampartClient(t, r, c), "f.txt", content)
+	}
+}
+
+// TestServerPublishSnapshotHandoff hands a snapshot key the maintainer
+// held to the server, then rotates the server's timestamp key: clients
+// follow both through the new roots.
+func TestServerPublishSnapshotHandoff(t *testing.T) {
+	snapKey, _ := newKey(t, t.TempDir(), "snapshot")
+	srv, c, r := newServerRepo(t, repo.InitOptions{Keys: map[string][]string{"snapshot": {snapKey}}})
+	add := func(content string) {
+		t.Helper()
+		if _, err := r.AddFiles(ctx, writeFile(t, filepath.Join(t.TempDir(), "f"), content), "f.txt", repo.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("one")
+	publishServer(t, r, c)
+	rc := newRampartClient(t, r, c)
+	mustGet(t, rc, "f.txt", "one")
+
+	sk, err := c.OnlineKey(ctx, testGUN, "snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := r.Root().Signed.Roles["snapshot"].KeyIDs[0]
+	if err := r.Rotate(ctx, repo.RotateOptions{Role: "snapshot", ServerKeys: []keys.PublicKey{sk.PublicKey}, RemoveKeys: []string{local}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.Notes(); len(n) != 0 {
+		t.Errorf("handing snapshot to the server nags: %q", n)
+	}
+	add("two")
+	res := publishServer(t, r, c)
+	if slices.Contains(res.Roles, "snapshot") || !slices.Equal(res.RootVersions, []int64{2}) {
+		t.Errorf("publish after the handoff: %+v, want root 2 and no snapshot sent", res)
+	}
+	mustGet(t, rc, "f.txt", "two")
+
+	// A new timestamp key, made by the server (admin token).
+	admin, _ := apiclient.New(srv.URL, srv.Admin, nil)
+	tk, err := admin.RotateOnlineKey(ctx, testGUN, "timestamp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := r.Root().Signed.Roles["timestamp"].KeyIDs
+	if err := r.Rotate(ctx, repo.RotateOptions{Role: "timestamp", ServerKeys: []keys.PublicKey{tk.PublicKey}, RemoveKeys: old}); err != nil {
+		t.Fatal(err)
+	}
+	publishServer(t, r, c)
+	ts, err := c.Metadata(ctx, testGUN, "timestamp.json", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := metadata.ParseTimestamp(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(md.Signatures) != 1 || md.Signatures[0].KeyID != tk.ID() {
+		t.Errorf("timestamp signed by %v, want the new key %s", md.Signatures, tk.ID())
+	}
+	mustGet(t, rc, "f.txt", "two")
+	mustGet(t, newRampartClient(t, r, c), "f.txt", "two")
+
+	if err := r.Rotate(ctx, repo.RotateOptions{Role: "targets", ServerKeys: []keys.PublicKey{tk.PublicKey}}); err == nil {
+		t.Error("the server was given a targets key")
+	}
+}
+
+// TestServerPublishBins publishes succinct hashed bins: every bin on the
+// first publish, then only the bin that changed.
+func TestServerPublishBins(t *testing.T) {
+	_, c, r := newServerRepo(t, repo.InitOptions{Bins: 3})
+	src := t.TempDir()
+	for _, name := range []string{"a", "b", "c"} {
+		if _, err := r.AddFiles(ctx, writeFile(t, filepath.Join(src, name), "content "+name), "pkgs/"+name, repo.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := publishServer(t, r, c)
+	if len(res.Roles) != 9 || res.TargetsUploaded != 3 {
+		t.Errorf("first publish sent %d roles and %d targets, want 9 (targets and 8 bins) and 3", len(res.Roles), res.TargetsUploaded)
+	}
+	rc := newRampartClient(t, r, c)
+	mustGet(t, rc, "pkgs/b", "content b")
+	if _, err := r.AddFiles(ctx, writeFile(t, filepath.Join(src, "d"), "content d"), "pkgs/d", repo.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res = publishServer(t, r, c)
+	if len(res.Roles) != 1 || !strings.HasPrefix(res.Roles[0], "bins-") || res.TargetsUploaded != 1 || res.TargetsPresent != 3 {
+		t.Errorf("second publish: %+v, want one bin and one upload", res)
+	}
+	mustGet(t, rc, "pkgs/d", "content d")
+}
+
+// TestServerPublishRefusals: what publish and init refuse, and that a
+// refusal leaves nothing on the server or on disk.
+func TestServerPublishRefusals(t *testing.T) {
+	srv := servertest.Start(t)
+	t.Run("no token", func(t *testing.T) {
+		c, _ := apiclient.New(srv.URL, "", nil)
+		dir := filepath.Join(t.TempDir(), "repo")
+		_, err := repo.Init(ctx, dir, repo.InitOptions{Server: c, GUN: testGUN}, plainOpts)
+		var ae *apiclient.Error
+		if !errors.As(err, &ae) || ae.Status != 401 {
+			t.Fatalf("init without a token: %v, want a 401", err)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("a failed init left %s behind", dir)
+		}
+	})
+	t.Run("token for another prefix", func(t *testing.T) {
+		c, _ := apiclient.New(srv.URL, srv.Token(t, "push", "example.org"), nil)
+		_, err := repo.Init(ctx, filepath.Join(t.TempDir(), "repo"), repo.InitOptions{Server: c, GUN: testGUN}, plainOpts)
+		var ae *apiclient.Error
+		if !errors.As(err, &ae) || ae.Status != 403 {
+			t.Fatalf("init with a token for another prefix: %v, want a 403", err)
+		}
+	})
+	t.Run("timestamp key given", func(t *testing.T) {
+		c, _ := apiclient.New(srv.URL, srv.Admin, nil)
+		_, pub := newKey(t, t.TempDir(), "ts")
+		_, err := repo.Init(ctx, filepath.Join(t.TempDir(), "repo"), repo.InitOptions{Server: c, GUN: testGUN, Keys: map[string][]string{"timestamp": {pub}}}, plainOpts)
+		if err == nil || !strings.Contains(err.Error(), "server signs timestamp") {
+			t.Fatalf("init with a timestamp key: %v", err)
+		}
+	})
+
+	c, _ := apiclient.New(srv.URL, srv.Admin, nil)
+	gun := "example.com/offline"
+	t.Run("below threshold", func(t *testing.T) {
+		kd := t.TempDir()
+		_, a := newKey(t, kd, "a")
+		_, b := newKey(t, kd, "b")
+		r := initRepo(t, repo.InitOptions{Server: c, GUN: gun, Thresholds: map[string]int{"targets": 2}, Keys: map[string][]string{"targets": {a, b}}})
+		if _, err := r.AddFiles(ctx, writeFile(t, filepath.Join(t.TempDir(), "f"), "x"), "f", repo.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := r.PublishToServer(ctx, c)
+		var se *repo.SignatureError
+		if !errors.As(err, &se) || se.Problems[0].Role != "targets" {
+			t.Fatalf("publish below threshold: %v", err)
+		}
+		if _, err := c.Metadata(ctx, gun, "root.json", 1<<20); !errors.Is(err, apiclient.ErrNotFound) {
+			t.Errorf("the refused publish reached the server: %v", err)
+		}
+		if has, err := c.HasTarget(ctx, gun, "f"); err != nil || has {
+			t.Errorf("target uploaded by a refused publish: %v %v", has, err)
+		}
+	})
+
+	t.Run("changed from another copy", func(t *testing.T) {
+		g := "example.com/copies"
+		r := initRepo(t, repo.InitOptions{Server: c, GUN: g})
+		publishServer(t, r, c)
+		dir2 := filepath.Join(t.TempDir(), "copy")
+		copyDir(t, r.Dir(), dir2)
+		r2, err := repo.Open(ctx, dir2, plainOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r2.Close()
+		for i, rr := range []*repo.Repo{r, r2} {
+			if _, err := rr.AddFiles(ctx, writeFile(t, filepath.Join(t.TempDir(), "f"), strings.Repeat("x", i+1)), "f", repo.AddOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		publishServer(t, r, c)
+		_, err = r2.PublishToServer(ctx, c)
+		if err == nil || !strings.Contains(err.Error(), "another copy") {
+			t.Fatalf("publishing a stale copy: %v", err)
+		}
+	})
+
+	t.Run("GUN of another repository", func(t *testing.T) {
+		g := "example.com/taken"
+		publishServer(t, initRepo(t, repo.InitOptions{Server: c, GUN: g}), c)
+		_, err := initRepo(t, repo.InitOptions{Server: c, GUN: g}).PublishToServer(ctx, c)
+		if err == nil || !strings.Contains(err.Error(), "belongs to another repository") {
+			t.Fatalf("publishing over another repository: %v", err)
+		}
+	})
+
+	t.Run("not a server repository", func(t *testing.T) {
+		_, err := initRepo(t, repo.InitOptions{}).PublishToServer(ctx, c)
+		if err == nil || !strings.Contains(err.Error(), "--out") {
+			t.Fatalf("publishing a static repository to a server: %v", err)
+		}
+	})
+}

@@ -1,0 +1,514 @@
+// Package apiclient is a client of the HTTP API of a Rampart metadata
+// server ("rampart serve", package server): it fetches and rotates a
+// repository's online keys, uploads target content, publishes signed
+// metadata, creates access tokens, and reads the public TUF files a
+// repository serves.
+//
+// It speaks the wire format only; it checks nothing a TUF client must
+// check. Use the client package to verify what a repository serves.
+//
+// Every answer other than 2xx is an [*Error] carrying the server's message
+// and, when the server names them, the role and the check that failed;
+// errors.Is(err, ErrNotFound) reports a 404. Response bodies are read
+// within a size limit, and a longer body is an error.
+package apiclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rampart-tuf/rampart/tuf/keys"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
+)
+
+// maxReply bounds an API reply (JSON) and an error body.
+const maxReply = 1 << 20
+
+// maxMessage bounds the text of a non-JSON error body kept in an Error.
+const maxMessage = 500
+
+const userAgent = "rampart/apiclient"
+
+// reserved are the path segments that end a GUN in the server's URLs; a
+// GUN with one of them would address another repository.
+var reserved = map[string]bool{"metadata": true, "targets": true, "keys": true, "changefeed": true}
+
+// ErrNotFound is matched by errors.Is for a 404 answer: no such
+// repository, file, key or route.
+var ErrNotFound = errors.New("not found")
+
+// Error is an answer other than 2xx. The server's body is the JSON object
+// {"error": MESSAGE, "role": ROLE, "check": CHECK}; when the body is not
+// such an object, Message is the body's text, trimmed and shortened.
+type Error struct {
+	Method string // the request's method
+	URL    string // the request's URL
+	Status int    // the HTTP status code
+
+	Message string // what went wrong
+	Role    string // the role the error is about, if any
+	Check   string // the check that failed, such as "signature" or "version", if any
+}
+
+// Error returns "METHOD URL: STATUS TEXT: ROLE: CHECK: MESSAGE", leaving
+// out the parts that are empty.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Method)
+	b.WriteString(" ")
+	b.WriteString(e.URL)
+	b.WriteString(": ")
+	b.WriteString(strconv.Itoa(e.Status))
+	if t := http.StatusText(e.Status); t != "" {
+		b.WriteString(" ")
+		b.WriteString(t)
+	}
+	for _, s := range []string{e.Role, e.Check, e.Message} {
+		if s != "" {
+			b.WriteString(": ")
+			b.WriteString(s)
+		}
+	}
+	return b.String()
+}
+
+// Is reports whether target is ErrNotFound and e is a 404.
+func (e *Error) Is(target error) bool {
+	return target == ErrNotFound && e.Status == http.StatusNotFound
+}
+
+// Client talks to one server. It is safe for concurrent use.
+type Client struct {
+	base  string // normalized, no trailing slash
+	token string
+	hc    *http.Client
+}
+
+// New returns a client of the server at baseURL, such as
+// "http://127.0.0.1:4443": http or https, with a host, and without user
+// information, query or fragment; a trailing slash is ignored. token is a
+// bearer token ("rpt_..."), or empty for public reads only. hc nil means a
+// client that waits at most 30 seconds for the headers of a response, with
+// no overall time limit (uploads can be large; use the context), and that
+// does not follow redirects.
+func New(baseURL, token string, hc *http.Client) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("apiclient: server URL: %w", err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("apiclient: server URL %q: want an http or https URL", baseURL)
+	case u.Opaque != "" || u.Host == "":
+		return nil, fmt.Errorf("apiclient: server URL %q: no host", baseURL)
+	case u.User != nil:
+		return nil, fmt.Errorf("apiclient: server URL %q: user information is not allowed; give a token", baseURL)
+	case u.RawQuery != "" || u.ForceQuery:
+		return nil, fmt.Errorf("apiclient: server URL %q: a query is not allowed", baseURL)
+	case u.Fragment != "" || strings.Contains(baseURL, "#"):
+		return nil, fmt.Errorf("apiclient: server URL %q: a fragment is not allowed", baseURL)
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		for seg := range strings.SplitSeq(p, "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				return nil, fmt.Errorf("apiclient: server URL %q: empty, \".\" and \"..\" path segments are not allowed", baseURL)
+			}
+		}
+	}
+	if strings.ContainsAny(token, "\r\n") {
+		return nil, errors.New("apiclient: the token holds a line break")
+	}
+	if hc == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.ResponseHeaderTimeout = 30 * time.Second
+		hc = &http.Client{
+			Transport: tr,
+			// The API never redirects; a redirect is answered as an Error
+			// rather than followed with the token.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	return &Client{base: strings.TrimRight(u.String(), "/"), token: token, hc: hc}, nil
+}
+
+// URL returns the server's base URL, without a trailing slash.
+func (c *Client) URL() string { return c.base }
+
+// RepositoryURL returns the URL at which TUF clients read the repository
+// gun: BASE/tuf/GUN, with metadata/ and targets/ below it. It does not
+// check gun; the calls that use it do.
+func (c *Client) RepositoryURL(gun string) string {
+	return c.base + "/tuf/" + escapeSegments(gun)
+}
+
+// OnlineKey returns the server's current online key of role ("timestamp"
+// or "snapshot") for gun, creating it on the server if there is none yet.
+// It needs a push token. The key is what the repository's root must list
+// for role.
+func (c *Client) OnlineKey(ctx context.Context, gun, role string) (*metadata.Key, error) {
+	return c.onlineKey(ctx, http.MethodGet, gun, role, "")
+}
+
+// RotateOnlineKey makes the server generate a new online key of role for
+// gun and returns it. It needs an admin token. The server signs with the
+// new key once a root listing it is published.
+func (c *Client) RotateOnlineKey(ctx context.Context, gun, role string) (*metadata.Key, error) {
+	return c.onlineKey(ctx, http.MethodPost, gun, role, "/rotate")
+}
+
+func (c *Client) onlineKey(ctx context.Context, method, gun, role, suffix string) (*metadata.Key, error) {
+	if role != metadata.TypeTimestamp && role != metadata.TypeSnapshot {
+		return nil, fmt.Errorf("apiclient: online key role %q: want timestamp or snapshot", role)
+	}
+	g, err := escapeGUN(gun)
+	if err != nil {
+		return nil, err
+	}
+	u := c.base + "/api/v1/repositories/" + g + "/keys/" + role + suffix
+	var out struct {
+		Role  string `json:"role"`
+		KeyID string `json:"keyid"`
+		Key   *struct {
+			KeyType string `json:"keytype"`
+			Scheme  string `json:"scheme"`
+			KeyVal  struct {
+				Public string `json:"public"`
+			} `json:"keyval"`
+		} `json:"key"`
+	}
+	req, err := c.newRequest(ctx, method, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.call(req, &out); err != nil {
+		return nil, err
+	}
+	if out.Key == nil {
+		return nil, fmt.Errorf("%s %s: the reply has no key", method, u)
+	}
+	if out.Role != "" && out.Role != role {
+		return nil, fmt.Errorf("%s %s: the reply is the %s key, not the %s key", method, u, out.Role, role)
+	}
+	pk := keys.PublicKey{Type: out.Key.KeyType, Scheme: out.Key.Scheme, Value: out.Key.KeyVal.Public}
+	if _, err := keys.NewVerifier(pk); err != nil {
+		return nil, fmt.Errorf("%s %s: the %s key: %w", method, u, role, err)
+	}
+	k := metadata.NewKey(pk)
+	if id := k.ID(); out.KeyID != id {
+		return nil, fmt.Errorf("%s %s: the reply's key ID %q is not the ID of its key (%s)", method, u, out.KeyID, id)
+	}
+	return k, nil
+}
+
+// Metadata returns a metadata file of gun as the server serves it to TUF
+// clients, such as "root.json", "timestamp.json" or "3.snapshot.json".
+// It needs no token. A body longer than limit bytes is an error.
+func (c *Client) Metadata(ctx context.Context, gun, file string, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("apiclient: metadata size limit %d: want a positive limit", limit)
+	}
+	g, err := escapeGUN(gun)
+	if err != nil {
+		return nil, err
+	}
+	if strings.Contains(file, "/") {
+		return nil, fmt.Errorf("apiclient: metadata file %q: want a file name, not a path", file)
+	}
+	f, err := escapePath("metadata file", file)
+	if err != nil {
+		return nil, err
+	}
+	req, err := c.newRequest(ctx, http.MethodGet, c.base+"/tuf/"+g+"/metadata/"+f, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return nil, apiError(req, resp)
+	}
+	return readCapped(req, resp, limit)
+}
+
+// HasTarget reports whether the server holds the content of a target of
+// gun, by its consistent-snapshot path "DIR/HASH.NAME" (HASH the hex
+// SHA-256 or SHA-512 of the content). It needs no token.
+func (c *Client) HasTarget(ctx context.Context, gun, consistentPath string) (bool, error) {
+	g, err := escapeGUN(gun)
+	if err != nil {
+		return false, err
+	}
+	p, err := escapePath("target path", consistentPath)
+	if err != nil {
+		return false, err
+	}
+	req, err := c.newRequest(ctx, http.MethodHead, c.base+"/tuf/"+g+"/targets/"+p, nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return true, nil
+	case resp.StatusCode == http.StatusNotFound:
+		return false, nil
+	}
+	return false, apiError(req, resp)
+}
+
+// UploadTarget stores the content of the target at targetPath of gun on
+// the server: length bytes read from body, whose hex SHA-256 is
+// sha256Hex. The server refuses content that does not match. It needs a
+// push token. Clients then fetch the content at
+// DIR/SHA256.NAME below the repository's targets/.
+func (c *Client) UploadTarget(ctx context.Context, gun, targetPath, sha256Hex string, length int64, body io.Reader) error {
+	g, err := escapeGUN(gun)
+	if err != nil {
+		return err
+	}
+	p, err := escapePath("target path", targetPath)
+	if err != nil {
+		return err
+	}
+	if b, err := hex.DecodeString(sha256Hex); err != nil || len(b) != 32 {
+		return fmt.Errorf("apiclient: target %s: SHA-256 %q: want 64 hex digits", targetPath, sha256Hex)
+	}
+	if length < 0 {
+		return fmt.Errorf("apiclient: target %s: negative length %d", targetPath, length)
+	}
+	if body == nil || length == 0 {
+		body = http.NoBody
+	}
+	req, err := c.newRequest(ctx, http.MethodPut, c.base+"/api/v1/repositories/"+g+"/targets/"+p, body)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = length
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("X-Rampart-Sha256", strings.ToLower(sha256Hex))
+	return c.call(req, nil)
+}
+
+// PublishResult describes a successful publish.
+type PublishResult struct {
+	GUN              string `json:"gun"`
+	ChangeID         int64  `json:"change_id"`
+	RootVersion      int64  `json:"root_version"`
+	SnapshotVersion  int64  `json:"snapshot_version"`
+	TimestampVersion int64  `json:"timestamp_version"`
+	// ETag is the ETag of the new timestamp.json, for ifMatch on the next
+	// publish.
+	ETag string `json:"etag"`
+}
+
+// Publish sends signed metadata documents of gun, by role name ("root",
+// "targets", "snapshot" when the maintainer holds the snapshot key, and
+// delegated role names), exactly as given. The server checks them against
+// the repository's current state, signs a new snapshot (when it holds the
+// snapshot key) and timestamp, and commits them together. It needs a push
+// token. ifMatch, when not empty, is the ETag of the timestamp the
+// documents were built on (or "*" for any existing repository): if the
+// repository has changed since, the server refuses with 409.
+func (c *Client) Publish(ctx context.Context, gun string, roles map[string][]byte, ifMatch string) (*PublishResult, error) {
+	g, err := escapeGUN(gun)
+	if err != nil {
+		return nil, err
+	}
+	// Documents go into the body byte for byte: json.Marshal would
+	// compact a json.RawMessage and escape <, > and &, changing the bytes
+	// whose hashes a snapshot may list.
+	var b bytes.Buffer
+	b.WriteString(`{"roles":{`)
+	for i, name := range slices.Sorted(maps.Keys(roles)) {
+		doc := roles[name]
+		if !json.Valid(doc) {
+			return nil, fmt.Errorf("apiclient: publish %s: the %s document is not JSON", gun, name)
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(name) // a string always encodes
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(doc)
+	}
+	b.WriteString(`}}`)
+	req, err := c.newRequest(ctx, http.MethodPost, c.base+"/api/v1/repositories/"+g+"/metadata", bytes.NewReader(b.Bytes()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if ifMatch != "" {
+		req.Header.Set("If-Match", ifMatch)
+	}
+	var res PublishResult
+	if err := c.call(req, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// CreateToken makes the server create a token with scope ("pull", "push"
+// or "admin") over the GUNs under gunPrefix (empty: all), and returns it.
+// It needs an admin token that covers gunPrefix.
+func (c *Client) CreateToken(ctx context.Context, gunPrefix, scope, description string) (string, error) {
+	body, err := json.Marshal(map[string]string{"gun_prefix": gunPrefix, "scope": scope, "description": description})
+	if err != nil {
+		return "", fmt.Errorf("apiclient: create token: %w", err)
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, c.base+"/api/v1/tokens", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := c.call(req, &out); err != nil {
+		return "", err
+	}
+	if out.Token == "" {
+		return "", fmt.Errorf("%s %s: the reply has no token", req.Method, req.URL.Redacted())
+	}
+	return out.Token, nil
+}
+
+// newRequest returns a request with the client's headers.
+func (c *Client) newRequest(ctx context.Context, method, u string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("apiclient: %s %s: %w", method, u, err)
+	}
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return req, nil
+}
+
+// call sends req and decodes a 2xx JSON reply into out (unless out is
+// nil); any other answer is an *Error.
+func (c *Client) call(req *http.Request, out any) error {
+	resp, err := c.hc.Do(req) // transport errors are *url.Error values naming the method and URL
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return apiError(req, resp)
+	}
+	body, err := readCapped(req, resp, maxReply)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("%s %s: the reply is not the expected JSON: %w", req.Method, req.URL.Redacted(), err)
+	}
+	return nil
+}
+
+// readCapped reads a response body of at most limit bytes.
+func readCapped(req *http.Request, resp *http.Response, limit int64) ([]byte, error) {
+	if resp.ContentLength > limit {
+		return nil, fmt.Errorf("%s %s: the reply is %d bytes, more than the limit of %d", req.Method, req.URL.Redacted(), resp.ContentLength, limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: reading the reply: %w", req.Method, req.URL.Redacted(), err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s %s: the reply is more than the limit of %d bytes", req.Method, req.URL.Redacted(), limit)
+	}
+	return b, nil
+}
+
+// apiError reads a non-2xx answer into an *Error.
+func apiError(req *http.Request, resp *http.Response) *Error {
+	e := &Error{Method: req.Method, URL: req.URL.Redacted(), Status: resp.StatusCode}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxReply)) // what was read is enough
+	var j struct {
+		Error string `json:"error"`
+		Role  string `json:"role"`
+		Check string `json:"check"`
+	}
+	if json.Unmarshal(body, &j) == nil && j.Error != "" {
+		e.Message, e.Role, e.Check = j.Error, j.Role, j.Check
+		return e
+	}
+	e.Message = shorten(strings.TrimSpace(string(body)), maxMessage)
+	return e
+}
+
+// shorten cuts s to at most n bytes, on a character boundary, marking the
+// cut with "...".
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "..."
+}
+
+// escapeGUN checks gun's segments and escapes them for a URL path.
+func escapeGUN(gun string) (string, error) {
+	p, err := escapePath("GUN", gun)
+	if err != nil {
+		return "", err
+	}
+	for seg := range strings.SplitSeq(gun, "/") {
+		if reserved[seg] {
+			return "", fmt.Errorf("apiclient: GUN %q: %q is reserved", gun, seg)
+		}
+	}
+	return p, nil
+}
+
+// escapePath checks that the "/"-separated segments of p are neither
+// empty, "." nor "..", and escapes each for a URL path.
+func escapePath(what, p string) (string, error) {
+	if p == "" {
+		return "", fmt.Errorf("apiclient: empty %s", what)
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", fmt.Errorf("apiclient: %s %q: empty, \".\" and \"..\" segments are not allowed", what, p)
+		}
+	}
+	return escapeSegments(p), nil
+}
+
+// escapeSegments escapes each "/"-separated segment of p.
+func escapeSegments(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
+}
