@@ -353,7 +353,7 @@ func (r *Repo) Refresh(ctx context.Context, roles ...string) ([]string, error) {
 			}
 			now := r.opts.Now()
 			for _, rs := range st.Roles {
-				if rs.Expires.Sub(now) < r.cfg.ExpiryFor(rs.Name)/2 {
+				if !rs.SignedByServer && rs.Expires.Sub(now) < r.cfg.ExpiryFor(rs.Name)/2 {
 					roles = append(roles, rs.Name)
 				}
 			}

@@ -278,6 +278,17 @@ func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadat
 	var mu sync.Mutex
 	bar := newCountBar(r.opts.Progress, len(todo), "checking roles")
 	defer bar.Finish()
+	record := func(role string, rep *metadata.SignatureReport, version int64, expires time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		if pr := r.problem(rep, version); pr != nil {
+			problems = append(problems, pr)
+		}
+		if !expires.After(now) {
+			expired = append(expired, fmt.Sprintf("%s expired at %s", role, expires.Format(time.RFC3339)))
+		}
+		bar.Add(1)
+	}
 	err = parallel(len(todo), func(i int) error {
 		p := todo[i]
 		if f, ok := r.fresh[p.role]; ok && f.version == p.version {
@@ -294,15 +305,7 @@ func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadat
 				}
 				rep = countReport(p.role, d.KeyIDs, d.Threshold, f.signedBy)
 			}
-			mu.Lock()
-			if pr := r.problem(rep, p.version); pr != nil {
-				problems = append(problems, pr)
-			}
-			if !f.expires.After(now) {
-				expired = append(expired, fmt.Sprintf("%s expired at %s", p.role, f.expires.Format(time.RFC3339)))
-			}
-			mu.Unlock()
-			bar.Add(1)
+			record(p.role, rep, p.version, f.expires)
 			return nil
 		}
 		b, err := os.ReadFile(r.stagedPath(p.role))
@@ -329,15 +332,7 @@ func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadat
 			}
 			rep = metadata.CheckSignatures(p.role, md, d.KeyIDs, keyMap, d.Threshold)
 		}
-		mu.Lock()
-		if pr := r.problem(rep, md.version); pr != nil {
-			problems = append(problems, pr)
-		}
-		if !md.expires.After(now) {
-			expired = append(expired, fmt.Sprintf("%s expired at %s", p.role, md.expires.Format(time.RFC3339)))
-		}
-		mu.Unlock()
-		bar.Add(1)
+		record(p.role, rep, md.version, md.expires)
 		return nil
 	})
 	if err != nil {
@@ -434,20 +429,7 @@ func (r *Repo) refreshOnline(ctx context.Context, res *PublishResult) error {
 // publishTargets mirrors the content store into dst, linking files where
 // it can and copying them otherwise. Files already in dst are kept.
 func publishTargets(store, dst string) (written, kept int, err error) {
-	err = filepath.WalkDir(store, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == store {
-				return filepath.SkipDir
-			}
-			return err
-		}
-		if d.IsDir() || strings.HasPrefix(d.Name(), ".tmp-") || !d.Type().IsRegular() {
-			return nil
-		}
-		rel, err := filepath.Rel(store, p)
-		if err != nil {
-			return err
-		}
+	err = walkContent(store, func(p, rel string, d fs.DirEntry) error {
 		target := filepath.Join(dst, rel)
 		if _, err := os.Stat(target); err == nil {
 			kept++
@@ -466,6 +448,28 @@ func publishTargets(store, dst string) (written, kept int, err error) {
 		err = syncBatch(dst)
 	}
 	return written, kept, err
+}
+
+// walkContent calls fn for every file of the content store in store, with
+// its path relative to store; temporary files of unfinished copies are
+// passed over, and a missing store has no files.
+func walkContent(store string, fn func(p, rel string, d fs.DirEntry) error) error {
+	return filepath.WalkDir(store, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == store {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if d.IsDir() || strings.HasPrefix(d.Name(), ".tmp-") || !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(store, p)
+		if err != nil {
+			return err
+		}
+		return fn(p, rel, d)
+	})
 }
 
 func copyFile(src, dst string) error {

@@ -365,20 +365,7 @@ type storedTarget struct {
 func (r *Repo) uploadTargets(ctx context.Context, c *apiclient.Client, gun string, res *ServerResult) error {
 	store := filepath.Join(r.dir, targetsDir)
 	var all []storedTarget
-	err := filepath.WalkDir(store, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == store {
-				return filepath.SkipDir
-			}
-			return err
-		}
-		if d.IsDir() || strings.HasPrefix(d.Name(), ".tmp-") || !d.Type().IsRegular() {
-			return nil
-		}
-		rel, err := filepath.Rel(store, p)
-		if err != nil {
-			return err
-		}
+	err := walkContent(store, func(p, rel string, d fs.DirEntry) error {
 		rel = filepath.ToSlash(rel)
 		dir, base := path.Split(rel)
 		digest, name, ok := strings.Cut(base, ".")

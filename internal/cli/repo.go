@@ -34,7 +34,8 @@ func repoCommands() []*cobra.Command {
 
 const repoLong = `Maintain a TUF repository: create it, add targets, delegate, sign with
 keys held offline or by several people, rotate keys, and publish metadata
-and targets for any static web server.
+and targets for any static web server, or to a metadata server (rampart
+serve) that signs timestamp and snapshot with its online keys.
 
 A repository is a directory (DIR) holding its configuration (repo.json),
 the staged metadata of every role (staged/), every root version (roots/),
@@ -48,7 +49,13 @@ A typical session:
   rampart repo init myrepo
   rampart repo add myrepo dist/app-1.0.tar.gz --as app/app-1.0.tar.gz
   rampart repo publish myrepo --out /srv/www/tuf
-  rampart repo status myrepo`
+  rampart repo status myrepo
+
+On a metadata server, with a push token in RAMPART_TOKEN:
+
+  rampart repo init app --server https://tuf.example.com --gun example.com/acme/app
+  rampart repo add app dist/
+  rampart repo publish app`
 
 func newRepoCommand() *cobra.Command {
 	cmd := &cobra.Command{

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# A maintainer's publish, end to end from the command line, on loopback:
+# add one file and publish it, N times, with Debian's notary client against
+# notary-server 0.7.0 (memory store) and with `rampart repo add` + `rampart
+# repo publish` against `rampart serve` (embedded store), in the same run.
+# Both sign targets on the maintainer's side with a passphrase-protected key
+# and let the server sign snapshot and timestamp. Prints the mean time of one
+# add and of one publish for each, and their ratios. Needs notary (Debian package;
+# installed when missing and running as root).
+#
+#   scripts/bench-publish.sh [N]      (default 20 publishes each)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-20}
+work=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+if ! command -v notary-server >/dev/null; then
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "bench-publish: install notary (Debian package) first" >&2
+		exit 1
+	fi
+	apt-get install -y -qq notary >/dev/null
+fi
+
+go build -o "$work/bin/" ./cmd/rampart
+bin=$work/bin
+wait_up() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+now_ms() { date +%s%3N; }
+mkdir -p "$work/files"
+for i in $(seq "$n"); do head -c 4096 /dev/urandom >"$work/files/f$i"; done
+
+# notary-server 0.7.0, memory store; the notary client signs targets.
+cat >"$work/notary-server.json" <<JSON
+{"server":{"http_addr":"127.0.0.1:4553"},"trust_service":{"type":"local"},"logging":{"level":"error"},"storage":{"backend":"memory"}}
+JSON
+notary-server -config "$work/notary-server.json" >"$work/notary-server.log" 2>&1 &
+pids+=($!)
+wait_up http://127.0.0.1:4553/_notary_server/health
+export NOTARY_ROOT_PASSPHRASE=bench NOTARY_TARGETS_PASSPHRASE=bench NOTARY_SNAPSHOT_PASSPHRASE=bench
+notary=(notary -s http://127.0.0.1:4553 -d "$work/trust")
+"${notary[@]}" init example.com/bench -p >/dev/null
+notary_add=0 notary_pub=0
+for i in $(seq "$n"); do
+	t0=$(now_ms)
+	"${notary[@]}" add example.com/bench "f$i" "$work/files/f$i" >/dev/null
+	t1=$(now_ms)
+	"${notary[@]}" publish example.com/bench >/dev/null
+	t2=$(now_ms)
+	notary_add=$((notary_add + t1 - t0)) notary_pub=$((notary_pub + t2 - t1))
+done
+
+# rampart serve, embedded store; rampart repo signs targets.
+"$bin/rampart" serve --addr 127.0.0.1:4554 --data "$work/rampart" --log-level error >"$work/rampart.log" 2>&1 &
+pids+=($!)
+wait_up http://127.0.0.1:4554/healthz
+export RAMPART_PASSPHRASE=bench
+export RAMPART_TOKEN=$("$bin/rampart" token create --server http://127.0.0.1:4554 --token-file "$work/rampart/admin.token" --scope push)
+"$bin/rampart" repo init "$work/repo" --server http://127.0.0.1:4554 --gun example.com/bench >/dev/null
+"$bin/rampart" repo publish "$work/repo" >/dev/null
+rampart_add=0 rampart_pub=0
+for i in $(seq "$n"); do
+	t0=$(now_ms)
+	"$bin/rampart" repo add "$work/repo" "$work/files/f$i" --as "f$i" >/dev/null
+	t1=$(now_ms)
+	"$bin/rampart" repo publish "$work/repo" >/dev/null
+	t2=$(now_ms)
+	rampart_add=$((rampart_add + t1 - t0)) rampart_pub=$((rampart_pub + t2 - t1))
+done
+
+# Both servers now serve every file: check one of each.
+curl -sf http://127.0.0.1:4553/v2/example.com/bench/_trust/tuf/timestamp.json >/dev/null
+curl -sf http://127.0.0.1:4554/tuf/example.com/bench/metadata/timestamp.json >/dev/null
+
+python3 - "$n" "$notary_add" "$notary_pub" "$rampart_add" "$rampart_pub" <<'PY'
+import sys
+n, na, np_, ra, rp = (int(x) for x in sys.argv[1:])
+print(f"mean of {n}, ms           add   publish   add+publish")
+print(f"notary 0.7.0 -> notary-server: {na/n:7.1f} {np_/n:8.1f} {(na+np_)/n:10.1f}")
+print(f"rampart -> rampart serve:      {ra/n:7.1f} {rp/n:8.1f} {(ra+rp)/n:10.1f}")
+print(f"publish step: rampart {np_/max(rp,1):.1f}x faster than notary; add+publish: {(na+np_)/max(ra+rp,1):.2f}x")
+print("(notary signs targets at publish, with a PBKDF2-encrypted key; rampart signs at add,")
+print(" unlocking its key with argon2id at 64 MiB, t=3, which dominates its add)")
+PY
