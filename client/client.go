@@ -112,7 +112,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	cfg.MetadataURL = strings.TrimSuffix(cfg.MetadataURL, "/")
 	cfg.TargetsURL = strings.TrimSuffix(cfg.TargetsURL, "/")
-	return &Client{cfg: cfg, limits: cfg.Limits.withDefaults(), store: store{cfg.Dir}}, nil
+	st := store{cfg.Dir}
+	st.removeStaleTemp(time.Now().Add(-staleTempAge))
+	return &Client{cfg: cfg, limits: cfg.Limits.withDefaults(), store: st}, nil
 }
 
 // Refresh updates the top-level metadata: root, timestamp, snapshot and

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rampart-tuf/rampart/client"
 	"github.com/rampart-tuf/rampart/internal/repotest"
@@ -237,5 +238,38 @@ func TestConcurrentUse(t *testing.T) {
 func TestInitRejectsGarbage(t *testing.T) {
 	if err := client.Init(t.TempDir(), []byte(`{"signed":{}}`)); err == nil {
 		t.Fatal("Init accepted a non-root")
+	}
+}
+
+// TestStaleTempFilesRemoved: temporary files that a crashed write left in
+// the state directory are removed when a client opens it, once they are
+// old enough not to belong to a write in progress; metadata is untouched.
+func TestStaleTempFilesRemoved(t *testing.T) {
+	repo := repotest.New(t)
+	repo.Publish()
+	_, dir, srv := setup(t, repo)
+	old := filepath.Join(dir, ".tmp-timestamp.json-123")
+	fresh := filepath.Join(dir, ".tmp-snapshot.json-456")
+	for _, p := range []string{old, fresh} {
+		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(old, long, long); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "root.json"))
+	if _, err := client.New(client.Config{MetadataURL: srv.URL + "/metadata", TargetsURL: srv.URL + "/targets", Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("a stale temporary file is still there: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a recent temporary file (maybe a write in progress) was removed: %v", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "root.json")); !bytes.Equal(before, after) {
+		t.Error("root.json changed")
 	}
 }

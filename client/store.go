@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // store keeps the trusted metadata in one directory, byte for byte as it
@@ -50,6 +51,29 @@ func (s store) read(role string, maxLength int64) ([]byte, error) {
 		return nil, err
 	}
 	return data, nil
+}
+
+// staleTempAge is how old a temporary file of the store must be before it
+// counts as left behind by a write that never finished (a crash); younger
+// ones may belong to another process writing right now.
+const staleTempAge = time.Hour
+
+// removeStaleTemp removes temporary files of writes that never finished,
+// last modified before cutoff. They are never read; this only keeps the
+// directory from filling up. Errors are ignored: the files are harmless.
+func (s store) removeStaleTemp(cutoff time.Time) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".tmp-") || !e.Type().IsRegular() {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.ModTime().Before(cutoff) {
+			os.Remove(filepath.Join(s.dir, e.Name()))
+		}
+	}
 }
 
 // write stores data as role's metadata atomically.
