@@ -142,6 +142,14 @@ func (r *Repo) serverState(ctx context.Context, c *apiclient.Client, gun string)
 	return st, nil
 }
 
+// ServerOptions are options of PublishToServer.
+type ServerOptions struct {
+	// RecheckTargets asks the server about every file of the content
+	// store, even those the upload record (DIR/uploaded.txt) says it
+	// has: for a server that lost content.
+	RecheckTargets bool
+}
+
 // PublishToServer publishes the repository to its metadata server (see
 // InitOptions.Server) through c, which carries the token. It reads what
 // the server has, then sends what it lacks: every newer root version in
@@ -150,9 +158,11 @@ func (r *Repo) serverState(ctx context.Context, c *apiclient.Client, gun string)
 // (and snapshot, when it holds that key). Everything to send is first
 // checked as Publish checks it, so a role below its threshold or expired
 // stops the publish before anything is sent. Target content added from
-// files is uploaded before the metadata that lists it. Finally the
+// files is uploaded before the metadata that lists it; DIR/uploaded.txt
+// remembers what the server has, so that later publishes ask only about
+// new content. Finally the
 // server's new state is read back and compared with what was sent.
-func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client) (*ServerResult, error) {
+func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client, o ServerOptions) (*ServerResult, error) {
 	sc := r.cfg.Server
 	if sc == nil {
 		return nil, fmt.Errorf("%s does not publish to a metadata server (its repo.json names none): publish it to a directory with --out, or create a repository with 'rampart repo init DIR --server URL --gun GUN'", r.dir)
@@ -258,7 +268,7 @@ func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client) (*Serve
 	}
 
 	// Content before the metadata that lists it.
-	if err := r.uploadTargets(ctx, c, gun, res); err != nil {
+	if err := r.uploadTargets(ctx, c, gun, o.RecheckTargets, res); err != nil {
 		return nil, err
 	}
 	docs := map[string][]byte{}
@@ -361,51 +371,62 @@ type storedTarget struct {
 }
 
 // uploadTargets uploads the files of the content store that the server
-// does not have.
-func (r *Repo) uploadTargets(ctx context.Context, c *apiclient.Client, gun string, res *ServerResult) error {
+// does not have. Files the upload record says the server has are not asked
+// about again, unless recheck is set.
+func (r *Repo) uploadTargets(ctx context.Context, c *apiclient.Client, gun string, recheck bool, res *ServerResult) error {
 	store := filepath.Join(r.dir, targetsDir)
-	var all []storedTarget
-	err := walkContent(store, func(p, rel string, d fs.DirEntry) error {
+	rec, err := openUploadRecord(filepath.Join(r.dir, uploadRecordFile), c.URL(), gun, recheck)
+	if err != nil {
+		return err
+	}
+	defer rec.close()
+	var todo []storedTarget
+	err = walkContent(store, func(p, rel string, d fs.DirEntry) error {
 		rel = filepath.ToSlash(rel)
 		dir, base := path.Split(rel)
 		digest, name, ok := strings.Cut(base, ".")
 		if _, herr := hex.DecodeString(digest); !ok || len(digest) != 64 || herr != nil || name == "" {
 			return fmt.Errorf("%s: not a file of the content store (want DIR/SHA256.NAME)", p)
 		}
+		if rec.has(rel) {
+			res.TargetsPresent++
+			return nil
+		}
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		all = append(all, storedTarget{file: p, consistent: rel, target: dir + name, sha256: digest, size: info.Size()})
+		todo = append(todo, storedTarget{file: p, consistent: rel, target: dir + name, sha256: digest, size: info.Size()})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	missing := make([]bool, len(all))
+	missing := make([]bool, len(todo))
 	var total atomic.Int64
-	if err := parallel(len(all), func(i int) error {
-		has, err := c.HasTarget(ctx, gun, all[i].consistent)
+	var mu sync.Mutex
+	if err := parallel(len(todo), func(i int) error {
+		has, err := c.HasTarget(ctx, gun, todo[i].consistent)
 		if err != nil {
-			return fmt.Errorf("asking the server for %s: %w", all[i].target, err)
+			return fmt.Errorf("asking the server for %s: %w", todo[i].target, err)
 		}
 		if !has {
 			missing[i] = true
-			total.Add(all[i].size)
+			total.Add(todo[i].size)
+			return nil
 		}
-		return nil
+		mu.Lock()
+		defer mu.Unlock()
+		res.TargetsPresent++
+		return rec.add(todo[i].consistent)
 	}); err != nil {
 		return err
 	}
 	bar := newByteBar(r.opts.Progress, total.Load(), "uploading targets")
 	defer bar.Finish()
-	var mu sync.Mutex
-	return parallel(len(all), func(i int) error {
-		t := all[i]
+	return parallel(len(todo), func(i int) error {
+		t := todo[i]
 		if !missing[i] {
-			mu.Lock()
-			res.TargetsPresent++
-			mu.Unlock()
 			return nil
 		}
 		f, err := os.Open(t.file)
@@ -417,9 +438,76 @@ func (r *Repo) uploadTargets(ctx context.Context, c *apiclient.Client, gun strin
 			return fmt.Errorf("uploading %s: %w", t.target, err)
 		}
 		mu.Lock()
+		defer mu.Unlock()
 		res.TargetsUploaded++
 		res.TargetBytes += t.size
-		mu.Unlock()
-		return nil
+		return rec.add(t.consistent)
 	})
+}
+
+// uploadRecordFile lists the content the server is known to have, so that
+// a publish asks the server only about content added since.
+const uploadRecordFile = "uploaded.txt"
+
+// uploadRecord is the file of that name: a first line naming the server
+// and GUN, then the consistent-snapshot path of each file of the content
+// store that the server confirmed it has, one a line. It is only a cache:
+// a line is written after the server confirmed, a torn last line is
+// ignored, and a record for another server or GUN is started afresh.
+type uploadRecord struct {
+	known map[string]bool
+	f     *os.File
+}
+
+func openUploadRecord(p, url, gun string, fresh bool) (*uploadRecord, error) {
+	header := "rampart upload record 1 " + url + " " + gun
+	rec := &uploadRecord{known: map[string]bool{}}
+	if data, err := os.ReadFile(p); err == nil && !fresh {
+		lines := strings.Split(string(data), "\n")
+		if lines[0] == header {
+			// The last element is empty after a final newline, and a torn
+			// line otherwise: either way not a complete entry.
+			for _, l := range lines[1 : len(lines)-1] {
+				rec.known[l] = true
+			}
+		}
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-upload-record-*")
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	b.WriteString(header + "\n")
+	for _, l := range slices.Sorted(maps.Keys(rec.known)) {
+		b.WriteString(l + "\n")
+	}
+	if _, err := f.WriteString(b.String()); err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("writing %s: %w", p, err)
+	}
+	rec.f = f
+	return rec, nil
+}
+
+func (r *uploadRecord) has(consistent string) bool { return r.known[consistent] }
+
+// add records that the server has consistent; the caller serializes.
+func (r *uploadRecord) add(consistent string) error {
+	r.known[consistent] = true
+	_, err := r.f.WriteString(consistent + "\n")
+	return err
+}
+
+func (r *uploadRecord) close() {
+	r.f.Sync()
+	r.f.Close()
 }

@@ -3,10 +3,12 @@ package repo_test
 import (
 	"bytes"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rampart-tuf/rampart/client"
@@ -34,7 +36,7 @@ func newServerRepo(t *testing.T, o repo.InitOptions) (*servertest.Server, *apicl
 
 func publishServer(t *testing.T, r *repo.Repo, c *apiclient.Client) *repo.ServerResult {
 	t.Helper()
-	res, err := r.PublishToServer(ctx, c)
+	res, err := r.PublishToServer(ctx, c, repo.ServerOptions{})
 	if err != nil {
 		t.Fatalf("PublishToServer: %v", err)
 	}
@@ -388,7 +390,7 @@ func TestServerPublishRefusals(t *testing.T) {
 		if _, err := r.AddFiles(ctx, writeFile(t, filepath.Join(t.TempDir(), "f"), "x"), "f", repo.AddOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := r.PublishToServer(ctx, c)
+		_, err := r.PublishToServer(ctx, c, repo.ServerOptions{})
 		var se *repo.SignatureError
 		if !errors.As(err, &se) || se.Problems[0].Role != "targets" {
 			t.Fatalf("publish below threshold: %v", err)
@@ -418,7 +420,7 @@ func TestServerPublishRefusals(t *testing.T) {
 			}
 		}
 		publishServer(t, r, c)
-		_, err = r2.PublishToServer(ctx, c)
+		_, err = r2.PublishToServer(ctx, c, repo.ServerOptions{})
 		if err == nil || !strings.Contains(err.Error(), "another copy") {
 			t.Fatalf("publishing a stale copy: %v", err)
 		}
@@ -427,16 +429,81 @@ func TestServerPublishRefusals(t *testing.T) {
 	t.Run("GUN of another repository", func(t *testing.T) {
 		g := "example.com/taken"
 		publishServer(t, initRepo(t, repo.InitOptions{Server: c, GUN: g}), c)
-		_, err := initRepo(t, repo.InitOptions{Server: c, GUN: g}).PublishToServer(ctx, c)
+		_, err := initRepo(t, repo.InitOptions{Server: c, GUN: g}).PublishToServer(ctx, c, repo.ServerOptions{})
 		if err == nil || !strings.Contains(err.Error(), "belongs to another repository") {
 			t.Fatalf("publishing over another repository: %v", err)
 		}
 	})
 
 	t.Run("not a server repository", func(t *testing.T) {
-		_, err := initRepo(t, repo.InitOptions{}).PublishToServer(ctx, c)
+		_, err := initRepo(t, repo.InitOptions{}).PublishToServer(ctx, c, repo.ServerOptions{})
 		if err == nil || !strings.Contains(err.Error(), "--out") {
 			t.Fatalf("publishing a static repository to a server: %v", err)
 		}
 	})
+}
+
+// countingTransport counts the HEAD requests that go through it.
+type countingTransport struct {
+	heads atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodHead {
+		c.heads.Add(1)
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestServerPublishUploadRecord: DIR/uploaded.txt spares the server
+// questions about content it has confirmed, survives a torn last line,
+// and is set aside by --recheck-targets.
+func TestServerPublishUploadRecord(t *testing.T) {
+	srv := servertest.Start(t)
+	tr := &countingTransport{}
+	c, err := apiclient.New(srv.URL, srv.Admin, &http.Client{Transport: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := initRepo(t, repo.InitOptions{Server: c, GUN: testGUN})
+	src := t.TempDir()
+	addFile := func(name string) {
+		t.Helper()
+		if _, err := r.AddFiles(ctx, writeFile(t, filepath.Join(src, name), "content of "+name), "files/"+name, repo.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addFile("a")
+	addFile("b")
+	publishServer(t, r, c)
+	record := filepath.Join(r.Dir(), "uploaded.txt")
+	lines := strings.Split(strings.TrimSuffix(string(mustRead(t, record)), "\n"), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], srv.URL) || !strings.Contains(lines[0], testGUN) {
+		t.Fatalf("upload record after two uploads:\n%s", strings.Join(lines, "\n"))
+	}
+
+	// A torn last line, as a crash mid-append leaves it.
+	f, err := os.OpenFile(record, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("files/0123")
+	f.Close()
+	addFile("c")
+	tr.heads.Store(0)
+	res := publishServer(t, r, c)
+	if got := tr.heads.Load(); got != 1 || res.TargetsUploaded != 1 || res.TargetsPresent != 2 {
+		t.Errorf("publish of one new file asked %d HEADs (want 1) and reported %+v", got, res)
+	}
+	tr.heads.Store(0)
+	res, err = r.PublishToServer(ctx, c, repo.ServerOptions{RecheckTargets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.heads.Load(); got != 3 || res.TargetsPresent != 3 || res.TargetsUploaded != 0 {
+		t.Errorf("recheck asked %d HEADs (want 3) and reported %+v", got, res)
+	}
+	if n := strings.Count(string(mustRead(t, record)), "\n"); n != 4 {
+		t.Errorf("upload record has %d lines, want a header and 3 files", n)
+	}
 }

@@ -728,6 +728,7 @@ func addServerKey(cmd *cobra.Command, r *repo.Repo, o *repo.RotateOptions, tok *
 func newRepoPublishCommand() *cobra.Command {
 	var out string
 	var tok tokenFlags
+	var so repo.ServerOptions
 	cmd := &cobra.Command{
 		Use:   "publish DIR [--out PUBDIR]",
 		Short: "Write metadata and targets for clients to fetch",
@@ -744,7 +745,8 @@ what changed, and timestamp.json is replaced last.
 Without --out, publish to the metadata server the repository was created
 for ('rampart repo init DIR --server URL --gun GUN'), with a push token
 (--token, RAMPART_TOKEN or --token-file). Publish reads what the server
-has, uploads the target content it lacks, then sends every newer root
+has, uploads the target content it lacks (DIR/uploaded.txt remembers what
+it has, so later publishes ask only about new content), then sends every newer root
 version and the roles that changed (and snapshot, if you hold its key) in
 one atomic update; the server checks them as a client would and signs the
 new timestamp. Nothing is sent when a role is below its threshold or
@@ -767,7 +769,7 @@ expired, and the server's new state is read back and checked.`,
 				if err != nil {
 					return err
 				}
-				res, err := r.PublishToServer(cmd.Context(), c)
+				res, err := r.PublishToServer(cmd.Context(), c, so)
 				if err != nil {
 					return err
 				}
@@ -785,6 +787,7 @@ expired, and the server's new state is read back and checked.`,
 	}
 	cmd.Flags().StringVar(&out, "out", "", "directory (`PUBDIR`) to publish to; without it, publish to the repository's server")
 	tok.add(cmd.Flags(), "push token for the repository's server")
+	cmd.Flags().BoolVar(&so.RecheckTargets, "recheck-targets", false, "ask the server about all target content, not only content added since DIR/uploaded.txt says it was uploaded")
 	return cmd
 }
 
