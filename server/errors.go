@@ -48,6 +48,7 @@ const (
 	checkStore        = "store"        // database unavailable
 	checkNotFound     = "not-found"    // no such repository, file or route
 	checkPrecondition = "precondition" // If-Match did not match
+	checkAdminToken   = "admin-token"  // the token of DATA/admin.token cannot be revoked through the API
 )
 
 func errorf(status int, role, check, format string, args ...any) *Error {

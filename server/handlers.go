@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -144,6 +145,29 @@ func (s *Server) serveTarget(w http.ResponseWriter, r *http.Request, gun, target
 // GUN when gun is empty and prefix must be empty). It writes the 401 or
 // 403 response and returns false when the request may not proceed.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, gun string, need auth.Scope) (store.Token, bool) {
+	t, ok := s.authenticate(w, r, need)
+	if !ok || s.cfg.NoAuth {
+		return t, ok
+	}
+	if gun == "" && t.GUNPrefix != "" || !auth.Covers(t.GUNPrefix, gun) {
+		what := gun
+		if gun == "" {
+			what = "all repositories"
+		}
+		s.fail(w, r, errorf(http.StatusForbidden, "", checkScope, "the token covers %q, not %s", t.GUNPrefix, what))
+		return store.Token{}, false
+	}
+	return t, true
+}
+
+// authenticate checks that the request's bearer token exists and has
+// scope need, whatever GUNs it covers. It writes the 401 or 403 response
+// and returns false when the request may not proceed.
+//
+// The token is looked up in the store on every request and never cached:
+// a revoked token fails on its very next request, on every replica
+// sharing the store.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, need auth.Scope) (store.Token, bool) {
 	if s.cfg.NoAuth {
 		return store.Token{Scope: "admin"}, true
 	}
@@ -165,14 +189,6 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, gun string, n
 	have, err := auth.ParseScope(t.Scope)
 	if err != nil || have < need {
 		s.fail(w, r, errorf(http.StatusForbidden, "", checkScope, "the token's scope %q does not allow this (needs %s)", t.Scope, need))
-		return store.Token{}, false
-	}
-	if gun == "" && t.GUNPrefix != "" || !auth.Covers(t.GUNPrefix, gun) {
-		what := gun
-		if gun == "" {
-			what = "all repositories"
-		}
-		s.fail(w, r, errorf(http.StatusForbidden, "", checkScope, "the token covers %q, not %s", t.GUNPrefix, what))
 		return store.Token{}, false
 	}
 	return t, true
@@ -459,6 +475,10 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("", checkRequest, "description longer than 1024 bytes"))
 		return
 	}
+	if _, ok := AdminFileToken(store.Token{GUNPrefix: req.GUNPrefix, Scope: req.Scope, Description: req.Description}); ok {
+		s.fail(w, r, badRequest("", checkRequest, "the description %q is reserved for the admin token that rampart serve keeps in DATA/%s", req.Description, AdminTokenFile))
+		return
+	}
 	admin, ok := s.authorize(w, r, strings.TrimSuffix(req.GUNPrefix, "/"), auth.Admin)
 	if !ok {
 		return
@@ -467,11 +487,134 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(http.StatusForbidden, "", checkScope, "the token covers %q, not %q", admin.GUNPrefix, req.GUNPrefix))
 		return
 	}
-	tok, hash := auth.NewToken()
-	if err := s.store.CreateToken(r.Context(), store.Token{Hash: hash, GUNPrefix: req.GUNPrefix, Scope: req.Scope, Description: req.Description}); err != nil {
+	var tok, hash string
+	var err error
+	// A new token's ID could clash with another token's (a 64-bit prefix
+	// of a random hash: it will not, but if it does, make another).
+	for range 3 {
+		tok, hash = auth.NewToken()
+		err = s.store.CreateToken(r.Context(), store.Token{Hash: hash, GUNPrefix: req.GUNPrefix, Scope: req.Scope, Description: req.Description})
+		if !errors.Is(err, store.ErrConflict) {
+			break
+		}
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.log.Info("token created", "gun_prefix", req.GUNPrefix, "scope", req.Scope)
-	writeJSON(w, http.StatusCreated, map[string]string{"token": tok, "gun_prefix": req.GUNPrefix, "scope": req.Scope})
+	s.log.Info("token created", "id", store.TokenID(hash), "gun_prefix", req.GUNPrefix, "scope", req.Scope, "by", admin.ID)
+	writeJSON(w, http.StatusCreated, map[string]string{"token": tok, "id": store.TokenID(hash), "gun_prefix": req.GUNPrefix, "scope": req.Scope})
+}
+
+// AdminTokenFile is the name of the file in the data directory of
+// rampart serve that holds its admin token.
+const AdminTokenFile = "admin.token"
+
+// adminTokenDescription starts the description of the admin token that
+// rampart serve keeps in DATA/admin.token; the file's path follows.
+const adminTokenDescription = "admin token from "
+
+// AdminTokenDescription returns the description of the admin token kept in
+// the file at path, as rampart serve stores it.
+func AdminTokenDescription(path string) string { return adminTokenDescription + path }
+
+// AdminFileToken reports whether t is the admin token of a rampart serve
+// data directory (an admin token over all GUNs whose description is
+// AdminTokenDescription of a file named AdminTokenFile), and returns the
+// file's path. rampart serve stores that token again at every start, so
+// the server refuses to revoke it.
+func AdminFileToken(t store.Token) (path string, ok bool) {
+	path, ok = strings.CutPrefix(t.Description, adminTokenDescription)
+	if !ok || t.Scope != "admin" || t.GUNPrefix != "" || filepath.Base(path) != AdminTokenFile {
+		return "", false
+	}
+	return path, true
+}
+
+// tokenJSON is a token on the wire, without its secret or hash.
+type tokenJSON struct {
+	ID          string    `json:"id"`
+	GUNPrefix   string    `json:"gun_prefix"`
+	Scope       string    `json:"scope"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"created_at,omitzero"` // absent when the store does not know it
+}
+
+func newTokenJSON(t store.Token) tokenJSON {
+	return tokenJSON{ID: t.ID, GUNPrefix: t.GUNPrefix, Scope: t.Scope, Description: t.Description, CreatedAt: t.CreatedAt}
+}
+
+// handleListTokens serves GET /api/v1/tokens: the tokens within the GUN
+// prefix of the requesting admin token, oldest first.
+func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) {
+	admin, ok := s.authenticate(w, r, auth.Admin)
+	if !ok {
+		return
+	}
+	all, err := s.store.Tokens(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := struct {
+		Tokens []tokenJSON `json:"tokens"`
+	}{Tokens: []tokenJSON{}}
+	for _, t := range all {
+		if auth.Within(admin.GUNPrefix, t.GUNPrefix) {
+			out.Tokens = append(out.Tokens, newTokenJSON(t))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// validTokenID reports whether id looks like a token ID: 16 lowercase hex
+// digits.
+func validTokenID(id string) bool {
+	if len(id) != store.TokenIDLength {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// handleRevokeToken serves DELETE /api/v1/tokens/{id}. It needs an admin
+// token whose prefix contains the revoked token's. A token may revoke
+// itself. The token in DATA/admin.token is refused: rampart serve would
+// store it again at its next start.
+func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) {
+	admin, ok := s.authenticate(w, r, auth.Admin)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	if !validTokenID(id) {
+		s.fail(w, r, badRequest("", checkRequest, "a token ID is %d lowercase hex digits (the id of GET /api/v1/tokens), not %q", store.TokenIDLength, id))
+		return
+	}
+	t, err := s.store.DeleteToken(r.Context(), id, func(t store.Token) error {
+		if !auth.Within(admin.GUNPrefix, t.GUNPrefix) {
+			return errorf(http.StatusForbidden, "", checkScope, "the token covers %q; token %s covers %q, which is not within it", admin.GUNPrefix, id, t.GUNPrefix)
+		}
+		if path, ok := AdminFileToken(t); ok {
+			return errorf(http.StatusForbidden, "", checkAdminToken,
+				"token %s is the admin token in %s, which rampart serve stores again at every start, so revoking it here would not last; "+
+					"to replace it, stop the server, delete %s, revoke the token in the store directly (rampart token revoke %s --data DATA, or --store URL) "+
+					"and start the server again: it writes a new admin token", id, path, path, id)
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no token with ID %s", id))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("token revoked", "id", id, "gun_prefix", t.GUNPrefix, "scope", t.Scope, "by", admin.ID)
+	writeJSON(w, http.StatusOK, newTokenJSON(t))
 }

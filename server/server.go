@@ -161,6 +161,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("DELETE /api/v1/repositories/{rest...}", s.handleRepoDelete)
 	mux.HandleFunc("GET /api/v1/changefeed", s.handleChangefeedAll)
 	mux.HandleFunc("POST /api/v1/tokens", s.handleCreateToken)
+	mux.HandleFunc("GET /api/v1/tokens", s.handleListTokens)
+	mux.HandleFunc("DELETE /api/v1/tokens/{id}", s.handleRevokeToken)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no route for %s %s", r.Method, r.URL.Path))
 	})

@@ -1,8 +1,8 @@
 // Package apiclient is a client of the HTTP API of a Rampart metadata
 // server ("rampart serve", package server): it fetches and rotates a
 // repository's online keys, uploads target content, publishes signed
-// metadata, creates access tokens, and reads the public TUF files a
-// repository serves.
+// metadata, creates, lists and revokes access tokens, and reads the public
+// TUF files a repository serves.
 //
 // It speaks the wire format only; it checks nothing a TUF client must
 // check. Use the client package to verify what a repository serves.
@@ -16,6 +16,7 @@ package apiclient
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -391,6 +392,80 @@ func (c *Client) CreateToken(ctx context.Context, gunPrefix, scope, description 
 		return "", fmt.Errorf("%s %s: the reply has no token", req.Method, req.URL.Redacted())
 	}
 	return out.Token, nil
+}
+
+// Token describes an access token of the server, without its secret.
+type Token struct {
+	// ID names the token: the first 16 hex digits of the SHA-256 of the
+	// token string (see TokenID).
+	ID          string    `json:"id"`
+	GUNPrefix   string    `json:"gun_prefix"` // GUNs the token covers; empty covers all
+	Scope       string    `json:"scope"`      // "pull", "push" or "admin"
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"created_at,omitzero"` // zero when the server does not know it
+}
+
+// TokenID returns the ID under which the server lists and revokes the
+// token string token ("rpt_..."), computed here: the token is not sent.
+func TokenID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:8])
+}
+
+// validTokenID reports whether id is 16 lowercase hex digits.
+func validTokenID(id string) bool {
+	b, err := hex.DecodeString(id)
+	return err == nil && len(b) == 8 && strings.ToLower(id) == id
+}
+
+// ListTokens returns the server's tokens within the GUN prefix of the
+// client's token, oldest first. It needs an admin token; a token for a GUN
+// prefix sees only the tokens whose prefix lies within its own.
+func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, c.base+"/api/v1/tokens", nil)
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Tokens []Token `json:"tokens"`
+	}
+	if err := c.call(req, &out); err != nil {
+		return nil, err
+	}
+	if out.Tokens == nil {
+		return nil, fmt.Errorf("%s %s: the reply has no token list", req.Method, req.URL.Redacted())
+	}
+	for _, t := range out.Tokens {
+		if !validTokenID(t.ID) {
+			return nil, fmt.Errorf("%s %s: the reply lists a token with the malformed ID %q", req.Method, req.URL.Redacted(), t.ID)
+		}
+	}
+	return out.Tokens, nil
+}
+
+// RevokeToken deletes the token with the given ID (16 lowercase hex
+// digits, as ListTokens and TokenID give it) and returns what it was. The
+// token stops working at once, on every replica of the server. It needs
+// an admin token whose GUN prefix contains the revoked token's; it may be
+// the client's own token. The server refuses (403, check "admin-token")
+// to revoke the admin token that rampart serve keeps in DATA/admin.token,
+// and answers 404 for an ID it does not know.
+func (c *Client) RevokeToken(ctx context.Context, id string) (Token, error) {
+	if !validTokenID(id) {
+		return Token{}, fmt.Errorf("apiclient: token ID %q: want 16 lowercase hex digits", id)
+	}
+	req, err := c.newRequest(ctx, http.MethodDelete, c.base+"/api/v1/tokens/"+id, nil)
+	if err != nil {
+		return Token{}, err
+	}
+	var out Token
+	if err := c.call(req, &out); err != nil {
+		return Token{}, err
+	}
+	if out.ID != id {
+		return Token{}, fmt.Errorf("%s %s: the reply is about token %q, not %s", req.Method, req.URL.Redacted(), out.ID, id)
+	}
+	return out, nil
 }
 
 // newRequest returns a request with the client's headers.

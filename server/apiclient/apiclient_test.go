@@ -16,7 +16,9 @@ import (
 
 	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/server/apiclient"
+	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/servertest"
+	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -231,6 +233,10 @@ func TestErrors(t *testing.T) {
 			return push.UploadTarget(ctx, gun, "app/x.txt", sha256hex([]byte("other")), int64(len(content)), bytes.NewReader(content))
 		}, 400, "hashes"},
 		{"bad scope", func() error { _, err := admin.CreateToken(ctx, "", "root", ""); return err }, 400, "request"},
+		{"push token lists tokens", func() error { _, err := push.ListTokens(ctx); return err }, 403, "scope"},
+		{"no token lists tokens", func() error { _, err := anonymous.ListTokens(ctx); return err }, 401, "auth"},
+		{"push token revokes", func() error { _, err := push.RevokeToken(ctx, "0123456789abcdef"); return err }, 403, "scope"},
+		{"unknown token ID", func() error { _, err := admin.RevokeToken(ctx, "0123456789abcdef"); return err }, 404, "not-found"},
 		{"stale If-Match", func() error {
 			_, err := admin.Publish(ctx, gun, map[string][]byte{"targets": []byte(`{}`)}, `"0000"`)
 			return err
@@ -249,6 +255,9 @@ func TestErrors(t *testing.T) {
 		{"target path with a trailing slash", func() error { _, err := admin.HasTarget(ctx, gun, "a/"); return err }, 0, ""},
 		{"metadata path", func() error { _, err := admin.Metadata(ctx, gun, "../root.json", 100); return err }, 0, ""},
 		{"zero limit", func() error { _, err := admin.Metadata(ctx, gun, "root.json", 0); return err }, 0, ""},
+		{"short token ID", func() error { _, err := admin.RevokeToken(ctx, "0123"); return err }, 0, ""},
+		{"token ID in upper case", func() error { _, err := admin.RevokeToken(ctx, "0123456789ABCDEF"); return err }, 0, ""},
+		{"token ID with a slash", func() error { _, err := admin.RevokeToken(ctx, "01234567/89abcde"); return err }, 0, ""},
 		{"malformed SHA-256", func() error {
 			return admin.UploadTarget(ctx, gun, "a.txt", "abc", int64(len(content)), bytes.NewReader(content))
 		}, 0, ""},
@@ -443,5 +452,59 @@ func TestCreateToken(t *testing.T) {
 	}
 	if _, err := c.OnlineKey(ctx, "example.org/app", "timestamp"); err == nil || apiErr(t, err).Status != 403 {
 		t.Errorf("the new token outside its prefix: %v", err)
+	}
+}
+
+func TestListAndRevokeTokens(t *testing.T) {
+	s := servertest.Start(t)
+	ctx := context.Background()
+	admin := newClient(t, s.URL, s.Admin)
+	start := time.Now().Add(-time.Minute)
+	push, err := admin.CreateToken(ctx, "example.com/acme", "push", "CI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := apiclient.TokenID(push)
+	if id != store.TokenID(auth.Hash(push)) {
+		t.Fatalf("TokenID = %s, the server's ID is %s", id, store.TokenID(auth.Hash(push)))
+	}
+	list, err := admin.ListTokens(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].ID != apiclient.TokenID(s.Admin) || list[1].ID != id {
+		t.Fatalf("ListTokens = %+v, want the admin token, then the push token", list)
+	}
+	if got := list[1]; got.GUNPrefix != "example.com/acme" || got.Scope != "push" || got.Description != "CI" || got.CreatedAt.Before(start) {
+		t.Errorf("listed push token = %+v", got)
+	}
+
+	acme := newClient(t, s.URL, s.Token(t, "admin", "example.com/acme"))
+	if list, err := acme.ListTokens(ctx); err != nil || len(list) != 2 || list[0].ID != id {
+		t.Errorf("ListTokens with the acme admin token = %+v, %v; want the push token and itself", list, err)
+	}
+	if _, err := acme.RevokeToken(ctx, apiclient.TokenID(s.Admin)); err == nil || apiErr(t, err).Status != 403 || apiErr(t, err).Check != "scope" {
+		t.Errorf("the acme admin revokes the global admin token: %v", err)
+	}
+
+	got, err := admin.RevokeToken(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != id || got.Scope != "push" || got.GUNPrefix != "example.com/acme" || got.Description != "CI" {
+		t.Errorf("RevokeToken = %+v", got)
+	}
+	if _, err := newClient(t, s.URL, push).OnlineKey(ctx, "example.com/acme/app", "timestamp"); err == nil || apiErr(t, err).Status != 401 {
+		t.Errorf("the revoked token: %v", err)
+	}
+	_, err = admin.RevokeToken(ctx, id)
+	if !errors.Is(err, apiclient.ErrNotFound) || apiErr(t, err).Check != "not-found" {
+		t.Errorf("RevokeToken twice: %v", err)
+	}
+	if list, _ := admin.ListTokens(ctx); len(list) != 2 || list[0].ID == id || list[1].ID == id {
+		t.Errorf("ListTokens after the revocation = %+v", list)
+	}
+	if _, err := newClient(t, s.URL, push).ListTokens(ctx); err == nil || apiErr(t, err).Status != 401 {
+		t.Errorf("ListTokens with the revoked token: %v", err)
 	}
 }

@@ -91,5 +91,15 @@ func Covers(prefix, gun string) bool {
 	return gun == prefix || strings.HasPrefix(gun, prefix+"/")
 }
 
+// Within reports whether every GUN that a token for inner covers is also
+// covered by outer: so an admin token for outer may see and revoke a token
+// for inner. The empty outer contains every prefix; the empty inner (all
+// GUNs) is only within the empty outer. "example.com/acme" contains itself,
+// "example.com/acme/" and "example.com/acme/app"; "example.com/acme/"
+// contains itself and "example.com/acme/app", not "example.com/acme".
+func Within(outer, inner string) bool {
+	return outer == inner || Covers(outer, strings.TrimSuffix(inner, "/"))
+}
+
 // Equal compares two hashes in constant time.
 func Equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -21,6 +21,31 @@ func TestCovers(t *testing.T) {
 	}
 }
 
+func TestWithin(t *testing.T) {
+	for _, tc := range []struct {
+		outer, inner string
+		want         bool
+	}{
+		{"", "", true},
+		{"", "example.com/acme", true},
+		{"example.com/acme", "", false},
+		{"example.com/acme", "example.com/acme", true},
+		{"example.com/acme", "example.com/acme/", true},
+		{"example.com/acme", "example.com/acme/app", true},
+		{"example.com/acme", "example.com/acmecorp", false},
+		{"example.com/acme", "example.com", false},
+		{"example.com/acme/", "example.com/acme/", true},
+		{"example.com/acme/", "example.com/acme/app", true},
+		{"example.com/acme/", "example.com/acme/app/", true},
+		{"example.com/acme/", "example.com/acme", false},
+		{"example.com/acme/app", "example.com/acme", false},
+	} {
+		if got := Within(tc.outer, tc.inner); got != tc.want {
+			t.Errorf("Within(%q, %q) = %v, want %v", tc.outer, tc.inner, got, tc.want)
+		}
+	}
+}
+
 func TestToken(t *testing.T) {
 	tok, hash := NewToken()
 	if !WellFormed(tok) || Hash(tok) != hash || len(hash) != 64 {

@@ -88,11 +88,30 @@ const (
 
 // Token is an access token, kept only as the hash of its secret.
 type Token struct {
-	Hash        string // hex SHA-256 of the token string
+	Hash string // hex SHA-256 of the token string; empty in listings
+	// ID names the token in listings and revocations: the first
+	// TokenIDLength hex digits of Hash (see TokenID). Stores fill it in on
+	// reads and ignore it on writes.
+	ID          string
 	GUNPrefix   string // GUNs the token covers; empty covers all
 	Scope       string // "pull", "push" or "admin"
 	Description string
-	CreatedAt   time.Time
+	CreatedAt   time.Time // zero if the store does not know it
+}
+
+// TokenIDLength is the length of a token ID, in hex digits: 64 bits of the
+// hash, enough to tell tokens apart and too little to check a guessed token
+// against.
+const TokenIDLength = 16
+
+// TokenID returns the ID of the token with the given hash: its first
+// TokenIDLength characters (all of it, if shorter). Whoever holds a token
+// can compute its ID without asking the server.
+func TokenID(hash string) string {
+	if len(hash) > TokenIDLength {
+		return hash[:TokenIDLength]
+	}
+	return hash
 }
 
 // OnlineKey is a key the server signs timestamp or snapshot metadata with.
@@ -141,10 +160,21 @@ type Store interface {
 	// empty.
 	Changes(ctx context.Context, gun string, since int64, limit int) ([]Change, error)
 
-	// CreateToken stores a token.
+	// CreateToken stores a token. It fails with ErrConflict when a token
+	// with the same hash, or with the same ID, exists.
 	CreateToken(ctx context.Context, t Token) error
 	// Token returns the token with the given hash.
 	Token(ctx context.Context, hash string) (Token, error)
+	// Tokens returns every token, oldest first (then by ID), with ID set
+	// and Hash empty.
+	Tokens(ctx context.Context) ([]Token, error)
+	// DeleteToken deletes the token with the given ID and returns it, with
+	// Hash empty; the token stops working for every process sharing the
+	// store once the call returns. It fails with ErrNotFound when no token
+	// has that ID. When check is not nil it is called with the token
+	// first, in the same transaction; an error from check cancels the
+	// deletion and is returned as it is.
+	DeleteToken(ctx context.Context, id string, check func(Token) error) (Token, error)
 
 	// AddOnlineKey stores a key. With onlyIfNone, it stores nothing when
 	// the repository already has a key for the role. It returns the

@@ -9,11 +9,14 @@ package bolt
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,7 +33,7 @@ var (
 	bucketFiles      = []byte("files")      // gun NUL role NUL version(8) → sha256 hex (64) + data
 	bucketChanges    = []byte("changes")    // id(8) → JSON store.Change
 	bucketGUNChanges = []byte("gunchanges") // gun NUL id(8) → empty
-	bucketTokens     = []byte("tokens")     // hash → JSON store.Token
+	bucketTokens     = []byte("tokens")     // hash → JSON store.Token (ID not stored: the hash's first 16 hex digits)
 	bucketKeys       = []byte("keys")       // gun NUL role NUL seq(8) → JSON store.OnlineKey
 	bucketTargets    = []byte("targets")    // gun NUL sha256 → JSON store.Target
 )
@@ -316,10 +319,14 @@ func (s *Store) CreateToken(_ context.Context, t store.Token) error {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = time.Now().UTC()
 	}
+	t.ID = "" // derived from the hash on every read
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketTokens)
 		if b.Get([]byte(t.Hash)) != nil {
 			return fmt.Errorf("%w: token exists", store.ErrConflict)
+		}
+		if k, _ := tokenByID(b, store.TokenID(t.Hash)); k != nil {
+			return fmt.Errorf("%w: a token with ID %s exists", store.ErrConflict, store.TokenID(t.Hash))
 		}
 		return putJSON(b, []byte(t.Hash), t)
 	})
@@ -329,14 +336,99 @@ func (s *Store) CreateToken(_ context.Context, t store.Token) error {
 	return nil
 }
 
+// tokenByID finds the token whose hash starts with id: tokens are keyed by
+// hash, so it is the key at or after id, if that key has id as its ID.
+func tokenByID(b *bbolt.Bucket, id string) (k, v []byte) {
+	k, v = b.Cursor().Seek([]byte(id))
+	if k == nil || store.TokenID(string(k)) != id {
+		return nil, nil
+	}
+	return k, v
+}
+
+func decodeToken(hash, v []byte) (store.Token, error) {
+	var t store.Token
+	if err := json.Unmarshal(v, &t); err != nil {
+		return store.Token{}, err
+	}
+	t.Hash, t.ID = string(hash), store.TokenID(string(hash))
+	return t, nil
+}
+
 // Token implements store.Store.
 func (s *Store) Token(_ context.Context, hash string) (store.Token, error) {
 	var t store.Token
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		return getJSON(tx.Bucket(bucketTokens), []byte(hash), &t)
+		v := tx.Bucket(bucketTokens).Get([]byte(hash))
+		if v == nil {
+			return store.ErrNotFound
+		}
+		var err error
+		t, err = decodeToken([]byte(hash), v)
+		return err
 	})
 	if err != nil {
 		return store.Token{}, fmt.Errorf("token: %w", err)
+	}
+	return t, nil
+}
+
+// Tokens implements store.Store.
+func (s *Store) Tokens(context.Context) ([]store.Token, error) {
+	out := []store.Token{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
+			t, err := decodeToken(k, v)
+			if err != nil {
+				return err
+			}
+			t.Hash = ""
+			out = append(out, t)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	slices.SortStableFunc(out, func(a, b store.Token) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// checkError carries an error from DeleteToken's check out of the
+// transaction, to be returned as it is.
+type checkError struct{ err error }
+
+func (e checkError) Error() string { return e.err.Error() }
+
+// DeleteToken implements store.Store.
+func (s *Store) DeleteToken(_ context.Context, id string, check func(store.Token) error) (store.Token, error) {
+	var t store.Token
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketTokens)
+		k, v := tokenByID(b, id)
+		if k == nil {
+			return store.ErrNotFound
+		}
+		var err error
+		if t, err = decodeToken(k, v); err != nil {
+			return err
+		}
+		t.Hash = ""
+		if check != nil {
+			if err := check(t); err != nil {
+				return checkError{err}
+			}
+		}
+		return b.Delete(bytes.Clone(k))
+	})
+	var ce checkError
+	if errors.As(err, &ce) {
+		return store.Token{}, ce.err
+	}
+	if err != nil {
+		return store.Token{}, fmt.Errorf("delete token %s: %w", id, err)
 	}
 	return t, nil
 }

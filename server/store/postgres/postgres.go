@@ -314,10 +314,67 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 // Token implements store.Store.
 func (s *Store) Token(ctx context.Context, hash string) (store.Token, error) {
 	t := store.Token{Hash: hash}
-	err := s.pool.QueryRow(ctx, `SELECT gun_prefix, scope, description, created_at FROM tokens WHERE hash = $1`, hash).
-		Scan(&t.GUNPrefix, &t.Scope, &t.Description, &t.CreatedAt)
+	err := s.pool.QueryRow(ctx, `SELECT id, gun_prefix, scope, description, created_at FROM tokens WHERE hash = $1`, hash).
+		Scan(&t.ID, &t.GUNPrefix, &t.Scope, &t.Description, &t.CreatedAt)
 	t.CreatedAt = t.CreatedAt.UTC()
 	return t, wrap("token", err)
+}
+
+const tokenColumns = `id, gun_prefix, scope, description, created_at`
+
+func scanToken(row pgx.Row) (store.Token, error) {
+	var t store.Token
+	err := row.Scan(&t.ID, &t.GUNPrefix, &t.Scope, &t.Description, &t.CreatedAt)
+	t.CreatedAt = t.CreatedAt.UTC()
+	return t, err
+}
+
+// Tokens implements store.Store.
+func (s *Store) Tokens(ctx context.Context) ([]store.Token, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at, id`)
+	if err != nil {
+		return nil, wrap("list tokens", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Token, error) { return scanToken(row) })
+	if out == nil && err == nil {
+		out = []store.Token{}
+	}
+	return out, wrap("list tokens", err)
+}
+
+// checkError carries an error from DeleteToken's check out of the
+// transaction, to be returned as it is.
+type checkError struct{ err error }
+
+func (e checkError) Error() string { return e.err.Error() }
+
+// DeleteToken implements store.Store. The row is locked from the check to
+// the deletion; once the transaction commits, every replica's next lookup
+// of the token misses.
+func (s *Store) DeleteToken(ctx context.Context, id string, check func(store.Token) error) (store.Token, error) {
+	var t store.Token
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		t, err = scanToken(tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(t); err != nil {
+				return checkError{err}
+			}
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM tokens WHERE id = $1`, id)
+		return err
+	})
+	var ce checkError
+	if errors.As(err, &ce) {
+		return store.Token{}, ce.err
+	}
+	if err != nil {
+		return store.Token{}, wrap("delete token "+id, err)
+	}
+	return t, nil
 }
 
 func scanKey(row pgx.Row) (store.OnlineKey, error) {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/server/store/postgres"
@@ -94,5 +97,71 @@ func TestOutage(t *testing.T) {
 			t.Fatalf("store did not recover after the database came back: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestTokenIDMigration opens a database at schema version 1 that already
+// holds tokens: the migration gives them their IDs, and they can be listed
+// and deleted like new ones.
+func TestTokenIDMigration(t *testing.T) {
+	url := pg.NewDatabase(t)
+	ctx := context.Background()
+	initial, err := os.ReadFile("migrations/0001_initial.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := strings.Repeat("0123456789abcdef", 4)
+	for _, q := range []string{
+		string(initial),
+		`CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+		`INSERT INTO schema_migrations (version, name) VALUES (1, 'migrations/0001_initial.sql')`,
+		`INSERT INTO tokens (hash, gun_prefix, scope, description) VALUES ('` + hash + `', 'example.com/old', 'push', 'from before')`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			conn.Close(ctx)
+			t.Fatal(err)
+		}
+	}
+	conn.Close(ctx)
+
+	s := open(t, url)
+	list, err := s.Tokens(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].ID != "0123456789abcdef" || list[0].GUNPrefix != "example.com/old" || list[0].CreatedAt.IsZero() {
+		t.Fatalf("Tokens after the migration = %+v", list)
+	}
+	if _, err := s.DeleteToken(ctx, "0123456789abcdef", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Token(ctx, hash); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Token after DeleteToken: %v", err)
+	}
+}
+
+// TestTokenRevocationAcrossStores deletes a token through one store: a
+// second store on the same database, as another replica has, no longer
+// finds it on its very next lookup.
+func TestTokenRevocationAcrossStores(t *testing.T) {
+	url := pg.NewDatabase(t)
+	a, b := open(t, url), open(t, url)
+	ctx := context.Background()
+	hash := strings.Repeat("fedcba9876543210", 4)
+	if err := a.CreateToken(ctx, store.Token{Hash: hash, Scope: "push"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Token(ctx, hash); err != nil {
+		t.Fatalf("the other store does not see the new token: %v", err)
+	}
+	if _, err := a.DeleteToken(ctx, store.TokenID(hash), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Token(ctx, hash); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the other store still finds the deleted token: %v", err)
 	}
 }

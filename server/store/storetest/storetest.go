@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Delete", testDelete},
 		{"Expiring", testExpiring},
 		{"Tokens", testTokens},
+		{"ListTokens", testListTokens},
+		{"DeleteToken", testDeleteToken},
 		{"OnlineKeys", testOnlineKeys},
 		{"Targets", testTargets},
 		{"Watch", testWatch},
@@ -341,11 +344,129 @@ func testTokens(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Hash != tok.Hash || got.GUNPrefix != tok.GUNPrefix || got.Scope != tok.Scope || got.Description != tok.Description || got.CreatedAt.IsZero() {
-		t.Errorf("Token = %+v, want %+v", got, tok)
+	if got.Hash != tok.Hash || got.ID != "abc123" || got.GUNPrefix != tok.GUNPrefix || got.Scope != tok.Scope || got.Description != tok.Description || got.CreatedAt.IsZero() {
+		t.Errorf("Token = %+v, want %+v with ID abc123", got, tok)
 	}
 	if err := s.CreateToken(ctx, tok); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("CreateToken twice: got %v, want ErrConflict", err)
+	}
+}
+
+// tokenHash returns a hash as the server stores it: hex SHA-256.
+func tokenHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func testListTokens(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if got, err := s.Tokens(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("Tokens of an empty store = %+v, %v", got, err)
+	}
+	// Created out of order; listed oldest first.
+	past := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	want := []store.Token{
+		{Hash: tokenHash("a"), GUNPrefix: "", Scope: "admin", Description: "admin token from /data/admin.token", CreatedAt: past},
+		{Hash: tokenHash("b"), GUNPrefix: "example.com/acme", Scope: "push", Description: "ci", CreatedAt: past.Add(time.Second)},
+		{Hash: tokenHash("c"), GUNPrefix: "example.com/acme/", Scope: "pull", Description: "", CreatedAt: past.Add(2 * time.Second)},
+	}
+	for _, i := range []int{2, 0, 1} {
+		if err := s.CreateToken(ctx, want[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Tokens(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Tokens = %+v, want %d tokens", got, len(want))
+	}
+	for i, g := range got {
+		w := want[i]
+		if g.Hash != "" {
+			t.Errorf("Tokens[%d] carries its hash %q", i, g.Hash)
+		}
+		if g.ID != w.Hash[:store.TokenIDLength] || g.ID != store.TokenID(w.Hash) || g.GUNPrefix != w.GUNPrefix || g.Scope != w.Scope ||
+			g.Description != w.Description || !g.CreatedAt.Equal(w.CreatedAt) {
+			t.Errorf("Tokens[%d] = %+v, want %+v with ID %s", i, g, w, w.Hash[:store.TokenIDLength])
+		}
+	}
+	// A token without a creation time gets the current one.
+	before := time.Now().Add(-time.Minute)
+	if err := s.CreateToken(ctx, store.Token{Hash: tokenHash("d"), Scope: "pull"}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Tokens(ctx)
+	if len(got) != 4 || got[3].ID != store.TokenID(tokenHash("d")) || got[3].CreatedAt.Before(before) {
+		t.Errorf("after a fourth token, Tokens = %+v", got)
+	}
+	// IDs name one token: another hash with the same first 16 digits is
+	// refused.
+	clash := want[1].Hash[:store.TokenIDLength] + tokenHash("e")[store.TokenIDLength:]
+	if err := s.CreateToken(ctx, store.Token{Hash: clash, Scope: "pull"}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("CreateToken with the ID of another token: got %v, want ErrConflict", err)
+	}
+	if tok, err := s.Token(ctx, want[1].Hash); err != nil || tok.ID != store.TokenID(want[1].Hash) || tok.Hash != want[1].Hash {
+		t.Errorf("Token = %+v, %v", tok, err)
+	}
+}
+
+func testDeleteToken(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	keep := store.Token{Hash: tokenHash("keep"), Scope: "admin", Description: "keep"}
+	gone := store.Token{Hash: tokenHash("gone"), GUNPrefix: "example.com/acme", Scope: "push", Description: "leaked"}
+	for _, tok := range []store.Token{keep, gone} {
+		if err := s.CreateToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := store.TokenID(gone.Hash)
+	for _, bad := range []string{"", "0000000000000000", id[:8], gone.Hash, id + "0", strings.ToUpper(id)} {
+		if _, err := s.DeleteToken(ctx, bad, nil); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("DeleteToken(%q): got %v, want ErrNotFound", bad, err)
+		}
+	}
+	// A check that fails stops the deletion and its error comes back.
+	errNo := errors.New("not this one")
+	var seen store.Token
+	if _, err := s.DeleteToken(ctx, id, func(tok store.Token) error { seen = tok; return errNo }); err != errNo {
+		t.Errorf("DeleteToken with a failing check: got %v, want the check's error", err)
+	}
+	if seen.ID != id || seen.Hash != "" || seen.Description != "leaked" || seen.GUNPrefix != gone.GUNPrefix {
+		t.Errorf("the check saw %+v", seen)
+	}
+	if _, err := s.Token(ctx, gone.Hash); err != nil {
+		t.Fatalf("the token is gone after a failed check: %v", err)
+	}
+
+	got, err := s.DeleteToken(ctx, id, func(store.Token) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != id || got.Hash != "" || got.Scope != "push" || got.GUNPrefix != gone.GUNPrefix || got.Description != "leaked" {
+		t.Errorf("DeleteToken = %+v", got)
+	}
+	if _, err := s.Token(ctx, gone.Hash); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Token after DeleteToken: got %v, want ErrNotFound", err)
+	}
+	if _, err := s.DeleteToken(ctx, id, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("DeleteToken twice: got %v, want ErrNotFound", err)
+	}
+	list, _ := s.Tokens(ctx)
+	if len(list) != 1 || list[0].ID != store.TokenID(keep.Hash) {
+		t.Errorf("Tokens after DeleteToken = %+v, want only the kept token", list)
+	}
+	if _, err := s.Token(ctx, keep.Hash); err != nil {
+		t.Errorf("the other token: %v", err)
+	}
+	// The same token can be stored again (rampart serve does so with the
+	// one in DATA/admin.token).
+	if err := s.CreateToken(ctx, gone); err != nil {
+		t.Errorf("CreateToken after DeleteToken: %v", err)
+	}
+	if _, err := s.DeleteToken(ctx, store.TokenID(gone.Hash), nil); err != nil {
+		t.Errorf("DeleteToken without a check: %v", err)
 	}
 }
 
