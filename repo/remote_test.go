@@ -13,6 +13,7 @@ import (
 
 	"github.com/rampart-tuf/rampart/client"
 	"github.com/rampart-tuf/rampart/repo"
+	"github.com/rampart-tuf/rampart/server"
 	"github.com/rampart-tuf/rampart/server/apiclient"
 	"github.com/rampart-tuf/rampart/server/servertest"
 	"github.com/rampart-tuf/rampart/tuf/keys"
@@ -505,5 +506,23 @@ func TestServerPublishUploadRecord(t *testing.T) {
 	}
 	if n := strings.Count(string(mustRead(t, record)), "\n"); n != 4 {
 		t.Errorf("upload record has %d lines, want a header and 3 files", n)
+	}
+}
+
+// TestServerPublishTooLarge: an update larger than the server takes is
+// refused whole, with the size and the server setting that bounds it.
+func TestServerPublishTooLarge(t *testing.T) {
+	srv := servertest.Start(t, func(c *server.Config) { c.MaxMetadataBytes = 4096 })
+	c, err := apiclient.New(srv.URL, srv.Admin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := initRepo(t, repo.InitOptions{Server: c, GUN: testGUN, Bins: 4})
+	_, err = r.PublishToServer(ctx, c, repo.ServerOptions{})
+	if err == nil || !strings.Contains(err.Error(), "413") || !strings.Contains(err.Error(), "--max-metadata-bytes") {
+		t.Fatalf("publishing an update over the server's limit: %v", err)
+	}
+	if _, err := c.Metadata(ctx, testGUN, "root.json", 1<<20); !errors.Is(err, apiclient.ErrNotFound) {
+		t.Errorf("part of the refused update reached the server: %v", err)
 	}
 }
