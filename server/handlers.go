@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
-	"os"
 	"path"
 	"path/filepath"
 	"strconv"
@@ -124,9 +124,9 @@ func (s *Server) serveTarget(w http.ResponseWriter, r *http.Request, gun, target
 		s.failRead(w, r, gun, err)
 		return
 	}
-	f, err := s.blobs.Open(t.SHA256)
+	f, err := s.blobs.Open(r.Context(), t.SHA256)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) {
 			s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "%s: content of %s is not on this server", gun, target))
 			return
 		}
@@ -388,22 +388,25 @@ func (s *Server) handleRepoPut(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("", checkHashes, "the %s header must give the content's SHA-256 in hex", sha256Header))
 		return
 	}
+	if !blob.ValidSHA256(want) {
+		s.fail(w, r, badRequest("", checkHashes, "the %s header must give the content's SHA-256 as 64 hex digits, not %q", sha256Header, want))
+		return
+	}
 	if r.ContentLength > s.cfg.MaxTargetBytes {
 		s.fail(w, r, errorf(http.StatusRequestEntityTooLarge, "", checkSize, "target larger than %d bytes", s.cfg.MaxTargetBytes))
 		return
 	}
-	info, err := s.blobs.Put(http.MaxBytesReader(w, r.Body, s.cfg.MaxTargetBytes+1), s.cfg.MaxTargetBytes, want)
+	body := &bodyReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxTargetBytes+1)}
+	info, err := s.blobs.Put(r.Context(), body, s.cfg.MaxTargetBytes, want)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		switch {
-		case errors.Is(err, blob.ErrTooLarge) || errors.As(err, &mbe):
+		case errors.Is(err, blob.ErrTooLarge) || errors.As(body.err, &mbe):
 			s.fail(w, r, errorf(http.StatusRequestEntityTooLarge, "", checkSize, "target larger than %d bytes", s.cfg.MaxTargetBytes))
 		case errors.Is(err, blob.ErrDigest):
 			s.fail(w, r, badRequest("", checkHashes, "%v", err))
-		case strings.HasPrefix(err.Error(), "expected SHA-256"):
-			s.fail(w, r, badRequest("", checkHashes, "%v", err))
-		case strings.HasPrefix(err.Error(), "reading upload"):
-			s.fail(w, r, badRequest("", checkRequest, "%v", err))
+		case body.err != nil:
+			s.fail(w, r, badRequest("", checkRequest, "reading the upload: %v", body.err))
 		default:
 			s.fail(w, r, err)
 		}
@@ -420,6 +423,21 @@ func (s *Server) handleRepoPut(w http.ResponseWriter, r *http.Request) {
 		"hashes":          map[string]string{"sha256": info.SHA256, "sha512": info.SHA512},
 		"consistent_path": fmt.Sprintf("%s%s.%s", dir, info.SHA256, base),
 	})
+}
+
+// bodyReader remembers the error reading a request body, other than
+// io.EOF, to tell the client's failures from the server's.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }
 
 func (s *Server) handleRepoDelete(w http.ResponseWriter, r *http.Request) {

@@ -60,12 +60,27 @@ func openStore(t testing.TB, kind string) store.Store {
 	return st
 }
 
+// newBlobs returns the blob store that rampart serve uses by default with
+// st: the database's for PostgreSQL, a directory otherwise.
+func newBlobs(t testing.TB, st store.Store) blob.Store {
+	t.Helper()
+	if pgs, ok := st.(*postgres.Store); ok {
+		return pgs.Blobs()
+	}
+	d, err := blob.OpenDir(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // testServer is a running server with an admin token.
 type testServer struct {
 	*server.Server
 	URL   string
 	Admin string
 	Store store.Store
+	Blobs blob.Store
 	http  *httptest.Server
 }
 
@@ -78,13 +93,12 @@ func newServer(t testing.TB, st store.Store, opts ...option) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := blob.Open(filepath.Join(t.TempDir(), "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := server.Config{Store: st, Signer: sg, Blobs: blobs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := server.Config{Store: st, Signer: sg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.Blobs == nil {
+		cfg.Blobs = newBlobs(t, st)
 	}
 	srv, err := server.New(cfg)
 	if err != nil {
@@ -99,7 +113,7 @@ func newServer(t testing.TB, st store.Store, opts ...option) *testServer {
 	if err := st.CreateToken(context.Background(), store.Token{Hash: hash, Scope: "admin"}); err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{Server: srv, URL: hs.URL, Admin: tok, Store: st, http: hs}
+	return &testServer{Server: srv, URL: hs.URL, Admin: tok, Store: st, Blobs: cfg.Blobs, http: hs}
 }
 
 // request sends a request with an optional token and returns the status

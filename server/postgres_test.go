@@ -2,12 +2,18 @@ package server_test
 
 import (
 	"context"
+	"crypto/sha512"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rampart-tuf/rampart/server"
+	"github.com/rampart-tuf/rampart/server/blob/blobtest"
 	"github.com/rampart-tuf/rampart/server/store/postgres"
 )
 
@@ -99,5 +105,64 @@ func TestReplicas(t *testing.T) {
 			t.Fatal("replica b still serves the old timestamp 5s after a publish on a")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestReplicaTargets uploads target content through one replica and reads
+// it through another on the same database, with no volume shared between
+// them: whole, by byte ranges across chunk boundaries, by either digest,
+// and with a TUF client.
+func TestReplicaTargets(t *testing.T) {
+	url := pg.NewDatabase(t)
+	open := func() *testServer {
+		st, err := postgres.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return newServer(t, st, func(c *server.Config) { c.Blobs = st.Blobs() })
+	}
+	a, b := open(), open()
+	m := newMaintainer(t, a, "example.com/replicated/content")
+	big := string(blobtest.Content(blobtest.BigSize, 7))
+	m.upload("dist/app.bin", big)
+	m.upload("small.txt", "uploaded to a")
+	root := sign(t, m.rootDoc(1), m.root)
+	m.mustPublish(map[string][]byte{"root": root, "targets": sign(t, m.targetsDoc(1, map[string]string{"dist/app.bin": big, "small.txt": "uploaded to a"}), m.targets)})
+
+	targets := b.URL + "/tuf/" + m.gun + "/targets/"
+	sum512 := sha512.Sum512([]byte(big))
+	for _, p := range []string{"dist/" + sha256hex(big) + ".app.bin", "dist/" + hex.EncodeToString(sum512[:]) + ".app.bin"} {
+		code, body, h := request(t, "GET", targets+p, "", nil)
+		if code != http.StatusOK || string(body) != big || h.Get("ETag") != `"`+sha256hex(big)+`"` {
+			t.Fatalf("GET %s on the other replica: %d, %d bytes, ETag %s", p, code, len(body), h.Get("ETag"))
+		}
+	}
+	if code, body, _ := request(t, "GET", targets+sha256hex("uploaded to a")+".small.txt", "", nil); code != http.StatusOK || string(body) != "uploaded to a" {
+		t.Fatalf("GET small.txt on the other replica: %d %q", code, body)
+	}
+	p := targets + "dist/" + sha256hex(big) + ".app.bin"
+	for _, r := range []struct{ first, last int }{
+		{0, 9}, {1<<20 - 1000, 1<<20 + 999}, {1<<20 - 10, 3<<20 + 10}, {len(big) - 100, len(big) - 1},
+	} {
+		code, body, h := request(t, "GET", p, "", nil, "Range", fmt.Sprintf("bytes=%d-%d", r.first, r.last))
+		if code != http.StatusPartialContent || string(body) != big[r.first:r.last+1] ||
+			h.Get("Content-Range") != fmt.Sprintf("bytes %d-%d/%d", r.first, r.last, len(big)) {
+			t.Errorf("GET bytes %d-%d on the other replica: %d, %d bytes, Content-Range %q", r.first, r.last, code, len(body), h.Get("Content-Range"))
+		}
+	}
+	code, body, h := request(t, "HEAD", p, "", nil)
+	if code != http.StatusOK || len(body) != 0 || h.Get("Content-Length") != strconv.Itoa(len(big)) {
+		t.Errorf("HEAD on the other replica: %d, Content-Length %q", code, h.Get("Content-Length"))
+	}
+	if got, err := newClient(t, b.URL, m.gun, root).fetch("dist/app.bin"); err != nil || got != big {
+		t.Fatalf("TUF client of the other replica: %d bytes, %v", len(got), err)
+	}
+
+	// The same content uploaded again, through the other replica.
+	code, body, _ = request(t, "PUT", b.URL+"/api/v1/repositories/"+m.gun+"/targets/again/app.bin", b.Admin,
+		strings.NewReader(big), "X-Rampart-Sha256", sha256hex(big))
+	if code != http.StatusCreated {
+		t.Fatalf("uploading the same content to the other replica: %d %s", code, body)
 	}
 }

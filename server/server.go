@@ -38,7 +38,10 @@ import (
 type Config struct {
 	Store  store.Store
 	Signer signer.Signer
-	Blobs  *blob.Store
+	// Blobs holds uploaded target content. Replicas that share a Store
+	// must share it too (postgres.Store.Blobs does), or each serves only
+	// the uploads it received.
+	Blobs  blob.Store
 	Logger *slog.Logger // default: slog.Default()
 
 	// NoAuth lets every request write: for local experiments only.
@@ -82,7 +85,7 @@ type Server struct {
 	cfg     Config
 	store   store.Store
 	signer  signer.Signer
-	blobs   *blob.Store
+	blobs   blob.Store
 	log     *slog.Logger
 	now     func() time.Time
 	handler http.Handler

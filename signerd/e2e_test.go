@@ -42,7 +42,7 @@ func serverWithRemoteSigner(t *testing.T, backend signer.Signer, keyType string)
 		t.Fatal(err)
 	}
 	defer st.Close()
-	blobs, err := blob.Open(filepath.Join(t.TempDir(), "blobs"))
+	blobs, err := blob.OpenDir(filepath.Join(t.TempDir(), "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,8 +51,19 @@ in the consistent-snapshot layout); maintainers publish signed metadata to
 /api/v1/repositories/GUN/metadata with a bearer token.
 
 State lives in DIR: the embedded database (rampart.db) unless --store names
-a PostgreSQL database, target content (blobs/) and, written on first start,
-an admin token (admin.token, mode 0600).
+a PostgreSQL database, target content (blobs/) unless it goes to the
+database, and, written on first start, an admin token (admin.token, mode
+0600).
+
+--blobs says where uploaded target content goes: disk (DIR/blobs) or
+database (the PostgreSQL store, in chunks next to the metadata). The
+default is database with --store, so that replicas sharing a database serve
+each other's uploads with no shared volume, and disk without --store;
+database needs --store. With --blobs disk, each replica serves only the
+content uploaded to it, unless DIR/blobs is a volume they all mount.
+Content already in DIR/blobs (from a server that kept it on disk) is
+copied into the database at start, checked against its digest, and the
+files are left in place; the directory is not read after that.
 
 The online (timestamp and snapshot) keys are held in one of two ways:
 
@@ -85,6 +96,7 @@ published.
 // serveOptions are the flags of rampart serve.
 type serveOptions struct {
 	addr, data, storeURL, signerAddr string
+	blobs                            string              // --blobs: "disk", "database" or "" (by --store)
 	signer                           remoteSignerOptions // --signer-* (signer.go)
 	noAuth                           bool
 	tlsCert, tlsKey, tlsClientCA     string
@@ -109,6 +121,7 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&o.addr, "addr", "127.0.0.1:4443", "address to listen on, HOST:PORT")
 	f.StringVar(&o.data, "data", "", "data directory (required)")
 	f.StringVar(&o.storeURL, "store", "", "PostgreSQL URL (postgres://...); default: the embedded database in DIR")
+	f.StringVar(&o.blobs, "blobs", "", "where target content goes: disk (DIR/blobs) or database (the PostgreSQL store); default: database with --store, disk without")
 	f.StringVar(&o.signerAddr, "signer", "", "keep online keys in the signing service at HOST:PORT (rampart signer serve) rather than in the store")
 	o.signer.addFlags(f)
 	f.BoolVar(&o.noAuth, "insecure-no-auth", false, "let anyone write: for local experiments only")
@@ -152,9 +165,72 @@ func openServerStore(ctx context.Context, dir, url string) (store.Store, error) 
 	return bolt.Open(filepath.Join(dir, "rampart.db"))
 }
 
+// Where rampart serve keeps target content (--blobs).
+const (
+	blobsDisk     = "disk"
+	blobsDatabase = "database"
+)
+
+// blobsKind returns where rampart serve keeps target content, checking
+// --blobs against --store.
+func (o serveOptions) blobsKind() (string, error) {
+	switch o.blobs {
+	case "":
+		if o.storeURL != "" {
+			return blobsDatabase, nil
+		}
+		return blobsDisk, nil
+	case blobsDisk:
+		return blobsDisk, nil
+	case blobsDatabase:
+		if o.storeURL == "" {
+			return "", usageErrorf("--blobs database keeps target content in the PostgreSQL store: it needs --store postgres://...")
+		}
+		return blobsDatabase, nil
+	}
+	return "", usageErrorf("--blobs must be disk or database, not %q", o.blobs)
+}
+
+// openBlobs returns the blob store of rampart serve: DIR/blobs, or the
+// PostgreSQL store's.
+func openBlobs(ctx context.Context, kind, dir string, st store.Store, log *slog.Logger) (blob.Store, error) {
+	diskDir := filepath.Join(dir, "blobs")
+	if kind == blobsDisk {
+		return blob.OpenDir(diskDir)
+	}
+	pg, ok := st.(*postgres.Store)
+	if !ok {
+		return nil, usageErrorf("--blobs database needs a PostgreSQL store (--store)")
+	}
+	db := pg.Blobs()
+	if entries, err := os.ReadDir(filepath.Join(diskDir, "sha256")); err == nil && len(entries) > 0 {
+		// Content uploaded while this replica kept it on disk: copy it
+		// into the database, so that no target goes missing when the
+		// content moves there. The files stay where they are.
+		disk, err := blob.OpenDir(diskDir)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("copying target content from the data directory into the database", "dir", diskDir)
+		res, err := blob.Copy(ctx, db, disk)
+		if err != nil {
+			return nil, fmt.Errorf("copying target content from %s into the database: %w", diskDir, err)
+		}
+		for _, sum := range res.Bad {
+			log.Warn("not copied: the content does not match its SHA-256", "dir", diskDir, "sha256", sum)
+		}
+		log.Info("target content copied into the database; the directory is no longer read", "dir", diskDir, "copied", res.Copied, "already_there", res.Present, "damaged", len(res.Bad))
+	}
+	return db, nil
+}
+
 func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 	if o.data == "" {
 		return usageErrorf("--data is required")
+	}
+	blobsKind, err := o.blobsKind()
+	if err != nil {
+		return err
 	}
 	if err := o.signer.check(o.signerAddr); err != nil {
 		return err
@@ -201,7 +277,7 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 			return err
 		}
 	}
-	blobs, err := blob.Open(filepath.Join(o.data, "blobs"))
+	blobs, err := openBlobs(ctx, blobsKind, o.data, st, log)
 	if err != nil {
 		return err
 	}
@@ -251,7 +327,7 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 	if o.storeURL != "" {
 		storeKind = "postgres"
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "tls", o.tlsCert != "", "store", storeKind)
+	log.Info("listening", "addr", ln.Addr().String(), "tls", o.tlsCert != "", "store", storeKind, "blobs", blobsKind)
 	errc := make(chan error, 1)
 	go func() {
 		if o.tlsCert != "" {

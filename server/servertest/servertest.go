@@ -53,7 +53,7 @@ func Start(t testing.TB, opts ...func(*server.Config)) *Server {
 	if err != nil {
 		t.Fatalf("servertest: signer: %v", err)
 	}
-	blobs, err := blob.Open(filepath.Join(dir, "blobs"))
+	blobs, err := blob.OpenDir(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatalf("servertest: blob store: %v", err)
 	}

@@ -9,6 +9,9 @@
 // the channel "rampart_changes", which Watch turns into cache
 // invalidations on every replica.
 //
+// Blobs keeps target content in the database too, in chunks, so that
+// replicas need no shared volume for it.
+//
 // Errors that mean the database cannot be reached wrap
 // store.ErrUnavailable, so that the server answers 503 and tries again on
 // the next request; the connection pool reconnects by itself.
@@ -47,7 +50,8 @@ const (
 
 // Store is a store.Store in PostgreSQL.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	blobs *Blobs
 }
 
 var _ store.Store = (*Store)(nil)
@@ -64,7 +68,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, blobs: newBlobs(pool)}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate schema: %w", classify(err))

@@ -78,6 +78,11 @@ func TestOutage(t *testing.T) {
 			_, err := s.Publish(ctx, store.Update{Repo: store.Repo{GUN: "example.com/x"}})
 			return err
 		},
+		func() error { _, err := s.Blobs().Open(ctx, strings.Repeat("ab", 32)); return err },
+		func() error {
+			_, err := s.Blobs().Put(ctx, strings.NewReader("x"), 1, "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881")
+			return err
+		},
 	} {
 		if err := call(); !errors.Is(err, store.ErrUnavailable) {
 			t.Errorf("with the database down: got %v, want ErrUnavailable", err)
