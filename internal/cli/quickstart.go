@@ -45,6 +45,12 @@ func newQuickstartCommand() *cobra.Command {
 		Short: "Try Rampart end to end on this machine",
 		Long: `Run a self-contained demonstration of Rampart on this machine.
 
+It creates a repository with encrypted keys, publishes it to a directory
+served on loopback, fetches a target with 'rampart client', shows a
+tampered target refused and an update picked up; then it starts the
+metadata server on loopback, keeps a repository on it whose timestamp and
+snapshot the server signs, and fetches from it.
+
 It needs nothing but this checkout and Go, and it leaves nothing behind
 outside a temporary directory.`,
 		Args: checkArgs(cobra.NoArgs),

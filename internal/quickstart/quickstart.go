@@ -2,7 +2,9 @@
 // temporary directory it creates a TUF repository with the repository
 // library, publishes it, serves it over HTTP on loopback, fetches a target
 // with the client, shows the client refusing a tampered file, and publishes
-// an update the client then picks up. It says what it did at each step.
+// an update the client then picks up. Then it starts the metadata server
+// on loopback, keeps a repository on it (the server signs timestamp and
+// snapshot) and fetches from it. It says what it did at each step.
 package quickstart
 
 import (
@@ -12,6 +14,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +23,13 @@ import (
 
 	"github.com/rampart-tuf/rampart/client"
 	"github.com/rampart-tuf/rampart/repo"
+	"github.com/rampart-tuf/rampart/server"
+	"github.com/rampart-tuf/rampart/server/apiclient"
+	"github.com/rampart-tuf/rampart/server/auth"
+	"github.com/rampart-tuf/rampart/server/blob"
+	"github.com/rampart-tuf/rampart/server/signer"
+	"github.com/rampart-tuf/rampart/server/store"
+	"github.com/rampart-tuf/rampart/server/store/bolt"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -195,7 +205,135 @@ func Run(ctx context.Context, out io.Writer, dir string, keep bool, rampart Comm
 		return err
 	}
 	fmt.Fprintf(out, "7. published an update (timestamp v%d); the client refreshed and got hello.txt = %q\n", res.TimestampVer, data)
+
+	if err := onServer(ctx, out, work, opts, contentDir, rampart); err != nil {
+		return fmt.Errorf("repository on a metadata server: %w", err)
+	}
 	fmt.Fprintf(out, "ok: the client trusts only what the repository's keys signed (spec %s)\n", metadata.SpecVersion)
+	return nil
+}
+
+// onServer runs the second half of the demonstration: rampart's metadata
+// server on loopback with its embedded store, a repository kept on it
+// whose root trusts the server's online timestamp and snapshot keys, a
+// publish that uploads targets and metadata, and a client reading from
+// the server.
+func onServer(ctx context.Context, out io.Writer, work string, opts repo.Options, contentDir string, rampart CommandRunner) error {
+	data := filepath.Join(work, "server")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return err
+	}
+	st, err := bolt.Open(filepath.Join(data, "rampart.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	sg, err := signer.NewLocal(st, secret)
+	if err != nil {
+		return err
+	}
+	blobs, err := blob.OpenDir(filepath.Join(data, "blobs"))
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{Store: st, Signer: sg, Blobs: blobs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler()}
+	go hs.Serve(ln)
+	defer hs.Close()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go srv.Run(runCtx)
+	base := "http://" + ln.Addr().String()
+	token, hash := auth.NewToken()
+	if err := st.CreateToken(ctx, store.Token{Hash: hash, GUNPrefix: "example.com", Scope: "push", Description: "quickstart"}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "8. started rampart's metadata server (embedded store) at %s, with a push token for example.com/...\n", base)
+
+	const gun = "example.com/quickstart/app"
+	c, err := apiclient.New(base, token, nil)
+	if err != nil {
+		return err
+	}
+	r, err := repo.Init(ctx, filepath.Join(work, "server-repo"), repo.InitOptions{Server: c, GUN: gun}, opts)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if _, err := r.AddFiles(ctx, filepath.Join(contentDir, "releases"), "releases", repo.AddOptions{}); err != nil {
+		return err
+	}
+	res, err := r.PublishToServer(ctx, c, repo.ServerOptions{})
+	if err != nil {
+		return err
+	}
+	tsKey := r.Root().Signed.Roles[metadata.TypeTimestamp].KeyIDs[0]
+	fmt.Fprintf(out, "9. created repository %s on it: root trusts the server's timestamp key %s and\n   snapshot key; published: %d targets uploaded, the server signed snapshot v%d and timestamp v%d\n",
+		gun, tsKey[:12], res.TargetsUploaded, res.SnapshotVersion, res.TimestampVersion)
+
+	root, err := os.ReadFile(filepath.Join(r.Dir(), "roots", "1.root.json"))
+	if err != nil {
+		return err
+	}
+	clientDir := filepath.Join(work, "server-client")
+	dst := filepath.Join(work, "server-download", "app-1.0.tgz")
+	if rampart != nil {
+		rootFile := filepath.Join(work, "server-root.json")
+		if err := os.WriteFile(rootFile, root, 0o644); err != nil {
+			return err
+		}
+		for _, args := range [][]string{
+			{"client", "init", "--url", c.RepositoryURL(gun), "--root", rootFile, "--dir", clientDir},
+			{"client", "get", "--dir", clientDir, "releases/app-1.0.tgz", "-o", dst},
+		} {
+			fmt.Fprintf(out, "   $ rampart %s\n", strings.Join(args, " "))
+			var stdout bytes.Buffer
+			err := rampart(ctx, args, &stdout)
+			fmt.Fprint(out, indent(stdout.String()))
+			if err != nil {
+				return err
+			}
+		}
+	} else {
+		if err := client.Init(clientDir, root); err != nil {
+			return err
+		}
+		cl, err := client.New(client.Config{MetadataURL: c.RepositoryURL(gun) + "/metadata", TargetsURL: c.RepositoryURL(gun) + "/targets", Dir: clientDir})
+		if err != nil {
+			return err
+		}
+		if err := cl.Refresh(ctx); err != nil {
+			return err
+		}
+		info, err := cl.Target(ctx, "releases/app-1.0.tgz")
+		if err != nil {
+			return err
+		}
+		if _, err := cl.DownloadFile(ctx, info, dst); err != nil {
+			return err
+		}
+	}
+	got, err := os.ReadFile(dst)
+	if err != nil {
+		return err
+	}
+	want, err := os.ReadFile(filepath.Join(contentDir, "releases", "app-1.0.tgz"))
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, want) {
+		return fmt.Errorf("client got %q from the server", got)
+	}
+	fmt.Fprintf(out, "10. client: fetched releases/app-1.0.tgz from the server, verified through a timestamp\n    and snapshot the server signed with its online keys\n")
 	return nil
 }
 

@@ -20,6 +20,9 @@ func TestRun(t *testing.T) {
 		"the client refused it",
 		"hash mismatch",
 		`got hello.txt = "hello again\n"`,
+		"8. started rampart's metadata server",
+		"1 targets uploaded, the server signed snapshot v1 and timestamp v1",
+		"10. client: fetched releases/app-1.0.tgz from the server",
 		"ok:",
 	} {
 		if !strings.Contains(out.String(), want) {
