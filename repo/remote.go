@@ -152,16 +152,16 @@ type ServerOptions struct {
 
 // PublishToServer publishes the repository to its metadata server (see
 // InitOptions.Server) through c, which carries the token. It reads what
-// the server has, then sends what it lacks: every newer root version in
-// order, the targets roles whose staged version is newer, and the
-// snapshot when the repository signs its own; the server signs timestamp
-// (and snapshot, when it holds that key). Everything to send is first
-// checked as Publish checks it, so a role below its threshold or expired
-// stops the publish before anything is sent. Target content added from
-// files is uploaded before the metadata that lists it; DIR/uploaded.txt
-// remembers what the server has, so that later publishes ask only about
-// new content. Finally the
-// server's new state is read back and compared with what was sent.
+// the server has, then sends what it lacks in one atomic update: every
+// newer root version in order, the targets roles whose staged version is
+// newer, and the snapshot when the repository signs its own. The server
+// signs timestamp (and snapshot, when it holds that key). Everything to
+// send is first checked as Publish checks it, so a role below its
+// threshold or expired stops the publish before anything is sent. Target
+// content added from files is uploaded before the metadata that lists it;
+// DIR/uploaded.txt remembers what the server has, so that later publishes
+// ask only about new content. Finally the server's new state is read back
+// and compared with what was sent.
 func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client, o ServerOptions) (*ServerResult, error) {
 	sc := r.cfg.Server
 	if sc == nil {
@@ -198,7 +198,8 @@ func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client, o Serve
 		}
 		if v > st.rootVersion {
 			problems = append(problems, r.checkRoot(md, prev)...)
-			if md.Signed.IsExpired(now) {
+			// Clients check the expiry of the last root only.
+			if v == r.root.Signed.Version && md.Signed.IsExpired(now) {
 				expired = append(expired, fmt.Sprintf("root version %d expired at %s", v, md.Signed.Expires.Format(time.RFC3339)))
 			}
 			rootData[v] = b
@@ -294,48 +295,20 @@ func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client, o Serve
 		return res, nil
 	}
 
-	// The server takes one root version a publish. A new repository's
-	// first publish carries root version 1 and every role; later root
-	// versions follow alone. An existing repository gets the versions
-	// before the last alone, then the last with the roles.
-	var batches []map[string][]byte
-	roots := res.RootVersions
-	if !st.exists {
-		first := maps.Clone(docs)
-		first[metadata.TypeRoot] = rootData[roots[0]]
-		batches = append(batches, first)
-		for _, v := range roots[1:] {
-			batches = append(batches, map[string][]byte{metadata.TypeRoot: rootData[v]})
-		}
-	} else {
-		for i, v := range roots {
-			if i < len(roots)-1 {
-				batches = append(batches, map[string][]byte{metadata.TypeRoot: rootData[v]})
-			} else {
-				docs[metadata.TypeRoot] = rootData[v]
-			}
-		}
-		if len(docs) > 0 {
-			batches = append(batches, docs)
-		}
+	// One atomic update: the new root versions in order, then the roles.
+	var chain [][]byte
+	for _, v := range res.RootVersions {
+		chain = append(chain, rootData[v])
 	}
-	for _, b := range batches {
-		reply, err := c.Publish(ctx, gun, b, "")
-		if err != nil {
-			what := "publishing"
-			if rb, ok := b[metadata.TypeRoot]; ok {
-				if md, perr := metadata.ParseRoot(rb); perr == nil {
-					what = fmt.Sprintf("publishing root version %d", md.Signed.Version)
-				}
-			}
-			var ae *apiclient.Error
-			if errors.As(err, &ae) && ae.Status == 413 {
-				return nil, fmt.Errorf("%s to %s: %w (the update is %d bytes; the server's limit is set by rampart serve --max-metadata-bytes)", what, c.RepositoryURL(gun), err, batchSize(b))
-			}
-			return nil, fmt.Errorf("%s to %s: %w", what, c.RepositoryURL(gun), err)
+	reply, err := c.PublishChain(ctx, gun, chain, docs, "")
+	if err != nil {
+		var ae *apiclient.Error
+		if errors.As(err, &ae) && ae.Status == 413 {
+			return nil, fmt.Errorf("publishing to %s: %w (the update is %d bytes; the server's limit is set by rampart serve --max-metadata-bytes)", c.RepositoryURL(gun), err, batchSize(docs)+batchSize(rootData))
 		}
-		res.RootVersion, res.SnapshotVersion, res.TimestampVersion = reply.RootVersion, reply.SnapshotVersion, reply.TimestampVersion
+		return nil, fmt.Errorf("publishing to %s: %w", c.RepositoryURL(gun), err)
 	}
+	res.RootVersion, res.SnapshotVersion, res.TimestampVersion = reply.RootVersion, reply.SnapshotVersion, reply.TimestampVersion
 
 	// Read back what clients now get.
 	after, err := r.serverState(ctx, c, gun)
@@ -353,7 +326,7 @@ func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client, o Serve
 	return res, nil
 }
 
-func batchSize(docs map[string][]byte) int {
+func batchSize[K comparable](docs map[K][]byte) int {
 	n := 0
 	for _, b := range docs {
 		n += len(b)

@@ -212,12 +212,17 @@ func mustRead(t *testing.T, p string) []byte {
 // that trusts root 1 follows them.
 func TestServerPublishRootsBeforeFirstPublish(t *testing.T) {
 	_, c, r := newServerRepo(t, repo.InitOptions{})
-	for i := range 2 {
-		_, pub := newKey(t, t.TempDir(), "root-extra")
-		_ = i
-		if err := r.Rotate(ctx, repo.RotateOptions{Role: "root", AddKeys: []string{pub}}); err != nil {
-			t.Fatal(err)
-		}
+	// Root 2 trusts a new targets key, root 3 one more root key: the
+	// targets sent are signed for root 3 only, so the server must take
+	// the whole chain at once.
+	newTargets, _ := newKey(t, t.TempDir(), "targets-2")
+	oldTargets := r.Root().Signed.Roles["targets"].KeyIDs[0]
+	if err := r.Rotate(ctx, repo.RotateOptions{Role: "targets", AddKeys: []string{newTargets}, RemoveKeys: []string{oldTargets}}); err != nil {
+		t.Fatal(err)
+	}
+	_, rootPub := newKey(t, t.TempDir(), "root-extra")
+	if err := r.Rotate(ctx, repo.RotateOptions{Role: "root", AddKeys: []string{rootPub}}); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := r.AddFiles(ctx, writeFile(t, filepath.Join(t.TempDir(), "a"), "A"), "a.txt", repo.AddOptions{}); err != nil {
 		t.Fatal(err)
@@ -225,6 +230,22 @@ func TestServerPublishRootsBeforeFirstPublish(t *testing.T) {
 	res := publishServer(t, r, c)
 	if !slices.Equal(res.RootVersions, []int64{1, 2, 3}) || res.RootVersion != 3 {
 		t.Fatalf("publish: %+v", res)
+	}
+	mustGet(t, newRampartClient(t, r, c), "a.txt", "A")
+
+	// The same on an existing repository: targets keys, then root keys,
+	// published together.
+	newer, _ := newKey(t, t.TempDir(), "targets-3")
+	if err := r.Rotate(ctx, repo.RotateOptions{Role: "targets", AddKeys: []string{newer}, RemoveKeys: []string{r.Root().Signed.Roles["targets"].KeyIDs[0]}}); err != nil {
+		t.Fatal(err)
+	}
+	_, rootPub2 := newKey(t, t.TempDir(), "root-extra-2")
+	if err := r.Rotate(ctx, repo.RotateOptions{Role: "root", AddKeys: []string{rootPub2}}); err != nil {
+		t.Fatal(err)
+	}
+	res = publishServer(t, r, c)
+	if !slices.Equal(res.RootVersions, []int64{4, 5}) || res.RootVersion != 5 {
+		t.Fatalf("publish of two root versions: %+v", res)
 	}
 	mustGet(t, newRampartClient(t, r, c), "a.txt", "A")
 }

@@ -196,6 +196,8 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, need auth.
 
 // publishRequest is the body of POST .../metadata.
 type publishRequest struct {
+	// Roots are new root versions, oldest first (see PublishChain).
+	Roots []json.RawMessage          `json:"roots,omitempty"`
 	Roles map[string]json.RawMessage `json:"roles"`
 }
 
@@ -244,15 +246,25 @@ func (s *Server) handleRepoPost(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, e)
 			return
 		}
-		if req.Roles == nil {
-			s.fail(w, r, badRequest("", checkJSON, `the body must be {"roles": {ROLE: SIGNED DOCUMENT, ...}}`))
+		if req.Roles == nil && req.Roots == nil {
+			s.fail(w, r, badRequest("", checkJSON, `the body must be {"roles": {ROLE: SIGNED DOCUMENT, ...}}, with new root versions in "roles" or, oldest first, in "roots": [ROOT, ...]`))
 			return
 		}
 		docs := make(map[string][]byte, len(req.Roles))
 		for k, v := range req.Roles {
 			docs[k] = v
 		}
-		res, err := s.Publish(r.Context(), gun, docs, r.Header.Get("If-Match"))
+		var res *PublishResult
+		var err error
+		if len(req.Roots) > 0 {
+			roots := make([][]byte, len(req.Roots))
+			for i, v := range req.Roots {
+				roots[i] = v
+			}
+			res, err = s.PublishChain(r.Context(), gun, roots, docs, r.Header.Get("If-Match"))
+		} else {
+			res, err = s.Publish(r.Context(), gun, docs, r.Header.Get("If-Match"))
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return

@@ -111,6 +111,26 @@ func (e edge) matches(role, path string) bool {
 // mismatch fails with 409 (or 412 for a missing repository). Errors are
 // *Error values or store errors.
 func (s *Server) Publish(ctx context.Context, gun string, docs map[string][]byte, ifMatch string) (*PublishResult, error) {
+	var roots [][]byte
+	if r, ok := docs[metadata.TypeRoot]; ok {
+		docs = maps.Clone(docs)
+		delete(docs, metadata.TypeRoot)
+		roots = [][]byte{r}
+	}
+	return s.PublishChain(ctx, gun, roots, docs, ifMatch)
+}
+
+// maxRootChain bounds the root versions one publish may carry.
+const maxRootChain = 64
+
+// PublishChain is Publish with a chain of new root versions, oldest first,
+// in place of docs["root"]: each must be the version after the one before
+// it (the first after the current root, or any self-signed root for a new
+// repository), signed by the thresholds of its predecessor and of itself.
+// Every version is stored, so clients follow the chain one step at a
+// time, and the documents in docs are checked against the last. The
+// whole update is one commit.
+func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, docs map[string][]byte, ifMatch string) (*PublishResult, error) {
 	if err := validateGUN(gun); err != nil {
 		return nil, badRequest("", checkGUN, "%v", err)
 	}
@@ -128,13 +148,19 @@ func (s *Server) Publish(ctx context.Context, gun string, docs map[string][]byte
 			return nil, errorf(http.StatusConflict, "", checkConflict, "the repository changed since the timestamp %s (now %s, version %d): fetch it again and retry", ifMatch, etag(st.tsSHA256), st.repo.TimestampVersion)
 		}
 	}
-	if len(docs) == 0 {
+	if len(docs) == 0 && len(roots) == 0 {
 		return nil, badRequest("", checkMissing, "no documents to publish")
+	}
+	if _, ok := docs[metadata.TypeRoot]; ok && len(roots) > 0 {
+		return nil, badRequest(metadata.TypeRoot, checkRole, "root is given both as a role and in the chain of roots; send new root versions in the chain only")
+	}
+	if len(roots) > maxRootChain {
+		return nil, badRequest(metadata.TypeRoot, checkRole, "%d root versions in one publish; at most %d", len(roots), maxRootChain)
 	}
 	now := s.now()
 	var (
 		newRoot     *metadata.Metadata[*metadata.Root]
-		rootData    []byte
+		rootFiles   []store.File
 		snapSubmit  *metadata.Metadata[*metadata.Snapshot]
 		snapSubData []byte
 		targets     = map[string]*targetsDoc{}
@@ -146,15 +172,6 @@ func (s *Server) Publish(ctx context.Context, gun string, docs map[string][]byte
 			return nil, badRequest(name, checkRole, "the server makes timestamp metadata; do not send it")
 		case metadata.TypeMirrors:
 			return nil, badRequest(name, checkRole, "mirrors metadata is not supported")
-		case metadata.TypeRoot:
-			md, err := metadata.ParseRoot(data)
-			if err != nil {
-				return nil, badRequest(name, checkJSON, "%v", err)
-			}
-			if rootData, err = md.Encode(); err != nil {
-				return nil, badRequest(name, checkJSON, "%v", err)
-			}
-			newRoot = md
 		case metadata.TypeSnapshot:
 			md, err := metadata.ParseSnapshot(data)
 			if err != nil {
@@ -180,31 +197,47 @@ func (s *Server) Publish(ctx context.Context, gun string, docs map[string][]byte
 		}
 	}
 
-	// Root: self-signed for a new repository; for an update, version N+1
-	// signed by the thresholds of both the old and the new root.
-	rootChanged := newRoot != nil
+	// Root: each new version N+1 signed by the thresholds of both version
+	// N and itself; the first version of a new repository only by itself.
+	rootChanged := len(roots) > 0
+	var prev *metadata.Metadata[*metadata.Root]
+	if st.exists {
+		prev = st.root
+	}
+	for i, data := range roots {
+		md, err := metadata.ParseRoot(data)
+		if err != nil {
+			return nil, badRequest(metadata.TypeRoot, checkJSON, "root %d of the chain: %v", i+1, err)
+		}
+		enc, err := md.Encode()
+		if err != nil {
+			return nil, badRequest(metadata.TypeRoot, checkJSON, "root %d of the chain: %v", i+1, err)
+		}
+		r := md.Signed
+		if prev != nil {
+			if want := prev.Signed.Version + 1; r.Version != want {
+				return nil, badRequest(metadata.TypeRoot, checkVersion, "root version is %d, want %d (the version before it is %d)", r.Version, want, prev.Signed.Version)
+			}
+			if err := prev.Signed.VerifyRole(metadata.TypeRoot, md); err != nil {
+				return nil, badRequest(metadata.TypeRoot, checkSignature, "root version %d is not signed by the keys of root version %d: %v", r.Version, prev.Signed.Version, err)
+			}
+		}
+		if err := r.VerifyRole(metadata.TypeRoot, md); err != nil {
+			return nil, badRequest(metadata.TypeRoot, checkSignature, "root version %d is not signed by its own root keys: %v", r.Version, err)
+		}
+		rootFiles = append(rootFiles, store.File{Role: metadata.TypeRoot, Version: r.Version, SHA256: sha256Hex(enc), Data: enc})
+		prev, newRoot = md, md
+	}
 	switch {
 	case newRoot == nil && !st.exists:
 		return nil, badRequest(metadata.TypeRoot, checkMissing, "a new repository needs root metadata")
 	case newRoot == nil:
 		newRoot = st.root
 	default:
-		r := newRoot.Signed
-		if st.exists {
-			if want := st.root.Signed.Version + 1; r.Version != want {
-				return nil, badRequest(metadata.TypeRoot, checkVersion, "root version is %d, want %d (the current version is %d)", r.Version, want, st.root.Signed.Version)
-			}
-			if err := st.root.Signed.VerifyRole(metadata.TypeRoot, newRoot); err != nil {
-				return nil, badRequest(metadata.TypeRoot, checkSignature, "not signed by the current root's keys: %v", err)
-			}
-		}
-		if err := r.VerifyRole(metadata.TypeRoot, newRoot); err != nil {
-			return nil, badRequest(metadata.TypeRoot, checkSignature, "not signed by its own root keys: %v", err)
-		}
-		if r.IsExpired(now) {
-			return nil, badRequest(metadata.TypeRoot, checkExpiry, "root expired at %s", r.ExpiresText())
-		}
-		if !r.ConsistentSnapshot {
+		// Clients check the expiry of the last root of a chain only.
+		if r := newRoot.Signed; r.IsExpired(now) {
+			return nil, badRequest(metadata.TypeRoot, checkExpiry, "root version %d expired at %s", r.Version, r.ExpiresText())
+		} else if !r.ConsistentSnapshot {
 			return nil, badRequest(metadata.TypeRoot, checkConsistent, "consistent_snapshot must be true: the server serves the consistent-snapshot layout")
 		}
 	}
@@ -373,10 +406,7 @@ func (s *Server) Publish(ctx context.Context, gun string, docs map[string][]byte
 	// Snapshot meta of the new state: every role the current snapshot
 	// lists stays listed.
 	meta := maps.Clone(curMeta)
-	var files []store.File
-	if rootChanged {
-		files = append(files, store.File{Role: metadata.TypeRoot, Version: root.Version, SHA256: sha256Hex(rootData), Data: rootData})
-	}
+	files := rootFiles
 	changed := false
 	for _, name := range slices.Sorted(maps.Keys(targets)) {
 		d := targets[name]

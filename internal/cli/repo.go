@@ -746,10 +746,10 @@ Without --out, publish to the metadata server the repository was created
 for ('rampart repo init DIR --server URL --gun GUN'), with a push token
 (--token, RAMPART_TOKEN or --token-file). Publish reads what the server
 has, uploads the target content it lacks (DIR/uploaded.txt remembers what
-it has, so later publishes ask only about new content), then sends every newer root
-version and the roles that changed (and snapshot, if you hold its key) in
-one atomic update; the server checks them as a client would and signs the
-new timestamp. Nothing is sent when a role is below its threshold or
+it has, so later publishes ask only about new content), then sends every
+newer root version and the roles that changed (and snapshot, if you hold
+its key) in one atomic update; the server checks them as a client would
+and signs the new timestamp. Nothing is sent when a role is below its threshold or
 expired, and the server's new state is read back and checked.`,
 		Example: `  rampart repo publish myrepo --out /srv/www/tuf
   RAMPART_TOKEN=rpt_... rampart repo publish app`,

@@ -331,6 +331,14 @@ type PublishResult struct {
 // documents were built on (or "*" for any existing repository): if the
 // repository has changed since, the server refuses with 409.
 func (c *Client) Publish(ctx context.Context, gun string, roles map[string][]byte, ifMatch string) (*PublishResult, error) {
+	return c.PublishChain(ctx, gun, nil, roles, ifMatch)
+}
+
+// PublishChain is Publish with new root versions, oldest first, in roots
+// rather than in roles["root"]: the server checks each against the one
+// before it, stores them all so clients can walk the chain, checks the
+// other documents against the last, and commits everything at once.
+func (c *Client) PublishChain(ctx context.Context, gun string, roots [][]byte, roles map[string][]byte, ifMatch string) (*PublishResult, error) {
 	g, err := escapeGUN(gun)
 	if err != nil {
 		return nil, err
@@ -339,7 +347,21 @@ func (c *Client) Publish(ctx context.Context, gun string, roles map[string][]byt
 	// compact a json.RawMessage and escape <, > and &, changing the bytes
 	// whose hashes a snapshot may list.
 	var b bytes.Buffer
-	b.WriteString(`{"roles":{`)
+	b.WriteByte('{')
+	if len(roots) > 0 {
+		b.WriteString(`"roots":[`)
+		for i, doc := range roots {
+			if !json.Valid(doc) {
+				return nil, fmt.Errorf("apiclient: publish %s: root %d of the chain is not JSON", gun, i+1)
+			}
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.Write(doc)
+		}
+		b.WriteString(`],`)
+	}
+	b.WriteString(`"roles":{`)
 	for i, name := range slices.Sorted(maps.Keys(roles)) {
 		doc := roles[name]
 		if !json.Valid(doc) {
