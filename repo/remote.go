@@ -88,7 +88,7 @@ func (r *Repo) serverState(ctx context.Context, c *apiclient.Client, gun string)
 	}
 	v := root.Signed.Version
 	if v > r.root.Signed.Version {
-		return nil, fmt.Errorf("%s has root version %d, newer than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date first", where, v, r.root.Signed.Version)
+		return nil, fmt.Errorf("%s has root version %d, newer than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date with 'rampart repo pull DIR' first", where, v, r.root.Signed.Version)
 	}
 	_, local, err := r.readRootVersion(v)
 	if err != nil {
@@ -98,7 +98,28 @@ func (r *Repo) serverState(ctx context.Context, c *apiclient.Client, gun string)
 		return nil, fmt.Errorf("%s serves a root version %d that is not this repository's: the GUN %s on the server belongs to another repository", where, v, gun)
 	}
 	st := &serverState{exists: true, rootVersion: v}
+	sv, err := fetchServerSnapshot(ctx, c, gun, root)
+	if err != nil {
+		return nil, err
+	}
+	st.snapshotVersion, st.timestampVersion, st.meta = sv.snap.Signed.Version, sv.ts.Signed.Version, sv.snap.Signed.Meta
+	return st, nil
+}
 
+// serverView is a server's timestamp and snapshot, with their bytes.
+type serverView struct {
+	ts       *metadata.Metadata[*metadata.Timestamp]
+	snap     *metadata.Metadata[*metadata.Snapshot]
+	tsData   []byte
+	snapData []byte
+}
+
+// fetchServerSnapshot reads the timestamp and the snapshot it names from
+// gun on c, and checks them against root as a client would: signatures,
+// the snapshot's length, hashes and version.
+func fetchServerSnapshot(ctx context.Context, c *apiclient.Client, gun string, root *metadata.Metadata[*metadata.Root]) (*serverView, error) {
+	where := c.RepositoryURL(gun)
+	v := root.Signed.Version
 	tb, err := c.Metadata(ctx, gun, "timestamp.json", maxServerTimestampBytes)
 	if err != nil {
 		return nil, fmt.Errorf("reading the server's timestamp.json: %w", err)
@@ -112,21 +133,9 @@ func (r *Repo) serverState(ctx context.Context, c *apiclient.Client, gun string)
 	}
 	sm := ts.Signed.SnapshotMeta()
 	snapFile := fmt.Sprintf("%d.snapshot.json", sm.Version)
-	limit := int64(maxServerSnapshotBytes)
-	if sm.Length > 0 {
-		limit = sm.Length
-	}
-	sb, err := c.Metadata(ctx, gun, snapFile, limit)
+	sb, err := fetchListed(ctx, c, gun, snapFile, sm, maxServerSnapshotBytes)
 	if err != nil {
-		return nil, fmt.Errorf("reading the server's %s: %w", snapFile, err)
-	}
-	if sm.Length > 0 && int64(len(sb)) != sm.Length {
-		return nil, fmt.Errorf("%s/metadata/%s has %d bytes, the timestamp says %d", where, snapFile, len(sb), sm.Length)
-	}
-	if !sm.Hashes.IsZero() {
-		if err := sm.Hashes.Verify(sb); err != nil {
-			return nil, fmt.Errorf("%s/metadata/%s does not match the timestamp: %w", where, snapFile, err)
-		}
+		return nil, err
 	}
 	snap, err := metadata.ParseSnapshot(sb)
 	if err != nil {
@@ -138,8 +147,29 @@ func (r *Repo) serverState(ctx context.Context, c *apiclient.Client, gun string)
 	if snap.Signed.Version != sm.Version {
 		return nil, fmt.Errorf("%s/metadata/%s holds snapshot version %d", where, snapFile, snap.Signed.Version)
 	}
-	st.snapshotVersion, st.timestampVersion, st.meta = snap.Signed.Version, ts.Signed.Version, snap.Signed.Meta
-	return st, nil
+	return &serverView{ts: ts, snap: snap, tsData: tb, snapData: sb}, nil
+}
+
+// fetchListed reads a metadata file of gun that m describes: within m's
+// length (or limit when m gives none), with m's hashes, if any.
+func fetchListed(ctx context.Context, c *apiclient.Client, gun, file string, m metadata.MetaFile, limit int64) ([]byte, error) {
+	where := c.RepositoryURL(gun) + "/metadata/" + file
+	if m.Length > 0 {
+		limit = m.Length
+	}
+	b, err := c.Metadata(ctx, gun, file, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading the server's %s: %w", file, err)
+	}
+	if m.Length > 0 && int64(len(b)) != m.Length {
+		return nil, fmt.Errorf("%s has %d bytes, the metadata listing it says %d", where, len(b), m.Length)
+	}
+	if !m.Hashes.IsZero() {
+		if err := m.Hashes.Verify(b); err != nil {
+			return nil, fmt.Errorf("%s does not match the metadata listing it: %w", where, err)
+		}
+	}
+	return b, nil
 }
 
 // ServerOptions are options of PublishToServer.
@@ -222,7 +252,7 @@ func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client, o Serve
 		case !ok || there.Version < m.Version:
 			todo = append(todo, pendingRole{role, m.Version})
 		case there.Version > m.Version:
-			return nil, fmt.Errorf("the server has %s version %d, newer than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date first", role, there.Version, m.Version)
+			return nil, fmt.Errorf("the server has %s version %d, newer than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date with 'rampart repo pull DIR' first", role, there.Version, m.Version)
 		case there.Hashes.SHA256 != nil && !r.cfg.isBin(role):
 			// Same version: it must be the same document.
 			b, err := r.rawRole(role)
@@ -230,7 +260,7 @@ func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client, o Serve
 				return nil, err
 			}
 			if there.Hashes.Verify(b) != nil {
-				return nil, fmt.Errorf("the server has a different %s version %d than this repository: the repository on the server was changed from another copy", role, there.Version)
+				return nil, fmt.Errorf("the server has a different %s version %d than this repository: the repository on the server and this copy were changed apart: make the change again on a copy brought up to date with 'rampart repo pull'", role, there.Version)
 			}
 		}
 	}
@@ -247,7 +277,7 @@ func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client, o Serve
 	if !snapByServer {
 		newer := !st.exists || snap.Signed.Version > st.snapshotVersion
 		if len(todo) > 0 && !newer {
-			return nil, fmt.Errorf("the server has snapshot version %d, not older than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date first", st.snapshotVersion, snap.Signed.Version)
+			return nil, fmt.Errorf("the server has snapshot version %d, not older than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date with 'rampart repo pull DIR' first", st.snapshotVersion, snap.Signed.Version)
 		}
 		if newer {
 			sendSnap = true

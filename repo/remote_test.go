@@ -443,7 +443,7 @@ func TestServerPublishRefusals(t *testing.T) {
 		}
 		publishServer(t, r, c)
 		_, err = r2.PublishToServer(ctx, c, repo.ServerOptions{})
-		if err == nil || !strings.Contains(err.Error(), "another copy") {
+		if err == nil || !strings.Contains(err.Error(), "changed apart") {
 			t.Fatalf("publishing a stale copy: %v", err)
 		}
 	})

@@ -330,6 +330,11 @@ type Tx struct {
 	resignRoot bool
 	pending    []string // roles committed below their threshold
 	j          *journal // begun early by reserve, or by commit
+	// verbatim are files written as they are, signed elsewhere (by a
+	// pull from the server), and snapVersions the versions snapshot lists
+	// for roles among them.
+	verbatim     []change
+	snapVersions map[string]int64
 }
 
 // noteUnsigned records a role committed with fewer signatures than it
@@ -758,6 +763,9 @@ func (tx *Tx) commit() error {
 		if err != nil {
 			return err
 		}
+		for role, v := range tx.snapVersions {
+			snap.Signed.Meta[role+".json"] = metadata.MetaFile{Version: v}
+		}
 		for i, name := range names {
 			snap.Signed.Meta[name+".json"] = metadata.MetaFile{Version: versions[i]}
 		}
@@ -797,6 +805,11 @@ func (tx *Tx) commit() error {
 		keep[metadata.TypeTimestamp] = b
 	}
 
+	for _, c := range tx.verbatim {
+		if err := j.write(c.path, c.data); err != nil {
+			return err
+		}
+	}
 	if tx.cfgChanged {
 		if err := j.write(configFile, tx.cfg.encode()); err != nil {
 			return err
@@ -814,6 +827,12 @@ func (tx *Tx) commit() error {
 	for i, name := range names {
 		delete(r.raw, name)
 		r.fresh[name] = fresh[i]
+	}
+	for _, c := range tx.verbatim {
+		if role, ok := cutStaged(c.path); ok {
+			delete(r.raw, role)
+			delete(r.fresh, role)
+		}
 	}
 	for name, b := range keep {
 		r.raw[name] = b

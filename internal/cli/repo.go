@@ -84,6 +84,7 @@ func repoSubcommands() []*cobra.Command {
 		newRepoMergeCommand(),
 		newRepoRotateCommand(),
 		newRepoPublishCommand(),
+		newRepoPullCommand(),
 		newRepoStatusCommand(),
 		newRepoExpiryCommand(),
 		newRepoRefreshCommand(),
@@ -791,6 +792,70 @@ expired, and the server's new state is read back and checked.`,
 	return cmd
 }
 
+func newRepoPullCommand() *cobra.Command {
+	var tok tokenFlags
+	cmd := &cobra.Command{
+		Use:   "pull DIR",
+		Short: "Bring a repository up to date with its metadata server",
+		Long: `Fetch what others published to the repository's metadata server since
+this copy last saw it: newer root versions and targets roles, including
+delegations made elsewhere. Everything fetched is checked as a client
+would check it (each root against the one before it, timestamp and
+snapshot against the newest root, each role against the snapshot and its
+delegator's keys) before it is staged, in one commit.
+
+Roles staged here at a newer version than the server's are kept, to be
+published; a role at the same version but with other content means this
+copy and the server were changed apart, and nothing is pulled. The
+server's public endpoints need no token; give one (--token, RAMPART_TOKEN
+or --token-file) if the server is behind one anyway.`,
+		Example: `  rampart repo pull app && rampart repo add app dist/ && rampart repo publish app`,
+		Args:    checkArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := openRepo(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			sc := r.Server()
+			if sc == nil {
+				return usageErrorf("%s does not publish to a metadata server: there is nothing to pull from", args[0])
+			}
+			c, err := tok.optionalClient(sc.URL)
+			if err != nil {
+				return err
+			}
+			res, err := r.PullFromServer(cmd.Context(), c)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			where := strings.TrimRight(sc.URL, "/") + " as " + sc.GUN
+			if res.UpToDate {
+				fmt.Fprintf(out, "%s has nothing newer than %s\n", where, args[0])
+			} else {
+				var got []string
+				for _, v := range res.RootVersions {
+					got = append(got, fmt.Sprintf("root v%d", v))
+				}
+				if n := len(res.Roles); n > 6 {
+					got = append(got, fmt.Sprintf("%d roles", n))
+				} else {
+					got = append(got, res.Roles...)
+				}
+				fmt.Fprintf(out, "pulled from %s: %s\n", where, strings.Join(got, ", "))
+			}
+			if len(res.Ahead) > 0 {
+				fmt.Fprintf(out, "not published yet, kept: %s\n", strings.Join(res.Ahead, ", "))
+			}
+			printNotes(cmd, r)
+			return nil
+		},
+	}
+	tok.add(cmd.Flags(), "token for the repository's server, if it needs one")
+	return cmd
+}
+
 // printServerResult says what a publish to a server did.
 func printServerResult(w io.Writer, res *repo.ServerResult) {
 	where := strings.TrimRight(res.URL, "/") + " as " + res.GUN
@@ -837,6 +902,18 @@ type tokenFlags struct {
 func (t *tokenFlags) add(f *pflag.FlagSet, usage string) {
 	f.StringVar(&t.token, "token", "", usage+" (or RAMPART_TOKEN)")
 	f.StringVar(&t.file, "token-file", "", "file holding the token (wins over --token and RAMPART_TOKEN)")
+}
+
+// optionalClient is client, but a missing token is no error.
+func (t *tokenFlags) optionalClient(url string) (*apiclient.Client, error) {
+	if t.token == "" && t.file == "" {
+		c, err := apiclient.New(url, "", nil)
+		if err != nil {
+			return nil, usageErrorf("%v", err)
+		}
+		return c, nil
+	}
+	return t.client(url)
 }
 
 // client returns an API client for the server at url with the token.

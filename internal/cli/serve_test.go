@@ -211,6 +211,9 @@ func TestRepoOnServer(t *testing.T) {
 		t.Fatalf("client got %q after the update", b)
 	}
 
+	oldCopy := filepath.Join(dir, "old-copy")
+	copyTree(t, repoDir, oldCopy)
+
 	// A new online timestamp key: a push token may not rotate it, the
 	// admin token may; clients follow the new root.
 	if code, _, errOut := runCLI(t, "repo", "rotate", repoDir, "timestamp", "--server-key", "--token", push); code != ExitFailure || !strings.Contains(errOut, "403") {
@@ -225,5 +228,54 @@ func TestRepoOnServer(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, "client", "get", "--dir", clientDir, "app/app-1.0.tgz", "-o", got); code != ExitOK {
 		t.Fatalf("client get after the timestamp key rotation: %s", errOut)
+	}
+
+	// A second maintainer's copy from before the rotation: publish refuses
+	// and points to pull; pull brings it up to date, with no token.
+	if code, out, _ := runCLI(t, "repo", "pull", repoDir); code != ExitOK || !strings.Contains(out, "nothing newer") {
+		t.Errorf("pull of an up-to-date repository: exit %d, %q", code, out)
+	}
+	second := filepath.Join(dir, "second")
+	copyTree(t, oldCopy, second)
+	if code, _, errOut := runCLI(t, "repo", "publish", second, "--token", push); code != ExitFailure || !strings.Contains(errOut, "rampart repo pull") {
+		t.Errorf("publish of a stale copy: exit %d, %q", code, errOut)
+	}
+	t.Setenv("RAMPART_TOKEN", "")
+	os.Unsetenv("RAMPART_TOKEN")
+	code, out, errOut = runCLI(t, "repo", "pull", second)
+	if code != ExitOK || !strings.Contains(out, "pulled from "+base+" as "+gun+": root v2") {
+		t.Fatalf("pull of a stale copy: exit %d, %q %q", code, out, errOut)
+	}
+	os.WriteFile(src, []byte("release 1.2"), 0o644)
+	runCLI(t, "repo", "add", second, src, "--as", "app/app-1.2.tgz")
+	if code, _, errOut := runCLI(t, "repo", "publish", second, "--token", push); code != ExitOK {
+		t.Fatalf("publish after the pull: %s", errOut)
+	}
+	if code, _, errOut := runCLI(t, "client", "get", "--dir", clientDir, "app/app-1.2.tgz", "-o", got); code != ExitOK {
+		t.Fatalf("client get of the second maintainer's target: %s", errOut)
+	}
+}
+
+// copyTree copies the directory src to dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		info, _ := d.Info()
+		return os.WriteFile(target, data, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
