@@ -47,7 +47,6 @@ const (
 	checkScope        = "scope"        // token does not cover the request
 	checkStore        = "store"        // database unavailable
 	checkNotFound     = "not-found"    // no such repository, file or route
-	checkPrecondition = "precondition" // If-Match did not match
 	checkAdminToken   = "admin-token"  // the token of DATA/admin.token cannot be revoked through the API
 )
 

@@ -172,7 +172,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, need auth.
 		return store.Token{Scope: "admin"}, true
 	}
 	h := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(h, "Bearer ")
+	// The scheme's name is case-insensitive (RFC 9110, section 11.1).
+	scheme, tok, ok := strings.Cut(h, " ")
+	ok = ok && strings.EqualFold(scheme, "Bearer")
 	if !ok || !auth.WellFormed(strings.TrimSpace(tok)) {
 		s.fail(w, r, errorf(http.StatusUnauthorized, "", checkAuth, "a bearer token is required (Authorization: Bearer rpt_...)"))
 		return store.Token{}, false
@@ -482,9 +484,11 @@ type tokenRequest struct {
 
 func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 	var req tokenRequest
-	// Authorize first against the widest need, then check the prefix.
-	if !s.cfg.NoAuth && r.Header.Get("Authorization") == "" {
-		s.fail(w, r, errorf(http.StatusUnauthorized, "", checkAuth, "a bearer token is required (Authorization: Bearer rpt_...)"))
+	// The caller first (an admin token), then the body, then whether
+	// the caller's prefix contains the new token's, as for listing and
+	// revoking.
+	admin, ok := s.authenticate(w, r, auth.Admin)
+	if !ok {
 		return
 	}
 	if e := s.readJSON(w, r, 64<<10, &req); e != nil {
@@ -509,11 +513,7 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("", checkRequest, "the description %q is reserved for the admin token that rampart serve keeps in DATA/%s", req.Description, AdminTokenFile))
 		return
 	}
-	admin, ok := s.authorize(w, r, strings.TrimSuffix(req.GUNPrefix, "/"), auth.Admin)
-	if !ok {
-		return
-	}
-	if !auth.Covers(admin.GUNPrefix, strings.TrimSuffix(req.GUNPrefix, "/")) && !s.cfg.NoAuth {
+	if !auth.Within(admin.GUNPrefix, req.GUNPrefix) && !s.cfg.NoAuth {
 		s.fail(w, r, errorf(http.StatusForbidden, "", checkScope, "the token covers %q, not %q", admin.GUNPrefix, req.GUNPrefix))
 		return
 	}

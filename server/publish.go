@@ -108,7 +108,7 @@ func (e edge) matches(role, path string) bool {
 // (when the server holds the snapshot key) and timestamp, and commits
 // everything at once. ifMatch, when not empty, is the ETag of the
 // timestamp the publisher built on, or "*" for any existing repository; a
-// mismatch fails with 409 (or 412 for a missing repository). Errors are
+// mismatch, or a repository that does not exist, fails with 409. Errors are
 // *Error values or store errors.
 func (s *Server) Publish(ctx context.Context, gun string, docs map[string][]byte, ifMatch string) (*PublishResult, error) {
 	var roots [][]byte

@@ -399,6 +399,7 @@ func TestAuth(t *testing.T) {
 	push := mk("example.com/acme", "push")
 	other := mk("example.com/other", "admin")
 	acmeAdmin := mk("example.com/acme", "admin")
+	slashAdmin := mk("example.com/slash/", "admin")
 
 	m := newMaintainer(t, ts, "example.com/acme/app")
 	good := body(map[string][]byte{"root": sign(t, m.rootDoc(1), m.root), "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
@@ -423,6 +424,9 @@ func TestAuth(t *testing.T) {
 		{"changefeed with pull scope", "GET", "/api/v1/repositories/example.com/acme/app/changefeed", pull, nil, 200},
 		{"token inside the admin's prefix", "POST", "/api/v1/tokens", acmeAdmin, []byte(`{"gun_prefix":"example.com/acme/app","scope":"pull"}`), 201},
 		{"public read", "GET", "/tuf/example.com/acme/app/metadata/timestamp.json", "", nil, 200},
+		{"token with a bad body and an unknown token", "POST", "/api/v1/tokens", "rpt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", []byte(`{"scope":`), 401},
+		{"token for its own prefix from an admin with a trailing slash", "POST", "/api/v1/tokens", slashAdmin, []byte(`{"gun_prefix":"example.com/slash/","scope":"pull"}`), 201},
+		{"token outside the prefix of an admin with a trailing slash", "POST", "/api/v1/tokens", slashAdmin, []byte(`{"gun_prefix":"example.com/slashed","scope":"pull"}`), 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var rd *bytes.Reader
@@ -445,6 +449,13 @@ func TestAuth(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The scheme's name is case-insensitive; other schemes are no token.
+	for header, want := range map[string]int{"bearer " + push: 200, "BEARER " + push: 200, "Basic " + push: 401, push: 401} {
+		code, b, _ := request(t, "GET", ts.URL+"/api/v1/repositories/example.com/acme/app/keys/timestamp", "", nil, "Authorization", header)
+		if code != want {
+			t.Errorf("Authorization: %.12s...: %d %s, want %d", header, code, b, want)
+		}
 	}
 }
 

@@ -47,7 +47,7 @@ type tokenTarget struct {
 func (o *tokenTarget) addFlags(f *pflag.FlagSet, what, verb string) {
 	f.StringVar(&o.serverURL, "server", "", "URL of a running server to "+what)
 	f.StringVar(&o.token, "token", "", "admin token for --server")
-	f.StringVar(&o.tokenFile, "token-file", "", "file holding the admin token for --server")
+	f.StringVar(&o.tokenFile, "token-file", "", "file holding the admin token for --server (wins over --token and RAMPART_TOKEN)")
 	f.StringVar(&o.data, "data", "", "the server's data directory, to "+verb+" its store directly")
 	f.StringVar(&o.storeURL, "store", "", "PostgreSQL URL of the server's store, to "+verb+" it directly")
 }
@@ -57,11 +57,13 @@ func (o *tokenTarget) remote() (*apiclient.Client, error) {
 	if o.serverURL == "" {
 		return nil, nil
 	}
+	// An explicit file wins over --token, which RAMPART_TOKEN (often a
+	// push token, for the repo commands) may have set.
 	token := o.token
-	if token == "" && o.tokenFile != "" {
+	if o.tokenFile != "" {
 		b, err := os.ReadFile(o.tokenFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading the token: %w", err)
 		}
 		token = strings.TrimSpace(string(b))
 	}

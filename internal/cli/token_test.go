@@ -108,7 +108,9 @@ func TestTokenListRevoke(t *testing.T) {
 	acmeAdmin, acmeAdminID := create("--scope", "admin", "--gun-prefix", "example.com/acme", "--description", "acme admin")
 	mirror, mirrorID := create("--scope", "pull", "--description", "mirror")
 
-	// The table.
+	// The table. RAMPART_TOKEN holds the push token, as for the repo
+	// commands: --token-file wins over it.
+	t.Setenv("RAMPART_TOKEN", push)
 	code, out, errOut := runCLI(t, append([]string{"token", "list"}, conn...)...)
 	if code != ExitOK {
 		t.Fatalf("token list: %s", errOut)
