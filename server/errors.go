@@ -28,26 +28,26 @@ func (e *Error) Error() string {
 
 // Checks named in errors.
 const (
-	checkRequest      = "request"      // malformed request
-	checkJSON         = "json"         // malformed document
-	checkSize         = "size"         // body too large
-	checkGUN          = "gun"          // invalid GUN
-	checkRole         = "role"         // role not allowed here or invalid name
-	checkMissing      = "missing"      // a required document was not sent
-	checkSignature    = "signature"    // signatures below threshold
-	checkVersion      = "version"      // version not increasing
-	checkExpiry       = "expiry"       // expired document
-	checkDelegation   = "delegation"   // role not delegated
-	checkPaths        = "paths"        // target outside delegated paths
-	checkHashes       = "hashes"       // snapshot meta or content digest mismatch
-	checkOnlineKey    = "online-key"   // root does not list the server's keys
-	checkConsistent   = "consistent"   // root without consistent snapshots
-	checkConflict     = "conflict"     // concurrent update
-	checkAuth         = "auth"         // missing or invalid token
-	checkScope        = "scope"        // token does not cover the request
-	checkStore        = "store"        // database unavailable
-	checkNotFound     = "not-found"    // no such repository, file or route
-	checkAdminToken   = "admin-token"  // the token of DATA/admin.token cannot be revoked through the API
+	checkRequest    = "request"     // malformed request
+	checkJSON       = "json"        // malformed document
+	checkSize       = "size"        // body too large
+	checkGUN        = "gun"         // invalid GUN
+	checkRole       = "role"        // role not allowed here or invalid name
+	checkMissing    = "missing"     // a required document was not sent
+	checkSignature  = "signature"   // signatures below threshold
+	checkVersion    = "version"     // version not increasing
+	checkExpiry     = "expiry"      // expired document
+	checkDelegation = "delegation"  // role not delegated
+	checkPaths      = "paths"       // target outside delegated paths
+	checkHashes     = "hashes"      // snapshot meta or content digest mismatch
+	checkOnlineKey  = "online-key"  // root does not list the server's keys
+	checkConsistent = "consistent"  // root without consistent snapshots
+	checkConflict   = "conflict"    // concurrent update
+	checkAuth       = "auth"        // missing or invalid token
+	checkScope      = "scope"       // token does not cover the request
+	checkStore      = "store"       // database unavailable
+	checkNotFound   = "not-found"   // no such repository, file or route
+	checkAdminToken = "admin-token" // the token of DATA/admin.token cannot be revoked through the API
 )
 
 func errorf(status int, role, check, format string, args ...any) *Error {
