@@ -466,8 +466,12 @@ func (s *Server) handleRepoDelete(w http.ResponseWriter, r *http.Request) {
 	unlock := s.lockGUN(rest)
 	ch, err := s.store.Delete(r.Context(), rest)
 	unlock()
+	if errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no repository %s", rest))
+		return
+	}
 	if err != nil {
-		s.failRead(w, r, rest, err)
+		s.fail(w, r, err)
 		return
 	}
 	s.invalidate(rest)

@@ -341,6 +341,9 @@ func TestChangefeed(t *testing.T) {
 	if code, _, _ := request(t, "GET", ts.URL+"/tuf/example.com/b/metadata/timestamp.json", "", nil); code != 404 {
 		t.Errorf("timestamp of a deleted repository: %d, want 404", code)
 	}
+	if code, body, _ := request(t, "DELETE", ts.URL+"/api/v1/repositories/example.com/b", ts.Admin, nil); code != 404 || !strings.Contains(string(body), "no repository example.com/b") {
+		t.Errorf("deleting a deleted repository: %d %s", code, body)
+	}
 	type feed struct {
 		Changes []struct {
 			ID       int64  `json:"id"`
