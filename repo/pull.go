@@ -256,6 +256,10 @@ func (r *Repo) PullFromServer(ctx context.Context, c *apiclient.Client) (*PullRe
 	err = r.Update(ctx, func(tx *Tx) error {
 		tx.verbatim = changes
 		cfg := tx.Config()
+		if td := docs[metadata.TypeTargets]; cfg.Bins == nil && td != nil && td.Signed.Delegations != nil && td.Signed.Delegations.Succinct != nil {
+			sr := td.Signed.Delegations.Succinct // hashed bins made elsewhere
+			cfg.Bins = &BinsConfig{Bits: sr.BitLength, Prefix: sr.NamePrefix}
+		}
 		for role, p := range parentOf {
 			if !cfg.isBin(role) {
 				if _, ok := cfg.Delegations[role]; !ok {

@@ -85,6 +85,7 @@ func repoSubcommands() []*cobra.Command {
 		newRepoRotateCommand(),
 		newRepoPublishCommand(),
 		newRepoPullCommand(),
+		newRepoCloneCommand(),
 		newRepoStatusCommand(),
 		newRepoExpiryCommand(),
 		newRepoRefreshCommand(),
@@ -267,6 +268,8 @@ func printKeys(w io.Writer, r *repo.Repo) {
 			switch {
 			case ref.Server:
 				where = "held by the server"
+			case where == "" && ref.Public == "":
+				where = "held elsewhere"
 			case where == "":
 				where = ref.Public + ", offline"
 			}
@@ -853,6 +856,59 @@ or --token-file) if the server is behind one anyway.`,
 		},
 	}
 	tok.add(cmd.Flags(), "token for the repository's server, if it needs one")
+	return cmd
+}
+
+func newRepoCloneCommand() *cobra.Command {
+	var serverURL, gun, rootFile string
+	var keyFiles []string
+	var tok tokenFlags
+	cmd := &cobra.Command{
+		Use:   "clone DIR --server URL --gun GUN --root ROOT.json",
+		Short: "Make a copy of a repository kept on a metadata server",
+		Long: `Create DIR (new or empty) as a copy of the repository GUN on a metadata
+server, for a maintainer who does not have its directory. ROOT.json is a
+root of the repository obtained out of band, as clients get theirs: the
+copy trusts only what chains to it. Every root version and every role is
+fetched and checked as 'rampart repo pull' checks them, and repo.json
+learns the server's online keys, the delegations and the hashed bins.
+
+--key gives your own private key files (repeatable); the copy signs with
+them whatever roles they are trusted for. A push token is needed (--token,
+RAMPART_TOKEN or --token-file). Target content stays on the server. After
+that, the copy works like any other: add, sign, publish, pull.`,
+		Example: `  rampart repo clone app --server https://tuf.example.com --gun example.com/acme/app \
+      --root root.json --key ~/keys/releases.key`,
+		Args: checkArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if serverURL == "" || gun == "" || rootFile == "" {
+				return usageErrorf("clone needs --server URL, --gun GUN and --root ROOT.json")
+			}
+			root, err := os.ReadFile(rootFile)
+			if err != nil {
+				return fmt.Errorf("reading the trusted root: %w", err)
+			}
+			c, err := tok.client(serverURL)
+			if err != nil {
+				return err
+			}
+			r, res, err := repo.Clone(cmd.Context(), args[0], repo.CloneOptions{Server: c, GUN: gun, Root: root, Keys: keyFiles}, repoOptions(cmd))
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Cloned %s from %s into %s: root v%d, %d roles\n", gun, c.URL(), args[0], r.Root().Signed.Version, len(res.Roles))
+			printKeys(out, r)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&serverURL, "server", "", "metadata server (`URL`) that keeps the repository")
+	f.StringVar(&gun, "gun", "", "name of the repository on --server")
+	f.StringVar(&rootFile, "root", "", "a root.json of the repository, obtained out of band")
+	f.StringArrayVar(&keyFiles, "key", nil, "a private key file (`KEYFILE`) of yours to sign with (repeatable)")
+	tok.add(f, "push token for --server")
 	return cmd
 }
 

@@ -254,6 +254,28 @@ func TestRepoOnServer(t *testing.T) {
 	if code, _, errOut := runCLI(t, "client", "get", "--dir", clientDir, "app/app-1.2.tgz", "-o", got); code != ExitOK {
 		t.Fatalf("client get of the second maintainer's target: %s", errOut)
 	}
+
+	// A third maintainer without the directory clones it, with the root
+	// clients use and the targets key.
+	third := filepath.Join(dir, "third")
+	code, out, errOut = runCLI(t, "repo", "clone", third, "--server", base, "--gun", gun, "--root", filepath.Join(repoDir, "roots", "1.root.json"),
+		"--key", filepath.Join(repoDir, "keys", "targets.key"), "--token", push)
+	if code != ExitOK || !strings.Contains(out, "Cloned "+gun) || !strings.Contains(out, "held by the server") {
+		t.Fatalf("repo clone: exit %d, %q %q", code, out, errOut)
+	}
+	os.WriteFile(src, []byte("release 1.3"), 0o644)
+	if code, _, errOut := runCLI(t, "repo", "add", third, src, "--as", "app/app-1.3.tgz"); code != ExitOK || strings.Contains(errOut, "note:") {
+		t.Fatalf("repo add in the clone: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "repo", "publish", third, "--token", push); code != ExitOK {
+		t.Fatalf("publish from the clone: %s", errOut)
+	}
+	if code, _, errOut := runCLI(t, "client", "get", "--dir", clientDir, "app/app-1.3.tgz", "-o", got); code != ExitOK {
+		t.Fatalf("client get of the clone's target: %s", errOut)
+	}
+	if b, _ := os.ReadFile(got); string(b) != "release 1.3" {
+		t.Fatalf("client got %q from the clone's publish", b)
+	}
 }
 
 // copyTree copies the directory src to dst.

@@ -1,0 +1,158 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/rampart-tuf/rampart/server/apiclient"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
+)
+
+// CloneOptions configures Clone.
+type CloneOptions struct {
+	// Server is the metadata server, with a push token, and GUN the
+	// repository's name there.
+	Server *apiclient.Client
+	GUN    string
+	// Root is a root.json of the repository obtained out of band (any
+	// version the server has): the clone trusts what chains to it, not
+	// what the server says.
+	Root []byte
+	// Keys are private key files of the maintainer's keys, which the
+	// clone signs with whenever they are there.
+	Keys []string
+}
+
+// Clone makes a new repository in dir, which must not exist or be empty,
+// from a repository on a metadata server, for a maintainer who does not
+// have its directory: every root version, checked from o.Root, every
+// role as PullFromServer checks it, and a repo.json that knows the
+// server's online keys, the delegations and the hashed bins. Target
+// content stays on the server. Nothing is left in dir when Clone fails.
+func Clone(ctx context.Context, dir string, o CloneOptions, opts Options) (*Repo, *PullResult, error) {
+	if o.Server == nil || o.GUN == "" {
+		return nil, nil, fmt.Errorf("clone needs the server and the repository's GUN there")
+	}
+	trusted, err := metadata.ParseRoot(o.Root)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trusted root: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, configFile)); err == nil {
+		return nil, nil, fmt.Errorf("%s is already a repository (it has %s)", dir, configFile)
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, nil, fmt.Errorf("%s is not empty: clone needs a new or empty directory", dir)
+	}
+	gun, where := o.GUN, o.Server.RepositoryURL(o.GUN)
+
+	// Root versions 1 to the trusted one, which must chain to it.
+	var roots []change
+	var prev *metadata.Metadata[*metadata.Root]
+	for v := int64(1); v <= trusted.Signed.Version; v++ {
+		file := fmt.Sprintf("%d.root.json", v)
+		data, err := o.Server.Metadata(ctx, gun, file, maxServerRootBytes)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the server's %s: %w", file, err)
+		}
+		md, err := metadata.ParseRoot(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s/metadata/%s: %w", where, file, err)
+		}
+		if md.Signed.Version != v {
+			return nil, nil, fmt.Errorf("%s/metadata/%s holds root version %d", where, file, md.Signed.Version)
+		}
+		if prev != nil {
+			if err := prev.Signed.VerifyRole(metadata.TypeRoot, md); err != nil {
+				return nil, nil, fmt.Errorf("%s/metadata/%s is not signed by the keys of root version %d: %w", where, file, v-1, err)
+			}
+		}
+		if err := md.Signed.VerifyRole(metadata.TypeRoot, md); err != nil {
+			return nil, nil, fmt.Errorf("%s/metadata/%s is not signed by its own root keys: %w", where, file, err)
+		}
+		roots = append(roots, change{path: rootsDir + "/" + file, data: data})
+		prev = md
+	}
+	if !bytes.Equal(prev.SignedBytes(), trusted.SignedBytes()) {
+		return nil, nil, fmt.Errorf("%s/metadata/%d.root.json is not the trusted root you gave: the server does not serve this repository as %s", where, trusted.Signed.Version, gun)
+	}
+
+	// The server's online keys, to know which keys of root it holds.
+	cfg := &Config{Format: 1, Expires: map[string]Duration{}, Delegations: map[string]string{}, Keys: map[string]KeyRef{},
+		Server: &ServerConfig{URL: o.Server.URL(), GUN: gun}}
+	for _, role := range []string{metadata.TypeTimestamp, metadata.TypeSnapshot} {
+		k, err := o.Server.OnlineKey(ctx, gun, role)
+		if err != nil {
+			return nil, nil, fmt.Errorf("fetching the server's %s key for %s: %w", role, gun, err)
+		}
+		cfg.Keys[k.ID()] = KeyRef{Server: true}
+	}
+
+	_, statErr := os.Stat(dir)
+	created := os.IsNotExist(statErr)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	// On failure dir is as it was: removed if Clone made it, emptied if
+	// it was there (and empty) before.
+	fail := func(err error) (*Repo, *PullResult, error) {
+		if created {
+			os.RemoveAll(dir)
+		} else if entries, rerr := os.ReadDir(dir); rerr == nil {
+			for _, e := range entries {
+				os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+		}
+		return nil, nil, err
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return fail(err)
+	}
+	r := newRepo(dir, opts, cfg, unlock)
+	for _, f := range o.Keys {
+		pk, ref, err := r.importKey(f)
+		if err != nil {
+			r.Close()
+			return fail(fmt.Errorf("key %s: %w", f, err))
+		}
+		cfg.Keys[KeyID(pk)] = ref
+	}
+	// Until the pull replaces them, snapshot and timestamp are empty
+	// placeholders: every role is there to fetch.
+	now := r.opts.Now()
+	snap := metadata.NewSnapshot(now)
+	snap.Meta = map[string]metadata.MetaFile{}
+	sb, err := metadata.New(snap).Encode()
+	if err != nil {
+		r.Close()
+		return fail(err)
+	}
+	tb, err := metadata.New(metadata.NewTimestamp(now)).Encode()
+	if err != nil {
+		r.Close()
+		return fail(err)
+	}
+	changes := append(roots,
+		change{path: stagedRel(metadata.TypeRoot), data: roots[len(roots)-1].data},
+		change{path: stagedRel(metadata.TypeSnapshot), data: sb},
+		change{path: stagedRel(metadata.TypeTimestamp), data: tb},
+		change{path: configFile, data: cfg.encode()})
+	if err := os.MkdirAll(filepath.Join(dir, targetsDir), 0o755); err != nil {
+		r.Close()
+		return fail(err)
+	}
+	if err := commitFiles(dir, changes); err != nil {
+		r.Close()
+		return fail(err)
+	}
+	r.root = prev
+	res, err := r.PullFromServer(ctx, o.Server)
+	if err != nil {
+		r.Close()
+		return fail(err)
+	}
+	return r, res, nil
+}
