@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/rampart-tuf/rampart/server/apiclient"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
@@ -146,9 +147,30 @@ func (r *Repo) PullFromServer(ctx context.Context, c *apiclient.Client) (*PullRe
 		return res, nil
 	}
 
+	// The roles to pull, fetched in parallel (thousands of bins).
+	fetched := map[string][]byte{}
+	var mu sync.Mutex
+	bar := newCountBar(r.opts.Progress, len(pull), "fetching roles")
+	err = parallel(len(pull), func(i int) error {
+		role := pull[i]
+		m := serverMeta[role+".json"]
+		data, err := fetchListed(ctx, c, gun, fmt.Sprintf("%d.%s.json", m.Version, role), m, maxServerSnapshotBytes)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		fetched[role] = data
+		mu.Unlock()
+		bar.Add(1)
+		return nil
+	})
+	bar.Finish()
+	if err != nil {
+		return nil, err
+	}
+
 	// The server's version of a role: fetched, or staged here when the
 	// versions agree.
-	fetched := map[string][]byte{}
 	docs := map[string]*metadata.Metadata[*metadata.Targets]{}
 	serverDoc := func(role string) (*metadata.Metadata[*metadata.Targets], error) {
 		if md, ok := docs[role]; ok {
@@ -158,12 +180,14 @@ func (r *Repo) PullFromServer(ctx context.Context, c *apiclient.Client) (*PullRe
 		if !ok {
 			return nil, fmt.Errorf("the server's snapshot does not list %s", role)
 		}
-		var data []byte
-		if localMeta[role+".json"].Version == m.Version {
+		data, ok := fetched[role]
+		switch {
+		case ok:
+		case localMeta[role+".json"].Version == m.Version:
 			if data, err = r.rawRole(role); err != nil {
 				return nil, err
 			}
-		} else {
+		default: // a delegator staged here ahead of the server
 			file := fmt.Sprintf("%d.%s.json", m.Version, role)
 			if data, err = fetchListed(ctx, c, gun, file, m, maxServerSnapshotBytes); err != nil {
 				return nil, err
