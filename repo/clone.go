@@ -49,31 +49,9 @@ func Clone(ctx context.Context, dir string, o CloneOptions, opts Options) (*Repo
 	gun, where := o.GUN, o.Server.RepositoryURL(o.GUN)
 
 	// Root versions 1 to the trusted one, which must chain to it.
-	var roots []change
-	var prev *metadata.Metadata[*metadata.Root]
-	for v := int64(1); v <= trusted.Signed.Version; v++ {
-		file := fmt.Sprintf("%d.root.json", v)
-		data, err := o.Server.Metadata(ctx, gun, file, maxServerRootBytes)
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading the server's %s: %w", file, err)
-		}
-		md, err := metadata.ParseRoot(data)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s/metadata/%s: %w", where, file, err)
-		}
-		if md.Signed.Version != v {
-			return nil, nil, fmt.Errorf("%s/metadata/%s holds root version %d", where, file, md.Signed.Version)
-		}
-		if prev != nil {
-			if err := prev.Signed.VerifyRole(metadata.TypeRoot, md); err != nil {
-				return nil, nil, fmt.Errorf("%s/metadata/%s is not signed by the keys of root version %d: %w", where, file, v-1, err)
-			}
-		}
-		if err := md.Signed.VerifyRole(metadata.TypeRoot, md); err != nil {
-			return nil, nil, fmt.Errorf("%s/metadata/%s is not signed by its own root keys: %w", where, file, err)
-		}
-		roots = append(roots, change{path: rootsDir + "/" + file, data: data})
-		prev = md
+	roots, prev, err := fetchRoots(ctx, o.Server, gun, nil, 1, trusted.Signed.Version)
+	if err != nil {
+		return nil, nil, err
 	}
 	if !bytes.Equal(prev.SignedBytes(), trusted.SignedBytes()) {
 		return nil, nil, fmt.Errorf("%s/metadata/%d.root.json is not the trusted root you gave: the server does not serve this repository as %s", where, trusted.Signed.Version, gun)

@@ -27,6 +27,40 @@ type PullResult struct {
 	UpToDate bool
 }
 
+// fetchRoots reads root versions first to last of gun from c, each
+// checked as a client checks a new root: its version, the thresholds of
+// the version before it (prev; nil when first is 1) and its own. It
+// returns the files to write under roots/ and the last version.
+func fetchRoots(ctx context.Context, c *apiclient.Client, gun string, prev *metadata.Metadata[*metadata.Root], first, last int64) ([]change, *metadata.Metadata[*metadata.Root], error) {
+	where := c.RepositoryURL(gun)
+	var files []change
+	for v := first; v <= last; v++ {
+		file := fmt.Sprintf("%d.root.json", v)
+		data, err := c.Metadata(ctx, gun, file, maxServerRootBytes)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the server's %s: %w", file, err)
+		}
+		md, err := metadata.ParseRoot(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s/metadata/%s: %w", where, file, err)
+		}
+		if md.Signed.Version != v {
+			return nil, nil, fmt.Errorf("%s/metadata/%s holds root version %d", where, file, md.Signed.Version)
+		}
+		if prev != nil {
+			if err := prev.Signed.VerifyRole(metadata.TypeRoot, md); err != nil {
+				return nil, nil, fmt.Errorf("%s/metadata/%s is not signed by the keys of root version %d: %w", where, file, v-1, err)
+			}
+		}
+		if err := md.Signed.VerifyRole(metadata.TypeRoot, md); err != nil {
+			return nil, nil, fmt.Errorf("%s/metadata/%s is not signed by its own root keys: %w", where, file, err)
+		}
+		files = append(files, change{path: rootsDir + "/" + file, data: data})
+		prev = md
+	}
+	return files, prev, nil
+}
+
 // PullFromServer brings the repository up to date with its metadata
 // server, for a maintainer whose copy is behind what others published
 // there. It fetches the root versions and the targets roles that are newer
@@ -72,29 +106,14 @@ func (r *Repo) PullFromServer(ctx context.Context, c *apiclient.Client) (*PullRe
 		}
 		serverRoot = md
 	} else {
-		for v := local + 1; v <= current.Signed.Version; v++ {
-			file := fmt.Sprintf("%d.root.json", v)
-			data, err := c.Metadata(ctx, gun, file, maxServerRootBytes)
-			if err != nil {
-				return nil, fmt.Errorf("reading the server's %s: %w", file, err)
-			}
-			md, err := metadata.ParseRoot(data)
-			if err != nil {
-				return nil, fmt.Errorf("%s/metadata/%s: %w", where, file, err)
-			}
-			if md.Signed.Version != v {
-				return nil, fmt.Errorf("%s/metadata/%s holds root version %d", where, file, md.Signed.Version)
-			}
-			if err := serverRoot.Signed.VerifyRole(metadata.TypeRoot, md); err != nil {
-				return nil, fmt.Errorf("%s/metadata/%s is not signed by the keys of root version %d: %w", where, file, v-1, err)
-			}
-			if err := md.Signed.VerifyRole(metadata.TypeRoot, md); err != nil {
-				return nil, fmt.Errorf("%s/metadata/%s is not signed by its own root keys: %w", where, file, err)
-			}
-			changes = append(changes, change{path: rootsDir + "/" + file, data: data})
-			res.RootVersions = append(res.RootVersions, v)
-			serverRoot = md
+		chain, last, err := fetchRoots(ctx, c, gun, serverRoot, local+1, current.Signed.Version)
+		if err != nil {
+			return nil, err
 		}
+		for v := local + 1; v <= current.Signed.Version; v++ {
+			res.RootVersions = append(res.RootVersions, v)
+		}
+		changes, serverRoot = chain, last
 		if !bytes.Equal(serverRoot.SignedBytes(), current.SignedBytes()) {
 			return nil, fmt.Errorf("%s/metadata/root.json is not the root version %d it serves as %d.root.json", where, current.Signed.Version, current.Signed.Version)
 		}

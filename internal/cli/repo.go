@@ -837,16 +837,7 @@ or --token-file) if the server is behind one anyway.`,
 			if res.UpToDate {
 				fmt.Fprintf(out, "%s has nothing newer than %s\n", where, args[0])
 			} else {
-				var got []string
-				for _, v := range res.RootVersions {
-					got = append(got, fmt.Sprintf("root v%d", v))
-				}
-				if n := len(res.Roles); n > 6 {
-					got = append(got, fmt.Sprintf("%d roles", n))
-				} else {
-					got = append(got, res.Roles...)
-				}
-				fmt.Fprintf(out, "pulled from %s: %s\n", where, strings.Join(got, ", "))
+				fmt.Fprintf(out, "pulled from %s: %s\n", where, strings.Join(rootsAndRoles(res.RootVersions, res.Roles), ", "))
 			}
 			if len(res.Ahead) > 0 {
 				fmt.Fprintf(out, "not published yet, kept: %s\n", strings.Join(res.Ahead, ", "))
@@ -919,21 +910,26 @@ func printServerResult(w io.Writer, res *repo.ServerResult) {
 		fmt.Fprintf(w, "%s is up to date: root v%d, snapshot v%d, timestamp v%d\n", where, res.RootVersion, res.SnapshotVersion, res.TimestampVersion)
 		return
 	}
-	var sent []string
-	for _, v := range res.RootVersions {
-		sent = append(sent, fmt.Sprintf("root v%d", v))
-	}
-	if n := len(res.Roles); n > 6 {
-		sent = append(sent, fmt.Sprintf("%d roles", n))
-	} else {
-		sent = append(sent, res.Roles...)
-	}
+	sent := rootsAndRoles(res.RootVersions, res.Roles)
 	if len(sent) == 0 {
 		sent = []string{"no metadata"}
 	}
 	fmt.Fprintf(w, "published to %s: root v%d, snapshot v%d, timestamp v%d (sent %s; %d targets uploaded, %s, %d already there)\n",
 		where, res.RootVersion, res.SnapshotVersion, res.TimestampVersion, strings.Join(sent, ", "),
 		res.TargetsUploaded, formatSize(res.TargetBytes), res.TargetsPresent)
+}
+
+// rootsAndRoles names root versions and roles for a message: "root v2",
+// then the roles, or their number when there are many.
+func rootsAndRoles(roots []int64, roles []string) []string {
+	var out []string
+	for _, v := range roots {
+		out = append(out, fmt.Sprintf("root v%d", v))
+	}
+	if n := len(roles); n > 6 {
+		return append(out, fmt.Sprintf("%d roles", n))
+	}
+	return append(out, roles...)
 }
 
 // formatSize writes n bytes for people.
