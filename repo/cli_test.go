@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rampart-tuf/rampart/internal/cli"
+	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/repo"
 )
 
@@ -46,28 +46,6 @@ func newEncKey(t *testing.T, dir, name string) (priv, pub string) {
 		t.Fatal(err)
 	}
 	return filepath.Join(dir, name+".key"), filepath.Join(dir, name+".pub")
-}
-
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestCLIWorkflow drives every repo command in-process.
@@ -228,8 +206,8 @@ func TestOfflineThresholdCLI(t *testing.T) {
 	}
 	// Each holder gets a copy and signs with their own key.
 	aliceCopy, bobCopy := filepath.Join(tmp, "alice", "repo"), filepath.Join(tmp, "bob", "repo")
-	copyDir(t, dir, aliceCopy)
-	copyDir(t, dir, bobCopy)
+	repotest.CopyDir(t, dir, aliceCopy)
+	repotest.CopyDir(t, dir, bobCopy)
 	mustRampart(t, "repo", "sign", aliceCopy, "targets", "--key", privs[0])
 	mustRampart(t, "repo", "sign", bobCopy, "targets", "--key", privs[1])
 

@@ -82,29 +82,20 @@ func (r *Repo) PullFromServer(ctx context.Context, c *apiclient.Client) (*PullRe
 
 	// Root: every version the server has beyond ours, each checked
 	// against the one before it.
-	b, err := c.Metadata(ctx, gun, "root.json", maxServerRootBytes)
+	current, err := readServerRoot(ctx, c, gun)
 	if errors.Is(err, apiclient.ErrNotFound) {
 		return nil, fmt.Errorf("%s has no repository %s yet: publish it first with 'rampart repo publish %s'", sc.URL, gun, r.dir)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the server's root.json: %w", err)
-	}
-	current, err := metadata.ParseRoot(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s/metadata/root.json: %w", where, err)
+		return nil, err
 	}
 	var changes []change
 	serverRoot := r.root
 	local := r.root.Signed.Version
-	if v := current.Signed.Version; v <= local {
-		_, md, err := r.readRootVersion(v)
-		if err != nil {
+	if current.Signed.Version <= local {
+		if serverRoot, err = r.ownRoot(c, gun, current); err != nil {
 			return nil, err
 		}
-		if !bytes.Equal(md.SignedBytes(), current.SignedBytes()) {
-			return nil, fmt.Errorf("%s serves a root version %d that is not this repository's: the GUN %s on the server belongs to another repository", where, v, gun)
-		}
-		serverRoot = md
 	} else {
 		chain, last, err := fetchRoots(ctx, c, gun, serverRoot, local+1, current.Signed.Version)
 		if err != nil {
@@ -145,12 +136,12 @@ func (r *Repo) PullFromServer(ctx context.Context, c *apiclient.Client) (*PullRe
 			pull = append(pull, role)
 		case mine.Version > there.Version:
 			res.Ahead = append(res.Ahead, role)
-		case there.Hashes.SHA256 != nil && !r.cfg.isBin(role):
-			b, err := r.rawRole(role)
+		default: // the same version: it must be the same document
+			same, err := r.sameAsServer(role, there)
 			if err != nil {
 				return nil, err
 			}
-			if there.Hashes.Verify(b) != nil {
+			if !same {
 				return nil, fmt.Errorf("%s version %d here is not the server's %s version %d: this copy and the server were changed apart; nothing was pulled: make this copy's change again on a copy brought up to date with 'rampart repo pull'", role, mine.Version, role, there.Version)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/repo"
 	"github.com/rampart-tuf/rampart/server/apiclient"
 )
@@ -23,7 +24,7 @@ import (
 func secondCopy(t *testing.T, r *repo.Repo) *repo.Repo {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "copy")
-	copyDir(t, r.Dir(), dir)
+	repotest.CopyDir(t, r.Dir(), dir)
 	r2, err := repo.Open(ctx, dir, plainOpts)
 	if err != nil {
 		t.Fatal(err)

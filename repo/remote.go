@@ -74,28 +74,19 @@ type serverState struct {
 // snapshot, which must be signed by that root's keys. A server that does
 // not have the repository gives an empty state.
 func (r *Repo) serverState(ctx context.Context, c *apiclient.Client, gun string) (*serverState, error) {
-	where := c.RepositoryURL(gun)
-	b, err := c.Metadata(ctx, gun, "root.json", maxServerRootBytes)
+	root, err := readServerRoot(ctx, c, gun)
 	if errors.Is(err, apiclient.ErrNotFound) {
 		return &serverState{meta: map[string]metadata.MetaFile{}}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the server's root.json: %w", err)
-	}
-	root, err := metadata.ParseRoot(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s/metadata/root.json: %w", where, err)
+		return nil, err
 	}
 	v := root.Signed.Version
 	if v > r.root.Signed.Version {
-		return nil, fmt.Errorf("%s has root version %d, newer than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date with 'rampart repo pull DIR' first", where, v, r.root.Signed.Version)
+		return nil, fmt.Errorf("%s has root version %d, newer than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date with 'rampart repo pull DIR' first", c.RepositoryURL(gun), v, r.root.Signed.Version)
 	}
-	_, local, err := r.readRootVersion(v)
-	if err != nil {
+	if _, err := r.ownRoot(c, gun, root); err != nil {
 		return nil, err
-	}
-	if !bytes.Equal(local.SignedBytes(), root.SignedBytes()) {
-		return nil, fmt.Errorf("%s serves a root version %d that is not this repository's: the GUN %s on the server belongs to another repository", where, v, gun)
 	}
 	st := &serverState{exists: true, rootVersion: v}
 	sv, err := fetchServerSnapshot(ctx, c, gun, root)
@@ -104,6 +95,51 @@ func (r *Repo) serverState(ctx context.Context, c *apiclient.Client, gun string)
 	}
 	st.snapshotVersion, st.timestampVersion, st.meta = sv.snap.Signed.Version, sv.ts.Signed.Version, sv.snap.Signed.Meta
 	return st, nil
+}
+
+// readServerRoot reads the current root.json of gun on c. A server that
+// does not have the repository gives an error matching
+// apiclient.ErrNotFound.
+func readServerRoot(ctx context.Context, c *apiclient.Client, gun string) (*metadata.Metadata[*metadata.Root], error) {
+	b, err := c.Metadata(ctx, gun, "root.json", maxServerRootBytes)
+	if err != nil {
+		return nil, fmt.Errorf("reading the server's root.json: %w", err)
+	}
+	root, err := metadata.ParseRoot(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s/metadata/root.json: %w", c.RepositoryURL(gun), err)
+	}
+	return root, nil
+}
+
+// ownRoot returns this repository's root of the version of the server's
+// root, which must have the same signed content: otherwise the GUN on the
+// server belongs to another repository.
+func (r *Repo) ownRoot(c *apiclient.Client, gun string, server *metadata.Metadata[*metadata.Root]) (*metadata.Metadata[*metadata.Root], error) {
+	v := server.Signed.Version
+	_, local, err := r.readRootVersion(v)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(local.SignedBytes(), server.SignedBytes()) {
+		return nil, fmt.Errorf("%s serves a root version %d that is not this repository's: the GUN %s on the server belongs to another repository", c.RepositoryURL(gun), v, gun)
+	}
+	return local, nil
+}
+
+// sameAsServer reports whether the staged role, at the version the
+// server's snapshot lists for it (there), is the server's document. Where
+// the snapshot gives no hash, or the role is a hashed bin (thousands of
+// files, read only when they change), the version is taken as enough.
+func (r *Repo) sameAsServer(role string, there metadata.MetaFile) (bool, error) {
+	if there.Hashes.SHA256 == nil || r.cfg.isBin(role) {
+		return true, nil
+	}
+	b, err := r.rawRole(role)
+	if err != nil {
+		return false, err
+	}
+	return there.Hashes.Verify(b) == nil, nil
 }
 
 // serverView is a server's timestamp and snapshot, with their bytes.
@@ -253,13 +289,12 @@ func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client, o Serve
 			todo = append(todo, pendingRole{role, m.Version})
 		case there.Version > m.Version:
 			return nil, fmt.Errorf("the server has %s version %d, newer than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date with 'rampart repo pull DIR' first", role, there.Version, m.Version)
-		case there.Hashes.SHA256 != nil && !r.cfg.isBin(role):
-			// Same version: it must be the same document.
-			b, err := r.rawRole(role)
+		default: // the same version: it must be the same document
+			same, err := r.sameAsServer(role, there)
 			if err != nil {
 				return nil, err
 			}
-			if there.Hashes.Verify(b) != nil {
+			if !same {
 				return nil, fmt.Errorf("the server has a different %s version %d than this repository: the repository on the server and this copy were changed apart: make the change again on a copy brought up to date with 'rampart repo pull'", role, there.Version)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/rampart-tuf/rampart/client"
+	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/repo"
 	"github.com/rampart-tuf/rampart/server"
 	"github.com/rampart-tuf/rampart/server/apiclient"
@@ -430,7 +431,7 @@ func TestServerPublishRefusals(t *testing.T) {
 		r := initRepo(t, repo.InitOptions{Server: c, GUN: g})
 		publishServer(t, r, c)
 		dir2 := filepath.Join(t.TempDir(), "copy")
-		copyDir(t, r.Dir(), dir2)
+		repotest.CopyDir(t, r.Dir(), dir2)
 		r2, err := repo.Open(ctx, dir2, plainOpts)
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/repo"
 )
 
@@ -82,7 +83,7 @@ func TestRootRotationChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := filepath.Join(tmp, "h3", "copy")
-	copyDir(t, r.Dir(), other)
+	repotest.CopyDir(t, r.Dir(), other)
 	o, err := repo.Open(ctx, other, plainOpts)
 	if err != nil {
 		t.Fatal(err)

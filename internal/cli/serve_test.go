@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rampart-tuf/rampart/internal/repotest"
 )
 
 // waitFor polls url with c until it answers or the deadline passes.
@@ -212,7 +214,7 @@ func TestRepoOnServer(t *testing.T) {
 	}
 
 	oldCopy := filepath.Join(dir, "old-copy")
-	copyTree(t, repoDir, oldCopy)
+	repotest.CopyDir(t, repoDir, oldCopy)
 
 	// A new online timestamp key: a push token may not rotate it, the
 	// admin token may; clients follow the new root.
@@ -236,7 +238,7 @@ func TestRepoOnServer(t *testing.T) {
 		t.Errorf("pull of an up-to-date repository: exit %d, %q", code, out)
 	}
 	second := filepath.Join(dir, "second")
-	copyTree(t, oldCopy, second)
+	repotest.CopyDir(t, oldCopy, second)
 	if code, _, errOut := runCLI(t, "repo", "publish", second, "--token", push); code != ExitFailure || !strings.Contains(errOut, "rampart repo pull") {
 		t.Errorf("publish of a stale copy: exit %d, %q", code, errOut)
 	}
@@ -275,29 +277,5 @@ func TestRepoOnServer(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(got); string(b) != "release 1.3" {
 		t.Fatalf("client got %q from the clone's publish", b)
-	}
-}
-
-// copyTree copies the directory src to dst.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		info, _ := d.Info()
-		return os.WriteFile(target, data, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
