@@ -945,6 +945,24 @@ func formatSize(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
+// readToken returns the token of a --token flag and a --token-file flag:
+// the file's, when one is given, since RAMPART_TOKEN may have set --token
+// to a token for other commands.
+func readToken(flag, file string) (string, error) {
+	if file == "" {
+		return flag, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("reading the token: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("%s holds no token", file)
+	}
+	return tok, nil
+}
+
 // tokenFlags are the --token and --token-file flags of commands that talk
 // to a metadata server.
 type tokenFlags struct {
@@ -970,16 +988,9 @@ func (t *tokenFlags) optionalClient(url string) (*apiclient.Client, error) {
 
 // client returns an API client for the server at url with the token.
 func (t *tokenFlags) client(url string) (*apiclient.Client, error) {
-	tok := t.token
-	if t.file != "" {
-		b, err := os.ReadFile(t.file)
-		if err != nil {
-			return nil, fmt.Errorf("reading the token: %w", err)
-		}
-		tok = strings.TrimSpace(string(b))
-		if tok == "" {
-			return nil, fmt.Errorf("%s holds no token", t.file)
-		}
+	tok, err := readToken(t.token, t.file)
+	if err != nil {
+		return nil, err
 	}
 	if tok == "" {
 		return nil, usageErrorf("the server needs a token: give it with --token, RAMPART_TOKEN or --token-file (an admin makes one with 'rampart token create --scope push')")

@@ -57,15 +57,9 @@ func (o *tokenTarget) remote() (*apiclient.Client, error) {
 	if o.serverURL == "" {
 		return nil, nil
 	}
-	// An explicit file wins over --token, which RAMPART_TOKEN (often a
-	// push token, for the repo commands) may have set.
-	token := o.token
-	if o.tokenFile != "" {
-		b, err := os.ReadFile(o.tokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading the token: %w", err)
-		}
-		token = strings.TrimSpace(string(b))
+	token, err := readToken(o.token, o.tokenFile)
+	if err != nil {
+		return nil, err
 	}
 	c, err := apiclient.New(o.serverURL, token, nil)
 	if err != nil {
