@@ -256,17 +256,11 @@ func (s *Server) handleRepoPost(w http.ResponseWriter, r *http.Request) {
 		for k, v := range req.Roles {
 			docs[k] = v
 		}
-		var res *PublishResult
-		var err error
-		if len(req.Roots) > 0 {
-			roots := make([][]byte, len(req.Roots))
-			for i, v := range req.Roots {
-				roots[i] = v
-			}
-			res, err = s.PublishChain(r.Context(), gun, roots, docs, r.Header.Get("If-Match"))
-		} else {
-			res, err = s.Publish(r.Context(), gun, docs, r.Header.Get("If-Match"))
+		roots := make([][]byte, len(req.Roots))
+		for i, v := range req.Roots {
+			roots[i] = v
 		}
+		res, err := s.PublishChain(r.Context(), gun, roots, docs, r.Header.Get("If-Match"))
 		if err != nil {
 			s.fail(w, r, err)
 			return

@@ -111,13 +111,7 @@ func (e edge) matches(role, path string) bool {
 // mismatch, or a repository that does not exist, fails with 409. Errors are
 // *Error values or store errors.
 func (s *Server) Publish(ctx context.Context, gun string, docs map[string][]byte, ifMatch string) (*PublishResult, error) {
-	var roots [][]byte
-	if r, ok := docs[metadata.TypeRoot]; ok {
-		docs = maps.Clone(docs)
-		delete(docs, metadata.TypeRoot)
-		roots = [][]byte{r}
-	}
-	return s.PublishChain(ctx, gun, roots, docs, ifMatch)
+	return s.PublishChain(ctx, gun, nil, docs, ifMatch)
 }
 
 // maxRootChain bounds the root versions one publish may carry.
@@ -129,7 +123,8 @@ const maxRootChain = 64
 // repository), signed by the thresholds of its predecessor and of itself.
 // Every version is stored, so clients follow the chain one step at a
 // time, and the documents in docs are checked against the last. The
-// whole update is one commit.
+// whole update is one commit. With no chain, docs["root"] is a chain of
+// one.
 func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, docs map[string][]byte, ifMatch string) (*PublishResult, error) {
 	if err := validateGUN(gun); err != nil {
 		return nil, badRequest("", checkGUN, "%v", err)
@@ -151,8 +146,13 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 	if len(docs) == 0 && len(roots) == 0 {
 		return nil, badRequest("", checkMissing, "no documents to publish")
 	}
-	if _, ok := docs[metadata.TypeRoot]; ok && len(roots) > 0 {
-		return nil, badRequest(metadata.TypeRoot, checkRole, "root is given both as a role and in the chain of roots; send new root versions in the chain only")
+	if r, ok := docs[metadata.TypeRoot]; ok {
+		if len(roots) > 0 {
+			return nil, badRequest(metadata.TypeRoot, checkRole, "root is given both as a role and in the chain of roots; send new root versions in the chain only")
+		}
+		docs = maps.Clone(docs)
+		delete(docs, metadata.TypeRoot)
+		roots = [][]byte{r}
 	}
 	if len(roots) > maxRootChain {
 		return nil, badRequest(metadata.TypeRoot, checkRole, "%d root versions in one publish; at most %d", len(roots), maxRootChain)
