@@ -177,6 +177,9 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 			if err != nil {
 				return nil, badRequest(name, checkJSON, "%v", err)
 			}
+			if err := checkVersionBound(name, md.Signed.Version); err != nil {
+				return nil, err
+			}
 			if snapSubData, err = md.Encode(); err != nil {
 				return nil, badRequest(name, checkJSON, "%v", err)
 			}
@@ -188,6 +191,9 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 			md, err := metadata.ParseTargets(data)
 			if err != nil {
 				return nil, badRequest(name, checkJSON, "%v", err)
+			}
+			if err := checkVersionBound(name, md.Signed.Version); err != nil {
+				return nil, err
 			}
 			enc, err := md.Encode()
 			if err != nil {
@@ -214,6 +220,12 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 			return nil, badRequest(metadata.TypeRoot, checkJSON, "root %d of the chain: %v", i+1, err)
 		}
 		r := md.Signed
+		if err := checkVersionBound(metadata.TypeRoot, r.Version); err != nil {
+			return nil, err
+		}
+		if prev == nil && r.Version != 1 {
+			return nil, badRequest(metadata.TypeRoot, checkVersion, "the first root of a new repository must be version 1, not %d", r.Version)
+		}
 		if prev != nil {
 			if want := prev.Signed.Version + 1; r.Version != want {
 				return nil, badRequest(metadata.TypeRoot, checkVersion, "root version is %d, want %d (the version before it is %d)", r.Version, want, prev.Signed.Version)
@@ -423,7 +435,18 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 	case snapOnline:
 		p.snapSigners, p.meta = snapSigners, meta
 	case snapSubmit != nil:
-		if err := checkSnapshot(snapSubmit, root, st, meta, now); err != nil {
+		docData := func(file string) ([]byte, error) {
+			name, _ := cutJSON(file)
+			d, err := load(name)
+			if err != nil {
+				return nil, err
+			}
+			if d == nil {
+				return nil, badRequest(metadata.TypeSnapshot, checkHashes, "lists %s, which the repository does not have", file)
+			}
+			return d.data, nil
+		}
+		if err := checkSnapshot(snapSubmit, root, st, meta, now, docData); err != nil {
 			return nil, err
 		}
 		p.snapData, p.snapDoc = snapSubData, snapSubmit
@@ -442,6 +465,14 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 	}
 	s.metrics.publishes.WithLabelValues("ok").Inc()
 	return res, nil
+}
+
+// checkVersionBound refuses versions above metadata.MaxVersion.
+func checkVersionBound(role string, version int64) error {
+	if version > metadata.MaxVersion {
+		return badRequest(role, checkVersion, "version %d is above %d (2^53-1), the largest version every client reads exactly", version, int64(metadata.MaxVersion))
+	}
+	return nil
 }
 
 // cutJSON turns "name.json" into "name".
@@ -470,7 +501,12 @@ func allowed(parents map[string][]edge, role, path string, depth int) bool {
 // checkSnapshot checks a snapshot sent by a maintainer who keeps the
 // snapshot key: signed by the root's snapshot role, newer, not expired,
 // and listing exactly the roles of the new state with their versions.
-func checkSnapshot(md *metadata.Metadata[*metadata.Snapshot], root *metadata.Root, st *state, meta map[string]metadata.MetaFile, now time.Time) error {
+//
+// Every length and hash the snapshot gives is checked against the
+// document, as a client checks them: docData returns the document of a
+// "ROLE.json" of the new state.
+func checkSnapshot(md *metadata.Metadata[*metadata.Snapshot], root *metadata.Root, st *state, meta map[string]metadata.MetaFile, now time.Time,
+	docData func(file string) ([]byte, error)) error {
 	const role = metadata.TypeSnapshot
 	sn := md.Signed
 	if err := root.VerifyRole(role, md); err != nil {
@@ -491,11 +527,24 @@ func checkSnapshot(md *metadata.Metadata[*metadata.Snapshot], root *metadata.Roo
 		if got.Version != want.Version {
 			return badRequest(role, checkVersion, "lists %s version %d, want %d", file, got.Version, want.Version)
 		}
-		if got.Length != 0 && want.Length != 0 && got.Length != want.Length {
-			return badRequest(role, checkHashes, "lists %s with length %d, the document has %d bytes", file, got.Length, want.Length)
+		if got.Length == 0 && got.Hashes.IsZero() {
+			continue
 		}
-		if got.Hashes.SHA256 != nil && want.Hashes.SHA256 != nil && !got.Hashes.Equal(metadata.Hashes{SHA256: want.Hashes.SHA256, SHA512: got.Hashes.SHA512}) {
-			return badRequest(role, checkHashes, "lists %s with a sha256 that does not match the document", file)
+		if got.Length == want.Length && got.Hashes.Equal(want.Hashes) {
+			continue // what the repository's meta says already, checked when stored
+		}
+		data, err := docData(file)
+		if err != nil {
+			return err
+		}
+		// The checks a client makes (length, then every hash given).
+		if got.Length != 0 && got.Length != int64(len(data)) {
+			return badRequest(role, checkHashes, "lists %s with length %d, the document has %d bytes", file, got.Length, len(data))
+		}
+		if !got.Hashes.IsZero() {
+			if err := got.Hashes.Verify(data); err != nil {
+				return badRequest(role, checkHashes, "lists %s with hashes that do not match the document: %v", file, err)
+			}
 		}
 	}
 	for file := range sn.Meta {
