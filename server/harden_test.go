@@ -5,12 +5,15 @@ package server_test
 // and checks that the server refuses it.
 
 import (
+	"context"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -95,6 +98,36 @@ func TestSnapshotMetaHashes(t *testing.T) {
 		}
 		if _, err := newClient(t, ts.URL, m.gun, root).refresh(); err != nil {
 			t.Fatalf("client after the refused snapshots: %v", err)
+		}
+	})
+}
+
+// TestTargetPaths: target names that are not clean relative paths are
+// refused at publish, in top-level and delegated targets, and nothing is
+// stored.
+func TestTargetPaths(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		ts := newServer(t, openStore(t, kind))
+		m := newMaintainer(t, ts, "example.com/paths")
+		root := sign(t, m.rootDoc(1), m.root)
+		bad := []string{"", "../../etc/passwd", "/abs/path", "a//b", `a\..\b`, "invoice\u202Etxt.exe", "a\nb", "delegated/../x"}
+		for _, p := range bad {
+			code, e, _ := m.publish(map[string][]byte{"root": root, "targets": sign(t, m.targetsDoc(1, map[string]string{p: "x"}), m.targets)})
+			if code != http.StatusBadRequest || e.Role != "targets" || e.Check != "target-path" {
+				t.Errorf("new repository listing %q: %d %+v, want 400 targets target-path", p, code, e)
+			}
+		}
+		if _, err := ts.Store.Repo(context.Background(), m.gun); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a refused publish created the repository: %v", err)
+		}
+		tg := m.targetsDoc(1, map[string]string{"ok.txt": "x"})
+		m.delegate(tg, "role1")
+		m.mustPublish(map[string][]byte{"root": root, "targets": sign(t, tg, m.targets)})
+		for _, p := range bad {
+			code, e, _ := m.publish(map[string][]byte{"role1": sign(t, m.targetsDoc(1, map[string]string{p: "x"}), m.deleg)})
+			if code != http.StatusBadRequest || e.Role != "role1" || e.Check != "target-path" {
+				t.Errorf("delegated role listing %q: %d %+v, want 400 role1 target-path", p, code, e)
+			}
 		}
 	})
 }

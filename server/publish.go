@@ -300,11 +300,17 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 		return d, nil
 	}
 
-	for name, d := range targets {
+	for _, name := range slices.Sorted(maps.Keys(targets)) {
+		d := targets[name]
 		if !d.submitted {
 			continue
 		}
 		t := d.md.Signed
+		for p := range t.Targets {
+			if err := metadata.CheckTargetPath(p); err != nil {
+				return nil, badRequest(name, checkTargetPath, "%v", err)
+			}
+		}
 		if mf, ok := curMeta[name+".json"]; ok && t.Version <= mf.Version {
 			return nil, badRequest(name, checkVersion, "version %d is not greater than the current version %d", t.Version, mf.Version)
 		}
