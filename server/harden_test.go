@@ -6,13 +6,17 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/rampart-tuf/rampart/server"
+	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -130,4 +134,145 @@ func TestTargetPaths(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDeletedRepositoryKeys replays the attack on a deleted repository:
+// after an admin DELETE, a push token used to get the same online key
+// back, publish a root 1 of its own that lists it, replay the genuine
+// targets.json, and have clients pinned to the genuine root accept what
+// the server signed. Now the keys are destroyed with the repository, only
+// an admin may create the GUN again, and it gets new keys.
+func TestDeletedRepositoryKeys(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		ts := newServer(t, openStore(t, kind))
+		push := pushToken(t, ts, "example.com/acme")
+		m := newMaintainer(t, ts, "example.com/acme/app")
+		m.upload("app.txt", "genuine")
+		genuineRoot := sign(t, m.rootDoc(1), m.root)
+		genuineTargets := sign(t, m.targetsDoc(1, map[string]string{"app.txt": "genuine"}), m.targets)
+		m.mustPublish(map[string][]byte{"root": genuineRoot, "targets": genuineTargets})
+		oldKeys := map[string]string{"timestamp": m.online["timestamp"].ID(), "snapshot": m.online["snapshot"].ID()}
+
+		if code, b, _ := request(t, "DELETE", ts.URL+"/api/v1/repositories/"+m.gun, ts.Admin, nil); code != 200 {
+			t.Fatalf("delete: %d %s", code, b)
+		}
+		for _, role := range []string{"timestamp", "snapshot"} {
+			if ks, err := ts.Store.OnlineKeys(context.Background(), m.gun, role); err != nil || len(ks) != 0 {
+				t.Errorf("%s keys in the store after the deletion: %d, %v", role, len(ks), err)
+			}
+			code, b, _ := request(t, "GET", ts.URL+"/api/v1/repositories/"+m.gun+"/keys/"+role, push, nil)
+			if code != http.StatusNotFound {
+				t.Errorf("GET %s key of the deleted repository with a push token: %d %s", role, code, b)
+			}
+		}
+		// The attacker's own root 1, listing the old online keys, with
+		// the genuine targets replayed.
+		attacker := newMaintainer(t, ts, "example.com/other") // only for its keys
+		attacker.gun, attacker.token = m.gun, push
+		attacker.targets = m.targets // its root lists the genuine targets key (public), to replay targets.json
+		attacker.online["timestamp"], attacker.online["snapshot"] = m.online["timestamp"], m.online["snapshot"]
+		evilRoot := sign(t, attacker.rootDoc(1), attacker.root)
+		code, e, _ := attacker.publish(map[string][]byte{"root": evilRoot, "targets": genuineTargets})
+		if code != http.StatusNotFound {
+			t.Errorf("publish to the deleted repository: %d %+v, want 404", code, e)
+		}
+		code, b, _ := request(t, "POST", ts.URL+"/api/v1/repositories/"+m.gun, push, nil)
+		if code != http.StatusForbidden || !strings.Contains(string(b), `"check":"scope"`) {
+			t.Errorf("creating the deleted GUN again with a push token: %d %s, want 403 scope", code, b)
+		}
+		// An admin may: the GUN gets new keys, and a root listing the
+		// old ones cannot be published.
+		code, b, _ = request(t, "POST", ts.URL+"/api/v1/repositories/"+m.gun, ts.Admin, nil)
+		if code != http.StatusCreated {
+			t.Fatalf("creating the deleted GUN again as admin: %d %s", code, b)
+		}
+		attacker.token = ts.Admin
+		for _, role := range []string{"timestamp", "snapshot"} {
+			if k := attacker.onlineKey(role); k.ID() == oldKeys[role] {
+				t.Errorf("the re-created GUN has the old %s key", role)
+			}
+		}
+		code, e, _ = attacker.publish(map[string][]byte{"root": evilRoot, "targets": genuineTargets})
+		if code != http.StatusBadRequest || e.Check != "online-key" {
+			t.Errorf("publish of a root listing the destroyed keys: %d %+v, want 400 online-key", code, e)
+		}
+		// Whatever is published now, a client pinned to the genuine root
+		// refuses it.
+		for _, role := range []string{"timestamp", "snapshot"} {
+			attacker.online[role] = attacker.onlineKey(role)
+		}
+		attacker.mustPublish(map[string][]byte{"root": sign(t, attacker.rootDoc(1), attacker.root), "targets": genuineTargets})
+		if _, err := newClient(t, ts.URL, m.gun, genuineRoot).refresh(); err == nil {
+			t.Error("a client pinned to the genuine root accepted the re-created repository")
+		}
+	})
+}
+
+// TestCreationIsExplicit: reading a GUN's keys does not create it, GET on
+// an unknown repository is 404, publishing or uploading to a GUN that was
+// not created is 404, and the per-GUN locks do not pile up.
+func TestCreationIsExplicit(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		ts := newServer(t, openStore(t, kind))
+		push := pushToken(t, ts, "example.com/acme")
+		ctx := context.Background()
+		for i := range 50 {
+			gun := fmt.Sprintf("example.com/acme/probe%d", i)
+			for _, role := range []string{"timestamp", "snapshot"} {
+				code, b, _ := request(t, "GET", ts.URL+"/api/v1/repositories/"+gun+"/keys/"+role, push, nil)
+				if code != http.StatusNotFound || !strings.Contains(string(b), `"check":"not-found"`) {
+					t.Fatalf("GET %s key of an unknown GUN: %d %s", role, code, b)
+				}
+				if ks, _ := ts.Store.OnlineKeys(ctx, gun, role); len(ks) != 0 {
+					t.Fatalf("GET %s key of %s stored %d keys", role, gun, len(ks))
+				}
+			}
+			code, e, _ := publishTo(t, ts.URL, push, gun, []byte(`{"roles":{"targets":{}}}`))
+			if code != http.StatusNotFound {
+				t.Fatalf("publish to an unknown GUN: %d %+v", code, e)
+			}
+			code, b, _ := request(t, "PUT", ts.URL+"/api/v1/repositories/"+gun+"/targets/x.html", push,
+				strings.NewReader("<html>"), "X-Rampart-Sha256", sha256hex("<html>"))
+			if code != http.StatusNotFound {
+				t.Fatalf("upload to an unknown GUN: %d %s", code, b)
+			}
+			code, b, _ = request(t, "POST", ts.URL+"/api/v1/repositories/"+gun+"/keys/timestamp/rotate", ts.Admin, nil)
+			if code != http.StatusNotFound {
+				t.Fatalf("rotating a key of an unknown GUN: %d %s", code, b)
+			}
+		}
+		if n := server.LockedGUNs(ts.Server); n != 0 {
+			t.Errorf("%d GUN locks left after the requests ended", n)
+		}
+		// Creation is explicit, idempotent, and within the token's prefix.
+		gun := "example.com/acme/new"
+		if code, b, _ := request(t, "POST", ts.URL+"/api/v1/repositories/example.com/other", push, nil); code != http.StatusForbidden {
+			t.Errorf("creating a GUN outside the token's prefix: %d %s", code, b)
+		}
+		var first, again server.CreateResult
+		code, b, _ := request(t, "POST", ts.URL+"/api/v1/repositories/"+gun, push, nil)
+		if code != http.StatusCreated || json.Unmarshal(b, &first) != nil || !first.Created {
+			t.Fatalf("create: %d %s", code, b)
+		}
+		code, b, _ = request(t, "POST", ts.URL+"/api/v1/repositories/"+gun, push, nil)
+		if code != http.StatusOK || json.Unmarshal(b, &again) != nil || again.Created {
+			t.Fatalf("create again: %d %s", code, b)
+		}
+		if fmt.Sprint(first.Keys) != fmt.Sprint(again.Keys) {
+			t.Errorf("creating an existing repository changed its keys")
+		}
+		if code, b, _ := request(t, "GET", ts.URL+"/api/v1/repositories/"+gun+"/keys/timestamp", push, nil); code != 200 {
+			t.Errorf("GET key of a created repository: %d %s", code, b)
+		}
+	})
+}
+
+// pushToken creates a push token over prefix.
+func pushToken(t *testing.T, ts *testServer, prefix string) string {
+	t.Helper()
+	tok, hash := auth.NewToken()
+	if err := ts.Store.CreateToken(context.Background(), store.Token{Hash: hash, GUNPrefix: prefix, Scope: "push"}); err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }

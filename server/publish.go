@@ -7,7 +7,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/rampart-tuf/rampart/server/signer"
@@ -75,12 +74,7 @@ func (s *Server) loadState(ctx context.Context, gun string) (*state, error) {
 
 // lockGUN serializes this process's publishes to one GUN; replicas are
 // serialized by the store's optimistic check.
-func (s *Server) lockGUN(gun string) func() {
-	m, _ := s.gunLocks.LoadOrStore(gun, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
-}
+func (s *Server) lockGUN(gun string) func() { return s.gunLocks.lock(gun) }
 
 // targetsDoc is a targets document of the new state.
 type targetsDoc struct {
@@ -134,6 +128,12 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 	st, err := s.loadState(ctx, gun)
 	if err != nil {
 		return nil, err
+	}
+	if !st.exists {
+		// Only a created repository (see Create) has online keys.
+		if ok, err := s.created(ctx, gun); err != nil || !ok {
+			return nil, cmpErr(err, notCreated(gun))
+		}
 	}
 	if ifMatch != "" {
 		switch {

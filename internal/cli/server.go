@@ -290,14 +290,9 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{
-		Addr:              o.addr,
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := srv.HTTPServer()
+	hs.Addr = o.addr
+	hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	if o.tlsClientCA != "" {
 		pem, err := os.ReadFile(o.tlsClientCA)
 		if err != nil {
