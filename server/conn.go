@@ -39,13 +39,20 @@ func (s *Server) withStallDeadlines(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		rc.SetWriteDeadline(time.Now().Add(d)) // errors: a ResponseWriter without deadlines (tests)
+		var body *stallBody
 		if r.Body != nil && r.Body != http.NoBody {
-			// Also bounds the reading of a body the handler leaves unread
-			// before the connection is used again.
 			rc.SetReadDeadline(time.Now().Add(d))
-			r.Body = &stallBody{ReadCloser: r.Body, rc: rc, d: d}
+			body = &stallBody{ReadCloser: r.Body, rc: rc, d: d}
+			r.Body = body
 		}
 		h.ServeHTTP(&stallWriter{ResponseWriter: w, rc: rc, d: d}, r)
+		if body != nil && !body.eof {
+			// A body the handler left unread is not waited for: net/http
+			// reads what has arrived already and otherwise closes the
+			// connection after the response.
+			rc.SetReadDeadline(time.Now())
+		}
+		rc.SetWriteDeadline(time.Now().Add(d)) // for the buffered end of the response
 	})
 }
 
@@ -53,14 +60,19 @@ func (s *Server) withStallDeadlines(h http.Handler) http.Handler {
 // it at the end of the body, when net/http starts watching the connection.
 type stallBody struct {
 	io.ReadCloser
-	rc *http.ResponseController
-	d  time.Duration
+	rc  *http.ResponseController
+	d   time.Duration
+	eof bool
 }
 
 func (b *stallBody) Read(p []byte) (int, error) {
+	if b.eof {
+		return b.ReadCloser.Read(p)
+	}
 	b.rc.SetReadDeadline(time.Now().Add(b.d))
 	n, err := b.ReadCloser.Read(p)
 	if err == io.EOF {
+		b.eof = true
 		b.rc.SetReadDeadline(time.Time{})
 	}
 	return n, err

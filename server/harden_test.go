@@ -9,11 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rampart-tuf/rampart/server"
 	"github.com/rampart-tuf/rampart/server/auth"
@@ -275,4 +278,100 @@ func pushToken(t *testing.T, ts *testServer, prefix string) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// TestSlowClients holds connections open the way a slowloris attack does:
+// headers and no body, headers sent slowly, idle keep-alive connections,
+// huge headers. Each is cut off; a body that keeps moving is not, however
+// long it takes in all.
+func TestSlowClients(t *testing.T) {
+	const stall = 300 * time.Millisecond
+	ts := newServer(t, openStore(t, "bolt"), func(c *server.Config) {
+		c.ReadHeaderTimeout, c.StallTimeout, c.IdleTimeout = stall, stall, stall
+	})
+	m := newMaintainer(t, ts, "example.com/slow")
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// closedWithin reads c until the server closes it, and fails the test
+	// if that takes longer than limit. It returns what was read.
+	closedWithin := func(c net.Conn, limit time.Duration, what string) string {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(limit))
+		b, err := io.ReadAll(c)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Errorf("%s: the connection was still open after %s", what, limit)
+		}
+		return string(b)
+	}
+
+	// 50 connections send a publish's headers, with a token, and no body.
+	conns := make([]net.Conn, 50)
+	for i := range conns {
+		conns[i] = dial()
+		fmt.Fprintf(conns[i], "POST /api/v1/repositories/%s/metadata HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n", m.gun, ts.Admin)
+	}
+	for i, c := range conns {
+		closedWithin(c, 20*stall, fmt.Sprintf("POST headers without a body, connection %d", i))
+	}
+	// The same without a token: the handler refuses at once, and the
+	// unread body is not waited for forever either.
+	c := dial()
+	fmt.Fprintf(c, "PUT /api/v1/repositories/%s/targets/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", m.gun)
+	if got := closedWithin(c, 20*stall, "an upload without a token and without its body"); !strings.Contains(got, "401") {
+		t.Errorf("upload without a token: %q, want a 401 answer", got)
+	}
+	// Headers sent one slow line at a time.
+	c = dial()
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 20 {
+			if _, err := fmt.Fprintf(c, "X-Slow-%d: y\r\n", i); err != nil {
+				return
+			}
+			time.Sleep(stall / 3)
+		}
+	}()
+	closedWithin(c, 20*stall, "headers sent slowly")
+	<-done
+	// An idle keep-alive connection.
+	c = dial()
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	if got := closedWithin(c, 20*stall, "an idle connection"); !strings.Contains(got, "200 OK") {
+		t.Errorf("GET /healthz before idling: %q", got)
+	}
+	// Headers over the limit.
+	code, _, _ := request(t, "GET", ts.URL+"/healthz", "", nil, "X-Big", strings.Repeat("a", 100<<10))
+	if code != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("100 KiB of headers: %d, want 431", code)
+	}
+
+	// An upload that keeps moving, slower than the stall timeout in all
+	// (20 pieces, stall/4 apart: 5 stall timeouts), goes through.
+	content := strings.Repeat("slow but steady\n", 1024)
+	pr, pw := io.Pipe()
+	go func() {
+		piece := len(content) / 20
+		for i := 0; i < len(content); i += piece {
+			time.Sleep(stall / 4)
+			if _, err := pw.Write([]byte(content[i:min(i+piece, len(content))])); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	code, b, _ := request(t, "PUT", ts.URL+"/api/v1/repositories/"+m.gun+"/targets/slow.txt", ts.Admin, pr, "X-Rampart-Sha256", sha256hex(content))
+	if code != http.StatusCreated {
+		t.Errorf("a slow upload that keeps moving: %d %s", code, b)
+	}
 }
