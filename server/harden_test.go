@@ -5,6 +5,7 @@ package server_test
 // and checks that the server refuses it.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,9 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -374,4 +378,49 @@ func TestSlowClients(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Errorf("a slow upload that keeps moving: %d %s", code, b)
 	}
+}
+
+// TestWrongOnlineKeySecret starts rampart serve with an online-key secret
+// that is not the one the keys in the store were sealed with (a replica
+// set up with another DATA directory): it refuses to start, naming the
+// secret's file, instead of passing /healthz and failing every publish.
+func TestWrongOnlineKeySecret(t *testing.T) {
+	bin := buildRampart(t)
+	forEachStore(t, func(t *testing.T, kind string) {
+		dirA, dirB := t.TempDir(), t.TempDir()
+		storeURL := ""
+		if kind == "postgres" {
+			storeURL = pg.NewDatabase(t)
+		}
+		a, urlA := startProcess(t, bin, dirA, storeURL)
+		admin, err := os.ReadFile(filepath.Join(dirA, "admin.token"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, b, _ := request(t, "POST", urlA+"/api/v1/repositories/example.com/app", strings.TrimSpace(string(admin)), nil); code != http.StatusCreated {
+			t.Fatalf("create: %d %s", code, b)
+		}
+		wrong := filepath.Join(dirB, "online-keys.secret")
+		args := []string{"serve", "--addr", freeAddr(t)}
+		if kind == "postgres" {
+			// A second replica on the same database, with its own
+			// DATA (and so its own new secret).
+			args = append(args, "--data", dirB, "--store", storeURL)
+		} else {
+			// The same DATA after a stop, with another secret file.
+			a.Process.Kill()
+			a.Wait()
+			os.WriteFile(wrong, bytes.Repeat([]byte{1}, 32), 0o600)
+			args = append(args, "--data", dirA, "--online-key-secret", wrong)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+		if ctx.Err() != nil {
+			t.Fatalf("rampart serve with the wrong secret kept running:\n%s", out)
+		}
+		if err == nil || !strings.Contains(string(out), wrong) || !strings.Contains(string(out), "does not open") {
+			t.Errorf("rampart serve with the wrong secret: %v\n%s\nwant a failure naming %s", err, out, wrong)
+		}
+	})
 }

@@ -267,9 +267,14 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 		if err != nil {
 			return err
 		}
-		if sg, err = signer.NewLocal(st, secret); err != nil {
+		local, err := signer.NewLocal(st, secret)
+		if err != nil {
 			return err
 		}
+		if err := local.CheckSecret(ctx); err != nil {
+			return fmt.Errorf("online key secret %s: %w; every server sharing a store needs the same secret (--online-key-secret)", o.secretFile, err)
+		}
+		sg = local
 	}
 	blobs, err := openBlobs(ctx, blobsKind, o.data, st, log)
 	if err != nil {

@@ -264,6 +264,22 @@ func (l *Local) Keys(ctx context.Context, gun, role string) ([]*metadata.Key, er
 	return out, nil
 }
 
+// CheckSecret checks that the secret opens the keys in the store (a
+// sample of the newest ones), so that a server started with the wrong
+// secret refuses to start rather than answer every publish with an error.
+func (l *Local) CheckSecret(ctx context.Context) error {
+	ks, err := l.st.SomeOnlineKeys(ctx, 16)
+	if err != nil {
+		return err
+	}
+	for _, k := range ks {
+		if _, err := l.open(k.GUN, k.Role, k.KeyID, k.Private); err != nil {
+			return fmt.Errorf("the secret does not open the %s key %s of %s in the store: %w", k.Role, k.KeyID, k.GUN, err)
+		}
+	}
+	return nil
+}
+
 // Retire implements Signer: the sealed keys are deleted from the store and
 // the decrypted ones dropped from memory.
 func (l *Local) Retire(ctx context.Context, gun string) (int, error) {

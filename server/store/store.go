@@ -186,6 +186,9 @@ type Store interface {
 	AddOnlineKey(ctx context.Context, k OnlineKey, onlyIfNone bool) (OnlineKey, error)
 	// OnlineKeys returns the repository's keys for role, newest first.
 	OnlineKeys(ctx context.Context, gun, role string) ([]OnlineKey, error)
+	// SomeOnlineKeys returns up to limit online keys of any repository,
+	// the newest first.
+	SomeOnlineKeys(ctx context.Context, limit int) ([]OnlineKey, error)
 	// DeleteOnlineKeys deletes every online key of gun, of every role,
 	// and returns how many there were.
 	DeleteOnlineKeys(ctx context.Context, gun string) (int, error)

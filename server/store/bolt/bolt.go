@@ -492,6 +492,27 @@ func (s *Store) OnlineKeys(_ context.Context, gun, role string) ([]store.OnlineK
 	return out, nil
 }
 
+// SomeOnlineKeys implements store.Store. The bucket is ordered by GUN, so
+// these are the newest keys of the first GUNs, which is as good a sample.
+func (s *Store) SomeOnlineKeys(_ context.Context, limit int) ([]store.OnlineKey, error) {
+	var out []store.OnlineKey
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketKeys).Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			var ok store.OnlineKey
+			if err := json.Unmarshal(v, &ok); err != nil {
+				return err
+			}
+			out = append(out, ok)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("online keys: %w", err)
+	}
+	return out, nil
+}
+
 // DeleteOnlineKeys implements store.Store.
 func (s *Store) DeleteOnlineKeys(_ context.Context, gun string) (int, error) {
 	n := 0

@@ -433,6 +433,16 @@ func (s *Store) OnlineKeys(ctx context.Context, gun, role string) ([]store.Onlin
 	return out, wrap(role+" keys of "+gun, err)
 }
 
+// SomeOnlineKeys implements store.Store.
+func (s *Store) SomeOnlineKeys(ctx context.Context, limit int) ([]store.OnlineKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+keyColumns+` FROM online_keys ORDER BY id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, wrap("online keys", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.OnlineKey, error) { return scanKey(row) })
+	return out, wrap("online keys", err)
+}
+
 // DeleteOnlineKeys implements store.Store.
 func (s *Store) DeleteOnlineKeys(ctx context.Context, gun string) (int, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM online_keys WHERE gun = $1`, gun)

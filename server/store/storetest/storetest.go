@@ -537,6 +537,9 @@ func testOnlineKeys(t *testing.T, s store.Store) {
 	if _, err := s.AddOnlineKey(ctx, other, false); err != nil {
 		t.Fatal(err)
 	}
+	if some, err := s.SomeOnlineKeys(ctx, 2); err != nil || len(some) != 2 {
+		t.Errorf("SomeOnlineKeys(2) = %d keys, %v", len(some), err)
+	}
 	defer func() {
 		if n, err := s.DeleteOnlineKeys(ctx, gun); err != nil || n != 2 {
 			t.Errorf("DeleteOnlineKeys = %d, %v, want 2", n, err)
