@@ -138,8 +138,38 @@ func (s *Server) serveTarget(w http.ResponseWriter, r *http.Request, gun, target
 	h.Set("Content-Type", "application/octet-stream")
 	h["Cache-Control"] = s.versionedCC
 	h.Set("ETag", etag(t.SHA256))
-	http.ServeContent(w, r, "", time.Time{}, f)
+	http.ServeContent(&jsonRangeError{ResponseWriter: w, s: s, r: r}, r, "", time.Time{}, f)
 }
+
+// jsonRangeError turns the plain-text 416 of http.ServeContent into a JSON
+// error like every other.
+type jsonRangeError struct {
+	http.ResponseWriter
+	s       *Server
+	r       *http.Request
+	swallow bool
+}
+
+func (j *jsonRangeError) WriteHeader(code int) {
+	if code != http.StatusRequestedRangeNotSatisfiable {
+		j.ResponseWriter.WriteHeader(code)
+		return
+	}
+	j.swallow = true
+	h := j.Header()
+	h.Del("Content-Length")
+	h.Del("Content-Encoding")
+	j.s.fail(j.ResponseWriter, j.r, errorf(code, "", checkRequest, "the range %q is not satisfiable: the content has %s bytes", j.r.Header.Get("Range"), strings.TrimPrefix(h.Get("Content-Range"), "bytes */")))
+}
+
+func (j *jsonRangeError) Write(p []byte) (int, error) {
+	if j.swallow {
+		return len(p), nil
+	}
+	return j.ResponseWriter.Write(p)
+}
+
+func (j *jsonRangeError) Unwrap() http.ResponseWriter { return j.ResponseWriter }
 
 // authorize checks the request's bearer token for scope over gun (every
 // GUN when gun is empty and prefix must be empty). It writes the 401 or
@@ -220,6 +250,9 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, limit int64, v
 			return errorf(http.StatusRequestEntityTooLarge, "", checkSize, "body larger than %d bytes", limit)
 		}
 		return badRequest("", checkRequest, "reading the body: %v", err)
+	}
+	if err := checkDuplicateMembers(body); err != nil {
+		return badRequest("", checkJSON, "malformed request body: %v", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -14,11 +14,13 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -421,6 +423,115 @@ func TestWrongOnlineKeySecret(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(string(out), wrong) || !strings.Contains(string(out), "does not open") {
 			t.Errorf("rampart serve with the wrong secret: %v\n%s\nwant a failure naming %s", err, out, wrong)
+		}
+	})
+}
+
+// slowStore is a real store whose next Publish takes a while to commit, so
+// that other publishes arrive while it runs.
+type slowStore struct {
+	store.Store
+	delay chan time.Duration
+}
+
+func (s *slowStore) Publish(ctx context.Context, u store.Update) (store.Change, error) {
+	select {
+	case d := <-s.delay:
+		time.Sleep(d)
+	default:
+	}
+	return s.Store.Publish(ctx, u)
+}
+
+// TestRacingPublishersConflict: publishers without If-Match that all build
+// on the same state and race get 409 conflict, as documented, and not 400
+// version, except the one that wins.
+func TestRacingPublishersConflict(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		st := &slowStore{Store: openStore(t, kind), delay: make(chan time.Duration, 1)}
+		ts := newServer(t, st)
+		m := newMaintainer(t, ts, "example.com/race")
+		m.mustPublish(map[string][]byte{"root": sign(t, m.rootDoc(1), m.root), "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
+		st.delay <- time.Second
+		const n = 8
+		codes := make(chan string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if i > 0 {
+					time.Sleep(200 * time.Millisecond) // while the first commits
+				}
+				doc := sign(t, m.targetsDoc(2, map[string]string{fmt.Sprintf("f%d", i): "x"}), m.targets)
+				code, e, _ := m.publish(map[string][]byte{"targets": doc})
+				codes <- fmt.Sprintf("%d %s", code, e.Check)
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		got := map[string]int{}
+		for c := range codes {
+			got[c]++
+		}
+		if got["200 "] != 1 || got["409 conflict"] != n-1 {
+			t.Errorf("racing publishes: %v, want one 200 and %d 409 conflict", got, n-1)
+		}
+		// A publish that did not race still gets 400 version.
+		code, e, _ := m.publish(map[string][]byte{"targets": sign(t, m.targetsDoc(2, nil), m.targets)})
+		if code != http.StatusBadRequest || e.Check != "version" {
+			t.Errorf("a stale publish that did not race: %d %+v, want 400 version", code, e)
+		}
+	})
+}
+
+// TestSmallerPoints: /metrics behind a token or elsewhere, a 416 in JSON,
+// and duplicate members in the request envelope.
+func TestSmallerPoints(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		st := openStore(t, kind)
+		ts := newServer(t, st, func(c *server.Config) { c.Metrics = server.MetricsToken })
+		pull := pushToken(t, ts, "example.com/x") // any known token will do
+		if code, _, _ := request(t, "GET", ts.URL+"/metrics", "", nil); code != http.StatusUnauthorized {
+			t.Errorf("/metrics without a token: %d, want 401", code)
+		}
+		if code, b, _ := request(t, "GET", ts.URL+"/metrics", pull, nil); code != 200 || !strings.Contains(string(b), "rampart_http_requests_total") {
+			t.Errorf("/metrics with a token: %d", code)
+		}
+		elsewhere := newServer(t, st, func(c *server.Config) { c.Metrics = server.MetricsElsewhere })
+		if code, _, _ := request(t, "GET", elsewhere.URL+"/metrics", elsewhere.Admin, nil); code != http.StatusNotFound {
+			t.Errorf("/metrics on the main handler with MetricsElsewhere: %d, want 404", code)
+		}
+		rec := httptest.NewRecorder()
+		elsewhere.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), "rampart_http_requests_total") {
+			t.Errorf("MetricsHandler: %d", rec.Code)
+		}
+
+		m := newMaintainer(t, ts, "example.com/small")
+		m.upload("a.txt", "12345678")
+		m.mustPublish(map[string][]byte{"root": sign(t, m.rootDoc(1), m.root), "targets": sign(t, m.targetsDoc(1, map[string]string{"a.txt": "12345678"}), m.targets)})
+		code, b, h := request(t, "GET", ts.URL+"/tuf/"+m.gun+"/targets/"+sha256hex("12345678")+".a.txt", "", nil, "Range", "bytes=100-")
+		var e apiError
+		if code != http.StatusRequestedRangeNotSatisfiable || json.Unmarshal(b, &e) != nil || e.Check != "request" ||
+			h.Get("Content-Type") != "application/json" || h.Get("Content-Range") != "bytes */8" {
+			t.Errorf("unsatisfiable range: %d %q %v, want a JSON 416", code, b, h)
+		}
+
+		targets := sign(t, m.targetsDoc(2, nil), m.targets)
+		other := sign(t, m.targetsDoc(3, nil), m.targets)
+		for name, body := range map[string]string{
+			"role twice":  `{"roles": {"targets": ` + string(targets) + `, "targets": ` + string(other) + `}}`,
+			"roles twice": `{"roles": {"targets": ` + string(targets) + `}, "roles": {}}`,
+		} {
+			code, e, _ := publishTo(t, ts.URL, ts.Admin, m.gun, []byte(body))
+			if code != http.StatusBadRequest || e.Check != "json" || !strings.Contains(e.Error, "twice") {
+				t.Errorf("%s: %d %+v, want 400 json", name, code, e)
+			}
+		}
+		code, b, _ = request(t, "POST", ts.URL+"/api/v1/tokens", ts.Admin, strings.NewReader(`{"scope":"pull","scope":"admin"}`))
+		if code != http.StatusBadRequest || !strings.Contains(string(b), "twice") {
+			t.Errorf("token request with scope twice: %d %s", code, b)
 		}
 	})
 }

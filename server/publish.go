@@ -119,9 +119,18 @@ const maxRootChain = 64
 // time, and the documents in docs are checked against the last. The
 // whole update is one commit. With no chain, docs["root"] is a chain of
 // one.
-func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, docs map[string][]byte, ifMatch string) (*PublishResult, error) {
+//
+// A publish that waited for another one to the same GUN, and fails a
+// version check because of it, fails with 409 (check conflict), as one
+// that loses the race in the store does: its sender built on a state that
+// is gone, and should fetch the new one and retry.
+func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, docs map[string][]byte, ifMatch string) (_ *PublishResult, err error) {
 	if err := validateGUN(gun); err != nil {
 		return nil, badRequest("", checkGUN, "%v", err)
+	}
+	arrived, err := s.store.Repo(ctx, gun) // the state the sender most likely built on
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
 	}
 	unlock := s.lockGUN(gun)
 	defer unlock()
@@ -129,6 +138,12 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		var e *Error
+		if errors.As(err, &e) && e.Check == checkVersion && st.repo.TimestampVersion != arrived.TimestampVersion {
+			err = errorf(http.StatusConflict, e.Role, checkConflict, "the repository changed while this publish waited for another one (%s); fetch it again and retry", e.Message)
+		}
+	}()
 	if !st.exists {
 		// Only a created repository (see Create) has online keys.
 		if ok, err := s.created(ctx, gun); err != nil || !ok {
