@@ -462,8 +462,13 @@ func (s *Store) AddTarget(ctx context.Context, gun string, t store.Target) error
 // Target implements store.Store.
 func (s *Store) Target(ctx context.Context, gun, digest string) (store.Target, error) {
 	var t store.Target
+	// One index lookup either way: the primary key, or targets_gun_sha512.
+	column := "sha256"
+	if len(digest) != 64 {
+		column = "sha512"
+	}
 	err := s.pool.QueryRow(ctx, `SELECT sha256, sha512, length, created_at FROM targets
-		WHERE gun = $1 AND (sha256 = $2 OR sha512 = $2) LIMIT 1`, gun, digest).Scan(&t.SHA256, &t.SHA512, &t.Length, &t.CreatedAt)
+		WHERE gun = $1 AND `+column+` = $2 LIMIT 1`, gun, digest).Scan(&t.SHA256, &t.SHA512, &t.Length, &t.CreatedAt)
 	t.CreatedAt = t.CreatedAt.UTC()
 	return t, wrap(fmt.Sprintf("target %s of %s", digest, gun), err)
 }
