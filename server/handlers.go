@@ -114,9 +114,20 @@ func (s *Server) serveTarget(w http.ResponseWriter, r *http.Request, gun, target
 		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no target path"))
 		return
 	}
-	digest, _, ok := strings.Cut(path.Base(target), ".")
-	if !ok || (len(digest) != 64 && len(digest) != 128) || strings.ToLower(digest) != digest {
+	dir, base := path.Split(target)
+	digest, name, ok := strings.Cut(base, ".")
+	if !ok || name == "" || (len(digest) != 64 && len(digest) != 128) || strings.ToLower(digest) != digest {
 		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "targets are served by their consistent-snapshot name, DIR/HASH.NAME"))
+		return
+	}
+	// Only content the repository's metadata lists, under this name.
+	listed, err := s.store.Listed(r.Context(), gun, digest, dir+name, s.now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !listed {
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "%s: no metadata of the repository lists %s with this hash", gun, dir+name))
 		return
 	}
 	t, err := s.store.Target(r.Context(), gun, digest)
@@ -136,6 +147,12 @@ func (s *Server) serveTarget(w http.ResponseWriter, r *http.Request, gun, target
 	defer f.Close()
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
+	h.Set("X-Content-Type-Options", "nosniff")
+	cd := mime.FormatMediaType("attachment", map[string]string{"filename": name})
+	if cd == "" {
+		cd = "attachment"
+	}
+	h.Set("Content-Disposition", cd)
 	h["Cache-Control"] = s.versionedCC
 	h.Set("ETag", etag(t.SHA256))
 	http.ServeContent(&jsonRangeError{ResponseWriter: w, s: s, r: r}, r, "", time.Time{}, f)

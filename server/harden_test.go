@@ -7,6 +7,8 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha512"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,10 +19,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -534,4 +538,117 @@ func TestSmallerPoints(t *testing.T) {
 			t.Errorf("token request with scope twice: %d %s", code, b)
 		}
 	})
+}
+
+// TestUnlistedContent: a push token used to host any file (an HTML page
+// from a GUN never published). Content is served only under a path and
+// hash that the repository's metadata lists, as an attachment that
+// browsers do not sniff; content a new version no longer lists stays
+// served until the snapshot that listed it expires.
+func TestUnlistedContent(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		var skew atomic.Int64
+		ts := newServer(t, openStore(t, kind), func(c *server.Config) {
+			c.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+		})
+		push := pushToken(t, ts, "example.com/acme")
+		m := newMaintainer(t, ts, "example.com/acme/app")
+		m.token = push
+		get := func(name, content string, by512 bool) (int, http.Header) {
+			t.Helper()
+			digest := sha256hex(content)
+			if by512 {
+				sum := sha512.Sum512([]byte(content))
+				digest = hex.EncodeToString(sum[:])
+			}
+			dir, base := path.Split(name)
+			code, b, h := request(t, "GET", ts.URL+"/tuf/"+m.gun+"/targets/"+dir+digest+"."+base, "", nil)
+			if code == 200 && string(b) != content {
+				t.Errorf("GET %s served %q", name, b)
+			}
+			return code, h
+		}
+		page := "<html><script>alert(1)</script></html>"
+		m.upload("evil.html", page)
+		if code, _ := get("evil.html", page, false); code != http.StatusNotFound {
+			t.Errorf("uploaded content that no metadata lists: %d, want 404", code)
+		}
+		if code, _ := get("evil.html", page, true); code != http.StatusNotFound {
+			t.Errorf("uploaded content that no metadata lists, by SHA-512: %d, want 404", code)
+		}
+
+		m.upload("dist/app.txt", "app 1")
+		tg := m.targetsDoc(1, nil)
+		tg.Targets["dist/app.txt"] = metadata.NewTargetFile([]byte("app 1"), true)
+		m.mustPublish(map[string][]byte{"root": sign(t, m.rootDoc(1), m.root), "targets": sign(t, tg, m.targets)})
+		for _, by512 := range []bool{false, true} {
+			code, h := get("dist/app.txt", "app 1", by512)
+			if code != 200 || h.Get("X-Content-Type-Options") != "nosniff" || !strings.HasPrefix(h.Get("Content-Disposition"), "attachment") ||
+				!strings.Contains(h.Get("Content-Disposition"), "app.txt") {
+				t.Errorf("listed content (by SHA-512: %v): %d %v", by512, code, h)
+			}
+		}
+		for _, other := range []string{"app.txt", "dist/app.html", "evil.html"} {
+			if code, _ := get(other, "app 1", false); code != http.StatusNotFound {
+				t.Errorf("listed content under another name, %s: %d, want 404", other, code)
+			}
+		}
+		if code, _ := get("evil.html", page, false); code != http.StatusNotFound {
+			t.Errorf("unlisted content after a publish: %d", code)
+		}
+
+		// Version 2 no longer lists it: still served while the snapshot
+		// that listed it is valid, not after.
+		m.mustPublish(map[string][]byte{"targets": sign(t, m.targetsDoc(2, nil), m.targets)})
+		if code, _ := get("dist/app.txt", "app 1", false); code != 200 {
+			t.Errorf("content of the replaced version within the snapshot's expiry: %d, want 200", code)
+		}
+		skew.Store(int64(8 * 24 * time.Hour))
+		if code, _ := get("dist/app.txt", "app 1", false); code != http.StatusNotFound {
+			t.Errorf("content of the replaced version after the snapshot's expiry: %d, want 404", code)
+		}
+	})
+}
+
+// TestAbandonedUploadsRemoved kills rampart serve in the middle of an
+// upload, which leaves its temporary file in DATA/blobs/tmp, and starts it
+// again: the file is removed at start.
+func TestAbandonedUploadsRemoved(t *testing.T) {
+	bin := buildRampart(t)
+	dir := t.TempDir()
+	cmd, url := startProcess(t, bin, dir, "")
+	admin, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(string(admin))
+	if code, b, _ := request(t, "POST", url+"/api/v1/repositories/example.com/app", tok, nil); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, b)
+	}
+	content := strings.Repeat("x", 1<<20)
+	go func() {
+		req, _ := http.NewRequest("PUT", url+"/api/v1/repositories/example.com/app/targets/big", &slowReader{r: strings.NewReader(content), chunk: 4096, pause: 20 * time.Millisecond})
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("X-Rampart-Sha256", sha256hex(content))
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	tmp := filepath.Join(dir, "blobs", "tmp")
+	var left []os.DirEntry
+	for deadline := time.Now().Add(20 * time.Second); len(left) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the upload left no temporary file")
+		}
+		left, _ = os.ReadDir(tmp)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if left, _ = os.ReadDir(tmp); len(left) == 0 {
+		t.Fatal("no temporary file after the kill")
+	}
+	startProcess(t, bin, dir, "")
+	if left, _ = os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary files left after a restart: %v", left)
+	}
 }

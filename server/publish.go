@@ -451,7 +451,11 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 		files = append(files, store.File{Role: name, Version: d.md.Signed.Version, SHA256: sha256Hex(d.data), Data: d.data})
 	}
 
-	p := &plan{st: st, root: root, rootChanged: rootChanged, files: files, tsSigners: tsSigners, snapOnline: snapOnline}
+	listings, err := s.newListings(ctx, st, targets, curMeta)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{st: st, root: root, rootChanged: rootChanged, files: files, listings: listings, tsSigners: tsSigners, snapOnline: snapOnline}
 	switch {
 	case snapOnline:
 		p.snapSigners, p.meta = snapSigners, meta
@@ -486,6 +490,37 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 	}
 	s.metrics.publishes.WithLabelValues("ok").Inc()
 	return res, nil
+}
+
+// newListings returns the listings that the submitted targets roles
+// change (see listingChanges); content the replaced versions listed stays
+// served until the current snapshot, which lists them, expires.
+func (s *Server) newListings(ctx context.Context, st *state, targets map[string]*targetsDoc, curMeta map[string]metadata.MetaFile) ([]store.Listing, error) {
+	var out []store.Listing
+	if !st.exists {
+		out = append(out, store.ListingsIndexed)
+	}
+	for _, name := range slices.Sorted(maps.Keys(targets)) {
+		d := targets[name]
+		if !d.submitted {
+			continue
+		}
+		var old *metadata.Targets
+		var until time.Time
+		if mf, ok := curMeta[name+".json"]; ok {
+			f, err := s.store.File(ctx, st.gun, name, mf.Version)
+			if err != nil {
+				return nil, fmt.Errorf("loading %s: %w", name, err)
+			}
+			md, err := metadata.ParseTargets(f.Data)
+			if err != nil {
+				return nil, fmt.Errorf("stored %s of %s: %w", name, st.gun, err)
+			}
+			old, until = md.Signed, st.snapshot.Signed.Expires
+		}
+		out = append(out, listingChanges(name, old, d.md.Signed, until)...)
+	}
+	return out, nil
 }
 
 // checkVersionBound refuses versions above metadata.MaxVersion.
@@ -607,6 +642,7 @@ type plan struct {
 	root        *metadata.Root
 	rootChanged bool
 	files       []store.File
+	listings    []store.Listing
 	tsSigners   []keys.Signer
 	snapOnline  bool
 	// A new server-signed snapshot: its signers and meta.
@@ -679,7 +715,7 @@ func (s *Server) commit(ctx context.Context, p *plan) (*PublishResult, error) {
 	if !st.exists {
 		base = 0
 	}
-	ch, err := s.store.Publish(ctx, store.Update{Base: base, Files: files, Repo: repo})
+	ch, err := s.store.Publish(ctx, store.Update{Base: base, Files: files, Repo: repo, Listings: p.listings})
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, errorf(http.StatusConflict, "", checkConflict, "the repository changed concurrently; fetch it again and retry (%v)", err)

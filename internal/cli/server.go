@@ -300,6 +300,9 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := srv.IndexListings(ctx); err != nil {
+		return err
+	}
 	hs := srv.HTTPServer()
 	hs.Addr = o.addr
 	hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)

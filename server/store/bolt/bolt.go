@@ -38,6 +38,7 @@ var (
 	bucketTargets    = []byte("targets")    // gun NUL sha256 → JSON store.Target
 	bucketDeleted    = []byte("deleted")    // gun → time of the last deletion (RFC 3339)
 	bucketTargets512 = []byte("targets512") // gun NUL sha512 → sha256: targets by SHA-512 (schema 2)
+	bucketListings   = []byte("listings")   // gun NUL digest NUL path NUL role → until (RFC 3339), empty while listed
 )
 
 // schemaVersion is the layout this code writes. Opening a database with a
@@ -86,7 +87,7 @@ func (s *Store) migrate() error {
 				return fmt.Errorf("database schema version %d is newer than this server's (%d)", have, schemaVersion)
 			}
 		}
-		for _, b := range [][]byte{bucketRepos, bucketFiles, bucketChanges, bucketGUNChanges, bucketTokens, bucketKeys, bucketTargets, bucketDeleted, bucketTargets512} {
+		for _, b := range [][]byte{bucketRepos, bucketFiles, bucketChanges, bucketGUNChanges, bucketTokens, bucketKeys, bucketTargets, bucketDeleted, bucketTargets512, bucketListings} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -204,6 +205,9 @@ func (s *Store) Publish(_ context.Context, u store.Update) (store.Change, error)
 				tsSum = f.SHA256
 			}
 		}
+		if err := putListings(tx, gun, u.Listings); err != nil {
+			return err
+		}
 		store.PauseInCommit() // files written, repository not yet updated
 		r := u.Repo
 		r.UpdatedAt = time.Now().UTC()
@@ -265,6 +269,9 @@ func (s *Store) Delete(_ context.Context, gun string) (store.Change, error) {
 			return err
 		}
 		if err := deletePrefix(tx.Bucket(bucketTargets512), prefix); err != nil {
+			return err
+		}
+		if err := deletePrefix(tx.Bucket(bucketListings), prefix); err != nil {
 			return err
 		}
 		var err error
@@ -531,6 +538,57 @@ func (s *Store) SomeOnlineKeys(_ context.Context, limit int) ([]store.OnlineKey,
 		return nil, fmt.Errorf("online keys: %w", err)
 	}
 	return out, nil
+}
+
+func putListings(tx *bbolt.Tx, gun string, ls []store.Listing) error {
+	b := tx.Bucket(bucketListings)
+	for _, l := range ls {
+		var until []byte
+		if !l.Until.IsZero() {
+			until = []byte(l.Until.UTC().Format(time.RFC3339Nano))
+		}
+		if err := b.Put(key(gun, l.Digest, l.Path, l.Role), until); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddListings implements store.Store.
+func (s *Store) AddListings(_ context.Context, gun string, ls []store.Listing) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error { return putListings(tx, gun, ls) })
+	if err != nil {
+		return fmt.Errorf("listings of %s: %w", gun, err)
+	}
+	return nil
+}
+
+// Listed implements store.Store.
+func (s *Store) Listed(_ context.Context, gun, digest, path string, at time.Time) (bool, error) {
+	listed := false
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		prefix := append(key(gun, digest, path), 0)
+		c := tx.Bucket(bucketListings).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(v) == 0 {
+				listed = true
+				return nil
+			}
+			until, err := time.Parse(time.RFC3339Nano, string(v))
+			if err != nil {
+				return err
+			}
+			if until.After(at) {
+				listed = true
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("listings of %s: %w", gun, err)
+	}
+	return listed, nil
 }
 
 // DeleteOnlineKeys implements store.Store.
