@@ -2,7 +2,7 @@
 // specification (section 5) against a repository and downloads targets only
 // after verifying them, which defeats the attacks the specification lists.
 //
-// The package is in three layers. The trust rules (package client/trust)
+// The package is in three layers. The trust rules (package tuf/trust)
 // decide what may be loaded, in which order and checked how, with no I/O.
 // Policy (Limits) bounds sizes, rotations, delegations and transfer rates.
 // I/O goes through one small Fetcher interface and a directory that holds
@@ -23,8 +23,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rampart-tuf/rampart/client/trust"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 )
 
 // Limits is the client's policy: how much it is willing to download, follow
@@ -137,7 +137,7 @@ func (c *Client) refresh(ctx context.Context) (*trust.Set, error) {
 	if rootData == nil {
 		return nil, fmt.Errorf("no trusted root in %s: run init first", c.cfg.Dir)
 	}
-	set, err := trust.New(rootData, ref)
+	set, err := trust.New(rootData, trust.Options{Time: ref})
 	if err != nil {
 		return nil, fmt.Errorf("trusted root: %w", err)
 	}
