@@ -33,6 +33,7 @@ type Set struct {
 	snapshot  *Doc[*metadata.Snapshot]
 	targets   map[string]*targetsDoc
 	rotated   bool // timestamp or snapshot keys changed in a root update
+	opts      Options
 }
 
 type targetsDoc struct {
@@ -43,14 +44,22 @@ type targetsDoc struct {
 // New starts a Set from a trusted root, which must be signed by its own
 // threshold of keys. The root may be expired: an update may replace it.
 func New(rootData []byte, ref time.Time) (*Set, error) {
+	return NewWithOptions(rootData, ref, Options{})
+}
+
+// NewWithOptions is New with options.
+func NewWithOptions(rootData []byte, ref time.Time, opts Options) (*Set, error) {
 	root, err := metadata.ParseRoot(rootData)
 	if err != nil {
 		return nil, fileErr("root.json", "parse", err)
 	}
+	if err := checkKeyIDs(opts, "root.json", root); err != nil {
+		return nil, err
+	}
 	if err := root.Signed.VerifyRole(metadata.TypeRoot, root); err != nil {
 		return nil, fileErr("root.json", "signatures", err)
 	}
-	return &Set{ref: ref, root: Doc[*metadata.Root]{root, rootData}, targets: map[string]*targetsDoc{}}, nil
+	return &Set{ref: ref, root: Doc[*metadata.Root]{root, rootData}, targets: map[string]*targetsDoc{}, opts: opts}, nil
 }
 
 // Reference returns the reference time of the update.
@@ -87,6 +96,9 @@ func (s *Set) UpdateRoot(data []byte) error {
 	if err != nil {
 		return fileErr(name, "parse", err)
 	}
+	if err := checkKeyIDs(s.opts, name, root); err != nil {
+		return err
+	}
 	if err := s.root.Signed.VerifyRole(metadata.TypeRoot, root); err != nil {
 		return fileErr(name, "signatures by the trusted root's keys", err)
 	}
@@ -116,21 +128,15 @@ func (s *Set) CheckRootExpiry() error {
 func (s *Set) RotatedKeys() bool { return s.rotated }
 
 func keysChanged(old, new *metadata.Root) bool {
-	// Key IDs are the keys' hashes (the parser checks): equal IDs, equal keys.
+	// Keys are compared by their hashes, not by the IDs the roots list
+	// them under: an ID is only a name within one document.
 	for _, role := range []string{metadata.TypeTimestamp, metadata.TypeSnapshot} {
 		a, b := old.Roles[role], new.Roles[role]
-		if a == nil || b == nil || a.Threshold != b.Threshold || !sameSet(a.KeyIDs, b.KeyIDs) {
+		if a == nil || b == nil || a.Threshold != b.Threshold || !slices.Equal(roleKeys(old, role), roleKeys(new, role)) {
 			return true
 		}
 	}
 	return false
-}
-
-func sameSet(a, b []string) bool {
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(x, y)
 }
 
 // LoadTimestamp trusts a timestamp from the local cache as the reference
@@ -368,6 +374,9 @@ func (s *Set) UpdateTargets(role, parent string, data []byte) error {
 		return fileErr(name, "signatures", err)
 	case err != nil:
 		return fileErr(name, "parse", err)
+	}
+	if err := checkKeyIDs(s.opts, name, doc); err != nil {
+		return err
 	}
 	if doc.Signed.Version != meta.Version {
 		return &VersionMismatchError{File: name, Got: doc.Signed.Version, Want: meta.Version, ListedIn: "snapshot.json"}
