@@ -6,6 +6,10 @@
 // document, keeping its exact bytes for the caller to persist, or returns an
 // error that names the file and the failed check, leaving its state as it
 // was. The client package drives it with fetched and cached bytes.
+//
+// Documents are parsed by package metadata, which reads the shapes deployed
+// repositories have beyond the specification (see its documentation);
+// Options restore the specification's strict key ID rule.
 package trust
 
 import (
