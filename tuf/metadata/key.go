@@ -146,6 +146,7 @@ const maxKeyIDLen = 256
 // document gives the key: see checkKeyIDs for what is accepted.
 func decodeKeys(r *canonjson.Reader) (map[string]*Key, error) {
 	m := make(map[string]*Key)
+	named := false // some key ID is not its key's hash
 	err := r.Object(func(name []byte) error {
 		id := string(name)
 		k, computed, err := decodeKey(r)
@@ -155,14 +156,18 @@ func decodeKeys(r *canonjson.Reader) (map[string]*Key, error) {
 		k.listedAs = id
 		m[id] = k
 		if computed != id {
+			named = true
 			return inKey(id, checkOpaqueKeyID(id))
 		}
 		return nil
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
+	case named:
+		return m, checkKeyIDs(m, false)
 	}
-	return m, checkKeyIDs(m, false)
+	return m, nil
 }
 
 // checkOpaqueKeyID checks a key ID that is not its key's hash: a name,
