@@ -61,6 +61,12 @@ func TestServerPullAndCloneReadOthersShapes(t *testing.T) {
 	if got := mustRead(t, filepath.Join(b.Dir(), "roots", "2.root.json")); !bytes.Equal(got, theirs) {
 		t.Fatal("pulled root 2 is not kept byte for byte")
 	}
+	if _, err := b.Status(ctx); err != nil {
+		t.Fatalf("status after the pull: %v", err)
+	}
+	if res, err := b.PullFromServer(ctx, proxy); err != nil || !res.UpToDate {
+		t.Fatalf("second pull: %+v, %v", res, err)
+	}
 
 	dir := filepath.Join(t.TempDir(), "clone")
 	cl, res, err := repo.Clone(ctx, dir, repo.CloneOptions{Server: proxy, GUN: testGUN, Root: root1}, plainOpts)
