@@ -269,3 +269,8 @@ func TestConsistentSnapshotSwitch(t *testing.T) {
 		}
 	}
 }
+
+// at sets the client's reference time.
+func at(t time.Time) func(*client.Config) {
+	return func(c *client.Config) { c.Now = func() time.Time { return t } }
+}
