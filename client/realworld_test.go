@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/rampart-tuf/rampart/client"
-	"github.com/rampart-tuf/rampart/client/trust"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 )
 
 // Sigstore's root of trust, as published (testdata/sigstore/README.md):

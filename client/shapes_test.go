@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/rampart-tuf/rampart/client"
-	"github.com/rampart-tuf/rampart/client/trust"
 	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 )
 
 // Repositories built the way other implementations write them (see

@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rampart-tuf/rampart/client"
-	"github.com/rampart-tuf/rampart/client/trust"
 	"github.com/rampart-tuf/rampart/internal/progress"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 )
 
 // clientCommands returns the commands of the "client" group.

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/rampart-tuf/rampart/client/trust"
 	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 )
 
 // Key IDs are names within one document: whether a root update rotated the
@@ -41,7 +41,7 @@ func TestRotationComparesKeysNotIDs(t *testing.T) {
 		{"same ID, same key", "online", k1, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := trust.New(listTimestampKey(1, "online", k1), now)
+			s, err := trust.New(listTimestampKey(1, "online", k1), trust.Options{Time: now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,12 +57,12 @@ func TestRotationComparesKeysNotIDs(t *testing.T) {
 	// The strict rule refuses the named key, in the trusted root and in an
 	// update.
 	named := listTimestampKey(1, "online", k1)
-	_, err := trust.NewWithOptions(named, now, trust.Options{StrictKeyIDs: true})
+	_, err := trust.New(named, trust.Options{Time: now, StrictKeyIDs: true})
 	var ke *metadata.KeyIDError
 	if !errors.As(err, &ke) || ke.ID != "online" {
 		t.Fatalf("strict New: %v", err)
 	}
-	s, err := trust.NewWithOptions(repo.RootBytes(1), now, trust.Options{StrictKeyIDs: true})
+	s, err := trust.New(repo.RootBytes(1), trust.Options{Time: now, StrictKeyIDs: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,19 +6,10 @@ import (
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
-// Options are the choices a client makes about metadata that the
-// specification is strict about and deployed repositories are not.
-type Options struct {
-	// StrictKeyIDs refuses root and targets metadata that lists a key under
-	// an ID other than the key's hash, as the specification requires. By
-	// default a key ID is a name (see package metadata): repositories such
-	// as Sigstore's root of trust list keys so.
-	StrictKeyIDs bool
-}
-
-// checkKeyIDs applies the strict key ID rule when the options ask for it.
-func checkKeyIDs[T metadata.Role](opts Options, name string, m *metadata.Metadata[T]) error {
-	if !opts.StrictKeyIDs {
+// checkKeyIDs applies the strict key ID rule when Options.StrictKeyIDs asks
+// for it.
+func checkKeyIDs[T metadata.Role](strict bool, name string, m *metadata.Metadata[T]) error {
+	if !strict {
 		return nil
 	}
 	if err := metadata.CheckKeyIDs(m); err != nil {
