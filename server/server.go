@@ -31,6 +31,7 @@ import (
 
 	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/blob"
+	"github.com/rampart-tuf/rampart/server/notaryapi"
 	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/server/store"
 )
@@ -144,6 +145,8 @@ type Server struct {
 	currentCC, versionedCC []string // Cache-Control values
 
 	gunLocks gunLocks // one publish, creation or deletion at a time per GUN in this process
+
+	notary *notaryapi.API // Notary v1's API under /v2/
 }
 
 // gunLocks holds a mutex for each GUN that a request is working on, and
@@ -241,6 +244,7 @@ func New(cfg Config) (*Server, error) {
 	s.metrics = newMetrics(cfg.Registry)
 	s.currentCC = []string{cacheControl(cfg.CurrentMaxAge)}
 	s.versionedCC = []string{cacheControl(cfg.VersionedMaxAge)}
+	s.notary = s.newNotaryAPI()
 	s.handler = s.routes()
 	return s, nil
 }
@@ -261,6 +265,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/tokens", s.handleCreateToken)
 	mux.HandleFunc("GET /api/v1/tokens", s.handleListTokens)
 	mux.HandleFunc("DELETE /api/v1/tokens/{id}", s.handleRevokeToken)
+	mux.Handle("/v2/", s.notary.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no route for %s %s", r.Method, r.URL.Path))
 	})
@@ -423,6 +428,7 @@ func (s *Server) invalidate(gun string) {
 		delete(s.cache, gun)
 	}
 	s.cacheMu.Unlock()
+	s.notary.Invalidate(gun)
 }
 
 // currentState returns the repository's current state and timestamp, from
