@@ -193,6 +193,11 @@ func TestDeletedRepositoryKeys(t *testing.T) {
 		if code != http.StatusForbidden || !strings.Contains(string(b), `"check":"scope"`) {
 			t.Errorf("creating the deleted GUN again with a push token: %d %s, want 403 scope", code, b)
 		}
+		// Nor through the Notary API, whose key GET creates repositories.
+		code, b, _ = request(t, "GET", ts.URL+"/v2/"+m.gun+"/_trust/tuf/timestamp.key", push, nil)
+		if code != http.StatusForbidden {
+			t.Errorf("creating the deleted GUN again through the Notary API with a push token: %d %s, want 403", code, b)
+		}
 		// An admin may: the GUN gets new keys, and a root listing the
 		// old ones cannot be published.
 		code, b, _ = request(t, "POST", ts.URL+"/api/v1/repositories/"+m.gun, ts.Admin, nil)

@@ -28,7 +28,8 @@ func (a *API) handleKey(w http.ResponseWriter, r *http.Request, gun, role string
 	var err error
 	switch r.Method {
 	case http.MethodGet:
-		if _, ok := a.authorize(w, r, gun, auth.Push); !ok {
+		tok, ok := a.authorize(w, r, gun, auth.Push)
+		if !ok || !a.mayCreate(w, r, gun, role, tok) {
 			return
 		}
 		k, err = a.cfg.Signer.Key(r.Context(), gun, role)
@@ -54,6 +55,29 @@ func (a *API) handleKey(w http.ResponseWriter, r *http.Request, gun, role string
 		return
 	}
 	writeJSON(w, http.StatusOK, keyJSON(nk))
+}
+
+// mayCreate refuses, with 403, a GET that would make the keys of a GUN
+// that was deleted (a deletion destroys them) to a token below admin
+// scope, as creating such a GUN through /api/v1/ does.
+func (a *API) mayCreate(w http.ResponseWriter, r *http.Request, gun, role string, tok store.Token) bool {
+	if scope, err := auth.ParseScope(tok.Scope); a.cfg.NoAuth || err == nil && scope >= auth.Admin {
+		return true
+	}
+	ks, err := a.cfg.Signer.Keys(r.Context(), gun, role)
+	if err == nil && len(ks) > 0 {
+		return true
+	}
+	deleted, err := a.cfg.Store.Deleted(r.Context(), gun)
+	if err != nil {
+		a.fail(w, r, err)
+		return false
+	}
+	if deleted {
+		a.fail(w, r, apiError(codeDenied, gun+" was deleted; creating it again needs an admin token"))
+		return false
+	}
+	return true
 }
 
 // keyJSON is a Notary key object as notary-server returns it.
