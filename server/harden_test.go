@@ -657,3 +657,31 @@ func TestAbandonedUploadsRemoved(t *testing.T) {
 		t.Errorf("temporary files left after a restart: %v", left)
 	}
 }
+
+// TestTimestampHistory: every publish and re-sign adds a timestamp
+// version; beyond the configured history they are pruned, and clients are
+// not disturbed.
+func TestTimestampHistory(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		ts := newServer(t, openStore(t, kind), func(c *server.Config) { c.TimestampHistory = 2 })
+		m := newMaintainer(t, ts, "example.com/chatty")
+		root := sign(t, m.rootDoc(1), m.root)
+		m.mustPublish(map[string][]byte{"root": root, "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
+		for v := int64(2); v <= 5; v++ {
+			m.mustPublish(map[string][]byte{"targets": sign(t, m.targetsDoc(v, nil), m.targets)})
+		}
+		res, err := ts.CollectGarbage(context.Background())
+		if err != nil || res.Timestamps != 3 {
+			t.Fatalf("CollectGarbage = %+v, %v; want 3 timestamps pruned", res, err)
+		}
+		for v := int64(1); v <= 5; v++ {
+			_, err := ts.Store.File(context.Background(), m.gun, "timestamp", v)
+			if kept := v >= 4; kept != (err == nil) {
+				t.Errorf("timestamp version %d after the collection: %v (want kept: %v)", v, err, kept)
+			}
+		}
+		if _, err := newClient(t, ts.URL, m.gun, root).refresh(); err != nil {
+			t.Errorf("client after the collection: %v", err)
+		}
+	})
+}

@@ -58,6 +58,12 @@ type Config struct {
 	// again (default 1 minute).
 	ResignInterval time.Duration
 
+	// TimestampHistory is how many timestamp versions of each repository
+	// are kept, the current one included (default 1000); the garbage
+	// collection, every GCInterval (default 1 hour), deletes older ones.
+	TimestampHistory int64
+	GCInterval       time.Duration
+
 	// MaxMetadataBytes caps a publish request body (default 16 MiB);
 	// MaxTargetBytes caps a target upload (default 1 GiB).
 	MaxMetadataBytes int64
@@ -227,6 +233,8 @@ func New(cfg Config) (*Server, error) {
 	cfg.CacheTTL = orDefault(cfg.CacheTTL, time.Second)
 	cfg.CurrentMaxAge = orDefault(cfg.CurrentMaxAge, 5*time.Second)
 	cfg.VersionedMaxAge = orDefault(cfg.VersionedMaxAge, 24*time.Hour)
+	cfg.TimestampHistory = orDefault(cfg.TimestampHistory, 1000)
+	cfg.GCInterval = orDefault(cfg.GCInterval, time.Hour)
 	cfg.ReadHeaderTimeout = orDefault(cfg.ReadHeaderTimeout, defaultReadHeaderTimeout)
 	cfg.StallTimeout = orDefault(cfg.StallTimeout, defaultStallTimeout)
 	cfg.IdleTimeout = orDefault(cfg.IdleTimeout, defaultIdleTimeout)
@@ -395,7 +403,22 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 // timestamps (and online snapshots) before they expire, until ctx is done.
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(s.cfg.GCInterval)
+		defer t.Stop()
+		for {
+			if _, err := s.CollectGarbage(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("garbage collection failed", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		s.store.Watch(ctx, s.invalidate)

@@ -282,3 +282,25 @@ func TestRepoOnServer(t *testing.T) {
 		t.Fatalf("client got %q from the clone's publish", b)
 	}
 }
+
+// TestServeGC runs rampart serve gc on a data directory with the
+// temporary file of an upload that a killed server left behind.
+func TestServeGC(t *testing.T) {
+	data := t.TempDir()
+	tmp := filepath.Join(data, "blobs", "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(tmp, "upload-123")
+	os.WriteFile(left, []byte("half an upload"), 0o600)
+	code, out, errOut := runCLI(t, "serve", "gc", "--data", data)
+	if code != 0 || !strings.Contains(out, "deleted 0 timestamp versions") {
+		t.Fatalf("serve gc: %d %q %q", code, out, errOut)
+	}
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Errorf("the abandoned upload is still there: %v", err)
+	}
+	if code, _, errOut := runCLI(t, "serve", "gc"); code == 0 || !strings.Contains(errOut, "--data") {
+		t.Errorf("serve gc without --data: %d %q", code, errOut)
+	}
+}

@@ -98,6 +98,7 @@ type serveOptions struct {
 	timestampExpiry, snapshotExpiry  time.Duration
 	maxMetadata, maxTarget           int64
 	logFormat, logLevel              string
+	timestampHistory                 int64
 	metricsAddr                      string // --metrics-addr: /metrics there, not on --addr
 	metricsToken                     bool   // --metrics-token: /metrics needs a token
 }
@@ -113,6 +114,7 @@ func newServeCommand() *cobra.Command {
 			return runServe(cmd.Context(), cmd.ErrOrStderr(), o)
 		},
 	}
+	cmd.AddCommand(newServeGCCommand())
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", "127.0.0.1:4443", "address to listen on, HOST:PORT")
 	f.StringVar(&o.data, "data", "", "data directory (required)")
@@ -129,6 +131,7 @@ func newServeCommand() *cobra.Command {
 	f.DurationVar(&o.snapshotExpiry, "snapshot-expiry", 7*24*time.Hour, "lifetime of the snapshots the server signs")
 	f.Int64Var(&o.maxMetadata, "max-metadata-bytes", 16<<20, "largest publish request body")
 	f.Int64Var(&o.maxTarget, "max-target-bytes", 1<<30, "largest target upload")
+	f.Int64Var(&o.timestampHistory, "timestamp-history", 1000, "timestamp versions of each repository to keep; older ones are deleted every hour")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this HOST:PORT (plain HTTP) and not on --addr")
 	f.BoolVar(&o.metricsToken, "metrics-token", false, "/metrics on --addr needs a bearer token (pull scope or more)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -295,7 +298,7 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 		Store: st, Signer: sg, Blobs: blobs, Logger: log, NoAuth: o.noAuth,
 		TimestampExpiry: o.timestampExpiry, SnapshotExpiry: o.snapshotExpiry,
 		MaxMetadataBytes: o.maxMetadata, MaxTargetBytes: o.maxTarget,
-		Metrics: o.metricsAccess(),
+		Metrics: o.metricsAccess(), TimestampHistory: o.timestampHistory,
 	})
 	if err != nil {
 		return err
@@ -365,6 +368,54 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 		err = nil
 	}
 	return err
+}
+
+// newServeGCCommand returns "rampart serve gc".
+func newServeGCCommand() *cobra.Command {
+	var data, storeURL, logFormat, logLevel string
+	var history int64
+	cmd := &cobra.Command{
+		Use:   "gc --data DIR [--store URL]",
+		Short: "Collect the server's garbage now",
+		Long: `Do now what rampart serve does every hour on its own: delete the
+timestamp versions of each repository beyond --timestamp-history. With the
+embedded store the server must be stopped (the database is locked); with
+--store it may run. The temporary files of uploads that a killed server
+left in DIR/blobs/tmp are removed too.`,
+		Args: checkArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if data == "" {
+				return usageErrorf("--data is required")
+			}
+			log, err := newLogger(cmd.ErrOrStderr(), logFormat, logLevel)
+			if err != nil {
+				return err
+			}
+			st, err := openServerStore(cmd.Context(), data, storeURL)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if _, err := os.Stat(filepath.Join(data, "blobs")); err == nil {
+				if _, err := blob.OpenDir(filepath.Join(data, "blobs")); err != nil { // removes abandoned uploads
+					return err
+				}
+			}
+			res, err := server.CollectGarbage(cmd.Context(), st, history, log)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted %d timestamp versions\n", res.Timestamps)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&data, "data", "", "data directory of the server (required)")
+	f.StringVar(&storeURL, "store", "", "PostgreSQL URL (postgres://...); default: the embedded database in DIR")
+	f.Int64Var(&history, "timestamp-history", 1000, "timestamp versions of each repository to keep")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
 }
 
 // metricsAccess says who may read /metrics on --addr.

@@ -169,6 +169,10 @@ type Store interface {
 	// It does so also when the store has nothing of gun: the repository
 	// may have existed only as online keys, which the signer retires.
 	Delete(ctx context.Context, gun string) (Change, error)
+	// PruneTimestamps deletes, in every repository, the timestamp
+	// versions more than keep versions older than the current one, and
+	// returns how many it deleted. keep is at least 1.
+	PruneTimestamps(ctx context.Context, keep int64) (int, error)
 	// Deleted reports whether gun was ever deleted.
 	Deleted(ctx context.Context, gun string) (bool, error)
 	// Expiring returns the repositories whose timestamp expires before

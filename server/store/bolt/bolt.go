@@ -286,6 +286,38 @@ func (s *Store) Delete(_ context.Context, gun string) (store.Change, error) {
 	return ch, nil
 }
 
+// PruneTimestamps implements store.Store.
+func (s *Store) PruneTimestamps(_ context.Context, keep int64) (int, error) {
+	keep = max(keep, 1)
+	n := 0
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		files := tx.Bucket(bucketFiles)
+		return tx.Bucket(bucketRepos).ForEach(func(gun, v []byte) error {
+			var r store.Repo
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			last := r.TimestampVersion - keep // the newest version to delete
+			prefix := append(key(string(gun), "timestamp"), 0)
+			c := files.Cursor()
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+				if int64(binary.BigEndian.Uint64(k[len(prefix):])) > last {
+					break
+				}
+				if err := files.Delete(k); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune timestamps: %w", err)
+	}
+	return n, nil
+}
+
 // Deleted implements store.Store.
 func (s *Store) Deleted(_ context.Context, gun string) (bool, error) {
 	var deleted bool

@@ -285,6 +285,16 @@ func (s *Store) Delete(ctx context.Context, gun string) (store.Change, error) {
 	return ch, wrap("delete "+gun, err)
 }
 
+// PruneTimestamps implements store.Store.
+func (s *Store) PruneTimestamps(ctx context.Context, keep int64) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM metadata_files f USING repositories r
+		WHERE f.gun = r.gun AND f.role = 'timestamp' AND f.version <= r.timestamp_version - $1`, max(keep, 1))
+	if err != nil {
+		return 0, wrap("prune timestamps", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // Deleted implements store.Store.
 func (s *Store) Deleted(ctx context.Context, gun string) (bool, error) {
 	var deleted bool

@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentPublishers", testConcurrentPublishers},
 		{"Changefeed", testChangefeed},
 		{"Delete", testDelete},
+		{"PruneTimestamps", testPruneTimestamps},
 		{"Expiring", testExpiring},
 		{"Tokens", testTokens},
 		{"ListTokens", testListTokens},
@@ -631,5 +632,30 @@ func testWatch(t *testing.T, s store.Store) {
 		case <-deadline:
 			t.Fatal("Watch reported no change within 10s")
 		}
+	}
+}
+
+func testPruneTimestamps(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const gun = "example.com/chatty"
+	for base := range int64(5) {
+		mustPublish(t, s, update(gun, base))
+	}
+	mustPublish(t, s, update("example.com/quiet", 0))
+	n, err := s.PruneTimestamps(ctx, 2)
+	if err != nil || n != 3 {
+		t.Fatalf("PruneTimestamps(2) = %d, %v; want 3 (versions 1 to 3 of %s)", n, err, gun)
+	}
+	for v := int64(1); v <= 5; v++ {
+		_, err := s.File(ctx, gun, "timestamp", v)
+		if kept := v > 3; kept != (err == nil) {
+			t.Errorf("timestamp version %d after pruning: %v (kept: %v)", v, err, kept)
+		}
+	}
+	if _, err := s.File(ctx, "example.com/quiet", "timestamp", 1); err != nil {
+		t.Errorf("the only timestamp of another repository was pruned: %v", err)
+	}
+	if n, err := s.PruneTimestamps(ctx, 2); err != nil || n != 0 {
+		t.Errorf("PruneTimestamps again = %d, %v; want 0", n, err)
 	}
 }
