@@ -46,6 +46,7 @@ type commandGroup struct {
 var commandGroups = []commandGroup{
 	{id: "start", title: "Getting started:", commands: startCommands},
 	{id: "client", title: "Client commands (fetch and verify updates):", commands: clientCommands},
+	{id: "mirror", title: "Mirror commands (copy a repository, verified):", commands: mirrorCommands},
 	{id: "repo", title: "Repository commands (create, sign and publish metadata):", commands: repoCommands},
 	{id: "key", title: "Key commands:", commands: keyCommands},
 	{id: "server", title: "Server commands:", commands: serverCommands},
