@@ -147,7 +147,7 @@ func newClientRefreshCommand() *cobra.Command {
 		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := refreshedClient(cmd, dir, &limits); err != nil {
-				return err
+				return unreachableHint(err, dir)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "metadata is up to date")
 			return nil
@@ -163,22 +163,31 @@ const progressThreshold = 4 << 20
 func newClientGetCommand() *cobra.Command {
 	var dir, out string
 	var limits clientLimits
+	var off offlineFlags
 	cmd := &cobra.Command{
 		Use:   "get --dir DIR TARGETPATH -o FILE",
 		Short: "Refresh, then download and verify one target",
 		Long: `Refresh the metadata, look the target up through the delegations, download
 it and verify its length and hashes. The file appears at FILE only once
-verified; on any failure nothing is left there.`,
+verified; on any failure nothing is left there.
+
+With --offline, nothing is fetched: the target is looked up in the metadata
+already trusted in DIR and copied from the targets a bundle brought in
+('rampart client import'), checked the same way.`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := refreshedClient(cmd, dir, &limits)
+			c, err := lookupClient(cmd, dir, &limits, &off)
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
 			info, err := c.Target(ctx, args[0])
+			off.warnExpired(cmd, c)
 			if err != nil {
 				return err
+			}
+			if off.offline {
+				return offlineGet(cmd, dir, info, out)
 			}
 			var bar *progress.Bar
 			var w *progressWriter
@@ -205,6 +214,7 @@ verified; on any failure nothing is left there.`,
 		},
 	}
 	addClientFlags(cmd, &dir, &limits)
+	off.add(cmd)
 	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write the target")
 	cmd.MarkFlagRequired("output")
 	return cmd
@@ -222,16 +232,18 @@ func newClientListCommand() *cobra.Command {
 	var limits clientLimits
 	var asJSON bool
 	var maxRoles int
+	var off offlineFlags
 	cmd := &cobra.Command{
 		Use:   "list --dir DIR [--json]",
 		Short: "Refresh, then list every target the repository offers",
 		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := refreshedClient(cmd, dir, &limits)
+			c, err := lookupClient(cmd, dir, &limits, &off)
 			if err != nil {
 				return err
 			}
 			list, err := c.ListTargets(cmd.Context(), maxRoles)
+			off.warnExpired(cmd, c)
 			if err != nil {
 				return err
 			}
@@ -267,6 +279,7 @@ func newClientListCommand() *cobra.Command {
 		},
 	}
 	addClientFlags(cmd, &dir, &limits)
+	off.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().IntVar(&maxRoles, "max-roles", 100000, "stop after visiting this many roles")
 	return cmd
