@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -31,7 +30,8 @@ A client directory holds the client's configuration (client.json) and the
 metadata it trusts (metadata/), byte for byte as received. Start with
 'rampart client init', which needs a root.json obtained out of band.`,
 	}
-	cmd.AddCommand(newClientInitCommand(), newClientRefreshCommand(), newClientGetCommand(), newClientListCommand())
+	cmd.AddCommand(newClientInitCommand(), newClientRefreshCommand(), newClientGetCommand(), newClientListCommand(),
+		newClientExportCommand(), newClientImportCommand())
 	return []*cobra.Command{cmd}
 }
 
@@ -44,7 +44,7 @@ type clientConfig struct {
 func newClientInitCommand() *cobra.Command {
 	var base, root, dir, metaURL, targetsURL string
 	cmd := &cobra.Command{
-		Use:   "init --url BASE --root ROOT.json --dir DIR",
+		Use:   "init [--url BASE] --root ROOT.json --dir DIR",
 		Short: "Trust a root and remember where the repository is (no network access)",
 		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -54,9 +54,7 @@ func newClientInitCommand() *cobra.Command {
 			if targetsURL == "" && base != "" {
 				targetsURL = strings.TrimSuffix(base, "/") + "/targets"
 			}
-			if metaURL == "" {
-				return usageError{errors.New("--url or --metadata-url is required")}
-			}
+
 			data, err := os.ReadFile(root)
 			if err != nil {
 				return err
@@ -68,11 +66,15 @@ func newClientInitCommand() *cobra.Command {
 			if err := os.WriteFile(filepath.Join(dir, "client.json"), append(cfg, '\n'), 0o644); err != nil {
 				return err
 			}
+			if metaURL == "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "initialized %s with no repository URL: it is updated by 'rampart client import' and used with --offline\n", dir)
+				return nil
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "initialized %s: metadata from %s, targets from %s\n", dir, metaURL, targetsURL)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&base, "url", "", "repository base URL, with metadata/ and targets/ below it")
+	cmd.Flags().StringVar(&base, "url", "", "repository base URL, with metadata/ and targets/ below it (none: a client updated by bundles only)")
 	cmd.Flags().StringVar(&metaURL, "metadata-url", "", "metadata base URL (overrides --url)")
 	cmd.Flags().StringVar(&targetsURL, "targets-url", "", "targets base URL (overrides --url)")
 	cmd.Flags().StringVar(&root, "root", "", "trusted root.json, obtained out of band")
@@ -112,11 +114,15 @@ func openClient(dir string, l *clientLimits) (*client.Client, error) {
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "client.json"), err)
 	}
+	var fetcher client.Fetcher = &client.HTTPFetcher{UserAgent: "rampart/" + Version, MinRate: l.minRate, RateWindow: l.window, Timeout: l.timeout}
+	if cfg.MetadataURL == "" {
+		cfg.MetadataURL, fetcher = noRepository(dir)
+	}
 	return client.New(client.Config{
 		MetadataURL: cfg.MetadataURL,
 		TargetsURL:  cfg.TargetsURL,
 		Dir:         filepath.Join(dir, "metadata"),
-		Fetcher:     &client.HTTPFetcher{UserAgent: "rampart/" + Version, MinRate: l.minRate, RateWindow: l.window, Timeout: l.timeout},
+		Fetcher:     fetcher,
 		Limits:      l.limits,
 	})
 }

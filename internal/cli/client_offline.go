@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"strings"
@@ -88,4 +90,16 @@ func offlineGet(cmd *cobra.Command, dir string, info client.TargetInfo, out stri
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%s %s (%d bytes, verified, offline) to %s\n", verb, info.Path, info.Length, out)
 	return nil
+}
+
+// noRepository is the URL and fetcher of a client directory initialized
+// without a repository URL: every fetch fails, saying what to do instead.
+func noRepository(dir string) (string, client.Fetcher) {
+	return "none:", noRepositoryFetcher(dir)
+}
+
+type noRepositoryFetcher string
+
+func (d noRepositoryFetcher) Fetch(context.Context, string, int64) (io.ReadCloser, error) {
+	return nil, fmt.Errorf("%s has no repository URL (it was initialized for bundles): use --offline, and 'rampart client import' to update it", string(d))
 }
