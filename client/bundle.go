@@ -216,7 +216,7 @@ type bundleReader struct {
 	tr     *tar.Reader
 	limits Limits
 	files  map[string][]byte // metadata entries by name
-	next   *tar.Header // the first target entry, read past the metadata
+	next   *tar.Header       // the first target entry, read past the metadata
 	count  int
 }
 
