@@ -475,3 +475,29 @@ func replaceFlat(src, dst string) error {
 	}
 	return nil
 }
+
+// BundleRoot returns the oldest root version a bundle carries, read
+// within the root bound, without checking it: for a first import that has
+// no root obtained out of band to start from.
+func BundleRoot(r io.Reader) ([]byte, error) {
+	b := &bundleReader{tr: tar.NewReader(r), files: map[string][]byte{}, limits: Limits{}.withDefaults()}
+	if err := b.readMetadata(); err != nil {
+		return nil, err
+	}
+	var best []byte
+	bestV := int64(-1)
+	for name, data := range b.files {
+		v, ok := strings.CutPrefix(name, bundleRoots)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSuffix(v, ".root.json"), 10, 64)
+		if err == nil && n > 0 && (bestV < 0 || n < bestV) {
+			best, bestV = data, n
+		}
+	}
+	if best == nil {
+		return nil, errors.New("bundle: no root")
+	}
+	return best, nil
+}

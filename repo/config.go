@@ -35,6 +35,10 @@ type Config struct {
 	// a private file, or whose file is not there (an offline key), is not
 	// used for signing.
 	Keys map[string]KeyRef `json:"keys"`
+	// Imported maps every role imported from an outside repository (see
+	// Repo.ImportDelegation) to where it came from. Imported roles keep
+	// their outside signatures and are never signed here.
+	Imported map[string]string `json:"imported,omitempty"`
 	// Server, when set, is the metadata server this repository publishes
 	// to (rampart serve): it holds the online keys marked Server in Keys
 	// and signs timestamp (and snapshot, when it holds that key) itself.

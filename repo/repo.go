@@ -463,6 +463,9 @@ func (tx *Tx) Targets(role string) (*metadata.Targets, error) {
 	if md, ok := tx.edited[role]; ok {
 		return md.Signed, nil
 	}
+	if src, ok := tx.cfg.Imported[role]; ok {
+		return nil, fmt.Errorf("role %s is imported from %s and signed there: it cannot be changed or signed here; import a newer version with 'rampart repo import-delegation'", role, src)
+	}
 	md, ok := tx.read[role]
 	if !ok {
 		var err error

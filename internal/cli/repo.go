@@ -89,6 +89,7 @@ func repoSubcommands() []*cobra.Command {
 		newRepoStatusCommand(),
 		newRepoExpiryCommand(),
 		newRepoRefreshCommand(),
+		newRepoImportDelegationCommand(),
 	}
 }
 
