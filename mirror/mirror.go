@@ -51,6 +51,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -79,7 +80,8 @@ type Options struct {
 	// "/") of the targets to copy; nil copies all of them, and an empty
 	// pattern matches nothing.
 	Targets []string
-	// Fetcher fetches from the origin; default a client.HTTPFetcher.
+	// Fetcher fetches from the origin; default a client.HTTPFetcher with
+	// HTTPClient(Workers).
 	Fetcher client.Fetcher
 	Limits  client.Limits
 	// Workers is the number of targets downloaded at once; default 8.
@@ -118,15 +120,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.TargetsURL == "" && o.URL != "" {
 		o.TargetsURL = strings.TrimSuffix(o.URL, "/") + "/targets"
 	}
+	if o.Workers <= 0 {
+		o.Workers = 8
+	}
 	if o.Fetcher == nil {
-		o.Fetcher = &client.HTTPFetcher{}
+		o.Fetcher = &client.HTTPFetcher{Client: HTTPClient(o.Workers)}
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	o.Workers = max(o.Workers, 0)
-	if o.Workers == 0 {
-		o.Workers = 8
 	}
 	if len(o.Root) == 0 {
 		return nil, errors.New("mirror: no trusted root (--root)")
@@ -211,6 +212,15 @@ func run(ctx context.Context, o Options, st *state, work *workState) (*Result, e
 	}
 	res.Metadata, err = w.commit()
 	return res, err
+}
+
+// HTTPClient returns an HTTP client that keeps a connection to the origin
+// open for each of workers downloads at once (http.DefaultClient keeps
+// two, and would open a new connection for most targets).
+func HTTPClient(workers int) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = max(workers, 2)
+	return &http.Client{Transport: tr}
 }
 
 // recorder keeps the root versions the client fetches: the chain it

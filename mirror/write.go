@@ -114,9 +114,11 @@ func writeSynced(p string, data []byte) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if perFileSync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	return f.Close()
 }
@@ -227,9 +229,11 @@ func (w *writer) fetchTarget(ctx context.Context, c *client.Client, t client.Tar
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if perFileSync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -251,18 +255,30 @@ func (w *writer) fetchTarget(ctx context.Context, c *client.Client, t client.Tar
 }
 
 // commit puts the staged files in place, bottom-up, timestamp.json last,
-// and returns the metadata files it wrote.
+// and returns the metadata files it wrote. What snapshot, root and
+// timestamp lead to is durable before they are put in place, and all of
+// it when commit returns.
 func (w *writer) commit() ([]string, error) {
 	slices.SortStableFunc(w.staged, func(a, b staged) int { return a.rank - b.rank })
 	dirs := map[string]bool{}
 	var written []string
+	durable := func() error {
+		if !perFileSync {
+			return syncFS(w.dir)
+		}
+		for d := range dirs {
+			syncDir(d)
+		}
+		return nil
+	}
+	if err := durable(); err != nil { // the staged files themselves
+		return nil, err
+	}
 	synced := false
 	for _, s := range w.staged {
 		if s.rank >= rankSnapshot && !synced {
-			// What snapshot, root and timestamp lead to is durable
-			// before they are put in place.
-			for dir := range dirs {
-				syncDir(dir)
+			if err := durable(); err != nil {
+				return nil, err
 			}
 			synced = true
 		}
@@ -283,8 +299,5 @@ func (w *writer) commit() ([]string, error) {
 			written = append(written, s.name)
 		}
 	}
-	for d := range dirs {
-		syncDir(d)
-	}
-	return written, nil
+	return written, durable()
 }

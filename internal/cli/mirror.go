@@ -48,7 +48,8 @@ ROOT.json must be a root of the repository DIR mirrors.`,
 			}
 			res, err := mirror.Run(cmd.Context(), mirror.Options{
 				URL: args[0], Dir: args[1], Root: rootData, Targets: patterns,
-				Fetcher:  &client.HTTPFetcher{UserAgent: "rampart/" + Version, MinRate: limits.minRate, RateWindow: limits.window, Timeout: limits.timeout},
+				Fetcher: &client.HTTPFetcher{Client: mirror.HTTPClient(workers), UserAgent: "rampart/" + Version,
+					MinRate: limits.minRate, RateWindow: limits.window, Timeout: limits.timeout},
 				Limits:   limits.limits,
 				Workers:  workers,
 				Progress: cmd.ErrOrStderr(),
