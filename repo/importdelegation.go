@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,9 +44,9 @@ type ImportedRole struct {
 	Keys       map[string]*metadata.Key
 	// Source says where it came from ("https://..." or "bundle").
 	Source string
-	// Content holds the verified content of the role's targets that was
-	// at hand, by target path; Missing lists the others.
-	Content map[string][]byte
+	// Content names the files holding the verified content of the role's
+	// targets that was at hand, by target path; Missing lists the others.
+	Content map[string]string
 	Missing []string
 }
 
@@ -204,42 +205,43 @@ func delegatedRole(tr *client.Trusted, role string) (*ImportedRole, error) {
 	return nil, fmt.Errorf("no role of the outside repository delegates %s", role)
 }
 
-// fetchContent gets the content of the role's targets that clients would
-// trust it for: downloaded and verified online, or from the targets a
-// bundle brought.
+// fetchContent finds the content of the role's targets that clients would
+// trust it for: downloaded into store and verified online, or brought by
+// a bundle (which verified it into store).
 func fetchContent(ctx context.Context, c *client.Client, store client.TargetStore, fromBundle bool, imp *ImportedRole) error {
 	list, err := c.ListTargets(ctx, 0)
 	if err != nil {
 		return err
 	}
-	imp.Content = map[string][]byte{}
+	imp.Content = map[string]string{}
 	for _, t := range list {
 		if t.Role != imp.Role {
 			continue
 		}
-		var buf bytes.Buffer
-		switch {
-		case fromBundle && store.Has(t):
-			p := filepath.Join(store.Dir, "sha256", fmt.Sprintf("%x", t.Hashes.SHA256))
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			buf.Write(data)
-		case fromBundle:
-			imp.Missing = append(imp.Missing, t.Path)
-			continue
-		default:
-			if err := c.Download(ctx, t, &buf); err != nil {
-				return err
-			}
-		}
 		if t.Hashes.SHA256 == nil {
 			return fmt.Errorf("target %s of %s has no SHA-256 hash, which this repository's content store needs", t.Path, imp.Role)
 		}
-		imp.Content[t.Path] = buf.Bytes()
+		if !store.Has(t) {
+			if fromBundle {
+				imp.Missing = append(imp.Missing, t.Path)
+				continue
+			}
+			if err := downloadTo(ctx, c, store, t); err != nil {
+				return err
+			}
+		}
+		imp.Content[t.Path] = filepath.Join(store.Dir, "sha256", fmt.Sprintf("%x", t.Hashes.SHA256))
 	}
 	return nil
+}
+
+// downloadTo downloads a target into store, which checks it.
+func downloadTo(ctx context.Context, c *client.Client, store client.TargetStore, t client.TargetInfo) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(c.Download(ctx, t, pw)) }()
+	err := store.Put(t, pr)
+	pr.CloseWithError(err)
+	return err
 }
 
 // ImportResult says what ImportDelegation did.
@@ -374,16 +376,21 @@ func (tx *Tx) setImportedDelegation(imp *ImportedRole) error {
 	return nil
 }
 
-// storeImported puts the imported content in the content store.
+// storeImported puts the imported content in the content store, hard
+// linked where the file system allows it.
 func (r *Repo) storeImported(imp *ImportedRole) (int, error) {
 	store := filepath.Join(r.dir, targetsDir)
 	n := 0
-	for p, data := range imp.Content {
+	for _, p := range slices.Sorted(maps.Keys(imp.Content)) {
 		if err := CheckTargetPath(p); err != nil {
 			return n, fmt.Errorf("target %s of %s: %w", p, imp.Role, err)
 		}
-		sum := sha256.Sum256(data)
-		tf := metadata.TargetFile{Length: int64(len(data)), Hashes: metadata.Hashes{SHA256: sum[:]}}
+		src := imp.Content[p]
+		sum, err := fileSHA256(src)
+		if err != nil {
+			return n, err
+		}
+		tf := metadata.TargetFile{Hashes: metadata.Hashes{SHA256: sum}}
 		dst := filepath.Join(store, filepath.FromSlash(tf.ConsistentPath(p)))
 		if _, err := os.Stat(dst); err == nil {
 			continue
@@ -391,25 +398,25 @@ func (r *Repo) storeImported(imp *ImportedRole) (int, error) {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return n, err
 		}
-		f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
-		if err != nil {
-			return n, err
-		}
-		_, err = io.Copy(f, bytes.NewReader(data))
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(f.Name(), dst)
-		}
-		if err != nil {
-			os.Remove(f.Name())
-			return n, err
+		if os.Link(src, dst) != nil {
+			if err := copyFile(src, dst); err != nil {
+				return n, err
+			}
 		}
 		n++
 	}
 	return n, nil
+}
+
+func fileSHA256(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
 }

@@ -180,3 +180,62 @@ func TestImportDelegationServer(t *testing.T) {
 	publishServer(t, r, c)
 	mustGet(t, rc, "partner/tool-2.tgz", "tool 2.0")
 }
+
+func bundleOf(t *testing.T, outside *repotest.Repo, url string, targets ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := client.Init(dir, outside.RootBytes(1)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(client.Config{MetadataURL: url + "/metadata", TargetsURL: url + "/targets", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := c.WriteBundle(ctx, &buf, targets); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "bundle")
+	os.WriteFile(p, buf.Bytes(), 0o644)
+	return p
+}
+
+func TestImportDelegationFromBundle(t *testing.T) {
+	outside, url := outsideRepo(t)
+	old := bundleOf(t, outside, url) // no target content
+	outside.AddTarget("partner", "partner/tool-2.tgz", []byte("tool 2.0"))
+	outside.Publish()
+	newer := bundleOf(t, outside, url, "partner/tool.tgz", "partner/tool-2.tgz")
+
+	r := initRepo(t, repo.InitOptions{})
+	imp, tofu, err := repo.ReadImport(ctx, r.Dir(), "partner", repo.ImportSource{Bundle: newer, Root: outside.RootBytes(1)})
+	if err != nil || tofu {
+		t.Fatalf("ReadImport: %v (trusted the bundle's root: %v)", err, tofu)
+	}
+	if res, err := r.ImportDelegation(ctx, imp); err != nil || res.Version != 2 || res.Targets != 2 {
+		t.Fatalf("import: %+v, %v", res, err)
+	}
+	pub := filepath.Join(t.TempDir(), "pub")
+	publish(t, r, pub)
+	checkInside(t, r, pub, "partner/tool-2.tgz", "tool 2.0")
+
+	// The older bundle is refused by the chain kept for partner.
+	staged, _ := os.ReadFile(filepath.Join(r.Dir(), "staged", "partner.json"))
+	if _, _, err := repo.ReadImport(ctx, r.Dir(), "partner", repo.ImportSource{Bundle: old}); err == nil || !strings.Contains(err.Error(), "rollback") {
+		t.Fatalf("an older bundle: %v", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(r.Dir(), "staged", "partner.json")); !bytes.Equal(staged, after) {
+		t.Fatal("a refused bundle changed the role")
+	}
+
+	// A first import from a bundle alone trusts its oldest root, says so,
+	// and names the targets it did not carry.
+	r2 := initRepo(t, repo.InitOptions{})
+	imp, tofu, err = repo.ReadImport(ctx, r2.Dir(), "partner", repo.ImportSource{Bundle: old})
+	if err != nil || !tofu || len(imp.Missing) != 1 || imp.Missing[0] != "partner/tool.tgz" {
+		t.Fatalf("bundle alone: %+v, tofu %v, %v", imp, tofu, err)
+	}
+}

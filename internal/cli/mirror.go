@@ -36,7 +36,8 @@ Run again, the mirror fetches only what changed. A run that fails changes
 nothing in DIR, and one that succeeds puts timestamp.json in place last, so
 that clients reading DIR meanwhile see the old state or the new one. The
 mirror keeps its own trusted metadata in DIR/.rampart-mirror; on later runs
-ROOT.json must be a root of the repository DIR mirrors.`,
+ROOT.json must be a root of the repository DIR mirrors. Give the oldest root
+the mirror's clients trust: DIR holds the root versions from it on.`,
 		Args: checkArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rootData, err := os.ReadFile(root)
