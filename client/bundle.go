@@ -37,8 +37,12 @@ const (
 	bundleRoots    = "roots/"
 	bundleMetadata = "metadata/"
 	bundleTargets  = "targets/"
-	// maxBundleEntries bounds the entries of a bundle read.
-	maxBundleEntries = 1 << 20
+	// maxBundleEntries bounds the entries of a bundle read, and
+	// maxBundleMetadata the bytes of all its metadata, which is held in
+	// memory until it is checked (a million targets in hashed bins take
+	// some 150 MB).
+	maxBundleEntries  = 1 << 20
+	maxBundleMetadata = 1 << 30
 )
 
 // RootChain returns the repository's root versions from 1 to the trusted
@@ -218,6 +222,7 @@ type bundleReader struct {
 	files  map[string][]byte // metadata entries by name
 	next   *tar.Header       // the first target entry, read past the metadata
 	count  int
+	total  int64 // metadata bytes read
 }
 
 // header returns the next entry, checked: a regular file with a clean,
@@ -271,6 +276,9 @@ func (b *bundleReader) readMetadata() error {
 		}
 		if h.Size > bound {
 			return fmt.Errorf("bundle: %s: %d bytes exceeds the bound of %d", h.Name, h.Size, bound)
+		}
+		if b.total += h.Size; b.total > maxBundleMetadata {
+			return fmt.Errorf("bundle: more than %d bytes of metadata", maxBundleMetadata)
 		}
 		if _, dup := b.files[h.Name]; dup {
 			return fmt.Errorf("bundle: %s appears twice", h.Name)
