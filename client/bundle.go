@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rampart-tuf/rampart/client/trust"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -68,7 +68,7 @@ func (c *Client) RootChain(ctx context.Context) ([][]byte, error) {
 		}
 		var err error
 		if walk == nil {
-			walk, err = trust.New(data, set.Reference())
+			walk, err = trust.New(data, trust.Options{Time: set.Reference(), StrictKeyIDs: c.cfg.StrictKeyIDs})
 		} else {
 			err = walk.UpdateRoot(data)
 		}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rampart-tuf/rampart/client/trust"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -46,9 +46,9 @@ func (c *Client) RefreshOffline(allowExpired bool) error {
 	defer c.mu.Unlock()
 	c.cfg.Fetcher = offlineFetcher{}
 	c.trusted = nil
-	ref := c.cfg.Now()
+	opts := trust.Options{Time: c.cfg.Now(), StrictKeyIDs: c.cfg.StrictKeyIDs}
 	if allowExpired {
-		ref = time.Time{} // before any expiry: nothing counts as expired
+		opts.Expiry = trust.ExpiryReport // accepted, and named by Expired
 	}
 	rootData, err := c.store.read(metadata.TypeRoot, c.limits.RootBytes)
 	if err != nil {
@@ -57,7 +57,7 @@ func (c *Client) RefreshOffline(allowExpired bool) error {
 	if rootData == nil {
 		return fmt.Errorf("no trusted root in %s: run init first", c.cfg.Dir)
 	}
-	set, err := trust.New(rootData, ref)
+	set, err := trust.New(rootData, opts)
 	if err != nil {
 		return fmt.Errorf("trusted root: %w", err)
 	}

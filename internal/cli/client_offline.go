@@ -32,7 +32,7 @@ func lookupClient(cmd *cobra.Command, dir string, l *clientLimits, o *offlineFla
 	if o.allowExpired && !o.offline {
 		return nil, usageErrorf("--allow-expired goes with --offline: online, expired metadata is replaced by a refresh")
 	}
-	c, err := openClient(dir, l)
+	c, err := openClient(dir, l, strictKeyIDs(cmd))
 	if err != nil {
 		return nil, err
 	}
