@@ -17,8 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rampart-tuf/rampart/tuf/trust"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 )
 
 // A bundle carries a client's trusted metadata, and targets, across an

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rampart-tuf/rampart/tuf/trust"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 )
 
 // ErrOffline reports something an offline client would have had to fetch.
