@@ -88,6 +88,9 @@ func TestImportDelegation(t *testing.T) {
 	if !bytes.Equal(inside, outside.Meta("partner")) {
 		t.Fatal("the role inside is not the outside role byte for byte")
 	}
+	if _, err := r.Status(ctx); err != nil {
+		t.Fatalf("status with an imported role: %v", err)
+	}
 	// Only the role made here: the outside targets role is not imported.
 	if _, err := os.Stat(filepath.Join(pub, "targets", "outside")); !os.IsNotExist(err) {
 		t.Fatal("content of another outside role was imported")

@@ -30,7 +30,11 @@ later import cannot roll it back: a newer version of ROLE replaces the one
 installed, an older one is refused. The first import from a URL needs a
 root of the outside repository obtained out of band (--root); the first
 from a bundle without --root starts from the oldest root the bundle holds,
-and says so.`,
+and says so. Later imports continue the chain kept in DIR/imports/ROLE and
+do not read --root.
+
+ROLE keeps the outside expiry: clients here refuse it once it expires, so
+import a newer version before then. 'rampart repo refresh' leaves it alone.`,
 		Example: `  rampart repo import-delegation inside partner --from-url https://tuf.example.com --root example-root.json
   rampart repo import-delegation inside partner --from-bundle partner.bundle`,
 		Args: checkArgs(cobra.ExactArgs(2)),
