@@ -485,3 +485,20 @@ func sha256hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// TestOtherDialect: the TUF 1.0 publish route refuses a Notary repository,
+// naming what to use instead.
+func TestOtherDialect(t *testing.T) {
+	s := startServer(t, "bolt")
+	m := newMaintainer(t, s, "example.com/dialect/app")
+	root := m.rootDoc(1, m.snp.Key)
+	targets := m.targetsDoc(1, []string{"a"}, nil, nil, m.targets)
+	if code, body := m.post(map[string][]byte{"root": root, "targets": targets, "snapshot": m.snapshotDoc(1, map[string][]byte{"root": root, "targets": targets})}); code != 200 {
+		t.Fatalf("publish: %d %s", code, body)
+	}
+	code, body, _ := s.do(t, "POST", "/api/v1/repositories/"+m.gun+"/metadata", "Bearer "+m.token, "application/json", []byte(`{"roles":{"targets":{}}}`))
+	var e struct{ Error, Check string }
+	if code != 409 || json.Unmarshal(body, &e) != nil || e.Check != "dialect" || !strings.Contains(e.Error, "notary import") {
+		t.Errorf("TUF 1.0 publish to a Notary repository: %d %s", code, body)
+	}
+}
