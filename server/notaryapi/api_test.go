@@ -260,7 +260,8 @@ func testPublish(t *testing.T, kind string) {
 		{"undelegated role", map[string][]byte{"targets/nightly": m.targetsDoc(1, nil, nil, nil, del)}, 400, "INVALID_UPDATE", "ErrBadTargets"},
 		{"timestamp uploaded", map[string][]byte{"timestamp": ts1}, 400, "INVALID_ROLE", ""},
 		{"invalid role name", map[string][]byte{"targets/../root": rel1}, 400, "INVALID_ROLE", ""},
-		{"malformed document", map[string][]byte{"targets": []byte(`{"signed":`)}, 400, "INVALID_UPDATE", "ErrBadTargets"},
+		{"not JSON", map[string][]byte{"targets": []byte(`{"signed":`)}, 400, "MALFORMED_JSON", ""},
+		{"not a targets document", map[string][]byte{"targets": ts1}, 400, "INVALID_UPDATE", "ErrBadTargets"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body := m.post(tc.parts)

@@ -19,7 +19,7 @@ type code struct {
 // UNAUTHORIZED and DENIED.
 var (
 	codeInvalidRole     = code{"INVALID_ROLE", http.StatusBadRequest, "the role is not valid"}
-	codeMalformedJSON   = code{"MALFORMED_JSON", http.StatusBadRequest, "JSON sent by the client could not be parsed"}
+	codeMalformedJSON   = code{"MALFORMED_JSON", http.StatusBadRequest, "a document sent is not JSON"}
 	codeUpdating        = code{"UPDATING", http.StatusInternalServerError, "an error occurred while updating the repository"}
 	codeOldVersion      = code{"VERSION", http.StatusBadRequest, "a newer version of the metadata is already stored"}
 	codeMetadataMissing = code{"METADATA_NOT_FOUND", http.StatusNotFound, "the requested metadata does not exist"}

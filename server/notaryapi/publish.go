@@ -79,6 +79,9 @@ func (a *API) readParts(w http.ResponseWriter, r *http.Request) (map[string][]by
 		if err != nil {
 			return nil, readError(err, limit)
 		}
+		if !json.Valid(data) {
+			return nil, apiError(codeMalformedJSON, role+" is not JSON")
+		}
 		parts[role] = data
 	}
 	if len(parts) == 0 {
