@@ -382,6 +382,27 @@ func TestAuth(t *testing.T) {
 	if code, _, _ := s.do(t, "GET", "/v2/"+gun+"/_trust/tuf/timestamp.key", "Bearer "+other, "", nil); code != 403 {
 		t.Errorf("a token for another prefix created a key: %d", code)
 	}
+	// A deleted repository is created again only with admin scope, with
+	// new keys; publishing to a GUN never created is a 404.
+	if code, body, _ := s.do(t, "DELETE", "/v2/"+gun+"/_trust/tuf/", "Bearer "+admin, "", nil); code != 200 {
+		t.Fatalf("DELETE: %d %s", code, body)
+	}
+	if code, _, _ := s.do(t, "GET", "/v2/"+gun+"/_trust/tuf/timestamp.key", "Bearer "+push, "", nil); code != 403 {
+		t.Errorf("re-creating a deleted repository with push scope: %d", code)
+	}
+	if code, body, _ := s.do(t, "POST", "/v2/"+gun+"/_trust/tuf/timestamp.key", "Bearer "+admin, "", nil); code != 404 {
+		t.Errorf("rotating a key of a deleted repository: %d %s", code, body)
+	}
+	never := "example.com/auth/never"
+	if code, body, _ := s.do(t, "POST", "/v2/"+never+"/_trust/tuf/", "Bearer "+s.token(t, "push", never), "multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"files\"; filename=\"targets\"\r\n\r\n{}\r\n--x--\r\n")); code != 404 {
+		t.Errorf("publishing to a GUN never created: %d %s", code, body)
+	} else {
+		checkError(t, "publish to a GUN never created", code, body, 404, "METADATA_NOT_FOUND", "")
+	}
+	code, k0, _ := s.do(t, "GET", "/v2/"+gun+"/_trust/tuf/timestamp.key", "Bearer "+admin, "", nil)
+	if code != 200 {
+		t.Fatalf("re-creating a deleted repository with admin scope: %d %s", code, k0)
+	}
 	// GET returns the same key until POST makes a new one.
 	_, k1, _ := s.do(t, "GET", "/v2/"+gun+"/_trust/tuf/timestamp.key", "Bearer "+push, "", nil)
 	_, k2, _ := s.do(t, "GET", "/v2/"+gun+"/_trust/tuf/timestamp.key", "Bearer "+push, "", nil)
