@@ -13,6 +13,7 @@ import (
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/notary"
 )
 
 // PublishResult describes a successful publish.
@@ -54,6 +55,9 @@ func (s *Server) loadState(ctx context.Context, gun string) (*state, error) {
 		return nil, fmt.Errorf("loading current root: %w", err)
 	}
 	if st.root, err = metadata.ParseRoot(rf.Data); err != nil {
+		if _, nerr := notary.ParseAs(rf.Data, notary.TypeRoot); nerr == nil {
+			return nil, errorf(http.StatusConflict, "", checkDialect, "%s is a Notary repository: the notary client publishes to it (/v2/%s/_trust/tuf/); rampart notary import makes a TUF 1.0 repository of it", gun, gun)
+		}
 		return nil, fmt.Errorf("stored root of %s: %w", gun, err)
 	}
 	sf, err := s.store.File(ctx, gun, metadata.TypeSnapshot, repo.SnapshotVersion)
