@@ -437,7 +437,8 @@ func openUploadRecord(p, url, gun string, fresh bool) (*uploadRecord, error) {
 	for _, l := range slices.Sorted(maps.Keys(rec.known)) {
 		b.WriteString(l + "\n")
 	}
-	if _, err := f.WriteString(b.String()); err == nil {
+	_, err = f.WriteString(b.String())
+	if err == nil {
 		err = f.Sync()
 	}
 	if err == nil {
