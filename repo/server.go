@@ -9,8 +9,9 @@ import (
 )
 
 // MetadataServer is what the repository library needs of a metadata
-// server (rampart serve; docs/server-api.md): its public metadata, its
-// online keys, target uploads and atomic publishes. server/apiclient's
+// server (rampart serve; docs/server-api.md): its public metadata, the
+// repository's creation and online keys, target uploads and atomic
+// publishes. server/apiclient's
 // Client, which carries the token, is one.
 type MetadataServer interface {
 	// URL is the server's base URL and RepositoryURL the one of gun's
@@ -21,6 +22,9 @@ type MetadataServer interface {
 	// "3.targets.json"), failing beyond limit bytes. A file or repository
 	// the server does not have matches api.ErrNotFound.
 	Metadata(ctx context.Context, gun, file string, limit int64) ([]byte, error)
+	// CreateRepository creates gun on the server, which makes its online
+	// keys, and reports whether it was new (an existing one is no error).
+	CreateRepository(ctx context.Context, gun string) (created bool, err error)
 	// OnlineKey returns the key the server signs gun's role with.
 	OnlineKey(ctx context.Context, gun, role string) (*metadata.Key, error)
 	// HasTarget reports whether the server has the content of gun at
