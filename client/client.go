@@ -10,6 +10,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,12 +50,12 @@ type Limits struct {
 }
 
 func (l Limits) withDefaults() Limits {
-	l.MaxRootRotations = cmpOr(l.MaxRootRotations, 256)
-	l.MaxDelegations = cmpOr(l.MaxDelegations, 32)
-	l.RootBytes = cmpOr(l.RootBytes, 1<<20)
-	l.TimestampBytes = cmpOr(l.TimestampBytes, 1<<20)
-	l.SnapshotBytes = cmpOr(l.SnapshotBytes, 64<<20)
-	l.TargetsBytes = cmpOr(l.TargetsBytes, 64<<20)
+	l.MaxRootRotations = cmp.Or(l.MaxRootRotations, 256)
+	l.MaxDelegations = cmp.Or(l.MaxDelegations, 32)
+	l.RootBytes = cmp.Or(l.RootBytes, 1<<20)
+	l.TimestampBytes = cmp.Or(l.TimestampBytes, 1<<20)
+	l.SnapshotBytes = cmp.Or(l.SnapshotBytes, 64<<20)
+	l.TargetsBytes = cmp.Or(l.TargetsBytes, 64<<20)
 	return l
 }
 
@@ -236,7 +237,7 @@ func (c *Client) updateSnapshot(ctx context.Context, set *trust.Set) error {
 	if set.Root().Signed.ConsistentSnapshot {
 		name = fmt.Sprintf("%d.snapshot.json", meta.Version)
 	}
-	data, err := readAll(ctx, c.cfg.Fetcher, c.metaURL(name), cmpOr(meta.Length, c.limits.SnapshotBytes))
+	data, err := readAll(ctx, c.cfg.Fetcher, c.metaURL(name), cmp.Or(meta.Length, c.limits.SnapshotBytes))
 	if err != nil {
 		return fmt.Errorf("snapshot.json: %w", err)
 	}
@@ -256,7 +257,7 @@ func (c *Client) updateTargets(ctx context.Context, set *trust.Set, role, parent
 	if err != nil {
 		return err
 	}
-	bound := cmpOr(meta.Length, c.limits.TargetsBytes)
+	bound := cmp.Or(meta.Length, c.limits.TargetsBytes)
 	if local, err := c.store.read(role, bound); err == nil && local != nil {
 		if set.UpdateTargets(role, parent, local) == nil {
 			return nil

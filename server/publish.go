@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/keys"
@@ -17,16 +18,7 @@ import (
 )
 
 // PublishResult describes a successful publish.
-type PublishResult struct {
-	GUN              string `json:"gun"`
-	ChangeID         int64  `json:"change_id"`
-	RootVersion      int64  `json:"root_version"`
-	SnapshotVersion  int64  `json:"snapshot_version"`
-	TimestampVersion int64  `json:"timestamp_version"`
-	// ETag is the ETag of the new timestamp.json, for If-Match on the
-	// next publish.
-	ETag string `json:"etag"`
-}
+type PublishResult = api.PublishResult
 
 // state is what a publish builds on: the repository's current trusted
 // documents, loaded from the store.
