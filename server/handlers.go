@@ -114,9 +114,20 @@ func (s *Server) serveTarget(w http.ResponseWriter, r *http.Request, gun, target
 		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no target path"))
 		return
 	}
-	digest, _, ok := strings.Cut(path.Base(target), ".")
-	if !ok || (len(digest) != 64 && len(digest) != 128) || strings.ToLower(digest) != digest {
+	dir, base := path.Split(target)
+	digest, name, ok := strings.Cut(base, ".")
+	if !ok || name == "" || (len(digest) != 64 && len(digest) != 128) || strings.ToLower(digest) != digest {
 		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "targets are served by their consistent-snapshot name, DIR/HASH.NAME"))
+		return
+	}
+	// Only content the repository's metadata lists, under this name.
+	listed, err := s.store.Listed(r.Context(), gun, digest, dir+name, s.now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !listed {
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "%s: no metadata of the repository lists %s with this hash", gun, dir+name))
 		return
 	}
 	t, err := s.store.Target(r.Context(), gun, digest)
@@ -136,10 +147,46 @@ func (s *Server) serveTarget(w http.ResponseWriter, r *http.Request, gun, target
 	defer f.Close()
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
+	h.Set("X-Content-Type-Options", "nosniff")
+	cd := mime.FormatMediaType("attachment", map[string]string{"filename": name})
+	if cd == "" {
+		cd = "attachment"
+	}
+	h.Set("Content-Disposition", cd)
 	h["Cache-Control"] = s.versionedCC
 	h.Set("ETag", etag(t.SHA256))
-	http.ServeContent(w, r, "", time.Time{}, f)
+	http.ServeContent(&jsonRangeError{ResponseWriter: w, s: s, r: r}, r, "", time.Time{}, f)
 }
+
+// jsonRangeError turns the plain-text 416 of http.ServeContent into a JSON
+// error like every other.
+type jsonRangeError struct {
+	http.ResponseWriter
+	s       *Server
+	r       *http.Request
+	swallow bool
+}
+
+func (j *jsonRangeError) WriteHeader(code int) {
+	if code != http.StatusRequestedRangeNotSatisfiable {
+		j.ResponseWriter.WriteHeader(code)
+		return
+	}
+	j.swallow = true
+	h := j.Header()
+	h.Del("Content-Length")
+	h.Del("Content-Encoding")
+	j.s.fail(j.ResponseWriter, j.r, errorf(code, "", checkRequest, "the range %q is not satisfiable: the content has %s bytes", j.r.Header.Get("Range"), strings.TrimPrefix(h.Get("Content-Range"), "bytes */")))
+}
+
+func (j *jsonRangeError) Write(p []byte) (int, error) {
+	if j.swallow {
+		return len(p), nil
+	}
+	return j.ResponseWriter.Write(p)
+}
+
+func (j *jsonRangeError) Unwrap() http.ResponseWriter { return j.ResponseWriter }
 
 // authorize checks the request's bearer token for scope over gun (every
 // GUN when gun is empty and prefix must be empty). It writes the 401 or
@@ -220,6 +267,9 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, limit int64, v
 			return errorf(http.StatusRequestEntityTooLarge, "", checkSize, "body larger than %d bytes", limit)
 		}
 		return badRequest("", checkRequest, "reading the body: %v", err)
+	}
+	if err := checkDuplicateMembers(body); err != nil {
+		return badRequest("", checkJSON, "malformed request body: %v", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -7,6 +7,8 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha512"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,11 +16,15 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -423,4 +429,226 @@ func TestWrongOnlineKeySecret(t *testing.T) {
 			t.Errorf("rampart serve with the wrong secret: %v\n%s\nwant a failure naming %s", err, out, wrong)
 		}
 	})
+}
+
+// slowStore is a real store whose next Publish takes a while to commit, so
+// that other publishes arrive while it runs.
+type slowStore struct {
+	store.Store
+	delay chan time.Duration
+}
+
+func (s *slowStore) Publish(ctx context.Context, u store.Update) (store.Change, error) {
+	select {
+	case d := <-s.delay:
+		time.Sleep(d)
+	default:
+	}
+	return s.Store.Publish(ctx, u)
+}
+
+// TestRacingPublishersConflict: publishers without If-Match that all build
+// on the same state and race get 409 conflict, as documented, and not 400
+// version, except the one that wins.
+func TestRacingPublishersConflict(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		st := &slowStore{Store: openStore(t, kind), delay: make(chan time.Duration, 1)}
+		ts := newServer(t, st)
+		m := newMaintainer(t, ts, "example.com/race")
+		m.mustPublish(map[string][]byte{"root": sign(t, m.rootDoc(1), m.root), "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
+		st.delay <- time.Second
+		const n = 8
+		codes := make(chan string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if i > 0 {
+					time.Sleep(200 * time.Millisecond) // while the first commits
+				}
+				doc := sign(t, m.targetsDoc(2, map[string]string{fmt.Sprintf("f%d", i): "x"}), m.targets)
+				code, e, _ := m.publish(map[string][]byte{"targets": doc})
+				codes <- fmt.Sprintf("%d %s", code, e.Check)
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		got := map[string]int{}
+		for c := range codes {
+			got[c]++
+		}
+		if got["200 "] != 1 || got["409 conflict"] != n-1 {
+			t.Errorf("racing publishes: %v, want one 200 and %d 409 conflict", got, n-1)
+		}
+		// A publish that did not race still gets 400 version.
+		code, e, _ := m.publish(map[string][]byte{"targets": sign(t, m.targetsDoc(2, nil), m.targets)})
+		if code != http.StatusBadRequest || e.Check != "version" {
+			t.Errorf("a stale publish that did not race: %d %+v, want 400 version", code, e)
+		}
+	})
+}
+
+// TestSmallerPoints: /metrics behind a token or elsewhere, a 416 in JSON,
+// and duplicate members in the request envelope.
+func TestSmallerPoints(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		st := openStore(t, kind)
+		ts := newServer(t, st, func(c *server.Config) { c.Metrics = server.MetricsToken })
+		pull := pushToken(t, ts, "example.com/x") // any known token will do
+		if code, _, _ := request(t, "GET", ts.URL+"/metrics", "", nil); code != http.StatusUnauthorized {
+			t.Errorf("/metrics without a token: %d, want 401", code)
+		}
+		if code, b, _ := request(t, "GET", ts.URL+"/metrics", pull, nil); code != 200 || !strings.Contains(string(b), "rampart_http_requests_total") {
+			t.Errorf("/metrics with a token: %d", code)
+		}
+		elsewhere := newServer(t, st, func(c *server.Config) { c.Metrics = server.MetricsElsewhere })
+		if code, _, _ := request(t, "GET", elsewhere.URL+"/metrics", elsewhere.Admin, nil); code != http.StatusNotFound {
+			t.Errorf("/metrics on the main handler with MetricsElsewhere: %d, want 404", code)
+		}
+		rec := httptest.NewRecorder()
+		elsewhere.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), "rampart_http_requests_total") {
+			t.Errorf("MetricsHandler: %d", rec.Code)
+		}
+
+		m := newMaintainer(t, ts, "example.com/small")
+		m.upload("a.txt", "12345678")
+		m.mustPublish(map[string][]byte{"root": sign(t, m.rootDoc(1), m.root), "targets": sign(t, m.targetsDoc(1, map[string]string{"a.txt": "12345678"}), m.targets)})
+		code, b, h := request(t, "GET", ts.URL+"/tuf/"+m.gun+"/targets/"+sha256hex("12345678")+".a.txt", "", nil, "Range", "bytes=100-")
+		var e apiError
+		if code != http.StatusRequestedRangeNotSatisfiable || json.Unmarshal(b, &e) != nil || e.Check != "request" ||
+			h.Get("Content-Type") != "application/json" || h.Get("Content-Range") != "bytes */8" {
+			t.Errorf("unsatisfiable range: %d %q %v, want a JSON 416", code, b, h)
+		}
+
+		targets := sign(t, m.targetsDoc(2, nil), m.targets)
+		other := sign(t, m.targetsDoc(3, nil), m.targets)
+		for name, body := range map[string]string{
+			"role twice":  `{"roles": {"targets": ` + string(targets) + `, "targets": ` + string(other) + `}}`,
+			"roles twice": `{"roles": {"targets": ` + string(targets) + `}, "roles": {}}`,
+		} {
+			code, e, _ := publishTo(t, ts.URL, ts.Admin, m.gun, []byte(body))
+			if code != http.StatusBadRequest || e.Check != "json" || !strings.Contains(e.Error, "twice") {
+				t.Errorf("%s: %d %+v, want 400 json", name, code, e)
+			}
+		}
+		code, b, _ = request(t, "POST", ts.URL+"/api/v1/tokens", ts.Admin, strings.NewReader(`{"scope":"pull","scope":"admin"}`))
+		if code != http.StatusBadRequest || !strings.Contains(string(b), "twice") {
+			t.Errorf("token request with scope twice: %d %s", code, b)
+		}
+	})
+}
+
+// TestUnlistedContent: a push token used to host any file (an HTML page
+// from a GUN never published). Content is served only under a path and
+// hash that the repository's metadata lists, as an attachment that
+// browsers do not sniff; content a new version no longer lists stays
+// served until the snapshot that listed it expires.
+func TestUnlistedContent(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		var skew atomic.Int64
+		ts := newServer(t, openStore(t, kind), func(c *server.Config) {
+			c.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+		})
+		push := pushToken(t, ts, "example.com/acme")
+		m := newMaintainer(t, ts, "example.com/acme/app")
+		m.token = push
+		get := func(name, content string, by512 bool) (int, http.Header) {
+			t.Helper()
+			digest := sha256hex(content)
+			if by512 {
+				sum := sha512.Sum512([]byte(content))
+				digest = hex.EncodeToString(sum[:])
+			}
+			dir, base := path.Split(name)
+			code, b, h := request(t, "GET", ts.URL+"/tuf/"+m.gun+"/targets/"+dir+digest+"."+base, "", nil)
+			if code == 200 && string(b) != content {
+				t.Errorf("GET %s served %q", name, b)
+			}
+			return code, h
+		}
+		page := "<html><script>alert(1)</script></html>"
+		m.upload("evil.html", page)
+		if code, _ := get("evil.html", page, false); code != http.StatusNotFound {
+			t.Errorf("uploaded content that no metadata lists: %d, want 404", code)
+		}
+		if code, _ := get("evil.html", page, true); code != http.StatusNotFound {
+			t.Errorf("uploaded content that no metadata lists, by SHA-512: %d, want 404", code)
+		}
+
+		m.upload("dist/app.txt", "app 1")
+		tg := m.targetsDoc(1, nil)
+		tg.Targets["dist/app.txt"] = metadata.NewTargetFile([]byte("app 1"), true)
+		m.mustPublish(map[string][]byte{"root": sign(t, m.rootDoc(1), m.root), "targets": sign(t, tg, m.targets)})
+		for _, by512 := range []bool{false, true} {
+			code, h := get("dist/app.txt", "app 1", by512)
+			if code != 200 || h.Get("X-Content-Type-Options") != "nosniff" || !strings.HasPrefix(h.Get("Content-Disposition"), "attachment") ||
+				!strings.Contains(h.Get("Content-Disposition"), "app.txt") {
+				t.Errorf("listed content (by SHA-512: %v): %d %v", by512, code, h)
+			}
+		}
+		for _, other := range []string{"app.txt", "dist/app.html", "evil.html"} {
+			if code, _ := get(other, "app 1", false); code != http.StatusNotFound {
+				t.Errorf("listed content under another name, %s: %d, want 404", other, code)
+			}
+		}
+		if code, _ := get("evil.html", page, false); code != http.StatusNotFound {
+			t.Errorf("unlisted content after a publish: %d", code)
+		}
+
+		// Version 2 no longer lists it: still served while the snapshot
+		// that listed it is valid, not after.
+		m.mustPublish(map[string][]byte{"targets": sign(t, m.targetsDoc(2, nil), m.targets)})
+		if code, _ := get("dist/app.txt", "app 1", false); code != 200 {
+			t.Errorf("content of the replaced version within the snapshot's expiry: %d, want 200", code)
+		}
+		skew.Store(int64(8 * 24 * time.Hour))
+		if code, _ := get("dist/app.txt", "app 1", false); code != http.StatusNotFound {
+			t.Errorf("content of the replaced version after the snapshot's expiry: %d, want 404", code)
+		}
+	})
+}
+
+// TestAbandonedUploadsRemoved kills rampart serve in the middle of an
+// upload, which leaves its temporary file in DATA/blobs/tmp, and starts it
+// again: the file is removed at start.
+func TestAbandonedUploadsRemoved(t *testing.T) {
+	bin := buildRampart(t)
+	dir := t.TempDir()
+	cmd, url := startProcess(t, bin, dir, "")
+	admin, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(string(admin))
+	if code, b, _ := request(t, "POST", url+"/api/v1/repositories/example.com/app", tok, nil); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, b)
+	}
+	content := strings.Repeat("x", 1<<20)
+	go func() {
+		req, _ := http.NewRequest("PUT", url+"/api/v1/repositories/example.com/app/targets/big", &slowReader{r: strings.NewReader(content), chunk: 4096, pause: 20 * time.Millisecond})
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("X-Rampart-Sha256", sha256hex(content))
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	tmp := filepath.Join(dir, "blobs", "tmp")
+	var left []os.DirEntry
+	for deadline := time.Now().Add(20 * time.Second); len(left) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the upload left no temporary file")
+		}
+		left, _ = os.ReadDir(tmp)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if left, _ = os.ReadDir(tmp); len(left) == 0 {
+		t.Fatal("no temporary file after the kill")
+	}
+	startProcess(t, bin, dir, "")
+	if left, _ = os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary files left after a restart: %v", left)
+	}
 }

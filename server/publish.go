@@ -119,9 +119,18 @@ const maxRootChain = 64
 // time, and the documents in docs are checked against the last. The
 // whole update is one commit. With no chain, docs["root"] is a chain of
 // one.
-func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, docs map[string][]byte, ifMatch string) (*PublishResult, error) {
+//
+// A publish that waited for another one to the same GUN, and fails a
+// version check because of it, fails with 409 (check conflict), as one
+// that loses the race in the store does: its sender built on a state that
+// is gone, and should fetch the new one and retry.
+func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, docs map[string][]byte, ifMatch string) (_ *PublishResult, err error) {
 	if err := validateGUN(gun); err != nil {
 		return nil, badRequest("", checkGUN, "%v", err)
+	}
+	arrived, err := s.store.Repo(ctx, gun) // the state the sender most likely built on
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
 	}
 	unlock := s.lockGUN(gun)
 	defer unlock()
@@ -129,6 +138,12 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		var e *Error
+		if errors.As(err, &e) && e.Check == checkVersion && st.repo.TimestampVersion != arrived.TimestampVersion {
+			err = errorf(http.StatusConflict, e.Role, checkConflict, "the repository changed while this publish waited for another one (%s); fetch it again and retry", e.Message)
+		}
+	}()
 	if !st.exists {
 		// Only a created repository (see Create) has online keys.
 		if ok, err := s.created(ctx, gun); err != nil || !ok {
@@ -436,7 +451,11 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 		files = append(files, store.File{Role: name, Version: d.md.Signed.Version, SHA256: sha256Hex(d.data), Data: d.data})
 	}
 
-	p := &plan{st: st, root: root, rootChanged: rootChanged, files: files, tsSigners: tsSigners, snapOnline: snapOnline}
+	listings, err := s.newListings(ctx, st, targets, curMeta)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{st: st, root: root, rootChanged: rootChanged, files: files, listings: listings, tsSigners: tsSigners, snapOnline: snapOnline}
 	switch {
 	case snapOnline:
 		p.snapSigners, p.meta = snapSigners, meta
@@ -471,6 +490,37 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 	}
 	s.metrics.publishes.WithLabelValues("ok").Inc()
 	return res, nil
+}
+
+// newListings returns the listings that the submitted targets roles
+// change (see listingChanges); content the replaced versions listed stays
+// served until the current snapshot, which lists them, expires.
+func (s *Server) newListings(ctx context.Context, st *state, targets map[string]*targetsDoc, curMeta map[string]metadata.MetaFile) ([]store.Listing, error) {
+	var out []store.Listing
+	if !st.exists {
+		out = append(out, store.ListingsIndexed)
+	}
+	for _, name := range slices.Sorted(maps.Keys(targets)) {
+		d := targets[name]
+		if !d.submitted {
+			continue
+		}
+		var old *metadata.Targets
+		var until time.Time
+		if mf, ok := curMeta[name+".json"]; ok {
+			f, err := s.store.File(ctx, st.gun, name, mf.Version)
+			if err != nil {
+				return nil, fmt.Errorf("loading %s: %w", name, err)
+			}
+			md, err := metadata.ParseTargets(f.Data)
+			if err != nil {
+				return nil, fmt.Errorf("stored %s of %s: %w", name, st.gun, err)
+			}
+			old, until = md.Signed, st.snapshot.Signed.Expires
+		}
+		out = append(out, listingChanges(name, old, d.md.Signed, until)...)
+	}
+	return out, nil
 }
 
 // checkVersionBound refuses versions above metadata.MaxVersion.
@@ -592,6 +642,7 @@ type plan struct {
 	root        *metadata.Root
 	rootChanged bool
 	files       []store.File
+	listings    []store.Listing
 	tsSigners   []keys.Signer
 	snapOnline  bool
 	// A new server-signed snapshot: its signers and meta.
@@ -664,7 +715,7 @@ func (s *Server) commit(ctx context.Context, p *plan) (*PublishResult, error) {
 	if !st.exists {
 		base = 0
 	}
-	ch, err := s.store.Publish(ctx, store.Update{Base: base, Files: files, Repo: repo})
+	ch, err := s.store.Publish(ctx, store.Update{Base: base, Files: files, Repo: repo, Listings: p.listings})
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, errorf(http.StatusConflict, "", checkConflict, "the repository changed concurrently; fetch it again and retry (%v)", err)

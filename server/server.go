@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/blob"
 	"github.com/rampart-tuf/rampart/server/notaryapi"
 	"github.com/rampart-tuf/rampart/server/signer"
@@ -82,12 +83,47 @@ type Config struct {
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
 
+	// Metrics says who may read /metrics on Handler: MetricsPublic (the
+	// default) anyone, MetricsToken a request with a token of pull scope
+	// or more, MetricsElsewhere nobody (serve MetricsHandler on another
+	// address).
+	Metrics MetricsAccess
+
 	// Registerer receives the server's metrics; default: a new registry,
 	// served on /metrics.
 	Registry *prometheus.Registry
 
 	// Now returns the current time (default time.Now); for tests.
 	Now func() time.Time
+}
+
+// MetricsAccess says who may read /metrics; see Config.Metrics.
+type MetricsAccess int
+
+// The ways of serving /metrics.
+const (
+	MetricsPublic MetricsAccess = iota
+	MetricsToken
+	MetricsElsewhere
+)
+
+// MetricsHandler returns the handler of the server's metrics (Prometheus
+// text format), to serve where Config.Metrics says.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	switch s.cfg.Metrics {
+	case MetricsElsewhere:
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no route for %s %s", r.Method, r.URL.Path))
+		return
+	case MetricsToken:
+		if _, ok := s.authenticate(w, r, auth.Pull); !ok {
+			return
+		}
+	}
+	s.MetricsHandler().ServeHTTP(w, r)
 }
 
 // Server is the metadata server. Create it with New, serve Handler, and
@@ -220,7 +256,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /tuf/{rest...}", s.handleTUF)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /metrics", s.handleMetrics)
 	mux.HandleFunc("POST /api/v1/repositories/{rest...}", s.handleRepoPost) // create; publish; rotate a key
 	mux.HandleFunc("PUT /api/v1/repositories/{rest...}", s.handleRepoPut)
 	mux.HandleFunc("GET /api/v1/repositories/{rest...}", s.handleRepoGet)

@@ -374,7 +374,7 @@ func TestPublish(t *testing.T) {
 		path string
 		want bool
 	}{
-		{"app/" + sum + ".v1.txt", true},
+		{"app/" + sum + ".v1.txt", false}, // uploaded, but no metadata lists it yet
 		{"app/" + sha256hex([]byte("other")) + ".v1.txt", false},
 	} {
 		if got, err := c.HasTarget(ctx, gun, tt.path); err != nil || got != tt.want {
@@ -402,6 +402,9 @@ func TestPublish(t *testing.T) {
 	}
 	if res.GUN != gun || res.RootVersion != 1 || res.SnapshotVersion != 1 || res.TimestampVersion != 1 || res.ETag == "" || res.ChangeID == 0 {
 		t.Errorf("Publish = %+v", res)
+	}
+	if got, err := c.HasTarget(ctx, gun, "app/"+sum+".v1.txt"); err != nil || !got {
+		t.Errorf("HasTarget of published content = %v, %v; want true", got, err)
 	}
 	if !bytes.Contains(lastPublish, sent) || !bytes.Contains(lastPublish, root) {
 		t.Errorf("the publish request does not hold the documents byte for byte:\n%s", lastPublish)

@@ -219,6 +219,9 @@ func (s *Store) Publish(ctx context.Context, u store.Update) (store.Change, erro
 				tsSum = f.SHA256
 			}
 		}
+		if err := putListings(ctx, tx, gun, u.Listings); err != nil {
+			return err
+		}
 		store.PauseInCommit() // files inserted, repository row not yet updated
 		r := u.Repo
 		args := []any{gun, r.RootVersion, r.SnapshotVersion, r.TimestampVersion, r.TimestampExpires, r.SnapshotExpires, r.SnapshotOnline}
@@ -270,6 +273,9 @@ func (s *Store) Delete(ctx context.Context, gun string) (store.Change, error) {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM targets WHERE gun = $1`, gun); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM listings WHERE gun = $1`, gun); err != nil {
 			return err
 		}
 		var err error
@@ -443,6 +449,40 @@ func (s *Store) SomeOnlineKeys(ctx context.Context, limit int) ([]store.OnlineKe
 	return out, wrap("online keys", err)
 }
 
+// putListings upserts listings in one statement.
+func putListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing) error {
+	if len(ls) == 0 {
+		return nil
+	}
+	digests, paths, roles := make([]string, len(ls)), make([]string, len(ls)), make([]string, len(ls))
+	untils := make([]*time.Time, len(ls))
+	for i, l := range ls {
+		digests[i], paths[i], roles[i] = l.Digest, l.Path, l.Role
+		if !l.Until.IsZero() {
+			u := l.Until
+			untils[i] = &u
+		}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO listings (gun, digest, path, role, until)
+		SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[])
+		ON CONFLICT (gun, digest, path, role) DO UPDATE SET until = EXCLUDED.until`, gun, digests, paths, roles, untils)
+	return err
+}
+
+// AddListings implements store.Store.
+func (s *Store) AddListings(ctx context.Context, gun string, ls []store.Listing) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return putListings(ctx, tx, gun, ls) })
+	return wrap("listings of "+gun, err)
+}
+
+// Listed implements store.Store.
+func (s *Store) Listed(ctx context.Context, gun, digest, path string, at time.Time) (bool, error) {
+	var listed bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM listings WHERE gun = $1 AND digest = $2 AND path = $3
+		AND (until IS NULL OR until > $4))`, gun, digest, path, at).Scan(&listed)
+	return listed, wrap("listings of "+gun, err)
+}
+
 // DeleteOnlineKeys implements store.Store.
 func (s *Store) DeleteOnlineKeys(ctx context.Context, gun string) (int, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM online_keys WHERE gun = $1`, gun)
@@ -462,8 +502,13 @@ func (s *Store) AddTarget(ctx context.Context, gun string, t store.Target) error
 // Target implements store.Store.
 func (s *Store) Target(ctx context.Context, gun, digest string) (store.Target, error) {
 	var t store.Target
+	// One index lookup either way: the primary key, or targets_gun_sha512.
+	column := "sha256"
+	if len(digest) != 64 {
+		column = "sha512"
+	}
 	err := s.pool.QueryRow(ctx, `SELECT sha256, sha512, length, created_at FROM targets
-		WHERE gun = $1 AND (sha256 = $2 OR sha512 = $2) LIMIT 1`, gun, digest).Scan(&t.SHA256, &t.SHA512, &t.Length, &t.CreatedAt)
+		WHERE gun = $1 AND `+column+` = $2 LIMIT 1`, gun, digest).Scan(&t.SHA256, &t.SHA512, &t.Length, &t.CreatedAt)
 	t.CreatedAt = t.CreatedAt.UTC()
 	return t, wrap(fmt.Sprintf("target %s of %s", digest, gun), err)
 }

@@ -559,21 +559,40 @@ func testOnlineKeys(t *testing.T, s store.Store) {
 func testTargets(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	const gun = "example.com/blobs"
-	tg := store.Target{SHA256: "11", SHA512: "2222", Length: 42}
+	sum256, sum512 := strings.Repeat("1", 64), strings.Repeat("2", 128)
+	tg := store.Target{SHA256: sum256, SHA512: sum512, Length: 42}
 	if err := s.AddTarget(ctx, gun, tg); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AddTarget(ctx, gun, tg); err != nil {
 		t.Fatalf("AddTarget twice: %v", err)
 	}
-	for _, d := range []string{"11", "2222"} {
+	// Many others, so that a lookup that scans would be seen to.
+	for i := range 50 {
+		o := store.Target{SHA256: fmt.Sprintf("%064x", i), SHA512: fmt.Sprintf("%0128x", i+1000), Length: int64(i)}
+		if err := s.AddTarget(ctx, gun, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{sum256, sum512} {
 		got, err := s.Target(ctx, gun, d)
-		if err != nil || got.SHA256 != "11" || got.SHA512 != "2222" || got.Length != 42 {
+		if err != nil || got.SHA256 != sum256 || got.SHA512 != sum512 || got.Length != 42 {
 			t.Errorf("Target(%s) = %+v, %v", d, got, err)
 		}
 	}
-	if _, err := s.Target(ctx, "example.com/other", "11"); !errors.Is(err, store.ErrNotFound) {
+	if got, err := s.Target(ctx, gun, fmt.Sprintf("%0128x", 1007)); err != nil || got.Length != 7 {
+		t.Errorf("Target by the SHA-512 of another target = %+v, %v", got, err)
+	}
+	for _, d := range []string{strings.Repeat("3", 64), strings.Repeat("3", 128), sum512[:64], sum256 + sum256} {
+		if _, err := s.Target(ctx, gun, d); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Target(%s), unknown: %v", d, err)
+		}
+	}
+	if _, err := s.Target(ctx, "example.com/other", sum256); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Target of another GUN: %v", err)
+	}
+	if _, err := s.Target(ctx, "example.com/other", sum512); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Target of another GUN by SHA-512: %v", err)
 	}
 }
 
