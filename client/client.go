@@ -7,6 +7,12 @@
 // Policy (Limits) bounds sizes, rotations, delegations and transfer rates.
 // I/O goes through one small Fetcher interface and a directory that holds
 // the trusted metadata byte for byte, written atomically.
+//
+// The client reads the repositories other implementations write, as
+// python-tuf and go-tuf read them (key IDs as names, RFC 3339 times with
+// offsets, legacy ECDSA key forms: see package metadata and
+// docs/compatibility.md); Config.StrictKeyIDs keeps the specification's key
+// ID rule.
 package client
 
 import (
