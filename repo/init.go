@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rampart-tuf/rampart/server/apiclient"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -36,7 +35,7 @@ type InitOptions struct {
 	// online timestamp key and, unless Keys gives snapshot keys, its
 	// snapshot key, both fetched from the server (which makes them on
 	// first request).
-	Server *apiclient.Client
+	Server MetadataServer
 	GUN    string
 }
 
@@ -112,6 +111,11 @@ func serverKeys(ctx context.Context, o InitOptions) (map[string]keys.PublicKey, 
 	roles := []string{metadata.TypeTimestamp}
 	if len(o.Keys[metadata.TypeSnapshot]) == 0 {
 		roles = append(roles, metadata.TypeSnapshot)
+	}
+	// The repository is created on the server (or exists already); that
+	// makes the online keys its root lists.
+	if _, err := o.Server.CreateRepository(ctx, o.GUN); err != nil {
+		return nil, fmt.Errorf("creating %s on the server: %w", o.GUN, err)
 	}
 	out := map[string]keys.PublicKey{}
 	for _, role := range roles {

@@ -61,6 +61,9 @@ type Repo struct {
 	// they make them), so that publishing right after a large change
 	// need not read and verify thousands of bins again.
 	fresh map[string]freshRole
+
+	// commitHook, set only by tests, sees the steps of each commit.
+	commitHook commitHook
 }
 
 type freshRole struct {
@@ -412,7 +415,7 @@ func (r *Repo) Update(ctx context.Context, fn func(tx *Tx) error) error {
 // that work with reading and placing targets.
 func (tx *Tx) reserve(n int) error {
 	if tx.j == nil {
-		j, err := beginJournal(tx.r.dir)
+		j, err := beginJournal(tx.r.dir, tx.r.commitHook)
 		if err != nil {
 			return err
 		}
@@ -705,7 +708,7 @@ func (tx *Tx) commit() error {
 	j := tx.j
 	var err error
 	if j == nil {
-		if j, err = beginJournal(r.dir); err != nil {
+		if j, err = beginJournal(r.dir, r.commitHook); err != nil {
 			return err
 		}
 	}

@@ -51,6 +51,7 @@ var commandGroups = []commandGroup{
 	{id: "key", title: "Key commands:", commands: keyCommands},
 	{id: "server", title: "Server commands:", commands: serverCommands},
 	{id: "signer", title: "Signer commands (online-key signing service):", commands: signerCommands},
+	{id: "notary", title: "Notary v1 compatibility:", commands: notaryCommands},
 }
 
 // otherGroup holds version, help and completion.
