@@ -50,6 +50,7 @@ var commandGroups = []commandGroup{
 	{id: "key", title: "Key commands:", commands: keyCommands},
 	{id: "server", title: "Server commands:", commands: serverCommands},
 	{id: "signer", title: "Signer commands (online-key signing service):", commands: signerCommands},
+	{id: "oci", title: "OCI artifact commands (container image signatures):", commands: ociCommands},
 }
 
 // otherGroup holds version, help and completion.

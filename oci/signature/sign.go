@@ -17,9 +17,9 @@ import (
 
 // SignOptions says who signs and until when the signature is valid.
 type SignOptions struct {
-	// Key is the signing key: an in-memory key or any crypto.Signer, such
-	// as a key on a PKCS#11 token.
-	Key crypto.Signer
+	// Key is the signing key (keys.NewSigner wraps an in-memory key or any
+	// crypto.Signer; keystore.Load opens key files and PKCS#11 keys).
+	Key keys.Signer
 	// Chain is the signer's certificate chain, leaf first; the leaf must
 	// hold Key's public key. Empty to sign with the bare key.
 	Chain []*x509.Certificate
@@ -61,7 +61,7 @@ func (d *Document) Sign(ctx context.Context, opts SignOptions) error {
 // that the document carries a valid signature by the same signer (so that
 // signing it again vouches for nothing the signer had not vouched for),
 // then increments its version. Its targets are kept.
-func (d *Document) Extend(key crypto.Signer, chain []*x509.Certificate) error {
+func (d *Document) Extend(key keys.Signer, chain []*x509.Certificate) error {
 	signer, err := NewSigner(key, chain)
 	if err != nil {
 		return err
@@ -79,19 +79,19 @@ func (d *Document) Extend(key crypto.Signer, chain []*x509.Certificate) error {
 // bare key when chain is empty, under the leaf certificate's key object
 // (CertKey) otherwise, with ECDSA signatures in raw r||s form. A key that
 // does not match the leaf is refused.
-func NewSigner(key crypto.Signer, chain []*x509.Certificate) (keys.Signer, error) {
-	if key == nil {
+func NewSigner(s keys.Signer, chain []*x509.Certificate) (keys.Signer, error) {
+	if s == nil {
 		return nil, errors.New("no signing key")
-	}
-	s, err := keys.NewSigner(key, "")
-	if err != nil {
-		return nil, err
 	}
 	if len(chain) == 0 {
 		return s, nil
 	}
+	sv, err := keys.NewVerifier(s.PublicKey())
+	if err != nil {
+		return nil, err
+	}
 	leaf := chain[0]
-	if !samePublicKey(key.Public(), leaf.PublicKey) {
+	if !samePublicKey(sv.Public(), leaf.PublicKey) {
 		return nil, fmt.Errorf("the signing key does not match the certificate %q", leaf.Subject.CommonName)
 	}
 	k, err := CertKey(leaf)

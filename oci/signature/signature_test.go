@@ -19,6 +19,15 @@ const ref = "registry.acme-rockets.io/hello-world:v1"
 
 var manifest = []byte(`{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}`)
 
+func signer(t *testing.T, key crypto.Signer) keys.Signer {
+	t.Helper()
+	s, err := keys.NewSigner(key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func sign(t *testing.T, key crypto.Signer, chain []*x509.Certificate, refs ...string) []byte {
 	t.Helper()
 	d := signature.New()
@@ -28,7 +37,7 @@ func sign(t *testing.T, key crypto.Signer, chain []*x509.Certificate, refs ...st
 			t.Fatal(err)
 		}
 	}
-	if err := d.Sign(context.Background(), signature.SignOptions{Key: key, Chain: chain}); err != nil {
+	if err := d.Sign(context.Background(), signature.SignOptions{Key: signer(t, key), Chain: chain}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := d.Encode()
@@ -238,17 +247,17 @@ func TestExtend(t *testing.T) {
 	base := parse(t, sign(t, key, chain, ref))
 	firstExpiry := base.Expires()
 
-	if err := base.Extend(genKey(t, "ecdsa"), nil); err == nil || !strings.Contains(err.Error(), "not signed by this signer") {
+	if err := base.Extend(signer(t, genKey(t, "ecdsa")), nil); err == nil || !strings.Contains(err.Error(), "not signed by this signer") {
 		t.Fatalf("extending another signer's document: err = %v", err)
 	}
-	if err := base.Extend(key, chain); err != nil {
+	if err := base.Extend(signer(t, key), chain); err != nil {
 		t.Fatal(err)
 	}
 	latest := "registry.acme-rockets.io/hello-world:latest"
 	if err := base.Add(latest, signature.Describe(manifest, signature.DockerManifestV2), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := base.Sign(context.Background(), signature.SignOptions{Key: key, Chain: chain, Expires: time.Now().Add(800 * time.Hour)}); err != nil {
+	if err := base.Sign(context.Background(), signature.SignOptions{Key: signer(t, key), Chain: chain, Expires: time.Now().Add(800 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := base.Encode()
@@ -271,14 +280,14 @@ func TestSignRefuses(t *testing.T) {
 	if err := d.Add(ref, signature.Describe(manifest, signature.DockerManifestV2), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	err := d.Sign(context.Background(), signature.SignOptions{Key: genKey(t, "ecdsa"), Chain: chain})
+	err := d.Sign(context.Background(), signature.SignOptions{Key: signer(t, genKey(t, "ecdsa")), Chain: chain})
 	if err == nil || !strings.Contains(err.Error(), "does not match the certificate") {
 		t.Fatalf("key not matching the certificate: err = %v", err)
 	}
 	if err := d.Add("hello-world:v1", signature.Describe(manifest, signature.DockerManifestV2), time.Now()); err == nil {
 		t.Fatal("a reference without registry was accepted")
 	}
-	err = d.Sign(context.Background(), signature.SignOptions{Key: genKey(t, "ed25519"), Expires: time.Now().Add(-time.Hour)})
+	err = d.Sign(context.Background(), signature.SignOptions{Key: signer(t, genKey(t, "ed25519")), Expires: time.Now().Add(-time.Hour)})
 	if err == nil || !strings.Contains(err.Error(), "in the past") {
 		t.Fatalf("expiry in the past: err = %v", err)
 	}
