@@ -105,7 +105,10 @@ keeping its other references, with a new expiry and the next version.
 			if err != nil {
 				return err
 			}
-			m, _, err := subj.fetch(cmd, &reg)
+			if push && subj.ref == "" {
+				return usageErrorf("--push needs a registry SUBJECT, not %s", subj)
+			}
+			m, err := subj.fetch(cmd, &reg)
 			if err != nil {
 				return err
 			}
@@ -141,7 +144,7 @@ keeping its other references, with a new expiry and the next version.
 				}
 			}
 			if push {
-				return subj.push(cmd, &reg, out)
+				return subj.push(cmd, out)
 			}
 			return nil
 		},
@@ -394,13 +397,16 @@ func verifyOCI(cmd *cobra.Command, subj *subject, sigs [][]byte, ref string, p s
 	}
 	var m *signature.Manifest
 	if subj != nil {
-		got, found, err := subj.fetch(cmd, reg)
+		got, err := subj.fetch(cmd, reg)
 		if err != nil {
 			return err
 		}
 		m = &got
 		if len(sigs) == 0 {
-			if sigs = found; len(sigs) == 0 {
+			if sigs, err = subj.remote.signatures(cmd); err != nil {
+				return err
+			}
+			if len(sigs) == 0 {
 				return errors.New("no --signature given, and none is stored in the registry for " + subj.String())
 			}
 		}

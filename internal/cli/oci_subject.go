@@ -18,6 +18,8 @@ const maxManifest = 4 << 20
 type subject struct {
 	path string // file:PATH
 	ref  string // registry reference, without scheme
+
+	remote *registrySubject // once fetched
 }
 
 // parseSubject reads SUBJECT; with no argument it is standard input when
@@ -58,11 +60,12 @@ func (s *subject) String() string {
 	return "file:" + s.path
 }
 
-// fetch reads the manifest and describes it; for a registry subject it also
-// returns the signatures stored next to it.
-func (s *subject) fetch(cmd *cobra.Command, reg *registryFlags) (signature.Manifest, [][]byte, error) {
+// fetch reads the manifest and describes it.
+func (s *subject) fetch(cmd *cobra.Command, reg *registryFlags) (signature.Manifest, error) {
 	if s.ref != "" {
-		return fetchRegistry(cmd, s.ref, reg)
+		m, r, err := fetchRegistry(cmd, s.ref, reg)
+		s.remote = r
+		return m, err
 	}
 	var data []byte
 	var err error
@@ -72,18 +75,18 @@ func (s *subject) fetch(cmd *cobra.Command, reg *registryFlags) (signature.Manif
 		data, err = readLimited(s.path, maxManifest)
 	}
 	if err != nil {
-		return signature.Manifest{}, nil, err
+		return signature.Manifest{}, err
 	}
 	if len(data) == 0 {
-		return signature.Manifest{}, nil, errors.New(s.String() + " is empty: no manifest to sign")
+		return signature.Manifest{}, errors.New(s.String() + " is empty: no manifest")
 	}
-	return signature.Describe(data, reg.mediaType), nil, nil
+	return signature.Describe(data, reg.mediaType), nil
 }
 
-// push stores a signature next to a registry subject.
-func (s *subject) push(cmd *cobra.Command, reg *registryFlags, sig []byte) error {
-	if s.ref == "" {
+// push stores a signature next to a fetched registry subject.
+func (s *subject) push(cmd *cobra.Command, sig []byte) error {
+	if s.remote == nil {
 		return usageErrorf("--push needs a registry SUBJECT, not %s", s)
 	}
-	return pushRegistry(cmd, s.ref, reg, sig)
+	return s.remote.push(cmd, sig)
 }

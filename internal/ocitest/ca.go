@@ -170,3 +170,12 @@ func WriteKey(t testing.TB, path string, key crypto.Signer) {
 		t.Fatal(err)
 	}
 }
+
+// NewCAFile writes the root of a new, unrelated CA to a file and returns
+// its path: a trust anchor that trusts nobody the test signs with.
+func NewCAFile(t testing.TB) string {
+	t.Helper()
+	path := t.TempDir() + "/other-root.pem"
+	WriteCerts(t, path, NewCA(t, "unrelated").Root)
+	return path
+}
