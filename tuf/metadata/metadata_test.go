@@ -3,7 +3,6 @@ package metadata
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +24,7 @@ func newSigner(t testing.TB, keyType string) keys.Signer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := keys.NewSigner(priv.(crypto.Signer), "")
+	s, err := keys.NewSigner(priv, "")
 	if err != nil {
 		t.Fatal(err)
 	}
