@@ -83,6 +83,9 @@ func (r *Repo) ImportSignature(ctx context.Context, role string, data []byte) (v
 	if r.cfg.isBin(role) {
 		return 0, fmt.Errorf("%q is a hashed bin, whose metadata this repository signs itself", role)
 	}
+	if d, err := signature.Parse(data); err == nil && d.Format() == signature.FormatNotary {
+		return 0, fmt.Errorf("the signature for %s is in Notary's dialect; a TUF 1.0 repository takes signatures made with --format tuf", role)
+	}
 	md, err := metadata.ParseTargets(data)
 	if err != nil {
 		return 0, fmt.Errorf("signature for %s: %w", role, err)

@@ -77,7 +77,9 @@ With --cert (a PEM file: the leaf certificate, then its intermediates) the
 signature carries the chain in "x5c" and names the key by the certificate; a
 key that does not match the certificate is refused.
 
---base adds the references to an earlier signature by the same signer,
+--format notary writes Notary's dialect, as the nv2 prototype did ("_type":
+"Targets", signature "method", base64 hashes, the key ID Notary's); both
+formats verify. --base adds the references to an earlier signature by the same signer,
 keeping its other references, with a new expiry and the next version.
 --push stores the signature in the registry next to the artifact.`,
 		Args: checkArgs(cobra.MaximumNArgs(1)),
@@ -131,7 +133,7 @@ keeping its other references, with a new expiry and the next version.
 					return usageError{err}
 				}
 			}
-			if err := doc.Sign(cmd.Context(), signature.SignOptions{Key: signer, Chain: chain, Expires: now.Add(life)}); err != nil {
+			if err := doc.Sign(cmd.Context(), signature.SignOptions{Key: signer, Chain: chain, Expires: now.Add(life), Format: format}); err != nil {
 				return err
 			}
 			out, err := doc.Encode()
@@ -164,10 +166,8 @@ keeping its other references, with a new expiry and the next version.
 
 func checkFormat(format string) error {
 	switch format {
-	case "tuf":
+	case signature.FormatTUF, signature.FormatNotary:
 		return nil
-	case "notary":
-		return errors.New("--format notary is not available yet: it needs the Notary dialect package")
 	}
 	return usageErrorf("--format %q: want tuf or notary", format)
 }

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -193,4 +196,61 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestOCINotaryFormat(t *testing.T) {
+	f := newOCIFixture(t, "registry.acme-rockets.io")
+	sig := filepath.Join(f.dir, "sig.json")
+	mustRun(t, "oci", "sign", "--key", f.key, "--cert", f.chain, "-r", ociRef, "--format", "notary", "-o", sig, "file:"+f.manifest)
+	if data := string(mustRead(t, sig)); !strings.Contains(data, `"_type":"Targets"`) || !strings.Contains(data, `"method":"ecdsa"`) || !strings.Contains(data, `"x5c":[`) {
+		t.Fatalf("not Notary's dialect:\n%s", data)
+	}
+	if out := mustRun(t, "oci", "verify", "--signature", sig, "--ca-cert", f.root, "--reference", ociRef, "file:"+f.manifest); out != manifestDigest(ociManifest)+"\n" {
+		t.Fatalf("verify printed %q", out)
+	}
+	// --base keeps the references of a Notary signature.
+	latest := "registry.acme-rockets.io/hello-world:latest"
+	mustRun(t, "oci", "sign", "--key", f.key, "--cert", f.chain, "-r", latest, "--base", sig, "--format", "notary", "-o", sig, "file:"+f.manifest)
+	mustRun(t, "oci", "verify", "--signature", sig, "--ca-cert", f.root, "--min-version", "2", "--reference", ociRef, "file:"+f.manifest)
+	mustRun(t, "oci", "verify", "--signature", sig, "--ca-cert", f.root, "--min-version", "2", "--reference", latest, "file:"+f.manifest)
+
+	// A TUF repository takes TUF-format signatures only.
+	t.Setenv(keystore.EnvPassphrase, "correct horse")
+	leaf := filepath.Join(f.dir, "leaf.pem")
+	chain, _ := readCerts(f.chain)
+	ocitest.WriteCerts(t, leaf, chain[0])
+	dir := filepath.Join(t.TempDir(), "repo")
+	mustRun(t, "repo", "init", dir)
+	mustRun(t, "repo", "delegate", dir, "acme", "--cert", leaf, "--paths", "registry.acme-rockets.io/*")
+	mustFail(t, "Notary's dialect", "repo", "import-signature", dir, "acme", sig)
+}
+
+// TestOCIVerifySeed verifies the nv2 prototype's signatures from the seed
+// with the CLI, as of 2020-08-21.
+func TestOCIVerifySeed(t *testing.T) {
+	dir := t.TempDir()
+	seed := "../../oci/signature/testdata/"
+	var env struct {
+		Signatures []struct{ X5C []string } `json:"signatures"`
+	}
+	if err := json.Unmarshal(mustRead(t, seed+"seed-x5c-v1.json"), &env); err != nil {
+		t.Fatal(err)
+	}
+	der, _ := base64.StdEncoding.DecodeString(env.Signatures[0].X5C[0])
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := filepath.Join(dir, "cert.crt")
+	ocitest.WriteCerts(t, cert, leaf)
+	hash, _ := base64.StdEncoding.DecodeString("JKdJAKTnSe8xKV5aq95wk+MkSxGVgr1uZLGojHHEENA=")
+	want := "sha256:" + hex.EncodeToString(hash) + "\n"
+	for _, name := range []string{"seed-x5c-v1.json", "seed-x5c-v2.json", "seed-nocert-v1.json"} {
+		out := mustRun(t, "oci", "verify", "--signature", seed+name, "--cert", cert, "--at", "2020-08-21T00:00:00Z", "--reference", "registry.acme-rockets.io/hello-world:v1")
+		if out != want {
+			t.Fatalf("%s: printed %q, want %q", name, out, want)
+		}
+	}
+	mustFail(t, "expired", "oci", "verify", "--signature", seed+"seed-x5c-v1.json", "--cert", cert)
+	mustFail(t, "lower than the minimum version 2", "oci", "verify", "--signature", seed+"seed-x5c-v1.json", "--cert", cert, "--at", "2020-08-21T00:00:00Z", "--min-version", "2")
 }

@@ -65,9 +65,20 @@ type custom struct {
 	MediaType  string `json:"mediaType"`
 }
 
+// Formats of a signature document.
+const (
+	FormatTUF    = "tuf"    // TUF 1.0 targets metadata
+	FormatNotary = "notary" // Notary's dialect, as the nv2 prototype wrote it
+)
+
 // Document is a signature document.
 type Document struct {
+	// Meta holds the document's content as TUF targets metadata. For a
+	// document in Notary's dialect it is a conversion, whose own signatures
+	// are empty: the Notary signatures are over the Notary bytes.
 	Meta *metadata.Metadata[*metadata.Targets]
+
+	notary *notaryDoc // set for a signed document in Notary's dialect
 }
 
 // New returns an empty, unsigned document, version 1.
@@ -80,22 +91,23 @@ func New() *Document {
 // targets metadata that delegates nothing, whose targets are references
 // carrying a media type, and whose signatures' x5c chains, if any, are
 // certificates.
+//
+// A document in Notary's dialect ("_type": "Targets") is read with
+// tuf/notary, and its content converted to Meta.
 func Parse(data []byte) (*Document, error) {
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("signature document is %d bytes, more than the limit of %d", len(data), MaxSize)
+	}
+	if isNotary(data) {
+		return parseNotary(data)
 	}
 	m, err := metadata.ParseTargets(data)
 	if err != nil {
 		return nil, fmt.Errorf("signature document: %w", err)
 	}
 	d := &Document{Meta: m}
-	if del := m.Signed.Delegations; del != nil && (len(del.Roles) > 0 || del.Succinct != nil) {
-		return nil, errors.New("signature document: signed.delegations: a signature delegates to no role")
-	}
-	for ref := range m.Signed.Targets {
-		if _, err := d.Target(ref); err != nil {
-			return nil, err
-		}
+	if err := d.check(); err != nil {
+		return nil, err
 	}
 	for i, s := range m.Signatures {
 		if _, err := Chain(s); err != nil {
@@ -105,8 +117,36 @@ func Parse(data []byte) (*Document, error) {
 	return d, nil
 }
 
+// check checks the content: no delegations, targets that are references
+// with a media type.
+func (d *Document) check() error {
+	m := d.Meta
+	if del := m.Signed.Delegations; del != nil && (len(del.Roles) > 0 || del.Succinct != nil) {
+		return errors.New("signature document: signed.delegations: a signature delegates to no role")
+	}
+	for ref := range m.Signed.Targets {
+		if _, err := d.Target(ref); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Format returns the document's format, FormatTUF or FormatNotary.
+func (d *Document) Format() string {
+	if d.notary != nil {
+		return FormatNotary
+	}
+	return FormatTUF
+}
+
 // Encode returns the signed document as a file.
-func (d *Document) Encode() ([]byte, error) { return d.Meta.Encode() }
+func (d *Document) Encode() ([]byte, error) {
+	if d.notary != nil {
+		return d.notary.raw, nil
+	}
+	return d.Meta.Encode()
+}
 
 // Version returns the document's version.
 func (d *Document) Version() int64 { return d.Meta.Signed.Version }
@@ -174,6 +214,7 @@ func (d *Document) Add(ref string, m Manifest, accessedAt time.Time) error {
 		return err
 	}
 	d.Meta.ClearSignatures()
+	d.notary = nil
 	d.Meta.Signed.Targets[ref] = metadata.TargetFile{
 		Length: m.Length,
 		Hashes: metadata.Hashes{SHA256: bytes.Clone(m.SHA256[:])},
@@ -241,6 +282,11 @@ func Chain(s metadata.Signature) ([]*x509.Certificate, error) {
 	if err := canonjson.Unmarshal(raw, &b64); err != nil {
 		return nil, fmt.Errorf("x5c: want an array of base64 strings: %v", err)
 	}
+	return parseChain(b64)
+}
+
+// parseChain decodes an x5c array.
+func parseChain(b64 []string) ([]*x509.Certificate, error) {
 	if len(b64) == 0 || len(b64) > MaxChain {
 		return nil, fmt.Errorf("x5c: %d certificates, want 1 to %d", len(b64), MaxChain)
 	}

@@ -2,18 +2,13 @@ package signature
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 
-	"github.com/rampart-tuf/rampart/tuf/canonjson"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/notary"
 )
 
 // CertPEM returns the PEM encoding of cert.
@@ -42,53 +37,23 @@ func CertKey(cert *x509.Certificate) (*metadata.Key, error) {
 	return metadata.NewKey(pk), nil
 }
 
-// NotaryCertKeyID returns Notary's key ID of cert: the SHA-256 of the
-// canonical JSON of Notary's key object {"keytype": "rsa-x509" or
-// "ecdsa-x509", "keyval": {"private": null, "public": base64 of the PEM}}.
+// NotaryCertKeyID returns Notary's key ID of cert: that of its "rsa-x509"
+// or "ecdsa-x509" key object, the certificate's PEM (see tuf/notary).
 func NotaryCertKeyID(cert *x509.Certificate) (string, error) {
-	var typ string
-	switch cert.PublicKey.(type) {
-	case *rsa.PublicKey:
-		typ = keys.KeyTypeRSAX509
-	case *ecdsa.PublicKey:
-		typ = keys.KeyTypeECDSAX509
-	default:
-		return "", fmt.Errorf("certificate %q: Notary has no x509 key type for a %T key", cert.Subject.CommonName, cert.PublicKey)
-	}
-	return notaryKeyID(typ, CertPEM(cert))
-}
-
-// NotaryKeyID returns Notary's key ID of a bare public key: key type
-// "ed25519" (raw key), "ecdsa" or "rsa" (PKIX DER), no scheme.
-func NotaryKeyID(pub crypto.PublicKey) (string, error) {
-	switch k := pub.(type) {
-	case ed25519.PublicKey:
-		return notaryKeyID(keys.KeyTypeEd25519, []byte(k))
-	case *ecdsa.PublicKey, *rsa.PublicKey:
-		der, err := x509.MarshalPKIXPublicKey(k)
-		if err != nil {
-			return "", err
-		}
-		typ := keys.KeyTypeRSA
-		if _, ok := k.(*ecdsa.PublicKey); ok {
-			typ = keys.KeyTypeECDSA
-		}
-		return notaryKeyID(typ, der)
-	}
-	return "", fmt.Errorf("notary key ID: unsupported key %T", pub)
-}
-
-func notaryKeyID(typ string, public []byte) (string, error) {
-	// encoding/json writes []byte as standard base64, as Notary does.
-	canon, err := canonjson.Marshal(map[string]any{
-		"keytype": typ,
-		"keyval":  map[string]any{"private": nil, "public": public},
-	})
+	k, err := notary.NewCertKey(cert)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(canon)
-	return hex.EncodeToString(sum[:]), nil
+	return k.ID(), nil
+}
+
+// NotaryKeyID returns Notary's key ID of a bare public key.
+func NotaryKeyID(pub crypto.PublicKey) (string, error) {
+	k, err := notary.NewKey(pub)
+	if err != nil {
+		return "", err
+	}
+	return k.ID(), nil
 }
 
 // certKeyIDs lists the key IDs that name cert's key by the certificate:

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/rampart-tuf/rampart/tuf/keys"
-	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
 // SignOptions says who signs and until when the signature is valid.
@@ -26,6 +25,8 @@ type SignOptions struct {
 	// Expires is when the signature expires; zero means DefaultExpiry
 	// from now.
 	Expires time.Time
+	// Format is FormatTUF (the default) or FormatNotary.
+	Format string
 }
 
 // Sign sets the document's expiry and signs it, replacing any signature by
@@ -42,6 +43,14 @@ func (d *Document) Sign(ctx context.Context, opts SignOptions) error {
 	if !expires.After(time.Now()) {
 		return fmt.Errorf("expiry %s is in the past", expires.UTC().Format(time.RFC3339))
 	}
+	switch opts.Format {
+	case FormatNotary:
+		return d.signNotary(ctx, opts.Key, opts.Chain, expires.UTC())
+	case "", FormatTUF:
+	default:
+		return fmt.Errorf("unknown signature format %q: want %s or %s", opts.Format, FormatTUF, FormatNotary)
+	}
+	d.notary = nil
 	d.Meta.Signed.Expires = expires.UTC().Truncate(time.Second)
 	sig, err := d.Meta.Sign(ctx, signer)
 	if err != nil {
@@ -62,15 +71,34 @@ func (d *Document) Sign(ctx context.Context, opts SignOptions) error {
 // signing it again vouches for nothing the signer had not vouched for),
 // then increments its version. Its targets are kept.
 func (d *Document) Extend(key keys.Signer, chain []*x509.Certificate) error {
-	signer, err := NewSigner(key, chain)
+	v, err := keys.NewVerifier(key.PublicKey())
 	if err != nil {
 		return err
 	}
-	id := metadata.NewKey(signer.PublicKey()).ID()
-	if err := metadata.VerifySignatures("signature", d.Meta, []string{id}, map[string]*metadata.Key{id: metadata.NewKey(signer.PublicKey())}, 1); err != nil {
-		return fmt.Errorf("base signature is not signed by this signer (key ID %s): %w", id, err)
+	ids := bareKeyIDs(v.Public())
+	if len(chain) > 0 {
+		ids = certKeyIDs(chain[0])
+	}
+	signed, sigs, err := d.signatures()
+	if err != nil {
+		return err
+	}
+	lenient, err := lenientVerifier(v.Public())
+	if err != nil {
+		return err
+	}
+	ok := false
+	for _, s := range sigs {
+		if ids[s.KeyID] && lenient.Verify(signed, s.Value) == nil {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		return errors.New("base signature is not signed by this signer")
 	}
 	d.Meta.ClearSignatures()
+	d.notary = nil
 	d.Meta.Signed.Version++
 	return nil
 }

@@ -1,6 +1,7 @@
 package signature
 
 import (
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"time"
 
 	"github.com/rampart-tuf/rampart/tuf/keys"
-	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
 // Policy says whom to trust and as of when.
@@ -51,13 +51,9 @@ type Sig struct {
 // document's expiry and version under p, and returns the signers whose
 // signatures are valid; at least one must be.
 func (d *Document) Verify(p Policy) ([]Signer, error) {
-	sigs := make([]Sig, len(d.Meta.Signatures))
-	for i, s := range d.Meta.Signatures {
-		chain, err := Chain(s)
-		if err != nil {
-			return nil, fmt.Errorf("signatures[%d]: %w", i, err)
-		}
-		sigs[i] = Sig{KeyID: s.KeyID, Value: s.Value, Chain: chain}
+	signed, sigs, err := d.signatures()
+	if err != nil {
+		return nil, err
 	}
 	at := p.at()
 	if !d.Meta.Signed.Expires.After(at) {
@@ -70,7 +66,24 @@ func (d *Document) Verify(p Policy) ([]Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return VerifySignatures(d.Meta.SignedBytes(), sigs, hosts, p)
+	return VerifySignatures(signed, sigs, hosts, p)
+}
+
+// signatures returns the bytes the document's signatures cover, and the
+// signatures.
+func (d *Document) signatures() ([]byte, []Sig, error) {
+	if d.notary != nil {
+		return d.notary.signed, d.notary.sigs, nil
+	}
+	sigs := make([]Sig, len(d.Meta.Signatures))
+	for i, s := range d.Meta.Signatures {
+		chain, err := Chain(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("signatures[%d]: %w", i, err)
+		}
+		sigs[i] = Sig{KeyID: s.KeyID, Value: s.Value, Chain: chain}
+	}
+	return d.Meta.SignedBytes(), sigs, nil
 }
 
 // hosts returns the registry hosts of the listed references.
@@ -218,19 +231,23 @@ func checkLeaf(leaf *x509.Certificate, hosts []string, p Policy) error {
 }
 
 // verifyValue checks the signature value with cert's key, in any of the
-// encodings the x509 key types accept.
+// encodings Notary and TUF use (ECDSA as ASN.1 DER or raw r||s).
 func verifyValue(signed, value []byte, cert *x509.Certificate) error {
-	k, err := CertKey(cert)
-	if err != nil {
-		pk, err := keys.PublicKeyFor(cert.PublicKey, "")
-		if err != nil {
-			return err
-		}
-		k = metadata.NewKey(pk)
-	}
-	v, err := k.Verifier()
+	v, err := lenientVerifier(cert.PublicKey)
 	if err != nil {
 		return err
 	}
 	return v.Verify(signed, value)
+}
+
+// lenientVerifier returns a verifier of pub's signatures in any of the
+// encodings Notary and TUF use: the key without a scheme, which tuf/keys
+// reads as a Notary key.
+func lenientVerifier(pub crypto.PublicKey) (keys.Verifier, error) {
+	pk, err := keys.PublicKeyFor(pub, "")
+	if err != nil {
+		return nil, err
+	}
+	pk.Scheme = ""
+	return keys.NewVerifier(pk)
 }
