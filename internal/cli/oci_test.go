@@ -3,11 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/rampart-tuf/rampart/internal/ocitest"
 	"github.com/rampart-tuf/rampart/keystore"
+	"github.com/rampart-tuf/rampart/keystore/softhsmtest"
 	"github.com/rampart-tuf/rampart/oci/signature"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 )
@@ -253,4 +257,38 @@ func TestOCIVerifySeed(t *testing.T) {
 	}
 	mustFail(t, "expired", "oci", "verify", "--signature", seed+"seed-x5c-v1.json", "--cert", cert)
 	mustFail(t, "lower than the minimum version 2", "oci", "verify", "--signature", seed+"seed-x5c-v1.json", "--cert", cert, "--at", "2020-08-21T00:00:00Z", "--min-version", "2")
+}
+
+// TestOCISignPKCS11 signs with a key on a SoftHSM token, named by a
+// Rampart PKCS#11 key reference file, under a certificate for that key.
+func TestOCISignPKCS11(t *testing.T) {
+	tok := softhsmtest.NewToken(t, "oci-test")
+	t.Setenv(keystore.EnvPKCS11PIN, tok.PIN)
+	f := newOCIFixture(t, "registry.acme-rockets.io")
+	hsm := filepath.Join(f.dir, "signer-hsm")
+	mustRun(t, "key", "generate", "--type", "ecdsa", "-o", hsm, "--pkcs11-module", tok.Module, "--token-label", tok.Label)
+	pk, err := keystore.ReadPublic(hsm + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := keys.NewVerifier(pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, chain := f.ca.Issue(t, ocitest.Leaf{Key: publicOnly{v.Public()}, Hosts: []string{"registry.acme-rockets.io"}})
+	certs := filepath.Join(f.dir, "hsm-chain.pem")
+	ocitest.WriteCerts(t, certs, chain...)
+	sig := filepath.Join(f.dir, "sig.json")
+	mustRun(t, "oci", "sign", "--key", hsm+".key", "--cert", certs, "-r", ociRef, "-o", sig, "file:"+f.manifest)
+	mustRun(t, "oci", "verify", "--signature", sig, "--ca-cert", f.root, "--reference", ociRef, "file:"+f.manifest)
+	mustFail(t, "does not match the certificate", "oci", "sign", "--key", hsm+".key", "--cert", f.chain, "-r", ociRef, "-o", sig, "file:"+f.manifest)
+}
+
+// publicOnly is a crypto.Signer that only has a public key: enough for a
+// CA to issue a certificate for a key held elsewhere.
+type publicOnly struct{ pub crypto.PublicKey }
+
+func (p publicOnly) Public() crypto.PublicKey { return p.pub }
+func (p publicOnly) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("no private key")
 }
