@@ -70,6 +70,9 @@ type Config struct {
 	Limits  Limits
 	// Now returns the reference time of each refresh; default time.Now.
 	Now func() time.Time
+	// StrictKeyIDs refuses metadata listing a key under an ID that is not
+	// the key's hash (see trust.Options); by default key IDs are names.
+	StrictKeyIDs bool
 }
 
 // Client is a TUF client of one repository. It is safe for concurrent use
@@ -86,8 +89,20 @@ type Client struct {
 // Init makes dir a client state directory that trusts rootData. It checks
 // that rootData is root metadata but does nothing on the network.
 func Init(dir string, rootData []byte) error {
-	if _, err := metadata.ParseRoot(rootData); err != nil {
+	return InitWithOptions(dir, rootData, trust.Options{})
+}
+
+// InitWithOptions is Init that also checks rootData against opts (such as
+// the strict key ID rule).
+func InitWithOptions(dir string, rootData []byte, opts trust.Options) error {
+	root, err := metadata.ParseRoot(rootData)
+	if err != nil {
 		return fmt.Errorf("trusted root: %w", err)
+	}
+	if opts.StrictKeyIDs {
+		if err := metadata.CheckKeyIDs(root); err != nil {
+			return fmt.Errorf("trusted root: %w", err)
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -136,7 +151,7 @@ func (c *Client) refresh(ctx context.Context) (*trust.Set, error) {
 	if rootData == nil {
 		return nil, fmt.Errorf("no trusted root in %s: run init first", c.cfg.Dir)
 	}
-	set, err := trust.New(rootData, trust.Options{Time: ref})
+	set, err := trust.New(rootData, trust.Options{Time: ref, StrictKeyIDs: c.cfg.StrictKeyIDs})
 	if err != nil {
 		return nil, fmt.Errorf("trusted root: %w", err)
 	}

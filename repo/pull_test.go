@@ -143,8 +143,8 @@ func TestServerPull(t *testing.T) {
 }
 
 // tamperingProxy serves a server's responses, changed by tamper for the
-// paths it returns true for.
-func tamperingProxy(t *testing.T, upstream string, tamper func(path string, body []byte) ([]byte, bool)) *apiclient.Client {
+// paths it returns true for. The client it returns sends token, if given.
+func tamperingProxy(t *testing.T, upstream string, tamper func(path string, body []byte) ([]byte, bool), token ...string) *apiclient.Client {
 	t.Helper()
 	u, err := url.Parse(upstream)
 	if err != nil {
@@ -168,7 +168,7 @@ func tamperingProxy(t *testing.T, upstream string, tamper func(path string, body
 	}
 	hs := httptest.NewServer(rp)
 	t.Cleanup(hs.Close)
-	c, err := apiclient.New(hs.URL, "", nil)
+	c, err := apiclient.New(hs.URL, strings.Join(token, ""), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

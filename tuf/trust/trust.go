@@ -10,6 +10,10 @@
 // library drives it with what it reads back from a metadata server. Options
 // hold what differs between them: the reference time and what an expired
 // document does.
+//
+// Documents are parsed by package metadata, which reads the shapes deployed
+// repositories have beyond the specification (see its documentation);
+// Options.StrictKeyIDs restores the specification's strict key ID rule.
 package trust
 
 import (
@@ -36,6 +40,11 @@ type Options struct {
 	Time time.Time
 	// Expiry is what an expired document does.
 	Expiry ExpiryPolicy
+	// StrictKeyIDs refuses root and targets metadata that lists a key under
+	// an ID other than the key's hash, as the specification requires. By
+	// default a key ID is a name (see package metadata): repositories such
+	// as Sigstore's root of trust list keys so.
+	StrictKeyIDs bool
 }
 
 // ExpiryPolicy is what a Set does with a document that expired before the
@@ -62,6 +71,7 @@ type Set struct {
 	snapshot  *Doc[*metadata.Snapshot]
 	targets   map[string]*targetsDoc
 	rotated   bool // timestamp or snapshot keys changed in a root update
+	strictIDs bool // Options.StrictKeyIDs
 }
 
 type targetsDoc struct {
@@ -76,6 +86,9 @@ func New(rootData []byte, opts Options) (*Set, error) {
 	if err != nil {
 		return nil, fileErr("root.json", "parse", err)
 	}
+	if err := checkKeyIDs(opts.StrictKeyIDs, "root.json", root); err != nil {
+		return nil, err
+	}
 	if err := root.Signed.VerifyRole(metadata.TypeRoot, root); err != nil {
 		return nil, fileErr("root.json", "signatures", err)
 	}
@@ -83,7 +96,7 @@ func New(rootData []byte, opts Options) (*Set, error) {
 	if ref.IsZero() {
 		ref = time.Now()
 	}
-	return &Set{ref: ref, expiry: opts.Expiry, root: Doc[*metadata.Root]{root, rootData}, targets: map[string]*targetsDoc{}}, nil
+	return &Set{ref: ref, expiry: opts.Expiry, root: Doc[*metadata.Root]{root, rootData}, targets: map[string]*targetsDoc{}, strictIDs: opts.StrictKeyIDs}, nil
 }
 
 // Reference returns the reference time of the update.
@@ -140,6 +153,9 @@ func (s *Set) UpdateRoot(data []byte) error {
 	if err != nil {
 		return fileErr(name, "parse", err)
 	}
+	if err := checkKeyIDs(s.strictIDs, name, root); err != nil {
+		return err
+	}
 	if err := s.root.Signed.VerifyRole(metadata.TypeRoot, root); err != nil {
 		return fileErr(name, "signatures by the trusted root's keys", err)
 	}
@@ -181,21 +197,15 @@ func (s *Set) CheckRootExpiry() error {
 func (s *Set) RotatedKeys() bool { return s.rotated }
 
 func keysChanged(old, new *metadata.Root) bool {
-	// Key IDs are the keys' hashes (the parser checks): equal IDs, equal keys.
+	// Keys are compared by their hashes, not by the IDs the roots list
+	// them under: an ID is only a name within one document.
 	for _, role := range []string{metadata.TypeTimestamp, metadata.TypeSnapshot} {
 		a, b := old.Roles[role], new.Roles[role]
-		if a == nil || b == nil || a.Threshold != b.Threshold || !sameSet(a.KeyIDs, b.KeyIDs) {
+		if a == nil || b == nil || a.Threshold != b.Threshold || !slices.Equal(roleKeys(old, role), roleKeys(new, role)) {
 			return true
 		}
 	}
 	return false
-}
-
-func sameSet(a, b []string) bool {
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(x, y)
 }
 
 // LoadTimestamp trusts a timestamp from the local cache as the reference
@@ -427,6 +437,9 @@ func (s *Set) UpdateTargets(role, parent string, data []byte) error {
 		return fileErr(name, "signatures", err)
 	case err != nil:
 		return fileErr(name, "parse", err)
+	}
+	if err := checkKeyIDs(s.strictIDs, name, doc); err != nil {
+		return err
 	}
 	if doc.Signed.Version != meta.Version {
 		return &VersionMismatchError{File: name, Got: doc.Signed.Version, Want: meta.Version, ListedIn: "snapshot.json"}
