@@ -13,6 +13,7 @@ import (
 	"github.com/rampart-tuf/rampart/internal/ocitest"
 	"github.com/rampart-tuf/rampart/keystore"
 	"github.com/rampart-tuf/rampart/oci/signature"
+	"github.com/rampart-tuf/rampart/server/servertest"
 )
 
 // publishedRepo is a TUF repository that trusts the signer's certificate
@@ -153,4 +154,48 @@ func TestRepoImportSignatureRefuses(t *testing.T) {
 	}
 	mustFail(t, "not newer", "repo", "import-signature", dir, "acme", v1)
 	mustRun(t, "repo", "publish", dir, "--out", filepath.Join(t.TempDir(), "public"))
+}
+
+// TestRepoImportSignatureOnServer registers a signature in a repository kept
+// on `rampart serve`, and a client resolves the reference from the server.
+func TestRepoImportSignatureOnServer(t *testing.T) {
+	t.Setenv(keystore.EnvPassphrase, "correct horse")
+	srv := servertest.Start(t)
+	t.Setenv("RAMPART_TOKEN", srv.Token(t, "push", "example.com/acme"))
+	f := newOCIFixture(t, "registry.acme-rockets.io")
+	chain, err := readCerts(f.chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := filepath.Join(f.dir, "leaf.pem")
+	ocitest.WriteCerts(t, leaf, chain[0])
+	sig := filepath.Join(f.dir, "sig.json")
+	mustRun(t, "oci", "sign", "--key", f.key, "--cert", f.chain, "-r", ociRef, "-o", sig, "file:"+f.manifest)
+
+	const gun = "example.com/acme/images"
+	dir := filepath.Join(t.TempDir(), "images")
+	mustRun(t, "repo", "init", dir, "--server", srv.URL, "--gun", gun)
+	mustRun(t, "repo", "delegate", dir, "acme", "--cert", leaf, "--paths", "registry.acme-rockets.io/*")
+	mustRun(t, "repo", "import-signature", dir, "acme", sig)
+	mustRun(t, "repo", "publish", dir)
+
+	clientDir := t.TempDir()
+	if err := client.Init(clientDir, mustRead(t, filepath.Join(dir, "roots", "1.root.json"))); err != nil {
+		t.Fatal(err)
+	}
+	base := srv.URL + "/tuf/" + gun
+	c, err := client.New(client.Config{MetadataURL: base + "/metadata", TargetsURL: base + "/targets", Dir: clientDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Target(context.Background(), ociRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Role != "acme" || info.Verify(ociManifest) != nil {
+		t.Fatalf("resolved %+v", info)
+	}
+	if strings.TrimSpace(string(mustRead(t, filepath.Join(clientDir, "acme.json")))) != strings.TrimSpace(string(mustRead(t, sig))) {
+		t.Fatal("the server changed the signature")
+	}
 }
