@@ -10,7 +10,9 @@
 // the layout's last step with the digests that step recorded. Layout
 // inspections run commands named by the layout; they are refused unless the
 // caller allows each by name. Keys are read in securesystemslib's formats by
-// [ParsePublicKey].
+// [ParsePublicKey]. [Download] is the client's side of ITE-2: it fetches
+// the package, its layout, the layout's keys and its links through a TUF
+// client, so that each is verified by TUF, and then calls Verify.
 package intoto
 
 import (

@@ -163,12 +163,18 @@ const progressThreshold = 4 << 20
 func newClientGetCommand() *cobra.Command {
 	var dir, out string
 	var limits clientLimits
+	var inToto inTotoFlags
 	cmd := &cobra.Command{
-		Use:   "get --dir DIR TARGETPATH -o FILE",
+		Use:   "get --dir DIR TARGETPATH -o FILE [--in-toto]",
 		Short: "Refresh, then download and verify one target",
 		Long: `Refresh the metadata, look the target up through the delegations, download
 it and verify its length and hashes. The file appears at FILE only once
-verified; on any failure nothing is left there.`,
+verified; on any failure nothing is left there.
+
+With --in-toto, the target's supply chain is verified too: the in-toto
+layout, its public keys and the links that the target's custom "in-toto"
+metadata lists are fetched and verified through TUF, then in-toto
+verification runs with the target as the final product.`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := refreshedClient(cmd, dir, &limits)
@@ -176,6 +182,9 @@ verified; on any failure nothing is left there.`,
 				return err
 			}
 			ctx := cmd.Context()
+			if inToto.enabled {
+				return inToto.get(cmd, c, args[0], out)
+			}
 			info, err := c.Target(ctx, args[0])
 			if err != nil {
 				return err
@@ -207,6 +216,7 @@ verified; on any failure nothing is left there.`,
 	addClientFlags(cmd, &dir, &limits)
 	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write the target")
 	cmd.MarkFlagRequired("output")
+	inToto.addFlags(cmd.Flags())
 	return cmd
 }
 
