@@ -91,6 +91,9 @@ func Verify(in Input, opt Options) (*Result, error) {
 	if err := checkLayout(in.Layout, env, layout, layoutKeys, opt); err != nil {
 		return nil, err
 	}
+	if err := checkSigners(layout, in.Links); err != nil {
+		return nil, err
+	}
 	digests, err := stagePackage(stage, in, len(layout.Inspect) > 0)
 	if err != nil {
 		return nil, err
@@ -248,6 +251,27 @@ func verifyLayoutSignature(raw []byte, env in_toto.Metadata, key in_toto.Key) er
 		return v.Verify(msg, b)
 	}
 	return errors.New("the layout has no signature by this key")
+}
+
+// checkSigners names the link that in-toto would only count as missing: one
+// whose file name says it is signed by a key the layout does not authorize
+// for its step. (Layouts that admit functionaries by certificate are left
+// to in-toto.)
+func checkSigners(layout in_toto.Layout, links map[string][]byte) error {
+	if len(layout.RootCas) > 0 {
+		return nil
+	}
+	for name := range links {
+		stepName, keyid, _ := SplitLinkName(name)
+		i := slices.IndexFunc(layout.Steps, func(s in_toto.Step) bool { return s.Name == stepName })
+		if i < 0 {
+			continue
+		}
+		if !slices.ContainsFunc(layout.Steps[i].PubKeys, func(id string) bool { return strings.HasPrefix(id, keyid) }) {
+			return fmt.Errorf("link %s: signed by key %s..., which the layout does not authorize for step %q", name, keyid, stepName)
+		}
+	}
+	return nil
 }
 
 func sortedIDs(keys map[string]in_toto.Key) []string {

@@ -54,7 +54,7 @@ func TestVerify(t *testing.T) {
 			delete(in.Links, name)
 			rname, data := k.Resign(t, good, name, "rogue")
 			in.Links[rname] = data
-		}, wantErr: `step 'packager' requires '1' link metadata file(s)`},
+		}, wantErr: `which the layout does not authorize for step "packager"`},
 		{name: "link signature forged", edit: func(in *intoto.Input) {
 			name := good.LinkName(t, "packager")
 			in.Links[name] = bytes.Replace(in.Links[name], []byte(`"tar"`), []byte(`"cat"`), 1)
