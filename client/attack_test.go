@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/rampart-tuf/rampart/client"
-	"github.com/rampart-tuf/rampart/client/trust"
 	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 )
 
 // expectRefused asserts err mentions every one of want, and that the
@@ -319,11 +319,11 @@ func TestAttackIndefiniteFreeze(t *testing.T) {
 			repo.MarkDirty(role)
 			repo.Publish()
 			clock := time.Now()
-			c, dir, before := refreshed(t, repo, func(cfg *client.Config) { cfg.Now = func() time.Time { return clock } })
+			c, dir, _ := refreshed(t, repo, func(cfg *client.Config) { cfg.Now = func() time.Time { return clock } })
 			if _, err := c.Target(ctx, "d/f"); err != nil {
 				t.Fatal(err)
 			}
-			before = state(t, dir)
+			before := state(t, dir)
 			// The repository is frozen: it serves the same files, and
 			// time passes.
 			clock = soon.Add(time.Second)
@@ -485,14 +485,14 @@ func TestAttackSlowRetrieval(t *testing.T) {
 			repo := repotest.New(t)
 			repo.AddTarget("targets", "big", big)
 			repo.Publish()
-			c, dir, before := refreshed(t, repo, func(cfg *client.Config) {
+			c, dir, _ := refreshed(t, repo, func(cfg *client.Config) {
 				cfg.Fetcher = &client.HTTPFetcher{MinRate: 4096, RateWindow: 100 * time.Millisecond, Timeout: 300 * time.Millisecond}
 			})
 			info, err := c.Target(ctx, "big")
 			if err != nil {
 				t.Fatal(err)
 			}
-			before = state(t, dir)
+			before := state(t, dir)
 			path := tt.path(repo, info)
 			repo.Hook = func(w http.ResponseWriter, r *http.Request) bool {
 				if r.URL.Path != path {

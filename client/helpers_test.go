@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/rampart-tuf/rampart/client"
 	"github.com/rampart-tuf/rampart/internal/repotest"
@@ -61,8 +60,4 @@ func refreshed(t *testing.T, repo *repotest.Repo, mod ...func(*client.Config)) (
 		t.Fatalf("first refresh: %v", err)
 	}
 	return c, dir, state(t, dir)
-}
-
-func at(t time.Time) func(*client.Config) {
-	return func(c *client.Config) { c.Now = func() time.Time { return t } }
 }

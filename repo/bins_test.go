@@ -58,6 +58,9 @@ func TestAddOneRewritesOnlyItsBin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if res.Count != 1 || len(res.Roles) != 1 || res.Roles[bin] != 1 {
+		t.Fatalf("added %d targets to %v, want 1 to %s", res.Count, res.Roles, bin)
+	}
 	var changed []string
 	for name, fi := range before {
 		if !os.SameFile(stat(t, filepath.Join(staged, name)), fi) {

@@ -305,14 +305,6 @@ func (r *Repo) keyHint(id string) string {
 	return ""
 }
 
-// roleType is the metadata type of role.
-func roleType(role string) string {
-	if metadata.IsTopLevel(role) {
-		return role
-	}
-	return metadata.TypeTargets
-}
-
 // Tx is a transaction: the edits of one Update. Roles obtained for editing
 // are committed together when the Update function returns nil.
 type Tx struct {

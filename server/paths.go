@@ -106,6 +106,9 @@ func checkRawPath(r *http.Request) error {
 	if p == "/" {
 		return nil
 	}
+	if strings.HasPrefix(p, "/v2/") { // Notary's routes end in "/"
+		p = strings.TrimSuffix(p, "/")
+	}
 	for seg := range strings.SplitSeq(p[1:], "/") {
 		switch seg {
 		case "":

@@ -648,11 +648,14 @@ func (s *Server) ResignExpiring(ctx context.Context) {
 func (s *Server) resign(ctx context.Context, gun string) error {
 	unlock := s.lockGUN(gun)
 	defer unlock()
+	now := s.now()
+	if notary, err := s.notary.Resign(ctx, gun, now.Add(s.cfg.SnapshotExpiry/3)); notary {
+		return err
+	}
 	st, err := s.loadState(ctx, gun)
 	if err != nil || !st.exists {
 		return err
 	}
-	now := s.now()
 	if !st.repo.TimestampExpires.Before(now.Add(s.cfg.TimestampExpiry/3)) &&
 		!(st.repo.SnapshotOnline && st.repo.SnapshotExpires.Before(now.Add(s.cfg.SnapshotExpiry/3))) {
 		return nil // re-signed meanwhile

@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rampart-tuf/rampart/server/blob"
+	"github.com/rampart-tuf/rampart/server/notaryapi"
 	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/server/store"
 )
@@ -98,6 +99,8 @@ type Server struct {
 	currentCC, versionedCC []string // Cache-Control values
 
 	gunLocks sync.Map // gun → *sync.Mutex: one publish at a time per GUN in this process
+
+	notary *notaryapi.API // Notary v1's API under /v2/
 }
 
 // current is the cached current state of a repository.
@@ -146,6 +149,7 @@ func New(cfg Config) (*Server, error) {
 	s.metrics = newMetrics(cfg.Registry)
 	s.currentCC = []string{cacheControl(cfg.CurrentMaxAge)}
 	s.versionedCC = []string{cacheControl(cfg.VersionedMaxAge)}
+	s.notary = s.newNotaryAPI()
 	s.handler = s.routes()
 	return s, nil
 }
@@ -166,6 +170,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/tokens", s.handleCreateToken)
 	mux.HandleFunc("GET /api/v1/tokens", s.handleListTokens)
 	mux.HandleFunc("DELETE /api/v1/tokens/{id}", s.handleRevokeToken)
+	mux.Handle("/v2/", s.notary.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no route for %s %s", r.Method, r.URL.Path))
 	})
@@ -328,6 +333,7 @@ func (s *Server) invalidate(gun string) {
 		delete(s.cache, gun)
 	}
 	s.cacheMu.Unlock()
+	s.notary.Invalidate(gun)
 }
 
 // currentState returns the repository's current state and timestamp, from

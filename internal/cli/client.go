@@ -15,6 +15,7 @@ import (
 
 	"github.com/rampart-tuf/rampart/client"
 	"github.com/rampart-tuf/rampart/internal/progress"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 )
 
 // clientCommands returns the commands of the "client" group.
@@ -29,16 +30,31 @@ func clientCommands() []*cobra.Command {
 
 A client directory holds the client's configuration (client.json) and the
 metadata it trusts (metadata/), byte for byte as received. Start with
-'rampart client init', which needs a root.json obtained out of band.`,
+'rampart client init', which needs a root.json obtained out of band.
+
+Key IDs are read as names, as other TUF clients read them (see
+docs/compatibility.md); --strict-keyids refuses metadata that lists a key
+under an ID other than the key's hash, as the specification requires. Given
+to init, it is remembered in client.json.`,
 	}
+	cmd.PersistentFlags().Bool(strictKeyIDsFlag, false, "refuse key IDs that are not the hash of their key")
 	cmd.AddCommand(newClientInitCommand(), newClientRefreshCommand(), newClientGetCommand(), newClientListCommand())
 	return []*cobra.Command{cmd}
 }
 
 // clientConfig is DIR/client.json.
 type clientConfig struct {
-	MetadataURL string `json:"metadata_url"`
-	TargetsURL  string `json:"targets_url"`
+	MetadataURL  string `json:"metadata_url"`
+	TargetsURL   string `json:"targets_url"`
+	StrictKeyIDs bool   `json:"strict_keyids,omitempty"`
+}
+
+const strictKeyIDsFlag = "strict-keyids"
+
+// strictKeyIDs reports whether --strict-keyids was given.
+func strictKeyIDs(cmd *cobra.Command) bool {
+	v, _ := cmd.Flags().GetBool(strictKeyIDsFlag)
+	return v
 }
 
 func newClientInitCommand() *cobra.Command {
@@ -61,10 +77,11 @@ func newClientInitCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := client.Init(filepath.Join(dir, "metadata"), data); err != nil {
+			strict := strictKeyIDs(cmd)
+			if err := client.InitWithOptions(filepath.Join(dir, "metadata"), data, trust.Options{StrictKeyIDs: strict}); err != nil {
 				return err
 			}
-			cfg, _ := json.MarshalIndent(clientConfig{metaURL, targetsURL}, "", "  ")
+			cfg, _ := json.MarshalIndent(clientConfig{metaURL, targetsURL, strict}, "", "  ")
 			if err := os.WriteFile(filepath.Join(dir, "client.json"), append(cfg, '\n'), 0o644); err != nil {
 				return err
 			}
@@ -103,7 +120,7 @@ func (l *clientLimits) addFlags(f *pflag.FlagSet) {
 }
 
 // openClient loads a client directory made by init.
-func openClient(dir string, l *clientLimits) (*client.Client, error) {
+func openClient(dir string, l *clientLimits, strict bool) (*client.Client, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "client.json"))
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a client directory (run 'rampart client init'): %w", dir, err)
@@ -118,12 +135,14 @@ func openClient(dir string, l *clientLimits) (*client.Client, error) {
 		Dir:         filepath.Join(dir, "metadata"),
 		Fetcher:     &client.HTTPFetcher{UserAgent: "rampart/" + Version, MinRate: l.minRate, RateWindow: l.window, Timeout: l.timeout},
 		Limits:      l.limits,
+		// Strict when init or this command asks.
+		StrictKeyIDs: cfg.StrictKeyIDs || strict,
 	})
 }
 
 // refreshedClient opens the client directory and refreshes its metadata.
 func refreshedClient(cmd *cobra.Command, dir string, l *clientLimits) (*client.Client, error) {
-	c, err := openClient(dir, l)
+	c, err := openClient(dir, l, strictKeyIDs(cmd))
 	if err != nil {
 		return nil, err
 	}

@@ -78,3 +78,46 @@ func TestQuickstart(t *testing.T) {
 		}
 	}
 }
+
+// Key IDs that are not the hash of their key are read by default;
+// --strict-keyids refuses them, on any client command or once for all at
+// init.
+func TestClientStrictKeyIDs(t *testing.T) {
+	repo := repotest.New(t)
+	repo.AddTarget("targets", "app.tgz", []byte("the app"))
+	repo.MarkDirty("root")
+	repo.Publish()
+	repo.RepublishUnderNames(repotest.KeyNames{})
+	srv := repo.Serve()
+	tmp := t.TempDir()
+	root1 := filepath.Join(tmp, "1.root.json")
+	os.WriteFile(root1, repo.RootBytes(1), 0o644)
+	root2 := filepath.Join(tmp, "2.root.json")
+	os.WriteFile(root2, repo.RootBytes(2), 0o644)
+
+	dir := filepath.Join(tmp, "lenient")
+	if code, _, errOut := runCLI(t, "client", "init", "--url", srv.URL, "--root", root1, "--dir", dir); code != 0 {
+		t.Fatalf("init: %s", errOut)
+	}
+	const refused = `2.root.json: key IDs check failed: root metadata: signed.keys["tuf-on-ci-root"]: key ID does not match the key`
+	if code, _, errOut := runCLI(t, "client", "--strict-keyids", "refresh", "--dir", dir); code != 1 || !strings.Contains(errOut, refused) {
+		t.Fatalf("refresh --strict-keyids: %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "client", "get", "--dir", dir, "app.tgz", "-o", filepath.Join(tmp, "app"), "--strict-keyids"); code != 1 || !strings.Contains(errOut, refused) {
+		t.Fatalf("get --strict-keyids: %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "client", "get", "--dir", dir, "app.tgz", "-o", filepath.Join(tmp, "app")); code != 0 {
+		t.Fatalf("get: %d %q", code, errOut)
+	}
+
+	strict := filepath.Join(tmp, "strict")
+	if code, _, errOut := runCLI(t, "client", "init", "--strict-keyids", "--url", srv.URL, "--root", root2, "--dir", strict); code != 1 || !strings.Contains(errOut, `trusted root: root metadata: signed.keys["tuf-on-ci-root"]: key ID does not match the key`) {
+		t.Fatalf("init --strict-keyids with a named key: %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "client", "init", "--strict-keyids", "--url", srv.URL, "--root", root1, "--dir", strict); code != 0 {
+		t.Fatalf("init --strict-keyids: %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "client", "refresh", "--dir", strict); code != 1 || !strings.Contains(errOut, refused) {
+		t.Fatalf("refresh after init --strict-keyids: %d %q", code, errOut)
+	}
+}

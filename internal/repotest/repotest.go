@@ -5,7 +5,6 @@ package repotest
 
 import (
 	"context"
-	"crypto"
 	"fmt"
 	"maps"
 	"net/http"
@@ -51,7 +50,7 @@ func NewSigner(t testing.TB) keys.Signer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := keys.NewSigner(priv.(crypto.Signer), "")
+	s, err := keys.NewSigner(priv, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package metadata
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +24,7 @@ func newSigner(t testing.TB, keyType string) keys.Signer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := keys.NewSigner(priv.(crypto.Signer), "")
+	s, err := keys.NewSigner(priv, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,14 +307,17 @@ func TestParseErrors(t *testing.T) {
 		{"spec garbage", timestamp, parseTS, `"spec_version":"1.0.34"`, `"spec_version":"1.x"`, `signed.spec_version: spec version "1.x" is not of the form`},
 		{"version zero", timestamp, parseTS, `"spec_version":"1.0.34","version":1`, `"spec_version":"1.0.34","version":0`, `signed.version: version 0 is less than 1`},
 		{"version string", timestamp, parseTS, `"spec_version":"1.0.34","version":1`, `"spec_version":"1.0.34","version":"1"`, `signed.version: want number, found string`},
-		{"expires format", timestamp, parseTS, `2030-01-02T03:04:05Z`, `2030-01-02 03:04:05`, `signed.expires: time "2030-01-02 03:04:05" is not of the form`},
-		{"expires offset", timestamp, parseTS, `2030-01-02T03:04:05Z`, `2030-01-02T03:04:05+01:00`, `signed.expires`},
+		{"expires format", timestamp, parseTS, `2030-01-02T03:04:05Z`, `2030-01-02 03:04:05`, `signed.expires: time "2030-01-02 03:04:05" is not an RFC 3339 time`},
+		{"expires no zone", timestamp, parseTS, `2030-01-02T03:04:05Z`, `2030-01-02T03:04:05`, `signed.expires: time "2030-01-02T03:04:05" is not an RFC 3339 time`},
+		{"expires lower z", timestamp, parseTS, `2030-01-02T03:04:05Z`, `2030-01-02T03:04:05z`, `signed.expires`},
+		{"expires offset hour 24", timestamp, parseTS, `2030-01-02T03:04:05Z`, `2030-01-02T03:04:05+24:00`, `signed.expires`},
+		{"expires too long", timestamp, parseTS, `2030-01-02T03:04:05Z`, `2030-01-02T03:04:05.0000000000000000001Z`, `signed.expires`},
 		{"missing expires", timestamp, parseTS, `"expires":"2030-01-02T03:04:05Z",`, ``, `timestamp metadata: signed: missing expires`},
 		{"bad hash algo", targets, parseT, `"sha256":`, `"md5":`, `unsupported hash algorithm "md5"`},
 		{"short digest", targets, parseT, `"length":5`, `"length":-5`, `signed.targets["a/b.txt"].length: length -5 is negative`},
 		{"float", targets, parseT, `"length":5`, `"length":5.0`, `malformed JSON`},
 		{"threshold zero", root, parseR, `"threshold":1}`, `"threshold":0}`, `threshold 0 is out of range`},
-		{"bad keyid", root, parseR, `"keys":{"`, `"keys":{"00`, `key ID does not match the key`},
+		{"long keyid", root, parseR, `"keys":{"`, `"keys":{"` + strings.Repeat("0", 300), `is not the key's hash and not a name of 1 to 256 bytes`},
 		{"dup role", targets, parseT, `"name":"role2"`, `"name":"role1"`, `signed.delegations.roles[1]: duplicate role name "role1"`},
 		{"top-level delegated", targets, parseT, `"name":"role2"`, `"name":"snapshot"`, `"snapshot" is a top-level role`},
 		{"bad prefix", targets, parseT, `"f0"`, `"F0"`, `"F0" is not a lowercase hex prefix`},

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"crypto"
 	"flag"
 	"fmt"
 	"log"
@@ -47,7 +46,7 @@ func generate(out string, n, bits int) error {
 	if err != nil {
 		return err
 	}
-	signer, err := keys.NewSigner(priv.(crypto.Signer), "")
+	signer, err := keys.NewSigner(priv, "")
 	if err != nil {
 		return err
 	}

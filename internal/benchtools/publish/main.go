@@ -8,7 +8,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -79,7 +78,7 @@ func newSigner() (keys.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return keys.NewSigner(priv.(crypto.Signer), "")
+	return keys.NewSigner(priv, "")
 }
 
 func run(base, gun, token string) error {

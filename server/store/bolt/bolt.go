@@ -21,6 +21,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/rampart-tuf/rampart/server/store"
 )
@@ -58,7 +59,7 @@ var _ store.Store = (*Store)(nil)
 func Open(path string) (*Store, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open %s: the database is in use by another process", path)
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
