@@ -113,6 +113,11 @@ func serverKeys(ctx context.Context, o InitOptions) (map[string]keys.PublicKey, 
 	if len(o.Keys[metadata.TypeSnapshot]) == 0 {
 		roles = append(roles, metadata.TypeSnapshot)
 	}
+	// The repository is created on the server (or exists already); that
+	// makes the online keys its root lists.
+	if _, err := o.Server.CreateRepository(ctx, o.GUN); err != nil {
+		return nil, fmt.Errorf("creating %s on the server: %w", o.GUN, err)
+	}
 	out := map[string]keys.PublicKey{}
 	for _, role := range roles {
 		if th := o.Thresholds[role]; th > 1 {

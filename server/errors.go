@@ -39,6 +39,7 @@ const (
 	checkExpiry     = "expiry"      // expired document
 	checkDelegation = "delegation"  // role not delegated
 	checkPaths      = "paths"       // target outside delegated paths
+	checkTargetPath = "target-path" // a target path that is not clean and relative
 	checkHashes     = "hashes"      // snapshot meta or content digest mismatch
 	checkOnlineKey  = "online-key"  // root does not list the server's keys
 	checkConsistent = "consistent"  // root without consistent snapshots

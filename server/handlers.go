@@ -239,6 +239,8 @@ func (s *Server) handleRepoPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case action == "" && tail == "":
+		s.handleCreate(w, r, gun)
 	case action == "metadata" && tail == "":
 		if _, ok := s.authorize(w, r, gun, auth.Push); !ok {
 			return
@@ -269,7 +271,7 @@ func (s *Server) handleRepoPost(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", res.ETag)
 		writeJSON(w, http.StatusOK, res)
 	case action == "keys" && (tail == "timestamp/rotate" || tail == "snapshot/rotate"):
-		if _, ok := s.authorize(w, r, gun, auth.Admin); !ok {
+		if _, ok := s.authorize(w, r, gun, auth.Admin); !ok || !s.requireCreated(w, r, gun) {
 			return
 		}
 		role := strings.TrimSuffix(tail, "/rotate")
@@ -301,12 +303,12 @@ func (s *Server) handleRepoGet(w http.ResponseWriter, r *http.Request) {
 		if _, ok := s.authorize(w, r, gun, auth.Push); !ok {
 			return
 		}
-		k, err := s.signer.Key(r.Context(), gun, tail)
-		if err != nil {
-			s.fail(w, r, err)
+		ks, err := s.signer.Keys(r.Context(), gun, tail)
+		if err != nil || len(ks) == 0 {
+			s.fail(w, r, cmpErr(err, notCreated(gun)))
 			return
 		}
-		writeJSON(w, http.StatusOK, keyResponse(tail, k))
+		writeJSON(w, http.StatusOK, keyResponse(tail, ks[0]))
 	case action == "changefeed" && tail == "":
 		if _, ok := s.authorize(w, r, gun, auth.Pull); !ok {
 			return
@@ -388,7 +390,7 @@ func (s *Server) handleRepoPut(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no route for PUT %s", r.URL.Path))
 		return
 	}
-	if _, ok := s.authorize(w, r, gun, auth.Push); !ok {
+	if _, ok := s.authorize(w, r, gun, auth.Push); !ok || !s.requireCreated(w, r, gun) {
 		return
 	}
 	want := strings.ToLower(r.Header.Get(sha256Header))
@@ -446,31 +448,6 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		b.err = err
 	}
 	return n, err
-}
-
-func (s *Server) handleRepoDelete(w http.ResponseWriter, r *http.Request) {
-	rest := r.PathValue("rest")
-	if err := validateGUN(rest); err != nil {
-		s.fail(w, r, badRequest("", checkGUN, "%v", err))
-		return
-	}
-	if _, ok := s.authorize(w, r, rest, auth.Admin); !ok {
-		return
-	}
-	unlock := s.lockGUN(rest)
-	ch, err := s.store.Delete(r.Context(), rest)
-	unlock()
-	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no repository %s", rest))
-		return
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.invalidate(rest)
-	s.log.Info("repository deleted", "gun", rest, "change", ch.ID)
-	writeJSON(w, http.StatusOK, map[string]any{"gun": rest, "change_id": ch.ID})
 }
 
 // tokenRequest is the body of POST /api/v1/tokens.

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/rampart-tuf/rampart/server/signer"
@@ -75,12 +74,7 @@ func (s *Server) loadState(ctx context.Context, gun string) (*state, error) {
 
 // lockGUN serializes this process's publishes to one GUN; replicas are
 // serialized by the store's optimistic check.
-func (s *Server) lockGUN(gun string) func() {
-	m, _ := s.gunLocks.LoadOrStore(gun, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
-}
+func (s *Server) lockGUN(gun string) func() { return s.gunLocks.lock(gun) }
 
 // targetsDoc is a targets document of the new state.
 type targetsDoc struct {
@@ -135,6 +129,12 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 	if err != nil {
 		return nil, err
 	}
+	if !st.exists {
+		// Only a created repository (see Create) has online keys.
+		if ok, err := s.created(ctx, gun); err != nil || !ok {
+			return nil, cmpErr(err, notCreated(gun))
+		}
+	}
 	if ifMatch != "" {
 		switch {
 		case !st.exists:
@@ -177,6 +177,9 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 			if err != nil {
 				return nil, badRequest(name, checkJSON, "%v", err)
 			}
+			if err := checkVersionBound(name, md.Signed.Version); err != nil {
+				return nil, err
+			}
 			if snapSubData, err = md.Encode(); err != nil {
 				return nil, badRequest(name, checkJSON, "%v", err)
 			}
@@ -188,6 +191,9 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 			md, err := metadata.ParseTargets(data)
 			if err != nil {
 				return nil, badRequest(name, checkJSON, "%v", err)
+			}
+			if err := checkVersionBound(name, md.Signed.Version); err != nil {
+				return nil, err
 			}
 			enc, err := md.Encode()
 			if err != nil {
@@ -214,6 +220,12 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 			return nil, badRequest(metadata.TypeRoot, checkJSON, "root %d of the chain: %v", i+1, err)
 		}
 		r := md.Signed
+		if err := checkVersionBound(metadata.TypeRoot, r.Version); err != nil {
+			return nil, err
+		}
+		if prev == nil && r.Version != 1 {
+			return nil, badRequest(metadata.TypeRoot, checkVersion, "the first root of a new repository must be version 1, not %d", r.Version)
+		}
 		if prev != nil {
 			if want := prev.Signed.Version + 1; r.Version != want {
 				return nil, badRequest(metadata.TypeRoot, checkVersion, "root version is %d, want %d (the version before it is %d)", r.Version, want, prev.Signed.Version)
@@ -288,11 +300,17 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 		return d, nil
 	}
 
-	for name, d := range targets {
+	for _, name := range slices.Sorted(maps.Keys(targets)) {
+		d := targets[name]
 		if !d.submitted {
 			continue
 		}
 		t := d.md.Signed
+		for p := range t.Targets {
+			if err := metadata.CheckTargetPath(p); err != nil {
+				return nil, badRequest(name, checkTargetPath, "%v", err)
+			}
+		}
 		if mf, ok := curMeta[name+".json"]; ok && t.Version <= mf.Version {
 			return nil, badRequest(name, checkVersion, "version %d is not greater than the current version %d", t.Version, mf.Version)
 		}
@@ -423,7 +441,18 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 	case snapOnline:
 		p.snapSigners, p.meta = snapSigners, meta
 	case snapSubmit != nil:
-		if err := checkSnapshot(snapSubmit, root, st, meta, now); err != nil {
+		docData := func(file string) ([]byte, error) {
+			name, _ := cutJSON(file)
+			d, err := load(name)
+			if err != nil {
+				return nil, err
+			}
+			if d == nil {
+				return nil, badRequest(metadata.TypeSnapshot, checkHashes, "lists %s, which the repository does not have", file)
+			}
+			return d.data, nil
+		}
+		if err := checkSnapshot(snapSubmit, root, st, meta, now, docData); err != nil {
 			return nil, err
 		}
 		p.snapData, p.snapDoc = snapSubData, snapSubmit
@@ -442,6 +471,14 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 	}
 	s.metrics.publishes.WithLabelValues("ok").Inc()
 	return res, nil
+}
+
+// checkVersionBound refuses versions above metadata.MaxVersion.
+func checkVersionBound(role string, version int64) error {
+	if version > metadata.MaxVersion {
+		return badRequest(role, checkVersion, "version %d is above %d (2^53-1), the largest version every client reads exactly", version, int64(metadata.MaxVersion))
+	}
+	return nil
 }
 
 // cutJSON turns "name.json" into "name".
@@ -470,7 +507,12 @@ func allowed(parents map[string][]edge, role, path string, depth int) bool {
 // checkSnapshot checks a snapshot sent by a maintainer who keeps the
 // snapshot key: signed by the root's snapshot role, newer, not expired,
 // and listing exactly the roles of the new state with their versions.
-func checkSnapshot(md *metadata.Metadata[*metadata.Snapshot], root *metadata.Root, st *state, meta map[string]metadata.MetaFile, now time.Time) error {
+//
+// Every length and hash the snapshot gives is checked against the
+// document, as a client checks them: docData returns the document of a
+// "ROLE.json" of the new state.
+func checkSnapshot(md *metadata.Metadata[*metadata.Snapshot], root *metadata.Root, st *state, meta map[string]metadata.MetaFile, now time.Time,
+	docData func(file string) ([]byte, error)) error {
 	const role = metadata.TypeSnapshot
 	sn := md.Signed
 	if err := root.VerifyRole(role, md); err != nil {
@@ -491,11 +533,24 @@ func checkSnapshot(md *metadata.Metadata[*metadata.Snapshot], root *metadata.Roo
 		if got.Version != want.Version {
 			return badRequest(role, checkVersion, "lists %s version %d, want %d", file, got.Version, want.Version)
 		}
-		if got.Length != 0 && want.Length != 0 && got.Length != want.Length {
-			return badRequest(role, checkHashes, "lists %s with length %d, the document has %d bytes", file, got.Length, want.Length)
+		if got.Length == 0 && got.Hashes.IsZero() {
+			continue
 		}
-		if got.Hashes.SHA256 != nil && want.Hashes.SHA256 != nil && !got.Hashes.Equal(metadata.Hashes{SHA256: want.Hashes.SHA256, SHA512: got.Hashes.SHA512}) {
-			return badRequest(role, checkHashes, "lists %s with a sha256 that does not match the document", file)
+		if got.Length == want.Length && got.Hashes.Equal(want.Hashes) {
+			continue // what the repository's meta says already, checked when stored
+		}
+		data, err := docData(file)
+		if err != nil {
+			return err
+		}
+		// The checks a client makes (length, then every hash given).
+		if got.Length != 0 && got.Length != int64(len(data)) {
+			return badRequest(role, checkHashes, "lists %s with length %d, the document has %d bytes", file, got.Length, len(data))
+		}
+		if !got.Hashes.IsZero() {
+			if err := got.Hashes.Verify(data); err != nil {
+				return badRequest(role, checkHashes, "lists %s with hashes that do not match the document: %v", file, err)
+			}
 		}
 	}
 	for file := range sn.Meta {

@@ -72,6 +72,16 @@ type Config struct {
 	CurrentMaxAge   time.Duration
 	VersionedMaxAge time.Duration
 
+	// Connection limits of HTTPServer: ReadHeaderTimeout (default 10s)
+	// and MaxHeaderBytes (default 64 KiB) for request headers;
+	// StallTimeout (default 30s), the longest a request body or a
+	// response may go without progress; IdleTimeout (default 30s) for
+	// idle keep-alive connections.
+	ReadHeaderTimeout time.Duration
+	StallTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+
 	// Registerer receives the server's metrics; default: a new registry,
 	// served on /metrics.
 	Registry *prometheus.Registry
@@ -98,9 +108,54 @@ type Server struct {
 
 	currentCC, versionedCC []string // Cache-Control values
 
-	gunLocks sync.Map // gun → *sync.Mutex: one publish at a time per GUN in this process
+	gunLocks gunLocks // one publish, creation or deletion at a time per GUN in this process
 
 	notary *notaryapi.API // Notary v1's API under /v2/
+}
+
+// gunLocks holds a mutex for each GUN that a request is working on, and
+// forgets it when the last holder or waiter is done, so that the map is as
+// large as the number of requests in flight, not the number of names ever
+// tried.
+type gunLocks struct {
+	mu    sync.Mutex
+	locks map[string]*gunLock
+}
+
+type gunLock struct {
+	sync.Mutex
+	refs int // holders and waiters
+}
+
+// lock locks gun and returns the function that unlocks it.
+func (g *gunLocks) lock(gun string) func() {
+	g.mu.Lock()
+	if g.locks == nil {
+		g.locks = map[string]*gunLock{}
+	}
+	l := g.locks[gun]
+	if l == nil {
+		l = &gunLock{}
+		g.locks[gun] = l
+	}
+	l.refs++
+	g.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		g.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(g.locks, gun)
+		}
+		g.mu.Unlock()
+	}
+}
+
+// len returns the number of GUNs locked or waited for.
+func (g *gunLocks) len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.locks)
 }
 
 // current is the cached current state of a repository.
@@ -136,6 +191,10 @@ func New(cfg Config) (*Server, error) {
 	cfg.CacheTTL = orDefault(cfg.CacheTTL, time.Second)
 	cfg.CurrentMaxAge = orDefault(cfg.CurrentMaxAge, 5*time.Second)
 	cfg.VersionedMaxAge = orDefault(cfg.VersionedMaxAge, 24*time.Hour)
+	cfg.ReadHeaderTimeout = orDefault(cfg.ReadHeaderTimeout, defaultReadHeaderTimeout)
+	cfg.StallTimeout = orDefault(cfg.StallTimeout, defaultStallTimeout)
+	cfg.IdleTimeout = orDefault(cfg.IdleTimeout, defaultIdleTimeout)
+	cfg.MaxHeaderBytes = orDefault(cfg.MaxHeaderBytes, defaultMaxHeaderBytes)
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
@@ -162,7 +221,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /tuf/{rest...}", s.handleTUF)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("POST /api/v1/repositories/{rest...}", s.handleRepoPost)
+	mux.HandleFunc("POST /api/v1/repositories/{rest...}", s.handleRepoPost) // create; publish; rotate a key
 	mux.HandleFunc("PUT /api/v1/repositories/{rest...}", s.handleRepoPut)
 	mux.HandleFunc("GET /api/v1/repositories/{rest...}", s.handleRepoGet)
 	mux.HandleFunc("DELETE /api/v1/repositories/{rest...}", s.handleRepoDelete)
@@ -177,7 +236,7 @@ func (s *Server) routes() http.Handler {
 	fastRoute := "GET /tuf/{rest...}"
 	fastOK := s.metrics.requests.WithLabelValues(fastRoute, "200")
 	fastDur := s.metrics.duration.WithLabelValues(fastRoute)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.withStallDeadlines(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		if s.serveCachedTimestamp(w, r) {
 			fastOK.Inc()
@@ -196,7 +255,7 @@ func (s *Server) routes() http.Handler {
 		} else if s.log.Enabled(r.Context(), slog.LevelDebug) {
 			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
 		}
-	})
+	}))
 }
 
 // serveCachedTimestamp serves GET /tuf/{gun}/metadata/timestamp.json

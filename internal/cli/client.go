@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/rampart-tuf/rampart/client"
 	"github.com/rampart-tuf/rampart/internal/progress"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
 	"github.com/rampart-tuf/rampart/tuf/trust"
 )
 
@@ -290,7 +292,7 @@ func newClientListCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PATH\tLENGTH\tROLE")
 			for _, t := range list {
-				fmt.Fprintf(tw, "%s\t%d\t%s\n", t.Path, t.Length, t.Role)
+				fmt.Fprintf(tw, "%s\t%d\t%s\n", printableName(t.Path), t.Length, printableName(t.Role))
 			}
 			return tw.Flush()
 		},
@@ -299,4 +301,16 @@ func newClientListCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().IntVar(&maxRoles, "max-roles", 100000, "stop after visiting this many roles")
 	return cmd
+}
+
+// printableName returns a target path or role name from metadata, which
+// may have been signed anywhere, as it can be printed safely: as it is when
+// it is a clean target path (metadata.CheckTargetPath), otherwise quoted
+// with Go's escapes, so that control characters, bidirectional controls
+// and the like show as escapes instead of acting on the terminal.
+func printableName(s string) string {
+	if metadata.CheckTargetPath(s) == nil {
+		return s
+	}
+	return strconv.Quote(s)
 }

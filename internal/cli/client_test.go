@@ -121,3 +121,37 @@ func TestClientStrictKeyIDs(t *testing.T) {
 		t.Fatalf("refresh after init --strict-keyids: %d %q", code, errOut)
 	}
 }
+
+// TestClientListEscapesNames: metadata signed elsewhere may list target
+// paths with control characters or bidirectional controls; client list
+// prints them escaped, so that they cannot act on the terminal or pass for
+// another name.
+func TestClientListEscapesNames(t *testing.T) {
+	repo := repotest.New(t)
+	for _, p := range []string{"plain.txt", "invoice\u202Etxt.exe", "clear\x1b[2Jscreen", `a\..\b`} {
+		repo.AddTarget("targets", p, []byte(p))
+	}
+	repo.Publish()
+	srv := repo.Serve()
+	tmp := t.TempDir()
+	root := filepath.Join(tmp, "root.json")
+	os.WriteFile(root, repo.RootBytes(1), 0o644)
+	dir := filepath.Join(tmp, "client")
+	if code, _, errOut := runCLI(t, "client", "init", "--url", srv.URL, "--root", root, "--dir", dir); code != 0 {
+		t.Fatalf("init: %s", errOut)
+	}
+	code, stdout, errOut := runCLI(t, "client", "list", "--dir", dir)
+	if code != 0 {
+		t.Fatalf("list: %d %s", code, errOut)
+	}
+	for _, bad := range []string{"\u202E", "\x1b"} {
+		if strings.Contains(stdout, bad) {
+			t.Errorf("list printed %q as it is:\n%s", bad, stdout)
+		}
+	}
+	for _, want := range []string{"plain.txt", `"invoice\u202etxt.exe"`, `"clear\x1b[2Jscreen"`, `"a\\..\\b"`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("list output lacks %s:\n%s", want, stdout)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rampart-tuf/rampart/server/apiclient"
 	"github.com/rampart-tuf/rampart/server/store/postgres"
 	"github.com/rampart-tuf/rampart/server/store/postgres/pgtest"
 )
@@ -115,6 +116,13 @@ func TestServeReplicasShareTargets(t *testing.T) {
 		t.Helper()
 		tok, err := os.ReadFile(filepath.Join(dir, dataDir, "admin.token"))
 		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := apiclient.New(base, strings.TrimSpace(string(tok)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CreateRepository(context.Background(), gun); err != nil {
 			t.Fatal(err)
 		}
 		req, _ := http.NewRequest("PUT", base+"/api/v1/repositories/"+gun+"/targets/dist/app.txt", strings.NewReader(content))

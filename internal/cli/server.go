@@ -267,9 +267,14 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 		if err != nil {
 			return err
 		}
-		if sg, err = signer.NewLocal(st, secret); err != nil {
+		local, err := signer.NewLocal(st, secret)
+		if err != nil {
 			return err
 		}
+		if err := local.CheckSecret(ctx); err != nil {
+			return fmt.Errorf("online key secret %s: %w; every server sharing a store needs the same secret (--online-key-secret)", o.secretFile, err)
+		}
+		sg = local
 	}
 	blobs, err := openBlobs(ctx, blobsKind, o.data, st, log)
 	if err != nil {
@@ -290,14 +295,9 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{
-		Addr:              o.addr,
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := srv.HTTPServer()
+	hs.Addr = o.addr
+	hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	if o.tlsClientCA != "" {
 		pem, err := os.ReadFile(o.tlsClientCA)
 		if err != nil {

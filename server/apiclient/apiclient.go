@@ -155,10 +155,32 @@ func (c *Client) RepositoryURL(gun string) string {
 	return c.base + "/tuf/" + escapeSegments(gun)
 }
 
+// CreateRepository creates the repository gun on the server, which makes
+// its online keys, and reports whether it was new (false: it existed
+// already, which is not an error). It needs a push token covering gun, or
+// an admin token for a GUN that was deleted before.
+func (c *Client) CreateRepository(ctx context.Context, gun string) (created bool, err error) {
+	g, err := escapeGUN(gun)
+	if err != nil {
+		return false, err
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, c.base+"/api/v1/repositories/"+g, nil)
+	if err != nil {
+		return false, err
+	}
+	var out struct {
+		Created bool `json:"created"`
+	}
+	if err := c.call(req, &out); err != nil {
+		return false, err
+	}
+	return out.Created, nil
+}
+
 // OnlineKey returns the server's current online key of role ("timestamp"
-// or "snapshot") for gun, creating it on the server if there is none yet.
-// It needs a push token. The key is what the repository's root must list
-// for role.
+// or "snapshot") for gun. It needs a push token, and a repository created
+// with CreateRepository (else an *Error with status 404). The key is what
+// the repository's root must list for role.
 func (c *Client) OnlineKey(ctx context.Context, gun, role string) (*metadata.Key, error) {
 	return c.onlineKey(ctx, http.MethodGet, gun, role, "")
 }

@@ -147,9 +147,13 @@ type Store interface {
 	// the repository's timestamp version is not u.Base or a file of the
 	// same role and version exists.
 	Publish(ctx context.Context, u Update) (Change, error)
-	// Delete removes a repository's metadata and target index and records
-	// a deletion in the changefeed. Online keys are kept.
+	// Delete removes a repository's metadata and target index, records
+	// the GUN as deleted (see Deleted) and a deletion in the changefeed.
+	// It does so also when the store has nothing of gun: the repository
+	// may have existed only as online keys, which the signer retires.
 	Delete(ctx context.Context, gun string) (Change, error)
+	// Deleted reports whether gun was ever deleted.
+	Deleted(ctx context.Context, gun string) (bool, error)
 	// Expiring returns the repositories whose timestamp expires before
 	// timestampBefore, or whose online-signed snapshot expires before
 	// snapshotBefore.
@@ -182,6 +186,12 @@ type Store interface {
 	AddOnlineKey(ctx context.Context, k OnlineKey, onlyIfNone bool) (OnlineKey, error)
 	// OnlineKeys returns the repository's keys for role, newest first.
 	OnlineKeys(ctx context.Context, gun, role string) ([]OnlineKey, error)
+	// SomeOnlineKeys returns up to limit online keys of any repository,
+	// the newest first.
+	SomeOnlineKeys(ctx context.Context, limit int) ([]OnlineKey, error)
+	// DeleteOnlineKeys deletes every online key of gun, of every role,
+	// and returns how many there were.
+	DeleteOnlineKeys(ctx context.Context, gun string) (int, error)
 
 	// AddTarget records that the server holds the content of a target.
 	AddTarget(ctx context.Context, gun string, t Target) error

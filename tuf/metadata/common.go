@@ -10,6 +10,13 @@ import (
 	"github.com/rampart-tuf/rampart/tuf/canonjson"
 )
 
+// MaxVersion is the largest version a repository should give a document:
+// 2^53-1, the largest integer that every JSON reader (JavaScript's
+// numbers, for one) reads exactly. Versions are valid above it, but a
+// server refuses them, since a repository at a version some clients cannot
+// represent, or one step from the end of int64, can never move on.
+const MaxVersion = 1<<53 - 1
+
 // Common holds the members every role document has.
 type Common struct {
 	Type        string // "_type"

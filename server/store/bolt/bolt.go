@@ -37,6 +37,7 @@ var (
 	bucketTokens     = []byte("tokens")     // hash → JSON store.Token (ID not stored: the hash's first 16 hex digits)
 	bucketKeys       = []byte("keys")       // gun NUL role NUL seq(8) → JSON store.OnlineKey
 	bucketTargets    = []byte("targets")    // gun NUL sha256 → JSON store.Target
+	bucketDeleted    = []byte("deleted")    // gun → time of the last deletion (RFC 3339)
 )
 
 // schemaVersion is the layout this code writes. Opening a database with a
@@ -84,7 +85,7 @@ func (s *Store) migrate() error {
 				return fmt.Errorf("database schema version %d is newer than this server's (%d)", n, schemaVersion)
 			}
 		}
-		for _, b := range [][]byte{bucketRepos, bucketFiles, bucketChanges, bucketGUNChanges, bucketTokens, bucketKeys, bucketTargets} {
+		for _, b := range [][]byte{bucketRepos, bucketFiles, bucketChanges, bucketGUNChanges, bucketTokens, bucketKeys, bucketTargets, bucketDeleted} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -233,11 +234,11 @@ func deletePrefix(b *bbolt.Bucket, prefix []byte) error {
 func (s *Store) Delete(_ context.Context, gun string) (store.Change, error) {
 	var ch store.Change
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		repos := tx.Bucket(bucketRepos)
-		if repos.Get([]byte(gun)) == nil {
-			return store.ErrNotFound
+		if err := tx.Bucket(bucketRepos).Delete([]byte(gun)); err != nil {
+			return err
 		}
-		if err := repos.Delete([]byte(gun)); err != nil {
+		now := time.Now().UTC()
+		if err := tx.Bucket(bucketDeleted).Put([]byte(gun), []byte(now.Format(time.RFC3339Nano))); err != nil {
 			return err
 		}
 		prefix := key(gun, "")
@@ -256,6 +257,16 @@ func (s *Store) Delete(_ context.Context, gun string) (store.Change, error) {
 	}
 	s.notify(gun)
 	return ch, nil
+}
+
+// Deleted implements store.Store.
+func (s *Store) Deleted(_ context.Context, gun string) (bool, error) {
+	var deleted bool
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		deleted = tx.Bucket(bucketDeleted).Get([]byte(gun)) != nil
+		return nil
+	})
+	return deleted, err
 }
 
 // Expiring implements store.Store.
@@ -480,6 +491,48 @@ func (s *Store) OnlineKeys(_ context.Context, gun, role string) ([]store.OnlineK
 		return nil, fmt.Errorf("%s keys of %s: %w", role, gun, err)
 	}
 	return out, nil
+}
+
+// SomeOnlineKeys implements store.Store. The bucket is ordered by GUN, so
+// these are the newest keys of the first GUNs, which is as good a sample.
+func (s *Store) SomeOnlineKeys(_ context.Context, limit int) ([]store.OnlineKey, error) {
+	var out []store.OnlineKey
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketKeys).Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			var ok store.OnlineKey
+			if err := json.Unmarshal(v, &ok); err != nil {
+				return err
+			}
+			out = append(out, ok)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("online keys: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteOnlineKeys implements store.Store.
+func (s *Store) DeleteOnlineKeys(_ context.Context, gun string) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketKeys)
+		prefix := key(gun, "")
+		c := b.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete online keys of %s: %w", gun, err)
+	}
+	return n, nil
 }
 
 // AddTarget implements store.Store.

@@ -259,12 +259,12 @@ func addChange(ctx context.Context, tx pgx.Tx, ch store.Change) (store.Change, e
 func (s *Store) Delete(ctx context.Context, gun string) (store.Change, error) {
 	var ch store.Change
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM repositories WHERE gun = $1`, gun)
-		if err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM repositories WHERE gun = $1`, gun); err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrNotFound
+		if _, err := tx.Exec(ctx, `INSERT INTO deleted_repositories (gun) VALUES ($1)
+			ON CONFLICT (gun) DO UPDATE SET deleted_at = now()`, gun); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM metadata_files WHERE gun = $1`, gun); err != nil {
 			return err
@@ -272,10 +272,18 @@ func (s *Store) Delete(ctx context.Context, gun string) (store.Change, error) {
 		if _, err := tx.Exec(ctx, `DELETE FROM targets WHERE gun = $1`, gun); err != nil {
 			return err
 		}
+		var err error
 		ch, err = addChange(ctx, tx, store.Change{GUN: gun, Category: store.CategoryDeletion})
 		return err
 	})
 	return ch, wrap("delete "+gun, err)
+}
+
+// Deleted implements store.Store.
+func (s *Store) Deleted(ctx context.Context, gun string) (bool, error) {
+	var deleted bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deleted_repositories WHERE gun = $1)`, gun).Scan(&deleted)
+	return deleted, wrap("deleted "+gun, err)
 }
 
 // Expiring implements store.Store.
@@ -423,6 +431,25 @@ func (s *Store) OnlineKeys(ctx context.Context, gun, role string) ([]store.Onlin
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.OnlineKey, error) { return scanKey(row) })
 	return out, wrap(role+" keys of "+gun, err)
+}
+
+// SomeOnlineKeys implements store.Store.
+func (s *Store) SomeOnlineKeys(ctx context.Context, limit int) ([]store.OnlineKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+keyColumns+` FROM online_keys ORDER BY id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, wrap("online keys", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.OnlineKey, error) { return scanKey(row) })
+	return out, wrap("online keys", err)
+}
+
+// DeleteOnlineKeys implements store.Store.
+func (s *Store) DeleteOnlineKeys(ctx context.Context, gun string) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM online_keys WHERE gun = $1`, gun)
+	if err != nil {
+		return 0, wrap("delete online keys of "+gun, err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // AddTarget implements store.Store.
