@@ -91,6 +91,7 @@ func repoSubcommands() []*cobra.Command {
 		newRepoExpiryCommand(),
 		newRepoRefreshCommand(),
 		newRepoImportDelegationCommand(),
+		newRepoInTotoSetupCommand(),
 	}
 }
 
@@ -283,6 +284,7 @@ func printKeys(w io.Writer, r *repo.Repo) {
 
 func newRepoAddCommand() *cobra.Command {
 	var as, role, custom, manifest string
+	var inToto repoInTotoFlags
 	cmd := &cobra.Command{
 		Use:   "add DIR [SOURCE]",
 		Short: "Add target files to a repository",
@@ -305,6 +307,9 @@ chooses a role. Changed roles are signed with the keys at hand.`,
   rampart repo add registry --from-manifest packages.tsv`,
 		Args: checkArgs(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if inToto.used(cmd) {
+				return inToto.add(cmd, args, as, role, custom != "" || manifest != "")
+			}
 			if (len(args) == 2) == (manifest != "") {
 				return usageErrorf("give either SOURCE or --from-manifest FILE")
 			}
@@ -356,6 +361,7 @@ chooses a role. Changed roles are signed with the keys at hand.`,
 	f.StringVar(&role, "role", "", "`ROLE` to list the targets in (default: automatic)")
 	f.StringVar(&custom, "custom", "", "custom metadata for the targets, as a `JSON` object")
 	f.StringVar(&manifest, "from-manifest", "", "register the targets listed in `FILE` (TARGETPATH<TAB>LENGTH<TAB>SHA256HEX lines)")
+	inToto.addFlags(f)
 	return cmd
 }
 
