@@ -7,9 +7,16 @@
 // Policy (Limits) bounds sizes, rotations, delegations and transfer rates.
 // I/O goes through one small Fetcher interface and a directory that holds
 // the trusted metadata byte for byte, written atomically.
+//
+// The client reads the repositories other implementations write, as
+// python-tuf and go-tuf read them (key IDs as names, RFC 3339 times with
+// offsets, legacy ECDSA key forms: see package metadata and
+// docs/compatibility.md); Config.StrictKeyIDs keeps the specification's key
+// ID rule.
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,12 +56,12 @@ type Limits struct {
 }
 
 func (l Limits) withDefaults() Limits {
-	l.MaxRootRotations = cmpOr(l.MaxRootRotations, 256)
-	l.MaxDelegations = cmpOr(l.MaxDelegations, 32)
-	l.RootBytes = cmpOr(l.RootBytes, 1<<20)
-	l.TimestampBytes = cmpOr(l.TimestampBytes, 1<<20)
-	l.SnapshotBytes = cmpOr(l.SnapshotBytes, 64<<20)
-	l.TargetsBytes = cmpOr(l.TargetsBytes, 64<<20)
+	l.MaxRootRotations = cmp.Or(l.MaxRootRotations, 256)
+	l.MaxDelegations = cmp.Or(l.MaxDelegations, 32)
+	l.RootBytes = cmp.Or(l.RootBytes, 1<<20)
+	l.TimestampBytes = cmp.Or(l.TimestampBytes, 1<<20)
+	l.SnapshotBytes = cmp.Or(l.SnapshotBytes, 64<<20)
+	l.TargetsBytes = cmp.Or(l.TargetsBytes, 64<<20)
 	return l
 }
 
@@ -236,7 +243,7 @@ func (c *Client) updateSnapshot(ctx context.Context, set *trust.Set) error {
 	if set.Root().Signed.ConsistentSnapshot {
 		name = fmt.Sprintf("%d.snapshot.json", meta.Version)
 	}
-	data, err := readAll(ctx, c.cfg.Fetcher, c.metaURL(name), cmpOr(meta.Length, c.limits.SnapshotBytes))
+	data, err := readAll(ctx, c.cfg.Fetcher, c.metaURL(name), cmp.Or(meta.Length, c.limits.SnapshotBytes))
 	if err != nil {
 		return fmt.Errorf("snapshot.json: %w", err)
 	}
@@ -256,7 +263,7 @@ func (c *Client) updateTargets(ctx context.Context, set *trust.Set, role, parent
 	if err != nil {
 		return err
 	}
-	bound := cmpOr(meta.Length, c.limits.TargetsBytes)
+	bound := cmp.Or(meta.Length, c.limits.TargetsBytes)
 	if local, err := c.store.read(role, bound); err == nil && local != nil {
 		if set.UpdateTargets(role, parent, local) == nil {
 			return nil

@@ -21,8 +21,9 @@ import (
 )
 
 // Sigstore's root of trust, as published (testdata/sigstore/README.md):
-// key IDs that are not the hash of their key (from root version 11 on: the
-// online key keeps its ID while its key object changes),
+// a key ID that is not the hash of its key (root version 11: the online key
+// keeps its ID while its key object changes; version 12 lists it under its
+// hash),
 // expiries with offsets and fractions (versions 1 to 3), legacy hex ECDSA
 // keys (1 to 4) and PEM keys under both ECDSA key type names, spec_version
 // "1.0", tuf-on-ci's extra members, signatures with an empty value, a switch

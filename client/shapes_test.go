@@ -20,7 +20,8 @@ import (
 // rule applies, refused by it.
 
 // A root chain where version 2 lists every key under a name (and the root
-// key under its hash as well), as Sigstore's does from version 11.
+// key under its hash as well), as Sigstore's version 11 lists its online
+// key.
 func TestKeyIDsAsNames(t *testing.T) {
 	ctx := context.Background()
 	repo := repotest.New(t)

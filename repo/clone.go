@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/rampart-tuf/rampart/server/apiclient"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -15,7 +14,7 @@ import (
 type CloneOptions struct {
 	// Server is the metadata server, with a push token, and GUN the
 	// repository's name there.
-	Server *apiclient.Client
+	Server MetadataServer
 	GUN    string
 	// Root is a root.json of the repository obtained out of band (any
 	// version the server has): the clone trusts what chains to it, not

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rampart-tuf/rampart/server/apiclient"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -36,7 +35,7 @@ type InitOptions struct {
 	// online timestamp key and, unless Keys gives snapshot keys, its
 	// snapshot key, both fetched from the server (which makes them on
 	// first request).
-	Server *apiclient.Client
+	Server MetadataServer
 	GUN    string
 }
 

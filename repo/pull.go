@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/rampart-tuf/rampart/server/apiclient"
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 	"github.com/rampart-tuf/rampart/tuf/trust"
 )
@@ -43,7 +43,7 @@ type PullResult struct {
 // but with other content means the two copies were changed apart, and
 // nothing is pulled. Delegations others made are recorded in repo.json.
 // Everything is written in one commit.
-func (r *Repo) PullFromServer(ctx context.Context, c *apiclient.Client) (*PullResult, error) {
+func (r *Repo) PullFromServer(ctx context.Context, c MetadataServer) (*PullResult, error) {
 	sc := r.cfg.Server
 	if sc == nil {
 		return nil, fmt.Errorf("%s does not publish to a metadata server (its repo.json names none): there is nothing to pull from", r.dir)
@@ -149,9 +149,9 @@ func (r *Repo) PullFromServer(ctx context.Context, c *apiclient.Client) (*PullRe
 // versions it lacks, each checked against the one before it and recorded
 // in res. It returns the Set, the root files to write and the server's
 // root version.
-func (r *Repo) pullRoots(ctx context.Context, c *apiclient.Client, gun string, res *PullResult) (*trust.Set, []change, int64, error) {
+func (r *Repo) pullRoots(ctx context.Context, c MetadataServer, gun string, res *PullResult) (*trust.Set, []change, int64, error) {
 	current, err := readServerRoot(ctx, c, gun)
-	if errors.Is(err, apiclient.ErrNotFound) {
+	if errors.Is(err, api.ErrNotFound) {
 		return nil, nil, 0, fmt.Errorf("%s has no repository %s yet: publish it first with 'rampart repo publish %s'", r.cfg.Server.URL, gun, r.dir)
 	}
 	if err != nil {
@@ -225,7 +225,7 @@ func (r *Repo) rolesToPull(serverMeta, localMeta map[string]metadata.MetaFile, r
 
 // fetchRoles reads the roles to pull from the server, in parallel, each
 // within the length the server's snapshot lists for it.
-func (r *Repo) fetchRoles(ctx context.Context, c *apiclient.Client, gun string, pull []string, serverMeta map[string]metadata.MetaFile) (map[string][]byte, error) {
+func (r *Repo) fetchRoles(ctx context.Context, c MetadataServer, gun string, pull []string, serverMeta map[string]metadata.MetaFile) (map[string][]byte, error) {
 	fetched := map[string][]byte{}
 	var mu sync.Mutex
 	bar := newCountBar(r.opts.Progress, len(pull), "fetching roles")
@@ -252,7 +252,7 @@ func (r *Repo) fetchRoles(ctx context.Context, c *apiclient.Client, gun string, 
 // from this copy when it has the server's version, from the server
 // otherwise; hashed bins not pulled are not read. It returns the delegator
 // of each role reached.
-func (r *Repo) loadServerRoles(ctx context.Context, c *apiclient.Client, gun string, set *trust.Set, pull []string, fetched map[string][]byte, localMeta map[string]metadata.MetaFile) (map[string]string, error) {
+func (r *Repo) loadServerRoles(ctx context.Context, c MetadataServer, gun string, set *trust.Set, pull []string, fetched map[string][]byte, localMeta map[string]metadata.MetaFile) (map[string]string, error) {
 	serverMeta := set.Snapshot().Signed.Meta
 	parentOf := map[string]string{}
 	load := func(role, parent string) (*metadata.Targets, error) {

@@ -17,7 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rampart-tuf/rampart/server/apiclient"
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -67,9 +67,9 @@ type serverState struct {
 // snapshot, checked against that root as a client checks them (see
 // loadServerSnapshot). A server that does not have the repository gives an
 // empty state.
-func (r *Repo) serverState(ctx context.Context, c *apiclient.Client, gun string) (*serverState, error) {
+func (r *Repo) serverState(ctx context.Context, c MetadataServer, gun string) (*serverState, error) {
 	root, err := readServerRoot(ctx, c, gun)
-	if errors.Is(err, apiclient.ErrNotFound) {
+	if errors.Is(err, api.ErrNotFound) {
 		return &serverState{meta: map[string]metadata.MetaFile{}}, nil
 	}
 	if err != nil {
@@ -97,7 +97,7 @@ func (r *Repo) serverState(ctx context.Context, c *apiclient.Client, gun string)
 // ownRoot returns this repository's root of the version of the server's
 // root, which must have the same signed content: otherwise the GUN on the
 // server belongs to another repository.
-func (r *Repo) ownRoot(c *apiclient.Client, gun string, server *metadata.Metadata[*metadata.Root]) ([]byte, *metadata.Metadata[*metadata.Root], error) {
+func (r *Repo) ownRoot(c MetadataServer, gun string, server *metadata.Metadata[*metadata.Root]) ([]byte, *metadata.Metadata[*metadata.Root], error) {
 	v := server.Signed.Version
 	b, local, err := r.readRootVersion(v)
 	if err != nil {
@@ -144,7 +144,7 @@ type ServerOptions struct {
 // DIR/uploaded.txt remembers what the server has, so that later publishes
 // ask only about new content. Finally the server's new state is read back
 // and compared with what was sent.
-func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client, o ServerOptions) (*ServerResult, error) {
+func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOptions) (*ServerResult, error) {
 	sc := r.cfg.Server
 	if sc == nil {
 		return nil, fmt.Errorf("%s does not publish to a metadata server (its repo.json names none): publish it to a directory with --out, or create a repository with 'rampart repo init DIR --server URL --gun GUN'", r.dir)
@@ -283,8 +283,7 @@ func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client, o Serve
 	}
 	reply, err := c.PublishChain(ctx, gun, chain, docs, "")
 	if err != nil {
-		var ae *apiclient.Error
-		if errors.As(err, &ae) && ae.Status == 413 {
+		if errors.Is(err, api.ErrTooLarge) {
 			return nil, fmt.Errorf("publishing to %s: %w (the update is %d bytes; the server's limit is set by rampart serve --max-metadata-bytes)", c.RepositoryURL(gun), err, batchSize(docs)+batchSize(rootData))
 		}
 		return nil, fmt.Errorf("publishing to %s: %w", c.RepositoryURL(gun), err)
@@ -327,7 +326,7 @@ type storedTarget struct {
 // uploadTargets uploads the files of the content store that the server
 // does not have. Files the upload record says the server has are not asked
 // about again, unless recheck is set.
-func (r *Repo) uploadTargets(ctx context.Context, c *apiclient.Client, gun string, recheck bool, res *ServerResult) error {
+func (r *Repo) uploadTargets(ctx context.Context, c MetadataServer, gun string, recheck bool, res *ServerResult) error {
 	store := filepath.Join(r.dir, targetsDir)
 	rec, err := openUploadRecord(filepath.Join(r.dir, uploadRecordFile), c.URL(), gun, recheck)
 	if err != nil {

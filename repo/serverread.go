@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rampart-tuf/rampart/server/apiclient"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 	"github.com/rampart-tuf/rampart/tuf/trust"
 )
@@ -46,14 +45,14 @@ func expiredRoles(set *trust.Set) []string {
 }
 
 // refused is an error of the trust rules about what gun on c serves.
-func refused(c *apiclient.Client, gun string, err error) error {
+func refused(c MetadataServer, gun string, err error) error {
 	return fmt.Errorf("%s serves metadata that fails a check: %w", c.RepositoryURL(gun), err)
 }
 
 // fetchMeta reads a metadata file of gun from c, within the length a
 // trusted document lists for it (m), or within limit when it lists none.
 // The caller hands the bytes to the trust rules, which check them.
-func fetchMeta(ctx context.Context, c *apiclient.Client, gun, file string, m metadata.MetaFile, limit int64) ([]byte, error) {
+func fetchMeta(ctx context.Context, c MetadataServer, gun, file string, m metadata.MetaFile, limit int64) ([]byte, error) {
 	if m.Length > 0 {
 		limit = m.Length
 	}
@@ -67,8 +66,8 @@ func fetchMeta(ctx context.Context, c *apiclient.Client, gun, file string, m met
 // readServerRoot reads the current root.json of gun on c, only to learn its
 // version: it is trusted once it chains to a root of this repository. A
 // server that does not have the repository gives an error matching
-// apiclient.ErrNotFound.
-func readServerRoot(ctx context.Context, c *apiclient.Client, gun string) (*metadata.Metadata[*metadata.Root], error) {
+// api.ErrNotFound.
+func readServerRoot(ctx context.Context, c MetadataServer, gun string) (*metadata.Metadata[*metadata.Root], error) {
 	b, err := c.Metadata(ctx, gun, "root.json", maxServerRootBytes)
 	if err != nil {
 		return nil, fmt.Errorf("reading the server's root.json: %w", err)
@@ -85,7 +84,7 @@ func readServerRoot(ctx context.Context, c *apiclient.Client, gun string) (*meta
 // or, when set is nil, from version 1, which must be signed by its own
 // keys, with now as the reference time. It returns the Set trusting
 // version last and the files fetched, for roots/.
-func fetchRootChain(ctx context.Context, c *apiclient.Client, gun string, set *trust.Set, last int64, now func() time.Time) (*trust.Set, []change, error) {
+func fetchRootChain(ctx context.Context, c MetadataServer, gun string, set *trust.Set, last int64, now func() time.Time) (*trust.Set, []change, error) {
 	var files []change
 	first := int64(1)
 	if set != nil {
@@ -118,7 +117,7 @@ func fetchRootChain(ctx context.Context, c *apiclient.Client, gun string, set *t
 // client checks them (spec 5.4 and 5.5). The staged timestamp, when it is
 // one the server signed, is the reference for rollback, as a client's
 // cached timestamp is.
-func (r *Repo) loadServerSnapshot(ctx context.Context, c *apiclient.Client, gun string, set *trust.Set) error {
+func (r *Repo) loadServerSnapshot(ctx context.Context, c MetadataServer, gun string, set *trust.Set) error {
 	if local, err := r.rawRole(metadata.TypeTimestamp); err == nil {
 		_ = set.LoadTimestamp(local) // not one the server signed: no reference
 	}

@@ -44,6 +44,7 @@ const (
 	checkOnlineKey  = "online-key"  // root does not list the server's keys
 	checkConsistent = "consistent"  // root without consistent snapshots
 	checkConflict   = "conflict"    // concurrent update
+	checkDialect    = "dialect"     // a Notary repository on the TUF 1.0 routes
 	checkAuth       = "auth"        // missing or invalid token
 	checkScope      = "scope"       // token does not cover the request
 	checkStore      = "store"       // database unavailable

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/blob"
 	"github.com/rampart-tuf/rampart/server/signer"
@@ -622,20 +623,6 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// validTokenID reports whether id looks like a token ID: 16 lowercase hex
-// digits.
-func validTokenID(id string) bool {
-	if len(id) != store.TokenIDLength {
-		return false
-	}
-	for _, c := range []byte(id) {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // handleRevokeToken serves DELETE /api/v1/tokens/{id}. It needs an admin
 // token whose prefix contains the revoked token's. A token may revoke
 // itself. The token in DATA/admin.token is refused: rampart serve would
@@ -646,7 +633,7 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if !validTokenID(id) {
+	if !api.ValidTokenID(id) {
 		s.fail(w, r, badRequest("", checkRequest, "a token ID is %d lowercase hex digits (the id of GET /api/v1/tokens), not %q", store.TokenIDLength, id))
 		return
 	}

@@ -9,23 +9,16 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/notary"
 )
 
 // PublishResult describes a successful publish.
-type PublishResult struct {
-	GUN              string `json:"gun"`
-	ChangeID         int64  `json:"change_id"`
-	RootVersion      int64  `json:"root_version"`
-	SnapshotVersion  int64  `json:"snapshot_version"`
-	TimestampVersion int64  `json:"timestamp_version"`
-	// ETag is the ETag of the new timestamp.json, for If-Match on the
-	// next publish.
-	ETag string `json:"etag"`
-}
+type PublishResult = api.PublishResult
 
 // state is what a publish builds on: the repository's current trusted
 // documents, loaded from the store.
@@ -54,6 +47,9 @@ func (s *Server) loadState(ctx context.Context, gun string) (*state, error) {
 		return nil, fmt.Errorf("loading current root: %w", err)
 	}
 	if st.root, err = metadata.ParseRoot(rf.Data); err != nil {
+		if _, nerr := notary.ParseAs(rf.Data, notary.TypeRoot); nerr == nil {
+			return nil, errorf(http.StatusConflict, "", checkDialect, "%s is a Notary repository: the notary client publishes to it (/v2/%s/_trust/tuf/); rampart notary import makes a TUF 1.0 repository of it", gun, gun)
+		}
 		return nil, fmt.Errorf("stored root of %s: %w", gun, err)
 	}
 	sf, err := s.store.File(ctx, gun, metadata.TypeSnapshot, repo.SnapshotVersion)

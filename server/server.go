@@ -280,11 +280,18 @@ func (s *Server) routes() http.Handler {
 	fastRoute := "GET /tuf/{rest...}"
 	fastOK := s.metrics.requests.WithLabelValues(fastRoute, "200")
 	fastDur := s.metrics.duration.WithLabelValues(fastRoute)
+	notaryOK := s.metrics.requests.WithLabelValues("/v2/", "200")
+	notaryDur := s.metrics.duration.WithLabelValues("/v2/")
 	return s.withStallDeadlines(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		if s.serveCachedTimestamp(w, r) {
 			fastOK.Inc()
 			fastDur.Observe(time.Since(start).Seconds())
+			return
+		}
+		if s.notary.ServeCachedTimestamp(w, r) {
+			notaryOK.Inc()
+			notaryDur.Observe(time.Since(start).Seconds())
 			return
 		}
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}

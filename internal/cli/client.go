@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,7 +39,8 @@ under an ID other than the key's hash, as the specification requires. Given
 to init, it is remembered in client.json.`,
 	}
 	cmd.PersistentFlags().Bool(strictKeyIDsFlag, false, "refuse key IDs that are not the hash of their key")
-	cmd.AddCommand(newClientInitCommand(), newClientRefreshCommand(), newClientGetCommand(), newClientListCommand())
+	cmd.AddCommand(newClientInitCommand(), newClientRefreshCommand(), newClientGetCommand(), newClientListCommand(),
+		newClientExportCommand(), newClientImportCommand())
 	return []*cobra.Command{cmd}
 }
 
@@ -62,7 +62,7 @@ func strictKeyIDs(cmd *cobra.Command) bool {
 func newClientInitCommand() *cobra.Command {
 	var base, root, dir, metaURL, targetsURL string
 	cmd := &cobra.Command{
-		Use:   "init --url BASE --root ROOT.json --dir DIR",
+		Use:   "init [--url BASE] --root ROOT.json --dir DIR",
 		Short: "Trust a root and remember where the repository is (no network access)",
 		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,9 +72,7 @@ func newClientInitCommand() *cobra.Command {
 			if targetsURL == "" && base != "" {
 				targetsURL = strings.TrimSuffix(base, "/") + "/targets"
 			}
-			if metaURL == "" {
-				return usageError{errors.New("--url or --metadata-url is required")}
-			}
+
 			data, err := os.ReadFile(root)
 			if err != nil {
 				return err
@@ -87,11 +85,15 @@ func newClientInitCommand() *cobra.Command {
 			if err := os.WriteFile(filepath.Join(dir, "client.json"), append(cfg, '\n'), 0o644); err != nil {
 				return err
 			}
+			if metaURL == "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "initialized %s with no repository URL: it is updated by 'rampart client import' and used with --offline\n", dir)
+				return nil
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "initialized %s: metadata from %s, targets from %s\n", dir, metaURL, targetsURL)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&base, "url", "", "repository base URL, with metadata/ and targets/ below it")
+	cmd.Flags().StringVar(&base, "url", "", "repository base URL, with metadata/ and targets/ below it (none: a client updated by bundles only)")
 	cmd.Flags().StringVar(&metaURL, "metadata-url", "", "metadata base URL (overrides --url)")
 	cmd.Flags().StringVar(&targetsURL, "targets-url", "", "targets base URL (overrides --url)")
 	cmd.Flags().StringVar(&root, "root", "", "trusted root.json, obtained out of band")
@@ -131,11 +133,15 @@ func openClient(dir string, l *clientLimits, strict bool) (*client.Client, error
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "client.json"), err)
 	}
+	var fetcher client.Fetcher = &client.HTTPFetcher{UserAgent: "rampart/" + Version, MinRate: l.minRate, RateWindow: l.window, Timeout: l.timeout}
+	if cfg.MetadataURL == "" {
+		cfg.MetadataURL, fetcher = noRepository(dir)
+	}
 	return client.New(client.Config{
 		MetadataURL: cfg.MetadataURL,
 		TargetsURL:  cfg.TargetsURL,
 		Dir:         filepath.Join(dir, "metadata"),
-		Fetcher:     &client.HTTPFetcher{UserAgent: "rampart/" + Version, MinRate: l.minRate, RateWindow: l.window, Timeout: l.timeout},
+		Fetcher:     fetcher,
 		Limits:      l.limits,
 		// Strict when init or this command asks.
 		StrictKeyIDs: cfg.StrictKeyIDs || strict,
@@ -168,7 +174,7 @@ func newClientRefreshCommand() *cobra.Command {
 		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := refreshedClient(cmd, dir, &limits); err != nil {
-				return err
+				return unreachableHint(err, dir)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "metadata is up to date")
 			return nil
@@ -184,22 +190,40 @@ const progressThreshold = 4 << 20
 func newClientGetCommand() *cobra.Command {
 	var dir, out string
 	var limits clientLimits
+	var off offlineFlags
+	var inToto inTotoFlags
 	cmd := &cobra.Command{
-		Use:   "get --dir DIR TARGETPATH -o FILE",
+		Use:   "get --dir DIR TARGETPATH -o FILE [--in-toto]",
 		Short: "Refresh, then download and verify one target",
 		Long: `Refresh the metadata, look the target up through the delegations, download
 it and verify its length and hashes. The file appears at FILE only once
-verified; on any failure nothing is left there.`,
+verified; on any failure nothing is left there.
+
+With --offline, nothing is fetched: the target is looked up in the metadata
+already trusted in DIR and copied from the targets a bundle brought in
+('rampart client import'), checked the same way.
+
+With --in-toto, the target's supply chain is verified too: the in-toto
+layout, its public keys and the links that the target's custom "in-toto"
+metadata lists are fetched and verified through TUF, then in-toto
+verification runs with the target as the final product.`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := refreshedClient(cmd, dir, &limits)
+			c, err := lookupClient(cmd, dir, &limits, &off)
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
+			if inToto.enabled {
+				return inToto.get(cmd, c, args[0], out)
+			}
 			info, err := c.Target(ctx, args[0])
+			off.warnExpired(cmd, c)
 			if err != nil {
 				return err
+			}
+			if off.offline {
+				return offlineGet(cmd, dir, info, out)
 			}
 			var bar *progress.Bar
 			var w *progressWriter
@@ -226,8 +250,10 @@ verified; on any failure nothing is left there.`,
 		},
 	}
 	addClientFlags(cmd, &dir, &limits)
+	off.add(cmd)
 	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write the target")
 	cmd.MarkFlagRequired("output")
+	inToto.addFlags(cmd.Flags())
 	return cmd
 }
 
@@ -243,16 +269,18 @@ func newClientListCommand() *cobra.Command {
 	var limits clientLimits
 	var asJSON bool
 	var maxRoles int
+	var off offlineFlags
 	cmd := &cobra.Command{
 		Use:   "list --dir DIR [--json]",
 		Short: "Refresh, then list every target the repository offers",
 		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := refreshedClient(cmd, dir, &limits)
+			c, err := lookupClient(cmd, dir, &limits, &off)
 			if err != nil {
 				return err
 			}
 			list, err := c.ListTargets(cmd.Context(), maxRoles)
+			off.warnExpired(cmd, c)
 			if err != nil {
 				return err
 			}
@@ -288,6 +316,7 @@ func newClientListCommand() *cobra.Command {
 		},
 	}
 	addClientFlags(cmd, &dir, &limits)
+	off.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().IntVar(&maxRoles, "max-roles", 100000, "stop after visiting this many roles")
 	return cmd

@@ -31,6 +31,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -43,13 +44,9 @@ const maxMessage = 500
 
 const userAgent = "rampart/apiclient"
 
-// reserved are the path segments that end a GUN in the server's URLs; a
-// GUN with one of them would address another repository.
-var reserved = map[string]bool{"metadata": true, "targets": true, "keys": true, "changefeed": true}
-
 // ErrNotFound is matched by errors.Is for a 404 answer: no such
 // repository, file, key or route.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = api.ErrNotFound
 
 // Error is an answer other than 2xx. The server's body is the JSON object
 // {"error": MESSAGE, "role": ROLE, "check": CHECK}; when the body is not
@@ -86,9 +83,16 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Is reports whether target is ErrNotFound and e is a 404.
+// Is reports whether target is ErrNotFound and e is a 404, or
+// api.ErrTooLarge and e is a 413.
 func (e *Error) Is(target error) bool {
-	return target == ErrNotFound && e.Status == http.StatusNotFound
+	switch target {
+	case ErrNotFound:
+		return e.Status == http.StatusNotFound
+	case api.ErrTooLarge:
+		return e.Status == http.StatusRequestEntityTooLarge
+	}
+	return false
 }
 
 // Client talks to one server. It is safe for concurrent use.
@@ -333,16 +337,7 @@ func (c *Client) UploadTarget(ctx context.Context, gun, targetPath, sha256Hex st
 }
 
 // PublishResult describes a successful publish.
-type PublishResult struct {
-	GUN              string `json:"gun"`
-	ChangeID         int64  `json:"change_id"`
-	RootVersion      int64  `json:"root_version"`
-	SnapshotVersion  int64  `json:"snapshot_version"`
-	TimestampVersion int64  `json:"timestamp_version"`
-	// ETag is the ETag of the new timestamp.json, for ifMatch on the next
-	// publish.
-	ETag string `json:"etag"`
-}
+type PublishResult = api.PublishResult
 
 // Publish sends signed metadata documents of gun, by role name ("root",
 // "targets", "snapshot" when the maintainer holds the snapshot key, and
@@ -456,12 +451,6 @@ func TokenID(token string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// validTokenID reports whether id is 16 lowercase hex digits.
-func validTokenID(id string) bool {
-	b, err := hex.DecodeString(id)
-	return err == nil && len(b) == 8 && strings.ToLower(id) == id
-}
-
 // ListTokens returns the server's tokens within the GUN prefix of the
 // client's token, oldest first. It needs an admin token; a token for a GUN
 // prefix sees only the tokens whose prefix lies within its own.
@@ -480,7 +469,7 @@ func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
 		return nil, fmt.Errorf("%s %s: the reply has no token list", req.Method, req.URL.Redacted())
 	}
 	for _, t := range out.Tokens {
-		if !validTokenID(t.ID) {
+		if !api.ValidTokenID(t.ID) {
 			return nil, fmt.Errorf("%s %s: the reply lists a token with the malformed ID %q", req.Method, req.URL.Redacted(), t.ID)
 		}
 	}
@@ -495,7 +484,7 @@ func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
 // to revoke the admin token that rampart serve keeps in DATA/admin.token,
 // and answers 404 for an ID it does not know.
 func (c *Client) RevokeToken(ctx context.Context, id string) (Token, error) {
-	if !validTokenID(id) {
+	if !api.ValidTokenID(id) {
 		return Token{}, fmt.Errorf("apiclient: token ID %q: want 16 lowercase hex digits", id)
 	}
 	req, err := c.newRequest(ctx, http.MethodDelete, c.base+"/api/v1/tokens/"+id, nil)
@@ -602,7 +591,7 @@ func escapeGUN(gun string) (string, error) {
 		return "", err
 	}
 	for seg := range strings.SplitSeq(gun, "/") {
-		if reserved[seg] {
+		if api.IsReserved(seg) {
 			return "", fmt.Errorf("apiclient: GUN %q: %q is reserved", gun, seg)
 		}
 	}

@@ -38,6 +38,7 @@
 package notaryapi
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"log/slog"
@@ -51,7 +52,8 @@ import (
 	"github.com/rampart-tuf/rampart/server/store"
 )
 
-// Config is what the API needs from the server it runs in.
+// Config is what the API needs from the server it runs in. Store, Signer,
+// Create, Created and Delete are required.
 type Config struct {
 	Store  store.Store
 	Signer signer.Signer
@@ -66,6 +68,14 @@ type Config struct {
 	Lock func(gun string) func()
 	// Invalidate tells the server that a GUN changed (its caches).
 	Invalidate func(gun string)
+	// Create creates a repository (its online keys) for a token of the
+	// given scope, as the server's own creation route does; Created
+	// reports whether gun was created and not deleted since; Delete
+	// deletes a repository for good, online keys included. Errors that
+	// are the client's are *StatusError values.
+	Create  func(ctx context.Context, gun string, scope auth.Scope) error
+	Created func(ctx context.Context, gun string) (bool, error)
+	Delete  func(ctx context.Context, gun string) error
 	// MaxMetadataBytes caps a publish request body.
 	MaxMetadataBytes int64
 	// TimestampExpiry and SnapshotExpiry are the lifetimes of the

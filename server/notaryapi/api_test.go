@@ -260,7 +260,8 @@ func testPublish(t *testing.T, kind string) {
 		{"undelegated role", map[string][]byte{"targets/nightly": m.targetsDoc(1, nil, nil, nil, del)}, 400, "INVALID_UPDATE", "ErrBadTargets"},
 		{"timestamp uploaded", map[string][]byte{"timestamp": ts1}, 400, "INVALID_ROLE", ""},
 		{"invalid role name", map[string][]byte{"targets/../root": rel1}, 400, "INVALID_ROLE", ""},
-		{"malformed document", map[string][]byte{"targets": []byte(`{"signed":`)}, 400, "INVALID_UPDATE", "ErrBadTargets"},
+		{"not JSON", map[string][]byte{"targets": []byte(`{"signed":`)}, 400, "MALFORMED_JSON", ""},
+		{"not a targets document", map[string][]byte{"targets": ts1}, 400, "INVALID_UPDATE", "ErrBadTargets"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body := m.post(tc.parts)
@@ -381,6 +382,27 @@ func TestAuth(t *testing.T) {
 	if code, _, _ := s.do(t, "GET", "/v2/"+gun+"/_trust/tuf/timestamp.key", "Bearer "+other, "", nil); code != 403 {
 		t.Errorf("a token for another prefix created a key: %d", code)
 	}
+	// A deleted repository is created again only with admin scope, with
+	// new keys; publishing to a GUN never created is a 404.
+	if code, body, _ := s.do(t, "DELETE", "/v2/"+gun+"/_trust/tuf/", "Bearer "+admin, "", nil); code != 200 {
+		t.Fatalf("DELETE: %d %s", code, body)
+	}
+	if code, _, _ := s.do(t, "GET", "/v2/"+gun+"/_trust/tuf/timestamp.key", "Bearer "+push, "", nil); code != 403 {
+		t.Errorf("re-creating a deleted repository with push scope: %d", code)
+	}
+	if code, body, _ := s.do(t, "POST", "/v2/"+gun+"/_trust/tuf/timestamp.key", "Bearer "+admin, "", nil); code != 404 {
+		t.Errorf("rotating a key of a deleted repository: %d %s", code, body)
+	}
+	never := "example.com/auth/never"
+	if code, body, _ := s.do(t, "POST", "/v2/"+never+"/_trust/tuf/", "Bearer "+s.token(t, "push", never), "multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"files\"; filename=\"targets\"\r\n\r\n{}\r\n--x--\r\n")); code != 404 {
+		t.Errorf("publishing to a GUN never created: %d %s", code, body)
+	} else {
+		checkError(t, "publish to a GUN never created", code, body, 404, "METADATA_NOT_FOUND", "")
+	}
+	code, k0, _ := s.do(t, "GET", "/v2/"+gun+"/_trust/tuf/timestamp.key", "Bearer "+admin, "", nil)
+	if code != 200 {
+		t.Fatalf("re-creating a deleted repository with admin scope: %d %s", code, k0)
+	}
 	// GET returns the same key until POST makes a new one.
 	_, k1, _ := s.do(t, "GET", "/v2/"+gun+"/_trust/tuf/timestamp.key", "Bearer "+push, "", nil)
 	_, k2, _ := s.do(t, "GET", "/v2/"+gun+"/_trust/tuf/timestamp.key", "Bearer "+push, "", nil)
@@ -484,4 +506,21 @@ func base64ToHex(t *testing.T, b []byte) string { return hex.EncodeToString(b) }
 func sha256hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// TestOtherDialect: the TUF 1.0 publish route refuses a Notary repository,
+// naming what to use instead.
+func TestOtherDialect(t *testing.T) {
+	s := startServer(t, "bolt")
+	m := newMaintainer(t, s, "example.com/dialect/app")
+	root := m.rootDoc(1, m.snp.Key)
+	targets := m.targetsDoc(1, []string{"a"}, nil, nil, m.targets)
+	if code, body := m.post(map[string][]byte{"root": root, "targets": targets, "snapshot": m.snapshotDoc(1, map[string][]byte{"root": root, "targets": targets})}); code != 200 {
+		t.Fatalf("publish: %d %s", code, body)
+	}
+	code, body, _ := s.do(t, "POST", "/api/v1/repositories/"+m.gun+"/metadata", "Bearer "+m.token, "application/json", []byte(`{"roles":{"targets":{}}}`))
+	var e struct{ Error, Check string }
+	if code != 409 || json.Unmarshal(body, &e) != nil || e.Check != "dialect" || !strings.Contains(e.Error, "notary import") {
+		t.Errorf("TUF 1.0 publish to a Notary repository: %d %s", code, body)
+	}
 }

@@ -2,6 +2,7 @@ package notaryapi_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
@@ -20,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-tuf/rampart/repo/notaryimport"
 	"github.com/rampart-tuf/rampart/tuf/notary"
 )
 
@@ -31,6 +34,7 @@ type notaryCLI struct {
 	config string
 	trust  string
 	env    []string
+	stdin  string // answers to the client's questions
 }
 
 func newNotaryCLI(t *testing.T, s *testServer, token string) *notaryCLI {
@@ -78,7 +82,7 @@ func (n *notaryCLI) run(args ...string) (string, bool) {
 	n.t.Helper()
 	cmd := exec.Command(n.bin, append([]string{"-c", n.config}, args...)...)
 	cmd.Env = n.env
-	cmd.Stdin = strings.NewReader("")
+	cmd.Stdin = strings.NewReader(n.stdin)
 	out, err := cmd.CombinedOutput()
 	return string(out), err == nil
 }
@@ -96,8 +100,9 @@ func (n *notaryCLI) must(args ...string) string {
 // TestNotaryClient drives the real notary client against rampart serve
 // over TLS, on both stores: init, add, publish, list and lookup (also from
 // a fresh trust directory), a delegation and a publish into it, rotations
-// of the snapshot key to the server and of the targets key, remove,
-// witness and delete --remote.
+// of the snapshot key to the server, of the targets key and of the root
+// key, remove, witness, the repository read for rampart notary import, and
+// delete --remote.
 func TestNotaryClient(t *testing.T) {
 	for _, kind := range stores {
 		t.Run(kind, func(t *testing.T) { testNotaryClient(t, kind) })
@@ -181,6 +186,36 @@ func testNotaryClient(t *testing.T, kind string) {
 	}
 	if out := reader.must("list", gun); !strings.Contains(out, "releases/one") {
 		t.Errorf("list after witness:\n%s", out)
+	}
+
+	// A new root key: the root is signed by the old and the new key, and
+	// a client that trusted the old root follows.
+	rootBefore := roleVersion(t, s, gun, "root")
+	n.stdin = "yes\n" // notary asks before it rotates a root key
+	n.must("key", "rotate", gun, "root")
+	n.stdin = ""
+	if out := reader.must("list", gun); !strings.Contains(out, "releases/one") {
+		t.Errorf("list after the root key rotation:\n%s", out)
+	}
+	if v := roleVersion(t, s, gun, "root"); v != rootBefore+1 {
+		t.Errorf("root version %d after the rotation of root, was %d", v, rootBefore)
+	}
+	if code, body, _ := s.do(t, "GET", fmt.Sprintf("/v2/%s/_trust/tuf/%d.root.json", gun, rootBefore), "", "", nil); code != 200 || !bytes.Contains(body, []byte(`"_type":"Root"`)) {
+		t.Errorf("GET %d.root.json: %d", rootBefore, code)
+	}
+
+	// The repository as rampart notary import reads it: verified through
+	// the same API.
+	src, err := notaryimport.NewServerSource(s.URL, gun, s.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nr, err := notaryimport.Load(context.Background(), src, gun, nil, time.Now())
+	if err != nil {
+		t.Fatalf("loading the repository for import: %v", err)
+	}
+	if len(nr.Roles) != 2 || nr.Roles[1].Name != "targets/releases" || nr.Roles[0].Targets["after-targets-rotation"].Length != 6 {
+		t.Errorf("loaded roles %+v", nr.Roles)
 	}
 
 	// delete --remote.

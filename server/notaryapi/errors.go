@@ -19,7 +19,7 @@ type code struct {
 // UNAUTHORIZED and DENIED.
 var (
 	codeInvalidRole     = code{"INVALID_ROLE", http.StatusBadRequest, "the role is not valid"}
-	codeMalformedJSON   = code{"MALFORMED_JSON", http.StatusBadRequest, "JSON sent by the client could not be parsed"}
+	codeMalformedJSON   = code{"MALFORMED_JSON", http.StatusBadRequest, "a document sent is not JSON"}
 	codeUpdating        = code{"UPDATING", http.StatusInternalServerError, "an error occurred while updating the repository"}
 	codeOldVersion      = code{"VERSION", http.StatusBadRequest, "a newer version of the metadata is already stored"}
 	codeMetadataMissing = code{"METADATA_NOT_FOUND", http.StatusNotFound, "the requested metadata does not exist"}
@@ -84,11 +84,38 @@ func invalid(name, msg string) *Error {
 	return &Error{code: codeInvalidUpdate, detail: validationDetail{Name: name, Error: validationError{Msg: msg}}}
 }
 
+// StatusError is an error of the server around the API, with its HTTP
+// status: 400, 403 and 404 become INVALID_GUN, DENIED and
+// METADATA_NOT_FOUND.
+type StatusError struct {
+	Status int
+	Msg    string
+}
+
+func (e *StatusError) Error() string { return e.Msg }
+
+func (e *StatusError) apiError() *Error {
+	switch e.Status {
+	case http.StatusBadRequest:
+		return apiError(codeInvalidGUN, e.Msg)
+	case http.StatusForbidden:
+		return apiError(codeDenied, e.Msg)
+	case http.StatusNotFound:
+		return errNotFound(e.Msg)
+	case http.StatusConflict:
+		return apiError(codeUpdating, e.Msg)
+	}
+	return apiError(codeUnknown, e.Msg)
+}
+
 // fail writes err in the errcode format: {"errors":[{code,message,detail}]}.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
+	var se *StatusError
 	switch {
 	case errors.As(err, &e):
+	case errors.As(err, &se):
+		e = se.apiError()
 	case errors.Is(err, store.ErrUnavailable):
 		w.Header().Set("Retry-After", "1")
 		e = apiError(codeUnavailable, "")

@@ -9,7 +9,6 @@ import (
 
 	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/signer"
-	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 	"github.com/rampart-tuf/rampart/tuf/notary"
@@ -29,15 +28,20 @@ func (a *API) handleKey(w http.ResponseWriter, r *http.Request, gun, role string
 	switch r.Method {
 	case http.MethodGet:
 		tok, ok := a.authorize(w, r, gun, auth.Push)
-		if !ok || !a.mayCreate(w, r, gun, role, tok) {
+		if !ok {
 			return
 		}
-		k, err = a.cfg.Signer.Key(r.Context(), gun, role)
+		scope, _ := auth.ParseScope(tok.Scope) // checked by authorize
+		if err = a.cfg.Create(r.Context(), gun, scope); err == nil {
+			k, err = a.cfg.Signer.Key(r.Context(), gun, role)
+		}
 	case http.MethodPost:
 		if _, ok := a.authorize(w, r, gun, auth.Admin); !ok {
 			return
 		}
-		k, err = a.cfg.Signer.Rotate(r.Context(), gun, role)
+		if err = a.requireCreated(r.Context(), gun); err == nil {
+			k, err = a.cfg.Signer.Rotate(r.Context(), gun, role)
+		}
 		if err == nil {
 			a.log.Info("rotated online key (notary)", "gun", gun, "role", role, "keyid", k.ID())
 		}
@@ -55,29 +59,6 @@ func (a *API) handleKey(w http.ResponseWriter, r *http.Request, gun, role string
 		return
 	}
 	writeJSON(w, http.StatusOK, keyJSON(nk))
-}
-
-// mayCreate refuses, with 403, a GET that would make the keys of a GUN
-// that was deleted (a deletion destroys them) to a token below admin
-// scope, as creating such a GUN through /api/v1/ does.
-func (a *API) mayCreate(w http.ResponseWriter, r *http.Request, gun, role string, tok store.Token) bool {
-	if scope, err := auth.ParseScope(tok.Scope); a.cfg.NoAuth || err == nil && scope >= auth.Admin {
-		return true
-	}
-	ks, err := a.cfg.Signer.Keys(r.Context(), gun, role)
-	if err == nil && len(ks) > 0 {
-		return true
-	}
-	deleted, err := a.cfg.Store.Deleted(r.Context(), gun)
-	if err != nil {
-		a.fail(w, r, err)
-		return false
-	}
-	if deleted {
-		a.fail(w, r, apiError(codeDenied, gun+" was deleted; creating it again needs an admin token"))
-		return false
-	}
-	return true
 }
 
 // keyJSON is a Notary key object as notary-server returns it.
@@ -117,19 +98,30 @@ func (a *API) onlineSigners(ctx context.Context, gun, role string, root *notary.
 	return out, nil
 }
 
-// handleDelete deletes every document of the repository. As with
+// handleDelete deletes the repository for good, as the server's own
+// deletion route does: its documents and its online keys. As with
 // notary-server, deleting a repository that does not exist succeeds.
 func (a *API) handleDelete(w http.ResponseWriter, r *http.Request, gun string) {
-	unlock := a.cfg.Lock(gun)
-	ch, err := a.cfg.Store.Delete(r.Context(), gun)
-	unlock()
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	err := a.cfg.Delete(r.Context(), gun)
+	var se *StatusError
+	if err != nil && !(errors.As(err, &se) && se.Status == http.StatusNotFound) {
 		a.fail(w, r, err)
 		return
 	}
 	a.changed(gun)
-	a.log.Info("repository deleted (notary)", "gun", gun, "change", ch.ID)
 	w.WriteHeader(http.StatusOK)
+}
+
+// requireCreated returns METADATA_NOT_FOUND unless gun was created.
+func (a *API) requireCreated(ctx context.Context, gun string) error {
+	ok, err := a.cfg.Created(ctx, gun)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNotFound("no repository " + gun + "; `notary init` creates it (GET .../_trust/tuf/timestamp.key with a push token)")
+	}
+	return nil
 }
 
 func certOf(v keys.Verifier) *x509.Certificate { return keys.Certificate(v) }

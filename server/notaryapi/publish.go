@@ -79,6 +79,9 @@ func (a *API) readParts(w http.ResponseWriter, r *http.Request) (map[string][]by
 		if err != nil {
 			return nil, readError(err, limit)
 		}
+		if !json.Valid(data) {
+			return nil, apiError(codeMalformedJSON, role+" is not JSON")
+		}
 		parts[role] = data
 	}
 	if len(parts) == 0 {
@@ -119,6 +122,9 @@ type tdoc struct {
 }
 
 func (a *API) publish(ctx context.Context, gun string, parts map[string][]byte) error {
+	if err := a.requireCreated(ctx, gun); err != nil {
+		return err
+	}
 	u := &update{a: a, ctx: ctx, gun: gun, now: a.cfg.Now(), parts: parts, targets: map[string]*tdoc{}}
 	cur, err := a.load(ctx, gun) // not the cache: the state to build on
 	switch {

@@ -188,3 +188,31 @@ func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// ServeCachedTimestamp serves GET /v2/{gun}/_trust/tuf/timestamp.json
+// straight from memory when the GUN's state is cached and fresh: the hot
+// path of every notary client, which the server tries before its router,
+// as it does for /tuf/. It returns false to let the full handler answer.
+// Only GUNs that passed the full handler are ever cached.
+func (a *API) ServeCachedTimestamp(w http.ResponseWriter, r *http.Request) bool {
+	const prefix, suffix = "/v2/", "/_trust/tuf/timestamp.json"
+	p := r.URL.Path
+	if r.Method != http.MethodGet || r.URL.RawPath != "" || len(p) <= len(prefix)+len(suffix) ||
+		p[:len(prefix)] != prefix || p[len(p)-len(suffix):] != suffix {
+		return false
+	}
+	gun := p[len(prefix) : len(p)-len(suffix)]
+	a.cacheMu.RLock()
+	c := a.cache[gun]
+	a.cacheMu.RUnlock()
+	if c == nil || time.Since(c.loadedAt) >= a.cfg.CacheTTL {
+		return false
+	}
+	h := w.Header()
+	h["Content-Type"] = jsonCT
+	h["Cache-Control"] = currentCC
+	h["Etag"] = c.tsETag
+	h["Content-Length"] = c.tsLength
+	w.Write(c.ts)
+	return true
+}

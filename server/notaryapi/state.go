@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/rampart-tuf/rampart/server/store"
@@ -78,6 +79,9 @@ type current struct {
 	ts       []byte
 	tsSHA256 string
 	loadedAt time.Time
+
+	// Precomputed header values for the fast path; never modified.
+	tsETag, tsLength []string
 }
 
 // errNotNotary reports a repository of the /api/v1/ routes.
@@ -125,6 +129,7 @@ func (a *API) load(ctx context.Context, gun string) (*current, error) {
 		return nil, fmt.Errorf("timestamp of %s: %w", gun, err)
 	}
 	c.ts, c.tsSHA256 = tf.Data, tf.SHA256
+	c.tsETag, c.tsLength = []string{`"` + tf.SHA256 + `"`}, []string{strconv.Itoa(len(tf.Data))}
 	return c, nil
 }
 

@@ -8,19 +8,6 @@ import (
 	"github.com/rampart-tuf/rampart/tuf/canonjson"
 )
 
-// decoder reads the canonical form of "signed", tracking the path of the
-// member being read for errors.
-type decoder struct {
-	r *canonjson.Reader
-}
-
-func (d *decoder) fail(path string, err error) error {
-	if e, ok := err.(*Error); ok {
-		return e
-	}
-	return malformed(path, "%v", err)
-}
-
 func parseSignatures(raw []byte) ([]Signature, error) {
 	r, err := canonjson.NewDecoder(raw)
 	if err != nil {
