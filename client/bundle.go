@@ -375,6 +375,9 @@ func (b *bundleReader) readTargets(ctx context.Context, c *Client, dir string, r
 		if !strings.HasPrefix(h.Name, bundleTargets) {
 			return nil, fmt.Errorf("bundle: %s comes after the targets (metadata goes first)", h.Name)
 		}
+		if err := metadata.CheckTargetPath(p); err != nil {
+			return nil, fmt.Errorf("bundle: %s: %w", h.Name, err)
+		}
 		if seen[p] {
 			return nil, fmt.Errorf("bundle: %s appears twice", h.Name)
 		}

@@ -55,7 +55,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -345,8 +344,11 @@ func targetNames(t client.TargetInfo, consistent bool) []string {
 // localPath turns a name below metadata/ or targets/ into a path below
 // base, refusing names that would leave it.
 func localPath(base, name string) (string, error) {
+	if err := metadata.CheckTargetPath(name); err != nil {
+		return "", fmt.Errorf("not a safe file name below %s: %w", base, err)
+	}
 	p := filepath.FromSlash(name)
-	if name == "" || strings.Contains(name, "\\") || !filepath.IsLocal(p) || slices.Contains(strings.Split(name, "/"), "") {
+	if !filepath.IsLocal(p) {
 		return "", fmt.Errorf("%q is not a safe file name below %s", name, base)
 	}
 	return filepath.Join(base, p), nil

@@ -353,3 +353,22 @@ func TestMirrorReadersSeeOldOrNew(t *testing.T) {
 		t.Fatalf("after the run: %q, %v", got, err)
 	}
 }
+
+// TestMirrorRefusesUnsafeTargetPaths: a target path that would leave DIR,
+// even one the origin's keys signed, is refused and nothing is written.
+func TestMirrorRefusesUnsafeTargetPaths(t *testing.T) {
+	for _, p := range []string{"../escape", "a/../../escape", "/etc/escape"} {
+		repo := repotest.New(t)
+		repo.AddTarget("targets", p, []byte("out"))
+		repo.Publish()
+		srv := repo.Serve()
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "mirror")
+		if _, err := run(t, srv, dir, repo.RootBytes(1)); err == nil || !strings.Contains(err.Error(), "invalid target path") {
+			t.Fatalf("target %q: %v", p, err)
+		}
+		if got := tree(t, parent); len(got) != 1 { // the mirror's lock file
+			t.Fatalf("target %q: files written: %v", p, slices.Collect(maps.Keys(got)))
+		}
+	}
+}
