@@ -2,8 +2,9 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,10 +44,18 @@ type clientConfig struct {
 
 func newClientInitCommand() *cobra.Command {
 	var base, root, dir, metaURL, targetsURL string
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "init --url BASE --root ROOT.json --dir DIR",
 		Short: "Trust a root and remember where the repository is (no network access)",
-		Args:  checkArgs(cobra.NoArgs),
+		Long: `Trust a root and remember where the repository is. No network access.
+
+ROOT.json must be signed by a threshold of its own root keys; it may have
+expired (the client then follows the repository's newer roots at its first
+refresh). --url gives both the metadata URL (BASE/metadata) and the targets
+URL (BASE/targets); --metadata-url and --targets-url give them separately.
+An existing client directory is not overwritten unless --force is given.`,
+		Args: checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if metaURL == "" && base != "" {
 				metaURL = strings.TrimSuffix(base, "/") + "/metadata"
@@ -54,15 +63,33 @@ func newClientInitCommand() *cobra.Command {
 			if targetsURL == "" && base != "" {
 				targetsURL = strings.TrimSuffix(base, "/") + "/targets"
 			}
-			if metaURL == "" {
-				return usageError{errors.New("--url or --metadata-url is required")}
+			if metaURL == "" || targetsURL == "" {
+				return usageErrorf("--url, or both --metadata-url and --targets-url, are required")
+			}
+			for _, u := range []struct{ flag, value string }{{"--url", base}, {"--metadata-url", metaURL}, {"--targets-url", targetsURL}} {
+				if u.value == "" {
+					continue
+				}
+				if err := checkHTTPURL(u.value); err != nil {
+					return usageErrorf("%s: %v", u.flag, err)
+				}
+			}
+			if err := checkNotClientDir(dir, force); err != nil {
+				return err
 			}
 			data, err := os.ReadFile(root)
 			if err != nil {
-				return err
+				return fmt.Errorf("--root: %w", err)
 			}
-			if err := client.Init(filepath.Join(dir, "metadata"), data); err != nil {
-				return err
+			metaDir := filepath.Join(dir, "metadata")
+			if force {
+				// Metadata trusted under the old root must not survive.
+				if err := os.RemoveAll(metaDir); err != nil {
+					return err
+				}
+			}
+			if err := client.Init(metaDir, data); err != nil {
+				return fmt.Errorf("%s: %w", root, err)
 			}
 			cfg, _ := json.MarshalIndent(clientConfig{metaURL, targetsURL}, "", "  ")
 			if err := os.WriteFile(filepath.Join(dir, "client.json"), append(cfg, '\n'), 0o644); err != nil {
@@ -77,9 +104,34 @@ func newClientInitCommand() *cobra.Command {
 	cmd.Flags().StringVar(&targetsURL, "targets-url", "", "targets base URL (overrides --url)")
 	cmd.Flags().StringVar(&root, "root", "", "trusted root.json, obtained out of band")
 	cmd.Flags().StringVar(&dir, "dir", "", "client directory to create")
+	cmd.Flags().BoolVar(&force, "force", false, "replace an existing client directory's root and configuration")
 	cmd.MarkFlagRequired("root")
 	cmd.MarkFlagRequired("dir")
 	return cmd
+}
+
+// checkNotClientDir refuses to initialise over an existing client, unless
+// force is set.
+func checkNotClientDir(dir string, force bool) error {
+	for _, name := range []string{"client.json", filepath.Join("metadata", "root.json")} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil && !force {
+			return fmt.Errorf("%s is already a client directory (it has %s): give --force to replace its trusted root", dir, name)
+		}
+	}
+	return nil
+}
+
+// checkHTTPURL checks that s is an absolute http or https URL with a host.
+// A value without a scheme, such as 127.0.0.1:4443, gets a hint.
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		return nil
+	}
+	if !strings.Contains(s, "://") {
+		return fmt.Errorf("%q is not an http:// or https:// URL (did you mean http://%s ?)", s, s)
+	}
+	return fmt.Errorf("%q is not an http:// or https:// URL", s)
 }
 
 // clientLimits are the flags that change the client's limits.
@@ -168,9 +220,18 @@ func newClientGetCommand() *cobra.Command {
 		Short: "Refresh, then download and verify one target",
 		Long: `Refresh the metadata, look the target up through the delegations, download
 it and verify its length and hashes. The file appears at FILE only once
-verified; on any failure nothing is left there.`,
+verified; on any failure nothing is left there.
+
+-o - writes the target to standard output, and -o DIR/ (or an existing
+directory) writes DIR/BASENAME. Only a regular file is ever replaced; a
+FIFO, a device or a symlink's target is written into as any program would,
+after the target is verified.`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			dst, err := resolveOutput(out, args[0])
+			if err != nil {
+				return err
+			}
 			c, err := refreshedClient(cmd, dir, &limits)
 			if err != nil {
 				return err
@@ -181,17 +242,12 @@ verified; on any failure nothing is left there.`,
 				return err
 			}
 			var bar *progress.Bar
-			var w *progressWriter
+			var w io.Writer
 			if info.Length > progressThreshold {
 				bar = progress.New(cmd.ErrOrStderr(), info.Length, args[0])
 				w = &progressWriter{bar}
 			}
-			var got bool
-			if w != nil {
-				got, err = c.DownloadFileProgress(ctx, info, out, w)
-			} else {
-				got, err = c.DownloadFile(ctx, info, out)
-			}
+			got, err := downloadTo(ctx, c, info, dst, cmd.OutOrStdout(), w)
 			bar.Finish()
 			if err != nil {
 				return err
@@ -200,7 +256,13 @@ verified; on any failure nothing is left there.`,
 			if !got {
 				verb = "already up to date:"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s %s (%d bytes, verified) to %s\n", verb, args[0], info.Length, out)
+			// With -o -, standard output carries the target: the
+			// message goes to standard error.
+			msgOut := cmd.OutOrStdout()
+			if dst.stdout {
+				msgOut = cmd.ErrOrStderr()
+			}
+			fmt.Fprintf(msgOut, "%s %s (%s, verified) to %s\n", verb, args[0], plural(info.Length, "byte"), dst.shown)
 			return nil
 		},
 	}

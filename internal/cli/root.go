@@ -136,6 +136,10 @@ func execute(ctx context.Context, root *cobra.Command, args []string, stdin io.R
 	if err == nil {
 		return ExitOK
 	}
+	if interrupted(ctx, err) {
+		fmt.Fprintln(stderr, "rampart: interrupted")
+		return ExitFailure
+	}
 	fmt.Fprintf(stderr, "rampart: %s\n", strings.TrimRight(err.Error(), "\n"))
 	if isUsageError(err) {
 		if cmd == nil {
@@ -167,13 +171,44 @@ func isUsageError(err error) bool {
 
 // checkArgs wraps a cobra argument validator so that its errors count as
 // usage errors. Commands set Args: checkArgs(cobra.ExactArgs(1)) and so on.
+// When arguments are missing, the error names them from the command's Use
+// line ("missing DIR and ROLE").
 func checkArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if err := v(cmd, args); err != nil {
-			return usageError{err}
+		err := v(cmd, args)
+		if err == nil {
+			return nil
 		}
-		return nil
+		if names := positionalNames(cmd.Use); len(args) < len(names) {
+			return usageErrorf("missing %s", strings.Join(names[len(args):], " and "))
+		}
+		return usageError{err}
 	}
+}
+
+// positionalNames returns the required positional arguments named in a Use
+// line: "get --dir DIR TARGETPATH -o FILE" gives [TARGETPATH], and
+// "remove DIR TARGETPATH..." gives [DIR TARGETPATH]. Flag values and
+// optional parts ([...], (...)) are left out.
+func positionalNames(use string) []string {
+	var names []string
+	fields := strings.Fields(use)
+	depth := 0
+	for i := 1; i < len(fields); i++ {
+		f := fields[i]
+		opened := strings.Count(f, "[") + strings.Count(f, "(")
+		closed := strings.Count(f, "]") + strings.Count(f, ")")
+		wasNested := depth > 0
+		depth += opened - closed
+		switch {
+		case wasNested || opened > 0:
+		case strings.HasPrefix(f, "-"):
+			i++ // its value
+		case f[0] >= 'A' && f[0] <= 'Z':
+			names = append(names, strings.TrimSuffix(f, "..."))
+		}
+	}
+	return names
 }
 
 // applyEnv sets every flag that was not given on the command line from its
