@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,19 +121,6 @@ func checkNotClientDir(dir string, force bool) error {
 	return nil
 }
 
-// checkHTTPURL checks that s is an absolute http or https URL with a host.
-// A value without a scheme, such as 127.0.0.1:4443, gets a hint.
-func checkHTTPURL(s string) error {
-	u, err := url.Parse(s)
-	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
-		return nil
-	}
-	if !strings.Contains(s, "://") {
-		return fmt.Errorf("%q is not an http:// or https:// URL (did you mean http://%s ?)", s, s)
-	}
-	return fmt.Errorf("%q is not an http:// or https:// URL", s)
-}
-
 // clientLimits are the flags that change the client's limits.
 type clientLimits struct {
 	limits  client.Limits
@@ -143,15 +130,15 @@ type clientLimits struct {
 }
 
 func (l *clientLimits) addFlags(f *pflag.FlagSet) {
-	f.IntVar(&l.limits.MaxRootRotations, "max-root-rotations", 0, "root versions followed in one refresh (default 256)")
-	f.IntVar(&l.limits.MaxDelegations, "max-delegations", 0, "delegated roles visited in one lookup (default 32)")
-	f.Int64Var(&l.limits.RootBytes, "max-root-bytes", 0, "largest root.json accepted (default 1 MiB)")
-	f.Int64Var(&l.limits.TimestampBytes, "max-timestamp-bytes", 0, "largest timestamp.json accepted (default 1 MiB)")
-	f.Int64Var(&l.limits.SnapshotBytes, "max-snapshot-bytes", 0, "largest snapshot.json accepted when timestamp lists no length (default 64 MiB)")
-	f.Int64Var(&l.limits.TargetsBytes, "max-targets-bytes", 0, "largest targets metadata accepted when snapshot lists no length (default 64 MiB)")
-	f.Int64Var(&l.minRate, "min-rate", 0, "slowest transfer rate accepted, in bytes per second over each --rate-window (default 1024)")
-	f.DurationVar(&l.window, "rate-window", 0, "period over which --min-rate is measured (default 10s)")
-	f.DurationVar(&l.timeout, "timeout", 0, "longest wait for a server's response headers (default 30s)")
+	intRangeVar(f, &l.limits.MaxRootRotations, "max-root-rotations", 256, 1, math.MaxInt, "root versions followed in one refresh")
+	intRangeVar(f, &l.limits.MaxDelegations, "max-delegations", 32, 1, math.MaxInt, "delegated roles visited in one lookup")
+	byteSizeVar(f, &l.limits.RootBytes, "max-root-bytes", 1<<20, "largest root.json accepted")
+	byteSizeVar(f, &l.limits.TimestampBytes, "max-timestamp-bytes", 1<<20, "largest timestamp.json accepted")
+	byteSizeVar(f, &l.limits.SnapshotBytes, "max-snapshot-bytes", 64<<20, "largest snapshot.json accepted when timestamp lists no length")
+	byteSizeVar(f, &l.limits.TargetsBytes, "max-targets-bytes", 64<<20, "largest targets metadata accepted when snapshot lists no length")
+	byteSizeVar(f, &l.minRate, "min-rate", 1024, "slowest transfer rate accepted, in bytes per second over each --rate-window")
+	durationVar(f, &l.window, "rate-window", 10*time.Second, "period over which --min-rate is measured")
+	durationVar(f, &l.timeout, "timeout", 30*time.Second, "longest wait for a server's response headers")
 }
 
 // openClient loads a client directory made by init.
@@ -193,19 +180,25 @@ func addClientFlags(cmd *cobra.Command, dir *string, l *clientLimits) {
 func newClientRefreshCommand() *cobra.Command {
 	var dir string
 	var limits clientLimits
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "refresh --dir DIR",
 		Short: "Update the trusted metadata from the repository",
-		Args:  checkArgs(cobra.NoArgs),
+		Long: `Update the trusted metadata from the repository and say what changed:
+"root v1 → v2", "timestamp v5 → v6", ..., or that nothing did. --json
+prints the same as a JSON object for scripts.`,
+		Args: checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			before := trustedVersions(filepath.Join(dir, "metadata"))
 			if _, err := refreshedClient(cmd, dir, &limits); err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), "metadata is up to date")
-			return nil
+			changes := versionChanges(before, trustedVersions(filepath.Join(dir, "metadata")))
+			return printRefresh(cmd.OutOrStdout(), changes, asJSON)
 		},
 	}
 	addClientFlags(cmd, &dir, &limits)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print what changed as JSON")
 	return cmd
 }
 
@@ -267,7 +260,7 @@ after the target is verified.`,
 		},
 	}
 	addClientFlags(cmd, &dir, &limits)
-	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write the target")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write the target: `FILE`, DIR/ (DIR/BASENAME), or - for standard output")
 	cmd.MarkFlagRequired("output")
 	return cmd
 }
@@ -330,6 +323,6 @@ func newClientListCommand() *cobra.Command {
 	}
 	addClientFlags(cmd, &dir, &limits)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().IntVar(&maxRoles, "max-roles", 100000, "stop after visiting this many roles")
+	intRangeVar(cmd.Flags(), &maxRoles, "max-roles", 100000, 1, math.MaxInt, "stop after visiting this many roles")
 	return cmd
 }

@@ -264,3 +264,73 @@ func TestClientInitChecks(t *testing.T) {
 		t.Error("init --force kept metadata trusted under the old root")
 	}
 }
+
+func TestClientRefreshSaysWhatChanged(t *testing.T) {
+	repo := repotest.New(t)
+	repo.AddTarget("targets", "a", []byte("a"))
+	repo.Publish()
+	srv := repo.Serve()
+	tmp := t.TempDir()
+	root := filepath.Join(tmp, "root.json")
+	os.WriteFile(root, repo.RootBytes(1), 0o644)
+	dir := filepath.Join(tmp, "client")
+	if code, _, errOut := runCLI(t, "client", "init", "--url", srv.URL, "--root", root, "--dir", dir); code != 0 {
+		t.Fatalf("init: %s", errOut)
+	}
+	refresh := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, append([]string{"client", "refresh", "--dir", dir}, args...)...)
+		if code != 0 {
+			t.Fatalf("refresh: %d %s", code, errOut)
+		}
+		return out
+	}
+	if out := refresh(); out != "timestamp v2 (new)\nsnapshot v2 (new)\ntargets v2 (new)\n" {
+		t.Errorf("first refresh printed %q", out)
+	}
+	if out := refresh(); out != "nothing changed: root v1, timestamp v2, snapshot v2, targets v2\n" {
+		t.Errorf("second refresh printed %q", out)
+	}
+	repo.RotateKeys("root", 1, 1)
+	repo.AddTarget("targets", "b", []byte("b"))
+	repo.Publish()
+	if out := refresh(); out != "root v1 → v2\ntimestamp v2 → v3\nsnapshot v2 → v3\ntargets v2 → v3\n" {
+		t.Errorf("refresh after a root rotation printed %q", out)
+	}
+	repo.MarkDirty("timestamp")
+	repo.Publish()
+	out := refresh("--json")
+	want := `{
+  "changed": true,
+  "roles": [
+    {
+      "role": "root",
+      "from": 2,
+      "to": 2,
+      "changed": false
+    },
+    {
+      "role": "timestamp",
+      "from": 3,
+      "to": 4,
+      "changed": true
+    },
+    {
+      "role": "snapshot",
+      "from": 3,
+      "to": 4,
+      "changed": true
+    },
+    {
+      "role": "targets",
+      "from": 3,
+      "to": 3,
+      "changed": false
+    }
+  ]
+}
+`
+	if out != want {
+		t.Errorf("refresh --json printed %s", out)
+	}
+}

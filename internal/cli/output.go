@@ -162,3 +162,17 @@ func plural[N int | int64](n N, noun string, plurals ...string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
+
+// internalPrefixes are package names that libraries put at the start of
+// their errors ("keystore: wrong passphrase"); they mean nothing to a user.
+var internalPrefixes = []string{"apiclient: ", "keystore: ", "keys: ", "signerd: ", "client: "}
+
+// userMessage removes internalPrefixes from an error message, where they
+// start it or one of its ": "-separated parts.
+func userMessage(msg string) string {
+	for _, p := range internalPrefixes {
+		msg = strings.TrimPrefix(msg, p)
+		msg = strings.ReplaceAll(msg, ": "+p, ": ")
+	}
+	return msg
+}

@@ -140,7 +140,7 @@ func execute(ctx context.Context, root *cobra.Command, args []string, stdin io.R
 		fmt.Fprintln(stderr, "rampart: interrupted")
 		return ExitFailure
 	}
-	fmt.Fprintf(stderr, "rampart: %s\n", strings.TrimRight(err.Error(), "\n"))
+	fmt.Fprintf(stderr, "rampart: %s\n", userMessage(strings.TrimRight(err.Error(), "\n")))
 	if isUsageError(err) {
 		if cmd == nil {
 			cmd = root
@@ -166,7 +166,16 @@ func usageErrorf(format string, a ...any) error {
 // commands as plain errors, so those are recognised by their message.
 func isUsageError(err error) bool {
 	var u usageError
-	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command ")
+	if errors.As(err, &u) {
+		return true
+	}
+	// Cobra's own checks of commands and flags.
+	for _, prefix := range []string{"unknown command ", "required flag(s) ", "if any flags in the group ", "at least one of the flags in the group "} {
+		if strings.HasPrefix(err.Error(), prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkArgs wraps a cobra argument validator so that its errors count as
