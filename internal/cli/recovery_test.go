@@ -95,3 +95,42 @@ func TestRecoveryProcedures(t *testing.T) {
 	}
 	get("app.tgz", "app 1")
 }
+
+// TestReadmeOfflineRootKeys runs the README's offline-keys example as
+// written: two root keys made elsewhere, a threshold of 2, each key
+// signing on its own, then a publish.
+func TestReadmeOfflineRootKeys(t *testing.T) {
+	t.Setenv("RAMPART_PASSPHRASE", "pw")
+	tmp := t.TempDir()
+	usb := filepath.Join(tmp, "usb")
+	os.Mkdir(usb, 0o700)
+	myrepo := filepath.Join(tmp, "myrepo")
+	for _, args := range [][]string{
+		{"key", "generate", "-o", filepath.Join(usb, "root-1")},
+		{"key", "generate", "-o", filepath.Join(usb, "root-2")},
+		{"repo", "init", myrepo, "--threshold", "root=2", "--key", "root=" + filepath.Join(usb, "root-1.pub"), "--key", "root=" + filepath.Join(usb, "root-2.pub")},
+	} {
+		if code, _, errOut := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: %s", args, errOut)
+		}
+	}
+	public := filepath.Join(tmp, "public")
+	if code, _, errOut := runCLI(t, "repo", "publish", myrepo, "--out", public); code != 1 || !strings.Contains(errOut, "root") {
+		t.Fatalf("publish before signing: %d %q", code, errOut)
+	}
+	for _, k := range []string{"root-1.key", "root-2.key"} {
+		if code, _, errOut := runCLI(t, "repo", "sign", myrepo, "root", "--key", filepath.Join(usb, k)); code != 0 {
+			t.Fatalf("sign with %s: %s", k, errOut)
+		}
+	}
+	if code, _, errOut := runCLI(t, "repo", "publish", myrepo, "--out", public); code != 0 {
+		t.Fatalf("publish: %s", errOut)
+	}
+	// Clients start from public/metadata/1.root.json, the same file as
+	// myrepo/roots/1.root.json.
+	a, _ := os.ReadFile(filepath.Join(public, "metadata", "1.root.json"))
+	b, _ := os.ReadFile(filepath.Join(myrepo, "roots", "1.root.json"))
+	if len(a) == 0 || string(a) != string(b) {
+		t.Fatal("public/metadata/1.root.json is not myrepo/roots/1.root.json")
+	}
+}
