@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/rampart-tuf/rampart/client"
-	"github.com/rampart-tuf/rampart/client/trust"
 	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 )
 
 // expectRefused asserts err mentions every one of want, and that the

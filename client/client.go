@@ -2,14 +2,21 @@
 // specification (section 5) against a repository and downloads targets only
 // after verifying them, which defeats the attacks the specification lists.
 //
-// The package is in three layers. The trust rules (package client/trust)
+// The package is in three layers. The trust rules (package tuf/trust)
 // decide what may be loaded, in which order and checked how, with no I/O.
 // Policy (Limits) bounds sizes, rotations, delegations and transfer rates.
 // I/O goes through one small Fetcher interface and a directory that holds
 // the trusted metadata byte for byte, written atomically.
+//
+// The client reads the repositories other implementations write, as
+// python-tuf and go-tuf read them (key IDs as names, RFC 3339 times with
+// offsets, legacy ECDSA key forms: see package metadata and
+// docs/compatibility.md); Config.StrictKeyIDs keeps the specification's key
+// ID rule.
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,13 +25,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/rampart-tuf/rampart/client/trust"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 )
 
 // Limits is the client's policy: how much it is willing to download, follow
@@ -50,12 +56,12 @@ type Limits struct {
 }
 
 func (l Limits) withDefaults() Limits {
-	l.MaxRootRotations = cmpOr(l.MaxRootRotations, 256)
-	l.MaxDelegations = cmpOr(l.MaxDelegations, 32)
-	l.RootBytes = cmpOr(l.RootBytes, 1<<20)
-	l.TimestampBytes = cmpOr(l.TimestampBytes, 1<<20)
-	l.SnapshotBytes = cmpOr(l.SnapshotBytes, 64<<20)
-	l.TargetsBytes = cmpOr(l.TargetsBytes, 64<<20)
+	l.MaxRootRotations = cmp.Or(l.MaxRootRotations, 256)
+	l.MaxDelegations = cmp.Or(l.MaxDelegations, 32)
+	l.RootBytes = cmp.Or(l.RootBytes, 1<<20)
+	l.TimestampBytes = cmp.Or(l.TimestampBytes, 1<<20)
+	l.SnapshotBytes = cmp.Or(l.SnapshotBytes, 64<<20)
+	l.TargetsBytes = cmp.Or(l.TargetsBytes, 64<<20)
 	return l
 }
 
@@ -71,6 +77,9 @@ type Config struct {
 	Limits  Limits
 	// Now returns the reference time of each refresh; default time.Now.
 	Now func() time.Time
+	// StrictKeyIDs refuses metadata listing a key under an ID that is not
+	// the key's hash (see trust.Options); by default key IDs are names.
+	StrictKeyIDs bool
 }
 
 // Client is a TUF client of one repository. It is safe for concurrent use
@@ -89,7 +98,13 @@ type Client struct {
 // (its expiry may be past, as the specification allows for the first root),
 // but does nothing on the network.
 func Init(dir string, rootData []byte) error {
-	if _, err := trust.New(rootData, time.Time{}); err != nil {
+	return InitWithOptions(dir, rootData, trust.Options{})
+}
+
+// InitWithOptions is Init that also checks rootData against opts (such as
+// the strict key ID rule).
+func InitWithOptions(dir string, rootData []byte, opts trust.Options) error {
+	if _, err := trust.New(rootData, opts); err != nil {
 		return fmt.Errorf("trusted root: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -139,7 +154,7 @@ func (c *Client) refresh(ctx context.Context) (*trust.Set, error) {
 	if rootData == nil {
 		return nil, fmt.Errorf("no trusted root in %s: run init first", c.cfg.Dir)
 	}
-	set, err := trust.New(rootData, ref)
+	set, err := trust.New(rootData, trust.Options{Time: ref, StrictKeyIDs: c.cfg.StrictKeyIDs})
 	if err != nil {
 		return nil, fmt.Errorf("trusted root: %w", err)
 	}
@@ -224,7 +239,7 @@ func (c *Client) updateSnapshot(ctx context.Context, set *trust.Set) error {
 	if set.Root().Signed.ConsistentSnapshot {
 		name = fmt.Sprintf("%d.snapshot.json", meta.Version)
 	}
-	data, err := readAll(ctx, c.cfg.Fetcher, c.metaURL(name), cmpOr(meta.Length, c.limits.SnapshotBytes))
+	data, err := readAll(ctx, c.cfg.Fetcher, c.metaURL(name), cmp.Or(meta.Length, c.limits.SnapshotBytes))
 	if err != nil {
 		return fmt.Errorf("snapshot.json: %w", err)
 	}
@@ -244,7 +259,7 @@ func (c *Client) updateTargets(ctx context.Context, set *trust.Set, role, parent
 	if err != nil {
 		return err
 	}
-	bound := cmpOr(meta.Length, c.limits.TargetsBytes)
+	bound := cmp.Or(meta.Length, c.limits.TargetsBytes)
 	if local, err := c.store.read(role, bound); err == nil && local != nil {
 		if set.UpdateTargets(role, parent, local) == nil {
 			return nil
@@ -291,7 +306,7 @@ func namingOf(set *trust.Set) naming {
 }
 
 // ErrUnknownTarget reports a target that no trusted role lists.
-var ErrUnknownTarget = errors.New("no trusted metadata lists this target")
+var ErrUnknownTarget = trust.ErrUnknownTarget
 
 // Target refreshes when this client has not yet, and looks targetPath up
 // through the delegations: a pre-order depth-first search in delegation
@@ -300,53 +315,35 @@ var ErrUnknownTarget = errors.New("no trusted metadata lists this target")
 func (c *Client) Target(ctx context.Context, targetPath string) (TargetInfo, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	set := c.trusted
-	if set == nil {
-		var err error
-		if set, err = c.refresh(ctx); err != nil {
-			return TargetInfo{}, err
-		}
+	set, err := c.current(ctx)
+	if err != nil {
+		return TargetInfo{}, err
 	}
-	type visit struct{ role, parent string }
-	stack := []visit{{metadata.TypeTargets, metadata.TypeRoot}}
-	visited := map[string]bool{}
-	for len(stack) > 0 {
-		v := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if visited[v.role] {
-			continue // a cycle, or a role reached again through another path
-		}
-		if len(visited) >= c.limits.MaxDelegations {
-			return TargetInfo{}, fmt.Errorf("%s: %w (gave up after visiting %d roles)", targetPath, ErrUnknownTarget, len(visited))
-		}
-		if err := c.updateTargets(ctx, set, v.role, v.parent); err != nil {
-			return TargetInfo{}, err
-		}
-		visited[v.role] = true
-		doc := set.Targets(v.role).Signed
-		tf, ok, err := doc.Lookup(targetPath)
-		if err != nil {
-			return TargetInfo{}, fmt.Errorf("%s.json: %w", v.role, err)
-		}
-		if ok {
-			return TargetInfo{Path: targetPath, TargetFile: tf, Role: v.role, naming: namingOf(set)}, nil
-		}
-		if doc.Delegations == nil {
-			continue
-		}
-		var children []visit
-		for _, d := range doc.Delegations.RolesFor(targetPath) {
-			children = append(children, visit{d.Name, v.role})
-			if d.Terminating {
-				stack = stack[:0]
-				break
-			}
-		}
-		for i := len(children) - 1; i >= 0; i-- {
-			stack = append(stack, children[i])
-		}
+	f, err := trust.FindTarget(targetPath, c.limits.MaxDelegations, c.loader(ctx, set))
+	if err != nil {
+		return TargetInfo{}, err
 	}
-	return TargetInfo{}, fmt.Errorf("%s: %w", targetPath, ErrUnknownTarget)
+	return TargetInfo{Path: f.Path, TargetFile: f.TargetFile, Role: f.Role, naming: namingOf(set)}, nil
+}
+
+// current returns the trusted metadata, refreshing first when this client
+// has not yet. The caller holds c.mu.
+func (c *Client) current(ctx context.Context) (*trust.Set, error) {
+	if c.trusted != nil {
+		return c.trusted, nil
+	}
+	return c.refresh(ctx)
+}
+
+// loader loads targets roles into set for a delegation walk: from the
+// cache when current, from the repository otherwise.
+func (c *Client) loader(ctx context.Context, set *trust.Set) trust.LoadFunc {
+	return func(role, parent string) (*metadata.Targets, error) {
+		if err := c.updateTargets(ctx, set, role, parent); err != nil {
+			return nil, err
+		}
+		return set.Targets(role).Signed, nil
+	}
 }
 
 // TargetURL returns where the repository keeps the target: with consistent
@@ -464,78 +461,26 @@ func verifyFile(p string, t TargetInfo) error {
 	return hv.Check()
 }
 
-// ListTargets walks every role the trusted targets metadata delegates to, in
-// the order a lookup would, and returns each target path once, as listed by
-// the first role trusted for it. It visits at most maxRoles roles (all of
-// them when maxRoles is 0) and downloads the metadata of each.
+// ListTargets returns every target a lookup (Target) finds, each once, as
+// the role a lookup finds it in lists it: in the order of the roles that
+// list them, sorted within a role. It loads the metadata of every role the
+// targets metadata delegates to, at most maxRoles of them (all when
+// maxRoles is 0); past that it returns what it found with an error.
 func (c *Client) ListTargets(ctx context.Context, maxRoles int) ([]TargetInfo, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	set := c.trusted
-	if set == nil {
-		var err error
-		if set, err = c.refresh(ctx); err != nil {
-			return nil, err
-		}
+	set, err := c.current(ctx)
+	if err != nil {
+		return nil, err
 	}
-	type visit struct {
-		role, parent string
-		chain        []func(string) bool // path checks of the delegations from targets down to role
+	found, err := trust.ListTargets(maxRoles, c.limits.MaxDelegations, c.loader(ctx, set))
+	out := make([]TargetInfo, len(found))
+	for i, f := range found {
+		out[i] = TargetInfo{Path: f.Path, TargetFile: f.TargetFile, Role: f.Role, naming: namingOf(set)}
 	}
-	allowed := func(chain []func(string) bool, p string) bool {
-		for _, match := range chain {
-			if !match(p) {
-				return false
-			}
-		}
-		return true
+	var le *trust.RoleLimitError
+	if errors.As(err, &le) {
+		return out, fmt.Errorf("listing stopped after %d roles", le.Visited)
 	}
-	var out []TargetInfo
-	seen := map[string]bool{}
-	visited := map[string]bool{}
-	stack := []visit{{role: metadata.TypeTargets, parent: metadata.TypeRoot}}
-	for len(stack) > 0 {
-		v := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if visited[v.role] {
-			continue
-		}
-		if maxRoles > 0 && len(visited) >= maxRoles {
-			return out, fmt.Errorf("listing stopped after %d roles", maxRoles)
-		}
-		if err := c.updateTargets(ctx, set, v.role, v.parent); err != nil {
-			return out, err
-		}
-		visited[v.role] = true
-		doc := set.Targets(v.role).Signed
-		if err := doc.DecodeTargets(); err != nil {
-			return out, fmt.Errorf("%s.json: %w", v.role, err)
-		}
-		paths := make([]string, 0, len(doc.Targets))
-		for p := range doc.Targets {
-			paths = append(paths, p)
-		}
-		slices.Sort(paths)
-		for _, p := range paths {
-			if !seen[p] && allowed(v.chain, p) {
-				seen[p] = true
-				out = append(out, TargetInfo{Path: p, TargetFile: doc.Targets[p], Role: v.role, naming: namingOf(set)})
-			}
-		}
-		if doc.Delegations == nil {
-			continue
-		}
-		if s := doc.Delegations.Succinct; s != nil {
-			for i := s.NumBins() - 1; i >= 0; i-- {
-				match := func(p string) bool { return s.BinFor(p) == i }
-				stack = append(stack, visit{s.BinName(i), v.role, append(slices.Clip(v.chain), match)})
-			}
-			continue
-		}
-		roles := doc.Delegations.Roles
-		for i := len(roles) - 1; i >= 0; i-- {
-			stack = append(stack, visit{roles[i].Name, v.role, append(slices.Clip(v.chain), roles[i].MatchesPath)})
-		}
-	}
-	return out, nil
+	return out, err
 }

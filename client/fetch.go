@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,7 +79,7 @@ func (f *HTTPFetcher) Fetch(ctx context.Context, url string, maxLength int64) (i
 	if client == nil {
 		client = http.DefaultClient
 	}
-	timeout := cmpOr(f.Timeout, 30*time.Second)
+	timeout := cmp.Or(f.Timeout, 30*time.Second)
 	var headersLate atomic.Bool
 	timer := time.AfterFunc(timeout, func() { headersLate.Store(true); cancel() })
 	resp, err := client.Do(req)
@@ -110,16 +111,8 @@ func (f *HTTPFetcher) Fetch(ctx context.Context, url string, maxLength int64) (i
 	}
 	return &boundedBody{
 		url: url, body: resp.Body, size: resp.ContentLength, cancel: cancel, ctx: ctx, max: maxLength,
-		minRate: cmpOr(f.MinRate, 1024), window: cmpOr(f.RateWindow, 10*time.Second), maxDuration: f.MaxDuration,
+		minRate: cmp.Or(f.MinRate, 1024), window: cmp.Or(f.RateWindow, 10*time.Second), maxDuration: f.MaxDuration,
 	}, nil
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // boundedBody enforces the length bound and the minimum rate on a body.

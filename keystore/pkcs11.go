@@ -123,3 +123,16 @@ func GeneratePKCS11(ctx context.Context, k PKCS11Key, keyType string, pass Passp
 	}
 	return s, k, nil
 }
+
+// DestroyPKCS11 destroys the key pair k on its token, for good. A key that
+// is not there is not an error. The PIN comes from RAMPART_PKCS11_PIN or
+// pass.
+func DestroyPKCS11(ctx context.Context, k PKCS11Key, pass PassphraseFunc) error {
+	if err := k.check(); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	if err := destroyPKCS11(ctx, k, pass); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	return nil
+}

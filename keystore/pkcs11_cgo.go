@@ -101,6 +101,32 @@ func findKey(tok *crypto11.Context, k PKCS11Key, want keys.PublicKey) (Signer, e
 	return &tokenSigner{Signer: s, tok: tok}, nil
 }
 
+func destroyPKCS11(ctx context.Context, k PKCS11Key, pass PassphraseFunc) error {
+	tok, err := openToken(ctx, k, pass)
+	if err != nil {
+		return err
+	}
+	defer tok.Close()
+	id, _ := hex.DecodeString(k.KeyID) // checked by k.check
+	if len(id) == 0 {
+		id = nil
+	}
+	found, err := tok.FindKeyPairs(id, []byte(k.KeyLabel))
+	if err != nil {
+		return fmt.Errorf("finding key %q on PKCS#11 token %q: %w", k.KeyLabel, k.TokenLabel, err)
+	}
+	for _, kp := range found {
+		d, ok := kp.(interface{ Delete() error })
+		if !ok {
+			return fmt.Errorf("key %q on PKCS#11 token %q cannot be destroyed", k.KeyLabel, k.TokenLabel)
+		}
+		if err := d.Delete(); err != nil {
+			return fmt.Errorf("destroying key %q on PKCS#11 token %q: %w", k.KeyLabel, k.TokenLabel, err)
+		}
+	}
+	return nil
+}
+
 func generatePKCS11(ctx context.Context, k PKCS11Key, keyType string, pass PassphraseFunc) (Signer, PKCS11Key, error) {
 	var gen func(tok *crypto11.Context, id, label []byte) (crypto.Signer, error)
 	switch keyType {

@@ -15,3 +15,5 @@ func openPKCS11(context.Context, PKCS11Key, keys.PublicKey, PassphraseFunc) (Sig
 func generatePKCS11(_ context.Context, k PKCS11Key, _ string, _ PassphraseFunc) (Signer, PKCS11Key, error) {
 	return nil, k, ErrNoPKCS11
 }
+
+func destroyPKCS11(context.Context, PKCS11Key, PassphraseFunc) error { return ErrNoPKCS11 }

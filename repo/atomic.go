@@ -24,17 +24,17 @@ const (
 	planFile  = "plan"
 )
 
-// testHook, when set by tests, is called at the named steps of a commit:
-// "written" (files synced, before the commit point), "committed" (after
-// it) and "moved N" (after the Nth file is in place). An error it returns
-// aborts the commit there, as a crash would.
-var testHook func(step string) error
+// A commit hook, which tests set (Repo.commitHook), is called at the
+// named steps of a commit: "written" (files synced, before the commit
+// point), "committed" (after it) and "moved N" (after the Nth file is in
+// place). An error it returns aborts the commit there, as a crash would.
+type commitHook func(step string) error
 
-func hook(step string) error {
-	if testHook == nil {
+func (h commitHook) at(step string) error {
+	if h == nil {
 		return nil
 	}
-	return testHook(step)
+	return h(step)
 }
 
 // change is one file of a commit: data to write at path (relative to the
@@ -57,6 +57,8 @@ type journal struct {
 
 	stop     atomic.Bool
 	reserved sync.WaitGroup
+
+	hook commitHook // nil but in tests
 }
 
 // reserve creates files 0..n-1 empty, in the background. write truncates
@@ -81,8 +83,8 @@ func (j *journal) endReserve() {
 	j.reserved.Wait()
 }
 
-func beginJournal(dir string) (*journal, error) {
-	j := &journal{dir: dir, newDir: filepath.Join(dir, txnNewDir)}
+func beginJournal(dir string, hook commitHook) (*journal, error) {
+	j := &journal{dir: dir, newDir: filepath.Join(dir, txnNewDir), hook: hook}
 	j.filesDir = filepath.Join(j.newDir, "files")
 	if err := os.RemoveAll(j.newDir); err != nil {
 		return nil, err
@@ -145,7 +147,7 @@ func (j *journal) commit() error {
 		err = syncBatch(dirs...)
 	}
 	if err == nil {
-		err = hook("written")
+		err = j.hook.at("written")
 	}
 	if err != nil {
 		j.abort()
@@ -158,10 +160,10 @@ func (j *journal) commit() error {
 	if err := syncBatch(j.dir); err != nil {
 		return err
 	}
-	if err := hook("committed"); err != nil {
+	if err := j.hook.at("committed"); err != nil {
 		return err
 	}
-	return applyJournal(j.dir)
+	return applyJournal(j.dir, j.hook)
 }
 
 // commitFiles writes changes to dir atomically, as described above.
@@ -169,7 +171,7 @@ func commitFiles(dir string, changes []change) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	j, err := beginJournal(dir)
+	j, err := beginJournal(dir, nil)
 	if err != nil {
 		return err
 	}
@@ -202,7 +204,7 @@ func recoverJournal(dir string) error {
 		}
 		return err
 	}
-	if err := applyJournal(dir); err != nil {
+	if err := applyJournal(dir, nil); err != nil {
 		return fmt.Errorf("completing an interrupted commit in %s: %w", filepath.Join(dir, txnDir), err)
 	}
 	return nil
@@ -210,7 +212,7 @@ func recoverJournal(dir string) error {
 
 // applyJournal moves the files of DIR/.txn into place and removes it. It
 // can run again after an interruption: files already moved are skipped.
-func applyJournal(dir string) error {
+func applyJournal(dir string, hook commitHook) error {
 	tdir := filepath.Join(dir, txnDir)
 	f, err := os.Open(filepath.Join(tdir, planFile))
 	if err != nil {
@@ -249,7 +251,7 @@ func applyJournal(dir string) error {
 			return err
 		}
 		moved++
-		if err := hook("moved " + strconv.Itoa(moved)); err != nil {
+		if err := hook.at("moved " + strconv.Itoa(moved)); err != nil {
 			return err
 		}
 	}

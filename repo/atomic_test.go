@@ -78,7 +78,7 @@ func TestCommitAtomic(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				r, before := setup(t)
 				var leftover map[string]string
-				testHook = func(s string) error {
+				r.commitHook = func(s string) error {
 					if s != step {
 						return nil
 					}
@@ -90,7 +90,7 @@ func TestCommitAtomic(t *testing.T) {
 					return errCrash
 				}
 				err := add(r)
-				testHook = nil
+				r.commitHook = nil
 				if !errors.Is(err, errCrash) {
 					t.Fatalf("add = %v, want the injected crash", err)
 				}

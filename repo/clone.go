@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/rampart-tuf/rampart/server/apiclient"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -15,7 +14,7 @@ import (
 type CloneOptions struct {
 	// Server is the metadata server, with a push token, and GUN the
 	// repository's name there.
-	Server *apiclient.Client
+	Server MetadataServer
 	GUN    string
 	// Root is a root.json of the repository obtained out of band (any
 	// version the server has): the clone trusts what chains to it, not
@@ -49,10 +48,11 @@ func Clone(ctx context.Context, dir string, o CloneOptions, opts Options) (*Repo
 	gun, where := o.GUN, o.Server.RepositoryURL(o.GUN)
 
 	// Root versions 1 to the trusted one, which must chain to it.
-	roots, prev, err := fetchRoots(ctx, o.Server, gun, nil, 1, trusted.Signed.Version)
+	set, roots, err := fetchRootChain(ctx, o.Server, gun, nil, trusted.Signed.Version, opts.Now)
 	if err != nil {
 		return nil, nil, err
 	}
+	prev := set.Root().Metadata
 	if !bytes.Equal(prev.SignedBytes(), trusted.SignedBytes()) {
 		return nil, nil, fmt.Errorf("%s/metadata/%d.root.json is not the trusted root you gave: the server does not serve this repository as %s", where, trusted.Signed.Version, gun)
 	}

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -35,6 +35,10 @@ type Config struct {
 	// a private file, or whose file is not there (an offline key), is not
 	// used for signing.
 	Keys map[string]KeyRef `json:"keys"`
+	// Imported maps every role imported from an outside repository (see
+	// Repo.ImportDelegation) to where it came from. Imported roles keep
+	// their outside signatures and are never signed here.
+	Imported map[string]string `json:"imported,omitempty"`
 	// Server, when set, is the metadata server this repository publishes
 	// to (rampart serve): it holds the online keys marked Server in Keys
 	// and signs timestamp (and snapshot, when it holds that key) itself.
@@ -176,11 +180,11 @@ func (c *Config) isBin(role string) bool {
 	return s != nil && s.IsBin(role)
 }
 
-// validRoleName accepts the names this package gives files to.
-var validRoleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
+// checkRoleName accepts the names of delegated roles this package gives
+// files to: those the server accepts, but for a ".json" suffix and the
+// top-level names.
 func checkRoleName(name string) error {
-	if !validRoleName.MatchString(name) || strings.HasSuffix(name, ".json") {
+	if !api.ValidRoleName(name) || strings.HasSuffix(name, ".json") {
 		return fmt.Errorf("invalid role name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", name)
 	}
 	if metadata.IsTopLevel(name) {

@@ -353,7 +353,8 @@ func (r *Repo) Refresh(ctx context.Context, roles ...string) ([]string, error) {
 			}
 			now := r.opts.Now()
 			for _, rs := range st.Roles {
-				if !rs.SignedByServer && rs.Expires.Sub(now) < r.cfg.ExpiryFor(rs.Name)/2 {
+				_, imported := r.cfg.Imported[rs.Name]
+				if !rs.SignedByServer && !imported && rs.Expires.Sub(now) < r.cfg.ExpiryFor(rs.Name)/2 {
 					roles = append(roles, rs.Name)
 				}
 			}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rampart-tuf/rampart/server/apiclient"
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -37,7 +37,7 @@ type InitOptions struct {
 	// online timestamp key and, unless Keys gives snapshot keys, its
 	// snapshot key, both fetched from the server (which makes them on
 	// first request).
-	Server *apiclient.Client
+	Server MetadataServer
 	GUN    string
 }
 
@@ -118,7 +118,7 @@ func checkNewOnServer(ctx context.Context, o InitOptions) error {
 		return nil
 	}
 	root, err := readServerRoot(ctx, o.Server, o.GUN)
-	if errors.Is(err, apiclient.ErrNotFound) {
+	if errors.Is(err, api.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -145,6 +145,11 @@ func serverKeys(ctx context.Context, o InitOptions) (map[string]keys.PublicKey, 
 	roles := []string{metadata.TypeTimestamp}
 	if len(o.Keys[metadata.TypeSnapshot]) == 0 {
 		roles = append(roles, metadata.TypeSnapshot)
+	}
+	// The repository is created on the server (or exists already); that
+	// makes the online keys its root lists.
+	if _, err := o.Server.CreateRepository(ctx, o.GUN); err != nil {
+		return nil, fmt.Errorf("creating %s on the server: %w", o.GUN, err)
 	}
 	out := map[string]keys.PublicKey{}
 	for _, role := range roles {

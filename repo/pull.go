@@ -10,8 +10,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/rampart-tuf/rampart/server/apiclient"
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 )
 
 // PullResult says what PullFromServer did.
@@ -25,40 +26,10 @@ type PullResult struct {
 	Ahead []string
 	// UpToDate is true when the server had nothing newer.
 	UpToDate bool
-}
-
-// fetchRoots reads root versions first to last of gun from c, each
-// checked as a client checks a new root: its version, the thresholds of
-// the version before it (prev; nil when first is 1) and its own. It
-// returns the files to write under roots/ and the last version.
-func fetchRoots(ctx context.Context, c *apiclient.Client, gun string, prev *metadata.Metadata[*metadata.Root], first, last int64) ([]change, *metadata.Metadata[*metadata.Root], error) {
-	where := c.RepositoryURL(gun)
-	var files []change
-	for v := first; v <= last; v++ {
-		file := fmt.Sprintf("%d.root.json", v)
-		data, err := c.Metadata(ctx, gun, file, maxServerRootBytes)
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading the server's %s: %w", file, err)
-		}
-		md, err := metadata.ParseRoot(data)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s/metadata/%s: %w", where, file, err)
-		}
-		if md.Signed.Version != v {
-			return nil, nil, fmt.Errorf("%s/metadata/%s holds root version %d", where, file, md.Signed.Version)
-		}
-		if prev != nil {
-			if err := prev.Signed.VerifyRole(metadata.TypeRoot, md); err != nil {
-				return nil, nil, fmt.Errorf("%s/metadata/%s is not signed by the keys of root version %d: %w", where, file, v-1, err)
-			}
-		}
-		if err := md.Signed.VerifyRole(metadata.TypeRoot, md); err != nil {
-			return nil, nil, fmt.Errorf("%s/metadata/%s is not signed by its own root keys: %w", where, file, err)
-		}
-		files = append(files, change{path: rootsDir + "/" + file, data: data})
-		prev = md
-	}
-	return files, prev, nil
+	// Expired are the server's roles read in the pull that have expired,
+	// each with its expiry: pulled all the same, so that they can be
+	// renewed (see serverread.go).
+	Expired []string
 }
 
 // PullFromServer brings the repository up to date with its metadata
@@ -72,58 +43,155 @@ func fetchRoots(ctx context.Context, c *apiclient.Client, gun string, prev *meta
 // but with other content means the two copies were changed apart, and
 // nothing is pulled. Delegations others made are recorded in repo.json.
 // Everything is written in one commit.
-func (r *Repo) PullFromServer(ctx context.Context, c *apiclient.Client) (*PullResult, error) {
+func (r *Repo) PullFromServer(ctx context.Context, c MetadataServer) (*PullResult, error) {
 	sc := r.cfg.Server
 	if sc == nil {
 		return nil, fmt.Errorf("%s does not publish to a metadata server (its repo.json names none): there is nothing to pull from", r.dir)
 	}
-	gun, where := sc.GUN, c.RepositoryURL(sc.GUN)
+	gun := sc.GUN
 	res := &PullResult{}
 
 	// Root: every version the server has beyond ours, each checked
 	// against the one before it.
-	current, err := readServerRoot(ctx, c, gun)
-	if errors.Is(err, apiclient.ErrNotFound) {
-		return nil, fmt.Errorf("%s has no repository %s yet: publish it first with 'rampart repo publish %s'", sc.URL, gun, r.dir)
-	}
+	set, changes, current, err := r.pullRoots(ctx, c, gun, res)
 	if err != nil {
 		return nil, err
 	}
-	var changes []change
-	serverRoot := r.root
 	local := r.root.Signed.Version
-	if current.Signed.Version <= local {
-		if serverRoot, err = r.ownRoot(c, gun, current); err != nil {
-			return nil, err
-		}
-	} else {
-		chain, last, err := fetchRoots(ctx, c, gun, serverRoot, local+1, current.Signed.Version)
-		if err != nil {
-			return nil, err
-		}
-		for v := local + 1; v <= current.Signed.Version; v++ {
-			res.RootVersions = append(res.RootVersions, v)
-		}
-		changes, serverRoot = chain, last
-		if !bytes.Equal(serverRoot.SignedBytes(), current.SignedBytes()) {
-			return nil, fmt.Errorf("%s/metadata/root.json is not the root version %d it serves as %d.root.json", where, current.Signed.Version, current.Signed.Version)
-		}
-		changes = append(changes, change{path: stagedRel(metadata.TypeRoot), data: changes[len(changes)-1].data})
-	}
 
 	// Timestamp and snapshot, checked against the server's root.
-	sv, err := fetchServerSnapshot(ctx, c, gun, serverRoot)
-	if err != nil {
+	if err := r.loadServerSnapshot(ctx, c, gun, set); err != nil {
 		return nil, err
 	}
-	serverMeta := sv.snap.Signed.Meta
+	serverMeta := set.Snapshot().Signed.Meta
 	snap, err := r.readSnapshot()
 	if err != nil {
 		return nil, err
 	}
 	localMeta := snap.Signed.Meta
+	pull, err := r.rolesToPull(serverMeta, localMeta, res)
+	if err != nil {
+		return nil, err
+	}
+	if len(pull) == 0 && len(res.RootVersions) == 0 {
+		res.UpToDate = true
+		res.Expired = expiredRoles(set)
+		return res, nil
+	}
 
-	// Which roles to fetch, keep or refuse.
+	// The roles to pull, fetched in parallel (thousands of bins), then
+	// checked against their delegators.
+	fetched, err := r.fetchRoles(ctx, c, gun, pull, serverMeta)
+	if err != nil {
+		return nil, err
+	}
+	parentOf, err := r.loadServerRoles(ctx, c, gun, set, pull, fetched, localMeta)
+	if err != nil {
+		return nil, err
+	}
+	for _, role := range pull {
+		t := set.Targets(role)
+		if t == nil {
+			return nil, fmt.Errorf("the server's snapshot lists %s, but no role of the server's delegates to it", role)
+		}
+		changes = append(changes, change{path: stagedRel(role), data: t.Raw})
+		res.Roles = append(res.Roles, role)
+	}
+	res.Expired = expiredRoles(set)
+
+	// One commit: the fetched files as they are, repo.json with the
+	// delegations others made, and snapshot and timestamp: the server's
+	// when this copy has nothing of its own left, otherwise the staged
+	// snapshot with the pulled versions, signed again with the keys at
+	// hand (a new timestamp follows).
+	merged := len(res.Ahead) > 0 || local > current
+	if !merged {
+		changes = append(changes,
+			change{path: stagedRel(metadata.TypeSnapshot), data: set.Snapshot().Raw},
+			change{path: stagedRel(metadata.TypeTimestamp), data: set.Timestamp().Raw})
+	}
+	oldRoot := r.root
+	if local < current {
+		r.root = set.Root().Metadata // the keys a new snapshot is signed with
+	}
+	err = r.Update(ctx, func(tx *Tx) error {
+		tx.verbatim = changes
+		cfg := tx.Config()
+		if td := set.Targets(metadata.TypeTargets); cfg.Bins == nil && td != nil && td.Signed.Delegations != nil && td.Signed.Delegations.Succinct != nil {
+			sr := td.Signed.Delegations.Succinct // hashed bins made elsewhere
+			cfg.Bins = &BinsConfig{Bits: sr.BitLength, Prefix: sr.NamePrefix}
+		}
+		for role, p := range parentOf {
+			if !cfg.isBin(role) {
+				if _, ok := cfg.Delegations[role]; !ok {
+					cfg.Delegations[role] = p
+				}
+			}
+		}
+		if merged {
+			tx.snapVersions = map[string]int64{}
+			for _, role := range res.Roles {
+				tx.snapVersions[role] = serverMeta[role+".json"].Version
+			}
+			tx.forceSnap, tx.forceTime = true, true
+		}
+		return nil
+	})
+	if err != nil {
+		r.root = oldRoot
+		return nil, err
+	}
+	return res, nil
+}
+
+// pullRoots starts the trust rules from the server's current root: this
+// repository's root of that version when it has it, otherwise the root
+// versions it lacks, each checked against the one before it and recorded
+// in res. It returns the Set, the root files to write and the server's
+// root version.
+func (r *Repo) pullRoots(ctx context.Context, c MetadataServer, gun string, res *PullResult) (*trust.Set, []change, int64, error) {
+	current, err := readServerRoot(ctx, c, gun)
+	if errors.Is(err, api.ErrNotFound) {
+		return nil, nil, 0, fmt.Errorf("%s has no repository %s yet: publish it first with 'rampart repo publish %s'", r.cfg.Server.URL, gun, r.dir)
+	}
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	local, last := r.root.Signed.Version, current.Signed.Version
+	if last <= local {
+		own, _, err := r.ownRoot(c, gun, current)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		set, err := serverTrust(own, r.opts.Now)
+		return set, nil, last, err
+	}
+	mine, _, err := r.readRootVersion(local)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	set, err := serverTrust(mine, r.opts.Now)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	set, changes, err := fetchRootChain(ctx, c, gun, set, last, r.opts.Now)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if !bytes.Equal(set.Root().SignedBytes(), current.SignedBytes()) {
+		return nil, nil, 0, fmt.Errorf("%s/metadata/root.json is not the root version %d it serves as %d.root.json", c.RepositoryURL(gun), last, last)
+	}
+	for v := local + 1; v <= last; v++ {
+		res.RootVersions = append(res.RootVersions, v)
+	}
+	changes = append(changes, change{path: stagedRel(metadata.TypeRoot), data: set.Root().Raw})
+	return set, changes, last, nil
+}
+
+// rolesToPull compares the server's snapshot with this copy's: it returns
+// the roles newer there, records in res those newer here, and refuses a
+// role of the same version but other content.
+func (r *Repo) rolesToPull(serverMeta, localMeta map[string]metadata.MetaFile, res *PullResult) ([]string, error) {
 	var pull []string
 	for _, file := range slices.Sorted(maps.Keys(serverMeta)) {
 		role := strings.TrimSuffix(file, ".json")
@@ -152,19 +220,20 @@ func (r *Repo) PullFromServer(ctx context.Context, c *apiclient.Client) (*PullRe
 		}
 	}
 	slices.Sort(res.Ahead)
-	if len(pull) == 0 && len(res.RootVersions) == 0 {
-		res.UpToDate = true
-		return res, nil
-	}
+	return pull, nil
+}
 
-	// The roles to pull, fetched in parallel (thousands of bins).
+// fetchRoles reads the roles to pull from the server, in parallel, each
+// within the length the server's snapshot lists for it.
+func (r *Repo) fetchRoles(ctx context.Context, c MetadataServer, gun string, pull []string, serverMeta map[string]metadata.MetaFile) (map[string][]byte, error) {
 	fetched := map[string][]byte{}
 	var mu sync.Mutex
 	bar := newCountBar(r.opts.Progress, len(pull), "fetching roles")
-	err = parallel(len(pull), func(i int) error {
+	defer bar.Finish()
+	err := parallel(len(pull), func(i int) error {
 		role := pull[i]
 		m := serverMeta[role+".json"]
-		data, err := fetchListed(ctx, c, gun, fmt.Sprintf("%d.%s.json", m.Version, role), m, maxServerSnapshotBytes)
+		data, err := fetchMeta(ctx, c, gun, fmt.Sprintf("%d.%s.json", m.Version, role), m, maxServerSnapshotBytes)
 		if err != nil {
 			return err
 		}
@@ -174,145 +243,64 @@ func (r *Repo) PullFromServer(ctx context.Context, c *apiclient.Client) (*PullRe
 		bar.Add(1)
 		return nil
 	})
-	bar.Finish()
-	if err != nil {
-		return nil, err
-	}
+	return fetched, err
+}
 
-	// The server's version of a role: fetched, or staged here when the
-	// versions agree.
-	docs := map[string]*metadata.Metadata[*metadata.Targets]{}
-	serverDoc := func(role string) (*metadata.Metadata[*metadata.Targets], error) {
-		if md, ok := docs[role]; ok {
-			return md, nil
+// loadServerRoles loads the roles to pull into set, each checked as a
+// client checks it against its delegator as the server has it, walking the
+// delegations from targets down (trust.Walk). A delegator not pulled comes
+// from this copy when it has the server's version, from the server
+// otherwise; hashed bins not pulled are not read. It returns the delegator
+// of each role reached.
+func (r *Repo) loadServerRoles(ctx context.Context, c MetadataServer, gun string, set *trust.Set, pull []string, fetched map[string][]byte, localMeta map[string]metadata.MetaFile) (map[string]string, error) {
+	serverMeta := set.Snapshot().Signed.Meta
+	parentOf := map[string]string{}
+	load := func(role, parent string) (*metadata.Targets, error) {
+		if _, ok := parentOf[role]; !ok && role != metadata.TypeTargets {
+			parentOf[role] = parent
 		}
-		m, ok := serverMeta[role+".json"]
-		if !ok {
-			return nil, fmt.Errorf("the server's snapshot does not list %s", role)
-		}
-		data, ok := fetched[role]
-		switch {
-		case ok:
-		case localMeta[role+".json"].Version == m.Version:
-			if data, err = r.rawRole(role); err != nil {
-				return nil, err
+		if set.Targets(role) == nil {
+			m := serverMeta[role+".json"]
+			var err error
+			data, ok := fetched[role]
+			switch {
+			case ok:
+			case localMeta[role+".json"].Version == m.Version:
+				data, err = r.rawRole(role)
+			default: // a delegator staged here ahead of the server
+				data, err = fetchMeta(ctx, c, gun, fmt.Sprintf("%d.%s.json", m.Version, role), m, maxServerSnapshotBytes)
 			}
-		default: // a delegator staged here ahead of the server
-			file := fmt.Sprintf("%d.%s.json", m.Version, role)
-			if data, err = fetchListed(ctx, c, gun, file, m, maxServerSnapshotBytes); err != nil {
+			if err != nil {
 				return nil, err
 			}
 			fetched[role] = data
 		}
-		md, err := metadata.ParseTargets(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s on %s: %w", role, where, err)
+		if err := set.UpdateTargets(role, parent, fetched[role]); err != nil {
+			return nil, refused(c, gun, err)
 		}
-		if md.Signed.Version != m.Version {
-			return nil, fmt.Errorf("%s on %s is version %d, the snapshot lists %d", role, where, md.Signed.Version, m.Version)
-		}
-		docs[role] = md
-		return md, nil
+		return set.Targets(role).Signed, nil
 	}
-
-	// Delegations as the server has them: from targets down, with the
-	// role that delegates to each.
-	parentOf := map[string]string{}
-	queue := []string{metadata.TypeTargets}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		pd, err := serverDoc(p)
-		if err != nil {
-			return nil, err
-		}
-		d := pd.Signed.Delegations
-		if d == nil {
-			continue
-		}
-		for file := range serverMeta {
-			name := strings.TrimSuffix(file, ".json")
-			if _, seen := parentOf[name]; seen || name == metadata.TypeTargets {
-				continue
+	visit := func(role string, doc *metadata.Targets) (trust.Next, error) {
+		var next trust.Next
+		switch d := doc.Delegations; {
+		case d == nil:
+		case d.Succinct != nil: // only the bins pulled
+			for _, name := range pull {
+				if d.Succinct.IsBin(name) {
+					next.Roles = append(next.Roles, name)
+				}
 			}
-			if _, ok := d.Role(name); !ok {
-				continue
-			}
-			parentOf[name] = p
-			if d.Succinct == nil {
-				queue = append(queue, name) // bins delegate no further
-			}
-		}
-	}
-
-	// Every role to pull, checked against its delegator.
-	for _, role := range pull {
-		md, err := serverDoc(role)
-		if err != nil {
-			return nil, err
-		}
-		if role == metadata.TypeTargets {
-			if err := serverRoot.Signed.VerifyRole(role, md); err != nil {
-				return nil, fmt.Errorf("%s on %s: %w", role, where, err)
-			}
-		} else {
-			p, ok := parentOf[role]
-			if !ok {
-				return nil, fmt.Errorf("the server's snapshot lists %s, but no role of the server's delegates to it", role)
-			}
-			pd, err := serverDoc(p)
-			if err != nil {
-				return nil, err
-			}
-			if err := pd.Signed.VerifyDelegate(role, md); err != nil {
-				return nil, fmt.Errorf("%s on %s: %w", role, where, err)
-			}
-		}
-		changes = append(changes, change{path: stagedRel(role), data: fetched[role]})
-		res.Roles = append(res.Roles, role)
-	}
-
-	// One commit: the fetched files as they are, repo.json with the
-	// delegations others made, and snapshot and timestamp: the server's
-	// when this copy has nothing of its own left, otherwise the staged
-	// snapshot with the pulled versions, signed again with the keys at
-	// hand (a new timestamp follows).
-	merged := len(res.Ahead) > 0 || local > current.Signed.Version
-	if !merged {
-		changes = append(changes,
-			change{path: stagedRel(metadata.TypeSnapshot), data: sv.snapData},
-			change{path: stagedRel(metadata.TypeTimestamp), data: sv.tsData})
-	}
-	oldRoot := r.root
-	if local < current.Signed.Version {
-		r.root = serverRoot // the keys a new snapshot is signed with
-	}
-	err = r.Update(ctx, func(tx *Tx) error {
-		tx.verbatim = changes
-		cfg := tx.Config()
-		if td := docs[metadata.TypeTargets]; cfg.Bins == nil && td != nil && td.Signed.Delegations != nil && td.Signed.Delegations.Succinct != nil {
-			sr := td.Signed.Delegations.Succinct // hashed bins made elsewhere
-			cfg.Bins = &BinsConfig{Bits: sr.BitLength, Prefix: sr.NamePrefix}
-		}
-		for role, p := range parentOf {
-			if !cfg.isBin(role) {
-				if _, ok := cfg.Delegations[role]; !ok {
-					cfg.Delegations[role] = p
+		default: // every role the server's snapshot lists
+			for _, dr := range d.Roles {
+				if _, ok := serverMeta[dr.Name+".json"]; ok {
+					next.Roles = append(next.Roles, dr.Name)
 				}
 			}
 		}
-		if merged {
-			tx.snapVersions = map[string]int64{}
-			for _, role := range res.Roles {
-				tx.snapVersions[role] = serverMeta[role+".json"].Version
-			}
-			tx.forceSnap, tx.forceTime = true, true
-		}
-		return nil
-	})
-	if err != nil {
-		r.root = oldRoot
+		return next, nil
+	}
+	if err := trust.Walk(0, load, visit); err != nil {
 		return nil, err
 	}
-	return res, nil
+	return parentOf, nil
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/repo"
@@ -142,8 +143,8 @@ func TestServerPull(t *testing.T) {
 }
 
 // tamperingProxy serves a server's responses, changed by tamper for the
-// paths it returns true for.
-func tamperingProxy(t *testing.T, upstream string, tamper func(path string, body []byte) ([]byte, bool)) *apiclient.Client {
+// paths it returns true for. The client it returns sends token, if given.
+func tamperingProxy(t *testing.T, upstream string, tamper func(path string, body []byte) ([]byte, bool), token ...string) *apiclient.Client {
 	t.Helper()
 	u, err := url.Parse(upstream)
 	if err != nil {
@@ -167,7 +168,7 @@ func tamperingProxy(t *testing.T, upstream string, tamper func(path string, body
 	}
 	hs := httptest.NewServer(rp)
 	t.Cleanup(hs.Close)
-	c, err := apiclient.New(hs.URL, "", nil)
+	c, err := apiclient.New(hs.URL, strings.Join(token, ""), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func TestServerPullRefusesTampering(t *testing.T) {
 		name, want string
 		tamper     func(path string, body []byte) ([]byte, bool)
 	}{
-		{"a byte of targets changed", "does not match", func(p string, body []byte) ([]byte, bool) {
+		{"a byte of targets changed", "serves metadata that fails a check: targets.json: hashes check failed", func(p string, body []byte) ([]byte, bool) {
 			if !strings.HasSuffix(p, ".targets.json") {
 				return nil, false
 			}
@@ -209,7 +210,7 @@ func TestServerPullRefusesTampering(t *testing.T) {
 			}
 			return b, true
 		}},
-		{"root 2 not signed by root 1", "not signed by the keys of root version 1", func(p string, body []byte) ([]byte, bool) {
+		{"root 2 not signed by root 1", "2.root.json: signatures by the trusted root's keys check failed", func(p string, body []byte) ([]byte, bool) {
 			if !strings.HasSuffix(p, "/2.root.json") {
 				return nil, false
 			}
@@ -232,5 +233,69 @@ func TestServerPullRefusesTampering(t *testing.T) {
 	}
 	if res := pull(t, b, c); !slices.Equal(res.RootVersions, []int64{2}) {
 		t.Fatalf("pull without tampering: %+v", res)
+	}
+}
+
+// TestServerPullExpired: a pull reads expired roles from the server, says
+// which, and pulls them all the same, so that they can be renewed.
+func TestServerPullExpired(t *testing.T) {
+	_, c, a := newServerRepo(t, repo.InitOptions{})
+	addContent(t, a, "one.txt", "1")
+	publishServer(t, a, c)
+	dir := filepath.Join(t.TempDir(), "copy")
+	repotest.CopyDir(t, a.Dir(), dir)
+	addContent(t, a, "two.txt", "2")
+	publishServer(t, a, c)
+
+	late := time.Now().AddDate(20, 0, 0)
+	b, err := repo.Open(ctx, dir, repo.Options{Keys: repo.PlainKeyStore{}, Now: func() time.Time { return late }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	res := pull(t, b, c)
+	if !slices.Contains(res.Roles, "targets") {
+		t.Fatalf("targets not pulled: %+v", res)
+	}
+	for _, file := range []string{"root.json", "timestamp.json", "snapshot.json", "targets.json"} {
+		if !slices.ContainsFunc(res.Expired, func(e string) bool { return strings.HasPrefix(e, file+" expired at ") }) {
+			t.Errorf("Expired = %q, does not name %s", res.Expired, file)
+		}
+	}
+	if res := pull(t, b, c); !res.UpToDate || len(res.Expired) == 0 {
+		t.Fatalf("second pull: %+v, want up to date with the expired roles named", res)
+	}
+	if res := pull(t, secondCopy(t, a), c); len(res.Expired) != 0 {
+		t.Fatalf("pull in time: Expired = %q", res.Expired)
+	}
+}
+
+// TestServerPullRollback: a server that serves an older timestamp than
+// the one a copy last pulled is refused, as a client refuses it.
+func TestServerPullRollback(t *testing.T) {
+	srv, c, a := newServerRepo(t, repo.InitOptions{})
+	addContent(t, a, "one.txt", "1")
+	publishServer(t, a, c)
+	b := secondCopy(t, a)
+	old, err := c.Metadata(ctx, testGUN, "timestamp.json", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addContent(t, a, "two.txt", "2")
+	publishServer(t, a, c)
+	pull(t, b, c)
+	before := mustRead(t, filepath.Join(b.Dir(), "staged", "timestamp.json"))
+	replay := tamperingProxy(t, srv.URL, func(p string, body []byte) ([]byte, bool) {
+		return old, strings.HasSuffix(p, "/timestamp.json")
+	})
+	_, err = b.PullFromServer(ctx, replay)
+	if err == nil || !strings.Contains(err.Error(), "timestamp.json: version 1 is lower than the trusted version 2") {
+		t.Fatalf("pull of an old timestamp: %v", err)
+	}
+	if _, err := b.PublishToServer(ctx, replay, repo.ServerOptions{}); err == nil || !strings.Contains(err.Error(), "rollback attack") {
+		t.Fatalf("publish over an old timestamp: %v", err)
+	}
+	if after := mustRead(t, filepath.Join(b.Dir(), "staged", "timestamp.json")); !bytes.Equal(before, after) {
+		t.Error("a refused pull changed the staged timestamp")
 	}
 }

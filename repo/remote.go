@@ -17,15 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rampart-tuf/rampart/server/apiclient"
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
-)
-
-// Bounds on what is read back from a server: the client's defaults.
-const (
-	maxServerRootBytes      = 1 << 20
-	maxServerTimestampBytes = 1 << 20
-	maxServerSnapshotBytes  = 64 << 20
 )
 
 // ServerResult says what PublishToServer did.
@@ -71,11 +64,12 @@ type serverState struct {
 
 // serverState reads the state of gun on c: its current root, which must
 // be one of this repository's root versions, and the timestamp and
-// snapshot, which must be signed by that root's keys. A server that does
-// not have the repository gives an empty state.
-func (r *Repo) serverState(ctx context.Context, c *apiclient.Client, gun string) (*serverState, error) {
+// snapshot, checked against that root as a client checks them (see
+// loadServerSnapshot). A server that does not have the repository gives an
+// empty state.
+func (r *Repo) serverState(ctx context.Context, c MetadataServer, gun string) (*serverState, error) {
 	root, err := readServerRoot(ctx, c, gun)
-	if errors.Is(err, apiclient.ErrNotFound) {
+	if errors.Is(err, api.ErrNotFound) {
 		return &serverState{meta: map[string]metadata.MetaFile{}}, nil
 	}
 	if err != nil {
@@ -85,46 +79,34 @@ func (r *Repo) serverState(ctx context.Context, c *apiclient.Client, gun string)
 	if v > r.root.Signed.Version {
 		return nil, fmt.Errorf("%s has root version %d, newer than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date with 'rampart repo pull DIR' first", c.RepositoryURL(gun), v, r.root.Signed.Version)
 	}
-	if _, err := r.ownRoot(c, gun, root); err != nil {
-		return nil, err
-	}
-	st := &serverState{exists: true, rootVersion: v}
-	sv, err := fetchServerSnapshot(ctx, c, gun, root)
+	own, _, err := r.ownRoot(c, gun, root)
 	if err != nil {
 		return nil, err
 	}
-	st.snapshotVersion, st.timestampVersion, st.meta = sv.snap.Signed.Version, sv.ts.Signed.Version, sv.snap.Signed.Meta
-	return st, nil
-}
-
-// readServerRoot reads the current root.json of gun on c. A server that
-// does not have the repository gives an error matching
-// apiclient.ErrNotFound.
-func readServerRoot(ctx context.Context, c *apiclient.Client, gun string) (*metadata.Metadata[*metadata.Root], error) {
-	b, err := c.Metadata(ctx, gun, "root.json", maxServerRootBytes)
+	set, err := serverTrust(own, r.opts.Now)
 	if err != nil {
-		return nil, fmt.Errorf("reading the server's root.json: %w", err)
+		return nil, err
 	}
-	root, err := metadata.ParseRoot(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s/metadata/root.json: %w", c.RepositoryURL(gun), err)
+	if err := r.loadServerSnapshot(ctx, c, gun, set); err != nil {
+		return nil, err
 	}
-	return root, nil
+	snap := set.Snapshot().Signed
+	return &serverState{exists: true, rootVersion: v, snapshotVersion: snap.Version, timestampVersion: set.Timestamp().Signed.Version, meta: snap.Meta}, nil
 }
 
 // ownRoot returns this repository's root of the version of the server's
 // root, which must have the same signed content: otherwise the GUN on the
 // server belongs to another repository.
-func (r *Repo) ownRoot(c *apiclient.Client, gun string, server *metadata.Metadata[*metadata.Root]) (*metadata.Metadata[*metadata.Root], error) {
+func (r *Repo) ownRoot(c MetadataServer, gun string, server *metadata.Metadata[*metadata.Root]) ([]byte, *metadata.Metadata[*metadata.Root], error) {
 	v := server.Signed.Version
-	_, local, err := r.readRootVersion(v)
+	b, local, err := r.readRootVersion(v)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !bytes.Equal(local.SignedBytes(), server.SignedBytes()) {
-		return nil, fmt.Errorf("%s serves a root version %d that is not this repository's: the GUN %s on the server belongs to another repository", c.RepositoryURL(gun), v, gun)
+		return nil, nil, fmt.Errorf("%s serves a root version %d that is not this repository's: the GUN %s on the server belongs to another repository", c.RepositoryURL(gun), v, gun)
 	}
-	return local, nil
+	return b, local, nil
 }
 
 // sameAsServer reports whether the staged role, at the version the
@@ -140,72 +122,6 @@ func (r *Repo) sameAsServer(role string, there metadata.MetaFile) (bool, error) 
 		return false, err
 	}
 	return there.Hashes.Verify(b) == nil, nil
-}
-
-// serverView is a server's timestamp and snapshot, with their bytes.
-type serverView struct {
-	ts       *metadata.Metadata[*metadata.Timestamp]
-	snap     *metadata.Metadata[*metadata.Snapshot]
-	tsData   []byte
-	snapData []byte
-}
-
-// fetchServerSnapshot reads the timestamp and the snapshot it names from
-// gun on c, and checks them against root as a client would: signatures,
-// the snapshot's length, hashes and version.
-func fetchServerSnapshot(ctx context.Context, c *apiclient.Client, gun string, root *metadata.Metadata[*metadata.Root]) (*serverView, error) {
-	where := c.RepositoryURL(gun)
-	v := root.Signed.Version
-	tb, err := c.Metadata(ctx, gun, "timestamp.json", maxServerTimestampBytes)
-	if err != nil {
-		return nil, fmt.Errorf("reading the server's timestamp.json: %w", err)
-	}
-	ts, err := metadata.ParseTimestamp(tb)
-	if err != nil {
-		return nil, fmt.Errorf("%s/metadata/timestamp.json: %w", where, err)
-	}
-	if err := root.Signed.VerifyRole(metadata.TypeTimestamp, ts); err != nil {
-		return nil, fmt.Errorf("%s/metadata/timestamp.json is not signed by the timestamp keys of root version %d: %w", where, v, err)
-	}
-	sm := ts.Signed.SnapshotMeta()
-	snapFile := fmt.Sprintf("%d.snapshot.json", sm.Version)
-	sb, err := fetchListed(ctx, c, gun, snapFile, sm, maxServerSnapshotBytes)
-	if err != nil {
-		return nil, err
-	}
-	snap, err := metadata.ParseSnapshot(sb)
-	if err != nil {
-		return nil, fmt.Errorf("%s/metadata/%s: %w", where, snapFile, err)
-	}
-	if err := root.Signed.VerifyRole(metadata.TypeSnapshot, snap); err != nil {
-		return nil, fmt.Errorf("%s/metadata/%s is not signed by the snapshot keys of root version %d: %w", where, snapFile, v, err)
-	}
-	if snap.Signed.Version != sm.Version {
-		return nil, fmt.Errorf("%s/metadata/%s holds snapshot version %d", where, snapFile, snap.Signed.Version)
-	}
-	return &serverView{ts: ts, snap: snap, tsData: tb, snapData: sb}, nil
-}
-
-// fetchListed reads a metadata file of gun that m describes: within m's
-// length (or limit when m gives none), with m's hashes, if any.
-func fetchListed(ctx context.Context, c *apiclient.Client, gun, file string, m metadata.MetaFile, limit int64) ([]byte, error) {
-	where := c.RepositoryURL(gun) + "/metadata/" + file
-	if m.Length > 0 {
-		limit = m.Length
-	}
-	b, err := c.Metadata(ctx, gun, file, limit)
-	if err != nil {
-		return nil, fmt.Errorf("reading the server's %s: %w", file, err)
-	}
-	if m.Length > 0 && int64(len(b)) != m.Length {
-		return nil, fmt.Errorf("%s has %d bytes, the metadata listing it says %d", where, len(b), m.Length)
-	}
-	if !m.Hashes.IsZero() {
-		if err := m.Hashes.Verify(b); err != nil {
-			return nil, fmt.Errorf("%s does not match the metadata listing it: %w", where, err)
-		}
-	}
-	return b, nil
 }
 
 // ServerOptions are options of PublishToServer.
@@ -228,7 +144,7 @@ type ServerOptions struct {
 // DIR/uploaded.txt remembers what the server has, so that later publishes
 // ask only about new content. Finally the server's new state is read back
 // and compared with what was sent.
-func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client, o ServerOptions) (*ServerResult, error) {
+func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOptions) (*ServerResult, error) {
 	sc := r.cfg.Server
 	if sc == nil {
 		return nil, fmt.Errorf("%s does not publish to a metadata server (its repo.json names none): publish it to a directory with --out, or create a repository with 'rampart repo init DIR --server URL --gun GUN'", r.dir)
@@ -367,8 +283,7 @@ func (r *Repo) PublishToServer(ctx context.Context, c *apiclient.Client, o Serve
 	}
 	reply, err := c.PublishChain(ctx, gun, chain, docs, "")
 	if err != nil {
-		var ae *apiclient.Error
-		if errors.As(err, &ae) && ae.Status == 413 {
+		if errors.Is(err, api.ErrTooLarge) {
 			return nil, fmt.Errorf("publishing to %s: %w (the update is %d bytes; the server's limit is set by rampart serve --max-metadata-bytes)", c.RepositoryURL(gun), err, batchSize(docs)+batchSize(rootData))
 		}
 		return nil, fmt.Errorf("publishing to %s: %w", c.RepositoryURL(gun), err)
@@ -411,7 +326,7 @@ type storedTarget struct {
 // uploadTargets uploads the files of the content store that the server
 // does not have. Files the upload record says the server has are not asked
 // about again, unless recheck is set.
-func (r *Repo) uploadTargets(ctx context.Context, c *apiclient.Client, gun string, recheck bool, res *ServerResult) error {
+func (r *Repo) uploadTargets(ctx context.Context, c MetadataServer, gun string, recheck bool, res *ServerResult) error {
 	store := filepath.Join(r.dir, targetsDir)
 	rec, err := openUploadRecord(filepath.Join(r.dir, uploadRecordFile), c.URL(), gun, recheck)
 	if err != nil {

@@ -25,6 +25,9 @@ const testGUN = "example.com/acme/app"
 
 // newServerRepo starts a metadata server and creates a repository on it
 // with a push token; o may set more options.
+// The API client is the metadata server the repository library talks to.
+var _ repo.MetadataServer = (*apiclient.Client)(nil)
+
 func newServerRepo(t *testing.T, o repo.InitOptions) (*servertest.Server, *apiclient.Client, *repo.Repo) {
 	t.Helper()
 	srv := servertest.Start(t)

@@ -61,6 +61,9 @@ type Repo struct {
 	// they make them), so that publishing right after a large change
 	// need not read and verify thousands of bins again.
 	fresh map[string]freshRole
+
+	// commitHook, set only by tests, sees the steps of each commit.
+	commitHook commitHook
 }
 
 type freshRole struct {
@@ -412,7 +415,7 @@ func (r *Repo) Update(ctx context.Context, fn func(tx *Tx) error) error {
 // that work with reading and placing targets.
 func (tx *Tx) reserve(n int) error {
 	if tx.j == nil {
-		j, err := beginJournal(tx.r.dir)
+		j, err := beginJournal(tx.r.dir, tx.r.commitHook)
 		if err != nil {
 			return err
 		}
@@ -454,6 +457,9 @@ func (tx *Tx) currentRoot() *metadata.Root {
 func (tx *Tx) Targets(role string) (*metadata.Targets, error) {
 	if md, ok := tx.edited[role]; ok {
 		return md.Signed, nil
+	}
+	if src, ok := tx.cfg.Imported[role]; ok {
+		return nil, fmt.Errorf("role %s is imported from %s and signed there: it cannot be changed or signed here; import a newer version with 'rampart repo import-delegation'", role, src)
 	}
 	md, ok := tx.read[role]
 	if !ok {
@@ -702,7 +708,7 @@ func (tx *Tx) commit() error {
 	j := tx.j
 	var err error
 	if j == nil {
-		if j, err = beginJournal(r.dir); err != nil {
+		if j, err = beginJournal(r.dir, r.commitHook); err != nil {
 			return err
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -39,18 +38,9 @@ type AddOptions struct {
 	Custom []byte
 }
 
-// CheckTargetPath reports whether p is usable as a target path: relative,
-// with '/' separators and no empty, "." or ".." segments.
-func CheckTargetPath(p string) error {
-	if p == "" {
-		return fmt.Errorf("empty target path")
-	}
-	if strings.HasPrefix(p, "/") || path.Clean(p) != p || p == "." || p == ".." || strings.HasPrefix(p, "../") ||
-		strings.ContainsAny(p, "\\\x00\n\t") {
-		return fmt.Errorf("invalid target path %q: want a relative path with '/' separators and no '.', '..' or empty segments", p)
-	}
-	return nil
-}
+// CheckTargetPath reports whether p is usable as a target path; it is
+// metadata.CheckTargetPath, the rule the server applies too.
+func CheckTargetPath(p string) error { return metadata.CheckTargetPath(p) }
 
 // CanonicalCustom checks that custom is a JSON object and returns its
 // canonical form.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A maintainer's publish, end to end from the command line, on loopback:
 # add one file and publish it, N times, with Debian's notary client against
-# notary-server 0.7.0 (memory store) and with `rampart repo add` + `rampart
-# repo publish` against `rampart serve` (embedded store), in the same run.
+# notary-server 0.7.0 (memory store), with the same notary client against
+# `rampart serve`'s Notary API, and with `rampart repo add` + `rampart repo
+# publish` against `rampart serve` (embedded store), in the same run.
 # Both sign targets on the maintainer's side with a passphrase-protected key
 # and let the server sign snapshot and timestamp. Prints the mean time of one
 # add and of one publish for each, and their ratios. Needs notary (Debian package;
@@ -69,17 +70,35 @@ for i in $(seq "$n"); do
 	rampart_add=$((rampart_add + t1 - t0)) rampart_pub=$((rampart_pub + t2 - t1))
 done
 
+# The notary client against rampart serve's Notary API, with a push token
+# as the Basic password.
+export NOTARY_AUTH=$(printf 'bench:%s' "$RAMPART_TOKEN" | base64 -w0)
+notary_r=(notary -s http://127.0.0.1:4554 -d "$work/trust-rampart")
+"${notary_r[@]}" init example.com/notary-bench -p >/dev/null
+nr_add=0 nr_pub=0
+for i in $(seq "$n"); do
+	t0=$(now_ms)
+	"${notary_r[@]}" add example.com/notary-bench "f$i" "$work/files/f$i" >/dev/null
+	t1=$(now_ms)
+	"${notary_r[@]}" publish example.com/notary-bench >/dev/null
+	t2=$(now_ms)
+	nr_add=$((nr_add + t1 - t0)) nr_pub=$((nr_pub + t2 - t1))
+done
+"${notary_r[@]}" list example.com/notary-bench | grep -q "f$n"
+
 # Both servers now serve every file: check one of each.
 curl -sf http://127.0.0.1:4553/v2/example.com/bench/_trust/tuf/timestamp.json >/dev/null
 curl -sf http://127.0.0.1:4554/tuf/example.com/bench/metadata/timestamp.json >/dev/null
 
-python3 - "$n" "$notary_add" "$notary_pub" "$rampart_add" "$rampart_pub" <<'PY'
+python3 - "$n" "$notary_add" "$notary_pub" "$rampart_add" "$rampart_pub" "$nr_add" "$nr_pub" <<'PY'
 import sys
-n, na, np_, ra, rp = (int(x) for x in sys.argv[1:])
+n, na, np_, ra, rp, nra, nrp = (int(x) for x in sys.argv[1:])
 print(f"mean of {n}, ms           add   publish   add+publish")
 print(f"notary 0.7.0 -> notary-server: {na/n:7.1f} {np_/n:8.1f} {(na+np_)/n:10.1f}")
+print(f"notary 0.7.0 -> rampart serve: {nra/n:7.1f} {nrp/n:8.1f} {(nra+nrp)/n:10.1f}")
 print(f"rampart -> rampart serve:      {ra/n:7.1f} {rp/n:8.1f} {(ra+rp)/n:10.1f}")
 print(f"publish step: rampart {np_/max(rp,1):.1f}x faster than notary; add+publish: {(na+np_)/max(ra+rp,1):.2f}x")
+print(f"notary client, publish step: rampart serve {np_/max(nrp,1):.2f}x the speed of notary-server; add+publish: {(na+np_)/max(nra+nrp,1):.2f}x")
 print("(notary signs targets at publish, with a PBKDF2-encrypted key; rampart signs at add,")
 print(" unlocking its key with argon2id at 64 MiB, t=3, which dominates its add)")
 PY

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # GET timestamp.json on loopback under `wrk -t2 -c32`: `rampart serve` (embedded
-# store) against Debian's notary-server 0.7.0 (memory store) in the same run,
+# store), through its TUF routes and through its Notary API (a repository
+# published there by the notary client), against Debian's notary-server 0.7.0
+# (memory store) in the same run,
 # with a bare Go static file server serving the same kind of file as a
 # ceiling. Needs wrk and notary (Debian packages; installed when missing and
 # running as root).
@@ -48,6 +50,10 @@ wait_up http://127.0.0.1:4544/healthz
 "$bin/publish" -url http://127.0.0.1:4544 -gun example.com/bench >/dev/null
 rampart_url=http://127.0.0.1:4544/tuf/example.com/bench/metadata/timestamp.json
 curl -sf "$rampart_url" -o "$work/timestamp.json"
+# The same server's Notary API, with a repository the notary client made.
+notary -s http://127.0.0.1:4544 -d "$work/trust-rampart" init example.com/notary-bench -p >/dev/null
+rampart_notary_url=http://127.0.0.1:4544/v2/example.com/notary-bench/_trust/tuf/timestamp.json
+curl -sf "$rampart_notary_url" >/dev/null
 
 # A bare Go file server serving the same file.
 mkdir -p "$work/static" && cp "$work/timestamp.json" "$work/static/"
@@ -57,8 +63,10 @@ wait_up http://127.0.0.1:4545/timestamp.json
 
 n=$(rate "$notary_url")
 r=$(rate "$rampart_url")
+rn=$(rate "$rampart_notary_url")
 s=$(rate http://127.0.0.1:4545/timestamp.json)
-echo "notary-server 0.7.0 (memory): $n req/s"
-echo "rampart serve (embedded):     $r req/s"
-echo "bare Go file server:          $s req/s"
-python3 -c "print(f'rampart / notary-server: {float(\"$r\")/float(\"$n\"):.1f}x; rampart / bare Go: {float(\"$r\")/float(\"$s\"):.2f}')"
+echo "notary-server 0.7.0 (memory):        $n req/s"
+echo "rampart serve (embedded), /tuf/:     $r req/s"
+echo "rampart serve (embedded), Notary API: $rn req/s"
+echo "bare Go file server:                 $s req/s"
+python3 -c "print(f'rampart / notary-server: {float(\"$r\")/float(\"$n\"):.1f}x; rampart Notary API / notary-server: {float(\"$rn\")/float(\"$n\"):.1f}x; rampart / bare Go: {float(\"$r\")/float(\"$s\"):.2f}')"

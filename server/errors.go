@@ -39,10 +39,12 @@ const (
 	checkExpiry     = "expiry"      // expired document
 	checkDelegation = "delegation"  // role not delegated
 	checkPaths      = "paths"       // target outside delegated paths
+	checkTargetPath = "target-path" // a target path that is not clean and relative
 	checkHashes     = "hashes"      // snapshot meta or content digest mismatch
 	checkOnlineKey  = "online-key"  // root does not list the server's keys
 	checkConsistent = "consistent"  // root without consistent snapshots
 	checkConflict   = "conflict"    // concurrent update
+	checkDialect    = "dialect"     // a Notary repository on the TUF 1.0 routes
 	checkAuth       = "auth"        // missing or invalid token
 	checkScope      = "scope"       // token does not cover the request
 	checkStore      = "store"       // database unavailable

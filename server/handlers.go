@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/blob"
 	"github.com/rampart-tuf/rampart/server/signer"
@@ -114,9 +115,20 @@ func (s *Server) serveTarget(w http.ResponseWriter, r *http.Request, gun, target
 		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no target path"))
 		return
 	}
-	digest, _, ok := strings.Cut(path.Base(target), ".")
-	if !ok || (len(digest) != 64 && len(digest) != 128) || strings.ToLower(digest) != digest {
+	dir, base := path.Split(target)
+	digest, name, ok := strings.Cut(base, ".")
+	if !ok || name == "" || (len(digest) != 64 && len(digest) != 128) || strings.ToLower(digest) != digest {
 		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "targets are served by their consistent-snapshot name, DIR/HASH.NAME"))
+		return
+	}
+	// Only content the repository's metadata lists, under this name.
+	listed, err := s.store.Listed(r.Context(), gun, digest, dir+name, s.now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !listed {
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "%s: no metadata of the repository lists %s with this hash", gun, dir+name))
 		return
 	}
 	t, err := s.store.Target(r.Context(), gun, digest)
@@ -136,10 +148,46 @@ func (s *Server) serveTarget(w http.ResponseWriter, r *http.Request, gun, target
 	defer f.Close()
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
+	h.Set("X-Content-Type-Options", "nosniff")
+	cd := mime.FormatMediaType("attachment", map[string]string{"filename": name})
+	if cd == "" {
+		cd = "attachment"
+	}
+	h.Set("Content-Disposition", cd)
 	h["Cache-Control"] = s.versionedCC
 	h.Set("ETag", etag(t.SHA256))
-	http.ServeContent(w, r, "", time.Time{}, f)
+	http.ServeContent(&jsonRangeError{ResponseWriter: w, s: s, r: r}, r, "", time.Time{}, f)
 }
+
+// jsonRangeError turns the plain-text 416 of http.ServeContent into a JSON
+// error like every other.
+type jsonRangeError struct {
+	http.ResponseWriter
+	s       *Server
+	r       *http.Request
+	swallow bool
+}
+
+func (j *jsonRangeError) WriteHeader(code int) {
+	if code != http.StatusRequestedRangeNotSatisfiable {
+		j.ResponseWriter.WriteHeader(code)
+		return
+	}
+	j.swallow = true
+	h := j.Header()
+	h.Del("Content-Length")
+	h.Del("Content-Encoding")
+	j.s.fail(j.ResponseWriter, j.r, errorf(code, "", checkRequest, "the range %q is not satisfiable: the content has %s bytes", j.r.Header.Get("Range"), strings.TrimPrefix(h.Get("Content-Range"), "bytes */")))
+}
+
+func (j *jsonRangeError) Write(p []byte) (int, error) {
+	if j.swallow {
+		return len(p), nil
+	}
+	return j.ResponseWriter.Write(p)
+}
+
+func (j *jsonRangeError) Unwrap() http.ResponseWriter { return j.ResponseWriter }
 
 // authorize checks the request's bearer token for scope over gun (every
 // GUN when gun is empty and prefix must be empty). It writes the 401 or
@@ -225,6 +273,9 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, limit int64, v
 		}
 		return badRequest("", checkRequest, "reading the body: %v", err)
 	}
+	if err := checkDuplicateMembers(body); err != nil {
+		return badRequest("", checkJSON, "malformed request body: %v", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -243,6 +294,8 @@ func (s *Server) handleRepoPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case action == "" && tail == "":
+		s.handleCreate(w, r, gun)
 	case action == "metadata" && tail == "":
 		if _, ok := s.authorize(w, r, gun, auth.Push); !ok {
 			return
@@ -273,7 +326,7 @@ func (s *Server) handleRepoPost(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", res.ETag)
 		writeJSON(w, http.StatusOK, res)
 	case action == "keys" && (tail == "timestamp/rotate" || tail == "snapshot/rotate"):
-		if _, ok := s.authorize(w, r, gun, auth.Admin); !ok {
+		if _, ok := s.authorize(w, r, gun, auth.Admin); !ok || !s.requireCreated(w, r, gun) {
 			return
 		}
 		role := strings.TrimSuffix(tail, "/rotate")
@@ -305,12 +358,12 @@ func (s *Server) handleRepoGet(w http.ResponseWriter, r *http.Request) {
 		if _, ok := s.authorize(w, r, gun, auth.Push); !ok {
 			return
 		}
-		k, err := s.signer.Key(r.Context(), gun, tail)
-		if err != nil {
-			s.fail(w, r, err)
+		ks, err := s.signer.Keys(r.Context(), gun, tail)
+		if err != nil || len(ks) == 0 {
+			s.fail(w, r, cmpErr(err, notCreated(gun)))
 			return
 		}
-		writeJSON(w, http.StatusOK, keyResponse(tail, k))
+		writeJSON(w, http.StatusOK, keyResponse(tail, ks[0]))
 	case action == "changefeed" && tail == "":
 		if _, ok := s.authorize(w, r, gun, auth.Pull); !ok {
 			return
@@ -392,7 +445,7 @@ func (s *Server) handleRepoPut(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no route for PUT %s", r.URL.Path))
 		return
 	}
-	if _, ok := s.authorize(w, r, gun, auth.Push); !ok {
+	if _, ok := s.authorize(w, r, gun, auth.Push); !ok || !s.requireCreated(w, r, gun) {
 		return
 	}
 	want := strings.ToLower(r.Header.Get(sha256Header))
@@ -450,31 +503,6 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		b.err = err
 	}
 	return n, err
-}
-
-func (s *Server) handleRepoDelete(w http.ResponseWriter, r *http.Request) {
-	rest := r.PathValue("rest")
-	if err := validateGUN(rest); err != nil {
-		s.fail(w, r, badRequest("", checkGUN, "%v", err))
-		return
-	}
-	if _, ok := s.authorize(w, r, rest, auth.Admin); !ok {
-		return
-	}
-	unlock := s.lockGUN(rest)
-	ch, err := s.store.Delete(r.Context(), rest)
-	unlock()
-	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no repository %s", rest))
-		return
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.invalidate(rest)
-	s.log.Info("repository deleted", "gun", rest, "change", ch.ID)
-	writeJSON(w, http.StatusOK, map[string]any{"gun": rest, "change_id": ch.ID})
 }
 
 // tokenRequest is the body of POST /api/v1/tokens.
@@ -599,20 +627,6 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// validTokenID reports whether id looks like a token ID: 16 lowercase hex
-// digits.
-func validTokenID(id string) bool {
-	if len(id) != store.TokenIDLength {
-		return false
-	}
-	for _, c := range []byte(id) {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // handleRevokeToken serves DELETE /api/v1/tokens/{id}. It needs an admin
 // token whose prefix contains the revoked token's. A token may revoke
 // itself. The token in DATA/admin.token is refused: rampart serve would
@@ -623,7 +637,7 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if !validTokenID(id) {
+	if !api.ValidTokenID(id) {
 		s.fail(w, r, badRequest("", checkRequest, "a token ID is %d lowercase hex digits (the id of GET /api/v1/tokens), not %q", store.TokenIDLength, id))
 		return
 	}

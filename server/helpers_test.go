@@ -107,7 +107,9 @@ func newServer(t testing.TB, st store.Store, opts ...option) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Run(ctx); close(done) }()
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(nil)
+	hs.Config = srv.HTTPServer()
+	hs.Start()
 	t.Cleanup(func() { hs.Close(); cancel(); <-done })
 	tok, hash := auth.NewToken()
 	if err := st.CreateToken(context.Background(), store.Token{Hash: hash, Scope: "admin"}); err != nil {
@@ -177,10 +179,28 @@ type maintainer struct {
 func newMaintainer(t testing.TB, ts *testServer, gun string) *maintainer {
 	m := &maintainer{t: t, ts: ts, gun: gun, token: ts.Admin, root: newSigner(t), targets: newSigner(t), deleg: newSigner(t),
 		online: map[string]*metadata.Key{}, expires: time.Now().Add(365 * 24 * time.Hour)}
+	m.create()
 	for _, role := range []string{"timestamp", "snapshot"} {
 		m.online[role] = m.onlineKey(role)
 	}
 	return m
+}
+
+// create creates the repository on the server (POST
+// /api/v1/repositories/GUN).
+func (m *maintainer) create() {
+	m.t.Helper()
+	req, _ := http.NewRequest("POST", m.ts.URL+"/api/v1/repositories/"+m.gun, nil)
+	req.Header.Set("Authorization", "Bearer "+m.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		m.t.Fatalf("creating %s: %d %s", m.gun, resp.StatusCode, b)
+	}
 }
 
 func (m *maintainer) onlineKey(role string) *metadata.Key {

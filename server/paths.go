@@ -3,9 +3,10 @@ package server
 import (
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/rampart-tuf/rampart/api"
 )
 
 // MaxGUNLength bounds a GUN.
@@ -30,10 +31,6 @@ func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
-// reserved are the path segments that end a GUN in a URL; no GUN segment
-// may be one of them.
-var reserved = map[string]bool{"metadata": true, "targets": true, "keys": true, "changefeed": true}
-
 // checkGUN validates a GUN.
 func validateGUN(gun string) error {
 	if gun == "" {
@@ -46,18 +43,15 @@ func validateGUN(gun string) error {
 		if !validSegment(seg) {
 			return fmt.Errorf("invalid GUN %q: each /-separated part must be 1 to 128 letters, digits, '.', '_', '-' or ':', starting with a letter or digit", gun)
 		}
-		if reserved[seg] {
+		if api.IsReserved(seg) {
 			return fmt.Errorf("invalid GUN %q: %q is reserved", gun, seg)
 		}
 	}
 	return nil
 }
 
-// roleName is a delegated role name, which becomes part of a file name.
-var roleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
 func validateRoleName(name string) error {
-	if !roleName.MatchString(name) {
+	if !api.ValidRoleName(name) {
 		return fmt.Errorf("invalid role name %q: want 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
 	}
 	return nil
@@ -69,7 +63,7 @@ func validateRoleName(name string) error {
 func splitRepoPath(rest string) (gun, action, tail string, err error) {
 	segs := strings.Split(rest, "/")
 	i := 0
-	for i < len(segs) && !reserved[segs[i]] {
+	for i < len(segs) && !api.IsReserved(segs[i]) {
 		i++
 	}
 	gun = strings.Join(segs[:i], "/")
@@ -105,6 +99,9 @@ func checkRawPath(r *http.Request) error {
 	}
 	if p == "/" {
 		return nil
+	}
+	if strings.HasPrefix(p, "/v2/") { // Notary's routes end in "/"
+		p = strings.TrimSuffix(p, "/")
 	}
 	for seg := range strings.SplitSeq(p[1:], "/") {
 		switch seg {

@@ -15,6 +15,7 @@ import (
 	"github.com/rampart-tuf/rampart/server"
 	"github.com/rampart-tuf/rampart/server/blob/blobtest"
 	"github.com/rampart-tuf/rampart/server/store/postgres"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
 // TestDatabaseOutage stops PostgreSQL under a running server: requests
@@ -128,7 +129,9 @@ func TestReplicaTargets(t *testing.T) {
 	m.upload("dist/app.bin", big)
 	m.upload("small.txt", "uploaded to a")
 	root := sign(t, m.rootDoc(1), m.root)
-	m.mustPublish(map[string][]byte{"root": root, "targets": sign(t, m.targetsDoc(1, map[string]string{"dist/app.bin": big, "small.txt": "uploaded to a"}), m.targets)})
+	tg := m.targetsDoc(1, map[string]string{"small.txt": "uploaded to a"})
+	tg.Targets["dist/app.bin"] = metadata.NewTargetFile([]byte(big), true) // by SHA-512 too
+	m.mustPublish(map[string][]byte{"root": root, "targets": sign(t, tg, m.targets)})
 
 	targets := b.URL + "/tuf/" + m.gun + "/targets/"
 	sum512 := sha512.Sum512([]byte(big))

@@ -7,26 +7,18 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/notary"
 )
 
 // PublishResult describes a successful publish.
-type PublishResult struct {
-	GUN              string `json:"gun"`
-	ChangeID         int64  `json:"change_id"`
-	RootVersion      int64  `json:"root_version"`
-	SnapshotVersion  int64  `json:"snapshot_version"`
-	TimestampVersion int64  `json:"timestamp_version"`
-	// ETag is the ETag of the new timestamp.json, for If-Match on the
-	// next publish.
-	ETag string `json:"etag"`
-}
+type PublishResult = api.PublishResult
 
 // state is what a publish builds on: the repository's current trusted
 // documents, loaded from the store.
@@ -55,6 +47,9 @@ func (s *Server) loadState(ctx context.Context, gun string) (*state, error) {
 		return nil, fmt.Errorf("loading current root: %w", err)
 	}
 	if st.root, err = metadata.ParseRoot(rf.Data); err != nil {
+		if _, nerr := notary.ParseAs(rf.Data, notary.TypeRoot); nerr == nil {
+			return nil, errorf(http.StatusConflict, "", checkDialect, "%s is a Notary repository: the notary client publishes to it (/v2/%s/_trust/tuf/); rampart notary import makes a TUF 1.0 repository of it", gun, gun)
+		}
 		return nil, fmt.Errorf("stored root of %s: %w", gun, err)
 	}
 	sf, err := s.store.File(ctx, gun, metadata.TypeSnapshot, repo.SnapshotVersion)
@@ -75,12 +70,7 @@ func (s *Server) loadState(ctx context.Context, gun string) (*state, error) {
 
 // lockGUN serializes this process's publishes to one GUN; replicas are
 // serialized by the store's optimistic check.
-func (s *Server) lockGUN(gun string) func() {
-	m, _ := s.gunLocks.LoadOrStore(gun, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
-}
+func (s *Server) lockGUN(gun string) func() { return s.gunLocks.lock(gun) }
 
 // targetsDoc is a targets document of the new state.
 type targetsDoc struct {
@@ -125,15 +115,36 @@ const maxRootChain = 64
 // time, and the documents in docs are checked against the last. The
 // whole update is one commit. With no chain, docs["root"] is a chain of
 // one.
-func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, docs map[string][]byte, ifMatch string) (*PublishResult, error) {
+//
+// A publish that waited for another one to the same GUN, and fails a
+// version check because of it, fails with 409 (check conflict), as one
+// that loses the race in the store does: its sender built on a state that
+// is gone, and should fetch the new one and retry.
+func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, docs map[string][]byte, ifMatch string) (_ *PublishResult, err error) {
 	if err := validateGUN(gun); err != nil {
 		return nil, badRequest("", checkGUN, "%v", err)
+	}
+	arrived, err := s.store.Repo(ctx, gun) // the state the sender most likely built on
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
 	}
 	unlock := s.lockGUN(gun)
 	defer unlock()
 	st, err := s.loadState(ctx, gun)
 	if err != nil {
 		return nil, err
+	}
+	defer func() {
+		var e *Error
+		if errors.As(err, &e) && e.Check == checkVersion && st.repo.TimestampVersion != arrived.TimestampVersion {
+			err = errorf(http.StatusConflict, e.Role, checkConflict, "the repository changed while this publish waited for another one (%s); fetch it again and retry", e.Message)
+		}
+	}()
+	if !st.exists {
+		// Only a created repository (see Create) has online keys.
+		if ok, err := s.created(ctx, gun); err != nil || !ok {
+			return nil, cmpErr(err, notCreated(gun))
+		}
 	}
 	if ifMatch != "" {
 		switch {
@@ -177,6 +188,9 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 			if err != nil {
 				return nil, badRequest(name, checkJSON, "%v", err)
 			}
+			if err := checkVersionBound(name, md.Signed.Version); err != nil {
+				return nil, err
+			}
 			if snapSubData, err = md.Encode(); err != nil {
 				return nil, badRequest(name, checkJSON, "%v", err)
 			}
@@ -188,6 +202,9 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 			md, err := metadata.ParseTargets(data)
 			if err != nil {
 				return nil, badRequest(name, checkJSON, "%v", err)
+			}
+			if err := checkVersionBound(name, md.Signed.Version); err != nil {
+				return nil, err
 			}
 			enc, err := md.Encode()
 			if err != nil {
@@ -214,6 +231,12 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 			return nil, badRequest(metadata.TypeRoot, checkJSON, "root %d of the chain: %v", i+1, err)
 		}
 		r := md.Signed
+		if err := checkVersionBound(metadata.TypeRoot, r.Version); err != nil {
+			return nil, err
+		}
+		if prev == nil && r.Version != 1 {
+			return nil, badRequest(metadata.TypeRoot, checkVersion, "the first root of a new repository must be version 1, not %d", r.Version)
+		}
 		if prev != nil {
 			if want := prev.Signed.Version + 1; r.Version != want {
 				return nil, badRequest(metadata.TypeRoot, checkVersion, "root version is %d, want %d (the version before it is %d)", r.Version, want, prev.Signed.Version)
@@ -288,11 +311,17 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 		return d, nil
 	}
 
-	for name, d := range targets {
+	for _, name := range slices.Sorted(maps.Keys(targets)) {
+		d := targets[name]
 		if !d.submitted {
 			continue
 		}
 		t := d.md.Signed
+		for p := range t.Targets {
+			if err := metadata.CheckTargetPath(p); err != nil {
+				return nil, badRequest(name, checkTargetPath, "%v", err)
+			}
+		}
 		if mf, ok := curMeta[name+".json"]; ok && t.Version <= mf.Version {
 			return nil, badRequest(name, checkVersion, "version %d is not greater than the current version %d", t.Version, mf.Version)
 		}
@@ -418,12 +447,27 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 		files = append(files, store.File{Role: name, Version: d.md.Signed.Version, SHA256: sha256Hex(d.data), Data: d.data})
 	}
 
-	p := &plan{st: st, root: root, rootChanged: rootChanged, files: files, tsSigners: tsSigners, snapOnline: snapOnline}
+	listings, err := s.newListings(ctx, st, targets, curMeta)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{st: st, root: root, rootChanged: rootChanged, files: files, listings: listings, tsSigners: tsSigners, snapOnline: snapOnline}
 	switch {
 	case snapOnline:
 		p.snapSigners, p.meta = snapSigners, meta
 	case snapSubmit != nil:
-		if err := checkSnapshot(snapSubmit, root, st, meta, now); err != nil {
+		docData := func(file string) ([]byte, error) {
+			name, _ := cutJSON(file)
+			d, err := load(name)
+			if err != nil {
+				return nil, err
+			}
+			if d == nil {
+				return nil, badRequest(metadata.TypeSnapshot, checkHashes, "lists %s, which the repository does not have", file)
+			}
+			return d.data, nil
+		}
+		if err := checkSnapshot(snapSubmit, root, st, meta, now, docData); err != nil {
 			return nil, err
 		}
 		p.snapData, p.snapDoc = snapSubData, snapSubmit
@@ -442,6 +486,45 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 	}
 	s.metrics.publishes.WithLabelValues("ok").Inc()
 	return res, nil
+}
+
+// newListings returns the listings that the submitted targets roles
+// change (see listingChanges); content the replaced versions listed stays
+// served until the current snapshot, which lists them, expires.
+func (s *Server) newListings(ctx context.Context, st *state, targets map[string]*targetsDoc, curMeta map[string]metadata.MetaFile) ([]store.Listing, error) {
+	var out []store.Listing
+	if !st.exists {
+		out = append(out, store.ListingsIndexed)
+	}
+	for _, name := range slices.Sorted(maps.Keys(targets)) {
+		d := targets[name]
+		if !d.submitted {
+			continue
+		}
+		var old *metadata.Targets
+		var until time.Time
+		if mf, ok := curMeta[name+".json"]; ok {
+			f, err := s.store.File(ctx, st.gun, name, mf.Version)
+			if err != nil {
+				return nil, fmt.Errorf("loading %s: %w", name, err)
+			}
+			md, err := metadata.ParseTargets(f.Data)
+			if err != nil {
+				return nil, fmt.Errorf("stored %s of %s: %w", name, st.gun, err)
+			}
+			old, until = md.Signed, st.snapshot.Signed.Expires
+		}
+		out = append(out, listingChanges(name, old, d.md.Signed, until)...)
+	}
+	return out, nil
+}
+
+// checkVersionBound refuses versions above metadata.MaxVersion.
+func checkVersionBound(role string, version int64) error {
+	if version > metadata.MaxVersion {
+		return badRequest(role, checkVersion, "version %d is above %d (2^53-1), the largest version every client reads exactly", version, int64(metadata.MaxVersion))
+	}
+	return nil
 }
 
 // cutJSON turns "name.json" into "name".
@@ -470,7 +553,12 @@ func allowed(parents map[string][]edge, role, path string, depth int) bool {
 // checkSnapshot checks a snapshot sent by a maintainer who keeps the
 // snapshot key: signed by the root's snapshot role, newer, not expired,
 // and listing exactly the roles of the new state with their versions.
-func checkSnapshot(md *metadata.Metadata[*metadata.Snapshot], root *metadata.Root, st *state, meta map[string]metadata.MetaFile, now time.Time) error {
+//
+// Every length and hash the snapshot gives is checked against the
+// document, as a client checks them: docData returns the document of a
+// "ROLE.json" of the new state.
+func checkSnapshot(md *metadata.Metadata[*metadata.Snapshot], root *metadata.Root, st *state, meta map[string]metadata.MetaFile, now time.Time,
+	docData func(file string) ([]byte, error)) error {
 	const role = metadata.TypeSnapshot
 	sn := md.Signed
 	if err := root.VerifyRole(role, md); err != nil {
@@ -491,11 +579,24 @@ func checkSnapshot(md *metadata.Metadata[*metadata.Snapshot], root *metadata.Roo
 		if got.Version != want.Version {
 			return badRequest(role, checkVersion, "lists %s version %d, want %d", file, got.Version, want.Version)
 		}
-		if got.Length != 0 && want.Length != 0 && got.Length != want.Length {
-			return badRequest(role, checkHashes, "lists %s with length %d, the document has %d bytes", file, got.Length, want.Length)
+		if got.Length == 0 && got.Hashes.IsZero() {
+			continue
 		}
-		if got.Hashes.SHA256 != nil && want.Hashes.SHA256 != nil && !got.Hashes.Equal(metadata.Hashes{SHA256: want.Hashes.SHA256, SHA512: got.Hashes.SHA512}) {
-			return badRequest(role, checkHashes, "lists %s with a sha256 that does not match the document", file)
+		if got.Length == want.Length && got.Hashes.Equal(want.Hashes) {
+			continue // what the repository's meta says already, checked when stored
+		}
+		data, err := docData(file)
+		if err != nil {
+			return err
+		}
+		// The checks a client makes (length, then every hash given).
+		if got.Length != 0 && got.Length != int64(len(data)) {
+			return badRequest(role, checkHashes, "lists %s with length %d, the document has %d bytes", file, got.Length, len(data))
+		}
+		if !got.Hashes.IsZero() {
+			if err := got.Hashes.Verify(data); err != nil {
+				return badRequest(role, checkHashes, "lists %s with hashes that do not match the document: %v", file, err)
+			}
 		}
 	}
 	for file := range sn.Meta {
@@ -537,6 +638,7 @@ type plan struct {
 	root        *metadata.Root
 	rootChanged bool
 	files       []store.File
+	listings    []store.Listing
 	tsSigners   []keys.Signer
 	snapOnline  bool
 	// A new server-signed snapshot: its signers and meta.
@@ -609,7 +711,7 @@ func (s *Server) commit(ctx context.Context, p *plan) (*PublishResult, error) {
 	if !st.exists {
 		base = 0
 	}
-	ch, err := s.store.Publish(ctx, store.Update{Base: base, Files: files, Repo: repo})
+	ch, err := s.store.Publish(ctx, store.Update{Base: base, Files: files, Repo: repo, Listings: p.listings})
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, errorf(http.StatusConflict, "", checkConflict, "the repository changed concurrently; fetch it again and retry (%v)", err)
@@ -648,11 +750,14 @@ func (s *Server) ResignExpiring(ctx context.Context) {
 func (s *Server) resign(ctx context.Context, gun string) error {
 	unlock := s.lockGUN(gun)
 	defer unlock()
+	now := s.now()
+	if notary, err := s.notary.Resign(ctx, gun, now.Add(s.cfg.SnapshotExpiry/3)); notary {
+		return err
+	}
 	st, err := s.loadState(ctx, gun)
 	if err != nil || !st.exists {
 		return err
 	}
-	now := s.now()
 	if !st.repo.TimestampExpires.Before(now.Add(s.cfg.TimestampExpiry/3)) &&
 		!(st.repo.SnapshotOnline && st.repo.SnapshotExpires.Before(now.Add(s.cfg.SnapshotExpiry/3))) {
 		return nil // re-signed meanwhile

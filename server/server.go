@@ -29,7 +29,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/blob"
+	"github.com/rampart-tuf/rampart/server/notaryapi"
 	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/server/store"
 )
@@ -71,12 +73,57 @@ type Config struct {
 	CurrentMaxAge   time.Duration
 	VersionedMaxAge time.Duration
 
+	// Connection limits of HTTPServer: ReadHeaderTimeout (default 10s)
+	// and MaxHeaderBytes (default 64 KiB) for request headers;
+	// StallTimeout (default 30s), the longest a request body or a
+	// response may go without progress; IdleTimeout (default 30s) for
+	// idle keep-alive connections.
+	ReadHeaderTimeout time.Duration
+	StallTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+
+	// Metrics says who may read /metrics on Handler: MetricsPublic (the
+	// default) anyone, MetricsToken a request with a token of pull scope
+	// or more, MetricsElsewhere nobody (serve MetricsHandler on another
+	// address).
+	Metrics MetricsAccess
+
 	// Registerer receives the server's metrics; default: a new registry,
 	// served on /metrics.
 	Registry *prometheus.Registry
 
 	// Now returns the current time (default time.Now); for tests.
 	Now func() time.Time
+}
+
+// MetricsAccess says who may read /metrics; see Config.Metrics.
+type MetricsAccess int
+
+// The ways of serving /metrics.
+const (
+	MetricsPublic MetricsAccess = iota
+	MetricsToken
+	MetricsElsewhere
+)
+
+// MetricsHandler returns the handler of the server's metrics (Prometheus
+// text format), to serve where Config.Metrics says.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	switch s.cfg.Metrics {
+	case MetricsElsewhere:
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no route for %s %s", r.Method, r.URL.Path))
+		return
+	case MetricsToken:
+		if _, ok := s.authenticate(w, r, auth.Pull); !ok {
+			return
+		}
+	}
+	s.MetricsHandler().ServeHTTP(w, r)
 }
 
 // Server is the metadata server. Create it with New, serve Handler, and
@@ -97,7 +144,54 @@ type Server struct {
 
 	currentCC, versionedCC []string // Cache-Control values
 
-	gunLocks sync.Map // gun → *sync.Mutex: one publish at a time per GUN in this process
+	gunLocks gunLocks // one publish, creation or deletion at a time per GUN in this process
+
+	notary *notaryapi.API // Notary v1's API under /v2/
+}
+
+// gunLocks holds a mutex for each GUN that a request is working on, and
+// forgets it when the last holder or waiter is done, so that the map is as
+// large as the number of requests in flight, not the number of names ever
+// tried.
+type gunLocks struct {
+	mu    sync.Mutex
+	locks map[string]*gunLock
+}
+
+type gunLock struct {
+	sync.Mutex
+	refs int // holders and waiters
+}
+
+// lock locks gun and returns the function that unlocks it.
+func (g *gunLocks) lock(gun string) func() {
+	g.mu.Lock()
+	if g.locks == nil {
+		g.locks = map[string]*gunLock{}
+	}
+	l := g.locks[gun]
+	if l == nil {
+		l = &gunLock{}
+		g.locks[gun] = l
+	}
+	l.refs++
+	g.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		g.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(g.locks, gun)
+		}
+		g.mu.Unlock()
+	}
+}
+
+// len returns the number of GUNs locked or waited for.
+func (g *gunLocks) len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.locks)
 }
 
 // current is the cached current state of a repository.
@@ -133,6 +227,10 @@ func New(cfg Config) (*Server, error) {
 	cfg.CacheTTL = orDefault(cfg.CacheTTL, time.Second)
 	cfg.CurrentMaxAge = orDefault(cfg.CurrentMaxAge, 5*time.Second)
 	cfg.VersionedMaxAge = orDefault(cfg.VersionedMaxAge, 24*time.Hour)
+	cfg.ReadHeaderTimeout = orDefault(cfg.ReadHeaderTimeout, defaultReadHeaderTimeout)
+	cfg.StallTimeout = orDefault(cfg.StallTimeout, defaultStallTimeout)
+	cfg.IdleTimeout = orDefault(cfg.IdleTimeout, defaultIdleTimeout)
+	cfg.MaxHeaderBytes = orDefault(cfg.MaxHeaderBytes, defaultMaxHeaderBytes)
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
@@ -146,6 +244,7 @@ func New(cfg Config) (*Server, error) {
 	s.metrics = newMetrics(cfg.Registry)
 	s.currentCC = []string{cacheControl(cfg.CurrentMaxAge)}
 	s.versionedCC = []string{cacheControl(cfg.VersionedMaxAge)}
+	s.notary = s.newNotaryAPI()
 	s.handler = s.routes()
 	return s, nil
 }
@@ -157,8 +256,8 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /tuf/{rest...}", s.handleTUF)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("POST /api/v1/repositories/{rest...}", s.handleRepoPost)
+	mux.HandleFunc("GET /metrics", s.handleMetrics)
+	mux.HandleFunc("POST /api/v1/repositories/{rest...}", s.handleRepoPost) // create; publish; rotate a key
 	mux.HandleFunc("PUT /api/v1/repositories/{rest...}", s.handleRepoPut)
 	mux.HandleFunc("GET /api/v1/repositories/{rest...}", s.handleRepoGet)
 	mux.HandleFunc("DELETE /api/v1/repositories/{rest...}", s.handleRepoDelete)
@@ -166,17 +265,25 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/tokens", s.handleCreateToken)
 	mux.HandleFunc("GET /api/v1/tokens", s.handleListTokens)
 	mux.HandleFunc("DELETE /api/v1/tokens/{id}", s.handleRevokeToken)
+	mux.Handle("/v2/", s.notary.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no route for %s %s", r.Method, r.URL.Path))
 	})
 	fastRoute := "GET /tuf/{rest...}"
 	fastOK := s.metrics.requests.WithLabelValues(fastRoute, "200")
 	fastDur := s.metrics.duration.WithLabelValues(fastRoute)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	notaryOK := s.metrics.requests.WithLabelValues("/v2/", "200")
+	notaryDur := s.metrics.duration.WithLabelValues("/v2/")
+	return s.withStallDeadlines(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		if s.serveCachedTimestamp(w, r) {
 			fastOK.Inc()
 			fastDur.Observe(time.Since(start).Seconds())
+			return
+		}
+		if s.notary.ServeCachedTimestamp(w, r) {
+			notaryOK.Inc()
+			notaryDur.Observe(time.Since(start).Seconds())
 			return
 		}
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
@@ -191,7 +298,7 @@ func (s *Server) routes() http.Handler {
 		} else if s.log.Enabled(r.Context(), slog.LevelDebug) {
 			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
 		}
-	})
+	}))
 }
 
 // serveCachedTimestamp serves GET /tuf/{gun}/metadata/timestamp.json
@@ -328,6 +435,7 @@ func (s *Server) invalidate(gun string) {
 		delete(s.cache, gun)
 	}
 	s.cacheMu.Unlock()
+	s.notary.Invalidate(gun)
 }
 
 // currentState returns the repository's current state and timestamp, from

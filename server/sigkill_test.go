@@ -22,6 +22,11 @@ import (
 // buildRampart builds the rampart binary once per test binary.
 func buildRampart(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		// The race detector's run is -short: it does not instrument a
+		// separate process, and the full test run covers these tests.
+		t.Skip("-short: builds and runs a separate rampart process")
+	}
 	bin := filepath.Join(t.TempDir(), "rampart")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/rampart-tuf/rampart/cmd/rampart")
 	if out, err := cmd.CombinedOutput(); err != nil {

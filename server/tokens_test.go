@@ -208,7 +208,7 @@ func TestTokenAuth(t *testing.T) {
 		})
 	}
 	// Refused revocations changed nothing.
-	if code, b, _ := request(t, "GET", ts.URL+"/api/v1/repositories/example.com/acmecorp/x/keys/timestamp", corp, nil); code != 200 {
+	if code, b, _ := request(t, "POST", ts.URL+"/api/v1/repositories/example.com/acmecorp/x", corp, nil); code/100 != 2 {
 		t.Errorf("the acmecorp token after a refused revocation: %d %s", code, b)
 	}
 	left := listTokens(t, ts.URL, ts.Admin)
@@ -284,8 +284,8 @@ func TestTokenRevocationReplicas(t *testing.T) {
 	}
 	a, b := open(), open()
 	push, pushID := createToken(t, a.URL, a.Admin, "example.com/acme", "push", "")
-	keyPath := "/api/v1/repositories/example.com/acme/app/keys/timestamp"
-	if code, body, _ := request(t, "GET", b.URL+keyPath, push, nil); code != 200 {
+	keyPath := "/api/v1/repositories/example.com/acme/app" // creating it needs push scope
+	if code, body, _ := request(t, "POST", b.URL+keyPath, push, nil); code/100 != 2 {
 		t.Fatalf("the token on the other replica: %d %s", code, body)
 	}
 	if _, ok := listTokens(t, b.URL, b.Admin)[pushID]; !ok {
@@ -294,7 +294,7 @@ func TestTokenRevocationReplicas(t *testing.T) {
 	if code, e := revoke(t, a.URL, a.Admin, pushID); code != 200 {
 		t.Fatalf("revoke: %d %+v", code, e)
 	}
-	if code, body, _ := request(t, "GET", b.URL+keyPath, push, nil); code != 401 {
+	if code, body, _ := request(t, "POST", b.URL+keyPath, push, nil); code != 401 {
 		t.Errorf("the revoked token on the other replica: %d %s", code, body)
 	}
 	if _, ok := listTokens(t, b.URL, b.Admin)[pushID]; ok {

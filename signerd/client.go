@@ -148,3 +148,12 @@ func (c *Client) Sign(ctx context.Context, gun, role, keyID string, payload []by
 	}
 	return resp.Signature, nil
 }
+
+// Retire implements signer.Signer.
+func (c *Client) Retire(ctx context.Context, gun string) (int, error) {
+	var resp RetireResponse
+	if err := c.call(ctx, "Retire", &RetireRequest{GUN: gun}, &resp); err != nil {
+		return 0, err
+	}
+	return resp.Retired, nil
+}

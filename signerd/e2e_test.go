@@ -61,6 +61,9 @@ func serverWithRemoteSigner(t *testing.T, backend signer.Signer, keyType string)
 	}
 
 	const gun = "example.com/acme/app"
+	if code, b := do(t, "POST", hs.URL+"/api/v1/repositories/"+gun, token, nil); code != http.StatusCreated {
+		t.Fatalf("creating %s: %d %s", gun, code, b)
+	}
 	online := map[string]*metadata.Key{}
 	for _, role := range []string{"timestamp", "snapshot"} {
 		code, b := do(t, "GET", hs.URL+"/api/v1/repositories/"+gun+"/keys/"+role, token, nil)
@@ -128,6 +131,33 @@ func serverWithRemoteSigner(t *testing.T, backend signer.Signer, keyType string)
 	sk := online["snapshot"]
 	if err := metadata.VerifySignatures("snapshot", snap, []string{sk.ID()}, map[string]*metadata.Key{sk.ID(): sk}, 1); err != nil {
 		t.Fatalf("snapshot does not verify with the signer's key: %v", err)
+	}
+
+	// Deleting the repository destroys its keys in the signing service:
+	// the service holds none for the GUN and signs with none of them.
+	if code, b := do(t, "DELETE", hs.URL+"/api/v1/repositories/"+gun, token, nil); code != 200 {
+		t.Fatalf("delete: %d %s", code, b)
+	}
+	for _, role := range []string{"timestamp", "snapshot"} {
+		if ks, err := remote.Keys(ctx, gun, role); err != nil || len(ks) != 0 {
+			t.Errorf("the signer's %s keys after the deletion: %v, %v", role, ks, err)
+		}
+		if _, err := remote.Sign(ctx, gun, role, online[role].ID(), []byte("payload")); err == nil {
+			t.Errorf("the signer still signs with the deleted repository's %s key", role)
+		}
+		if code, _ := do(t, "GET", hs.URL+"/api/v1/repositories/"+gun+"/keys/"+role, token, nil); code != http.StatusNotFound {
+			t.Errorf("GET %s key of the deleted repository: %d, want 404", role, code)
+		}
+	}
+	// Created again (by an admin), the GUN gets new keys.
+	if code, b := do(t, "POST", hs.URL+"/api/v1/repositories/"+gun, token, nil); code != http.StatusCreated {
+		t.Fatalf("creating %s again: %d %s", gun, code, b)
+	}
+	for _, role := range []string{"timestamp", "snapshot"} {
+		ks, err := remote.Keys(ctx, gun, role)
+		if err != nil || len(ks) != 1 || ks[0].ID() == online[role].ID() {
+			t.Errorf("%s keys after creating the GUN again: %v, %v (old key %s)", role, ks, err, online[role].ID())
+		}
 	}
 }
 

@@ -204,6 +204,40 @@ func (p *PKCS11) Sign(ctx context.Context, gun, role, keyID string, payload []by
 	return s.Sign(ctx, payload)
 }
 
+// Retire implements signer.Signer: the keys are destroyed on the token
+// and taken out of the index.
+func (p *PKCS11) Retire(ctx context.Context, gun string) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	next := p.index
+	next.Keys = nil
+	var doomed []*pkcs11Entry
+	for i := range p.index.Keys {
+		if e := &p.index.Keys[i]; e.GUN == gun {
+			doomed = append(doomed, e)
+		} else {
+			next.Keys = append(next.Keys, *e)
+		}
+	}
+	if len(doomed) == 0 {
+		return 0, nil
+	}
+	for _, e := range doomed {
+		if s := p.signers[e.key.ID()]; s != nil {
+			s.Close()
+			delete(p.signers, e.key.ID())
+		}
+		if err := keystore.DestroyPKCS11(ctx, p.tokenKey(e), p.cfg.PIN); err != nil {
+			return 0, fmt.Errorf("signerd: destroying %s key %s of %s: %w", e.Role, e.key.ID(), gun, err)
+		}
+	}
+	if err := writeIndex(p.path, &next); err != nil {
+		return 0, fmt.Errorf("signerd: the keys of %s are destroyed on the token but still in the index: %w", gun, err)
+	}
+	p.index = next
+	return len(doomed), nil
+}
+
 // Close closes the token sessions.
 func (p *PKCS11) Close() error {
 	p.mu.Lock()

@@ -59,6 +59,16 @@ type SignRequest struct {
 	Payload []byte `json:"payload"`
 }
 
+// RetireRequest asks to destroy every key of a GUN.
+type RetireRequest struct {
+	GUN string `json:"gun"`
+}
+
+// RetireResponse says how many keys were destroyed.
+type RetireResponse struct {
+	Retired int `json:"retired"`
+}
+
 // SignResponse carries a signature in the form of the key's scheme.
 type SignResponse struct {
 	Signature []byte `json:"signature"`
@@ -113,6 +123,7 @@ var serviceDesc = grpc.ServiceDesc{
 		method("Rotate", (*service).rotate),
 		method("Keys", (*service).keys),
 		method("Sign", (*service).sign),
+		method("Retire", (*service).retire),
 	},
 	Metadata: "signerd (JSON codec, no .proto)",
 }
@@ -190,7 +201,28 @@ func (s *service) sign(ctx context.Context, req *SignRequest) (*SignResponse, er
 	return &SignResponse{Signature: sig}, nil
 }
 
+func (s *service) retire(ctx context.Context, req *RetireRequest) (*RetireResponse, error) {
+	if err := checkGUN(req.GUN); err != nil {
+		return nil, err
+	}
+	n, err := s.b.Retire(ctx, req.GUN)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &RetireResponse{Retired: n}, nil
+}
+
 func checkKeyRequest(gun, role string) error {
+	if err := checkGUN(gun); err != nil {
+		return err
+	}
+	if role != metadata.TypeTimestamp && role != metadata.TypeSnapshot {
+		return status.Errorf(codes.InvalidArgument, "no online keys for role %q: want timestamp or snapshot", role)
+	}
+	return nil
+}
+
+func checkGUN(gun string) error {
 	switch {
 	case gun == "":
 		return status.Error(codes.InvalidArgument, "no GUN")
@@ -203,9 +235,6 @@ func checkKeyRequest(gun, role string) error {
 		if unicode.IsControl(r) || unicode.IsSpace(r) {
 			return status.Errorf(codes.InvalidArgument, "GUN %q has a space or control character", gun)
 		}
-	}
-	if role != metadata.TypeTimestamp && role != metadata.TypeSnapshot {
-		return status.Errorf(codes.InvalidArgument, "no online keys for role %q: want timestamp or snapshot", role)
 	}
 	return nil
 }
@@ -235,6 +264,8 @@ func logRequests(log *slog.Logger) grpc.UnaryServerInterceptor {
 		switch r := req.(type) {
 		case *KeyRequest:
 			attrs = append(attrs, "gun", r.GUN, "role", r.Role)
+		case *RetireRequest:
+			attrs = append(attrs, "gun", r.GUN)
 		case *SignRequest:
 			attrs = append(attrs, "gun", r.GUN, "role", r.Role, "keyid", r.KeyID, "payload_bytes", len(r.Payload))
 		}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/rampart-tuf/rampart/client"
 	"github.com/rampart-tuf/rampart/internal/progress"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 )
 
 // clientCommands returns the commands of the "client" group.
@@ -30,23 +33,39 @@ func clientCommands() []*cobra.Command {
 
 A client directory holds the client's configuration (client.json) and the
 metadata it trusts (metadata/), byte for byte as received. Start with
-'rampart client init', which needs a root.json obtained out of band.`,
+'rampart client init', which needs a root.json obtained out of band.
+
+Key IDs are read as names, as other TUF clients read them (see
+docs/compatibility.md); --strict-keyids refuses metadata that lists a key
+under an ID other than the key's hash, as the specification requires. Given
+to init, it is remembered in client.json.`,
 	}
-	cmd.AddCommand(newClientInitCommand(), newClientRefreshCommand(), newClientGetCommand(), newClientListCommand())
+	cmd.PersistentFlags().Bool(strictKeyIDsFlag, false, "refuse key IDs that are not the hash of their key")
+	cmd.AddCommand(newClientInitCommand(), newClientRefreshCommand(), newClientGetCommand(), newClientListCommand(),
+		newClientExportCommand(), newClientImportCommand())
 	return []*cobra.Command{cmd}
 }
 
 // clientConfig is DIR/client.json.
 type clientConfig struct {
-	MetadataURL string `json:"metadata_url"`
-	TargetsURL  string `json:"targets_url"`
+	MetadataURL  string `json:"metadata_url"`
+	TargetsURL   string `json:"targets_url"`
+	StrictKeyIDs bool   `json:"strict_keyids,omitempty"`
+}
+
+const strictKeyIDsFlag = "strict-keyids"
+
+// strictKeyIDs reports whether --strict-keyids was given.
+func strictKeyIDs(cmd *cobra.Command) bool {
+	v, _ := cmd.Flags().GetBool(strictKeyIDsFlag)
+	return v
 }
 
 func newClientInitCommand() *cobra.Command {
 	var base, root, dir, metaURL, targetsURL string
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "init --url BASE --root ROOT.json --dir DIR",
+		Use:   "init [--url BASE] --root ROOT.json --dir DIR",
 		Short: "Trust a root and remember where the repository is (no network access)",
 		Long: `Trust a root and remember where the repository is. No network access.
 
@@ -63,8 +82,8 @@ An existing client directory is not overwritten unless --force is given.`,
 			if targetsURL == "" && base != "" {
 				targetsURL = strings.TrimSuffix(base, "/") + "/targets"
 			}
-			if metaURL == "" || targetsURL == "" {
-				return usageErrorf("--url, or both --metadata-url and --targets-url, are required")
+			if (metaURL == "") != (targetsURL == "") {
+				return usageErrorf("give --url, or both --metadata-url and --targets-url (or none of them, for a client updated only by 'rampart client import')")
 			}
 			for _, u := range []struct{ flag, value string }{{"--url", base}, {"--metadata-url", metaURL}, {"--targets-url", targetsURL}} {
 				if u.value == "" {
@@ -88,18 +107,23 @@ An existing client directory is not overwritten unless --force is given.`,
 					return err
 				}
 			}
-			if err := client.Init(metaDir, data); err != nil {
+			strict := strictKeyIDs(cmd)
+			if err := client.InitWithOptions(metaDir, data, trust.Options{StrictKeyIDs: strict}); err != nil {
 				return fmt.Errorf("%s: %w", root, err)
 			}
-			cfg, _ := json.MarshalIndent(clientConfig{metaURL, targetsURL}, "", "  ")
+			cfg, _ := json.MarshalIndent(clientConfig{metaURL, targetsURL, strict}, "", "  ")
 			if err := os.WriteFile(filepath.Join(dir, "client.json"), append(cfg, '\n'), 0o644); err != nil {
 				return err
+			}
+			if metaURL == "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "initialized %s with no repository URL: it is updated by 'rampart client import' and used with --offline\n", dir)
+				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "initialized %s: metadata from %s, targets from %s\n", dir, metaURL, targetsURL)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&base, "url", "", "repository base URL, with metadata/ and targets/ below it")
+	cmd.Flags().StringVar(&base, "url", "", "repository base URL, with metadata/ and targets/ below it (none: a client updated by bundles only)")
 	cmd.Flags().StringVar(&metaURL, "metadata-url", "", "metadata base URL (overrides --url)")
 	cmd.Flags().StringVar(&targetsURL, "targets-url", "", "targets base URL (overrides --url)")
 	cmd.Flags().StringVar(&root, "root", "", "trusted root.json, obtained out of band")
@@ -142,7 +166,7 @@ func (l *clientLimits) addFlags(f *pflag.FlagSet) {
 }
 
 // openClient loads a client directory made by init.
-func openClient(dir string, l *clientLimits) (*client.Client, error) {
+func openClient(dir string, l *clientLimits, strict bool) (*client.Client, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "client.json"))
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a client directory (run 'rampart client init'): %w", dir, err)
@@ -151,18 +175,24 @@ func openClient(dir string, l *clientLimits) (*client.Client, error) {
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "client.json"), err)
 	}
+	var fetcher client.Fetcher = &client.HTTPFetcher{UserAgent: "rampart/" + Version, MinRate: l.minRate, RateWindow: l.window, Timeout: l.timeout}
+	if cfg.MetadataURL == "" {
+		cfg.MetadataURL, fetcher = noRepository(dir)
+	}
 	return client.New(client.Config{
 		MetadataURL: cfg.MetadataURL,
 		TargetsURL:  cfg.TargetsURL,
 		Dir:         filepath.Join(dir, "metadata"),
-		Fetcher:     &client.HTTPFetcher{UserAgent: "rampart/" + Version, MinRate: l.minRate, RateWindow: l.window, Timeout: l.timeout},
+		Fetcher:     fetcher,
 		Limits:      l.limits,
+		// Strict when init or this command asks.
+		StrictKeyIDs: cfg.StrictKeyIDs || strict,
 	})
 }
 
 // refreshedClient opens the client directory and refreshes its metadata.
 func refreshedClient(cmd *cobra.Command, dir string, l *clientLimits) (*client.Client, error) {
-	c, err := openClient(dir, l)
+	c, err := openClient(dir, l, strictKeyIDs(cmd))
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +221,7 @@ prints the same as a JSON object for scripts.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			before := trustedVersions(filepath.Join(dir, "metadata"))
 			if _, err := refreshedClient(cmd, dir, &limits); err != nil {
-				return err
+				return unreachableHint(err, dir)
 			}
 			changes := versionChanges(before, trustedVersions(filepath.Join(dir, "metadata")))
 			return printRefresh(cmd.OutOrStdout(), changes, asJSON)
@@ -208,6 +238,7 @@ const progressThreshold = 4 << 20
 func newClientGetCommand() *cobra.Command {
 	var dir, out string
 	var limits clientLimits
+	var off offlineFlags
 	cmd := &cobra.Command{
 		Use:   "get --dir DIR TARGETPATH -o FILE",
 		Short: "Refresh, then download and verify one target",
@@ -218,20 +249,32 @@ verified; on any failure nothing is left there.
 -o - writes the target to standard output, and -o DIR/ (or an existing
 directory) writes DIR/BASENAME. Only a regular file is ever replaced; a
 FIFO, a device or a symlink's target is written into as any program would,
-after the target is verified.`,
+after the target is verified.
+
+With --offline, nothing is fetched: the target is looked up in the metadata
+already trusted in DIR and copied from the targets a bundle brought in
+('rampart client import'), checked the same way.`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dst, err := resolveOutput(out, args[0])
 			if err != nil {
 				return err
 			}
-			c, err := refreshedClient(cmd, dir, &limits)
+			c, err := lookupClient(cmd, dir, &limits, &off)
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
 			info, err := c.Target(ctx, args[0])
+			off.warnExpired(cmd, c)
 			if err != nil {
+				return err
+			}
+			if off.offline && !dst.stdout && !dst.special {
+				return offlineGet(cmd, dir, info, dst.path)
+			}
+			if off.offline {
+				_, err := deliverTarget(ctx, dst, cmd.OutOrStdout(), func(p string) (bool, error) { return targetStore(dir).CopyTo(info, p) })
 				return err
 			}
 			var bar *progress.Bar
@@ -260,6 +303,7 @@ after the target is verified.`,
 		},
 	}
 	addClientFlags(cmd, &dir, &limits)
+	off.add(cmd)
 	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write the target: `FILE`, DIR/ (DIR/BASENAME), or - for standard output")
 	cmd.MarkFlagRequired("output")
 	return cmd
@@ -277,16 +321,18 @@ func newClientListCommand() *cobra.Command {
 	var limits clientLimits
 	var asJSON bool
 	var maxRoles int
+	var off offlineFlags
 	cmd := &cobra.Command{
 		Use:   "list --dir DIR [--json]",
 		Short: "Refresh, then list every target the repository offers",
 		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := refreshedClient(cmd, dir, &limits)
+			c, err := lookupClient(cmd, dir, &limits, &off)
 			if err != nil {
 				return err
 			}
 			list, err := c.ListTargets(cmd.Context(), maxRoles)
+			off.warnExpired(cmd, c)
 			if err != nil {
 				return err
 			}
@@ -316,13 +362,26 @@ func newClientListCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PATH\tLENGTH\tROLE")
 			for _, t := range list {
-				fmt.Fprintf(tw, "%s\t%d\t%s\n", t.Path, t.Length, t.Role)
+				fmt.Fprintf(tw, "%s\t%d\t%s\n", printableName(t.Path), t.Length, printableName(t.Role))
 			}
 			return tw.Flush()
 		},
 	}
 	addClientFlags(cmd, &dir, &limits)
+	off.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	intRangeVar(cmd.Flags(), &maxRoles, "max-roles", 100000, 1, math.MaxInt, "stop after visiting this many roles")
 	return cmd
+}
+
+// printableName returns a target path or role name from metadata, which
+// may have been signed anywhere, as it can be printed safely: as it is when
+// it is a clean target path (metadata.CheckTargetPath), otherwise quoted
+// with Go's escapes, so that control characters, bidirectional controls
+// and the like show as escapes instead of acting on the terminal.
+func printableName(s string) string {
+	if metadata.CheckTargetPath(s) == nil {
+		return s
+	}
+	return strconv.Quote(s)
 }

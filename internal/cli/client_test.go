@@ -96,3 +96,80 @@ func TestQuickstart(t *testing.T) {
 		}
 	}
 }
+
+// Key IDs that are not the hash of their key are read by default;
+// --strict-keyids refuses them, on any client command or once for all at
+// init.
+func TestClientStrictKeyIDs(t *testing.T) {
+	repo := repotest.New(t)
+	repo.AddTarget("targets", "app.tgz", []byte("the app"))
+	repo.MarkDirty("root")
+	repo.Publish()
+	repo.RepublishUnderNames(repotest.KeyNames{})
+	srv := repo.Serve()
+	tmp := t.TempDir()
+	root1 := filepath.Join(tmp, "1.root.json")
+	os.WriteFile(root1, repo.RootBytes(1), 0o644)
+	root2 := filepath.Join(tmp, "2.root.json")
+	os.WriteFile(root2, repo.RootBytes(2), 0o644)
+
+	dir := filepath.Join(tmp, "lenient")
+	if code, _, errOut := runCLI(t, "client", "init", "--url", srv.URL, "--root", root1, "--dir", dir); code != 0 {
+		t.Fatalf("init: %s", errOut)
+	}
+	const refused = `2.root.json: key IDs check failed: root metadata: signed.keys["tuf-on-ci-root"]: key ID does not match the key`
+	if code, _, errOut := runCLI(t, "client", "--strict-keyids", "refresh", "--dir", dir); code != 1 || !strings.Contains(errOut, refused) {
+		t.Fatalf("refresh --strict-keyids: %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "client", "get", "--dir", dir, "app.tgz", "-o", filepath.Join(tmp, "app"), "--strict-keyids"); code != 1 || !strings.Contains(errOut, refused) {
+		t.Fatalf("get --strict-keyids: %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "client", "get", "--dir", dir, "app.tgz", "-o", filepath.Join(tmp, "app")); code != 0 {
+		t.Fatalf("get: %d %q", code, errOut)
+	}
+
+	strict := filepath.Join(tmp, "strict")
+	if code, _, errOut := runCLI(t, "client", "init", "--strict-keyids", "--url", srv.URL, "--root", root2, "--dir", strict); code != 1 || !strings.Contains(errOut, `trusted root: root metadata: signed.keys["tuf-on-ci-root"]: key ID does not match the key`) {
+		t.Fatalf("init --strict-keyids with a named key: %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "client", "init", "--strict-keyids", "--url", srv.URL, "--root", root1, "--dir", strict); code != 0 {
+		t.Fatalf("init --strict-keyids: %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "client", "refresh", "--dir", strict); code != 1 || !strings.Contains(errOut, refused) {
+		t.Fatalf("refresh after init --strict-keyids: %d %q", code, errOut)
+	}
+}
+
+// TestClientListEscapesNames: metadata signed elsewhere may list target
+// paths with control characters or bidirectional controls; client list
+// prints them escaped, so that they cannot act on the terminal or pass for
+// another name.
+func TestClientListEscapesNames(t *testing.T) {
+	repo := repotest.New(t)
+	for _, p := range []string{"plain.txt", "invoice\u202Etxt.exe", "clear\x1b[2Jscreen", `a\..\b`} {
+		repo.AddTarget("targets", p, []byte(p))
+	}
+	repo.Publish()
+	srv := repo.Serve()
+	tmp := t.TempDir()
+	root := filepath.Join(tmp, "root.json")
+	os.WriteFile(root, repo.RootBytes(1), 0o644)
+	dir := filepath.Join(tmp, "client")
+	if code, _, errOut := runCLI(t, "client", "init", "--url", srv.URL, "--root", root, "--dir", dir); code != 0 {
+		t.Fatalf("init: %s", errOut)
+	}
+	code, stdout, errOut := runCLI(t, "client", "list", "--dir", dir)
+	if code != 0 {
+		t.Fatalf("list: %d %s", code, errOut)
+	}
+	for _, bad := range []string{"\u202E", "\x1b"} {
+		if strings.Contains(stdout, bad) {
+			t.Errorf("list printed %q as it is:\n%s", bad, stdout)
+		}
+	}
+	for _, want := range []string{"plain.txt", `"invoice\u202etxt.exe"`, `"clear\x1b[2Jscreen"`, `"a\\..\\b"`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("list output lacks %s:\n%s", want, stdout)
+		}
+	}
+}

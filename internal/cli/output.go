@@ -72,8 +72,17 @@ func resolveOutput(out, targetPath string) (outputTarget, error) {
 // Cancelling ctx stops every step, including an open or a write that blocks
 // on a FIFO nobody reads, and leaves no temporary file.
 func downloadTo(ctx context.Context, c *client.Client, info client.TargetInfo, dst outputTarget, stdout io.Writer, progress io.Writer) (downloaded bool, err error) {
+	return deliverTarget(ctx, dst, stdout, func(path string) (bool, error) {
+		return c.DownloadFileProgress(ctx, info, path, progress)
+	})
+}
+
+// deliverTarget has fetch write the verified target to a regular file,
+// dst's own when dst is one, and otherwise to a private temporary file
+// that it then copies to standard output or into the special file.
+func deliverTarget(ctx context.Context, dst outputTarget, stdout io.Writer, fetch func(path string) (bool, error)) (downloaded bool, err error) {
 	if !dst.stdout && !dst.special {
-		return c.DownloadFileProgress(ctx, info, dst.path, progress)
+		return fetch(dst.path)
 	}
 	tmpDir, err := os.MkdirTemp("", "rampart-get-")
 	if err != nil {
@@ -81,7 +90,7 @@ func downloadTo(ctx context.Context, c *client.Client, info client.TargetInfo, d
 	}
 	defer os.RemoveAll(tmpDir)
 	tmp := filepath.Join(tmpDir, "target")
-	if _, err := c.DownloadFileProgress(ctx, info, tmp, progress); err != nil {
+	if _, err := fetch(tmp); err != nil {
 		return false, err
 	}
 	src, err := os.Open(tmp)

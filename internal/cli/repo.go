@@ -91,6 +91,7 @@ func repoSubcommands() []*cobra.Command {
 		newRepoStatusCommand(),
 		newRepoExpiryCommand(),
 		newRepoRefreshCommand(),
+		newRepoImportDelegationCommand(),
 	}
 }
 
@@ -831,6 +832,9 @@ or --token-file) if the server is behind one anyway.`,
 			}
 			if len(res.Ahead) > 0 {
 				fmt.Fprintf(out, "not published yet, kept: %s\n", strings.Join(res.Ahead, ", "))
+			}
+			for _, e := range res.Expired {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: on the server, %s: clients refuse it until it is renewed (rampart repo sign, or publish a change)\n", e)
 			}
 			printNotes(cmd, r)
 			return nil

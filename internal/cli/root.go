@@ -46,10 +46,12 @@ type commandGroup struct {
 var commandGroups = []commandGroup{
 	{id: "start", title: "Getting started:", commands: startCommands},
 	{id: "client", title: "Client commands (fetch and verify updates):", commands: clientCommands},
+	{id: "mirror", title: "Mirror commands (copy a repository, verified):", commands: mirrorCommands},
 	{id: "repo", title: "Repository commands (create, sign and publish metadata):", commands: repoCommands},
 	{id: "key", title: "Key commands:", commands: keyCommands},
 	{id: "server", title: "Server commands:", commands: serverCommands},
 	{id: "signer", title: "Signer commands (online-key signing service):", commands: signerCommands},
+	{id: "notary", title: "Notary v1 compatibility:", commands: notaryCommands},
 }
 
 // otherGroup holds version, help and completion.

@@ -11,9 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rampart-tuf/rampart/internal/repotest"
+	"github.com/rampart-tuf/rampart/server/apiclient"
 	"github.com/rampart-tuf/rampart/server/store/postgres"
 	"github.com/rampart-tuf/rampart/server/store/postgres/pgtest"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
 // TestServeBlobsUsage checks the values of --blobs that rampart serve
@@ -117,6 +121,14 @@ func TestServeReplicasShareTargets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		c, err := apiclient.New(base, strings.TrimSpace(string(tok)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CreateRepository(context.Background(), gun); err != nil {
+			t.Fatal(err)
+		}
+		defer publishListing(t, c, gun, "dist/app.txt", []byte(content)) // served once listed
 		req, _ := http.NewRequest("PUT", base+"/api/v1/repositories/"+gun+"/targets/dist/app.txt", strings.NewReader(content))
 		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
 		req.Header.Set("X-Rampart-Sha256", digest)
@@ -162,5 +174,46 @@ func TestServeReplicasShareTargets(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "local", "blobs", "sha256", digest[:2], digest)); err != nil {
 		t.Errorf("without --store, the content is not in DATA/blobs: %v", err)
+	}
+}
+
+// publishListing publishes a repository whose targets list path with
+// content, so that the server serves the content.
+func publishListing(t *testing.T, c *apiclient.Client, gun, path string, content []byte) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.Metadata(ctx, gun, "timestamp.json", 1<<20); err == nil {
+		return // published already (a replica sharing the database)
+	}
+	rootKey, targetsKey := repotest.NewSigner(t), repotest.NewSigner(t)
+	expires := time.Now().Add(time.Hour)
+	root := metadata.NewRoot(expires)
+	root.AddKey("root", repotest.KeyOf(rootKey))
+	root.AddKey("targets", repotest.KeyOf(targetsKey))
+	for _, role := range []string{"timestamp", "snapshot"} {
+		k, err := c.OnlineKey(ctx, gun, role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root.AddKey(role, k)
+	}
+	tg := metadata.NewTargets(expires)
+	tg.Targets[path] = metadata.NewTargetFile(content, false)
+	enc := func(md interface{ Encode() ([]byte, error) }) []byte {
+		b, err := md.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	rmd, tmd := metadata.New(root), metadata.New(tg)
+	if _, err := rmd.Sign(ctx, rootKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tmd.Sign(ctx, targetsKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(ctx, gun, map[string][]byte{"root": enc(rmd), "targets": enc(tmd)}, ""); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -59,7 +59,7 @@ func TestServeTokens(t *testing.T) {
 	pull := create("--scope", "pull", "--gun-prefix", "example.com/acme")
 	status := func(token, gun string) int {
 		t.Helper()
-		req, _ := http.NewRequest("GET", base+"/api/v1/repositories/"+gun+"/keys/timestamp", nil)
+		req, _ := http.NewRequest("POST", base+"/api/v1/repositories/"+gun, nil) // create: push scope
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
@@ -68,6 +68,9 @@ func TestServeTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
+		if resp.StatusCode == http.StatusCreated {
+			return http.StatusOK
+		}
 		return resp.StatusCode
 	}
 	for _, tt := range []struct {

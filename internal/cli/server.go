@@ -98,6 +98,8 @@ type serveOptions struct {
 	timestampExpiry, snapshotExpiry  time.Duration
 	maxMetadata, maxTarget           int64
 	logFormat, logLevel              string
+	metricsAddr                      string // --metrics-addr: /metrics there, not on --addr
+	metricsToken                     bool   // --metrics-token: /metrics needs a token
 }
 
 func newServeCommand() *cobra.Command {
@@ -127,6 +129,8 @@ func newServeCommand() *cobra.Command {
 	durationVar(f, &o.snapshotExpiry, "snapshot-expiry", 7*24*time.Hour, "lifetime of the snapshots the server signs")
 	byteSizeVar(f, &o.maxMetadata, "max-metadata-bytes", 16<<20, "largest publish request body")
 	byteSizeVar(f, &o.maxTarget, "max-target-bytes", 1<<30, "largest target upload")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this HOST:PORT (plain HTTP) and not on --addr")
+	f.BoolVar(&o.metricsToken, "metrics-token", false, "/metrics on --addr needs a bearer token (pull scope or more)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
@@ -261,6 +265,13 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 		return fmt.Errorf("--addr: %w", err)
 	}
 	defer ln.Close()
+	var mln net.Listener
+	if o.metricsAddr != "" {
+		if mln, err = net.Listen("tcp", o.metricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		defer mln.Close()
+	}
 	var sg signer.Signer
 	if o.signerAddr != "" {
 		remote, err := dialRemoteSigner(o.signerAddr, o.signer)
@@ -278,9 +289,14 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 		if err != nil {
 			return err
 		}
-		if sg, err = signer.NewLocal(st, secret); err != nil {
+		local, err := signer.NewLocal(st, secret)
+		if err != nil {
 			return err
 		}
+		if err := local.CheckSecret(ctx); err != nil {
+			return fmt.Errorf("online key secret %s: %w; every server sharing a store needs the same secret (--online-key-secret)", o.secretFile, err)
+		}
+		sg = local
 	}
 	blobs, err := openBlobs(ctx, blobsKind, o.data, st, log)
 	if err != nil {
@@ -297,19 +313,26 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 		Store: st, Signer: sg, Blobs: blobs, Logger: log, NoAuth: o.noAuth,
 		TimestampExpiry: o.timestampExpiry, SnapshotExpiry: o.snapshotExpiry,
 		MaxMetadataBytes: o.maxMetadata, MaxTargetBytes: o.maxTarget,
+		Metrics: o.metricsAccess(),
 	})
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{
-		Addr:              o.addr,
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	if err := srv.IndexListings(ctx); err != nil {
+		return err
 	}
+	hs := srv.HTTPServer()
+	hs.Addr = o.addr
+	hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	hs.TLSConfig = tlsConfig
+	if mln != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
+		go ms.Serve(mln)
+		defer ms.Close()
+		log.Info("metrics", "addr", mln.Addr().String())
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	runDone := make(chan struct{})
@@ -341,6 +364,17 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 		err = nil
 	}
 	return err
+}
+
+// metricsAccess says who may read /metrics on --addr.
+func (o serveOptions) metricsAccess() server.MetricsAccess {
+	switch {
+	case o.metricsAddr != "":
+		return server.MetricsElsewhere
+	case o.metricsToken:
+		return server.MetricsToken
+	}
+	return server.MetricsPublic
 }
 
 // ensureAdminToken writes an admin token to path on first start, and makes

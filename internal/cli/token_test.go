@@ -44,13 +44,16 @@ func serveUntilStopped(t *testing.T, args ...string) (*syncBuffer, func()) {
 // tokenStatus returns the status of a push-scope request with token.
 func tokenStatus(t *testing.T, base, token string) int {
 	t.Helper()
-	req, _ := http.NewRequest("GET", base+"/api/v1/repositories/example.com/acme/app/keys/timestamp", nil)
+	req, _ := http.NewRequest("POST", base+"/api/v1/repositories/example.com/acme/app", nil) // create: push scope
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode == http.StatusCreated {
+		return http.StatusOK
+	}
 	return resp.StatusCode
 }
 

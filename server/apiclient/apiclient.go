@@ -31,6 +31,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -43,13 +44,9 @@ const maxMessage = 500
 
 const userAgent = "rampart/apiclient"
 
-// reserved are the path segments that end a GUN in the server's URLs; a
-// GUN with one of them would address another repository.
-var reserved = map[string]bool{"metadata": true, "targets": true, "keys": true, "changefeed": true}
-
 // ErrNotFound is matched by errors.Is for a 404 answer: no such
 // repository, file, key or route.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = api.ErrNotFound
 
 // Error is an answer other than 2xx. The server's body is the JSON object
 // {"error": MESSAGE, "role": ROLE, "check": CHECK}; when the body is not
@@ -86,9 +83,16 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Is reports whether target is ErrNotFound and e is a 404.
+// Is reports whether target is ErrNotFound and e is a 404, or
+// api.ErrTooLarge and e is a 413.
 func (e *Error) Is(target error) bool {
-	return target == ErrNotFound && e.Status == http.StatusNotFound
+	switch target {
+	case ErrNotFound:
+		return e.Status == http.StatusNotFound
+	case api.ErrTooLarge:
+		return e.Status == http.StatusRequestEntityTooLarge
+	}
+	return false
 }
 
 // Client talks to one server. It is safe for concurrent use.
@@ -155,10 +159,32 @@ func (c *Client) RepositoryURL(gun string) string {
 	return c.base + "/tuf/" + escapeSegments(gun)
 }
 
+// CreateRepository creates the repository gun on the server, which makes
+// its online keys, and reports whether it was new (false: it existed
+// already, which is not an error). It needs a push token covering gun, or
+// an admin token for a GUN that was deleted before.
+func (c *Client) CreateRepository(ctx context.Context, gun string) (created bool, err error) {
+	g, err := escapeGUN(gun)
+	if err != nil {
+		return false, err
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, c.base+"/api/v1/repositories/"+g, nil)
+	if err != nil {
+		return false, err
+	}
+	var out struct {
+		Created bool `json:"created"`
+	}
+	if err := c.call(req, &out); err != nil {
+		return false, err
+	}
+	return out.Created, nil
+}
+
 // OnlineKey returns the server's current online key of role ("timestamp"
-// or "snapshot") for gun, creating it on the server if there is none yet.
-// It needs a push token. The key is what the repository's root must list
-// for role.
+// or "snapshot") for gun. It needs a push token, and a repository created
+// with CreateRepository (else an *Error with status 404). The key is what
+// the repository's root must list for role.
 func (c *Client) OnlineKey(ctx context.Context, gun, role string) (*metadata.Key, error) {
 	return c.onlineKey(ctx, http.MethodGet, gun, role, "")
 }
@@ -311,16 +337,7 @@ func (c *Client) UploadTarget(ctx context.Context, gun, targetPath, sha256Hex st
 }
 
 // PublishResult describes a successful publish.
-type PublishResult struct {
-	GUN              string `json:"gun"`
-	ChangeID         int64  `json:"change_id"`
-	RootVersion      int64  `json:"root_version"`
-	SnapshotVersion  int64  `json:"snapshot_version"`
-	TimestampVersion int64  `json:"timestamp_version"`
-	// ETag is the ETag of the new timestamp.json, for ifMatch on the next
-	// publish.
-	ETag string `json:"etag"`
-}
+type PublishResult = api.PublishResult
 
 // Publish sends signed metadata documents of gun, by role name ("root",
 // "targets", "snapshot" when the maintainer holds the snapshot key, and
@@ -434,12 +451,6 @@ func TokenID(token string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// validTokenID reports whether id is 16 lowercase hex digits.
-func validTokenID(id string) bool {
-	b, err := hex.DecodeString(id)
-	return err == nil && len(b) == 8 && strings.ToLower(id) == id
-}
-
 // ListTokens returns the server's tokens within the GUN prefix of the
 // client's token, oldest first. It needs an admin token; a token for a GUN
 // prefix sees only the tokens whose prefix lies within its own.
@@ -458,7 +469,7 @@ func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
 		return nil, fmt.Errorf("%s %s: the reply has no token list", req.Method, req.URL.Redacted())
 	}
 	for _, t := range out.Tokens {
-		if !validTokenID(t.ID) {
+		if !api.ValidTokenID(t.ID) {
 			return nil, fmt.Errorf("%s %s: the reply lists a token with the malformed ID %q", req.Method, req.URL.Redacted(), t.ID)
 		}
 	}
@@ -473,7 +484,7 @@ func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
 // to revoke the admin token that rampart serve keeps in DATA/admin.token,
 // and answers 404 for an ID it does not know.
 func (c *Client) RevokeToken(ctx context.Context, id string) (Token, error) {
-	if !validTokenID(id) {
+	if !api.ValidTokenID(id) {
 		return Token{}, fmt.Errorf("apiclient: token ID %q: want 16 lowercase hex digits", id)
 	}
 	req, err := c.newRequest(ctx, http.MethodDelete, c.base+"/api/v1/tokens/"+id, nil)
@@ -580,7 +591,7 @@ func escapeGUN(gun string) (string, error) {
 		return "", err
 	}
 	for seg := range strings.SplitSeq(gun, "/") {
-		if reserved[seg] {
+		if api.IsReserved(seg) {
 			return "", fmt.Errorf("apiclient: GUN %q: %q is reserved", gun, seg)
 		}
 	}

@@ -74,6 +74,9 @@ type maintainer struct {
 func newMaintainer(t *testing.T, c *apiclient.Client, gun string) *maintainer {
 	t.Helper()
 	m := &maintainer{root: repotest.NewSigner(t), targets: repotest.NewSigner(t), expires: time.Now().Add(24 * time.Hour)}
+	if _, err := c.CreateRepository(context.Background(), gun); err != nil {
+		t.Fatal(err)
+	}
 	var err error
 	if m.timestamp, err = c.OnlineKey(context.Background(), gun, "timestamp"); err != nil {
 		t.Fatal(err)
@@ -150,6 +153,14 @@ func TestOnlineKey(t *testing.T) {
 	c := newClient(t, s.URL, s.Admin)
 	ctx := context.Background()
 	const gun = "example.com/acme/app"
+	if _, err := c.OnlineKey(ctx, gun, "timestamp"); err == nil || apiErr(t, err).Status != 404 {
+		t.Fatalf("OnlineKey of a repository not created: %v, want a 404", err)
+	}
+	for i, want := range []bool{true, false} {
+		if created, err := c.CreateRepository(ctx, gun); err != nil || created != want {
+			t.Fatalf("CreateRepository, call %d = %v, %v; want %v", i+1, created, err, want)
+		}
+	}
 	for _, role := range []string{"timestamp", "snapshot"} {
 		t.Run(role, func(t *testing.T) {
 			k1, err := c.OnlineKey(ctx, gun, role)
@@ -214,6 +225,9 @@ func TestErrors(t *testing.T) {
 	push := clientWith(s.Token(t, "push", "example.com/acme"))
 	ctx := context.Background()
 	const gun = "example.com/acme/app"
+	if _, err := admin.CreateRepository(ctx, gun); err != nil {
+		t.Fatal(err)
+	}
 	content := []byte("some content")
 	for _, tt := range []struct {
 		name   string
@@ -360,7 +374,7 @@ func TestPublish(t *testing.T) {
 		path string
 		want bool
 	}{
-		{"app/" + sum + ".v1.txt", true},
+		{"app/" + sum + ".v1.txt", false}, // uploaded, but no metadata lists it yet
 		{"app/" + sha256hex([]byte("other")) + ".v1.txt", false},
 	} {
 		if got, err := c.HasTarget(ctx, gun, tt.path); err != nil || got != tt.want {
@@ -388,6 +402,9 @@ func TestPublish(t *testing.T) {
 	}
 	if res.GUN != gun || res.RootVersion != 1 || res.SnapshotVersion != 1 || res.TimestampVersion != 1 || res.ETag == "" || res.ChangeID == 0 {
 		t.Errorf("Publish = %+v", res)
+	}
+	if got, err := c.HasTarget(ctx, gun, "app/"+sum+".v1.txt"); err != nil || !got {
+		t.Errorf("HasTarget of published content = %v, %v; want true", got, err)
 	}
 	if !bytes.Contains(lastPublish, sent) || !bytes.Contains(lastPublish, root) {
 		t.Errorf("the publish request does not hold the documents byte for byte:\n%s", lastPublish)
@@ -447,10 +464,10 @@ func TestCreateToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newClient(t, s.URL, tok)
-	if _, err := c.OnlineKey(ctx, "example.com/acme/app", "timestamp"); err != nil {
+	if _, err := c.CreateRepository(ctx, "example.com/acme/app"); err != nil {
 		t.Errorf("the new token cannot push in its prefix: %v", err)
 	}
-	if _, err := c.OnlineKey(ctx, "example.org/app", "timestamp"); err == nil || apiErr(t, err).Status != 403 {
+	if _, err := c.CreateRepository(ctx, "example.org/app"); err == nil || apiErr(t, err).Status != 403 {
 		t.Errorf("the new token outside its prefix: %v", err)
 	}
 }

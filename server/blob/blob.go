@@ -119,10 +119,25 @@ type Dir struct{ dir string }
 
 var _ Store = (*Dir)(nil)
 
-// OpenDir returns the blob store in dir, creating the directory.
+// OpenDir returns the blob store in dir, creating the directory. It
+// removes the temporary files of uploads that no process is writing any
+// more (left by a server that was killed): each upload holds a lock on its
+// file while it runs, so that servers sharing the directory keep theirs.
 func OpenDir(dir string) (*Dir, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("blob store: %w", err)
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
+	for _, e := range entries {
+		if p := filepath.Join(tmp, e.Name()); e.Type().IsRegular() && abandoned(p) {
+			if err := os.Remove(p); err != nil {
+				return nil, fmt.Errorf("blob store: removing an abandoned upload: %w", err)
+			}
+		}
 	}
 	return &Dir{dir: dir}, nil
 }
@@ -143,6 +158,9 @@ func (d *Dir) Put(ctx context.Context, r io.Reader, limit int64, wantSHA256 stri
 		tmp.Close()
 		os.Remove(tmp.Name())
 	}()
+	if err := lockUpload(tmp); err != nil {
+		return Info{}, fmt.Errorf("blob store: locking %s: %w", tmp.Name(), err)
+	}
 	h := NewHasher()
 	if _, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, limit+1)); err != nil {
 		return Info{}, fmt.Errorf("blob store: reading the content: %w", err)

@@ -68,7 +68,9 @@ func Start(t testing.TB, opts ...func(*server.Config)) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Run(ctx); close(done) }()
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(nil)
+	hs.Config = srv.HTTPServer()
+	hs.Start()
 	t.Cleanup(func() { hs.Close(); cancel(); <-done })
 	s := &Server{URL: hs.URL, Store: st, Server: srv}
 	s.Admin = s.Token(t, "admin", "")

@@ -13,7 +13,11 @@ func TestStart(t *testing.T) {
 	s := servertest.Start(t)
 	get := func(path, token string) int {
 		t.Helper()
-		req, err := http.NewRequest("GET", s.URL+path, nil)
+		method := "GET"
+		if path != "/healthz" {
+			method = "POST" // create the repository: push scope
+		}
+		req, err := http.NewRequest(method, s.URL+path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -25,9 +29,12 @@ func TestStart(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
+		if resp.StatusCode == http.StatusCreated {
+			return http.StatusOK
+		}
 		return resp.StatusCode
 	}
-	const key = "/api/v1/repositories/example.com/app/keys/timestamp"
+	const key = "/api/v1/repositories/example.com/app"
 	for _, tt := range []struct {
 		name, path, token string
 		want              int
@@ -40,7 +47,7 @@ func TestStart(t *testing.T) {
 		{"no token", key, "", 401},
 	} {
 		if got := get(tt.path, tt.token); got != tt.want {
-			t.Errorf("%s: GET %s = %d, want %d", tt.name, tt.path, got, tt.want)
+			t.Errorf("%s: %s = %d, want %d", tt.name, tt.path, got, tt.want)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/rampart-tuf/rampart/server/store"
@@ -39,6 +40,9 @@ type Signer interface {
 	Keys(ctx context.Context, gun, role string) ([]*metadata.Key, error)
 	// Sign signs payload with the key keyID of the role.
 	Sign(ctx context.Context, gun, role, keyID string, payload []byte) ([]byte, error)
+	// Retire destroys every key of gun, of both roles, for good, and
+	// returns how many there were. A later Key makes new ones.
+	Retire(ctx context.Context, gun string) (int, error)
 }
 
 // For returns a keys.Signer that signs with key through s.
@@ -258,6 +262,39 @@ func (l *Local) Keys(ctx context.Context, gun, role string) ([]*metadata.Key, er
 		out = append(out, mk)
 	}
 	return out, nil
+}
+
+// CheckSecret checks that the secret opens the keys in the store (a
+// sample of the newest ones), so that a server started with the wrong
+// secret refuses to start rather than answer every publish with an error.
+func (l *Local) CheckSecret(ctx context.Context) error {
+	ks, err := l.st.SomeOnlineKeys(ctx, 16)
+	if err != nil {
+		return err
+	}
+	for _, k := range ks {
+		if _, err := l.open(k.GUN, k.Role, k.KeyID, k.Private); err != nil {
+			return fmt.Errorf("the secret does not open the %s key %s of %s in the store: %w", k.Role, k.KeyID, k.GUN, err)
+		}
+	}
+	return nil
+}
+
+// Retire implements Signer: the sealed keys are deleted from the store and
+// the decrypted ones dropped from memory.
+func (l *Local) Retire(ctx context.Context, gun string) (int, error) {
+	l.mu.Lock()
+	for id := range l.signers {
+		if strings.HasPrefix(id, gun+"\x00") {
+			delete(l.signers, id)
+		}
+	}
+	l.mu.Unlock()
+	n, err := l.st.DeleteOnlineKeys(ctx, gun)
+	if err != nil {
+		return 0, fmt.Errorf("signer: retiring the keys of %s: %w", gun, err)
+	}
+	return n, nil
 }
 
 // Sign implements Signer. Decrypted keys are kept in memory.

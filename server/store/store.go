@@ -68,7 +68,24 @@ type Update struct {
 	Files []File
 	// Repo is the state after the update; its GUN names the repository.
 	Repo Repo
+	// Listings record which target content the new metadata lists, and
+	// which content it no longer lists (see Listing).
+	Listings []Listing
 }
+
+// Listing records that a targets role of a repository lists target
+// content under a path, by one of its digests (hex SHA-256 or SHA-512):
+// the server serves content only so. Until is zero while the role's
+// current version lists it; once a new version no longer does, Until says
+// how long clients in the middle of an update may still fetch it.
+type Listing struct {
+	Role, Path, Digest string
+	Until              time.Time
+}
+
+// ListingsIndexed is the Listing that AddListings records for a repository
+// whose listings are complete (see Server.IndexListings); it lists nothing.
+var ListingsIndexed = Listing{Role: "", Path: "", Digest: ""}
 
 // Change is one changefeed entry: a published timestamp or a deletion.
 type Change struct {
@@ -147,9 +164,13 @@ type Store interface {
 	// the repository's timestamp version is not u.Base or a file of the
 	// same role and version exists.
 	Publish(ctx context.Context, u Update) (Change, error)
-	// Delete removes a repository's metadata and target index and records
-	// a deletion in the changefeed. Online keys are kept.
+	// Delete removes a repository's metadata, listings and target index, records
+	// the GUN as deleted (see Deleted) and a deletion in the changefeed.
+	// It does so also when the store has nothing of gun: the repository
+	// may have existed only as online keys, which the signer retires.
 	Delete(ctx context.Context, gun string) (Change, error)
+	// Deleted reports whether gun was ever deleted.
+	Deleted(ctx context.Context, gun string) (bool, error)
 	// Expiring returns the repositories whose timestamp expires before
 	// timestampBefore, or whose online-signed snapshot expires before
 	// snapshotBefore.
@@ -182,6 +203,21 @@ type Store interface {
 	AddOnlineKey(ctx context.Context, k OnlineKey, onlyIfNone bool) (OnlineKey, error)
 	// OnlineKeys returns the repository's keys for role, newest first.
 	OnlineKeys(ctx context.Context, gun, role string) ([]OnlineKey, error)
+	// SomeOnlineKeys returns up to limit online keys of any repository,
+	// the newest first.
+	SomeOnlineKeys(ctx context.Context, limit int) ([]OnlineKey, error)
+	// DeleteOnlineKeys deletes every online key of gun, of every role,
+	// and returns how many there were.
+	DeleteOnlineKeys(ctx context.Context, gun string) (int, error)
+
+	// AddListings adds or replaces listings of a repository, outside a
+	// publish (to index repositories published before listings existed).
+	AddListings(ctx context.Context, gun string, ls []Listing) error
+	// Listed reports whether a role of the repository lists content by
+	// digest under path with Until zero or after at. With
+	// ListingsIndexed's empty digest and path it reports whether the
+	// repository's listings are indexed.
+	Listed(ctx context.Context, gun, digest, path string, at time.Time) (bool, error)
 
 	// AddTarget records that the server holds the content of a target.
 	AddTarget(ctx context.Context, gun string, t Target) error

@@ -18,11 +18,19 @@
 //	ecdsa                   ecdsa-sha2-nistp256   PEM "PUBLIC KEY" (PKIX) or "CERTIFICATE", P-256
 //	ecdsa                   ecdsa-sha2-nistp384   same, P-384
 //	ecdsa                   ecdsa-sha2-nistp521   same, P-521
-//	ecdsa-sha2-nistp256     ecdsa-sha2-nistp256   legacy key type, same as ecdsa
-//	ecdsa-sha2-nistp384     ecdsa-sha2-nistp384   legacy key type, same as ecdsa
-//	ecdsa-sha2-nistp521     ecdsa-sha2-nistp521   legacy key type, same as ecdsa
+//	ecdsa-sha2-nistp256     ecdsa-sha2-nistp256   legacy key type: as ecdsa, or hex of the uncompressed point
+//	ecdsa-sha2-nistp384     ecdsa-sha2-nistp384   legacy key type, same as ecdsa-sha2-nistp256, P-384
+//	ecdsa-sha2-nistp521     ecdsa-sha2-nistp521   legacy key type, same as ecdsa-sha2-nistp256, P-521
 //	rsa                     rsassa-pss-sha256     PEM "PUBLIC KEY" (PKIX) or "CERTIFICATE", 2048 to 16384 bits
 //	ecdsa-x509, rsa-x509    (Notary, see below)   PEM "CERTIFICATE"
+//
+// The hex form of a legacy ECDSA key type is what go-tuf wrote before its
+// version 2 (and what the first roots of Sigstore's root of trust hold): the
+// SEC 1 uncompressed point 0x04 || X || Y, on the curve the key type names.
+// Only the legacy key types take it, since only they were ever written so;
+// a key listed under "ecdsa" must be PEM. The same key may appear in one
+// document as a legacy hex key and as an "ecdsa" PEM key: [Verifier.Identity]
+// is the same for both (see Identity below).
 //
 // Signatures are the raw 64 bytes for Ed25519, ASN.1 DER SEQUENCE{r, s} for
 // ECDSA (over SHA-256, SHA-384 or SHA-512 of the message, as the scheme

@@ -184,7 +184,14 @@ func newECDSAVerifier(k PublicKey) (Verifier, error) {
 		}
 	}
 
-	pub, cert, err := parseKeyValue(k, k.Type == KeyTypeECDSAX509)
+	var pub crypto.PublicKey
+	var cert *x509.Certificate
+	var err error
+	if k.Type != KeyTypeECDSA && k.Type != KeyTypeECDSAX509 && isHex(k.Value) {
+		pub, err = parseHexPoint(k, p)
+	} else {
+		pub, cert, err = parseKeyValue(k, k.Type == KeyTypeECDSAX509)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -380,6 +387,35 @@ func parseError(err error) string {
 		return "malformed ASN.1 DER"
 	}
 	return err.Error()
+}
+
+// parseHexPoint decodes the public value of a legacy ECDSA key type written
+// as hex of the uncompressed point (SEC 1, 0x04 || X || Y) on the scheme's
+// curve, which go-tuf before version 2 wrote.
+func parseHexPoint(k PublicKey, p ecdsaParams) (crypto.PublicKey, error) {
+	raw, err := hex.DecodeString(k.Value)
+	if err != nil {
+		return nil, k.errorf(ErrInvalidKey, "public value is not hex")
+	}
+	pub, err := ecdsa.ParseUncompressedPublicKey(p.curve, raw)
+	if err != nil {
+		return nil, k.errorf(ErrInvalidKey, "public value is not an uncompressed point on %s", curveName(p.curve))
+	}
+	return pub, nil
+}
+
+// isHex reports whether s is a non-empty string of hex digits.
+func isHex(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // isPEM reports whether data starts, after white space, with a PEM header.

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -8,6 +9,13 @@ import (
 
 	"github.com/rampart-tuf/rampart/tuf/canonjson"
 )
+
+// MaxVersion is the largest version a repository should give a document:
+// 2^53-1, the largest integer that every JSON reader (JavaScript's
+// numbers, for one) reads exactly. Versions are valid above it, but a
+// server refuses them, since a repository at a version some clients cannot
+// represent, or one step from the end of int64, can never move on.
+const MaxVersion = 1<<53 - 1
 
 // Common holds the members every role document has.
 type Common struct {
@@ -44,19 +52,29 @@ func (c *Common) ExpiresText() string {
 
 const timeFormat = "2006-01-02T15:04:05Z"
 
-// parseTime reads "YYYY-MM-DDTHH:MM:SSZ", and RFC 3339 times in UTC with
-// fractional seconds, which some implementations write.
+// maxTimeLen bounds a time string: "YYYY-MM-DDTHH:MM:SS", nine digits of
+// fraction and an offset fit.
+const maxTimeLen = 35
+
+// parseTime reads any RFC 3339 time: "YYYY-MM-DDTHH:MM:SSZ", which the
+// specification requires and Rampart writes, and also times with fractional
+// seconds or a numeric offset, which other implementations have written
+// into deployed metadata. The result is the instant; expiry compares
+// instants.
 func parseTime(s string) (time.Time, error) {
-	if len(s) < len(timeFormat) || s[len(s)-1] != 'Z' {
-		return time.Time{}, invalid("time %q is not of the form YYYY-MM-DDTHH:MM:SSZ", s)
+	if len(s) < len(timeFormat) || len(s) > maxTimeLen {
+		return time.Time{}, invalid("time %q is not an RFC 3339 time such as YYYY-MM-DDTHH:MM:SSZ", s)
 	}
 	layout := timeFormat
-	if len(s) > len(timeFormat) {
+	if len(s) > len(timeFormat) || s[len(s)-1] != 'Z' {
 		layout = time.RFC3339Nano
 	}
 	t, err := time.Parse(layout, s)
+	if _, off := t.Zone(); err == nil && (off <= -24*3600 || off >= 24*3600) {
+		err = errors.New("offset out of range")
+	}
 	if err != nil {
-		return time.Time{}, invalid("time %q is not of the form YYYY-MM-DDTHH:MM:SSZ", s)
+		return time.Time{}, invalid("time %q is not an RFC 3339 time such as YYYY-MM-DDTHH:MM:SSZ", s)
 	}
 	return t, nil
 }

@@ -144,9 +144,12 @@ func (d *Delegations) Validate() error {
 		return invalid("exactly one of roles and succinct_roles must be given")
 	}
 	for id, k := range d.Keys {
-		if got := k.ID(); got != id {
-			return in("keys", inKey(id, invalid("key ID does not match the key (its ID is %s)", got)))
+		if err := validKeyID(id, k); err != nil {
+			return in("keys", err)
 		}
+	}
+	if err := checkKeyIDs(d.Keys, false); err != nil {
+		return in("keys", err)
 	}
 	if d.Succinct != nil {
 		return in("succinct_roles", d.Succinct.validate())

@@ -3,6 +3,7 @@ package metadata
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"sync/atomic"
 
 	"github.com/rampart-tuf/rampart/tuf/canonjson"
@@ -18,6 +19,7 @@ type Key struct {
 	ValUnknown canonjson.Fields // unknown members of "keyval"
 
 	verifier atomic.Pointer[verifierResult]
+	listedAs string // the key ID a parsed document listed the key under
 }
 
 type verifierResult struct {
@@ -52,7 +54,7 @@ func (k *Key) Verifier() (keys.Verifier, error) {
 
 // Clone returns a copy of k.
 func (k *Key) Clone() *Key {
-	return &Key{PublicKey: k.PublicKey, Unknown: k.Unknown.Clone(), ValUnknown: k.ValUnknown.Clone()}
+	return &Key{PublicKey: k.PublicKey, Unknown: k.Unknown.Clone(), ValUnknown: k.ValUnknown.Clone(), listedAs: k.listedAs}
 }
 
 func (k *Key) encode(w *canonjson.Writer) {
@@ -137,23 +139,110 @@ func decodeKey(r *canonjson.Reader) (*Key, string, error) {
 	return k, hex.EncodeToString(sum[:]), nil
 }
 
-// decodeKeys reads a map of key ID to key and checks that every key ID is
-// the key's own, as the specification requires.
+// maxKeyIDLen bounds a key ID that is not the key's hash.
+const maxKeyIDLen = 256
+
+// decodeKeys reads a map of key ID to key. A key ID is the name the
+// document gives the key: see checkKeyIDs for what is accepted.
 func decodeKeys(r *canonjson.Reader) (map[string]*Key, error) {
 	m := make(map[string]*Key)
+	named := false // some key ID is not its key's hash
 	err := r.Object(func(name []byte) error {
 		id := string(name)
 		k, computed, err := decodeKey(r)
 		if err != nil {
 			return inKey(id, err)
 		}
-		if computed != id {
-			return inKey(id, invalid("key ID does not match the key (its ID is %s)", computed))
-		}
+		k.listedAs = id
 		m[id] = k
+		if computed != id {
+			named = true
+			return inKey(id, checkOpaqueKeyID(id))
+		}
 		return nil
 	})
-	return m, err
+	switch {
+	case err != nil:
+		return nil, err
+	case named:
+		return m, checkKeyIDs(m, false)
+	}
+	return m, nil
+}
+
+// checkOpaqueKeyID checks a key ID that is not its key's hash: a name,
+// printable and bounded, since it ends up in error messages.
+func checkOpaqueKeyID(id string) error {
+	if id == "" || len(id) > maxKeyIDLen {
+		return invalid("key ID of %d bytes is not the key's hash and not a name of 1 to %d bytes", len(id), maxKeyIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x20 || id[i] > 0x7e {
+			return invalid("key ID %q is not the key's hash and not printable ASCII", id)
+		}
+	}
+	return nil
+}
+
+// checkKeyIDs checks the key IDs of one document. Strictly, every key ID is
+// the hash of its key, as the specification requires. Otherwise a key ID is
+// an opaque name, as python-tuf, go-tuf and TAP 12 treat it: the same key
+// may be listed under several IDs (a threshold counts it once), but an ID
+// that is the hash of one key listed in the document may not name another:
+// "two different keys under one ID" is refused in both modes.
+func checkKeyIDs(m map[string]*Key, strict bool) error {
+	for _, id := range sortedKeys(m) {
+		hash := m[id].ID()
+		if hash == id {
+			continue
+		}
+		if strict {
+			return inKey(id, &KeyIDError{ID: id, Hash: hash})
+		}
+		if other, ok := m[hash]; ok && other.ID() != hash {
+			return inKey(hash, invalid("names a different key than the one listed as %q, whose hash it is: one key ID for two keys", id))
+		}
+	}
+	return nil
+}
+
+// KeyIDError is a key ID that is not the hash of its key, refused by the
+// strict key ID rule (CheckKeyIDs).
+type KeyIDError struct {
+	ID   string // the key ID the document lists
+	Hash string // the key's hash, its ID under the specification
+}
+
+func (e *KeyIDError) Error() string {
+	return fmt.Sprintf("key ID does not match the key (its ID is %s; refused by the strict key ID rule)", e.Hash)
+}
+
+// CheckKeyIDs applies the specification's strict rule to the keys of a
+// root document or of delegations: every key ID must be the SHA-256 of the
+// key's canonical form. Parsing does not require it (see the package
+// documentation); a client that wants the strict rule calls this on every
+// root and targets document it trusts.
+func CheckKeyIDs[T Role](m *Metadata[T]) error {
+	doc := m.Signed.common().Type + " metadata"
+	var err error
+	switch d := any(m.Signed).(type) {
+	case *Root:
+		err = in("signed", in("keys", checkKeyIDs(d.Keys, true)))
+	case *Targets:
+		if d.Delegations != nil {
+			err = in("signed", in("delegations", in("keys", checkKeyIDs(d.Delegations.Keys, true))))
+		}
+	}
+	return docError(doc, err)
+}
+
+// validKeyID reports whether a document built in memory may list k under
+// id: its hash, or the ID it was read under (kept, never made up).
+func validKeyID(id string, k *Key) error {
+	if got := k.ID(); got != id && id != k.listedAs {
+		return inKey(id, invalid("key ID does not match the key (its ID is %s)", got))
+	}
+	return nil
 }
 
 func encodeKeys(w *canonjson.Writer, m map[string]*Key) {

@@ -160,9 +160,12 @@ func (r *Root) Validate() error {
 		return err
 	}
 	for id, k := range r.Keys {
-		if got := k.ID(); got != id {
-			return in("keys", inKey(id, invalid("key ID does not match the key (its ID is %s)", got)))
+		if err := validKeyID(id, k); err != nil {
+			return in("keys", err)
 		}
+	}
+	if err := checkKeyIDs(r.Keys, false); err != nil {
+		return in("keys", err)
 	}
 	for name, rk := range r.Roles {
 		if err := rk.validate(); err != nil {

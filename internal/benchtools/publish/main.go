@@ -47,7 +47,7 @@ func request(method, url, token string, body []byte) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode/100 != 2 {
 		return nil, fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, out)
 	}
 	return out, nil
@@ -95,6 +95,9 @@ func run(base, gun, token string) error {
 	root := metadata.NewRoot(expires)
 	root.AddKey("root", metadata.NewKey(rootKey.PublicKey()))
 	root.AddKey("targets", metadata.NewKey(targetsKey.PublicKey()))
+	if _, err := request("POST", base+"/api/v1/repositories/"+gun, token, nil); err != nil {
+		return err
+	}
 	for _, role := range []string{"timestamp", "snapshot"} {
 		k, err := onlineKey(base, gun, role, token)
 		if err != nil {

@@ -37,11 +37,14 @@ var (
 	bucketTokens     = []byte("tokens")     // hash → JSON store.Token (ID not stored: the hash's first 16 hex digits)
 	bucketKeys       = []byte("keys")       // gun NUL role NUL seq(8) → JSON store.OnlineKey
 	bucketTargets    = []byte("targets")    // gun NUL sha256 → JSON store.Target
+	bucketDeleted    = []byte("deleted")    // gun → time of the last deletion (RFC 3339)
+	bucketTargets512 = []byte("targets512") // gun NUL sha512 → sha256: targets by SHA-512 (schema 2)
+	bucketListings   = []byte("listings")   // gun NUL digest NUL path NUL role → until (RFC 3339), empty while listed
 )
 
 // schemaVersion is the layout this code writes. Opening a database with a
 // newer layout fails; older layouts are migrated in Open.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // Store is a store.Store in a bbolt file.
 type Store struct {
@@ -79,14 +82,30 @@ func (s *Store) migrate() error {
 		if err != nil {
 			return err
 		}
+		var have uint64
 		if v := meta.Get([]byte("schema")); v != nil {
-			if n := binary.BigEndian.Uint64(v); n > schemaVersion {
-				return fmt.Errorf("database schema version %d is newer than this server's (%d)", n, schemaVersion)
+			if have = binary.BigEndian.Uint64(v); have > schemaVersion {
+				return fmt.Errorf("database schema version %d is newer than this server's (%d)", have, schemaVersion)
 			}
 		}
-		for _, b := range [][]byte{bucketRepos, bucketFiles, bucketChanges, bucketGUNChanges, bucketTokens, bucketKeys, bucketTargets} {
+		for _, b := range [][]byte{bucketRepos, bucketFiles, bucketChanges, bucketGUNChanges, bucketTokens, bucketKeys, bucketTargets, bucketDeleted, bucketTargets512, bucketListings} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
+			}
+		}
+		if have < 2 {
+			// Schema 2 indexes targets by SHA-512 too.
+			by512 := tx.Bucket(bucketTargets512)
+			err := tx.Bucket(bucketTargets).ForEach(func(k, v []byte) error {
+				var t store.Target
+				if err := json.Unmarshal(v, &t); err != nil {
+					return err
+				}
+				gun, _, _ := bytes.Cut(k, []byte{0})
+				return by512.Put(key(string(gun), t.SHA512), []byte(t.SHA256))
+			})
+			if err != nil {
+				return fmt.Errorf("indexing targets by SHA-512: %w", err)
 			}
 		}
 		return meta.Put([]byte("schema"), u64(schemaVersion))
@@ -187,6 +206,9 @@ func (s *Store) Publish(_ context.Context, u store.Update) (store.Change, error)
 				tsSum = f.SHA256
 			}
 		}
+		if err := putListings(tx, gun, u.Listings); err != nil {
+			return err
+		}
 		store.PauseInCommit() // files written, repository not yet updated
 		r := u.Repo
 		r.UpdatedAt = time.Now().UTC()
@@ -233,11 +255,11 @@ func deletePrefix(b *bbolt.Bucket, prefix []byte) error {
 func (s *Store) Delete(_ context.Context, gun string) (store.Change, error) {
 	var ch store.Change
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		repos := tx.Bucket(bucketRepos)
-		if repos.Get([]byte(gun)) == nil {
-			return store.ErrNotFound
+		if err := tx.Bucket(bucketRepos).Delete([]byte(gun)); err != nil {
+			return err
 		}
-		if err := repos.Delete([]byte(gun)); err != nil {
+		now := time.Now().UTC()
+		if err := tx.Bucket(bucketDeleted).Put([]byte(gun), []byte(now.Format(time.RFC3339Nano))); err != nil {
 			return err
 		}
 		prefix := key(gun, "")
@@ -245,6 +267,12 @@ func (s *Store) Delete(_ context.Context, gun string) (store.Change, error) {
 			return err
 		}
 		if err := deletePrefix(tx.Bucket(bucketTargets), prefix); err != nil {
+			return err
+		}
+		if err := deletePrefix(tx.Bucket(bucketTargets512), prefix); err != nil {
+			return err
+		}
+		if err := deletePrefix(tx.Bucket(bucketListings), prefix); err != nil {
 			return err
 		}
 		var err error
@@ -256,6 +284,16 @@ func (s *Store) Delete(_ context.Context, gun string) (store.Change, error) {
 	}
 	s.notify(gun)
 	return ch, nil
+}
+
+// Deleted implements store.Store.
+func (s *Store) Deleted(_ context.Context, gun string) (bool, error) {
+	var deleted bool
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		deleted = tx.Bucket(bucketDeleted).Get([]byte(gun)) != nil
+		return nil
+	})
+	return deleted, err
 }
 
 // Expiring implements store.Store.
@@ -482,12 +520,108 @@ func (s *Store) OnlineKeys(_ context.Context, gun, role string) ([]store.OnlineK
 	return out, nil
 }
 
+// SomeOnlineKeys implements store.Store. The bucket is ordered by GUN, so
+// these are the newest keys of the first GUNs, which is as good a sample.
+func (s *Store) SomeOnlineKeys(_ context.Context, limit int) ([]store.OnlineKey, error) {
+	var out []store.OnlineKey
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketKeys).Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			var ok store.OnlineKey
+			if err := json.Unmarshal(v, &ok); err != nil {
+				return err
+			}
+			out = append(out, ok)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("online keys: %w", err)
+	}
+	return out, nil
+}
+
+func putListings(tx *bbolt.Tx, gun string, ls []store.Listing) error {
+	b := tx.Bucket(bucketListings)
+	for _, l := range ls {
+		var until []byte
+		if !l.Until.IsZero() {
+			until = []byte(l.Until.UTC().Format(time.RFC3339Nano))
+		}
+		if err := b.Put(key(gun, l.Digest, l.Path, l.Role), until); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddListings implements store.Store.
+func (s *Store) AddListings(_ context.Context, gun string, ls []store.Listing) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error { return putListings(tx, gun, ls) })
+	if err != nil {
+		return fmt.Errorf("listings of %s: %w", gun, err)
+	}
+	return nil
+}
+
+// Listed implements store.Store.
+func (s *Store) Listed(_ context.Context, gun, digest, path string, at time.Time) (bool, error) {
+	listed := false
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		prefix := append(key(gun, digest, path), 0)
+		c := tx.Bucket(bucketListings).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(v) == 0 {
+				listed = true
+				return nil
+			}
+			until, err := time.Parse(time.RFC3339Nano, string(v))
+			if err != nil {
+				return err
+			}
+			if until.After(at) {
+				listed = true
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("listings of %s: %w", gun, err)
+	}
+	return listed, nil
+}
+
+// DeleteOnlineKeys implements store.Store.
+func (s *Store) DeleteOnlineKeys(_ context.Context, gun string) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketKeys)
+		prefix := key(gun, "")
+		c := b.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete online keys of %s: %w", gun, err)
+	}
+	return n, nil
+}
+
 // AddTarget implements store.Store.
 func (s *Store) AddTarget(_ context.Context, gun string, t store.Target) error {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = time.Now().UTC()
 	}
 	err := s.db.Update(func(tx *bbolt.Tx) error {
+		if err := tx.Bucket(bucketTargets512).Put(key(gun, t.SHA512), []byte(t.SHA256)); err != nil {
+			return err
+		}
 		return putJSON(tx.Bucket(bucketTargets), key(gun, t.SHA256), t)
 	})
 	if err != nil {
@@ -496,25 +630,18 @@ func (s *Store) AddTarget(_ context.Context, gun string, t store.Target) error {
 	return nil
 }
 
-// Target implements store.Store.
+// Target implements store.Store: one lookup by SHA-256, or two by
+// SHA-512, whether the target is there or not.
 func (s *Store) Target(_ context.Context, gun, digest string) (store.Target, error) {
 	var t store.Target
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketTargets)
-		if err := getJSON(b, key(gun, digest), &t); !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		prefix := key(gun, "")
-		c := b.Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if err := json.Unmarshal(v, &t); err != nil {
-				return err
-			}
-			if t.SHA512 == digest {
-				return nil
+		sum := []byte(digest)
+		if len(digest) != 64 {
+			if sum = tx.Bucket(bucketTargets512).Get(key(gun, digest)); sum == nil {
+				return store.ErrNotFound
 			}
 		}
-		return store.ErrNotFound
+		return getJSON(tx.Bucket(bucketTargets), key(gun, string(sum)), &t)
 	})
 	if err != nil {
 		return store.Target{}, fmt.Errorf("target %s of %s: %w", digest, gun, err)

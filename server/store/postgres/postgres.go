@@ -219,6 +219,9 @@ func (s *Store) Publish(ctx context.Context, u store.Update) (store.Change, erro
 				tsSum = f.SHA256
 			}
 		}
+		if err := putListings(ctx, tx, gun, u.Listings); err != nil {
+			return err
+		}
 		store.PauseInCommit() // files inserted, repository row not yet updated
 		r := u.Repo
 		args := []any{gun, r.RootVersion, r.SnapshotVersion, r.TimestampVersion, r.TimestampExpires, r.SnapshotExpires, r.SnapshotOnline}
@@ -259,12 +262,12 @@ func addChange(ctx context.Context, tx pgx.Tx, ch store.Change) (store.Change, e
 func (s *Store) Delete(ctx context.Context, gun string) (store.Change, error) {
 	var ch store.Change
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM repositories WHERE gun = $1`, gun)
-		if err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM repositories WHERE gun = $1`, gun); err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrNotFound
+		if _, err := tx.Exec(ctx, `INSERT INTO deleted_repositories (gun) VALUES ($1)
+			ON CONFLICT (gun) DO UPDATE SET deleted_at = now()`, gun); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM metadata_files WHERE gun = $1`, gun); err != nil {
 			return err
@@ -272,10 +275,21 @@ func (s *Store) Delete(ctx context.Context, gun string) (store.Change, error) {
 		if _, err := tx.Exec(ctx, `DELETE FROM targets WHERE gun = $1`, gun); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM listings WHERE gun = $1`, gun); err != nil {
+			return err
+		}
+		var err error
 		ch, err = addChange(ctx, tx, store.Change{GUN: gun, Category: store.CategoryDeletion})
 		return err
 	})
 	return ch, wrap("delete "+gun, err)
+}
+
+// Deleted implements store.Store.
+func (s *Store) Deleted(ctx context.Context, gun string) (bool, error) {
+	var deleted bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deleted_repositories WHERE gun = $1)`, gun).Scan(&deleted)
+	return deleted, wrap("deleted "+gun, err)
 }
 
 // Expiring implements store.Store.
@@ -425,6 +439,59 @@ func (s *Store) OnlineKeys(ctx context.Context, gun, role string) ([]store.Onlin
 	return out, wrap(role+" keys of "+gun, err)
 }
 
+// SomeOnlineKeys implements store.Store.
+func (s *Store) SomeOnlineKeys(ctx context.Context, limit int) ([]store.OnlineKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+keyColumns+` FROM online_keys ORDER BY id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, wrap("online keys", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.OnlineKey, error) { return scanKey(row) })
+	return out, wrap("online keys", err)
+}
+
+// putListings upserts listings in one statement.
+func putListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing) error {
+	if len(ls) == 0 {
+		return nil
+	}
+	digests, paths, roles := make([]string, len(ls)), make([]string, len(ls)), make([]string, len(ls))
+	untils := make([]*time.Time, len(ls))
+	for i, l := range ls {
+		digests[i], paths[i], roles[i] = l.Digest, l.Path, l.Role
+		if !l.Until.IsZero() {
+			u := l.Until
+			untils[i] = &u
+		}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO listings (gun, digest, path, role, until)
+		SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[])
+		ON CONFLICT (gun, digest, path, role) DO UPDATE SET until = EXCLUDED.until`, gun, digests, paths, roles, untils)
+	return err
+}
+
+// AddListings implements store.Store.
+func (s *Store) AddListings(ctx context.Context, gun string, ls []store.Listing) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return putListings(ctx, tx, gun, ls) })
+	return wrap("listings of "+gun, err)
+}
+
+// Listed implements store.Store.
+func (s *Store) Listed(ctx context.Context, gun, digest, path string, at time.Time) (bool, error) {
+	var listed bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM listings WHERE gun = $1 AND digest = $2 AND path = $3
+		AND (until IS NULL OR until > $4))`, gun, digest, path, at).Scan(&listed)
+	return listed, wrap("listings of "+gun, err)
+}
+
+// DeleteOnlineKeys implements store.Store.
+func (s *Store) DeleteOnlineKeys(ctx context.Context, gun string) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM online_keys WHERE gun = $1`, gun)
+	if err != nil {
+		return 0, wrap("delete online keys of "+gun, err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // AddTarget implements store.Store.
 func (s *Store) AddTarget(ctx context.Context, gun string, t store.Target) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO targets (gun, sha256, sha512, length) VALUES ($1, $2, $3, $4)
@@ -435,8 +502,13 @@ func (s *Store) AddTarget(ctx context.Context, gun string, t store.Target) error
 // Target implements store.Store.
 func (s *Store) Target(ctx context.Context, gun, digest string) (store.Target, error) {
 	var t store.Target
+	// One index lookup either way: the primary key, or targets_gun_sha512.
+	column := "sha256"
+	if len(digest) != 64 {
+		column = "sha512"
+	}
 	err := s.pool.QueryRow(ctx, `SELECT sha256, sha512, length, created_at FROM targets
-		WHERE gun = $1 AND (sha256 = $2 OR sha512 = $2) LIMIT 1`, gun, digest).Scan(&t.SHA256, &t.SHA512, &t.Length, &t.CreatedAt)
+		WHERE gun = $1 AND `+column+` = $2 LIMIT 1`, gun, digest).Scan(&t.SHA256, &t.SHA512, &t.Length, &t.CreatedAt)
 	t.CreatedAt = t.CreatedAt.UTC()
 	return t, wrap(fmt.Sprintf("target %s of %s", digest, gun), err)
 }

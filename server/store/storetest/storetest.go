@@ -274,8 +274,16 @@ func testChangefeed(t *testing.T, s store.Store) {
 func testDelete(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	const gun = "example.com/doomed"
-	if _, err := s.Delete(ctx, gun); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("Delete of a missing repository: got %v, want ErrNotFound", err)
+	if d, err := s.Deleted(ctx, gun); err != nil || d {
+		t.Errorf("Deleted before any deletion = %v, %v", d, err)
+	}
+	// A GUN with nothing in the store (its keys in a signing service)
+	// is recorded as deleted all the same.
+	if _, err := s.Delete(ctx, "example.com/keys-only"); err != nil {
+		t.Errorf("Delete of a GUN with nothing in the store: %v", err)
+	}
+	if d, err := s.Deleted(ctx, "example.com/keys-only"); err != nil || !d {
+		t.Errorf("Deleted after deleting a GUN with nothing in the store = %v, %v", d, err)
 	}
 	mustPublish(t, s, update(gun, 0, file("targets", 1, "t1")))
 	mustPublish(t, s, update("example.com/doomed-not", 0, file("targets", 1, "other")))
@@ -296,6 +304,12 @@ func testDelete(t *testing.T, s store.Store) {
 	}
 	if _, err := s.File(ctx, "example.com/doomed-not", "targets", 1); err != nil {
 		t.Errorf("Delete removed another repository's file: %v", err)
+	}
+	if d, err := s.Deleted(ctx, gun); err != nil || !d {
+		t.Errorf("Deleted after Delete = %v, %v", d, err)
+	}
+	if d, _ := s.Deleted(ctx, "example.com/doomed-not"); d {
+		t.Errorf("Deleted of another GUN = true")
 	}
 	// The GUN can be created again, from version 1.
 	mustPublish(t, s, update(gun, 0, file("targets", 1, "t1 again")))
@@ -518,6 +532,25 @@ func testOnlineKeys(t *testing.T, s store.Store) {
 	if len(ks) != 2 || ks[0].KeyID != "rotated" || ks[1].KeyID != first.KeyID {
 		t.Errorf("OnlineKeys = %+v, want rotated then %s", ks, first.KeyID)
 	}
+	other := mk("other GUN's")
+	other.GUN = gun + "/sub"
+	if _, err := s.AddOnlineKey(ctx, other, false); err != nil {
+		t.Fatal(err)
+	}
+	if some, err := s.SomeOnlineKeys(ctx, 2); err != nil || len(some) != 2 {
+		t.Errorf("SomeOnlineKeys(2) = %d keys, %v", len(some), err)
+	}
+	defer func() {
+		if n, err := s.DeleteOnlineKeys(ctx, gun); err != nil || n != 2 {
+			t.Errorf("DeleteOnlineKeys = %d, %v, want 2", n, err)
+		}
+		if ks, err := s.OnlineKeys(ctx, gun, "timestamp"); err != nil || len(ks) != 0 {
+			t.Errorf("OnlineKeys after DeleteOnlineKeys = %v, %v", ks, err)
+		}
+		if ks, _ := s.OnlineKeys(ctx, other.GUN, "timestamp"); len(ks) != 1 {
+			t.Errorf("DeleteOnlineKeys removed another GUN's key: %v", ks)
+		}
+	}()
 	if ks, _ := s.OnlineKeys(ctx, gun, "snapshot"); len(ks) != 0 {
 		t.Errorf("snapshot keys = %+v, want none", ks)
 	}
@@ -526,21 +559,40 @@ func testOnlineKeys(t *testing.T, s store.Store) {
 func testTargets(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	const gun = "example.com/blobs"
-	tg := store.Target{SHA256: "11", SHA512: "2222", Length: 42}
+	sum256, sum512 := strings.Repeat("1", 64), strings.Repeat("2", 128)
+	tg := store.Target{SHA256: sum256, SHA512: sum512, Length: 42}
 	if err := s.AddTarget(ctx, gun, tg); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AddTarget(ctx, gun, tg); err != nil {
 		t.Fatalf("AddTarget twice: %v", err)
 	}
-	for _, d := range []string{"11", "2222"} {
+	// Many others, so that a lookup that scans would be seen to.
+	for i := range 50 {
+		o := store.Target{SHA256: fmt.Sprintf("%064x", i), SHA512: fmt.Sprintf("%0128x", i+1000), Length: int64(i)}
+		if err := s.AddTarget(ctx, gun, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{sum256, sum512} {
 		got, err := s.Target(ctx, gun, d)
-		if err != nil || got.SHA256 != "11" || got.SHA512 != "2222" || got.Length != 42 {
+		if err != nil || got.SHA256 != sum256 || got.SHA512 != sum512 || got.Length != 42 {
 			t.Errorf("Target(%s) = %+v, %v", d, got, err)
 		}
 	}
-	if _, err := s.Target(ctx, "example.com/other", "11"); !errors.Is(err, store.ErrNotFound) {
+	if got, err := s.Target(ctx, gun, fmt.Sprintf("%0128x", 1007)); err != nil || got.Length != 7 {
+		t.Errorf("Target by the SHA-512 of another target = %+v, %v", got, err)
+	}
+	for _, d := range []string{strings.Repeat("3", 64), strings.Repeat("3", 128), sum512[:64], sum256 + sum256} {
+		if _, err := s.Target(ctx, gun, d); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Target(%s), unknown: %v", d, err)
+		}
+	}
+	if _, err := s.Target(ctx, "example.com/other", sum256); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Target of another GUN: %v", err)
+	}
+	if _, err := s.Target(ctx, "example.com/other", sum512); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Target of another GUN by SHA-512: %v", err)
 	}
 }
 

@@ -1,11 +1,19 @@
-// Package trust holds the trust rules of a TUF client: which metadata may be
-// loaded, in which order, and checked how (TUF specification section 5).
+// Package trust holds the trust rules of TUF (specification section 5):
+// which metadata may be loaded, in which order, and checked how, and the
+// search through the delegations.
 //
 // A Set is a pure state machine. It takes raw metadata bytes and a reference
 // time, never touches the network or the disk, and either accepts a
 // document, keeping its exact bytes for the caller to persist, or returns an
 // error that names the file and the failed check, leaving its state as it
-// was. The client package drives it with fetched and cached bytes.
+// was. The client drives it with fetched and cached bytes; the repository
+// library drives it with what it reads back from a metadata server. Options
+// hold what differs between them: the reference time and what an expired
+// document does.
+//
+// Documents are parsed by package metadata, which reads the shapes deployed
+// repositories have beyond the specification (see its documentation);
+// Options.StrictKeyIDs restores the specification's strict key ID rule.
 package trust
 
 import (
@@ -24,15 +32,46 @@ type Doc[T metadata.Role] struct {
 	Raw []byte
 }
 
-// Set is the trusted metadata of one client update. It is not safe for
-// concurrent use; the client serializes access to it.
+// Options says how a Set checks what it is given.
+type Options struct {
+	// Time is the reference time expiry is checked against, fixed for the
+	// life of the Set (spec 5.1); zero means the time New is called. A
+	// server checking an upload passes a reading of its own clock.
+	Time time.Time
+	// Expiry is what an expired document does.
+	Expiry ExpiryPolicy
+	// StrictKeyIDs refuses root and targets metadata that lists a key under
+	// an ID other than the key's hash, as the specification requires. By
+	// default a key ID is a name (see package metadata): repositories such
+	// as Sigstore's root of trust list keys so.
+	StrictKeyIDs bool
+}
+
+// ExpiryPolicy is what a Set does with a document that expired before the
+// reference time.
+type ExpiryPolicy int
+
+const (
+	// ExpiryFail refuses it with an *ExpiredError, as a client must.
+	ExpiryFail ExpiryPolicy = iota
+	// ExpiryReport accepts it, when every other check passes, and lists it
+	// in Set.Expired: for a maintainer's tool that reads a repository in
+	// order to repair it, never for a client that installs what it reads.
+	ExpiryReport
+)
+
+// Set is the trusted metadata of one update. It is not safe for concurrent
+// use; its users serialize access to it.
 type Set struct {
 	ref       time.Time
+	expiry    ExpiryPolicy
+	expired   []*ExpiredError // accepted under ExpiryReport, in order
 	root      Doc[*metadata.Root]
 	timestamp *Doc[*metadata.Timestamp]
 	snapshot  *Doc[*metadata.Snapshot]
 	targets   map[string]*targetsDoc
 	rotated   bool // timestamp or snapshot keys changed in a root update
+	strictIDs bool // Options.StrictKeyIDs
 }
 
 type targetsDoc struct {
@@ -42,19 +81,46 @@ type targetsDoc struct {
 
 // New starts a Set from a trusted root, which must be signed by its own
 // threshold of keys. The root may be expired: an update may replace it.
-func New(rootData []byte, ref time.Time) (*Set, error) {
+func New(rootData []byte, opts Options) (*Set, error) {
 	root, err := metadata.ParseRoot(rootData)
 	if err != nil {
 		return nil, fileErr("root.json", "parse", err)
 	}
+	if err := checkKeyIDs(opts.StrictKeyIDs, "root.json", root); err != nil {
+		return nil, err
+	}
 	if err := root.Signed.VerifyRole(metadata.TypeRoot, root); err != nil {
 		return nil, fileErr("root.json", "signatures", err)
 	}
-	return &Set{ref: ref, root: Doc[*metadata.Root]{root, rootData}, targets: map[string]*targetsDoc{}}, nil
+	ref := opts.Time
+	if ref.IsZero() {
+		ref = time.Now()
+	}
+	return &Set{ref: ref, expiry: opts.Expiry, root: Doc[*metadata.Root]{root, rootData}, targets: map[string]*targetsDoc{}, strictIDs: opts.StrictKeyIDs}, nil
 }
 
 // Reference returns the reference time of the update.
 func (s *Set) Reference() time.Time { return s.ref }
+
+// Expired returns the expired documents the Set accepted under
+// ExpiryReport, in the order it met them, each once.
+func (s *Set) Expired() []*ExpiredError { return slices.Clone(s.expired) }
+
+// checkExpiry applies the expiry policy to a document that expires at
+// expires.
+func (s *Set) checkExpiry(file string, expires time.Time) error {
+	if expires.After(s.ref) { // as metadata.Common.IsExpired
+		return nil
+	}
+	e := &ExpiredError{File: file, Expires: expires, Ref: s.ref}
+	if s.expiry != ExpiryReport {
+		return e
+	}
+	if !slices.ContainsFunc(s.expired, func(x *ExpiredError) bool { return x.File == file }) {
+		s.expired = append(s.expired, e)
+	}
+	return nil
+}
 
 // Root returns the trusted root.
 func (s *Set) Root() Doc[*metadata.Root] { return s.root }
@@ -87,6 +153,9 @@ func (s *Set) UpdateRoot(data []byte) error {
 	if err != nil {
 		return fileErr(name, "parse", err)
 	}
+	if err := checkKeyIDs(s.strictIDs, name, root); err != nil {
+		return err
+	}
 	if err := s.root.Signed.VerifyRole(metadata.TypeRoot, root); err != nil {
 		return fileErr(name, "signatures by the trusted root's keys", err)
 	}
@@ -101,12 +170,24 @@ func (s *Set) UpdateRoot(data []byte) error {
 	return nil
 }
 
-// CheckRootExpiry fails when the trusted root has expired (5.3.10).
-func (s *Set) CheckRootExpiry() error {
-	if s.root.Signed.IsExpired(s.ref) {
-		return &ExpiredError{File: "root.json", Expires: s.root.Signed.Expires, Ref: s.ref}
+// UpdateRootChain checks root versions that follow the trusted one, in
+// order, each as UpdateRoot does: for an update that carries several root
+// versions at once. It takes all of them or, naming the first that fails,
+// none.
+func (s *Set) UpdateRootChain(chain [][]byte) error {
+	root, rotated := s.root, s.rotated
+	for _, data := range chain {
+		if err := s.UpdateRoot(data); err != nil {
+			s.root, s.rotated = root, rotated
+			return err
+		}
 	}
 	return nil
+}
+
+// CheckRootExpiry fails when the trusted root has expired (5.3.10).
+func (s *Set) CheckRootExpiry() error {
+	return s.checkExpiry("root.json", s.root.Signed.Expires)
 }
 
 // RotatedKeys reports whether the keys or threshold of the timestamp or
@@ -116,21 +197,15 @@ func (s *Set) CheckRootExpiry() error {
 func (s *Set) RotatedKeys() bool { return s.rotated }
 
 func keysChanged(old, new *metadata.Root) bool {
-	// Key IDs are the keys' hashes (the parser checks): equal IDs, equal keys.
+	// Keys are compared by their hashes, not by the IDs the roots list
+	// them under: an ID is only a name within one document.
 	for _, role := range []string{metadata.TypeTimestamp, metadata.TypeSnapshot} {
 		a, b := old.Roles[role], new.Roles[role]
-		if a == nil || b == nil || a.Threshold != b.Threshold || !sameSet(a.KeyIDs, b.KeyIDs) {
+		if a == nil || b == nil || a.Threshold != b.Threshold || !slices.Equal(roleKeys(old, role), roleKeys(new, role)) {
 			return true
 		}
 	}
 	return false
-}
-
-func sameSet(a, b []string) bool {
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(x, y)
 }
 
 // LoadTimestamp trusts a timestamp from the local cache as the reference
@@ -188,8 +263,8 @@ func (s *Set) UpdateTimestamp(data []byte) error {
 			return &RollbackError{File: "timestamp.json", Got: ts.Signed.Version, Want: old.Signed.Version}
 		}
 		if ts.Signed.Version == old.Signed.Version {
-			if old.Signed.IsExpired(s.ref) {
-				return &ExpiredError{File: "timestamp.json", Expires: old.Signed.Expires, Ref: s.ref}
+			if err := s.checkExpiry("timestamp.json", old.Signed.Expires); err != nil {
+				return err
 			}
 			return fmt.Errorf("timestamp.json: version %d: %w", ts.Signed.Version, ErrUnchanged)
 		}
@@ -198,8 +273,8 @@ func (s *Set) UpdateTimestamp(data []byte) error {
 			return &RollbackError{File: "snapshot.json (as listed in timestamp.json)", Got: newSnap, Want: oldSnap}
 		}
 	}
-	if ts.Signed.IsExpired(s.ref) {
-		return &ExpiredError{File: "timestamp.json", Expires: ts.Signed.Expires, Ref: s.ref}
+	if err := s.checkExpiry("timestamp.json", ts.Signed.Expires); err != nil {
+		return err
 	}
 	s.timestamp = &Doc[*metadata.Timestamp]{ts, data}
 	return nil
@@ -210,10 +285,7 @@ func (s *Set) CheckTimestamp() error {
 	if s.timestamp == nil {
 		return errors.New("timestamp.json: no trusted timestamp")
 	}
-	if s.timestamp.Signed.IsExpired(s.ref) {
-		return &ExpiredError{File: "timestamp.json", Expires: s.timestamp.Signed.Expires, Ref: s.ref}
-	}
-	return nil
+	return s.checkExpiry("timestamp.json", s.timestamp.Signed.Expires)
 }
 
 // SnapshotMeta returns what the trusted timestamp says about snapshot.json.
@@ -293,8 +365,8 @@ func (s *Set) UpdateSnapshot(data []byte) error {
 			}
 		}
 	}
-	if snap.Signed.IsExpired(s.ref) {
-		return &ExpiredError{File: "snapshot.json", Expires: snap.Signed.Expires, Ref: s.ref}
+	if err := s.checkExpiry("snapshot.json", snap.Signed.Expires); err != nil {
+		return err
 	}
 	s.snapshot = &Doc[*metadata.Snapshot]{snap, data}
 	return nil
@@ -312,10 +384,7 @@ func (s *Set) CheckSnapshot() error {
 	if want := s.timestamp.Signed.SnapshotMeta().Version; s.snapshot.Signed.Version != want {
 		return &VersionMismatchError{File: "snapshot.json", Got: s.snapshot.Signed.Version, Want: want, ListedIn: "timestamp.json"}
 	}
-	if s.snapshot.Signed.IsExpired(s.ref) {
-		return &ExpiredError{File: "snapshot.json", Expires: s.snapshot.Signed.Expires, Ref: s.ref}
-	}
-	return nil
+	return s.checkExpiry("snapshot.json", s.snapshot.Signed.Expires)
 }
 
 // TargetsMeta returns what the trusted snapshot says about the metadata of
@@ -369,11 +438,14 @@ func (s *Set) UpdateTargets(role, parent string, data []byte) error {
 	case err != nil:
 		return fileErr(name, "parse", err)
 	}
+	if err := checkKeyIDs(s.strictIDs, name, doc); err != nil {
+		return err
+	}
 	if doc.Signed.Version != meta.Version {
 		return &VersionMismatchError{File: name, Got: doc.Signed.Version, Want: meta.Version, ListedIn: "snapshot.json"}
 	}
-	if doc.Signed.IsExpired(s.ref) {
-		return &ExpiredError{File: name, Expires: doc.Signed.Expires, Ref: s.ref}
+	if err := s.checkExpiry(name, doc.Signed.Expires); err != nil {
+		return err
 	}
 	s.targets[role] = &targetsDoc{Doc[*metadata.Targets]{doc, data}, map[string]bool{parent: true}}
 	return nil

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rampart-tuf/rampart/client/trust"
 	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
+	"github.com/rampart-tuf/rampart/tuf/trust"
 )
 
 var now = time.Now()
@@ -33,7 +33,7 @@ func fixture(t *testing.T) *repotest.Repo {
 // and including the role named by upTo.
 func load(t *testing.T, repo *repotest.Repo, upTo string) *trust.Set {
 	t.Helper()
-	s, err := trust.New(repo.Meta("root"), now)
+	s, err := trust.New(repo.Meta("root"), trust.Options{Time: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,22 +81,22 @@ func signer(t *testing.T) keys.Signer { return repotest.NewSigner(t) }
 func TestNew(t *testing.T) {
 	repo := fixture(t)
 	root := repo.Meta("root")
-	if _, err := trust.New(root, now); err != nil {
+	if _, err := trust.New(root, trust.Options{Time: now}); err != nil {
 		t.Fatal(err)
 	}
 	var ce *trust.CheckError
 	var te *metadata.ThresholdError
-	_, err := trust.New(repotest.Forge[*metadata.Root](t, root, nil), now)
+	_, err := trust.New(repotest.Forge[*metadata.Root](t, root, nil), trust.Options{Time: now})
 	checkErr(t, err, &te, "root.json: signatures check failed")
-	_, err = trust.New(repotest.Forge[*metadata.Root](t, root, nil, signer(t)), now)
+	_, err = trust.New(repotest.Forge[*metadata.Root](t, root, nil, signer(t)), trust.Options{Time: now})
 	checkErr(t, err, &ce, "root.json: signatures check failed")
 	var me *metadata.Error
-	_, err = trust.New(repo.Meta("timestamp"), now)
+	_, err = trust.New(repo.Meta("timestamp"), trust.Options{Time: now})
 	checkErr(t, err, &me, "root.json: parse check failed")
 
 	// An expired trusted root loads (a newer root may replace it), but
 	// does not pass the freeze check.
-	s, err := trust.New(root, repo.Expires.Add(time.Second))
+	s, err := trust.New(root, trust.Options{Time: repo.Expires.Add(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +309,7 @@ func TestUnchangedTimestampExpired(t *testing.T) {
 	repo.Timestamp.Signed.Expires = now.Add(time.Hour).UTC().Truncate(time.Second)
 	repo.Publish()
 	ts := repo.Meta("timestamp")
-	s, err := trust.New(repo.Meta("root"), now.Add(2*time.Hour))
+	s, err := trust.New(repo.Meta("root"), trust.Options{Time: now.Add(2 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -577,7 +577,7 @@ func TestTwoParents(t *testing.T) {
 func TestReferenceTimeIsFixed(t *testing.T) {
 	repo := fixture(t)
 	ref := repo.Expires.Add(-time.Second)
-	s, err := trust.New(repo.Meta("root"), ref)
+	s, err := trust.New(repo.Meta("root"), trust.Options{Time: ref})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,6 +597,6 @@ func TestReferenceTimeIsFixed(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Exactly at expiry, metadata is expired.
-	s, _ = trust.New(repo.Meta("root"), repo.Expires)
+	s, _ = trust.New(repo.Meta("root"), trust.Options{Time: repo.Expires})
 	checkErr(t, s.CheckRootExpiry(), new(*trust.ExpiredError), "root.json: expired")
 }

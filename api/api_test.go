@@ -1,0 +1,55 @@
+package api_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/rampart-tuf/rampart/api"
+)
+
+func TestIsReserved(t *testing.T) {
+	for seg, want := range map[string]bool{
+		"metadata": true, "targets": true, "keys": true, "changefeed": true,
+		"Metadata": false, "meta": false, "": false, "app": false, "targets.json": false,
+	} {
+		if got := api.IsReserved(seg); got != want {
+			t.Errorf("IsReserved(%q) = %v", seg, got)
+		}
+	}
+}
+
+func TestValidRoleName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"a": true, "bins-0f": true, "Team_1.x": true, strings.Repeat("a", 128): true,
+		"": false, ".": false, "..": false, "-a": false, "_a": false, "a/b": false, "a b": false,
+		strings.Repeat("a", 129): false, "é": false, "a\x00": false,
+	} {
+		if got := api.ValidRoleName(name); got != want {
+			t.Errorf("ValidRoleName(%q) = %v", name, got)
+		}
+	}
+}
+
+func TestValidTokenID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"0123456789abcdef": true, "0123456789ABCDEF": false, "0123456789abcde": false,
+		"0123456789abcdef0": false, "0123456789abcdeg": false, "": false,
+	} {
+		if got := api.ValidTokenID(id); got != want {
+			t.Errorf("ValidTokenID(%q) = %v", id, got)
+		}
+	}
+}
+
+// TestPublishResultJSON pins the field names of the wire format.
+func TestPublishResultJSON(t *testing.T) {
+	b, err := json.Marshal(api.PublishResult{GUN: "g", ChangeID: 1, RootVersion: 2, SnapshotVersion: 3, TimestampVersion: 4, ETag: `"e"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"gun":"g","change_id":1,"root_version":2,"snapshot_version":3,"timestamp_version":4,"etag":"\"e\""}`
+	if string(b) != want {
+		t.Fatalf("got %s, want %s", b, want)
+	}
+}

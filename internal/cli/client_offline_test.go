@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rampart-tuf/rampart/client"
+	"github.com/rampart-tuf/rampart/internal/repotest"
+)
+
+// TestClientOffline: once the repository is gone, get and list fail naming
+// the URL and pointing to --offline, and work with --offline from what DIR
+// trusts; expired metadata needs --allow-expired, which says so.
+func TestClientOffline(t *testing.T) {
+	repo := repotest.New(t)
+	repo.AddTarget("targets", "dir/app.tgz", []byte("the app"))
+	repo.Timestamp.Signed.Expires = time.Now().Add(2 * time.Second).UTC().Truncate(time.Second)
+	repo.Publish()
+	srv := repo.Serve()
+	tmp := t.TempDir()
+	root := filepath.Join(tmp, "root.json")
+	os.WriteFile(root, repo.RootBytes(1), 0o644)
+	dir := filepath.Join(tmp, "client")
+	if code, _, errOut := runCLI(t, "client", "init", "--url", srv.URL, "--root", root, "--dir", dir); code != 0 {
+		t.Fatalf("init: %s", errOut)
+	}
+	if code, _, errOut := runCLI(t, "client", "refresh", "--dir", dir); code != 0 {
+		t.Fatalf("refresh: %s", errOut)
+	}
+	// The target's content, as a bundle would bring it in.
+	c, err := client.New(client.Config{MetadataURL: srv.URL + "/metadata", TargetsURL: srv.URL + "/targets", Dir: filepath.Join(dir, "metadata")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Target(context.Background(), "dir/app.tgz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := targetStore(dir).Put(info, strings.NewReader("the app")); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+
+	out := filepath.Join(tmp, "app.tgz")
+	code, _, errOut := runCLI(t, "client", "get", "--dir", dir, "dir/app.tgz", "-o", out)
+	if code != 1 || !strings.Contains(errOut, srv.URL+"/metadata/") || !strings.Contains(errOut, "--offline") {
+		t.Fatalf("get with the repository gone: %d %s", code, errOut)
+	}
+	code, stdout, errOut := runCLI(t, "client", "get", "--dir", dir, "dir/app.tgz", "-o", out, "--offline")
+	if code != 0 || !strings.Contains(stdout, "copied dir/app.tgz (7 bytes, verified, offline)") {
+		t.Fatalf("get --offline: %d %s %s", code, stdout, errOut)
+	}
+	if data, _ := os.ReadFile(out); string(data) != "the app" {
+		t.Fatalf("got %q", data)
+	}
+	if code, stdout, errOut := runCLI(t, "client", "list", "--dir", dir, "--offline"); code != 0 || !strings.Contains(stdout, "dir/app.tgz") {
+		t.Fatalf("list --offline: %d %s %s", code, stdout, errOut)
+	}
+	if code, _, errOut := runCLI(t, "client", "list", "--dir", dir, "--allow-expired"); code != 1 || !strings.Contains(errOut, "--allow-expired goes with --offline") {
+		t.Fatalf("--allow-expired alone: %d %s", code, errOut)
+	}
+
+	// The timestamp expires.
+	time.Sleep(time.Until(repo.Timestamp.Signed.Expires) + 100*time.Millisecond)
+	code, _, errOut = runCLI(t, "client", "list", "--dir", dir, "--offline")
+	if code != 1 || !strings.Contains(errOut, "timestamp.json: expired") || !strings.Contains(errOut, "--allow-expired") {
+		t.Fatalf("list --offline with an expired timestamp: %d %s", code, errOut)
+	}
+	code, stdout, errOut = runCLI(t, "client", "get", "--dir", dir, "dir/app.tgz", "-o", out+"2", "--offline", "--allow-expired")
+	if code != 0 || !strings.Contains(errOut, "warning: --allow-expired: relying on expired metadata: timestamp.json (expired ") {
+		t.Fatalf("get --offline --allow-expired: %d %s %s", code, stdout, errOut)
+	}
+}
