@@ -104,6 +104,15 @@ func Init(dir string, rootData []byte) error {
 // InitWithOptions is Init that also checks rootData against opts (such as
 // the strict key ID rule).
 func InitWithOptions(dir string, rootData []byte, opts trust.Options) error {
+	root, err := metadata.ParseRoot(rootData)
+	if err != nil {
+		return fmt.Errorf("trusted root: %w", err)
+	}
+	if opts.StrictKeyIDs {
+		if err := metadata.CheckKeyIDs(root); err != nil {
+			return fmt.Errorf("trusted root: %w", err)
+		}
+	}
 	if _, err := trust.New(rootData, opts); err != nil {
 		return fmt.Errorf("trusted root: %w", err)
 	}

@@ -228,7 +228,7 @@ func TestClientInitChecks(t *testing.T) {
 		{"unsigned root", []string{"--url", "http://127.0.0.1:1", "--root", unsigned}, "signatures"},
 		{"ftp URL", []string{"--url", "ftp://example.com/repo", "--root", root}, `--url: "ftp://example.com/repo" is not an http:// or https:// URL`},
 		{"URL without scheme", []string{"--url", "127.0.0.1:4443/repo", "--root", root}, "did you mean http://127.0.0.1:4443/repo"},
-		{"no targets URL", []string{"--metadata-url", "http://127.0.0.1:1/metadata", "--root", root}, "--url, or both --metadata-url and --targets-url, are required"},
+		{"no targets URL", []string{"--metadata-url", "http://127.0.0.1:1/metadata", "--root", root}, "give --url, or both --metadata-url and --targets-url"},
 		{"missing root file", []string{"--url", "http://127.0.0.1:1", "--root", filepath.Join(tmp, "nope.json")}, "--root: open"},
 	}
 	for _, tt := range tests {
