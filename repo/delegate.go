@@ -21,6 +21,11 @@ type DelegateOptions struct {
 	// Keys are the public key files of the role's keys (private key files
 	// work too, and are then used for signing).
 	Keys []string
+	// KeyObjects are keys given as TUF key objects rather than files, such
+	// as a signer's certificate (CertKeys); no private key is ever at hand
+	// for them, so the role's metadata comes signed from elsewhere
+	// (ImportSignature).
+	KeyObjects []*metadata.Key
 	// Exactly one of Paths (glob patterns) and HashPrefixes (lowercase hex
 	// prefixes of the SHA-256 of target paths) is set.
 	Paths        []string
@@ -56,11 +61,12 @@ func (r *Repo) Delegate(ctx context.Context, o DelegateOptions) error {
 			return fmt.Errorf("hash prefix %q is not lowercase hex", p)
 		}
 	}
-	if len(o.Keys) == 0 {
+	nkeys := len(o.Keys) + len(o.KeyObjects)
+	if nkeys == 0 {
 		return fmt.Errorf("role %s needs at least one key (--key PUBFILE)", o.Role)
 	}
-	if o.Threshold < 1 || o.Threshold > len(o.Keys) {
-		return fmt.Errorf("threshold %d for %s is impossible with %d keys", o.Threshold, o.Role, len(o.Keys))
+	if o.Threshold < 1 || o.Threshold > nkeys {
+		return fmt.Errorf("threshold %d for %s is impossible with %d keys", o.Threshold, o.Role, nkeys)
 	}
 	return r.Update(ctx, func(tx *Tx) error {
 		if o.From != metadata.TypeTargets {
@@ -104,6 +110,14 @@ func (r *Repo) Delegate(ctx context.Context, o DelegateOptions) error {
 			if old, ok := cfg.Keys[id]; !ok || old.Private == "" {
 				cfg.Keys[id] = ref
 			}
+		}
+		for _, k := range o.KeyObjects {
+			id := k.ID()
+			if slices.Contains(d.KeyIDs, id) {
+				return fmt.Errorf("key %s is given twice", id)
+			}
+			d.KeyIDs = append(d.KeyIDs, id)
+			parent.Delegations.Keys[id] = k
 		}
 		i := slices.IndexFunc(parent.Delegations.Roles, func(x metadata.DelegatedRole) bool { return x.Name == o.Role })
 		if i >= 0 {

@@ -239,8 +239,9 @@ func newClientGetCommand() *cobra.Command {
 	var dir, out string
 	var limits clientLimits
 	var off offlineFlags
+	var inToto inTotoFlags
 	cmd := &cobra.Command{
-		Use:   "get --dir DIR TARGETPATH -o FILE",
+		Use:   "get --dir DIR TARGETPATH -o FILE [--in-toto]",
 		Short: "Refresh, then download and verify one target",
 		Long: `Refresh the metadata, look the target up through the delegations, download
 it and verify its length and hashes. The file appears at FILE only once
@@ -253,7 +254,12 @@ after the target is verified.
 
 With --offline, nothing is fetched: the target is looked up in the metadata
 already trusted in DIR and copied from the targets a bundle brought in
-('rampart client import'), checked the same way.`,
+('rampart client import'), checked the same way.
+
+With --in-toto, the target's supply chain is verified too: the in-toto
+layout, its public keys and the links that the target's custom "in-toto"
+metadata lists are fetched and verified through TUF, then in-toto
+verification runs with the target as the final product.`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dst, err := resolveOutput(out, args[0])
@@ -265,6 +271,9 @@ already trusted in DIR and copied from the targets a bundle brought in
 				return err
 			}
 			ctx := cmd.Context()
+			if inToto.enabled {
+				return inToto.get(cmd, c, args[0], out)
+			}
 			info, err := c.Target(ctx, args[0])
 			off.warnExpired(cmd, c)
 			if err != nil {
@@ -306,6 +315,7 @@ already trusted in DIR and copied from the targets a bundle brought in
 	off.add(cmd)
 	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write the target: `FILE`, DIR/ (DIR/BASENAME), or - for standard output")
 	cmd.MarkFlagRequired("output")
+	inToto.addFlags(cmd.Flags())
 	return cmd
 }
 

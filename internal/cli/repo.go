@@ -82,6 +82,7 @@ func repoSubcommands() []*cobra.Command {
 		newRepoAddCommand(),
 		newRepoRemoveCommand(),
 		newRepoDelegateCommand(),
+		newRepoImportSignatureCommand(),
 		newRepoSignCommand(),
 		newRepoMergeCommand(),
 		newRepoRotateCommand(),
@@ -92,6 +93,7 @@ func repoSubcommands() []*cobra.Command {
 		newRepoExpiryCommand(),
 		newRepoRefreshCommand(),
 		newRepoImportDelegationCommand(),
+		newRepoInTotoSetupCommand(),
 	}
 }
 
@@ -290,6 +292,7 @@ func printKeys(w io.Writer, r *repo.Repo) {
 
 func newRepoAddCommand() *cobra.Command {
 	var as, role, custom, manifest string
+	var inToto repoInTotoFlags
 	cmd := &cobra.Command{
 		Use:   "add DIR [SOURCE]",
 		Short: "Add target files to a repository",
@@ -312,6 +315,9 @@ chooses a role. Changed roles are signed with the keys at hand.`,
   rampart repo add registry --from-manifest packages.tsv`,
 		Args: checkArgs(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if inToto.used(cmd) {
+				return inToto.add(cmd, args, as, role, custom != "" || manifest != "")
+			}
 			if (len(args) == 2) == (manifest != "") {
 				return usageErrorf("give either SOURCE or --from-manifest FILE")
 			}
@@ -363,6 +369,7 @@ chooses a role. Changed roles are signed with the keys at hand.`,
 	f.StringVar(&role, "role", "", "`ROLE` to list the targets in (default: automatic)")
 	f.StringVar(&custom, "custom", "", "custom metadata for the targets, as a `JSON` object")
 	f.StringVar(&manifest, "from-manifest", "", "register the targets listed in `FILE` (TARGETPATH<TAB>LENGTH<TAB>SHA256HEX lines)")
+	inToto.addFlags(f)
 	return cmd
 }
 
@@ -413,8 +420,9 @@ may still refer to it.`,
 
 func newRepoDelegateCommand() *cobra.Command {
 	var o repo.DelegateOptions
+	var certs []string
 	cmd := &cobra.Command{
-		Use:   "delegate DIR ROLE --key PUBFILE... (--paths GLOB... | --hash-prefixes HEX...)",
+		Use:   "delegate DIR ROLE (--key PUBFILE... | --cert CERT.pem...) (--paths GLOB... | --hash-prefixes HEX...)",
 		Short: "Delegate target paths to a role",
 		Long: `Delegate trust for target paths to ROLE, creating it if it is new or
 replacing its delegation if it exists. --from names the delegating role
@@ -427,8 +435,12 @@ prefixes of the SHA-256 of target paths.`,
 		Args: checkArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Role = args[1]
-			if len(o.Keys) == 0 {
-				return usageErrorf("give the role's keys with --key PUBFILE")
+			if len(o.Keys) == 0 && len(certs) == 0 {
+				return usageErrorf("give the role's keys with --key PUBFILE (or --cert CERT.pem)")
+			}
+			var err error
+			if o.KeyObjects, err = repo.CertKeys(certs); err != nil {
+				return err
 			}
 			if cmd.Flags().Changed("paths") == cmd.Flags().Changed("hash-prefixes") {
 				return usageErrorf("give either --paths or --hash-prefixes")
@@ -451,13 +463,14 @@ prefixes of the SHA-256 of target paths.`,
 			if from == "" {
 				from = "targets"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s delegates to %s (threshold %d of %s)\n", from, o.Role, max(o.Threshold, 1), plural(len(o.Keys), "key"))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s delegates to %s (threshold %d of %s)\n", from, o.Role, max(o.Threshold, 1), plural(len(o.Keys)+len(o.KeyObjects), "key"))
 			printNotes(cmd, r)
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.Keys, "key", nil, "public key file (`PUBFILE`) of a key of the role (repeatable)")
+	certFlag(cmd, &certs)
 	f.StringArrayVar(&o.Paths, "paths", nil, "target path `GLOB` the role is trusted for (repeatable)")
 	f.StringSliceVar(&o.HashPrefixes, "hash-prefixes", nil, "`HEX` prefix of path hashes the role is trusted for (repeatable)")
 	intRangeVar(f, &o.Threshold, "threshold", 1, 1, math.MaxInt, "number (`N`) of the role's keys that must sign")

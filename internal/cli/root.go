@@ -52,6 +52,7 @@ var commandGroups = []commandGroup{
 	{id: "server", title: "Server commands:", commands: serverCommands},
 	{id: "signer", title: "Signer commands (online-key signing service):", commands: signerCommands},
 	{id: "notary", title: "Notary v1 compatibility:", commands: notaryCommands},
+	{id: "oci", title: "OCI artifact commands (container image signatures):", commands: ociCommands},
 }
 
 // otherGroup holds version, help and completion.

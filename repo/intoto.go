@@ -1,0 +1,406 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rampart-tuf/rampart/intoto"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
+)
+
+// In-toto over TUF (in-toto ITE-2 and CNAB security): a package is a target
+// whose custom metadata lists, under "in-toto", its root layout and its
+// link files; the layout is a target of the top-level targets role whose own
+// "in-toto" list names the public keys that verify it.
+const (
+	// InTotoSignerRole is ITE-2's online role for packages and links.
+	InTotoSignerRole = "package-and-in-toto-metadata-signer"
+	// InTotoReleasesRole is the CNAB variant's role for bundles and links
+	// (Notary's "targets/releases"; Rampart's role names hold no '/').
+	InTotoReleasesRole = "releases"
+
+	inTotoMetadataDir = "in-toto-metadata"
+	inTotoKeysDir     = "in-toto-pubkeys"
+	inTotoConfigFile  = "in-toto.json"
+)
+
+// InTotoModel is how a repository lays out in-toto metadata, kept in
+// DIR/in-toto.json by SetupInToto.
+type InTotoModel struct {
+	Model  string `json:"model"`  // "ite2" or "cnab"
+	Prefix string `json:"prefix"` // prepended to in-toto paths: "" or "example.com/org/bundle/"
+}
+
+// InTotoSetupOptions configure SetupInToto.
+type InTotoSetupOptions struct {
+	// Key is the public key file (or private, to sign with) of the online
+	// role that signs packages and links.
+	Key string
+	// CNAB, when set, is the bundle name ("example.com/org/bundle"): the
+	// CNAB variant, with a role "releases" trusted for CNAB+":*" and its
+	// links, instead of ITE-2's terminating delegation of "*".
+	CNAB string
+	// Expires is the online role's expiry period; ITE-2 says a day.
+	Expires time.Duration
+}
+
+// SetupInToto sets up the security model of in-toto ITE-2 on the
+// repository: the top-level targets role (whose keys should be offline)
+// signs layouts and their keys, and delegates packages and links to an
+// online role. ITE-2 delegates "*" (and, since '*' matches no '/', the
+// links' "in-toto-metadata/*/*.link") to "package-and-in-toto-metadata-signer",
+// terminating; the CNAB variant delegates a bundle's references and links to
+// "releases".
+func (r *Repo) SetupInToto(ctx context.Context, o InTotoSetupOptions) (InTotoModel, error) {
+	if o.Expires == 0 {
+		o.Expires = 24 * time.Hour
+	}
+	d := DelegateOptions{Keys: []string{o.Key}, Expires: o.Expires, Threshold: 1}
+	m := InTotoModel{Model: "ite2"}
+	if o.CNAB == "" {
+		d.Role, d.Terminating = InTotoSignerRole, true
+		d.Paths = []string{"*", inTotoMetadataDir + "/*/*.link"}
+	} else {
+		name := strings.Trim(o.CNAB, "/")
+		if err := CheckTargetPath(name); err != nil || strings.ContainsAny(name, ":*?[") {
+			return InTotoModel{}, fmt.Errorf("CNAB bundle name %q: want a name like example.com/org/bundle", o.CNAB)
+		}
+		m = InTotoModel{Model: "cnab", Prefix: name + "/"}
+		d.Role = InTotoReleasesRole
+		d.Paths = []string{name + ":*", m.Prefix + inTotoMetadataDir + "/*/*.link"}
+	}
+	if err := r.Delegate(ctx, d); err != nil {
+		return InTotoModel{}, err
+	}
+	data, _ := json.MarshalIndent(m, "", "  ")
+	if err := writeAtomic(filepath.Join(r.dir, inTotoConfigFile), append(data, '\n'), 0o644); err != nil {
+		return InTotoModel{}, err
+	}
+	return m, nil
+}
+
+// InTotoModelOf returns the repository's in-toto layout: ITE-2 with no
+// prefix unless SetupInToto chose otherwise.
+func (r *Repo) InTotoModelOf() (InTotoModel, error) {
+	data, err := os.ReadFile(filepath.Join(r.dir, inTotoConfigFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return InTotoModel{Model: "ite2"}, nil
+	}
+	if err != nil {
+		return InTotoModel{}, err
+	}
+	var m InTotoModel
+	if err := json.Unmarshal(data, &m); err != nil {
+		return InTotoModel{}, fmt.Errorf("%s: %w", inTotoConfigFile, err)
+	}
+	return m, nil
+}
+
+// InTotoAddOptions describe a package to add with its in-toto metadata.
+type InTotoAddOptions struct {
+	Package string // the package file
+	As      string // its target path; its base name when empty
+	Layout  string // the root layout file
+	Links   []string
+	// Keys are the public key files that verify the layout. With keys, the
+	// layout and the keys are added to the top-level targets role; without,
+	// the layout must be there already, with the same content.
+	Keys []string
+	// Product is the package's name among the products of the layout's last
+	// step; the target path's base name when empty.
+	Product string
+	// AllowInspections names the layout inspections that may run when the
+	// supply chain is verified before adding.
+	AllowInspections []string
+	// Role lists the package and the links; automatic when empty.
+	Role string
+}
+
+// inTotoFile is a file to add as a target.
+type inTotoFile struct {
+	file, target string
+	data         []byte
+}
+
+// AddInToto adds a package with its in-toto metadata: the package, with
+// custom metadata {"in-toto": [layout, links...]}; its links, under
+// in-toto-metadata/<package sha256>/; and, when keys are given, the layout
+// and its keys in the top-level targets role, the layout's custom metadata
+// listing the keys. It refuses a package whose metadata is incomplete (a
+// link for a step the layout does not have, a step without enough links, a
+// layout not signed by the keys) or whose supply chain does not verify,
+// and changes nothing then.
+func (r *Repo) AddInToto(ctx context.Context, o InTotoAddOptions) (*AddResult, error) {
+	m, err := r.InTotoModelOf()
+	if err != nil {
+		return nil, err
+	}
+	if o.As == "" {
+		o.As = filepath.Base(o.Package)
+	}
+	if err := CheckTargetPath(o.As); err != nil {
+		return nil, err
+	}
+	if o.Product == "" {
+		o.Product = path.Base(o.As)
+	}
+	pkg, err := os.ReadFile(o.Package)
+	if err != nil {
+		return nil, err
+	}
+	layout, err := readBounded(o.Layout, intoto.MaxMetadataSize)
+	if err != nil {
+		return nil, err
+	}
+	layoutTarget := m.Prefix + inTotoMetadataDir + "/" + filepath.Base(o.Layout)
+	keyFiles, keyData, err := r.inTotoKeys(m, o.Keys, layoutTarget, layout)
+	if err != nil {
+		return nil, err
+	}
+	sum := metadata.HashesOf(pkg, false).SHA256
+	links, linkData, err := inTotoLinks(o.Links, m.Prefix+inTotoMetadataDir+"/"+hex.EncodeToString(sum))
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckInTotoLinks(layout, linkData); err != nil {
+		return nil, fmt.Errorf("%s: in-toto metadata incomplete: %w", o.Package, err)
+	}
+	in := intoto.Input{Layout: layout, LayoutKeys: keyData, Links: linkData, Product: o.Product, Package: bytes.NewReader(pkg)}
+	if _, err := intoto.Verify(in, intoto.Options{AllowInspections: o.AllowInspections}); err != nil {
+		return nil, fmt.Errorf("%s: in-toto verification failed, not adding it: %w", o.Package, err)
+	}
+	list := []string{layoutTarget}
+	for _, l := range links {
+		list = append(list, l.target)
+	}
+	pkgCustom, _ := json.Marshal(map[string][]string{intoto.CustomKey: list})
+	groups := []inTotoGroup{{[]inTotoFile{{file: o.Package, target: o.As}}, o.Role, pkgCustom}, {links, o.Role, nil}}
+	if len(keyFiles) > 0 {
+		var keyPaths []string
+		for _, k := range keyFiles {
+			keyPaths = append(keyPaths, k.target)
+		}
+		layoutCustom, _ := json.Marshal(map[string][]string{intoto.CustomKey: keyPaths})
+		groups = append(groups,
+			inTotoGroup{[]inTotoFile{{file: o.Layout, target: layoutTarget}}, metadata.TypeTargets, layoutCustom},
+			inTotoGroup{keyFiles, metadata.TypeTargets, nil})
+	}
+	return r.addGroups(ctx, groups)
+}
+
+// inTotoGroup is files added to one role with the same custom metadata.
+type inTotoGroup struct {
+	files  []inTotoFile
+	role   string
+	custom []byte
+}
+
+// addGroups stores the files' content and adds them all in one update.
+func (r *Repo) addGroups(ctx context.Context, groups []inTotoGroup) (*AddResult, error) {
+	res := &AddResult{Roles: map[string]int{}}
+	targets := make([][]Target, len(groups))
+	for i, g := range groups {
+		for _, f := range g.files {
+			tf, err := r.storeContent(f.file, f.target, nil)
+			if err != nil {
+				return nil, err
+			}
+			targets[i] = append(targets[i], Target{Path: f.target, File: tf})
+		}
+		res.Targets = append(res.Targets, targets[i]...)
+	}
+	res.Count = len(res.Targets)
+	if err := syncBatch(filepath.Join(r.dir, targetsDir)); err != nil {
+		return nil, err
+	}
+	err := r.Update(ctx, func(tx *Tx) error {
+		for i, g := range groups {
+			counts, err := tx.add(targets[i], AddOptions{Role: g.role, Custom: g.custom})
+			if err != nil {
+				return err
+			}
+			for role, n := range counts {
+				res.Roles[role] += n
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// inTotoKeys returns the layout's keys: from the files given, as targets
+// to add, or, when none are given, from the repository, where the layout
+// must already be.
+func (r *Repo) inTotoKeys(m InTotoModel, files []string, layoutTarget string, layout []byte) ([]inTotoFile, [][]byte, error) {
+	var out []inTotoFile
+	var data [][]byte
+	for _, f := range files {
+		b, err := readBounded(f, intoto.MaxKeySize)
+		if err != nil {
+			return nil, nil, err
+		}
+		k, err := intoto.ParsePublicKey(b)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", f, err)
+		}
+		out = append(out, inTotoFile{file: f, target: m.Prefix + inTotoKeysDir + "/" + k.KeyID + ".pub", data: b})
+		data = append(data, b)
+	}
+	if len(files) > 0 {
+		return out, data, nil
+	}
+	tf, ok, err := r.topTarget(layoutTarget)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		return nil, nil, fmt.Errorf("layout %s is not in the repository yet: give the public keys that verify it with --in-toto-key", layoutTarget)
+	}
+	if err := tf.Verify(layout); err != nil {
+		return nil, nil, fmt.Errorf("layout %s differs from the one in the repository (%v): give it a new name, or its keys with --in-toto-key to replace it", layoutTarget, err)
+	}
+	keyPaths, err := intoto.ParseCustom(tf.Custom)
+	if err != nil {
+		return nil, nil, fmt.Errorf("layout %s in the repository: %w", layoutTarget, err)
+	}
+	for _, p := range keyPaths {
+		b, err := r.targetContent(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("layout %s: key %s: %w", layoutTarget, p, err)
+		}
+		data = append(data, b)
+	}
+	return nil, data, nil
+}
+
+// targetContent reads a target of the top-level targets role from the
+// content store.
+func (r *Repo) targetContent(p string) ([]byte, error) {
+	tf, ok, err := r.topTarget(p)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errors.New("not a target of the top-level targets role")
+	}
+	b, err := readBounded(filepath.Join(r.dir, targetsDir, filepath.FromSlash(tf.ConsistentPath(p))), intoto.MaxKeySize)
+	if err != nil {
+		return nil, err
+	}
+	return b, tf.Verify(b)
+}
+
+// topTarget looks p up in the staged top-level targets role.
+func (r *Repo) topTarget(p string) (metadata.TargetFile, bool, error) {
+	md, err := r.readTargets(metadata.TypeTargets)
+	if err != nil {
+		return metadata.TargetFile{}, false, err
+	}
+	return md.Signed.Lookup(p)
+}
+
+// inTotoLinks reads the link files, to be added under dir.
+func inTotoLinks(files []string, dir string) ([]inTotoFile, map[string][]byte, error) {
+	out := []inTotoFile{}
+	data := map[string][]byte{}
+	for _, f := range files {
+		name := filepath.Base(f)
+		if err := intoto.CheckLinkName(name); err != nil {
+			return nil, nil, err
+		}
+		if _, dup := data[name]; dup {
+			return nil, nil, fmt.Errorf("two links named %s", name)
+		}
+		b, err := readBounded(f, intoto.MaxMetadataSize)
+		if err != nil {
+			return nil, nil, err
+		}
+		data[name] = b
+		out = append(out, inTotoFile{file: f, target: dir + "/" + name, data: b})
+	}
+	slices.SortFunc(out, func(a, b inTotoFile) int { return strings.Compare(a.target, b.target) })
+	return out, data, nil
+}
+
+// layoutStep is what CheckInTotoLinks reads of a layout's step.
+type layoutStep struct {
+	Name      string   `json:"name"`
+	PubKeys   []string `json:"pubkeys"`
+	Threshold int      `json:"threshold"`
+}
+
+// CheckInTotoLinks checks that the links fit the layout: each is named
+// after a step of the layout and a key that the layout authorizes for it,
+// its content is that step's, and each step has at least its threshold of
+// links.
+func CheckInTotoLinks(layout []byte, links map[string][]byte) error {
+	var l struct {
+		Signed struct {
+			Steps []layoutStep `json:"steps"`
+		} `json:"signed"`
+	}
+	if err := json.Unmarshal(layout, &l); err != nil {
+		return fmt.Errorf("layout: %w", err)
+	}
+	count := map[string]int{}
+	var names []string
+	for _, s := range l.Signed.Steps {
+		names = append(names, s.Name)
+	}
+	for name, data := range links {
+		step, keyid, _ := intoto.SplitLinkName(name)
+		i := slices.IndexFunc(l.Signed.Steps, func(s layoutStep) bool { return s.Name == step })
+		if i < 0 {
+			return fmt.Errorf("link %s: the layout has no step %q (its steps: %s)", name, step, strings.Join(names, ", "))
+		}
+		if !slices.ContainsFunc(l.Signed.Steps[i].PubKeys, func(id string) bool { return strings.HasPrefix(id, keyid) }) {
+			return fmt.Errorf("link %s: the layout authorizes no key %s... for step %q", name, keyid, step)
+		}
+		var link struct {
+			Signed struct {
+				Name string `json:"name"`
+			} `json:"signed"`
+		}
+		if err := json.Unmarshal(data, &link); err != nil || link.Signed.Name != step {
+			return fmt.Errorf("link %s: not a link of step %q", name, step)
+		}
+		count[step]++
+	}
+	for _, s := range l.Signed.Steps {
+		if count[s.Name] < max(s.Threshold, 1) {
+			return fmt.Errorf("step %q: %d link(s), the layout requires %d", s.Name, count[s.Name], max(s.Threshold, 1))
+		}
+	}
+	return nil
+}
+
+// readBounded reads a file of at most limit bytes.
+func readBounded(p string, limit int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if int64(buf.Len()) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", p, limit)
+	}
+	return buf.Bytes(), nil
+}
