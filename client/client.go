@@ -94,7 +94,9 @@ type Client struct {
 }
 
 // Init makes dir a client state directory that trusts rootData. It checks
-// that rootData is root metadata but does nothing on the network.
+// that rootData is root metadata signed by a threshold of its own root keys
+// (its expiry may be past, as the specification allows for the first root),
+// but does nothing on the network.
 func Init(dir string, rootData []byte) error {
 	return InitWithOptions(dir, rootData, trust.Options{})
 }
@@ -110,6 +112,9 @@ func InitWithOptions(dir string, rootData []byte, opts trust.Options) error {
 		if err := metadata.CheckKeyIDs(root); err != nil {
 			return fmt.Errorf("trusted root: %w", err)
 		}
+	}
+	if _, err := trust.New(rootData, opts); err != nil {
+		return fmt.Errorf("trusted root: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -410,7 +415,13 @@ func (c *Client) DownloadFile(ctx context.Context, t TargetInfo, dst string) (do
 
 // DownloadFileProgress is DownloadFile that also writes every byte received
 // to progress, when not nil, to report progress.
+//
+// DownloadFile only ever replaces a regular file: when dst is a symlink, a
+// FIFO, a device or a directory it fails and leaves dst alone.
 func (c *Client) DownloadFileProgress(ctx context.Context, t TargetInfo, dst string, progress io.Writer) (downloaded bool, err error) {
+	if st, err := os.Lstat(dst); err == nil && !st.Mode().IsRegular() {
+		return false, fmt.Errorf("%s: not a regular file (%s), so not replaced", dst, st.Mode().Type())
+	}
 	if verifyFile(dst, t) == nil {
 		return false, nil
 	}

@@ -66,7 +66,7 @@ func TestCLIWorkflow(t *testing.T) {
 	mustRampart(t, "repo", "add", dir, single)
 	manifest := writeFile(t, filepath.Join(tmp, "manifest.tsv"),
 		"# elsewhere\nmirror/big.iso\t1048576\t"+strings.Repeat("ab", 32)+"\n")
-	if out := mustRampart(t, "repo", "add", dir, "--from-manifest", manifest); !strings.Contains(out, "1 targets added") {
+	if out := mustRampart(t, "repo", "add", dir, "--from-manifest", manifest); !strings.Contains(out, "1 target added") {
 		t.Errorf("manifest add output: %s", out)
 	}
 	keyDir := filepath.Join(tmp, "keys")

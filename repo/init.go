@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -61,6 +63,11 @@ func Init(ctx context.Context, dir string, o InitOptions, opts Options) (*Repo, 
 			return nil, fmt.Errorf("unknown role %q in thresholds (want one of root, targets, snapshot, timestamp, bins)", role)
 		}
 	}
+	for role := range o.Expires {
+		if !IsInitRole(role) {
+			return nil, fmt.Errorf("unknown role %q in expires (want one of root, targets, snapshot, timestamp, bins)", role)
+		}
+	}
 	for role := range o.Keys {
 		if !slices.Contains(initRoles, role) {
 			return nil, fmt.Errorf("unknown role %q in keys (want one of root, targets, snapshot, timestamp, bins)", role)
@@ -71,6 +78,9 @@ func Init(ctx context.Context, dir string, o InitOptions, opts Options) (*Repo, 
 	}
 	if (o.Keys[binsPolicy] != nil || o.Thresholds[binsPolicy] != 0) && o.Bins == 0 {
 		return nil, fmt.Errorf("keys or threshold given for bins, but no bins: set the number of bits with --bins")
+	}
+	if err := checkNewOnServer(ctx, o); err != nil {
+		return nil, err
 	}
 	// The server's keys come first, so that a server that cannot be
 	// reached leaves nothing behind.
@@ -91,6 +101,30 @@ func Init(ctx context.Context, dir string, o InitOptions, opts Options) (*Repo, 
 		return nil, err
 	}
 	return r, nil
+}
+
+// IsInitRole reports whether InitOptions take role in Thresholds, Expires
+// and Keys: a top-level role, or "bins" for all hashed bins.
+func IsInitRole(role string) bool { return slices.Contains(initRoles, role) }
+
+// ErrExistsOnServer is returned by Init for a GUN that the server already
+// has: new keys could never publish to it.
+var ErrExistsOnServer = errors.New("the repository already exists on the server")
+
+// checkNewOnServer refuses a GUN that already has published metadata on
+// the server in o.
+func checkNewOnServer(ctx context.Context, o InitOptions) error {
+	if o.Server == nil || o.GUN == "" {
+		return nil
+	}
+	root, err := readServerRoot(ctx, o.Server, o.GUN)
+	if errors.Is(err, api.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%s (root version %d at %s): %w", o.GUN, root.Signed.Version, o.Server.RepositoryURL(o.GUN), ErrExistsOnServer)
 }
 
 // serverKeys fetches the online keys of the server in o, by role: the

@@ -454,10 +454,21 @@ func TestServerPublishRefusals(t *testing.T) {
 
 	t.Run("GUN of another repository", func(t *testing.T) {
 		g := "example.com/taken"
-		publishServer(t, initRepo(t, repo.InitOptions{Server: c, GUN: g}), c)
-		_, err := initRepo(t, repo.InitOptions{Server: c, GUN: g}).PublishToServer(ctx, c, repo.ServerOptions{})
+		first := initRepo(t, repo.InitOptions{Server: c, GUN: g})
+		second := initRepo(t, repo.InitOptions{Server: c, GUN: g}) // before anything was published
+		publishServer(t, first, c)
+		_, err := second.PublishToServer(ctx, c, repo.ServerOptions{})
 		if err == nil || !strings.Contains(err.Error(), "belongs to another repository") {
 			t.Fatalf("publishing over another repository: %v", err)
+		}
+		// Once published, the GUN is refused at Init, and nothing is made.
+		dir := filepath.Join(t.TempDir(), "third")
+		_, err = repo.Init(ctx, dir, repo.InitOptions{Server: c, GUN: g}, plainOpts)
+		if !errors.Is(err, repo.ErrExistsOnServer) {
+			t.Fatalf("Init of a published GUN: %v", err)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Fatal("the refused Init left its directory")
 		}
 	})
 

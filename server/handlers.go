@@ -223,13 +223,17 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, need auth.
 	// The scheme's name is case-insensitive (RFC 9110, section 11.1).
 	scheme, tok, ok := strings.Cut(h, " ")
 	ok = ok && strings.EqualFold(scheme, "Bearer")
-	if !ok || !auth.WellFormed(strings.TrimSpace(tok)) {
+	if !ok {
 		s.fail(w, r, errorf(http.StatusUnauthorized, "", checkAuth, "a bearer token is required (Authorization: Bearer rpt_...)"))
+		return store.Token{}, false
+	}
+	if !auth.WellFormed(strings.TrimSpace(tok)) {
+		s.fail(w, r, errorf(http.StatusUnauthorized, "", checkAuth, "the token is malformed: a token is rpt_ followed by 43 base64url characters"))
 		return store.Token{}, false
 	}
 	t, err := s.store.Token(r.Context(), auth.Hash(strings.TrimSpace(tok)))
 	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, errorf(http.StatusUnauthorized, "", checkAuth, "unknown token"))
+		s.fail(w, r, errorf(http.StatusUnauthorized, "", checkAuth, "unknown or revoked token"))
 		return store.Token{}, false
 	}
 	if err != nil {

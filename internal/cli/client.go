@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -61,10 +63,18 @@ func strictKeyIDs(cmd *cobra.Command) bool {
 
 func newClientInitCommand() *cobra.Command {
 	var base, root, dir, metaURL, targetsURL string
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "init [--url BASE] --root ROOT.json --dir DIR",
 		Short: "Trust a root and remember where the repository is (no network access)",
-		Args:  checkArgs(cobra.NoArgs),
+		Long: `Trust a root and remember where the repository is. No network access.
+
+ROOT.json must be signed by a threshold of its own root keys; it may have
+expired (the client then follows the repository's newer roots at its first
+refresh). --url gives both the metadata URL (BASE/metadata) and the targets
+URL (BASE/targets); --metadata-url and --targets-url give them separately.
+An existing client directory is not overwritten unless --force is given.`,
+		Args: checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if metaURL == "" && base != "" {
 				metaURL = strings.TrimSuffix(base, "/") + "/metadata"
@@ -72,14 +82,34 @@ func newClientInitCommand() *cobra.Command {
 			if targetsURL == "" && base != "" {
 				targetsURL = strings.TrimSuffix(base, "/") + "/targets"
 			}
-
-			data, err := os.ReadFile(root)
-			if err != nil {
+			if (metaURL == "") != (targetsURL == "") {
+				return usageErrorf("give --url, or both --metadata-url and --targets-url (or none of them, for a client updated only by 'rampart client import')")
+			}
+			for _, u := range []struct{ flag, value string }{{"--url", base}, {"--metadata-url", metaURL}, {"--targets-url", targetsURL}} {
+				if u.value == "" {
+					continue
+				}
+				if err := checkHTTPURL(u.value); err != nil {
+					return usageErrorf("%s: %v", u.flag, err)
+				}
+			}
+			if err := checkNotClientDir(dir, force); err != nil {
 				return err
 			}
+			data, err := os.ReadFile(root)
+			if err != nil {
+				return fmt.Errorf("--root: %w", err)
+			}
+			metaDir := filepath.Join(dir, "metadata")
+			if force {
+				// Metadata trusted under the old root must not survive.
+				if err := os.RemoveAll(metaDir); err != nil {
+					return err
+				}
+			}
 			strict := strictKeyIDs(cmd)
-			if err := client.InitWithOptions(filepath.Join(dir, "metadata"), data, trust.Options{StrictKeyIDs: strict}); err != nil {
-				return err
+			if err := client.InitWithOptions(metaDir, data, trust.Options{StrictKeyIDs: strict}); err != nil {
+				return fmt.Errorf("%s: %w", root, err)
 			}
 			cfg, _ := json.MarshalIndent(clientConfig{metaURL, targetsURL, strict}, "", "  ")
 			if err := os.WriteFile(filepath.Join(dir, "client.json"), append(cfg, '\n'), 0o644); err != nil {
@@ -98,9 +128,21 @@ func newClientInitCommand() *cobra.Command {
 	cmd.Flags().StringVar(&targetsURL, "targets-url", "", "targets base URL (overrides --url)")
 	cmd.Flags().StringVar(&root, "root", "", "trusted root.json, obtained out of band")
 	cmd.Flags().StringVar(&dir, "dir", "", "client directory to create")
+	cmd.Flags().BoolVar(&force, "force", false, "replace an existing client directory's root and configuration")
 	cmd.MarkFlagRequired("root")
 	cmd.MarkFlagRequired("dir")
 	return cmd
+}
+
+// checkNotClientDir refuses to initialise over an existing client, unless
+// force is set.
+func checkNotClientDir(dir string, force bool) error {
+	for _, name := range []string{"client.json", filepath.Join("metadata", "root.json")} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil && !force {
+			return fmt.Errorf("%s is already a client directory (it has %s): give --force to replace its trusted root", dir, name)
+		}
+	}
+	return nil
 }
 
 // clientLimits are the flags that change the client's limits.
@@ -112,15 +154,15 @@ type clientLimits struct {
 }
 
 func (l *clientLimits) addFlags(f *pflag.FlagSet) {
-	f.IntVar(&l.limits.MaxRootRotations, "max-root-rotations", 0, "root versions followed in one refresh (default 256)")
-	f.IntVar(&l.limits.MaxDelegations, "max-delegations", 0, "delegated roles visited in one lookup (default 32)")
-	f.Int64Var(&l.limits.RootBytes, "max-root-bytes", 0, "largest root.json accepted (default 1 MiB)")
-	f.Int64Var(&l.limits.TimestampBytes, "max-timestamp-bytes", 0, "largest timestamp.json accepted (default 1 MiB)")
-	f.Int64Var(&l.limits.SnapshotBytes, "max-snapshot-bytes", 0, "largest snapshot.json accepted when timestamp lists no length (default 64 MiB)")
-	f.Int64Var(&l.limits.TargetsBytes, "max-targets-bytes", 0, "largest targets metadata accepted when snapshot lists no length (default 64 MiB)")
-	f.Int64Var(&l.minRate, "min-rate", 0, "slowest transfer rate accepted, in bytes per second over each --rate-window (default 1024)")
-	f.DurationVar(&l.window, "rate-window", 0, "period over which --min-rate is measured (default 10s)")
-	f.DurationVar(&l.timeout, "timeout", 0, "longest wait for a server's response headers (default 30s)")
+	intRangeVar(f, &l.limits.MaxRootRotations, "max-root-rotations", 256, 1, math.MaxInt, "root versions followed in one refresh")
+	intRangeVar(f, &l.limits.MaxDelegations, "max-delegations", 32, 1, math.MaxInt, "delegated roles visited in one lookup")
+	byteSizeVar(f, &l.limits.RootBytes, "max-root-bytes", 1<<20, "largest root.json accepted")
+	byteSizeVar(f, &l.limits.TimestampBytes, "max-timestamp-bytes", 1<<20, "largest timestamp.json accepted")
+	byteSizeVar(f, &l.limits.SnapshotBytes, "max-snapshot-bytes", 64<<20, "largest snapshot.json accepted when timestamp lists no length")
+	byteSizeVar(f, &l.limits.TargetsBytes, "max-targets-bytes", 64<<20, "largest targets metadata accepted when snapshot lists no length")
+	byteSizeVar(f, &l.minRate, "min-rate", 1024, "slowest transfer rate accepted, in bytes per second over each --rate-window")
+	durationVar(f, &l.window, "rate-window", 10*time.Second, "period over which --min-rate is measured")
+	durationVar(f, &l.timeout, "timeout", 30*time.Second, "longest wait for a server's response headers")
 }
 
 // openClient loads a client directory made by init.
@@ -168,19 +210,25 @@ func addClientFlags(cmd *cobra.Command, dir *string, l *clientLimits) {
 func newClientRefreshCommand() *cobra.Command {
 	var dir string
 	var limits clientLimits
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "refresh --dir DIR",
 		Short: "Update the trusted metadata from the repository",
-		Args:  checkArgs(cobra.NoArgs),
+		Long: `Update the trusted metadata from the repository and say what changed:
+"root v1 → v2", "timestamp v5 → v6", ..., or that nothing did. --json
+prints the same as a JSON object for scripts.`,
+		Args: checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			before := trustedVersions(filepath.Join(dir, "metadata"))
 			if _, err := refreshedClient(cmd, dir, &limits); err != nil {
 				return unreachableHint(err, dir)
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), "metadata is up to date")
-			return nil
+			changes := versionChanges(before, trustedVersions(filepath.Join(dir, "metadata")))
+			return printRefresh(cmd.OutOrStdout(), changes, asJSON)
 		},
 	}
 	addClientFlags(cmd, &dir, &limits)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print what changed as JSON")
 	return cmd
 }
 
@@ -199,6 +247,11 @@ func newClientGetCommand() *cobra.Command {
 it and verify its length and hashes. The file appears at FILE only once
 verified; on any failure nothing is left there.
 
+-o - writes the target to standard output, and -o DIR/ (or an existing
+directory) writes DIR/BASENAME. Only a regular file is ever replaced; a
+FIFO, a device or a symlink's target is written into as any program would,
+after the target is verified.
+
 With --offline, nothing is fetched: the target is looked up in the metadata
 already trusted in DIR and copied from the targets a bundle brought in
 ('rampart client import'), checked the same way.
@@ -209,6 +262,10 @@ metadata lists are fetched and verified through TUF, then in-toto
 verification runs with the target as the final product.`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			dst, err := resolveOutput(out, args[0])
+			if err != nil {
+				return err
+			}
 			c, err := lookupClient(cmd, dir, &limits, &off)
 			if err != nil {
 				return err
@@ -222,21 +279,20 @@ verification runs with the target as the final product.`,
 			if err != nil {
 				return err
 			}
+			if off.offline && !dst.stdout && !dst.special {
+				return offlineGet(cmd, dir, info, dst.path)
+			}
 			if off.offline {
-				return offlineGet(cmd, dir, info, out)
+				_, err := deliverTarget(ctx, dst, cmd.OutOrStdout(), func(p string) (bool, error) { return targetStore(dir).CopyTo(info, p) })
+				return err
 			}
 			var bar *progress.Bar
-			var w *progressWriter
+			var w io.Writer
 			if info.Length > progressThreshold {
 				bar = progress.New(cmd.ErrOrStderr(), info.Length, args[0])
 				w = &progressWriter{bar}
 			}
-			var got bool
-			if w != nil {
-				got, err = c.DownloadFileProgress(ctx, info, out, w)
-			} else {
-				got, err = c.DownloadFile(ctx, info, out)
-			}
+			got, err := downloadTo(ctx, c, info, dst, cmd.OutOrStdout(), w)
 			bar.Finish()
 			if err != nil {
 				return err
@@ -245,13 +301,19 @@ verification runs with the target as the final product.`,
 			if !got {
 				verb = "already up to date:"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s %s (%d bytes, verified) to %s\n", verb, args[0], info.Length, out)
+			// With -o -, standard output carries the target: the
+			// message goes to standard error.
+			msgOut := cmd.OutOrStdout()
+			if dst.stdout {
+				msgOut = cmd.ErrOrStderr()
+			}
+			fmt.Fprintf(msgOut, "%s %s (%s, verified) to %s\n", verb, args[0], plural(info.Length, "byte"), dst.shown)
 			return nil
 		},
 	}
 	addClientFlags(cmd, &dir, &limits)
 	off.add(cmd)
-	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write the target")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write the target: `FILE`, DIR/ (DIR/BASENAME), or - for standard output")
 	cmd.MarkFlagRequired("output")
 	inToto.addFlags(cmd.Flags())
 	return cmd
@@ -318,7 +380,7 @@ func newClientListCommand() *cobra.Command {
 	addClientFlags(cmd, &dir, &limits)
 	off.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().IntVar(&maxRoles, "max-roles", 100000, "stop after visiting this many roles")
+	intRangeVar(cmd.Flags(), &maxRoles, "max-roles", 100000, 1, math.MaxInt, "stop after visiting this many roles")
 	return cmd
 }
 

@@ -77,6 +77,24 @@ func TestQuickstart(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+	// Each step's heading comes before its commands and their output, and
+	// key generation says what it is doing before it does it.
+	for _, order := range [][]string{
+		{"1. Create a repository", "generating and encrypting 4 keys", "done", "2. Add"},
+		{"5. Client:", "$ rampart client init", "initialized", "$ rampart client get", "downloaded releases/app-1.0.tgz", "6. Tamper"},
+		{"6. Tamper", "$ rampart client get --dir", "the client refused it", "7. Publish an update"},
+		{"9. Create repository", "generating and encrypting 2 keys", "10. Client:", "$ rampart client init --url http://", "ok:"},
+	} {
+		at := 0
+		for _, want := range order {
+			i := strings.Index(out[at:], want)
+			if i < 0 {
+				t.Errorf("%q does not follow %q in the output:\n%s", want, order[0], out)
+				break
+			}
+			at += i
+		}
+	}
 }
 
 // Key IDs that are not the hash of their key are read by default;

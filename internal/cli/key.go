@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -66,11 +67,12 @@ type pkcs11Flags struct {
 	module, token, label, id string
 }
 
-func (p *pkcs11Flags) add(cmd *cobra.Command) {
+// add declares the flags; idUsage describes --key-id for the command.
+func (p *pkcs11Flags) add(cmd *cobra.Command, idUsage string) {
 	cmd.Flags().StringVar(&p.module, "pkcs11-module", "", "absolute path of the token's PKCS#11 library, such as /usr/lib/softhsm/libsofthsm2.so")
 	cmd.Flags().StringVar(&p.token, "token-label", "", "label of the PKCS#11 token")
 	cmd.Flags().StringVar(&p.label, "key-label", "", "label of the key on the token (default: the base name of --output)")
-	cmd.Flags().StringVar(&p.id, "key-id", "", "CKA_ID of the key on the token, in hex (default: random for a new key, any for an existing one)")
+	cmd.Flags().StringVar(&p.id, "key-id", "", idUsage)
 }
 
 func (p *pkcs11Flags) key(output string) (keystore.PKCS11Key, error) {
@@ -108,7 +110,7 @@ func newKeyGenerateCommand() *cobra.Command {
 		p11                     pkcs11Flags
 	)
 	cmd := &cobra.Command{
-		Use:   "generate --type ed25519|ecdsa|rsa -o NAME",
+		Use:   "generate --type " + strings.Join(keys.GenerateTypes, "|") + " -o NAME",
 		Short: "Create a signing key: NAME.pub and NAME.key",
 		Long: `Create a signing key and write its public key to NAME.pub, as a TUF key
 object that can be pasted into metadata, and its private key to NAME.key,
@@ -157,11 +159,11 @@ Tokens take ecdsa (the default there), ecdsa-p384 and rsa keys.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&keyType, "type", "ed25519", "key type: ed25519, ecdsa, ecdsa-p384, ecdsa-p521 or rsa")
+	cmd.Flags().StringVar(&keyType, "type", "ed25519", "key type: "+strings.Join(keys.GenerateTypes, ", ")+" (on a PKCS#11 token: ecdsa, ecdsa-p384 or rsa)")
 	cmd.Flags().StringVar(&scheme, "scheme", "", "signature scheme (default: the key type's usual scheme)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write NAME.pub and NAME.key")
 	cmd.Flags().BoolVar(&force, "force", false, "replace existing NAME.pub and NAME.key")
-	p11.add(cmd)
+	p11.add(cmd, "CKA_ID to give the new key on the token, in hex (default: random)")
 	return cmd
 }
 
@@ -256,7 +258,7 @@ asked for on the terminal. The key ID is printed.`,
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write NAME.pub and NAME.key")
 	cmd.Flags().BoolVar(&force, "force", false, "replace existing NAME.pub and NAME.key")
-	p11.add(cmd)
+	p11.add(cmd, "CKA_ID of the existing key to import, in hex, when its label is not enough to find it (default: any key with --key-label)")
 	return cmd
 }
 

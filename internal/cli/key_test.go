@@ -175,7 +175,7 @@ func TestKeyChangePassphrase(t *testing.T) {
 	t.Setenv(envNewPassphrase, "new")
 	t.Setenv(keystore.EnvPassphrase, "wrong")
 	code, _, errOut := runCLI(t, "key", "change-passphrase", name+".key")
-	if code != ExitFailure || !strings.Contains(errOut, "rampart: keystore: "+name+".key: wrong passphrase") {
+	if code != ExitFailure || !strings.Contains(errOut, "rampart: "+name+".key: wrong passphrase") {
 		t.Errorf("wrong passphrase: exit %d, stderr %q", code, errOut)
 	}
 	t.Setenv(keystore.EnvPassphrase, "old")

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -151,6 +153,9 @@ func parseRoleValues(flag string, values []string) (map[string][]string, error) 
 		if !ok || role == "" || val == "" {
 			return nil, usageErrorf("--%s %q: want ROLE=VALUE, like --%s targets=...", flag, v, flag)
 		}
+		if !repo.IsInitRole(role) {
+			return nil, usageErrorf("--%s %s: unknown role %q: want root, targets, snapshot, timestamp or bins", flag, v, role)
+		}
 		out[role] = append(out[role], val)
 	}
 	return out, nil
@@ -226,6 +231,9 @@ fetch.`,
 				o.GUN = gun
 			}
 			r, err := repo.Init(cmd.Context(), args[0], o, repoOptions(cmd))
+			if errors.Is(err, repo.ErrExistsOnServer) {
+				return fmt.Errorf("%w; to work on it, make a copy of it with 'rampart repo clone %s --server %s --gun %s --root ROOT.json --key KEYFILE' (ROOT.json obtained from its maintainers, KEYFILE your own key)", err, args[0], serverURL, gun)
+			}
 			if err != nil {
 				return err
 			}
@@ -250,7 +258,7 @@ fetch.`,
 	f.StringVar(&serverURL, "server", "", "metadata server (`URL`, rampart serve) the repository publishes to; it signs timestamp and snapshot")
 	f.StringVar(&gun, "gun", "", "name of the repository on --server, such as example.com/acme/app")
 	tok.add(f, "push token for --server")
-	f.IntVar(&bins, "bins", 0, "spread targets over 2^`BITS` hashed bins (TAP 15 succinct roles)")
+	intRangeVar(f, &bins, "bins", 0, 1, 16, "spread targets over 2^`BITS` hashed bins (TAP 15 succinct roles), 1 to 16")
 	f.StringVar(&binPrefix, "bin-prefix", "bins", "name prefix of the hashed bins")
 	f.StringArrayVar(&thresholds, "threshold", nil, "signature threshold of a role, as `ROLE=N` (repeatable)")
 	f.StringArrayVar(&expires, "expires", nil, "expiry period of a role, as `ROLE=DURATION` such as targets=90d, timestamp=1d (repeatable)")
@@ -348,10 +356,10 @@ chooses a role. Changed roles are signed with the keys at hand.`,
 			out := cmd.OutOrStdout()
 			if len(res.Targets) <= 20 {
 				for _, t := range res.Targets {
-					fmt.Fprintf(out, "added %s (%d bytes)\n", t.Path, t.File.Length)
+					fmt.Fprintf(out, "added %s (%s)\n", t.Path, plural(t.File.Length, "byte"))
 				}
 			}
-			fmt.Fprintf(out, "%d targets added to %s\n", res.Count, summarizeRoles(res.Roles))
+			fmt.Fprintf(out, "%s added to %s\n", plural(res.Count, "target"), summarizeRoles(res.Roles))
 			printNotes(cmd, r)
 			return nil
 		},
@@ -403,7 +411,7 @@ may still refer to it.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d targets removed from %s\n", len(args)-1, summarizeRoles(perRole))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s removed from %s\n", plural(len(args)-1, "target"), summarizeRoles(perRole))
 			printNotes(cmd, r)
 			return nil
 		},
@@ -455,7 +463,7 @@ prefixes of the SHA-256 of target paths.`,
 			if from == "" {
 				from = "targets"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s delegates to %s (threshold %d of %d keys)\n", from, o.Role, max(o.Threshold, 1), len(o.Keys)+len(o.KeyObjects))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s delegates to %s (threshold %d of %s)\n", from, o.Role, max(o.Threshold, 1), plural(len(o.Keys)+len(o.KeyObjects), "key"))
 			printNotes(cmd, r)
 			return nil
 		},
@@ -465,30 +473,12 @@ prefixes of the SHA-256 of target paths.`,
 	certFlag(cmd, &certs)
 	f.StringArrayVar(&o.Paths, "paths", nil, "target path `GLOB` the role is trusted for (repeatable)")
 	f.StringSliceVar(&o.HashPrefixes, "hash-prefixes", nil, "`HEX` prefix of path hashes the role is trusted for (repeatable)")
-	f.IntVar(&o.Threshold, "threshold", 1, "number (`N`) of the role's keys that must sign")
+	intRangeVar(f, &o.Threshold, "threshold", 1, 1, math.MaxInt, "number (`N`) of the role's keys that must sign")
 	f.BoolVar(&o.Terminating, "terminating", false, "clients stop at this role for its paths")
 	f.StringVar(&o.From, "from", "", "delegating `PARENT` role (default targets)")
 	f.Var(durationValue{&o.Expires}, "expires", "expiry period of the role, such as 30d (default: that of targets)")
 	return cmd
 }
-
-// durationValue is a flag taking repo.ParseDuration's forms ("90d").
-type durationValue struct{ d *time.Duration }
-
-func (v durationValue) String() string {
-	if v.d == nil || *v.d == 0 {
-		return ""
-	}
-	return repo.FormatDuration(*v.d)
-}
-func (v durationValue) Set(s string) error {
-	d, err := repo.ParseDuration(s)
-	if err == nil {
-		*v.d = d
-	}
-	return err
-}
-func (v durationValue) Type() string { return "DURATION" }
 
 func newRepoExpiryCommand() *cobra.Command {
 	return &cobra.Command{
@@ -605,7 +595,7 @@ and the copies are brought together with 'rampart repo merge'.`,
 				id := repo.KeyID(s.PublicKey())[:12]
 				switch {
 				case len(res.Signed) > 1:
-					fmt.Fprintf(out, "%s signed %d roles with key %s (%s)\n", args[1], len(res.Signed), id, keyFiles[i])
+					fmt.Fprintf(out, "%s signed %s with key %s (%s)\n", args[1], plural(len(res.Signed), "role"), id, keyFiles[i])
 				case len(res.Signed) == 1:
 					fmt.Fprintf(out, "%s signed with key %s (%s)\n", res.Signed[0], id, keyFiles[i])
 				default:
@@ -701,7 +691,7 @@ server. The server signs with the new key once the new root is published.`,
 	f := cmd.Flags()
 	f.StringArrayVar(&o.AddKeys, "add-key", nil, "key file (`PUBFILE`) of a key to trust (repeatable)")
 	f.StringArrayVar(&o.RemoveKeys, "remove-key", nil, "ID (`KEYID`, or a unique prefix) of a key to revoke (repeatable)")
-	f.IntVar(&o.Threshold, "threshold", 0, "new threshold (`N`) of the role")
+	intRangeVar(f, &o.Threshold, "threshold", 0, 1, math.MaxInt, "new threshold (`N`) of the role")
 	f.BoolVar(&serverKey, "server-key", false, "have the repository's server make a new online key for ROLE and trust it instead of its previous one")
 	tok.add(f, "admin token for --server-key")
 	return cmd
@@ -798,8 +788,8 @@ expired, and the server's new state is read back and checked.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "published root v%d, snapshot v%d, timestamp v%d to %s: %d metadata files and %d targets written, %d unchanged\n",
-				res.RootVersion, res.SnapshotVer, res.TimestampVer, res.Out, res.MetadataFiles, res.TargetFiles, res.Unchanged)
+			fmt.Fprintf(cmd.OutOrStdout(), "published root v%d, snapshot v%d, timestamp v%d to %s: %s and %s written, %d unchanged\n",
+				res.RootVersion, res.SnapshotVer, res.TimestampVer, res.Out, plural(res.MetadataFiles, "metadata file"), plural(res.TargetFiles, "target"), res.Unchanged)
 			return nil
 		},
 	}
@@ -906,7 +896,7 @@ that, the copy works like any other: add, sign, publish, pull.`,
 			}
 			defer r.Close()
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Cloned %s from %s into %s: root v%d, %d roles\n", gun, c.URL(), args[0], r.Root().Signed.Version, len(res.Roles))
+			fmt.Fprintf(out, "Cloned %s from %s into %s: root v%d, %s\n", gun, c.URL(), args[0], r.Root().Signed.Version, plural(len(res.Roles), "role"))
 			printKeys(out, r)
 			return nil
 		},
@@ -931,9 +921,9 @@ func printServerResult(w io.Writer, res *repo.ServerResult) {
 	if len(sent) == 0 {
 		sent = []string{"no metadata"}
 	}
-	fmt.Fprintf(w, "published to %s: root v%d, snapshot v%d, timestamp v%d (sent %s; %d targets uploaded, %s, %d already there)\n",
+	fmt.Fprintf(w, "published to %s: root v%d, snapshot v%d, timestamp v%d (sent %s; %s uploaded, %s, %d already there)\n",
 		where, res.RootVersion, res.SnapshotVersion, res.TimestampVersion, strings.Join(sent, ", "),
-		res.TargetsUploaded, formatSize(res.TargetBytes), res.TargetsPresent)
+		plural(res.TargetsUploaded, "target"), formatSize(res.TargetBytes), res.TargetsPresent)
 }
 
 // rootsAndRoles names root versions and roles for a message: "root v2",
@@ -959,7 +949,7 @@ func formatSize(n int64) string {
 	case n >= 1<<10:
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
-	return fmt.Sprintf("%d bytes", n)
+	return plural(n, "byte")
 }
 
 // readToken returns the token of a --token flag and a --token-file flag:
@@ -994,11 +984,7 @@ func (t *tokenFlags) add(f *pflag.FlagSet, usage string) {
 // optionalClient is client, but a missing token is no error.
 func (t *tokenFlags) optionalClient(url string) (*apiclient.Client, error) {
 	if t.token == "" && t.file == "" {
-		c, err := apiclient.New(url, "", nil)
-		if err != nil {
-			return nil, usageErrorf("%v", err)
-		}
-		return c, nil
+		return newServerClient(url, "")
 	}
 	return t.client(url)
 }
@@ -1012,11 +998,7 @@ func (t *tokenFlags) client(url string) (*apiclient.Client, error) {
 	if tok == "" {
 		return nil, usageErrorf("the server needs a token: give it with --token, RAMPART_TOKEN or --token-file (an admin makes one with 'rampart token create --scope push')")
 	}
-	c, err := apiclient.New(url, tok, nil)
-	if err != nil {
-		return nil, usageErrorf("%v", err)
-	}
-	return c, nil
+	return newServerClient(url, tok)
 }
 
 func newRepoStatusCommand() *cobra.Command {
@@ -1077,8 +1059,8 @@ Hashed bins are summarised, and listed only when they need attention.`,
 			}
 			tw.Flush()
 			if b := st.Bins; b != nil {
-				fmt.Fprintf(out, "\n%d hashed bins (%s-*): %d targets, %d below threshold, earliest expiry %s\n",
-					b.Count, b.Prefix, b.Targets, b.BelowThreshold, b.EarliestExpiry.Format("2006-01-02"))
+				fmt.Fprintf(out, "\n%d hashed bins (%s-*): %s, %d below threshold, earliest expiry %s\n",
+					b.Count, b.Prefix, plural(b.Targets, "target"), b.BelowThreshold, b.EarliestExpiry.Format("2006-01-02"))
 			}
 			if len(st.Warnings) > 0 {
 				fmt.Fprintln(out, "\nWarnings:")

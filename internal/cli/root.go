@@ -139,7 +139,11 @@ func execute(ctx context.Context, root *cobra.Command, args []string, stdin io.R
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintf(stderr, "rampart: %s\n", strings.TrimRight(err.Error(), "\n"))
+	if interrupted(ctx, err) {
+		fmt.Fprintln(stderr, "rampart: interrupted")
+		return ExitFailure
+	}
+	fmt.Fprintf(stderr, "rampart: %s\n", userMessage(strings.TrimRight(err.Error(), "\n")))
 	if isUsageError(err) {
 		if cmd == nil {
 			cmd = root
@@ -165,18 +169,58 @@ func usageErrorf(format string, a ...any) error {
 // commands as plain errors, so those are recognised by their message.
 func isUsageError(err error) bool {
 	var u usageError
-	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command ")
+	if errors.As(err, &u) {
+		return true
+	}
+	// Cobra's own checks of commands and flags.
+	for _, prefix := range []string{"unknown command ", "required flag(s) ", "if any flags in the group ", "at least one of the flags in the group "} {
+		if strings.HasPrefix(err.Error(), prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkArgs wraps a cobra argument validator so that its errors count as
 // usage errors. Commands set Args: checkArgs(cobra.ExactArgs(1)) and so on.
+// When arguments are missing, the error names them from the command's Use
+// line ("missing DIR and ROLE").
 func checkArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if err := v(cmd, args); err != nil {
-			return usageError{err}
+		err := v(cmd, args)
+		if err == nil {
+			return nil
 		}
-		return nil
+		if names := positionalNames(cmd.Use); len(args) < len(names) {
+			return usageErrorf("missing %s", strings.Join(names[len(args):], " and "))
+		}
+		return usageError{err}
 	}
+}
+
+// positionalNames returns the required positional arguments named in a Use
+// line: "get --dir DIR TARGETPATH -o FILE" gives [TARGETPATH], and
+// "remove DIR TARGETPATH..." gives [DIR TARGETPATH]. Flag values and
+// optional parts ([...], (...)) are left out.
+func positionalNames(use string) []string {
+	var names []string
+	fields := strings.Fields(use)
+	depth := 0
+	for i := 1; i < len(fields); i++ {
+		f := fields[i]
+		opened := strings.Count(f, "[") + strings.Count(f, "(")
+		closed := strings.Count(f, "]") + strings.Count(f, ")")
+		wasNested := depth > 0
+		depth += opened - closed
+		switch {
+		case wasNested || opened > 0:
+		case strings.HasPrefix(f, "-"):
+			i++ // its value
+		case f[0] >= 'A' && f[0] <= 'Z':
+			names = append(names, strings.TrimSuffix(f, "..."))
+		}
+	}
+	return names
 }
 
 // applyEnv sets every flag that was not given on the command line from its

@@ -176,7 +176,7 @@ func TestRepoOnServer(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("repo publish: %s", errOut)
 	}
-	if !strings.Contains(out, "published to "+base+" as "+gun) || !strings.Contains(out, "1 targets uploaded") {
+	if !strings.Contains(out, "published to "+base+" as "+gun) || !strings.Contains(out, "1 target uploaded, 11 bytes") {
 		t.Errorf("publish output: %q", out)
 	}
 	code, out, _ = runCLI(t, "repo", "status", repoDir)

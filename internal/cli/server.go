@@ -127,10 +127,10 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.StringVar(&o.tlsClientCA, "tls-client-ca", "", "require client certificates signed by the CAs in this file (PEM)")
 	f.StringVar(&o.secretFile, "online-key-secret", "", "file with the secret that encrypts online keys (default DIR/online-keys.secret, created if missing)")
-	f.DurationVar(&o.timestampExpiry, "timestamp-expiry", 24*time.Hour, "lifetime of the timestamps the server signs")
-	f.DurationVar(&o.snapshotExpiry, "snapshot-expiry", 7*24*time.Hour, "lifetime of the snapshots the server signs")
-	f.Int64Var(&o.maxMetadata, "max-metadata-bytes", 16<<20, "largest publish request body")
-	f.Int64Var(&o.maxTarget, "max-target-bytes", 1<<30, "largest target upload")
+	durationVar(f, &o.timestampExpiry, "timestamp-expiry", 24*time.Hour, "lifetime of the timestamps the server signs")
+	durationVar(f, &o.snapshotExpiry, "snapshot-expiry", 7*24*time.Hour, "lifetime of the snapshots the server signs")
+	byteSizeVar(f, &o.maxMetadata, "max-metadata-bytes", 16<<20, "largest publish request body")
+	byteSizeVar(f, &o.maxTarget, "max-target-bytes", 1<<30, "largest target upload")
 	f.Int64Var(&o.timestampHistory, "timestamp-history", 1000, "timestamp versions of each repository to keep; older ones are deleted every hour")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this HOST:PORT (plain HTTP) and not on --addr")
 	f.BoolVar(&o.metricsToken, "metrics-token", false, "/metrics on --addr needs a bearer token (pull scope or more)")
@@ -242,7 +242,16 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 	if o.tlsClientCA != "" && o.tlsCert == "" {
 		return usageErrorf("--tls-client-ca needs --tls-cert and --tls-key")
 	}
+	if o.signerAddr != "" && o.secretFile != "" {
+		return usageErrorf("--online-key-secret is for keys in the store, not with --signer")
+	}
 	log, err := newLogger(stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	// Everything that can fail fails before the admin token is written
+	// and "listening" is logged: TLS files, the store, the port.
+	tlsConfig, err := serveTLSConfig(o)
 	if err != nil {
 		return err
 	}
@@ -254,11 +263,20 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 		return err
 	}
 	defer st.Close()
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	defer ln.Close()
+	var mln net.Listener
+	if o.metricsAddr != "" {
+		if mln, err = net.Listen("tcp", o.metricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		defer mln.Close()
+	}
 	var sg signer.Signer
 	if o.signerAddr != "" {
-		if o.secretFile != "" {
-			return usageErrorf("--online-key-secret is for keys in the store, not with --signer")
-		}
 		remote, err := dialRemoteSigner(o.signerAddr, o.signer)
 		if err != nil {
 			return err
@@ -309,27 +327,8 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 	hs := srv.HTTPServer()
 	hs.Addr = o.addr
 	hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	if o.tlsClientCA != "" {
-		pem, err := os.ReadFile(o.tlsClientCA)
-		if err != nil {
-			return fmt.Errorf("--tls-client-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("--tls-client-ca %s: no PEM certificates", o.tlsClientCA)
-		}
-		hs.TLSConfig = &tls.Config{ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
-	}
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
-	if o.metricsAddr != "" {
-		mln, err := net.Listen("tcp", o.metricsAddr)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("--metrics-addr: %w", err)
-		}
+	hs.TLSConfig = tlsConfig
+	if mln != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", srv.MetricsHandler())
 		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
@@ -349,7 +348,7 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 	errc := make(chan error, 1)
 	go func() {
 		if o.tlsCert != "" {
-			errc <- hs.ServeTLS(ln, o.tlsCert, o.tlsKey)
+			errc <- hs.ServeTLS(ln, "", "")
 		} else {
 			errc <- hs.Serve(ln)
 		}
@@ -476,4 +475,29 @@ func ensureAdminToken(ctx context.Context, st store.Store, path string, log *slo
 	}
 	log.Info("wrote a new admin token", "file", path, "id", store.TokenID(hash))
 	return nil
+}
+
+// serveTLSConfig loads the TLS files of o, or returns nil without
+// --tls-cert.
+func serveTLSConfig(o serveOptions) (*tls.Config, error) {
+	if o.tlsCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", o.tlsCert, o.tlsKey, err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if o.tlsClientCA != "" {
+		pem, err := os.ReadFile(o.tlsClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-client-ca %s: no PEM certificates", o.tlsClientCA)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
 }

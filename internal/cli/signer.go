@@ -24,7 +24,7 @@ import (
 func signerCommands() []*cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "signer",
-		Short: "Run the signing service that holds the server's online keys",
+		Short: "Run the gRPC signing service that keeps the server's online keys off the server",
 		Args:  checkArgs(cobra.NoArgs),
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -182,7 +182,7 @@ func (o *remoteSignerOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.ca, "signer-ca", "", "with --signer: CAs (PEM) that signed the signer's certificate")
 	f.StringVar(&o.cert, "signer-cert", "", "with --signer: this server's client certificate (PEM)")
 	f.StringVar(&o.key, "signer-key", "", "with --signer: the client certificate's private key (PEM)")
-	f.DurationVar(&o.timeout, "signer-timeout", signerd.DefaultTimeout, "with --signer: time limit of each call to the signer")
+	durationVar(f, &o.timeout, "signer-timeout", signerd.DefaultTimeout, "with --signer: time limit of each call to the signer")
 }
 
 // check reports flags given without --signer, or --signer without them.

@@ -28,7 +28,7 @@ import (
 func newTokenCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
-		Short: "Manage the server's access tokens",
+		Short: "Create, list and revoke the server's access tokens (pull, push, admin)",
 		Args:  checkArgs(cobra.NoArgs),
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -61,11 +61,7 @@ func (o *tokenTarget) remote() (*apiclient.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := apiclient.New(o.serverURL, token, nil)
-	if err != nil {
-		return nil, usageErrorf("%v", err)
-	}
-	return c, nil
+	return newServerClient(o.serverURL, token)
 }
 
 // openStore opens the store of --data or --store.

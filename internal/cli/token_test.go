@@ -203,10 +203,10 @@ func TestTokenListRevoke(t *testing.T) {
 		want string
 	}{
 		{"malformed ID", append([]string{"token", "revoke", "xyz"}, conn...), "neither a token ID"},
-		{"no ID", append([]string{"token", "revoke"}, conn...), "accepts 1 arg"},
+		{"no ID", append([]string{"token", "revoke"}, conn...), "missing ID"},
 		{"nowhere to list", []string{"token", "list"}, "give --server, or --data (or --store) to read the store directly"},
 		{"nowhere to revoke", []string{"token", "revoke", adminID}, "give --server, or --data (or --store)"},
-		{"bad server URL", []string{"token", "list", "--server", "ftp://x"}, "http or https"},
+		{"bad server URL", []string{"token", "list", "--server", "ftp://x"}, "is not an http:// or https:// URL"},
 	} {
 		code, _, errOut := runCLI(t, tc.args...)
 		if code != ExitFailure || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "--help") {

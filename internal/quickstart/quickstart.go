@@ -65,13 +65,16 @@ func Run(ctx context.Context, out io.Writer, dir string, keep bool, rampart Comm
 	rand.Read(pass)
 	passphrase := func(string) ([]byte, error) { return []byte(hex.EncodeToString(pass)), nil }
 	opts := repo.Options{Keys: &repo.EncryptedKeyStore{Passphrase: passphrase}}
+	fmt.Fprintln(out, "1. Create a repository with new keys for root, targets, snapshot and timestamp,")
+	fmt.Fprintln(out, "   encrypted at rest under a one-time passphrase")
+	fmt.Fprint(out, "   generating and encrypting 4 keys (argon2id, a second or so each)... ")
 	r, err := repo.Init(ctx, repoDir, repo.InitOptions{}, opts)
 	if err != nil {
+		fmt.Fprintln(out)
 		return err
 	}
 	defer r.Close()
-	fmt.Fprintln(out, "1. created a repository with new keys for root, targets, snapshot and timestamp,")
-	fmt.Fprintln(out, "   encrypted at rest under a one-time passphrase")
+	fmt.Fprintln(out, "done")
 
 	files := map[string]string{
 		"hello.txt":            "hello, world\n",
@@ -86,15 +89,16 @@ func Run(ctx context.Context, out io.Writer, dir string, keep bool, rampart Comm
 			return err
 		}
 	}
+	fmt.Fprintf(out, "2. Add %d targets; sign targets, snapshot and timestamp\n", len(files))
 	if _, err := r.AddFiles(ctx, contentDir, "", repo.AddOptions{}); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "2. added %d targets, signed targets, snapshot and timestamp\n", len(files))
+	fmt.Fprintf(out, "3. Publish the repository to %s\n", publicDir)
 	res, err := r.Publish(ctx, publicDir)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "3. published %d metadata files and %d targets to %s\n", res.MetadataFiles, res.TargetFiles, publicDir)
+	fmt.Fprintf(out, "   %d metadata files and %d targets written\n", res.MetadataFiles, res.TargetFiles)
 
 	// 2. Serve it, as any static web server or CDN could.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -105,7 +109,9 @@ func Run(ctx context.Context, out io.Writer, dir string, keep bool, rampart Comm
 	go srv.Serve(ln)
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(out, "4. serving it at %s\n", base)
+	fmt.Fprintf(out, "4. Serve it at %s, as any static web server could\n", base)
+	fmt.Fprintln(out, "5. Client: trust the first root (obtained out of band), refresh root, timestamp,")
+	fmt.Fprintln(out, "   snapshot and targets, then download releases/app-1.0.tgz")
 
 	// 3. A client that trusts the first root, obtained out of band.
 	root, err := os.ReadFile(filepath.Join(publicDir, "metadata", "1.root.json"))
@@ -163,7 +169,7 @@ func Run(ctx context.Context, out io.Writer, dir string, keep bool, rampart Comm
 	if string(data) != files["releases/app-1.0.tgz"] {
 		return fmt.Errorf("client got %q", data)
 	}
-	fmt.Fprintf(out, "5. client: refreshed root, timestamp, snapshot and targets, then downloaded\n   releases/app-1.0.tgz (%d bytes), verified against its signed length and sha256\n", info.Length)
+	fmt.Fprintf(out, "   releases/app-1.0.tgz (%d bytes) verified against its signed length and sha256\n", info.Length)
 	c.Refresh(ctx) // the library client, for the next steps' lookups
 
 	// 4. A mirror that serves something else is caught.
@@ -179,16 +185,18 @@ func Run(ctx context.Context, out io.Writer, dir string, keep bool, rampart Comm
 	if err := os.WriteFile(served, bytes.ToUpper(genuine), 0o644); err != nil {
 		return err
 	}
+	fmt.Fprintln(out, "6. Tamper with hello.txt on the server: the client must refuse it")
 	if _, _, err := get("hello.txt"); err == nil {
 		return fmt.Errorf("the client accepted a tampered target")
 	} else {
-		fmt.Fprintf(out, "6. tampered with hello.txt on the server: the client refused it:\n   %v\n", err)
+		fmt.Fprintf(out, "   the client refused it:\n   %v\n", err)
 	}
 	if err := os.WriteFile(served, genuine, 0o644); err != nil {
 		return err
 	}
 
 	// 5. An update.
+	fmt.Fprintln(out, "7. Publish an update of hello.txt; the client refreshes and gets it")
 	if err := os.WriteFile(filepath.Join(contentDir, "hello.txt"), []byte("hello again\n"), 0o644); err != nil {
 		return err
 	}
@@ -204,7 +212,7 @@ func Run(ctx context.Context, out io.Writer, dir string, keep bool, rampart Comm
 	if _, data, err = get("hello.txt"); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "7. published an update (timestamp v%d); the client refreshed and got hello.txt = %q\n", res.TimestampVer, data)
+	fmt.Fprintf(out, "   published timestamp v%d; the client got hello.txt = %q\n", res.TimestampVer, data)
 
 	if err := onServer(ctx, out, work, opts, contentDir, rampart); err != nil {
 		return fmt.Errorf("repository on a metadata server: %w", err)
@@ -257,17 +265,21 @@ func onServer(ctx context.Context, out io.Writer, work string, opts repo.Options
 	if err := st.CreateToken(ctx, store.Token{Hash: hash, GUNPrefix: "example.com", Scope: "push", Description: "quickstart"}); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "8. started rampart's metadata server (embedded store) at %s, with a push token for example.com/...\n", base)
+	fmt.Fprintf(out, "8. Start rampart's metadata server (embedded store) at %s, with a push token\n   for example.com/...\n", base)
 
 	const gun = "example.com/quickstart/app"
 	c, err := apiclient.New(base, token, nil)
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(out, "9. Create repository %s on it, whose root trusts the server's online\n   timestamp and snapshot keys, and publish to it\n", gun)
+	fmt.Fprint(out, "   generating and encrypting 2 keys (root, targets)... ")
 	r, err := repo.Init(ctx, filepath.Join(work, "server-repo"), repo.InitOptions{Server: c, GUN: gun}, opts)
 	if err != nil {
+		fmt.Fprintln(out)
 		return err
 	}
+	fmt.Fprintln(out, "done")
 	defer r.Close()
 	if _, err := r.AddFiles(ctx, filepath.Join(contentDir, "releases"), "releases", repo.AddOptions{}); err != nil {
 		return err
@@ -277,8 +289,10 @@ func onServer(ctx context.Context, out io.Writer, work string, opts repo.Options
 		return err
 	}
 	tsKey := r.Root().Signed.Roles[metadata.TypeTimestamp].KeyIDs[0]
-	fmt.Fprintf(out, "9. created repository %s on it: root trusts the server's timestamp key %s and\n   snapshot key; published: %d targets uploaded, the server signed snapshot v%d and timestamp v%d\n",
-		gun, tsKey[:12], res.TargetsUploaded, res.SnapshotVersion, res.TimestampVersion)
+	fmt.Fprintf(out, "   root trusts the server's timestamp key %s; published: %d %s uploaded,\n   the server signed snapshot v%d and timestamp v%d\n",
+		tsKey[:12], res.TargetsUploaded, plural(res.TargetsUploaded, "target", "targets"), res.SnapshotVersion, res.TimestampVersion)
+	fmt.Fprintln(out, "10. Client: fetch releases/app-1.0.tgz from the server, verified through a timestamp")
+	fmt.Fprintln(out, "    and snapshot the server signed with its online keys")
 
 	root, err := os.ReadFile(filepath.Join(r.Dir(), "roots", "1.root.json"))
 	if err != nil {
@@ -333,7 +347,7 @@ func onServer(ctx context.Context, out io.Writer, work string, opts repo.Options
 	if !bytes.Equal(got, want) {
 		return fmt.Errorf("client got %q from the server", got)
 	}
-	fmt.Fprintf(out, "10. client: fetched releases/app-1.0.tgz from the server, verified through a timestamp\n    and snapshot the server signed with its online keys\n")
+	fmt.Fprintln(out, "   verified")
 	return nil
 }
 
@@ -342,4 +356,12 @@ func indent(s string) string {
 		return ""
 	}
 	return "   " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n   ") + "\n"
+}
+
+// plural is singular when n is 1, else the plural form.
+func plural(n int, singular, plural string) string {
+	if n == 1 {
+		return singular
+	}
+	return plural
 }

@@ -15,14 +15,16 @@ func TestRun(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []string{
-		"3. published",
-		"releases/app-1.0.tgz (34 bytes), verified",
+		"1. Create a repository",
+		"generating and encrypting 4 keys (argon2id, a second or so each)... done",
+		"3. Publish",
+		"releases/app-1.0.tgz (34 bytes) verified",
 		"the client refused it",
 		"hash mismatch",
 		`got hello.txt = "hello again\n"`,
-		"8. started rampart's metadata server",
-		"1 targets uploaded, the server signed snapshot v1 and timestamp v1",
-		"10. client: fetched releases/app-1.0.tgz from the server",
+		"8. Start rampart's metadata server",
+		"1 target uploaded,\n   the server signed snapshot v1 and timestamp v1",
+		"10. Client: fetch releases/app-1.0.tgz from the server",
 		"ok:",
 	} {
 		if !strings.Contains(out.String(), want) {

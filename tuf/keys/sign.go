@@ -153,6 +153,10 @@ func pemPublicKey(typ, scheme string, pub crypto.PublicKey) (PublicKey, error) {
 	return k, nil
 }
 
+// GenerateTypes are the key types Generate makes, in the order to show
+// them.
+var GenerateTypes = []string{"ed25519", "ecdsa", "ecdsa-p384", "ecdsa-p521", "rsa"}
+
 // Generate makes a new private key of the given kind: "ed25519", "ecdsa"
 // (P-256), "ecdsa-p384", "ecdsa-p521" or "rsa" (3072 bits). The result is an
 // ed25519.PrivateKey, *ecdsa.PrivateKey or *rsa.PrivateKey.

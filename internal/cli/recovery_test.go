@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRecoveryProcedures runs the procedures of docs/recovery.md, command
+// for command, and checks what a client sees after each.
+func TestRecoveryProcedures(t *testing.T) {
+	t.Setenv("RAMPART_PASSPHRASE", "pw")
+	tmp := t.TempDir()
+	r := filepath.Join(tmp, "myrepo")
+	pub := filepath.Join(tmp, "public")
+	run := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("rampart %s: %s", strings.Join(args, " "), errOut)
+		}
+		return out
+	}
+	keyID := func(file string) string { return strings.TrimSpace(run("key", "id", file)) }
+	clientDir := filepath.Join(tmp, "client")
+	refresh := func() string { return run("client", "refresh", "--dir", clientDir) }
+	get := func(p, want string) {
+		t.Helper()
+		run("client", "get", "--dir", clientDir, p, "-o", filepath.Join(tmp, "got"))
+		if b, _ := os.ReadFile(filepath.Join(tmp, "got")); string(b) != want {
+			t.Fatalf("%s = %q, want %q", p, b, want)
+		}
+	}
+	file := func(name, content string) string {
+		p := filepath.Join(tmp, name)
+		os.WriteFile(p, []byte(content), 0o644)
+		return p
+	}
+
+	// A published repository with a delegated role, and a client of it.
+	run("repo", "init", r)
+	run("repo", "add", r, file("app.tgz", "app 1"))
+	run("key", "generate", "-o", filepath.Join(tmp, "docs-1"))
+	run("repo", "delegate", r, "docs", "--key", filepath.Join(tmp, "docs-1.pub"), "--paths", "docs/*")
+	run("repo", "add", r, file("readme", "read me"), "--as", "docs/readme")
+	run("repo", "sign", r, "docs", "--key", filepath.Join(tmp, "docs-1.key"))
+	run("repo", "publish", r, "--out", pub)
+	srv := httptest.NewServer(http.FileServer(http.Dir(pub)))
+	defer srv.Close()
+	run("client", "init", "--url", srv.URL, "--root", filepath.Join(pub, "metadata", "1.root.json"), "--dir", clientDir)
+	get("docs/readme", "read me")
+
+	// Targets key lost or compromised: a new key, the old one revoked, a
+	// new root signed by the root key. Clients follow root v1 → v2.
+	run("key", "generate", "-o", filepath.Join(tmp, "targets-2"))
+	run("repo", "rotate", r, "targets", "--add-key", filepath.Join(tmp, "targets-2.key"), "--remove-key", keyID(filepath.Join(r, "keys", "targets.key")))
+	run("repo", "publish", r, "--out", pub)
+	if out := refresh(); !strings.Contains(out, "root v1 → v2") || !strings.Contains(out, "targets v") {
+		t.Errorf("after the targets rotation the client printed %q", out)
+	}
+	get("app.tgz", "app 1")
+
+	// A delegated role's key: its delegating role (targets) names a new
+	// key; root does not change.
+	run("key", "generate", "-o", filepath.Join(tmp, "docs-2"))
+	run("repo", "rotate", r, "docs", "--add-key", filepath.Join(tmp, "docs-2.pub"), "--remove-key", keyID(filepath.Join(tmp, "docs-1.pub")))
+	run("repo", "sign", r, "docs", "--key", filepath.Join(tmp, "docs-2.key"))
+	run("repo", "publish", r, "--out", pub)
+	if out := refresh(); strings.Contains(out, "root v2 →") || !strings.Contains(out, "targets v") {
+		t.Errorf("after the docs rotation the client printed %q", out)
+	}
+	get("docs/readme", "read me")
+
+	// A root key compromised: a new root key, signed by the old one and
+	// the new one, the old revoked.
+	run("key", "generate", "-o", filepath.Join(tmp, "root-2"))
+	run("repo", "rotate", r, "root", "--add-key", filepath.Join(tmp, "root-2.key"), "--remove-key", keyID(filepath.Join(r, "keys", "root.key")))
+	run("repo", "publish", r, "--out", pub)
+	if out := refresh(); !strings.Contains(out, "root v2 → v3") {
+		t.Errorf("after the root rotation the client printed %q", out)
+	}
+
+	// Snapshot and timestamp keys (kept in the repository here): the same
+	// procedure as targets.
+	for _, role := range []string{"snapshot", "timestamp"} {
+		run("key", "generate", "-o", filepath.Join(tmp, role+"-2"))
+		run("repo", "rotate", r, role, "--add-key", filepath.Join(tmp, role+"-2.key"), "--remove-key", keyID(filepath.Join(r, "keys", role+".key")))
+	}
+	run("repo", "publish", r, "--out", pub)
+	if out := refresh(); !strings.Contains(out, "root v3 → v5") {
+		t.Errorf("after the snapshot and timestamp rotations the client printed %q", out)
+	}
+	get("app.tgz", "app 1")
+}
+
+// TestReadmeOfflineRootKeys runs the README's offline-keys example as
+// written: two root keys made elsewhere, a threshold of 2, each key
+// signing on its own, then a publish.
+func TestReadmeOfflineRootKeys(t *testing.T) {
+	t.Setenv("RAMPART_PASSPHRASE", "pw")
+	tmp := t.TempDir()
+	usb := filepath.Join(tmp, "usb")
+	os.Mkdir(usb, 0o700)
+	myrepo := filepath.Join(tmp, "myrepo")
+	for _, args := range [][]string{
+		{"key", "generate", "-o", filepath.Join(usb, "root-1")},
+		{"key", "generate", "-o", filepath.Join(usb, "root-2")},
+		{"repo", "init", myrepo, "--threshold", "root=2", "--key", "root=" + filepath.Join(usb, "root-1.pub"), "--key", "root=" + filepath.Join(usb, "root-2.pub")},
+	} {
+		if code, _, errOut := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: %s", args, errOut)
+		}
+	}
+	public := filepath.Join(tmp, "public")
+	if code, _, errOut := runCLI(t, "repo", "publish", myrepo, "--out", public); code != 1 || !strings.Contains(errOut, "root") {
+		t.Fatalf("publish before signing: %d %q", code, errOut)
+	}
+	for _, k := range []string{"root-1.key", "root-2.key"} {
+		if code, _, errOut := runCLI(t, "repo", "sign", myrepo, "root", "--key", filepath.Join(usb, k)); code != 0 {
+			t.Fatalf("sign with %s: %s", k, errOut)
+		}
+	}
+	if code, _, errOut := runCLI(t, "repo", "publish", myrepo, "--out", public); code != 0 {
+		t.Fatalf("publish: %s", errOut)
+	}
+	// Clients start from public/metadata/1.root.json, the same file as
+	// myrepo/roots/1.root.json.
+	a, _ := os.ReadFile(filepath.Join(public, "metadata", "1.root.json"))
+	b, _ := os.ReadFile(filepath.Join(myrepo, "roots", "1.root.json"))
+	if len(a) == 0 || string(a) != string(b) {
+		t.Fatal("public/metadata/1.root.json is not myrepo/roots/1.root.json")
+	}
+}
