@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
 // CustomKey is the member of a TUF target's custom metadata that lists the
@@ -39,10 +41,14 @@ func ParseCustom(custom []byte) ([]string, error) {
 
 // SplitPackageList splits a package's "in-toto" list into its layout and
 // its links: the links are the paths ending in ".link", and exactly one
-// other path, the layout, must remain. Links must have distinct file names.
+// other path, the layout, must remain. Every path must be a clean target
+// path (metadata.CheckTargetPath), and links must have distinct file names.
 func SplitPackageList(paths []string) (layout string, links []string, err error) {
 	seen := map[string]bool{}
 	for _, p := range paths {
+		if err := metadata.CheckTargetPath(p); err != nil {
+			return "", nil, fmt.Errorf(`"in-toto" lists %q: %w`, p, err)
+		}
 		if !strings.HasSuffix(p, ".link") {
 			if layout != "" {
 				return "", nil, fmt.Errorf(`"in-toto" lists two layouts, %s and %s`, layout, p)
