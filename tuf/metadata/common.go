@@ -76,6 +76,11 @@ func parseTime(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, invalid("time %q is not an RFC 3339 time such as YYYY-MM-DDTHH:MM:SSZ", s)
 	}
+	if t.IsZero() {
+		// Go's zero time stands for "not set" in documents built in
+		// memory; a document that names it would not encode again.
+		return time.Time{}, invalid("time %q is the zero time", s)
+	}
 	return t, nil
 }
 
