@@ -110,7 +110,7 @@ func (r *Repo) ImportSignature(ctx context.Context, role string, data []byte) (v
 func (tx *Tx) importSigned(role string, md *metadata.Metadata[*metadata.Targets], data []byte) (signedFiles, error) {
 	parent, ok := tx.cfg.parentOf(role)
 	if !ok {
-		return signedFiles{}, fmt.Errorf("role %q is not delegated by any role of this repository; delegate it first (rampart repo delegate --cert)", role)
+		return signedFiles{}, fmt.Errorf("role %q: %w", role, ErrNotDelegated)
 	}
 	pt, err := tx.Peek(parent)
 	if err != nil {

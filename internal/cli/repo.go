@@ -142,6 +142,8 @@ func repoHint(dir string, err error) error {
 		return nil
 	case errors.Is(err, repo.ErrNotRepository):
 		return fmt.Errorf("%w: create one with 'rampart repo init %s'", err, dir)
+	case errors.Is(err, repo.ErrNotDelegated):
+		return fmt.Errorf("%w; delegate it first with 'rampart repo delegate %s ROLE --cert CERT.pem'", err, dir)
 	case errors.As(err, &se):
 		return fmt.Errorf("%w\nsign with 'rampart repo sign %s %s --key KEYFILE' (or merge signatures made elsewhere with 'rampart repo merge'), then try again", err, dir, se.Role())
 	}

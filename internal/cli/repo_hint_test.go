@@ -25,6 +25,7 @@ func TestRepoHint(t *testing.T) {
 	if strings.Contains(sigErr.Error(), "rampart ") {
 		t.Errorf("the library's error quotes a command: %v", sigErr)
 	}
+	notDelegated := fmt.Errorf("role %q: %w", "acme", repo.ErrNotDelegated)
 	other := errors.New("disk full")
 	for _, c := range []struct {
 		err  error
@@ -32,6 +33,7 @@ func TestRepoHint(t *testing.T) {
 	}{
 		{openErr, "create one with 'rampart repo init " + dir + "'"},
 		{sigErr, "sign with 'rampart repo sign " + dir + " targets --key KEYFILE'"},
+		{notDelegated, "delegate it first with 'rampart repo delegate " + dir + " ROLE --cert CERT.pem'"},
 		{other, "disk full"},
 		{nil, ""},
 	} {
