@@ -76,6 +76,14 @@ type Config struct {
 	Create  func(ctx context.Context, gun string, scope auth.Scope) error
 	Created func(ctx context.Context, gun string) (bool, error)
 	Delete  func(ctx context.Context, gun string) error
+	// ListingChanges returns the listings of target content (see
+	// store.Listing) that a new version of a targets role changes: cur
+	// and old (nil: none) map each target path the new and the replaced
+	// version list to its hex digests, and content that only old lists
+	// is served until replacedUntil. Publishes record them, so that the
+	// server serves and keeps the content Notary metadata lists as it
+	// does for its own repositories.
+	ListingChanges func(role string, old, cur map[string][]string, replacedUntil time.Time) []store.Listing
 	// MaxMetadataBytes caps a publish request body.
 	MaxMetadataBytes int64
 	// TimestampExpiry and SnapshotExpiry are the lifetimes of the
