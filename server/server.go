@@ -280,6 +280,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/tokens", s.handleListTokens)
 	mux.HandleFunc("DELETE /api/v1/tokens/{id}", s.handleRevokeToken)
 	mux.Handle("/v2/", s.notary.Handler())
+	mux.Handle(notaryapi.HealthPath, s.notary.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no route for %s %s", r.Method, r.URL.Path))
 	})

@@ -146,3 +146,22 @@ func (s *testServer) doHeader(t *testing.T, method, path, authz string, body []b
 	}
 	return resp.StatusCode, b, resp.Header
 }
+
+// doWith sends a request without a body through c.
+func (s *testServer) doWith(t *testing.T, c *http.Client, method, path string) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b, resp.Header
+}
