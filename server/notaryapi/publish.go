@@ -174,12 +174,14 @@ func (u *update) checkRoot() error {
 	if err != nil {
 		return invalid(errBadRoot, err.Error())
 	}
-	// The bounds of the server's own publish (server.PublishChain).
+	// The bound of the server's own publish (server.PublishChain). Its
+	// rule that a first root is version 1 does not apply: Notary clients
+	// trust the current root on first use rather than walking the chain
+	// from version 1, and the notary client's first publish is root
+	// version 2 after "notary key rotate GUN snapshot -r" on a new
+	// repository.
 	if err := metadata.CheckVersion(d.Version); err != nil {
 		return invalid(errBadRoot, "root: "+err.Error())
-	}
-	if u.cur == nil && d.Version != 1 {
-		return invalid(errBadRoot, fmt.Sprintf("the first root of a new repository must be version 1, not %d", d.Version))
 	}
 	if u.cur != nil {
 		curRef := u.cur.idx.Roles[notary.RoleRoot]

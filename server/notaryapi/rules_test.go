@@ -30,7 +30,7 @@ func TestPublishRules(t *testing.T) {
 				return m.snapshotDoc(v, map[string][]byte{"root": root, "targets": targets})
 			}
 			targets1 := m.targetsDoc(1, []string{"a"}, nil, nil, m.targets)
-			for _, v := range []int64{2, metadata.MaxVersion + 1} {
+			for _, v := range []int64{metadata.MaxVersion + 1} {
 				root := m.rootDoc(v, m.snp.Key)
 				code, body := m.post(map[string][]byte{"root": root, "targets": targets1, "snapshot": snapFor(1, root, targets1)})
 				checkError(t, fmt.Sprintf("first root version %d", v), code, body, 400, "INVALID_UPDATE", "ErrBadRoot")
