@@ -32,7 +32,14 @@ import (
 
 var pg *pgtest.Server
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &pg)) }
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(envCrashChild); addr != "" {
+		err := serveCrashChild(addr)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(pgtest.Main(m, &pg))
+}
 
 // forEachStore runs fn against the embedded store and PostgreSQL.
 func forEachStore(t *testing.T, fn func(t *testing.T, kind string)) {
