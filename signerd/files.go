@@ -6,16 +6,15 @@ import (
 	"path/filepath"
 
 	"github.com/rampart-tuf/rampart/server/signer"
-	"github.com/rampart-tuf/rampart/server/store/bolt"
 )
 
 // Files is the file back end: Ed25519 keys in DIR/signer.db, each private
 // key sealed (AES-256-GCM, bound to its GUN, role and key ID) under a key
 // derived from the secret in DIR/keys.secret. It is [signer.Local] over its
-// own embedded database; one process at a time may open a directory.
+// own key database; one process at a time may open a directory.
 type Files struct {
 	*signer.Local
-	st *bolt.Store
+	db *keyDB
 }
 
 // OpenFiles opens the file back end in dir, creating the directory, the
@@ -35,17 +34,17 @@ func OpenFiles(dir, secretFile string) (*Files, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signerd: %w", err)
 	}
-	st, err := bolt.Open(filepath.Join(dir, "signer.db"))
+	db, err := openKeyDB(filepath.Join(dir, "signer.db"))
 	if err != nil {
 		return nil, fmt.Errorf("signerd: %w", err)
 	}
-	l, err := signer.NewLocal(st, secret)
+	l, err := signer.NewLocal(db, secret)
 	if err != nil {
-		st.Close()
+		db.Close()
 		return nil, err
 	}
-	return &Files{Local: l, st: st}, nil
+	return &Files{Local: l, db: db}, nil
 }
 
 // Close closes the database.
-func (f *Files) Close() error { return f.st.Close() }
+func (f *Files) Close() error { return f.db.Close() }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/server/store"
+	"github.com/rampart-tuf/rampart/server/store/bolt"
 	"github.com/rampart-tuf/rampart/signerd"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -188,6 +189,67 @@ func TestFilesReopen(t *testing.T) {
 	defer f.Close()
 	if _, err := f.Sign(ctx, "g", "snapshot", k.ID(), []byte("m")); err == nil {
 		t.Fatal("signed with the wrong secret")
+	}
+}
+
+// TestFilesOpensEarlierDatabase opens a data directory whose signer.db was
+// written when the file back end kept its keys in the metadata server's
+// embedded store: the keys are found and sign.
+func TestFilesOpensEarlierDatabase(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := bolt.Open(filepath.Join(dir, "signer.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := signer.LoadOrCreateSecret(filepath.Join(dir, "keys.secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := signer.NewLocal(st, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, err := old.Key(ctx, "example.com/a", "timestamp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := old.Rotate(ctx, "example.com/a", "timestamp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	f, err := signerd.OpenFiles(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ks, err := f.Keys(ctx, "example.com/a", "timestamp")
+	if err != nil || len(ks) != 2 || ks[0].ID() != k2.ID() || ks[1].ID() != k1.ID() {
+		t.Fatalf("Keys = %v, %v; want %s, %s", ks, err, k2.ID(), k1.ID())
+	}
+	if err := f.CheckSecret(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := f.Sign(ctx, "example.com/a", "timestamp", k1.ID(), []byte("m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := k1.Verifier()
+	if err := v.Verify([]byte("m"), sig); err != nil {
+		t.Fatalf("signature does not verify: %v", err)
+	}
+	// A new key goes after the old ones: it is the newest.
+	k3, err := f.Rotate(ctx, "example.com/a", "timestamp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := f.Key(ctx, "example.com/a", "timestamp"); err != nil || k.ID() != k3.ID() {
+		t.Fatalf("Key after Rotate = %v, %v; want %s", k, err, k3.ID())
+	}
+	if n, err := f.Retire(ctx, "example.com/a"); err != nil || n != 3 {
+		t.Fatalf("Retire = %d, %v; want 3", n, err)
 	}
 }
 
