@@ -1,6 +1,7 @@
 package signerd
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,10 +28,7 @@ func OpenFiles(dir, secretFile string) (*Files, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("signerd: data directory: %w", err)
 	}
-	if secretFile == "" {
-		secretFile = filepath.Join(dir, "keys.secret")
-	}
-	secret, err := signer.LoadOrCreateSecret(secretFile)
+	secret, err := signer.LoadOrCreateSecret(cmp.Or(secretFile, filepath.Join(dir, "keys.secret")))
 	if err != nil {
 		return nil, fmt.Errorf("signerd: %w", err)
 	}

@@ -1,6 +1,7 @@
 package signerd
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/hex"
@@ -99,10 +100,7 @@ func NewServer(backend signer.Signer, tlsCfg *tls.Config, opts ServerOptions) (*
 	if tlsCfg == nil || tlsCfg.ClientAuth != tls.RequireAndVerifyClientCert || tlsCfg.ClientCAs == nil {
 		return nil, errors.New("signerd: the service needs TLS that requires and verifies client certificates")
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	s := &service{b: backend, log: log}
 	mux := http.NewServeMux()
 	mux.Handle(PathKey, handle(s, (*service).key))
