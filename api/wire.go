@@ -87,3 +87,10 @@ type Token struct {
 type TokenList struct {
 	Tokens []Token `json:"tokens"`
 }
+
+// ErrorBody is the body of every error answer of the server.
+type ErrorBody struct {
+	Error string `json:"error"`
+	Role  string `json:"role,omitempty"`  // the role the error is about, if any
+	Check string `json:"check,omitempty"` // the check that failed, e.g. "signature", "version"
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rampart-tuf/rampart/server"
 	"github.com/rampart-tuf/rampart/server/blob"
+	"github.com/rampart-tuf/rampart/server/servertest"
 	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/server/store/bolt"
@@ -172,8 +173,8 @@ func TestSIGKILLMidPublish(t *testing.T) {
 		}
 		ts := &testServer{URL: url, Admin: strings.TrimSpace(string(tok))}
 		m := newMaintainer(t, ts, "example.com/killed")
-		root := sign(t, m.rootDoc(1), m.root)
-		m.mustPublish(map[string][]byte{"root": root, "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
+		root := servertest.Sign(t, m.RootDoc(1), m.Root)
+		m.MustPublish(map[string][]byte{"root": root, "targets": servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)})
 
 		// A large targets document, about 6 MB.
 		files := map[string]string{}
@@ -182,7 +183,7 @@ func TestSIGKILLMidPublish(t *testing.T) {
 		}
 		version := int64(2)
 		for round, delay := range []time.Duration{20 * time.Millisecond, 150 * time.Millisecond, 400 * time.Millisecond, 900 * time.Millisecond, 2 * time.Second} {
-			b := body(map[string][]byte{"targets": sign(t, m.targetsDoc(version, files), m.targets)})
+			b := body(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(version, files), m.Targets)})
 			// Stream the body slowly for the first rounds, at once for the
 			// later ones, so that kills land in the upload, the checks and
 			// the commit.
@@ -190,7 +191,7 @@ func TestSIGKILLMidPublish(t *testing.T) {
 			if round < 2 {
 				rd = &slowReader{r: bytes.NewReader(b), chunk: 256 << 10, pause: 20 * time.Millisecond}
 			}
-			req, _ := http.NewRequest("POST", url+"/api/v1/repositories/"+m.gun+"/metadata", rd)
+			req, _ := http.NewRequest("POST", url+"/api/v1/repositories/"+m.GUN+"/metadata", rd)
 			req.Header.Set("Authorization", "Bearer "+ts.Admin)
 			req.Header.Set("Content-Type", "application/json")
 			done := make(chan int, 1)
@@ -210,7 +211,7 @@ func TestSIGKILLMidPublish(t *testing.T) {
 
 			cmd, url = startProcess(t, bin, dir, storeURL)
 			ts.URL = url
-			cur, _, err := currentTargets(url, m.gun)
+			cur, _, err := currentTargets(url, m.GUN)
 			if err != nil {
 				t.Fatalf("round %d: reading after restart: %v", round, err)
 			}
@@ -224,7 +225,7 @@ func TestSIGKILLMidPublish(t *testing.T) {
 			default:
 				t.Fatalf("round %d: targets version %d with %d targets: neither the old state nor the new", round, cur.Version, len(cur.Targets))
 			}
-			if _, err := newClient(t, url, m.gun, root).refresh(); err != nil {
+			if _, err := newClient(t, url, m.GUN, root).refresh(); err != nil {
 				t.Fatalf("round %d: client after restart: %v", round, err)
 			}
 			t.Logf("round %d: killed after %v; request status %d; targets version now %d", round, delay, status, cur.Version)
@@ -236,9 +237,9 @@ func TestSIGKILLMidPublish(t *testing.T) {
 		marker := filepath.Join(t.TempDir(), "in-commit")
 		cmd, url = startPausingProcess(t, dir, storeURL, marker)
 		ts.URL = url
-		pending := body(map[string][]byte{"targets": sign(t, m.targetsDoc(version, files), m.targets)})
+		pending := body(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(version, files), m.Targets)})
 		go func() {
-			req, _ := http.NewRequest("POST", url+"/api/v1/repositories/"+m.gun+"/metadata", bytes.NewReader(pending))
+			req, _ := http.NewRequest("POST", url+"/api/v1/repositories/"+m.GUN+"/metadata", bytes.NewReader(pending))
 			req.Header.Set("Authorization", "Bearer "+ts.Admin)
 			req.Header.Set("Content-Type", "application/json")
 			if resp, err := http.DefaultClient.Do(req); err == nil { // the kill ends it
@@ -256,19 +257,19 @@ func TestSIGKILLMidPublish(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		cmd, url = startProcess(t, bin, dir, storeURL)
-		cur, _, err := currentTargets(url, m.gun)
+		cur, _, err := currentTargets(url, m.GUN)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if cur.Version != version-1 {
 			t.Fatalf("killed inside the transaction: targets version %d, want the old %d", cur.Version, version-1)
 		}
-		if _, err := newClient(t, url, m.gun, root).refresh(); err != nil {
+		if _, err := newClient(t, url, m.GUN, root).refresh(); err != nil {
 			t.Fatalf("client after a kill inside the transaction: %v", err)
 		}
 		// The repository still accepts that publish afterwards.
-		m.ts = &testServer{URL: url, Admin: ts.Admin}
-		m.mustPublish(map[string][]byte{"targets": sign(t, m.targetsDoc(version, files), m.targets)})
+		m.Server = &testServer{URL: url, Admin: ts.Admin}
+		m.MustPublish(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(version, files), m.Targets)})
 
 		if kind == "bolt" {
 			cmd.Process.Signal(syscall.SIGKILL)
@@ -278,7 +279,7 @@ func TestSIGKILLMidPublish(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			if _, err := st.Repo(context.Background(), m.gun); err != nil {
+			if _, err := st.Repo(context.Background(), m.GUN); err != nil {
 				t.Fatal(err)
 			}
 		}
