@@ -523,11 +523,7 @@ func readCapped(req *http.Request, resp *http.Response, limit int64) ([]byte, er
 func apiError(req *http.Request, resp *http.Response) *Error {
 	e := &Error{Method: req.Method, URL: req.URL.Redacted(), Status: resp.StatusCode}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxReply)) // what was read is enough
-	var j struct {
-		Error string `json:"error"`
-		Role  string `json:"role"`
-		Check string `json:"check"`
-	}
+	var j api.ErrorBody
 	if json.Unmarshal(body, &j) == nil && j.Error != "" {
 		e.Message, e.Role, e.Check = j.Error, j.Role, j.Check
 		return e
