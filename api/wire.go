@@ -94,3 +94,20 @@ type ErrorBody struct {
 	Role  string `json:"role,omitempty"`  // the role the error is about, if any
 	Check string `json:"check,omitempty"` // the check that failed, e.g. "signature", "version"
 }
+
+// PublicKey is a public key as a TUF key object.
+type PublicKey struct {
+	KeyType string `json:"keytype"`
+	Scheme  string `json:"scheme"`
+	KeyVal  struct {
+		Public string `json:"public"`
+	} `json:"keyval"`
+}
+
+// OnlineKey is the answer to GET /api/v1/repositories/{gun}/keys/{role}
+// and to POST .../keys/{role}/rotate: the server's online key of a role.
+type OnlineKey struct {
+	Key   *PublicKey `json:"key"`
+	KeyID string     `json:"keyid"`
+	Role  string     `json:"role"` // "timestamp" or "snapshot"
+}

@@ -19,7 +19,6 @@ import (
 	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/blob"
-	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -334,8 +333,10 @@ func (s *Server) handleRepoPost(w http.ResponseWriter, r *http.Request) {
 }
 
 // keyResponse is the JSON of an online key.
-func keyResponse(role string, k *metadata.Key) map[string]any {
-	return map[string]any{"role": role, "keyid": k.ID(), "key": json.RawMessage(signer.EncodeKey(k))}
+func keyResponse(role string, k *metadata.Key) api.OnlineKey {
+	pk := &api.PublicKey{KeyType: k.Type, Scheme: k.Scheme}
+	pk.KeyVal.Public = k.Value
+	return api.OnlineKey{Key: pk, KeyID: k.ID(), Role: role}
 }
 
 func (s *Server) handleRepoGet(w http.ResponseWriter, r *http.Request) {

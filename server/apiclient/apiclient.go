@@ -203,17 +203,7 @@ func (c *Client) onlineKey(ctx context.Context, method, gun, role, suffix string
 		return nil, err
 	}
 	u := c.base + "/api/v1/repositories/" + g + "/keys/" + role + suffix
-	var out struct {
-		Role  string `json:"role"`
-		KeyID string `json:"keyid"`
-		Key   *struct {
-			KeyType string `json:"keytype"`
-			Scheme  string `json:"scheme"`
-			KeyVal  struct {
-				Public string `json:"public"`
-			} `json:"keyval"`
-		} `json:"key"`
-	}
+	var out api.OnlineKey
 	req, err := c.newRequest(ctx, method, u, nil)
 	if err != nil {
 		return nil, err

@@ -62,17 +62,11 @@ func (m *Maintainer) OnlineKey(role string) *metadata.Key {
 	if code != http.StatusOK {
 		m.T.Fatalf("servertest: GET %s key: %d %s", role, code, b)
 	}
-	var out struct {
-		KeyID string `json:"keyid"`
-		Key   struct {
-			KeyType string `json:"keytype"`
-			Scheme  string `json:"scheme"`
-			KeyVal  struct {
-				Public string `json:"public"`
-			} `json:"keyval"`
-		} `json:"key"`
-	}
+	var out api.OnlineKey
 	must(m.T, json.Unmarshal(b, &out))
+	if out.Key == nil {
+		m.T.Fatalf("servertest: GET %s key: no key in %s", role, b)
+	}
 	k := metadata.NewKey(keys.PublicKey{Type: out.Key.KeyType, Scheme: out.Key.Scheme, Value: out.Key.KeyVal.Public})
 	if k.ID() != out.KeyID {
 		m.T.Fatalf("servertest: the server's %s key ID %s does not match the key (%s)", role, out.KeyID, k.ID())
