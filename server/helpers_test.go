@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 
 // forEachStore runs fn against the embedded store and PostgreSQL.
 func forEachStore(t *testing.T, fn func(t *testing.T, kind string)) {
-	for _, kind := range []string{"bolt", "postgres"} {
+	for _, kind := range servertest.Stores {
 		t.Run(kind, func(t *testing.T) { fn(t, kind) })
 	}
 }

@@ -15,7 +15,7 @@ var pg *pgtest.Server
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &pg)) }
 
 // stores are the stores every test runs on.
-var stores = []string{"bolt", "postgres"}
+var stores = servertest.Stores
 
 // testServer is `rampart serve`'s server on loopback over TLS.
 type testServer struct{ *servertest.Server }
