@@ -53,3 +53,40 @@ func TestPublishResultJSON(t *testing.T) {
 		t.Fatalf("got %s, want %s", b, want)
 	}
 }
+
+// TestPublishRequestEncode checks that documents go into the body byte for
+// byte (no compaction, no escaping of <, > and &), that the body decodes
+// into the same request, and that a document that is not JSON is refused.
+func TestPublishRequestEncode(t *testing.T) {
+	root1 := json.RawMessage("{\n  \"signed\": {\"v\": 1}\n}")
+	root2 := json.RawMessage(`{"signed":{"v":2}}`)
+	targets := json.RawMessage(`{"signed": {"custom": "<a & b>"}}`)
+	req := api.PublishRequest{Roots: []json.RawMessage{root1, root2}, Roles: map[string]json.RawMessage{"targets": targets, "a/b": json.RawMessage(`{}`)}}
+	b, err := req.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"roots":[` + string(root1) + `,` + string(root2) + `],"roles":{"a/b":{},"targets":` + string(targets) + `}}`
+	if string(b) != want {
+		t.Errorf("Encode =\n%s\nwant\n%s", b, want)
+	}
+	var back api.PublishRequest
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Roots) != 2 || string(back.Roots[0]) != string(root1) || string(back.Roles["targets"]) != string(targets) {
+		t.Errorf("decoded %+v", back)
+	}
+	// Without roots the member is left out.
+	if b, _ := (api.PublishRequest{Roles: map[string]json.RawMessage{"targets": targets}}).Encode(); string(b) != `{"roles":{"targets":`+string(targets)+`}}` {
+		t.Errorf("Encode without roots = %s", b)
+	}
+	for name, bad := range map[string]api.PublishRequest{
+		"root 2 of the chain":  {Roots: []json.RawMessage{root1, json.RawMessage(`{`)}},
+		"the targets document": {Roles: map[string]json.RawMessage{"targets": json.RawMessage(`{"a":1} {}`)}},
+	} {
+		if _, err := bad.Encode(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("Encode of a request with bad JSON in %s: %v", name, err)
+		}
+	}
+}

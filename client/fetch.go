@@ -75,10 +75,7 @@ func (f *HTTPFetcher) Fetch(ctx context.Context, url string, maxLength int64) (i
 	if f.UserAgent != "" {
 		req.Header.Set("User-Agent", f.UserAgent)
 	}
-	client := f.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
+	client := cmp.Or(f.Client, http.DefaultClient)
 	timeout := cmp.Or(f.Timeout, 30*time.Second)
 	var headersLate atomic.Bool
 	timer := time.AfterFunc(timeout, func() { headersLate.Store(true); cancel() })

@@ -2,6 +2,7 @@ package intoto
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -32,12 +33,8 @@ type DownloadOptions struct {
 // runs Verify. The file appears at dst only once everything is verified; on
 // failure nothing is left there.
 func Download(ctx context.Context, c *client.Client, targetPath, dst string, opt DownloadOptions) (*Result, error) {
-	if opt.Product == "" {
-		opt.Product = path.Base(targetPath)
-	}
-	if opt.LayoutRole == "" {
-		opt.LayoutRole = metadata.TypeTargets
-	}
+	opt.Product = cmp.Or(opt.Product, path.Base(targetPath))
+	opt.LayoutRole = cmp.Or(opt.LayoutRole, metadata.TypeTargets)
 	info, err := c.Target(ctx, targetPath)
 	if err != nil {
 		return nil, err

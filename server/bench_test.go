@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"github.com/rampart-tuf/rampart/server/servertest"
 	"testing"
 	"time"
 )
@@ -18,14 +19,14 @@ func BenchmarkPublish(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			ts := newServer(b, openStore(b, kind))
 			m := newMaintainer(b, ts, "example.com/bench/app")
-			root := sign(b, m.rootDoc(1), m.root)
+			root := servertest.Sign(b, m.RootDoc(1), m.Root)
 			version := int64(1)
-			m.mustPublish(map[string][]byte{"root": root, "targets": sign(b, m.targetsDoc(version, map[string]string{"a": "a"}), m.targets)})
+			m.MustPublish(map[string][]byte{"root": root, "targets": servertest.Sign(b, m.TargetsDoc(version, map[string]string{"a": "a"}), m.Targets)})
 			start := time.Now()
 			for b.Loop() {
 				version++
-				doc := sign(b, m.targetsDoc(version, map[string]string{"a": "a", fmt.Sprintf("f%d", version): "x"}), m.targets)
-				m.mustPublish(map[string][]byte{"targets": doc})
+				doc := servertest.Sign(b, m.TargetsDoc(version, map[string]string{"a": "a", fmt.Sprintf("f%d", version): "x"}), m.Targets)
+				m.MustPublish(map[string][]byte{"targets": doc})
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "publishes/s")
 		})

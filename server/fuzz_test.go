@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/rampart-tuf/rampart/server/servertest"
 	"io"
 	"net/http"
 	"testing"
@@ -16,35 +17,35 @@ import (
 func FuzzPublishBody(f *testing.F) {
 	ts := newServer(f, openStore(f, "bolt"))
 	m := newMaintainer(f, ts, "example.com/fuzz/app")
-	root1 := sign(f, m.rootDoc(1), m.root)
-	m.mustPublish(map[string][]byte{
+	root1 := servertest.Sign(f, m.RootDoc(1), m.Root)
+	m.MustPublish(map[string][]byte{
 		"root":    root1,
-		"targets": sign(f, m.targetsDoc(1, map[string]string{"a.txt": "a"}), m.targets),
+		"targets": servertest.Sign(f, m.TargetsDoc(1, map[string]string{"a.txt": "a"}), m.Targets),
 	})
 
 	// Seeds: valid updates (a new targets version, a delegation, a root
 	// rotation as a chain), and the shapes of broken ones.
-	tg := m.targetsDoc(3, map[string]string{"a.txt": "a"})
-	m.delegate(tg, "role1")
-	f.Add(body(map[string][]byte{"targets": sign(f, m.targetsDoc(2, map[string]string{"b.txt": "b"}), m.targets)}))
+	tg := m.TargetsDoc(3, map[string]string{"a.txt": "a"})
+	m.DelegateTo(tg, "role1")
+	f.Add(body(map[string][]byte{"targets": servertest.Sign(f, m.TargetsDoc(2, map[string]string{"b.txt": "b"}), m.Targets)}))
 	f.Add(body(map[string][]byte{
-		"targets": sign(f, tg, m.targets),
-		"role1":   sign(f, m.targetsDoc(1, map[string]string{"delegated/x": "x"}), m.deleg),
+		"targets": servertest.Sign(f, tg, m.Targets),
+		"role1":   servertest.Sign(f, m.TargetsDoc(1, map[string]string{"delegated/x": "x"}), m.Delegate),
 	}))
-	chain, _ := json.Marshal(map[string]any{"roots": []json.RawMessage{sign(f, m.rootDoc(2), m.root)}})
+	chain, _ := json.Marshal(map[string]any{"roots": []json.RawMessage{servertest.Sign(f, m.RootDoc(2), m.Root)}})
 	f.Add(chain)
 	f.Add([]byte(`{"roles": {"targets": {"signed": {}, "signatures": []}}}`))
 	f.Add([]byte(`{"roles": {}, "roles": {}}`))
 	f.Add([]byte(`{"roots": [1, 2, 3]}`))
 	f.Add([]byte(`[]`))
 
-	url := ts.URL + "/api/v1/repositories/" + m.gun + "/metadata"
+	url := ts.URL + "/api/v1/repositories/" + m.GUN + "/metadata"
 	f.Fuzz(func(t *testing.T, b []byte) {
 		req, err := http.NewRequest("POST", url, bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set("Authorization", "Bearer "+m.token)
+		req.Header.Set("Authorization", "Bearer "+m.Token)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -61,7 +62,7 @@ func FuzzPublishBody(f *testing.F) {
 		if resp.StatusCode != http.StatusOK {
 			return
 		}
-		if _, err := newClient(t, ts.URL, m.gun, root1).refresh(); err != nil {
+		if _, err := newClient(t, ts.URL, m.GUN, root1).refresh(); err != nil {
 			t.Fatalf("accepted body %q, after which a client refuses the repository: %v", b, err)
 		}
 	})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +19,6 @@ import (
 	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/blob"
-	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -149,11 +149,8 @@ func (s *Server) serveTarget(w http.ResponseWriter, r *http.Request, gun, target
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("X-Content-Type-Options", "nosniff")
-	cd := mime.FormatMediaType("attachment", map[string]string{"filename": name})
-	if cd == "" {
-		cd = "attachment"
-	}
-	h.Set("Content-Disposition", cd)
+	// FormatMediaType gives "" for a name it cannot encode.
+	h.Set("Content-Disposition", cmp.Or(mime.FormatMediaType("attachment", map[string]string{"filename": name}), "attachment"))
 	h["Cache-Control"] = s.versionedCC
 	h.Set("ETag", etag(t.SHA256))
 	http.ServeContent(&jsonRangeError{ResponseWriter: w, s: s, r: r}, r, "", time.Time{}, f)
@@ -248,13 +245,6 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, need auth.
 	return t, true
 }
 
-// publishRequest is the body of POST .../metadata.
-type publishRequest struct {
-	// Roots are new root versions, oldest first (see PublishChain).
-	Roots []json.RawMessage          `json:"roots,omitempty"`
-	Roles map[string]json.RawMessage `json:"roles"`
-}
-
 // readJSON decodes a capped JSON body into v, strictly.
 func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) *Error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
@@ -300,7 +290,7 @@ func (s *Server) handleRepoPost(w http.ResponseWriter, r *http.Request) {
 		if _, ok := s.authorize(w, r, gun, auth.Push); !ok {
 			return
 		}
-		var req publishRequest
+		var req api.PublishRequest
 		if e := s.readJSON(w, r, s.cfg.MaxMetadataBytes, &req); e != nil {
 			s.fail(w, r, e)
 			return
@@ -343,8 +333,10 @@ func (s *Server) handleRepoPost(w http.ResponseWriter, r *http.Request) {
 }
 
 // keyResponse is the JSON of an online key.
-func keyResponse(role string, k *metadata.Key) map[string]any {
-	return map[string]any{"role": role, "keyid": k.ID(), "key": json.RawMessage(signer.EncodeKey(k))}
+func keyResponse(role string, k *metadata.Key) api.OnlineKey {
+	pk := &api.PublicKey{KeyType: k.Type, Scheme: k.Scheme}
+	pk.KeyVal.Public = k.Value
+	return api.OnlineKey{Key: pk, KeyID: k.ID(), Role: role}
 }
 
 func (s *Server) handleRepoGet(w http.ResponseWriter, r *http.Request) {
@@ -506,15 +498,8 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// tokenRequest is the body of POST /api/v1/tokens.
-type tokenRequest struct {
-	GUNPrefix   string `json:"gun_prefix"`
-	Scope       string `json:"scope"`
-	Description string `json:"description"`
-}
-
 func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
-	var req tokenRequest
+	var req api.TokenRequest
 	// The caller first (an admin token), then the body, then whether
 	// the caller's prefix contains the new token's, as for listing and
 	// revoking.
@@ -564,7 +549,7 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("token created", "id", store.TokenID(hash), "gun_prefix", req.GUNPrefix, "scope", req.Scope, "by", admin.ID)
-	writeJSON(w, http.StatusCreated, map[string]string{"token": tok, "id": store.TokenID(hash), "gun_prefix": req.GUNPrefix, "scope": req.Scope})
+	writeJSON(w, http.StatusCreated, api.NewToken{Token: tok, ID: store.TokenID(hash), GUNPrefix: req.GUNPrefix, Scope: req.Scope})
 }
 
 // AdminTokenFile is the name of the file in the data directory of
@@ -592,17 +577,9 @@ func AdminFileToken(t store.Token) (path string, ok bool) {
 	return path, true
 }
 
-// tokenJSON is a token on the wire, without its secret or hash.
-type tokenJSON struct {
-	ID          string    `json:"id"`
-	GUNPrefix   string    `json:"gun_prefix"`
-	Scope       string    `json:"scope"`
-	Description string    `json:"description"`
-	CreatedAt   time.Time `json:"created_at,omitzero"` // absent when the store does not know it
-}
-
-func newTokenJSON(t store.Token) tokenJSON {
-	return tokenJSON{ID: t.ID, GUNPrefix: t.GUNPrefix, Scope: t.Scope, Description: t.Description, CreatedAt: t.CreatedAt}
+// tokenJSON is t on the wire, without its secret or hash.
+func tokenJSON(t store.Token) api.Token {
+	return api.Token{ID: t.ID, GUNPrefix: t.GUNPrefix, Scope: t.Scope, Description: t.Description, CreatedAt: t.CreatedAt}
 }
 
 // handleListTokens serves GET /api/v1/tokens: the tokens within the GUN
@@ -617,12 +594,10 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := struct {
-		Tokens []tokenJSON `json:"tokens"`
-	}{Tokens: []tokenJSON{}}
+	out := api.TokenList{Tokens: []api.Token{}}
 	for _, t := range all {
 		if auth.Within(admin.GUNPrefix, t.GUNPrefix) {
-			out.Tokens = append(out.Tokens, newTokenJSON(t))
+			out.Tokens = append(out.Tokens, tokenJSON(t))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -663,5 +638,5 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("token revoked", "id", id, "gun_prefix", t.GUNPrefix, "scope", t.Scope, "by", admin.ID)
-	writeJSON(w, http.StatusOK, newTokenJSON(t))
+	writeJSON(w, http.StatusOK, tokenJSON(t))
 }

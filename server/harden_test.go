@@ -28,8 +28,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/server"
 	"github.com/rampart-tuf/rampart/server/auth"
+	"github.com/rampart-tuf/rampart/server/servertest"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -41,35 +43,35 @@ func TestVersionBounds(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		ts := newServer(t, openStore(t, kind))
 		m := newMaintainer(t, ts, "example.com/versions")
-		targets := sign(t, m.targetsDoc(1, nil), m.targets)
+		targets := servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)
 		for _, v := range []int64{1000, math.MaxInt64, 2} {
-			code, e, _ := m.publish(map[string][]byte{"root": sign(t, m.rootDoc(v), m.root), "targets": targets})
+			code, e, _ := m.Publish(map[string][]byte{"root": servertest.Sign(t, m.RootDoc(v), m.Root), "targets": targets})
 			if code != http.StatusBadRequest || e.Role != "root" || e.Check != "version" {
 				t.Errorf("first root version %d: %d %+v, want 400 root version", v, code, e)
 			}
 		}
-		m.mustPublish(map[string][]byte{"root": sign(t, m.rootDoc(1), m.root), "targets": targets})
+		m.MustPublish(map[string][]byte{"root": servertest.Sign(t, m.RootDoc(1), m.Root), "targets": targets})
 
 		for _, v := range []int64{math.MaxInt64, metadata.MaxVersion + 1} {
-			code, e, _ := m.publish(map[string][]byte{"targets": sign(t, m.targetsDoc(v, nil), m.targets)})
+			code, e, _ := m.Publish(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(v, nil), m.Targets)})
 			if code != http.StatusBadRequest || e.Role != "targets" || e.Check != "version" || !strings.Contains(e.Error, strconv.FormatInt(v, 10)) || strings.Contains(e.Error, "-9") {
 				t.Errorf("targets version %d: %d %+v, want 400 targets version naming the version", v, code, e)
 			}
 		}
-		tg := m.targetsDoc(2, nil)
-		m.delegate(tg, "role1")
-		code, e, _ := m.publish(map[string][]byte{"targets": sign(t, tg, m.targets), "role1": sign(t, m.targetsDoc(math.MaxInt64, nil), m.deleg)})
+		tg := m.TargetsDoc(2, nil)
+		m.DelegateTo(tg, "role1")
+		code, e, _ := m.Publish(map[string][]byte{"targets": servertest.Sign(t, tg, m.Targets), "role1": servertest.Sign(t, m.TargetsDoc(math.MaxInt64, nil), m.Delegate)})
 		if code != http.StatusBadRequest || e.Role != "role1" || e.Check != "version" {
 			t.Errorf("delegated role at version 2^63-1: %d %+v", code, e)
 		}
-		code, e, _ = m.publish(map[string][]byte{"root": sign(t, m.rootDoc(metadata.MaxVersion+1), m.root)})
+		code, e, _ = m.Publish(map[string][]byte{"root": servertest.Sign(t, m.RootDoc(metadata.MaxVersion+1), m.Root)})
 		if code != http.StatusBadRequest || e.Role != "root" || e.Check != "version" {
 			t.Errorf("root at version 2^53: %d %+v", code, e)
 		}
 		// The repository is not frozen: the largest version is accepted
 		// and the next publish still works from version 2.
-		m.mustPublish(map[string][]byte{"targets": sign(t, m.targetsDoc(2, nil), m.targets)})
-		m.mustPublish(map[string][]byte{"targets": sign(t, m.targetsDoc(metadata.MaxVersion, nil), m.targets)})
+		m.MustPublish(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(2, nil), m.Targets)})
+		m.MustPublish(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(metadata.MaxVersion, nil), m.Targets)})
 	})
 }
 
@@ -80,9 +82,9 @@ func TestSnapshotMetaHashes(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		ts := newServer(t, openStore(t, kind))
 		m := newMaintainer(t, ts, "example.com/offline-snapshot")
-		m.snap = newSigner(t)
-		root := sign(t, m.rootDoc(1), m.root)
-		targets := sign(t, m.targetsDoc(1, nil), m.targets)
+		m.Snapshot = repotest.NewSigner(t)
+		root := servertest.Sign(t, m.RootDoc(1), m.Root)
+		targets := servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)
 		both := metadata.HashesOf(targets, true)
 		wrong512 := metadata.Hashes{SHA256: both.SHA256, SHA512: metadata.HashesOf([]byte("other"), true).SHA512}
 		for _, tc := range []struct {
@@ -94,26 +96,26 @@ func TestSnapshotMetaHashes(t *testing.T) {
 			{"wrong length", metadata.MetaFile{Version: 1, Length: int64(len(targets)) + 1, Hashes: both}},
 			{"wrong length alone", metadata.MetaFile{Version: 1, Length: 3}},
 		} {
-			sn := metadata.NewSnapshot(m.expires)
+			sn := metadata.NewSnapshot(m.Expires)
 			sn.Meta["targets.json"] = tc.mf
-			code, e, _ := m.publish(map[string][]byte{"root": root, "targets": targets, "snapshot": sign(t, sn, m.snap)})
+			code, e, _ := m.Publish(map[string][]byte{"root": root, "targets": targets, "snapshot": servertest.Sign(t, sn, m.Snapshot)})
 			if code != http.StatusBadRequest || e.Role != "snapshot" || e.Check != "hashes" {
 				t.Errorf("%s: %d %+v, want 400 snapshot hashes", tc.name, code, e)
 			}
 		}
-		sn := metadata.NewSnapshot(m.expires)
+		sn := metadata.NewSnapshot(m.Expires)
 		sn.Meta["targets.json"] = metadata.MetaFile{Version: 1, Length: int64(len(targets)), Hashes: both}
-		m.mustPublish(map[string][]byte{"root": root, "targets": targets, "snapshot": sign(t, sn, m.snap)})
+		m.MustPublish(map[string][]byte{"root": root, "targets": targets, "snapshot": servertest.Sign(t, sn, m.Snapshot)})
 		// An unchanged role listed again with a wrong SHA-512 is refused
 		// too.
-		sn = metadata.NewSnapshot(m.expires)
+		sn = metadata.NewSnapshot(m.Expires)
 		sn.Version = 2
 		sn.Meta["targets.json"] = metadata.MetaFile{Version: 1, Hashes: wrong512}
-		code, e, _ := m.publish(map[string][]byte{"root": sign(t, m.rootDoc(2), m.root), "snapshot": sign(t, sn, m.snap)})
+		code, e, _ := m.Publish(map[string][]byte{"root": servertest.Sign(t, m.RootDoc(2), m.Root), "snapshot": servertest.Sign(t, sn, m.Snapshot)})
 		if code != http.StatusBadRequest || e.Role != "snapshot" || e.Check != "hashes" {
 			t.Errorf("unchanged targets listed with a wrong sha512: %d %+v", code, e)
 		}
-		if _, err := newClient(t, ts.URL, m.gun, root).refresh(); err != nil {
+		if _, err := newClient(t, ts.URL, m.GUN, root).refresh(); err != nil {
 			t.Fatalf("client after the refused snapshots: %v", err)
 		}
 	})
@@ -126,22 +128,22 @@ func TestTargetPaths(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		ts := newServer(t, openStore(t, kind))
 		m := newMaintainer(t, ts, "example.com/paths")
-		root := sign(t, m.rootDoc(1), m.root)
+		root := servertest.Sign(t, m.RootDoc(1), m.Root)
 		bad := []string{"", "../../etc/passwd", "/abs/path", "a//b", `a\..\b`, "invoice\u202Etxt.exe", "a\nb", "delegated/../x"}
 		for _, p := range bad {
-			code, e, _ := m.publish(map[string][]byte{"root": root, "targets": sign(t, m.targetsDoc(1, map[string]string{p: "x"}), m.targets)})
+			code, e, _ := m.Publish(map[string][]byte{"root": root, "targets": servertest.Sign(t, m.TargetsDoc(1, map[string]string{p: "x"}), m.Targets)})
 			if code != http.StatusBadRequest || e.Role != "targets" || e.Check != "target-path" {
 				t.Errorf("new repository listing %q: %d %+v, want 400 targets target-path", p, code, e)
 			}
 		}
-		if _, err := ts.Store.Repo(context.Background(), m.gun); !errors.Is(err, store.ErrNotFound) {
+		if _, err := ts.Store.Repo(context.Background(), m.GUN); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("a refused publish created the repository: %v", err)
 		}
-		tg := m.targetsDoc(1, map[string]string{"ok.txt": "x"})
-		m.delegate(tg, "role1")
-		m.mustPublish(map[string][]byte{"root": root, "targets": sign(t, tg, m.targets)})
+		tg := m.TargetsDoc(1, map[string]string{"ok.txt": "x"})
+		m.DelegateTo(tg, "role1")
+		m.MustPublish(map[string][]byte{"root": root, "targets": servertest.Sign(t, tg, m.Targets)})
 		for _, p := range bad {
-			code, e, _ := m.publish(map[string][]byte{"role1": sign(t, m.targetsDoc(1, map[string]string{p: "x"}), m.deleg)})
+			code, e, _ := m.Publish(map[string][]byte{"role1": servertest.Sign(t, m.TargetsDoc(1, map[string]string{p: "x"}), m.Delegate)})
 			if code != http.StatusBadRequest || e.Role != "role1" || e.Check != "target-path" {
 				t.Errorf("delegated role listing %q: %d %+v, want 400 role1 target-path", p, code, e)
 			}
@@ -160,20 +162,20 @@ func TestDeletedRepositoryKeys(t *testing.T) {
 		ts := newServer(t, openStore(t, kind))
 		push := pushToken(t, ts, "example.com/acme")
 		m := newMaintainer(t, ts, "example.com/acme/app")
-		m.upload("app.txt", "genuine")
-		genuineRoot := sign(t, m.rootDoc(1), m.root)
-		genuineTargets := sign(t, m.targetsDoc(1, map[string]string{"app.txt": "genuine"}), m.targets)
-		m.mustPublish(map[string][]byte{"root": genuineRoot, "targets": genuineTargets})
-		oldKeys := map[string]string{"timestamp": m.online["timestamp"].ID(), "snapshot": m.online["snapshot"].ID()}
+		m.Upload("app.txt", "genuine")
+		genuineRoot := servertest.Sign(t, m.RootDoc(1), m.Root)
+		genuineTargets := servertest.Sign(t, m.TargetsDoc(1, map[string]string{"app.txt": "genuine"}), m.Targets)
+		m.MustPublish(map[string][]byte{"root": genuineRoot, "targets": genuineTargets})
+		oldKeys := map[string]string{"timestamp": m.Online["timestamp"].ID(), "snapshot": m.Online["snapshot"].ID()}
 
-		if code, b, _ := request(t, "DELETE", ts.URL+"/api/v1/repositories/"+m.gun, ts.Admin, nil); code != 200 {
+		if code, b, _ := request(t, "DELETE", ts.URL+"/api/v1/repositories/"+m.GUN, ts.Admin, nil); code != 200 {
 			t.Fatalf("delete: %d %s", code, b)
 		}
 		for _, role := range []string{"timestamp", "snapshot"} {
-			if ks, err := ts.Store.OnlineKeys(context.Background(), m.gun, role); err != nil || len(ks) != 0 {
+			if ks, err := ts.Store.OnlineKeys(context.Background(), m.GUN, role); err != nil || len(ks) != 0 {
 				t.Errorf("%s keys in the store after the deletion: %d, %v", role, len(ks), err)
 			}
-			code, b, _ := request(t, "GET", ts.URL+"/api/v1/repositories/"+m.gun+"/keys/"+role, push, nil)
+			code, b, _ := request(t, "GET", ts.URL+"/api/v1/repositories/"+m.GUN+"/keys/"+role, push, nil)
 			if code != http.StatusNotFound {
 				t.Errorf("GET %s key of the deleted repository with a push token: %d %s", role, code, b)
 			}
@@ -181,46 +183,46 @@ func TestDeletedRepositoryKeys(t *testing.T) {
 		// The attacker's own root 1, listing the old online keys, with
 		// the genuine targets replayed.
 		attacker := newMaintainer(t, ts, "example.com/other") // only for its keys
-		attacker.gun, attacker.token = m.gun, push
-		attacker.targets = m.targets // its root lists the genuine targets key (public), to replay targets.json
-		attacker.online["timestamp"], attacker.online["snapshot"] = m.online["timestamp"], m.online["snapshot"]
-		evilRoot := sign(t, attacker.rootDoc(1), attacker.root)
-		code, e, _ := attacker.publish(map[string][]byte{"root": evilRoot, "targets": genuineTargets})
+		attacker.GUN, attacker.Token = m.GUN, push
+		attacker.Targets = m.Targets // its root lists the genuine targets key (public), to replay targets.json
+		attacker.Online["timestamp"], attacker.Online["snapshot"] = m.Online["timestamp"], m.Online["snapshot"]
+		evilRoot := servertest.Sign(t, attacker.RootDoc(1), attacker.Root)
+		code, e, _ := attacker.Publish(map[string][]byte{"root": evilRoot, "targets": genuineTargets})
 		if code != http.StatusNotFound {
 			t.Errorf("publish to the deleted repository: %d %+v, want 404", code, e)
 		}
-		code, b, _ := request(t, "POST", ts.URL+"/api/v1/repositories/"+m.gun, push, nil)
+		code, b, _ := request(t, "POST", ts.URL+"/api/v1/repositories/"+m.GUN, push, nil)
 		if code != http.StatusForbidden || !strings.Contains(string(b), `"check":"scope"`) {
 			t.Errorf("creating the deleted GUN again with a push token: %d %s, want 403 scope", code, b)
 		}
 		// Nor through the Notary API, whose key GET creates repositories.
-		code, b, _ = request(t, "GET", ts.URL+"/v2/"+m.gun+"/_trust/tuf/timestamp.key", push, nil)
+		code, b, _ = request(t, "GET", ts.URL+"/v2/"+m.GUN+"/_trust/tuf/timestamp.key", push, nil)
 		if code != http.StatusForbidden {
 			t.Errorf("creating the deleted GUN again through the Notary API with a push token: %d %s, want 403", code, b)
 		}
 		// An admin may: the GUN gets new keys, and a root listing the
 		// old ones cannot be published.
-		code, b, _ = request(t, "POST", ts.URL+"/api/v1/repositories/"+m.gun, ts.Admin, nil)
+		code, b, _ = request(t, "POST", ts.URL+"/api/v1/repositories/"+m.GUN, ts.Admin, nil)
 		if code != http.StatusCreated {
 			t.Fatalf("creating the deleted GUN again as admin: %d %s", code, b)
 		}
-		attacker.token = ts.Admin
+		attacker.Token = ts.Admin
 		for _, role := range []string{"timestamp", "snapshot"} {
-			if k := attacker.onlineKey(role); k.ID() == oldKeys[role] {
+			if k := attacker.OnlineKey(role); k.ID() == oldKeys[role] {
 				t.Errorf("the re-created GUN has the old %s key", role)
 			}
 		}
-		code, e, _ = attacker.publish(map[string][]byte{"root": evilRoot, "targets": genuineTargets})
+		code, e, _ = attacker.Publish(map[string][]byte{"root": evilRoot, "targets": genuineTargets})
 		if code != http.StatusBadRequest || e.Check != "online-key" {
 			t.Errorf("publish of a root listing the destroyed keys: %d %+v, want 400 online-key", code, e)
 		}
 		// Whatever is published now, a client pinned to the genuine root
 		// refuses it.
 		for _, role := range []string{"timestamp", "snapshot"} {
-			attacker.online[role] = attacker.onlineKey(role)
+			attacker.Online[role] = attacker.OnlineKey(role)
 		}
-		attacker.mustPublish(map[string][]byte{"root": sign(t, attacker.rootDoc(1), attacker.root), "targets": genuineTargets})
-		if _, err := newClient(t, ts.URL, m.gun, genuineRoot).refresh(); err == nil {
+		attacker.MustPublish(map[string][]byte{"root": servertest.Sign(t, attacker.RootDoc(1), attacker.Root), "targets": genuineTargets})
+		if _, err := newClient(t, ts.URL, m.GUN, genuineRoot).refresh(); err == nil {
 			t.Error("a client pinned to the genuine root accepted the re-created repository")
 		}
 	})
@@ -332,7 +334,7 @@ func TestSlowClients(t *testing.T) {
 	conns := make([]net.Conn, 50)
 	for i := range conns {
 		conns[i] = dial()
-		fmt.Fprintf(conns[i], "POST /api/v1/repositories/%s/metadata HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n", m.gun, ts.Admin)
+		fmt.Fprintf(conns[i], "POST /api/v1/repositories/%s/metadata HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n", m.GUN, ts.Admin)
 	}
 	for i, c := range conns {
 		closedWithin(c, 20*stall, fmt.Sprintf("POST headers without a body, connection %d", i))
@@ -340,7 +342,7 @@ func TestSlowClients(t *testing.T) {
 	// The same without a token: the handler refuses at once, and the
 	// unread body is not waited for forever either.
 	c := dial()
-	fmt.Fprintf(c, "PUT /api/v1/repositories/%s/targets/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", m.gun)
+	fmt.Fprintf(c, "PUT /api/v1/repositories/%s/targets/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", m.GUN)
 	if got := closedWithin(c, 20*stall, "an upload without a token and without its body"); !strings.Contains(got, "401") {
 		t.Errorf("upload without a token: %q, want a 401 answer", got)
 	}
@@ -385,7 +387,7 @@ func TestSlowClients(t *testing.T) {
 		}
 		pw.Close()
 	}()
-	code, b, _ := request(t, "PUT", ts.URL+"/api/v1/repositories/"+m.gun+"/targets/slow.txt", ts.Admin, pr, "X-Rampart-Sha256", sha256hex(content))
+	code, b, _ := request(t, "PUT", ts.URL+"/api/v1/repositories/"+m.GUN+"/targets/slow.txt", ts.Admin, pr, "X-Rampart-Sha256", sha256hex(content))
 	if code != http.StatusCreated {
 		t.Errorf("a slow upload that keeps moving: %d %s", code, b)
 	}
@@ -460,7 +462,7 @@ func TestRacingPublishersConflict(t *testing.T) {
 		st := &slowStore{Store: openStore(t, kind), delay: make(chan time.Duration, 1)}
 		ts := newServer(t, st)
 		m := newMaintainer(t, ts, "example.com/race")
-		m.mustPublish(map[string][]byte{"root": sign(t, m.rootDoc(1), m.root), "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
+		m.MustPublish(map[string][]byte{"root": servertest.Sign(t, m.RootDoc(1), m.Root), "targets": servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)})
 		st.delay <- time.Second
 		const n = 8
 		codes := make(chan string, n)
@@ -472,8 +474,8 @@ func TestRacingPublishersConflict(t *testing.T) {
 				if i > 0 {
 					time.Sleep(200 * time.Millisecond) // while the first commits
 				}
-				doc := sign(t, m.targetsDoc(2, map[string]string{fmt.Sprintf("f%d", i): "x"}), m.targets)
-				code, e, _ := m.publish(map[string][]byte{"targets": doc})
+				doc := servertest.Sign(t, m.TargetsDoc(2, map[string]string{fmt.Sprintf("f%d", i): "x"}), m.Targets)
+				code, e, _ := m.Publish(map[string][]byte{"targets": doc})
 				codes <- fmt.Sprintf("%d %s", code, e.Check)
 			}()
 		}
@@ -487,7 +489,7 @@ func TestRacingPublishersConflict(t *testing.T) {
 			t.Errorf("racing publishes: %v, want one 200 and %d 409 conflict", got, n-1)
 		}
 		// A publish that did not race still gets 400 version.
-		code, e, _ := m.publish(map[string][]byte{"targets": sign(t, m.targetsDoc(2, nil), m.targets)})
+		code, e, _ := m.Publish(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(2, nil), m.Targets)})
 		if code != http.StatusBadRequest || e.Check != "version" {
 			t.Errorf("a stale publish that did not race: %d %+v, want 400 version", code, e)
 		}
@@ -512,28 +514,28 @@ func TestSmallerPoints(t *testing.T) {
 			t.Errorf("/metrics on the main handler with MetricsElsewhere: %d, want 404", code)
 		}
 		rec := httptest.NewRecorder()
-		elsewhere.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		elsewhere.Server.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 		if rec.Code != 200 || !strings.Contains(rec.Body.String(), "rampart_http_requests_total") {
 			t.Errorf("MetricsHandler: %d", rec.Code)
 		}
 
 		m := newMaintainer(t, ts, "example.com/small")
-		m.upload("a.txt", "12345678")
-		m.mustPublish(map[string][]byte{"root": sign(t, m.rootDoc(1), m.root), "targets": sign(t, m.targetsDoc(1, map[string]string{"a.txt": "12345678"}), m.targets)})
-		code, b, h := request(t, "GET", ts.URL+"/tuf/"+m.gun+"/targets/"+sha256hex("12345678")+".a.txt", "", nil, "Range", "bytes=100-")
+		m.Upload("a.txt", "12345678")
+		m.MustPublish(map[string][]byte{"root": servertest.Sign(t, m.RootDoc(1), m.Root), "targets": servertest.Sign(t, m.TargetsDoc(1, map[string]string{"a.txt": "12345678"}), m.Targets)})
+		code, b, h := request(t, "GET", ts.URL+"/tuf/"+m.GUN+"/targets/"+sha256hex("12345678")+".a.txt", "", nil, "Range", "bytes=100-")
 		var e apiError
 		if code != http.StatusRequestedRangeNotSatisfiable || json.Unmarshal(b, &e) != nil || e.Check != "request" ||
 			h.Get("Content-Type") != "application/json" || h.Get("Content-Range") != "bytes */8" {
 			t.Errorf("unsatisfiable range: %d %q %v, want a JSON 416", code, b, h)
 		}
 
-		targets := sign(t, m.targetsDoc(2, nil), m.targets)
-		other := sign(t, m.targetsDoc(3, nil), m.targets)
+		targets := servertest.Sign(t, m.TargetsDoc(2, nil), m.Targets)
+		other := servertest.Sign(t, m.TargetsDoc(3, nil), m.Targets)
 		for name, body := range map[string]string{
 			"role twice":  `{"roles": {"targets": ` + string(targets) + `, "targets": ` + string(other) + `}}`,
 			"roles twice": `{"roles": {"targets": ` + string(targets) + `}, "roles": {}}`,
 		} {
-			code, e, _ := publishTo(t, ts.URL, ts.Admin, m.gun, []byte(body))
+			code, e, _ := publishTo(t, ts.URL, ts.Admin, m.GUN, []byte(body))
 			if code != http.StatusBadRequest || e.Check != "json" || !strings.Contains(e.Error, "twice") {
 				t.Errorf("%s: %d %+v, want 400 json", name, code, e)
 			}
@@ -558,7 +560,7 @@ func TestUnlistedContent(t *testing.T) {
 		})
 		push := pushToken(t, ts, "example.com/acme")
 		m := newMaintainer(t, ts, "example.com/acme/app")
-		m.token = push
+		m.Token = push
 		get := func(name, content string, by512 bool) (int, http.Header) {
 			t.Helper()
 			digest := sha256hex(content)
@@ -567,14 +569,14 @@ func TestUnlistedContent(t *testing.T) {
 				digest = hex.EncodeToString(sum[:])
 			}
 			dir, base := path.Split(name)
-			code, b, h := request(t, "GET", ts.URL+"/tuf/"+m.gun+"/targets/"+dir+digest+"."+base, "", nil)
+			code, b, h := request(t, "GET", ts.URL+"/tuf/"+m.GUN+"/targets/"+dir+digest+"."+base, "", nil)
 			if code == 200 && string(b) != content {
 				t.Errorf("GET %s served %q", name, b)
 			}
 			return code, h
 		}
 		page := "<html><script>alert(1)</script></html>"
-		m.upload("evil.html", page)
+		m.Upload("evil.html", page)
 		if code, _ := get("evil.html", page, false); code != http.StatusNotFound {
 			t.Errorf("uploaded content that no metadata lists: %d, want 404", code)
 		}
@@ -582,10 +584,10 @@ func TestUnlistedContent(t *testing.T) {
 			t.Errorf("uploaded content that no metadata lists, by SHA-512: %d, want 404", code)
 		}
 
-		m.upload("dist/app.txt", "app 1")
-		tg := m.targetsDoc(1, nil)
+		m.Upload("dist/app.txt", "app 1")
+		tg := m.TargetsDoc(1, nil)
 		tg.Targets["dist/app.txt"] = metadata.NewTargetFile([]byte("app 1"), true)
-		m.mustPublish(map[string][]byte{"root": sign(t, m.rootDoc(1), m.root), "targets": sign(t, tg, m.targets)})
+		m.MustPublish(map[string][]byte{"root": servertest.Sign(t, m.RootDoc(1), m.Root), "targets": servertest.Sign(t, tg, m.Targets)})
 		for _, by512 := range []bool{false, true} {
 			code, h := get("dist/app.txt", "app 1", by512)
 			if code != 200 || h.Get("X-Content-Type-Options") != "nosniff" || !strings.HasPrefix(h.Get("Content-Disposition"), "attachment") ||
@@ -604,7 +606,7 @@ func TestUnlistedContent(t *testing.T) {
 
 		// Version 2 no longer lists it: still served while the snapshot
 		// that listed it is valid, not after.
-		m.mustPublish(map[string][]byte{"targets": sign(t, m.targetsDoc(2, nil), m.targets)})
+		m.MustPublish(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(2, nil), m.Targets)})
 		if code, _ := get("dist/app.txt", "app 1", false); code != 200 {
 			t.Errorf("content of the replaced version within the snapshot's expiry: %d, want 200", code)
 		}
@@ -665,22 +667,22 @@ func TestTimestampHistory(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		ts := newServer(t, openStore(t, kind), func(c *server.Config) { c.TimestampHistory = 2 })
 		m := newMaintainer(t, ts, "example.com/chatty")
-		root := sign(t, m.rootDoc(1), m.root)
-		m.mustPublish(map[string][]byte{"root": root, "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
+		root := servertest.Sign(t, m.RootDoc(1), m.Root)
+		m.MustPublish(map[string][]byte{"root": root, "targets": servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)})
 		for v := int64(2); v <= 5; v++ {
-			m.mustPublish(map[string][]byte{"targets": sign(t, m.targetsDoc(v, nil), m.targets)})
+			m.MustPublish(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(v, nil), m.Targets)})
 		}
-		res, err := ts.CollectGarbage(context.Background())
+		res, err := ts.Server.CollectGarbage(context.Background())
 		if err != nil || res.Timestamps != 3 {
 			t.Fatalf("CollectGarbage = %+v, %v; want 3 timestamps pruned", res, err)
 		}
 		for v := int64(1); v <= 5; v++ {
-			_, err := ts.Store.File(context.Background(), m.gun, "timestamp", v)
+			_, err := ts.Store.File(context.Background(), m.GUN, "timestamp", v)
 			if kept := v >= 4; kept != (err == nil) {
 				t.Errorf("timestamp version %d after the collection: %v (want kept: %v)", v, err, kept)
 			}
 		}
-		if _, err := newClient(t, ts.URL, m.gun, root).refresh(); err != nil {
+		if _, err := newClient(t, ts.URL, m.GUN, root).refresh(); err != nil {
 			t.Errorf("client after the collection: %v", err)
 		}
 	})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,7 +50,7 @@ func walkValue(dec *json.Decoder, path string, depth int) error {
 			}
 			name, _ := t.(string)
 			if seen[name] {
-				return fmt.Errorf("member %q appears twice in %s", name, orRoot(path))
+				return fmt.Errorf("member %q appears twice in %s", name, cmp.Or(path, "the top-level object"))
 			}
 			seen[name] = true
 			if err := walkValue(dec, path+"."+name, depth+1); err != nil {
@@ -65,11 +66,4 @@ func walkValue(dec *json.Decoder, path string, depth int) error {
 	}
 	_, err = dec.Token() // the closing delimiter
 	return err
-}
-
-func orRoot(path string) string {
-	if path == "" {
-		return "the top-level object"
-	}
-	return path
 }

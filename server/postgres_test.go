@@ -14,6 +14,7 @@ import (
 
 	"github.com/rampart-tuf/rampart/server"
 	"github.com/rampart-tuf/rampart/server/blob/blobtest"
+	"github.com/rampart-tuf/rampart/server/servertest"
 	"github.com/rampart-tuf/rampart/server/store/postgres"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -24,8 +25,8 @@ import (
 func TestDatabaseOutage(t *testing.T) {
 	ts := newServer(t, openStore(t, "postgres"), func(c *server.Config) { c.CacheTTL = 50 * time.Millisecond })
 	m := newMaintainer(t, ts, "example.com/outage")
-	root := sign(t, m.rootDoc(1), m.root)
-	m.mustPublish(map[string][]byte{"root": root, "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
+	root := servertest.Sign(t, m.RootDoc(1), m.Root)
+	m.MustPublish(map[string][]byte{"root": root, "targets": servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)})
 
 	pg.StopServer()
 	restarted := false
@@ -42,7 +43,7 @@ func TestDatabaseOutage(t *testing.T) {
 			t.Errorf("GET %s with the database down: %d %s", path, code, b)
 		}
 	}
-	if code, e, _ := m.publish(map[string][]byte{"targets": sign(t, m.targetsDoc(2, nil), m.targets)}); code != http.StatusServiceUnavailable {
+	if code, e, _ := m.Publish(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(2, nil), m.Targets)}); code != http.StatusServiceUnavailable {
 		t.Errorf("publish with the database down: %d %+v", code, e)
 	}
 
@@ -52,7 +53,7 @@ func TestDatabaseOutage(t *testing.T) {
 	restarted = true
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		code, _, _ := m.publish(map[string][]byte{"targets": sign(t, m.targetsDoc(2, nil), m.targets)})
+		code, _, _ := m.Publish(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(2, nil), m.Targets)})
 		if code == 200 {
 			break
 		}
@@ -64,7 +65,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if code, _, _ := request(t, "GET", ts.URL+"/healthz", "", nil); code != 200 {
 		t.Errorf("/healthz after recovery: %d", code)
 	}
-	if _, err := newClient(t, ts.URL, m.gun, root).refresh(); err != nil {
+	if _, err := newClient(t, ts.URL, m.GUN, root).refresh(); err != nil {
 		t.Errorf("client after recovery: %v", err)
 	}
 }
@@ -88,17 +89,17 @@ func TestReplicas(t *testing.T) {
 	runConcurrentPublishers(t, []string{a.URL, b.URL}, a.Admin, m, 16)
 
 	// Warm b's cache, publish on a, and read on b.
-	if _, _, err := currentTargets(b.URL, m.gun); err != nil {
+	if _, _, err := currentTargets(b.URL, m.GUN); err != nil {
 		t.Fatal(err)
 	}
-	cur, _, err := currentTargets(a.URL, m.gun)
+	cur, _, err := currentTargets(a.URL, m.GUN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := m.mustPublish(map[string][]byte{"targets": sign(t, m.targetsDoc(cur.Version+1, nil), m.targets)})
+	res := m.MustPublish(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(cur.Version+1, nil), m.Targets)})
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, _, h := request(t, "GET", b.URL+"/tuf/"+m.gun+"/metadata/timestamp.json", "", nil)
+		_, _, h := request(t, "GET", b.URL+"/tuf/"+m.GUN+"/metadata/timestamp.json", "", nil)
 		if h.Get("ETag") == res.ETag {
 			break
 		}
@@ -126,14 +127,14 @@ func TestReplicaTargets(t *testing.T) {
 	a, b := open(), open()
 	m := newMaintainer(t, a, "example.com/replicated/content")
 	big := string(blobtest.Content(blobtest.BigSize, 7))
-	m.upload("dist/app.bin", big)
-	m.upload("small.txt", "uploaded to a")
-	root := sign(t, m.rootDoc(1), m.root)
-	tg := m.targetsDoc(1, map[string]string{"small.txt": "uploaded to a"})
+	m.Upload("dist/app.bin", big)
+	m.Upload("small.txt", "uploaded to a")
+	root := servertest.Sign(t, m.RootDoc(1), m.Root)
+	tg := m.TargetsDoc(1, map[string]string{"small.txt": "uploaded to a"})
 	tg.Targets["dist/app.bin"] = metadata.NewTargetFile([]byte(big), true) // by SHA-512 too
-	m.mustPublish(map[string][]byte{"root": root, "targets": sign(t, tg, m.targets)})
+	m.MustPublish(map[string][]byte{"root": root, "targets": servertest.Sign(t, tg, m.Targets)})
 
-	targets := b.URL + "/tuf/" + m.gun + "/targets/"
+	targets := b.URL + "/tuf/" + m.GUN + "/targets/"
 	sum512 := sha512.Sum512([]byte(big))
 	for _, p := range []string{"dist/" + sha256hex(big) + ".app.bin", "dist/" + hex.EncodeToString(sum512[:]) + ".app.bin"} {
 		code, body, h := request(t, "GET", targets+p, "", nil)
@@ -158,12 +159,12 @@ func TestReplicaTargets(t *testing.T) {
 	if code != http.StatusOK || len(body) != 0 || h.Get("Content-Length") != strconv.Itoa(len(big)) {
 		t.Errorf("HEAD on the other replica: %d, Content-Length %q", code, h.Get("Content-Length"))
 	}
-	if got, err := newClient(t, b.URL, m.gun, root).fetch("dist/app.bin"); err != nil || got != big {
+	if got, err := newClient(t, b.URL, m.GUN, root).fetch("dist/app.bin"); err != nil || got != big {
 		t.Fatalf("TUF client of the other replica: %d bytes, %v", len(got), err)
 	}
 
 	// The same content uploaded again, through the other replica.
-	code, body, _ = request(t, "PUT", b.URL+"/api/v1/repositories/"+m.gun+"/targets/again/app.bin", b.Admin,
+	code, body, _ = request(t, "PUT", b.URL+"/api/v1/repositories/"+m.GUN+"/targets/again/app.bin", b.Admin,
 		strings.NewReader(big), "X-Rampart-Sha256", sha256hex(big))
 	if code != http.StatusCreated {
 		t.Fatalf("uploading the same content to the other replica: %d %s", code, body)

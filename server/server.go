@@ -15,6 +15,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -216,35 +217,27 @@ type current struct {
 	etagHeader, lengthHeader []string
 }
 
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
-
 // New returns a server.
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Signer == nil || cfg.Blobs == nil {
 		return nil, errors.New("server: Store, Signer and Blobs are required")
 	}
-	cfg.Logger = orDefault(cfg.Logger, slog.Default())
-	cfg.TimestampExpiry = orDefault(cfg.TimestampExpiry, 24*time.Hour)
-	cfg.SnapshotExpiry = orDefault(cfg.SnapshotExpiry, 7*24*time.Hour)
-	cfg.ResignInterval = orDefault(cfg.ResignInterval, time.Minute)
-	cfg.MaxMetadataBytes = orDefault(cfg.MaxMetadataBytes, 16<<20)
-	cfg.MaxTargetBytes = orDefault(cfg.MaxTargetBytes, 1<<30)
-	cfg.CacheTTL = orDefault(cfg.CacheTTL, time.Second)
-	cfg.CurrentMaxAge = orDefault(cfg.CurrentMaxAge, 5*time.Second)
-	cfg.VersionedMaxAge = orDefault(cfg.VersionedMaxAge, 24*time.Hour)
-	cfg.TimestampHistory = orDefault(cfg.TimestampHistory, 1000)
-	cfg.GCInterval = orDefault(cfg.GCInterval, time.Hour)
-	cfg.GCGrace = orDefault(cfg.GCGrace, DefaultGCGrace)
-	cfg.ReadHeaderTimeout = orDefault(cfg.ReadHeaderTimeout, defaultReadHeaderTimeout)
-	cfg.StallTimeout = orDefault(cfg.StallTimeout, defaultStallTimeout)
-	cfg.IdleTimeout = orDefault(cfg.IdleTimeout, defaultIdleTimeout)
-	cfg.MaxHeaderBytes = orDefault(cfg.MaxHeaderBytes, defaultMaxHeaderBytes)
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
+	cfg.TimestampExpiry = cmp.Or(cfg.TimestampExpiry, 24*time.Hour)
+	cfg.SnapshotExpiry = cmp.Or(cfg.SnapshotExpiry, 7*24*time.Hour)
+	cfg.ResignInterval = cmp.Or(cfg.ResignInterval, time.Minute)
+	cfg.MaxMetadataBytes = cmp.Or(cfg.MaxMetadataBytes, 16<<20)
+	cfg.MaxTargetBytes = cmp.Or(cfg.MaxTargetBytes, 1<<30)
+	cfg.CacheTTL = cmp.Or(cfg.CacheTTL, time.Second)
+	cfg.CurrentMaxAge = cmp.Or(cfg.CurrentMaxAge, 5*time.Second)
+	cfg.VersionedMaxAge = cmp.Or(cfg.VersionedMaxAge, 24*time.Hour)
+	cfg.TimestampHistory = cmp.Or(cfg.TimestampHistory, 1000)
+	cfg.GCInterval = cmp.Or(cfg.GCInterval, time.Hour)
+	cfg.GCGrace = cmp.Or(cfg.GCGrace, DefaultGCGrace)
+	cfg.ReadHeaderTimeout = cmp.Or(cfg.ReadHeaderTimeout, defaultReadHeaderTimeout)
+	cfg.StallTimeout = cmp.Or(cfg.StallTimeout, defaultStallTimeout)
+	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, defaultIdleTimeout)
+	cfg.MaxHeaderBytes = cmp.Or(cfg.MaxHeaderBytes, defaultMaxHeaderBytes)
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
@@ -388,10 +381,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 }
 
 func (m *metrics) observe(route string, code int, d time.Duration) {
-	if route == "" {
-		route = "invalid"
-	}
-	k := [2]string{route, strconv.Itoa(code)}
+	k := [2]string{cmp.Or(route, "invalid"), strconv.Itoa(code)}
 	m.mu.Lock()
 	c := m.resolved[k]
 	if c == nil {

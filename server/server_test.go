@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/server"
+	"github.com/rampart-tuf/rampart/server/servertest"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -31,36 +33,36 @@ func TestRoundTrip(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		ts := newServer(t, openStore(t, kind))
 		m := newMaintainer(t, ts, "example.com/acme/app")
-		m.upload("app/v1.txt", "version one")
-		root1 := sign(t, m.rootDoc(1), m.root)
-		res := m.mustPublish(map[string][]byte{
+		m.Upload("app/v1.txt", "version one")
+		root1 := servertest.Sign(t, m.RootDoc(1), m.Root)
+		res := m.MustPublish(map[string][]byte{
 			"root":    root1,
-			"targets": sign(t, m.targetsDoc(1, map[string]string{"app/v1.txt": "version one"}), m.targets),
+			"targets": servertest.Sign(t, m.TargetsDoc(1, map[string]string{"app/v1.txt": "version one"}), m.Targets),
 		})
 		if res.TimestampVersion != 1 || res.SnapshotVersion != 1 || res.RootVersion != 1 {
 			t.Errorf("first publish = %+v", res)
 		}
-		c := newClient(t, ts.URL, m.gun, root1)
+		c := newClient(t, ts.URL, m.GUN, root1)
 		if got, err := c.fetch("app/v1.txt"); err != nil || got != "version one" {
 			t.Fatalf("client fetch = %q, %v", got, err)
 		}
 
 		// Targets v2 delegates delegated/* to role1.
-		m.upload("delegated/x.txt", "from role1")
-		tg := m.targetsDoc(2, map[string]string{"app/v1.txt": "version one"})
-		m.delegate(tg, "role1")
-		m.mustPublish(map[string][]byte{
-			"targets": sign(t, tg, m.targets),
-			"role1":   sign(t, m.targetsDoc(1, map[string]string{"delegated/x.txt": "from role1"}), m.deleg),
+		m.Upload("delegated/x.txt", "from role1")
+		tg := m.TargetsDoc(2, map[string]string{"app/v1.txt": "version one"})
+		m.DelegateTo(tg, "role1")
+		m.MustPublish(map[string][]byte{
+			"targets": servertest.Sign(t, tg, m.Targets),
+			"role1":   servertest.Sign(t, m.TargetsDoc(1, map[string]string{"delegated/x.txt": "from role1"}), m.Delegate),
 		})
 		if got, err := c.fetch("delegated/x.txt"); err != nil || got != "from role1" {
 			t.Fatalf("client fetch of a delegated target = %q, %v", got, err)
 		}
 
 		// Root rotation: v2 with a new root key, signed by old and new.
-		oldRoot := m.root
-		m.root = newSigner(t)
-		res = m.mustPublish(map[string][]byte{"root": sign(t, m.rootDoc(2), oldRoot, m.root)})
+		oldRoot := m.Root
+		m.Root = repotest.NewSigner(t)
+		res = m.MustPublish(map[string][]byte{"root": servertest.Sign(t, m.RootDoc(2), oldRoot, m.Root)})
 		if res.RootVersion != 2 {
 			t.Errorf("root version after rotation = %d", res.RootVersion)
 		}
@@ -72,18 +74,18 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("client's root version = %d, want 2", v)
 		}
 		// A fresh client from root v1 walks to v2.
-		if got, err := newClient(t, ts.URL, m.gun, root1).fetch("delegated/x.txt"); err != nil || got != "from role1" {
+		if got, err := newClient(t, ts.URL, m.GUN, root1).fetch("delegated/x.txt"); err != nil || got != "from role1" {
 			t.Fatalf("fresh client = %q, %v", got, err)
 		}
 		// Caching headers.
-		code, b, h := request(t, "GET", ts.URL+"/tuf/"+m.gun+"/metadata/timestamp.json", "", nil)
+		code, b, h := request(t, "GET", ts.URL+"/tuf/"+m.GUN+"/metadata/timestamp.json", "", nil)
 		if code != 200 || h.Get("ETag") == "" || !strings.Contains(h.Get("Cache-Control"), "max-age=") {
 			t.Errorf("timestamp.json: %d, headers %v", code, h)
 		}
 		if h.Get("ETag") != `"`+sha256hex(string(b))+`"` {
 			t.Errorf("ETag %s is not the body's sha256", h.Get("ETag"))
 		}
-		if code, _, _ := request(t, "GET", ts.URL+"/tuf/"+m.gun+"/metadata/timestamp.json", "", nil, "If-None-Match", h.Get("ETag")); code != http.StatusNotModified {
+		if code, _, _ := request(t, "GET", ts.URL+"/tuf/"+m.GUN+"/metadata/timestamp.json", "", nil, "If-None-Match", h.Get("ETag")); code != http.StatusNotModified {
 			t.Errorf("If-None-Match: %d, want 304", code)
 		}
 		if code, _, _ := request(t, "GET", ts.URL+"/healthz", "", nil); code != 200 {
@@ -100,22 +102,22 @@ func TestRoundTrip(t *testing.T) {
 func TestMaintainerSnapshot(t *testing.T) {
 	ts := newServer(t, openStore(t, "bolt"))
 	m := newMaintainer(t, ts, "example.com/offline")
-	m.snap = newSigner(t)
-	root := sign(t, m.rootDoc(1), m.root)
-	targets := sign(t, m.targetsDoc(1, nil), m.targets)
-	code, e, _ := m.publish(map[string][]byte{"root": root, "targets": targets})
+	m.Snapshot = repotest.NewSigner(t)
+	root := servertest.Sign(t, m.RootDoc(1), m.Root)
+	targets := servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)
+	code, e, _ := m.Publish(map[string][]byte{"root": root, "targets": targets})
 	if code != 400 || e.Role != "snapshot" || e.Check != "missing" {
 		t.Fatalf("publish without snapshot: %d %+v", code, e)
 	}
-	sn := metadata.NewSnapshot(m.expires)
+	sn := metadata.NewSnapshot(m.Expires)
 	sn.Meta["targets.json"] = metadata.MetaFile{Version: 2}
-	code, e, _ = m.publish(map[string][]byte{"root": root, "targets": targets, "snapshot": sign(t, sn, m.snap)})
+	code, e, _ = m.Publish(map[string][]byte{"root": root, "targets": targets, "snapshot": servertest.Sign(t, sn, m.Snapshot)})
 	if code != 400 || e.Role != "snapshot" || e.Check != "version" {
 		t.Fatalf("publish with a wrong snapshot: %d %+v", code, e)
 	}
 	sn.Meta["targets.json"] = metadata.MetaFile{Version: 1, Length: int64(len(targets)), Hashes: metadata.HashesOf(targets, false)}
-	m.mustPublish(map[string][]byte{"root": root, "targets": targets, "snapshot": sign(t, sn, m.snap)})
-	if _, err := newClient(t, ts.URL, m.gun, root).refresh(); err != nil {
+	m.MustPublish(map[string][]byte{"root": root, "targets": targets, "snapshot": servertest.Sign(t, sn, m.Snapshot)})
+	if _, err := newClient(t, ts.URL, m.GUN, root).refresh(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -133,8 +135,8 @@ func TestConcurrentPublishers(t *testing.T) {
 // runConcurrentPublishers publishes from n goroutines, spreading the
 // requests over urls (replicas), and checks the result.
 func runConcurrentPublishers(t *testing.T, urls []string, token string, m *maintainer, n int) {
-	root := sign(t, m.rootDoc(1), m.root)
-	m.mustPublish(map[string][]byte{"root": root, "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
+	root := servertest.Sign(t, m.RootDoc(1), m.Root)
+	m.MustPublish(map[string][]byte{"root": root, "targets": servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)})
 
 	stop := make(chan struct{})
 	var readers sync.WaitGroup
@@ -149,7 +151,7 @@ func runConcurrentPublishers(t *testing.T, urls []string, token string, m *maint
 					return
 				default:
 				}
-				if _, err := newClient(t, urls[i%len(urls)], m.gun, root).refresh(); err != nil {
+				if _, err := newClient(t, urls[i%len(urls)], m.GUN, root).refresh(); err != nil {
 					readErrs <- err
 					return
 				}
@@ -170,15 +172,15 @@ func runConcurrentPublishers(t *testing.T, urls []string, token string, m *maint
 					errs <- fmt.Errorf("publisher %d: too many conflicts", w)
 					return
 				}
-				cur, tag, err := currentTargets(url, m.gun)
+				cur, tag, err := currentTargets(url, m.GUN)
 				if err != nil {
 					errs <- err
 					return
 				}
-				tg := m.targetsDoc(cur.Version+1, nil)
+				tg := m.TargetsDoc(cur.Version+1, nil)
 				tg.Targets = cur.Targets
 				tg.Targets[fmt.Sprintf("w%d.txt", w)] = metadata.NewTargetFile([]byte(fmt.Sprint(w)), false)
-				code, e, _ := publishTo(t, url, token, m.gun, body(map[string][]byte{"targets": sign(t, tg, m.targets)}), "If-Match", tag)
+				code, e, _ := publishTo(t, url, token, m.GUN, body(map[string][]byte{"targets": servertest.Sign(t, tg, m.Targets)}), "If-Match", tag)
 				if code == http.StatusConflict {
 					conflicts.Store(w, true)
 					continue
@@ -206,7 +208,7 @@ func runConcurrentPublishers(t *testing.T, urls []string, token string, m *maint
 	var cur *metadata.Targets
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		var err error
-		if cur, _, err = currentTargets(urls[0], m.gun); err != nil {
+		if cur, _, err = currentTargets(urls[0], m.GUN); err != nil {
 			t.Fatal(err)
 		}
 		if cur.Version >= int64(n+1) || time.Now().After(deadline) {
@@ -217,7 +219,7 @@ func runConcurrentPublishers(t *testing.T, urls []string, token string, m *maint
 		t.Errorf("final targets: version %d with %d targets, want %d with %d", cur.Version, len(cur.Targets), n+1, n)
 	}
 	// Timestamp versions strictly increase through the changefeed.
-	code, b, _ := request(t, "GET", urls[0]+"/api/v1/repositories/"+m.gun+"/changefeed?limit=1000", token, nil)
+	code, b, _ := request(t, "GET", urls[0]+"/api/v1/repositories/"+m.GUN+"/changefeed?limit=1000", token, nil)
 	var feed struct {
 		Changes []struct {
 			ID      int64 `json:"id"`
@@ -236,7 +238,7 @@ func runConcurrentPublishers(t *testing.T, urls []string, token string, m *maint
 			break
 		}
 	}
-	if got, err := newClient(t, urls[len(urls)-1], m.gun, root).fetchInfo("w0.txt"); err != nil || !got {
+	if got, err := newClient(t, urls[len(urls)-1], m.GUN, root).fetchInfo("w0.txt"); err != nil || !got {
 		t.Errorf("final state not verifiable by a client: %v", err)
 	}
 }
@@ -306,14 +308,14 @@ func TestResign(t *testing.T) {
 		c.ResignInterval = 20 * time.Millisecond
 	})
 	m := newMaintainer(t, ts, "example.com/resign")
-	root := sign(t, m.rootDoc(1), m.root)
-	m.mustPublish(map[string][]byte{"root": root, "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
+	root := servertest.Sign(t, m.RootDoc(1), m.Root)
+	m.MustPublish(map[string][]byte{"root": root, "targets": servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)})
 	mu.Lock()
 	now = now.Add(2*time.Hour + 5*time.Minute) // timestamp expired, snapshot within its last third
 	mu.Unlock()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		r, err := ts.Store.Repo(context.Background(), m.gun)
+		r, err := ts.Store.Repo(context.Background(), m.GUN)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,7 +330,7 @@ func TestResign(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	c := newClient(t, ts.URL, m.gun, root)
+	c := newClient(t, ts.URL, m.GUN, root)
 	if _, err := c.refresh(); err != nil {
 		t.Fatalf("client after re-signing: %v", err)
 	}
@@ -339,9 +341,9 @@ func TestChangefeed(t *testing.T) {
 	ts := newServer(t, openStore(t, "bolt"))
 	a, b := newMaintainer(t, ts, "example.com/a"), newMaintainer(t, ts, "example.com/b")
 	for _, m := range []*maintainer{a, b} {
-		m.mustPublish(map[string][]byte{"root": sign(t, m.rootDoc(1), m.root), "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
+		m.MustPublish(map[string][]byte{"root": servertest.Sign(t, m.RootDoc(1), m.Root), "targets": servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)})
 	}
-	a.mustPublish(map[string][]byte{"targets": sign(t, a.targetsDoc(2, nil), a.targets)})
+	a.MustPublish(map[string][]byte{"targets": servertest.Sign(t, a.TargetsDoc(2, nil), a.Targets)})
 	if code, body, _ := request(t, "DELETE", ts.URL+"/api/v1/repositories/example.com/b", ts.Admin, nil); code != 200 {
 		t.Fatalf("delete: %d %s", code, body)
 	}
@@ -412,7 +414,7 @@ func TestAuth(t *testing.T) {
 	slashAdmin := mk("example.com/slash/", "admin")
 
 	m := newMaintainer(t, ts, "example.com/acme/app")
-	good := body(map[string][]byte{"root": sign(t, m.rootDoc(1), m.root), "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
+	good := body(map[string][]byte{"root": servertest.Sign(t, m.RootDoc(1), m.Root), "targets": servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)})
 	for _, tc := range []struct {
 		name, method, path, token string
 		body                      []byte
@@ -477,26 +479,26 @@ func TestBadInput(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		ts := newServer(t, openStore(t, kind), func(c *server.Config) { c.MaxMetadataBytes = 64 << 10; c.MaxTargetBytes = 1 << 10 })
 		m := newMaintainer(t, ts, "example.com/acme/app")
-		root := sign(t, m.rootDoc(1), m.root)
-		targets1 := sign(t, m.targetsDoc(1, nil), m.targets)
-		res := m.mustPublish(map[string][]byte{"root": root, "targets": targets1})
+		root := servertest.Sign(t, m.RootDoc(1), m.Root)
+		targets1 := servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)
+		res := m.MustPublish(map[string][]byte{"root": root, "targets": targets1})
 
-		expired := m.targetsDoc(2, nil)
+		expired := m.TargetsDoc(2, nil)
 		expired.Expires = time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-		wrongKey := sign(t, m.targetsDoc(2, nil), newSigner(t))
-		rootBad := sign(t, m.rootDoc(2), newSigner(t)) // not signed by the current root key
-		rootSkip := sign(t, m.rootDoc(3), m.root)
-		notDelegated := sign(t, m.targetsDoc(1, nil), m.deleg)
-		tgPaths := m.targetsDoc(2, nil)
-		m.delegate(tgPaths, "role1")
-		outside := sign(t, m.targetsDoc(1, map[string]string{"elsewhere/x": "x"}), m.deleg)
-		noOnline := m.rootDoc(2)
+		wrongKey := servertest.Sign(t, m.TargetsDoc(2, nil), repotest.NewSigner(t))
+		rootBad := servertest.Sign(t, m.RootDoc(2), repotest.NewSigner(t)) // not signed by the current root key
+		rootSkip := servertest.Sign(t, m.RootDoc(3), m.Root)
+		notDelegated := servertest.Sign(t, m.TargetsDoc(1, nil), m.Delegate)
+		tgPaths := m.TargetsDoc(2, nil)
+		m.DelegateTo(tgPaths, "role1")
+		outside := servertest.Sign(t, m.TargetsDoc(1, map[string]string{"elsewhere/x": "x"}), m.Delegate)
+		noOnline := m.RootDoc(2)
 		noOnline.Roles["timestamp"].KeyIDs = nil
 		noOnline.Keys = map[string]*metadata.Key{}
-		must(t, noOnline.AddKey("root", metadata.NewKey(m.root.PublicKey())))
-		must(t, noOnline.AddKey("targets", metadata.NewKey(m.targets.PublicKey())))
-		must(t, noOnline.AddKey("snapshot", m.online["snapshot"]))
-		must(t, noOnline.AddKey("timestamp", metadata.NewKey(newSigner(t).PublicKey())))
+		must(t, noOnline.AddKey("root", metadata.NewKey(m.Root.PublicKey())))
+		must(t, noOnline.AddKey("targets", metadata.NewKey(m.Targets.PublicKey())))
+		must(t, noOnline.AddKey("snapshot", m.Online["snapshot"]))
+		must(t, noOnline.AddKey("timestamp", metadata.NewKey(repotest.NewSigner(t).PublicKey())))
 
 		pub := "/api/v1/repositories/example.com/acme/app/metadata"
 		for _, tc := range []struct {
@@ -519,14 +521,14 @@ func TestBadInput(t *testing.T) {
 			{"oversized body", "POST", pub, `{"roles": {"x": "` + strings.Repeat("a", 70<<10) + `"}}`, nil, 413, "", "size"},
 			{"wrong content type", "POST", pub, `{"roles": {}}`, []string{"Content-Type", "text/plain"}, 415, "", "request"},
 			{"same targets version", "POST", pub, string(body(map[string][]byte{"targets": targets1})), nil, 400, "targets", "version"},
-			{"expired targets", "POST", pub, string(body(map[string][]byte{"targets": sign(t, expired, m.targets)})), nil, 400, "targets", "expiry"},
+			{"expired targets", "POST", pub, string(body(map[string][]byte{"targets": servertest.Sign(t, expired, m.Targets)})), nil, 400, "targets", "expiry"},
 			{"targets signed by the wrong key", "POST", pub, string(body(map[string][]byte{"targets": wrongKey})), nil, 400, "targets", "signature"},
 			{"root not signed by the current root", "POST", pub, string(body(map[string][]byte{"root": rootBad})), nil, 400, "root", "signature"},
 			{"root version skipped", "POST", pub, string(body(map[string][]byte{"root": rootSkip})), nil, 400, "root", "version"},
-			{"root without the server's timestamp key", "POST", pub, string(body(map[string][]byte{"root": sign(t, noOnline, m.root)})), nil, 400, "timestamp", "online-key"},
+			{"root without the server's timestamp key", "POST", pub, string(body(map[string][]byte{"root": servertest.Sign(t, noOnline, m.Root)})), nil, 400, "timestamp", "online-key"},
 			{"role nobody delegates", "POST", pub, string(body(map[string][]byte{"role9": notDelegated})), nil, 400, "role9", "delegation"},
-			{"target outside delegated paths", "POST", pub, string(body(map[string][]byte{"targets": sign(t, tgPaths, m.targets), "role1": outside})), nil, 400, "role1", "paths"},
-			{"stale If-Match", "POST", pub, string(body(map[string][]byte{"targets": sign(t, m.targetsDoc(2, nil), m.targets)})), []string{"If-Match", `"abc"`}, 409, "", "conflict"},
+			{"target outside delegated paths", "POST", pub, string(body(map[string][]byte{"targets": servertest.Sign(t, tgPaths, m.Targets), "role1": outside})), nil, 400, "role1", "paths"},
+			{"stale If-Match", "POST", pub, string(body(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(2, nil), m.Targets)})), []string{"If-Match", `"abc"`}, 409, "", "conflict"},
 			{"traversal in GUN", "POST", "/api/v1/repositories/example.com/../etc/metadata", `{}`, nil, 400, "", "request"},
 			{"encoded traversal", "GET", "/tuf/example.com/%2e%2e/acme/metadata/timestamp.json", "", nil, 400, "", "request"},
 			{"encoded slash", "GET", "/tuf/example.com%2Facme/app/metadata/timestamp.json", "", nil, 400, "", "request"},
@@ -564,20 +566,20 @@ func TestBadInput(t *testing.T) {
 			})
 		}
 		// Nothing changed.
-		r, err := ts.Store.Repo(context.Background(), m.gun)
+		r, err := ts.Store.Repo(context.Background(), m.GUN)
 		if err != nil || r.TimestampVersion != res.TimestampVersion || r.RootVersion != 1 {
 			t.Errorf("state after bad requests: %+v, %v", r, err)
 		}
 		// An upload of unknown length over the limit: only the blob
 		// store sees that it is too large.
 		big := strings.Repeat("y", 2<<10)
-		code, b, _ := request(t, "PUT", ts.URL+"/api/v1/repositories/"+m.gun+"/targets/big.txt", ts.Admin,
+		code, b, _ := request(t, "PUT", ts.URL+"/api/v1/repositories/"+m.GUN+"/targets/big.txt", ts.Admin,
 			io.MultiReader(strings.NewReader(big)), "X-Rampart-Sha256", sha256hex(big))
 		if code != http.StatusRequestEntityTooLarge {
 			t.Errorf("chunked upload over the limit: %d %s", code, b)
 		}
 		for _, content := range []string{"hello", "x", strings.Repeat("x", 2<<10), big} {
-			if _, err := ts.Store.Target(context.Background(), m.gun, sha256hex(content)); err == nil {
+			if _, err := ts.Store.Target(context.Background(), m.GUN, sha256hex(content)); err == nil {
 				t.Errorf("a rejected upload of %d bytes was recorded", len(content))
 			}
 			if f, err := ts.Blobs.Open(context.Background(), sha256hex(content)); !errors.Is(err, fs.ErrNotExist) {
@@ -587,7 +589,7 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("the content of a rejected upload of %d bytes: %v, want fs.ErrNotExist", len(content), err)
 			}
 		}
-		if _, err := newClient(t, ts.URL, m.gun, root).refresh(); err != nil {
+		if _, err := newClient(t, ts.URL, m.GUN, root).refresh(); err != nil {
 			t.Error(err)
 		}
 	})
@@ -598,21 +600,21 @@ func TestBadInput(t *testing.T) {
 func TestKeyRotation(t *testing.T) {
 	ts := newServer(t, openStore(t, "bolt"))
 	m := newMaintainer(t, ts, "example.com/rot")
-	root1 := sign(t, m.rootDoc(1), m.root)
-	m.mustPublish(map[string][]byte{"root": root1, "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
-	old := m.online["timestamp"]
-	code, b, _ := request(t, "POST", ts.URL+"/api/v1/repositories/"+m.gun+"/keys/timestamp/rotate", ts.Admin, nil)
+	root1 := servertest.Sign(t, m.RootDoc(1), m.Root)
+	m.MustPublish(map[string][]byte{"root": root1, "targets": servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)})
+	old := m.Online["timestamp"]
+	code, b, _ := request(t, "POST", ts.URL+"/api/v1/repositories/"+m.GUN+"/keys/timestamp/rotate", ts.Admin, nil)
 	if code != 201 {
 		t.Fatalf("rotate: %d %s", code, b)
 	}
-	m.online["timestamp"] = m.onlineKey("timestamp")
-	if m.online["timestamp"].ID() == old.ID() {
+	m.Online["timestamp"] = m.OnlineKey("timestamp")
+	if m.Online["timestamp"].ID() == old.ID() {
 		t.Fatal("rotation kept the old key")
 	}
 	// Until the new root is published, the old key still signs.
-	m.mustPublish(map[string][]byte{"targets": sign(t, m.targetsDoc(2, nil), m.targets)})
-	m.mustPublish(map[string][]byte{"root": sign(t, m.rootDoc(2), m.root)})
-	if _, err := newClient(t, ts.URL, m.gun, root1).refresh(); err != nil {
+	m.MustPublish(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(2, nil), m.Targets)})
+	m.MustPublish(map[string][]byte{"root": servertest.Sign(t, m.RootDoc(2), m.Root)})
+	if _, err := newClient(t, ts.URL, m.GUN, root1).refresh(); err != nil {
 		t.Fatalf("client after timestamp key rotation: %v", err)
 	}
 }

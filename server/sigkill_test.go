@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,8 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-tuf/rampart/server"
+	"github.com/rampart-tuf/rampart/server/blob"
+	"github.com/rampart-tuf/rampart/server/servertest"
+	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/server/store/bolt"
+	"github.com/rampart-tuf/rampart/server/store/postgres"
 )
 
 // buildRampart builds the rampart binary once per test binary.
@@ -45,15 +51,31 @@ func freeAddr(t *testing.T) string {
 }
 
 // startProcess runs "rampart serve" and waits for /healthz.
-func startProcess(t *testing.T, bin, dir, storeURL string, env ...string) (*exec.Cmd, string) {
+func startProcess(t *testing.T, bin, dir, storeURL string) (*exec.Cmd, string) {
 	t.Helper()
 	addr := freeAddr(t)
 	args := []string{"serve", "--data", dir, "--addr", addr}
 	if storeURL != "" {
 		args = append(args, "--store", storeURL)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	return runUntilHealthy(t, exec.Command(bin, args...), dir, addr)
+}
+
+// startPausingProcess runs this test binary as a server like "rampart
+// serve" on dir and storeURL (see serveCrashChild), whose store pauses in
+// every publish's transaction after creating the file marker.
+func startPausingProcess(t *testing.T, dir, storeURL, marker string) (*exec.Cmd, string) {
+	t.Helper()
+	addr := freeAddr(t)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), envCrashChild+"="+addr, "RAMPART_TEST_DATA="+dir, "RAMPART_TEST_STORE="+storeURL, "RAMPART_TEST_MARKER="+marker)
+	return runUntilHealthy(t, cmd, dir, addr)
+}
+
+// runUntilHealthy starts cmd, a server on addr logging to DIR/serve.log,
+// and waits for its /healthz.
+func runUntilHealthy(t *testing.T, cmd *exec.Cmd, dir, addr string) (*exec.Cmd, string) {
+	t.Helper()
 	logf, _ := os.OpenFile(filepath.Join(dir, "serve.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -79,6 +101,60 @@ func startProcess(t *testing.T, bin, dir, storeURL string, env ...string) (*exec
 	}
 }
 
+// envCrashChild, set to an address, makes the test binary serve there
+// instead of running tests (see TestMain).
+const envCrashChild = "RAMPART_TEST_CRASH_CHILD_ADDR"
+
+// serveCrashChild is the test binary run by startPausingProcess: a server
+// over the data directory of "rampart serve" (its database or the
+// PostgreSQL store, its online-key secret and target content) whose store
+// creates the marker file and blocks for a minute inside every publish's
+// transaction, so that the test can kill it there.
+func serveCrashChild(addr string) error {
+	dir, storeURL, marker := os.Getenv("RAMPART_TEST_DATA"), os.Getenv("RAMPART_TEST_STORE"), os.Getenv("RAMPART_TEST_MARKER")
+	pause := func() {
+		os.WriteFile(marker, nil, 0o600)
+		time.Sleep(time.Minute)
+	}
+	ctx := context.Background()
+	var st store.Store
+	var blobs blob.Store
+	if storeURL != "" {
+		ps, err := postgres.Open(ctx, storeURL)
+		if err != nil {
+			return err
+		}
+		ps.SetInCommitHook(pause)
+		st, blobs = ps, ps.Blobs()
+	} else {
+		bs, err := bolt.Open(filepath.Join(dir, "rampart.db"))
+		if err != nil {
+			return err
+		}
+		bs.SetInCommitHook(pause)
+		if blobs, err = blob.OpenDir(filepath.Join(dir, "blobs")); err != nil {
+			return err
+		}
+		st = bs
+	}
+	secret, err := signer.LoadOrCreateSecret(filepath.Join(dir, "online-keys.secret"))
+	if err != nil {
+		return err
+	}
+	sg, err := signer.NewLocal(st, secret)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{Store: st, Signer: sg, Blobs: blobs, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	if err != nil {
+		return err
+	}
+	go srv.Run(ctx)
+	hs := srv.HTTPServer()
+	hs.Addr = addr
+	return hs.ListenAndServe()
+}
+
 // TestSIGKILLMidPublish kills the server process with SIGKILL while a
 // large publish is being sent or committed, restarts it, and checks that
 // the repository is in the old state or the new one, never between.
@@ -97,8 +173,8 @@ func TestSIGKILLMidPublish(t *testing.T) {
 		}
 		ts := &testServer{URL: url, Admin: strings.TrimSpace(string(tok))}
 		m := newMaintainer(t, ts, "example.com/killed")
-		root := sign(t, m.rootDoc(1), m.root)
-		m.mustPublish(map[string][]byte{"root": root, "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
+		root := servertest.Sign(t, m.RootDoc(1), m.Root)
+		m.MustPublish(map[string][]byte{"root": root, "targets": servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)})
 
 		// A large targets document, about 6 MB.
 		files := map[string]string{}
@@ -107,7 +183,7 @@ func TestSIGKILLMidPublish(t *testing.T) {
 		}
 		version := int64(2)
 		for round, delay := range []time.Duration{20 * time.Millisecond, 150 * time.Millisecond, 400 * time.Millisecond, 900 * time.Millisecond, 2 * time.Second} {
-			b := body(map[string][]byte{"targets": sign(t, m.targetsDoc(version, files), m.targets)})
+			b := body(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(version, files), m.Targets)})
 			// Stream the body slowly for the first rounds, at once for the
 			// later ones, so that kills land in the upload, the checks and
 			// the commit.
@@ -115,7 +191,7 @@ func TestSIGKILLMidPublish(t *testing.T) {
 			if round < 2 {
 				rd = &slowReader{r: bytes.NewReader(b), chunk: 256 << 10, pause: 20 * time.Millisecond}
 			}
-			req, _ := http.NewRequest("POST", url+"/api/v1/repositories/"+m.gun+"/metadata", rd)
+			req, _ := http.NewRequest("POST", url+"/api/v1/repositories/"+m.GUN+"/metadata", rd)
 			req.Header.Set("Authorization", "Bearer "+ts.Admin)
 			req.Header.Set("Content-Type", "application/json")
 			done := make(chan int, 1)
@@ -135,7 +211,7 @@ func TestSIGKILLMidPublish(t *testing.T) {
 
 			cmd, url = startProcess(t, bin, dir, storeURL)
 			ts.URL = url
-			cur, _, err := currentTargets(url, m.gun)
+			cur, _, err := currentTargets(url, m.GUN)
 			if err != nil {
 				t.Fatalf("round %d: reading after restart: %v", round, err)
 			}
@@ -149,21 +225,21 @@ func TestSIGKILLMidPublish(t *testing.T) {
 			default:
 				t.Fatalf("round %d: targets version %d with %d targets: neither the old state nor the new", round, cur.Version, len(cur.Targets))
 			}
-			if _, err := newClient(t, url, m.gun, root).refresh(); err != nil {
+			if _, err := newClient(t, url, m.GUN, root).refresh(); err != nil {
 				t.Fatalf("round %d: client after restart: %v", round, err)
 			}
 			t.Logf("round %d: killed after %v; request status %d; targets version now %d", round, delay, status, cur.Version)
 		}
-		// A kill that certainly lands inside the store's transaction: the
-		// server pauses there (a test-only hook) and tells us so.
+		// A kill that certainly lands inside the store's transaction: a
+		// server whose store pauses there (its test-only hook) tells us so.
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		marker := filepath.Join(t.TempDir(), "in-commit")
-		cmd, url = startProcess(t, bin, dir, storeURL, store.EnvPauseInCommit+"="+marker)
+		cmd, url = startPausingProcess(t, dir, storeURL, marker)
 		ts.URL = url
-		pending := body(map[string][]byte{"targets": sign(t, m.targetsDoc(version, files), m.targets)})
+		pending := body(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(version, files), m.Targets)})
 		go func() {
-			req, _ := http.NewRequest("POST", url+"/api/v1/repositories/"+m.gun+"/metadata", bytes.NewReader(pending))
+			req, _ := http.NewRequest("POST", url+"/api/v1/repositories/"+m.GUN+"/metadata", bytes.NewReader(pending))
 			req.Header.Set("Authorization", "Bearer "+ts.Admin)
 			req.Header.Set("Content-Type", "application/json")
 			if resp, err := http.DefaultClient.Do(req); err == nil { // the kill ends it
@@ -181,19 +257,19 @@ func TestSIGKILLMidPublish(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		cmd, url = startProcess(t, bin, dir, storeURL)
-		cur, _, err := currentTargets(url, m.gun)
+		cur, _, err := currentTargets(url, m.GUN)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if cur.Version != version-1 {
 			t.Fatalf("killed inside the transaction: targets version %d, want the old %d", cur.Version, version-1)
 		}
-		if _, err := newClient(t, url, m.gun, root).refresh(); err != nil {
+		if _, err := newClient(t, url, m.GUN, root).refresh(); err != nil {
 			t.Fatalf("client after a kill inside the transaction: %v", err)
 		}
 		// The repository still accepts that publish afterwards.
-		m.ts = &testServer{URL: url, Admin: ts.Admin}
-		m.mustPublish(map[string][]byte{"targets": sign(t, m.targetsDoc(version, files), m.targets)})
+		m.Server = &testServer{URL: url, Admin: ts.Admin}
+		m.MustPublish(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(version, files), m.Targets)})
 
 		if kind == "bolt" {
 			cmd.Process.Signal(syscall.SIGKILL)
@@ -203,7 +279,7 @@ func TestSIGKILLMidPublish(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			if _, err := st.Repo(context.Background(), m.gun); err != nil {
+			if _, err := st.Repo(context.Background(), m.GUN); err != nil {
 				t.Fatal(err)
 			}
 		}

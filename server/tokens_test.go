@@ -10,6 +10,7 @@ import (
 
 	"github.com/rampart-tuf/rampart/server"
 	"github.com/rampart-tuf/rampart/server/auth"
+	"github.com/rampart-tuf/rampart/server/servertest"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/server/store/postgres"
 )
@@ -95,8 +96,8 @@ func TestTokenRevocation(t *testing.T) {
 		}
 
 		m := newMaintainer(t, ts, "example.com/acme/app")
-		m.token = push
-		m.mustPublish(map[string][]byte{"root": sign(t, m.rootDoc(1), m.root), "targets": sign(t, m.targetsDoc(1, nil), m.targets)})
+		m.Token = push
+		m.MustPublish(map[string][]byte{"root": servertest.Sign(t, m.RootDoc(1), m.Root), "targets": servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)})
 
 		code, b, _ := request(t, "DELETE", ts.URL+"/api/v1/tokens/"+pushID, ts.Admin, nil)
 		var revoked listedToken
@@ -104,15 +105,15 @@ func TestTokenRevocation(t *testing.T) {
 			t.Fatalf("revoke: %d %s", code, b)
 		}
 		// The very next write with it fails, whatever the write.
-		if code, e, _ := m.publish(map[string][]byte{"targets": sign(t, m.targetsDoc(2, nil), m.targets)}); code != 401 || e.Check != "auth" {
+		if code, e, _ := m.Publish(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(2, nil), m.Targets)}); code != 401 || e.Check != "auth" {
 			t.Errorf("publish with a revoked token: %d %+v", code, e)
 		}
-		code, b, h := request(t, "PUT", ts.URL+"/api/v1/repositories/"+m.gun+"/targets/a.txt", push, strings.NewReader("a"), "X-Rampart-Sha256", sha256hex("a"))
+		code, b, h := request(t, "PUT", ts.URL+"/api/v1/repositories/"+m.GUN+"/targets/a.txt", push, strings.NewReader("a"), "X-Rampart-Sha256", sha256hex("a"))
 		if code != 401 || !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
 			t.Errorf("upload with a revoked token: %d %s", code, b)
 		}
 		// Other tokens are untouched.
-		if code, b, _ := request(t, "GET", ts.URL+"/api/v1/repositories/"+m.gun+"/changefeed", pull, nil); code != 200 {
+		if code, b, _ := request(t, "GET", ts.URL+"/api/v1/repositories/"+m.GUN+"/changefeed", pull, nil); code != 200 {
 			t.Errorf("the pull token after revoking the push token: %d %s", code, b)
 		}
 

@@ -1,6 +1,6 @@
 // Package signerd is Rampart's signing service: a separate process that
 // holds the online (timestamp and snapshot) keys of a metadata server and
-// signs with them over gRPC with mutual TLS, so that the server's host and
+// signs with them over HTTPS with mutual TLS, so that the server's host and
 // database never see a private key.
 //
 // The service mirrors [signer.Signer]: Key (get or create the newest key
@@ -18,13 +18,20 @@
 //
 // # Wire format
 //
-// The gRPC service is "rampart.signer.v1.Signer" with the unary methods
-// Key, Rotate, Keys and Sign. Messages are JSON (the gRPC content subtype
-// "json", see [Codec]) rather than protocol buffers, so that no code
-// generator is needed; their Go types are [KeyRequest], [KeyResponse],
-// [KeysResponse], [SignRequest] and [SignResponse]. Public keys travel as
-// TUF key objects ({"keytype", "scheme", "keyval": {"public"}}), byte
-// strings as standard base64.
+// Each method is a POST of a JSON request (Content-Type application/json,
+// at most [MaxRequestBytes]) to its path, answered with status 200 and a
+// JSON response:
+//
+//	/v1/key     KeyRequest    → KeyResponse   (get or create the newest key)
+//	/v1/rotate  KeyRequest    → KeyResponse   (create a new key)
+//	/v1/keys    KeyRequest    → KeysResponse  (every key, newest first)
+//	/v1/sign    SignRequest   → SignResponse
+//	/v1/retire  RetireRequest → RetireResponse (destroy a GUN's keys)
+//
+// Public keys travel as TUF key objects ({"keytype", "scheme", "keyval":
+// {"public"}}), byte strings as standard base64. Any other answer carries
+// an [ErrorResponse] ({"error": "..."}) with status 400 (a bad request),
+// 404 (no such key), 405, 413 (too large), 415, 500, 503 or 504.
 //
 // # Security
 //
@@ -33,6 +40,6 @@
 // and the client accepts only a server certificate that chains to the CA
 // it is given, for the host it dials ([ClientTLS]). Every client that holds
 // such a certificate may use every key: give certificates only to metadata
-// servers. Requests are bounded ([MaxRequestBytes]); errors are gRPC status
-// codes (InvalidArgument, NotFound, Internal, ...) with a message.
+// servers. Requests are bounded ([MaxRequestBytes]) and so are responses
+// on the client's side.
 package signerd

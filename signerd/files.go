@@ -1,21 +1,21 @@
 package signerd
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/rampart-tuf/rampart/server/signer"
-	"github.com/rampart-tuf/rampart/server/store/bolt"
 )
 
 // Files is the file back end: Ed25519 keys in DIR/signer.db, each private
 // key sealed (AES-256-GCM, bound to its GUN, role and key ID) under a key
 // derived from the secret in DIR/keys.secret. It is [signer.Local] over its
-// own embedded database; one process at a time may open a directory.
+// own key database; one process at a time may open a directory.
 type Files struct {
 	*signer.Local
-	st *bolt.Store
+	db *keyDB
 }
 
 // OpenFiles opens the file back end in dir, creating the directory, the
@@ -28,24 +28,21 @@ func OpenFiles(dir, secretFile string) (*Files, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("signerd: data directory: %w", err)
 	}
-	if secretFile == "" {
-		secretFile = filepath.Join(dir, "keys.secret")
-	}
-	secret, err := signer.LoadOrCreateSecret(secretFile)
+	secret, err := signer.LoadOrCreateSecret(cmp.Or(secretFile, filepath.Join(dir, "keys.secret")))
 	if err != nil {
 		return nil, fmt.Errorf("signerd: %w", err)
 	}
-	st, err := bolt.Open(filepath.Join(dir, "signer.db"))
+	db, err := openKeyDB(filepath.Join(dir, "signer.db"))
 	if err != nil {
 		return nil, fmt.Errorf("signerd: %w", err)
 	}
-	l, err := signer.NewLocal(st, secret)
+	l, err := signer.NewLocal(db, secret)
 	if err != nil {
-		st.Close()
+		db.Close()
 		return nil, err
 	}
-	return &Files{Local: l, st: st}, nil
+	return &Files{Local: l, db: db}, nil
 }
 
 // Close closes the database.
-func (f *Files) Close() error { return f.st.Close() }
+func (f *Files) Close() error { return f.db.Close() }

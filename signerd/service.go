@@ -1,6 +1,7 @@
 package signerd
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/hex"
@@ -9,26 +10,29 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
+	"net/http"
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 
 	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
-// ServiceName is the full name of the gRPC service.
-const ServiceName = "rampart.signer.v1.Signer"
+// The paths of the service's methods; each takes a POST with a JSON
+// request and answers with a JSON response.
+const (
+	PathKey    = "/v1/key"    // KeyRequest → KeyResponse
+	PathRotate = "/v1/rotate" // KeyRequest → KeyResponse
+	PathKeys   = "/v1/keys"   // KeyRequest → KeysResponse
+	PathSign   = "/v1/sign"   // SignRequest → SignResponse
+	PathRetire = "/v1/retire" // RetireRequest → RetireResponse
+)
 
-// MaxRequestBytes bounds a request message, JSON-encoded: the payload of a
-// Sign request is base64, so it may be up to about 12 MiB.
+// MaxRequestBytes bounds a request body: the payload of a Sign request is
+// base64, so it may be up to about 12 MiB.
 const MaxRequestBytes = 16 << 20
 
 // maxGUNBytes bounds the GUNs the service accepts.
@@ -59,6 +63,11 @@ type SignRequest struct {
 	Payload []byte `json:"payload"`
 }
 
+// SignResponse carries a signature in the form of the key's scheme.
+type SignResponse struct {
+	Signature []byte `json:"signature"`
+}
+
 // RetireRequest asks to destroy every key of a GUN.
 type RetireRequest struct {
 	GUN string `json:"gun"`
@@ -69,82 +78,159 @@ type RetireResponse struct {
 	Retired int `json:"retired"`
 }
 
-// SignResponse carries a signature in the form of the key's scheme.
-type SignResponse struct {
-	Signature []byte `json:"signature"`
+// ErrorResponse is the body of every answer whose status is not 200.
+type ErrorResponse struct {
+	Error string `json:"error"`
 }
 
 // ServerOptions configure [NewServer].
 type ServerOptions struct {
-	// Logger receives one line per request (method, GUN, role, key ID,
-	// client certificate subject, outcome); nil discards them.
+	// Logger receives one line per request (path, GUN, role, key ID,
+	// client certificate subject, status); nil discards them.
 	Logger *slog.Logger
 }
 
-// NewServer returns a gRPC server that serves backend over TLS with tlsCfg,
-// which must require and verify client certificates (see [ServerTLS]).
-// Start it with Serve on a listener; stop it with GracefulStop.
-func NewServer(backend signer.Signer, tlsCfg *tls.Config, opts ServerOptions) (*grpc.Server, error) {
+// NewServer returns an HTTPS server that serves backend with tlsCfg, which
+// must require and verify client certificates (see [ServerTLS]). Start it
+// with ServeTLS(listener, "", ""); stop it with Shutdown.
+func NewServer(backend signer.Signer, tlsCfg *tls.Config, opts ServerOptions) (*http.Server, error) {
 	if backend == nil {
 		return nil, errors.New("signerd: no back end")
 	}
 	if tlsCfg == nil || tlsCfg.ClientAuth != tls.RequireAndVerifyClientCert || tlsCfg.ClientCAs == nil {
 		return nil, errors.New("signerd: the service needs TLS that requires and verifies client certificates")
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
+	s := &service{b: backend, log: log}
+	mux := http.NewServeMux()
+	mux.Handle(PathKey, handle(s, (*service).key))
+	mux.Handle(PathRotate, handle(s, (*service).rotate))
+	mux.Handle(PathKeys, handle(s, (*service).keys))
+	mux.Handle(PathSign, handle(s, (*service).sign))
+	mux.Handle(PathRetire, handle(s, (*service).retire))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no method %s", r.URL.Path))
+	})
+	return &http.Server{
+		Handler:           mux,
+		TLSConfig:         tlsCfg.Clone(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 64},
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}, nil
+}
+
+// service adapts a signer.Signer to the methods.
+type service struct {
+	b   signer.Signer
+	log *slog.Logger
+}
+
+// request is what every request type tells the log about itself.
+type request interface{ logAttrs() []any }
+
+func (r *KeyRequest) logAttrs() []any    { return []any{"gun", r.GUN, "role", r.Role} }
+func (r *RetireRequest) logAttrs() []any { return []any{"gun", r.GUN} }
+func (r *SignRequest) logAttrs() []any {
+	return []any{"gun", r.GUN, "role", r.Role, "keyid", r.KeyID, "payload_bytes", len(r.Payload)}
+}
+
+// callError is an error with the HTTP status to answer it with.
+type callError struct {
+	status int
+	msg    string
+}
+
+func (e *callError) Error() string { return e.msg }
+
+func invalid(format string, args ...any) error {
+	return &callError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// handle serves one method: a POST of a JSON Req, answered with the JSON
+// Resp of call or an ErrorResponse, and logged without its payload.
+func handle[Req any, Resp any, PReq interface {
+	*Req
+	request
+}](s *service, call func(*service, context.Context, PReq) (*Resp, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		req := PReq(new(Req))
+		status, err := http.StatusOK, decodeRequest(w, r, req)
+		var resp *Resp
+		if err == nil {
+			resp, err = call(s, r.Context(), req)
+		}
+		if err != nil {
+			status = statusOf(err)
+			writeError(w, status, err.Error())
+		} else {
+			writeJSON(w, status, resp)
+		}
+		attrs := append([]any{"path", r.URL.Path, "client", clientName(r), "status", status, "duration", time.Since(start)}, req.logAttrs()...)
+		if err != nil {
+			s.log.Warn("request failed", append(attrs, "error", err.Error())...)
+		} else {
+			s.log.Info("request", attrs...)
+		}
+	})
+}
+
+// decodeRequest reads one JSON object of at most MaxRequestBytes into v.
+func decodeRequest(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return &callError{http.StatusMethodNotAllowed, fmt.Sprintf("method %s: want POST", r.Method)}
 	}
-	gs := grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(tlsCfg)),
-		grpc.ForceServerCodecV2(Codec{}),
-		grpc.MaxRecvMsgSize(MaxRequestBytes),
-		grpc.MaxConcurrentStreams(64),
-		grpc.ConnectionTimeout(10*time.Second),
-		grpc.ChainUnaryInterceptor(logRequests(log)),
-	)
-	gs.RegisterService(&serviceDesc, &service{b: backend})
-	return gs, nil
-}
-
-// service adapts a signer.Signer to the gRPC methods.
-type service struct{ b signer.Signer }
-
-// handler is the interface of serviceDesc.HandlerType.
-type handler interface {
-	key(context.Context, *KeyRequest) (*KeyResponse, error)
-}
-
-var serviceDesc = grpc.ServiceDesc{
-	ServiceName: ServiceName,
-	HandlerType: (*handler)(nil),
-	Methods: []grpc.MethodDesc{
-		method("Key", (*service).key),
-		method("Rotate", (*service).rotate),
-		method("Keys", (*service).keys),
-		method("Sign", (*service).sign),
-		method("Retire", (*service).retire),
-	},
-	Metadata: "signerd (JSON codec, no .proto)",
-}
-
-// method builds the descriptor of a unary method from a typed function.
-func method[Req, Resp any](name string, call func(*service, context.Context, *Req) (*Resp, error)) grpc.MethodDesc {
-	full := "/" + ServiceName + "/" + name
-	return grpc.MethodDesc{
-		MethodName: name,
-		Handler: func(srv any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
-			req := new(Req)
-			if err := dec(req); err != nil {
-				return nil, status.Errorf(codes.InvalidArgument, "malformed %s request: %v", name, err)
-			}
-			h := func(ctx context.Context, r any) (any, error) { return call(srv.(*service), ctx, r.(*Req)) }
-			if ic == nil {
-				return h(ctx, req)
-			}
-			return ic(ctx, req, &grpc.UnaryServerInfo{Server: srv, FullMethod: full}, h)
-		},
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		return &callError{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q: want application/json", r.Header.Get("Content-Type"))}
 	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &callError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request larger than %d bytes", MaxRequestBytes)}
+		}
+		return invalid("reading the request: %v", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return invalid("malformed request: %v", err)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"encoding the response"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, ErrorResponse{Error: msg})
+}
+
+// statusOf is the HTTP status that answers err.
+func statusOf(err error) int {
+	var ce *callError
+	switch {
+	case errors.As(err, &ce):
+		return ce.status
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, context.Canceled), errors.Is(err, store.ErrUnavailable):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
 
 func (s *service) key(ctx context.Context, req *KeyRequest) (*KeyResponse, error) {
@@ -153,7 +239,7 @@ func (s *service) key(ctx context.Context, req *KeyRequest) (*KeyResponse, error
 	}
 	k, err := s.b.Key(ctx, req.GUN, req.Role)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &KeyResponse{Key: signer.EncodeKey(k)}, nil
 }
@@ -164,7 +250,7 @@ func (s *service) rotate(ctx context.Context, req *KeyRequest) (*KeyResponse, er
 	}
 	k, err := s.b.Rotate(ctx, req.GUN, req.Role)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &KeyResponse{Key: signer.EncodeKey(k)}, nil
 }
@@ -175,7 +261,7 @@ func (s *service) keys(ctx context.Context, req *KeyRequest) (*KeysResponse, err
 	}
 	ks, err := s.b.Keys(ctx, req.GUN, req.Role)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	out := &KeysResponse{Keys: make([]json.RawMessage, len(ks))}
 	for i, k := range ks {
@@ -189,14 +275,14 @@ func (s *service) sign(ctx context.Context, req *SignRequest) (*SignResponse, er
 		return nil, err
 	}
 	if len(req.KeyID) != 64 || !isLowerHex(req.KeyID) {
-		return nil, status.Error(codes.InvalidArgument, "key ID must be 64 lower-case hex digits")
+		return nil, invalid("key ID must be 64 lower-case hex digits")
 	}
 	if len(req.Payload) == 0 {
-		return nil, status.Error(codes.InvalidArgument, "empty payload")
+		return nil, invalid("empty payload")
 	}
 	sig, err := s.b.Sign(ctx, req.GUN, req.Role, req.KeyID, req.Payload)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &SignResponse{Signature: sig}, nil
 }
@@ -207,7 +293,7 @@ func (s *service) retire(ctx context.Context, req *RetireRequest) (*RetireRespon
 	}
 	n, err := s.b.Retire(ctx, req.GUN)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &RetireResponse{Retired: n}, nil
 }
@@ -217,7 +303,7 @@ func checkKeyRequest(gun, role string) error {
 		return err
 	}
 	if role != metadata.TypeTimestamp && role != metadata.TypeSnapshot {
-		return status.Errorf(codes.InvalidArgument, "no online keys for role %q: want timestamp or snapshot", role)
+		return invalid("no online keys for role %q: want timestamp or snapshot", role)
 	}
 	return nil
 }
@@ -225,15 +311,15 @@ func checkKeyRequest(gun, role string) error {
 func checkGUN(gun string) error {
 	switch {
 	case gun == "":
-		return status.Error(codes.InvalidArgument, "no GUN")
+		return invalid("no GUN")
 	case len(gun) > maxGUNBytes:
-		return status.Errorf(codes.InvalidArgument, "GUN longer than %d bytes", maxGUNBytes)
+		return invalid("GUN longer than %d bytes", maxGUNBytes)
 	case !utf8.ValidString(gun):
-		return status.Error(codes.InvalidArgument, "GUN is not UTF-8")
+		return invalid("GUN is not UTF-8")
 	}
 	for _, r := range gun {
 		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			return status.Errorf(codes.InvalidArgument, "GUN %q has a space or control character", gun)
+			return invalid("GUN %q has a space or control character", gun)
 		}
 	}
 	return nil
@@ -244,49 +330,10 @@ func isLowerHex(s string) bool {
 	return err == nil && hex.EncodeToString(b) == s
 }
 
-// toStatus turns a back-end error into a gRPC status error.
-func toStatus(err error) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return status.FromContextError(err).Err()
-	}
-	return status.Error(codes.Internal, err.Error())
-}
-
-// logRequests logs every request without its payload.
-func logRequests(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		start := time.Now()
-		resp, err := h(ctx, req)
-		attrs := []any{"method", info.FullMethod, "client", clientName(ctx), "code", status.Code(err).String(), "duration", time.Since(start)}
-		switch r := req.(type) {
-		case *KeyRequest:
-			attrs = append(attrs, "gun", r.GUN, "role", r.Role)
-		case *RetireRequest:
-			attrs = append(attrs, "gun", r.GUN)
-		case *SignRequest:
-			attrs = append(attrs, "gun", r.GUN, "role", r.Role, "keyid", r.KeyID, "payload_bytes", len(r.Payload))
-		}
-		if err != nil {
-			attrs = append(attrs, "error", status.Convert(err).Message())
-			log.Warn("request failed", attrs...)
-		} else {
-			log.Info("request", attrs...)
-		}
-		return resp, err
-	}
-}
-
 // clientName is the subject of the client's certificate.
-func clientName(ctx context.Context) string {
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return ""
+func clientName(r *http.Request) string {
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		return r.TLS.PeerCertificates[0].Subject.String()
 	}
-	if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
-		return ti.State.PeerCertificates[0].Subject.String()
-	}
-	return fmt.Sprint(p.Addr)
+	return r.RemoteAddr
 }

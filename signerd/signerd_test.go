@@ -1,22 +1,23 @@
 package signerd_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/status"
-
 	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/server/store"
+	"github.com/rampart-tuf/rampart/server/store/bolt"
 	"github.com/rampart-tuf/rampart/signerd"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -42,7 +43,7 @@ func startService(t *testing.T, p *pki, backend signer.Signer) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs, err := signerd.NewServer(backend, cfg, signerd.ServerOptions{})
+	hs, err := signerd.NewServer(backend, cfg, signerd.ServerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +51,8 @@ func startService(t *testing.T, p *pki, backend signer.Signer) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go gs.Serve(ln)
-	t.Cleanup(gs.Stop)
+	go hs.ServeTLS(ln, "", "")
+	t.Cleanup(func() { hs.Close() })
 	return ln.Addr().String()
 }
 
@@ -191,6 +192,67 @@ func TestFilesReopen(t *testing.T) {
 	}
 }
 
+// TestFilesOpensEarlierDatabase opens a data directory whose signer.db was
+// written when the file back end kept its keys in the metadata server's
+// embedded store: the keys are found and sign.
+func TestFilesOpensEarlierDatabase(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := bolt.Open(filepath.Join(dir, "signer.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := signer.LoadOrCreateSecret(filepath.Join(dir, "keys.secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := signer.NewLocal(st, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, err := old.Key(ctx, "example.com/a", "timestamp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := old.Rotate(ctx, "example.com/a", "timestamp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	f, err := signerd.OpenFiles(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ks, err := f.Keys(ctx, "example.com/a", "timestamp")
+	if err != nil || len(ks) != 2 || ks[0].ID() != k2.ID() || ks[1].ID() != k1.ID() {
+		t.Fatalf("Keys = %v, %v; want %s, %s", ks, err, k2.ID(), k1.ID())
+	}
+	if err := f.CheckSecret(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := f.Sign(ctx, "example.com/a", "timestamp", k1.ID(), []byte("m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := k1.Verifier()
+	if err := v.Verify([]byte("m"), sig); err != nil {
+		t.Fatalf("signature does not verify: %v", err)
+	}
+	// A new key goes after the old ones: it is the newest.
+	k3, err := f.Rotate(ctx, "example.com/a", "timestamp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := f.Key(ctx, "example.com/a", "timestamp"); err != nil || k.ID() != k3.ID() {
+		t.Fatalf("Key after Rotate = %v, %v; want %s", k, err, k3.ID())
+	}
+	if n, err := f.Retire(ctx, "example.com/a"); err != nil || n != 3 {
+		t.Fatalf("Retire = %d, %v; want 3", n, err)
+	}
+}
+
 // TestMutualTLS checks that the service refuses clients without a
 // certificate from its CA, and that the client refuses a server from
 // another CA.
@@ -200,16 +262,11 @@ func TestMutualTLS(t *testing.T) {
 	ctx := context.Background()
 
 	call := func(cfg *tls.Config) error {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
-		if err != nil {
-			t.Fatal(err)
+		code, b, err := post(addr, cfg, signerd.PathKey, "application/json", []byte(`{"gun":"g","role":"timestamp"}`))
+		if err == nil && code != 200 {
+			err = fmt.Errorf("status %d: %s", code, b)
 		}
-		defer conn.Close()
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		var resp signerd.KeyResponse
-		return conn.Invoke(ctx, "/"+signerd.ServiceName+"/Key", &signerd.KeyRequest{GUN: "g", Role: "timestamp"}, &resp,
-			grpc.ForceCodecV2(signerd.Codec{}))
+		return err
 	}
 	good, err := signerd.ClientTLS(p.ca.file, p.clientCert, p.clientKey)
 	if err != nil {
@@ -222,8 +279,8 @@ func TestMutualTLS(t *testing.T) {
 	// No client certificate.
 	noCert := good.Clone()
 	noCert.Certificates = nil
-	if err := call(noCert); status.Code(err) != codes.Unavailable {
-		t.Errorf("client without a certificate: %v, want Unavailable", err)
+	if err := call(noCert); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("client without a certificate: %v, want a certificate error", err)
 	}
 
 	// A certificate from another CA.
@@ -233,8 +290,8 @@ func TestMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := call(wrong); status.Code(err) != codes.Unavailable {
-		t.Errorf("client with another CA's certificate: %v, want Unavailable", err)
+	if err := call(wrong); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("client with another CA's certificate: %v, want a certificate error", err)
 	}
 	c, err := signerd.Dial(addr, wrong, signerd.ClientOptions{Timeout: 5 * time.Second})
 	if err != nil {
@@ -250,7 +307,7 @@ func TestMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := call(distrust); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "certificate") {
+	if err := call(distrust); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("client not trusting the server's CA: %v, want a certificate error", err)
 	}
 
@@ -290,19 +347,34 @@ func TestBadRequests(t *testing.T) {
 			t.Errorf("%s: %v, want an error naming the remote signer", name, err)
 		}
 	}
-	// The service bounds requests, whatever the client allows itself.
+	// The service checks and bounds requests, whatever a client sends, and
+	// answers every error with a JSON body.
 	addr := startService(t, p, openFiles(t))
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(dialTLS(t, p))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var resp signerd.SignResponse
-	err = conn.Invoke(ctx, "/"+signerd.ServiceName+"/Sign",
-		&signerd.SignRequest{GUN: "g", Role: "timestamp", KeyID: k.ID(), Payload: make([]byte, signerd.MaxRequestBytes)}, &resp,
-		grpc.ForceCodecV2(signerd.Codec{}), grpc.MaxCallSendMsgSize(64<<20))
-	if status.Code(err) != codes.ResourceExhausted {
-		t.Errorf("oversized request: %v, want ResourceExhausted", err)
+	huge, _ := json.Marshal(signerd.SignRequest{GUN: "g", Role: "timestamp", KeyID: k.ID(), Payload: make([]byte, signerd.MaxRequestBytes)})
+	for _, tt := range []struct {
+		name, method, path, contentType string
+		body                            []byte
+		want                            int
+		wantMsg                         string
+	}{
+		{"oversized", "POST", signerd.PathSign, "application/json", huge, http.StatusRequestEntityTooLarge, "larger than"},
+		{"GET", "GET", signerd.PathKey, "", nil, http.StatusMethodNotAllowed, "want POST"},
+		{"not JSON", "POST", signerd.PathKey, "text/plain", []byte(`{"gun":"g","role":"timestamp"}`), http.StatusUnsupportedMediaType, "application/json"},
+		{"malformed", "POST", signerd.PathKey, "application/json", []byte(`{"gun":`), http.StatusBadRequest, "malformed"},
+		{"unknown method", "POST", "/v1/export", "application/json", []byte(`{}`), http.StatusNotFound, "/v1/export"},
+		{"unknown key", "POST", signerd.PathSign, "application/json",
+			[]byte(`{"gun":"g","role":"snapshot","keyid":"` + k.ID() + `","payload":"bQ=="}`), http.StatusNotFound, "no snapshot key"},
+		{"bad role", "POST", signerd.PathRotate, "application/json", []byte(`{"gun":"g","role":"root"}`), http.StatusBadRequest, `"root"`},
+	} {
+		code, b, err := doService(addr, dialTLS(t, p), true, tt.method, tt.path, tt.contentType, tt.body)
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		var e signerd.ErrorResponse
+		if code != tt.want || json.Unmarshal(b, &e) != nil || !strings.Contains(e.Error, tt.wantMsg) {
+			t.Errorf("%s: %d %s, want %d and a JSON error containing %q", tt.name, code, b, tt.want, tt.wantMsg)
+		}
 	}
 
 	// The client's timeout applies.
@@ -318,6 +390,34 @@ func TestBadRequests(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("failed after %v, want within the timeout", d)
 	}
+}
+
+// post sends body to the service at addr over HTTP/1.1, as the service's
+// client does, with cfg.
+func post(addr string, cfg *tls.Config, path, contentType string, body []byte) (int, []byte, error) {
+	return doService(addr, cfg, false, "POST", path, contentType, body)
+}
+
+// doService sends a request over HTTP/1.1 or HTTP/2 and returns the status
+// and body. (Over HTTP/2 a client reads the answer to a body the service
+// refuses half-way, where HTTP/1.1 may see the connection closed first.)
+func doService(addr string, cfg *tls.Config, h2 bool, method, path, contentType string, body []byte) (int, []byte, error) {
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: h2}, Timeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequest(method, "https://"+addr+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
 }
 
 func dialTLS(t *testing.T, p *pki) *tls.Config {

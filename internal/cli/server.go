@@ -70,7 +70,7 @@ The online (timestamp and snapshot) keys are held in one of two ways:
     the database's backups: the database alone reveals no key.
   - In a signing service (rampart signer serve), with --signer HOST:PORT:
     the server then keeps no private key and no secret, and asks the
-    service for keys and signatures over gRPC. The service only speaks
+    service for keys and signatures over HTTPS. The service only speaks
     mutual TLS, so --signer needs --signer-ca (the CAs that signed the
     service's certificate, which must name HOST), --signer-cert and
     --signer-key (this server's client certificate and its private key);

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"google.golang.org/grpc"
 
 	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/signerd"
@@ -24,7 +24,7 @@ import (
 func signerCommands() []*cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "signer",
-		Short: "Run the gRPC signing service that keeps the server's online keys off the server",
+		Short: "Run the signing service that keeps the server's online keys off the server",
 		Args:  checkArgs(cobra.NoArgs),
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -33,7 +33,7 @@ func signerCommands() []*cobra.Command {
 }
 
 const signerServeLong = `Run the signing service: it holds the online (timestamp and snapshot) keys
-of metadata servers and signs with them over gRPC, so that a server started
+of metadata servers and signs with them over HTTPS, so that a server started
 with "rampart serve --signer HOST:PORT" keeps no private key.
 
 TLS is mutual and required: --tls-cert and --tls-key are the service's
@@ -66,7 +66,7 @@ func newSignerServeCommand() *cobra.Command {
 	var o signerServeOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve online keys over gRPC with mutual TLS",
+		Short: "Serve online keys over HTTPS with mutual TLS",
 		Long:  signerServeLong,
 		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -137,7 +137,7 @@ func runSignerServe(ctx context.Context, stderr io.Writer, o signerServeOptions)
 		return err
 	}
 	defer backend.Close()
-	gs, err := signerd.NewServer(backend, tlsCfg, signerd.ServerOptions{Logger: log})
+	hs, err := signerd.NewServer(backend, tlsCfg, signerd.ServerOptions{Logger: log})
 	if err != nil {
 		return err
 	}
@@ -147,29 +147,24 @@ func runSignerServe(ctx context.Context, stderr io.Writer, o signerServeOptions)
 	}
 	log.Info("signer listening", "addr", ln.Addr().String(), "keys", kind, "data", o.data)
 	errc := make(chan error, 1)
-	go func() { errc <- gs.Serve(ln) }()
+	go func() { errc <- hs.ServeTLS(ln, "", "") }()
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
 		log.Info("shutting down")
-		stopGracefully(gs, 10*time.Second)
-		err = <-errc
+		// Calls in progress may finish, for at most 10 seconds.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err = hs.Shutdown(sctx)
+		cancel()
+		if err != nil {
+			hs.Close()
+		}
+		<-errc
 	}
-	if errors.Is(err, grpc.ErrServerStopped) {
+	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
-}
-
-// stopGracefully lets calls in progress finish, for at most d.
-func stopGracefully(gs *grpc.Server, d time.Duration) {
-	done := make(chan struct{})
-	go func() { gs.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		gs.Stop()
-	}
 }
 
 // remoteSignerOptions are the flags of "rampart serve" for --signer.

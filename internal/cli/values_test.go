@@ -213,7 +213,7 @@ func TestHelpTexts(t *testing.T) {
 	_, help, _ = runCLI(t, "--help")
 	for _, want := range []string{
 		"token       Create, list and revoke the server's access tokens (pull, push, admin)",
-		"signer      Run the gRPC signing service that keeps the server's online keys off the server",
+		"signer      Run the signing service that keeps the server's online keys off the server",
 	} {
 		if !strings.Contains(help, want) {
 			t.Errorf("rampart --help lacks %q:\n%s", want, help)

@@ -22,10 +22,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -205,17 +203,7 @@ func (c *Client) onlineKey(ctx context.Context, method, gun, role, suffix string
 		return nil, err
 	}
 	u := c.base + "/api/v1/repositories/" + g + "/keys/" + role + suffix
-	var out struct {
-		Role  string `json:"role"`
-		KeyID string `json:"keyid"`
-		Key   *struct {
-			KeyType string `json:"keytype"`
-			Scheme  string `json:"scheme"`
-			KeyVal  struct {
-				Public string `json:"public"`
-			} `json:"keyval"`
-		} `json:"key"`
-	}
+	var out api.OnlineKey
 	req, err := c.newRequest(ctx, method, u, nil)
 	if err != nil {
 		return nil, err
@@ -360,40 +348,18 @@ func (c *Client) PublishChain(ctx context.Context, gun string, roots [][]byte, r
 	if err != nil {
 		return nil, err
 	}
-	// Documents go into the body byte for byte: json.Marshal would
-	// compact a json.RawMessage and escape <, > and &, changing the bytes
-	// whose hashes a snapshot may list.
-	var b bytes.Buffer
-	b.WriteByte('{')
-	if len(roots) > 0 {
-		b.WriteString(`"roots":[`)
-		for i, doc := range roots {
-			if !json.Valid(doc) {
-				return nil, fmt.Errorf("apiclient: publish %s: root %d of the chain is not JSON", gun, i+1)
-			}
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.Write(doc)
-		}
-		b.WriteString(`],`)
+	body := api.PublishRequest{Roles: make(map[string]json.RawMessage, len(roles))}
+	for _, doc := range roots {
+		body.Roots = append(body.Roots, doc)
 	}
-	b.WriteString(`"roles":{`)
-	for i, name := range slices.Sorted(maps.Keys(roles)) {
-		doc := roles[name]
-		if !json.Valid(doc) {
-			return nil, fmt.Errorf("apiclient: publish %s: the %s document is not JSON", gun, name)
-		}
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(name) // a string always encodes
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(doc)
+	for name, doc := range roles {
+		body.Roles[name] = doc
 	}
-	b.WriteString(`}}`)
-	req, err := c.newRequest(ctx, http.MethodPost, c.base+"/api/v1/repositories/"+g+"/metadata", bytes.NewReader(b.Bytes()))
+	b, err := body.Encode() // the documents byte for byte
+	if err != nil {
+		return nil, fmt.Errorf("apiclient: publish %s: %w", gun, err)
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, c.base+"/api/v1/repositories/"+g+"/metadata", bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +378,7 @@ func (c *Client) PublishChain(ctx context.Context, gun string, roots [][]byte, r
 // or "admin") over the GUNs under gunPrefix (empty: all), and returns it.
 // It needs an admin token that covers gunPrefix.
 func (c *Client) CreateToken(ctx context.Context, gunPrefix, scope, description string) (string, error) {
-	body, err := json.Marshal(map[string]string{"gun_prefix": gunPrefix, "scope": scope, "description": description})
+	body, err := json.Marshal(api.TokenRequest{GUNPrefix: gunPrefix, Scope: scope, Description: description})
 	if err != nil {
 		return "", fmt.Errorf("apiclient: create token: %w", err)
 	}
@@ -421,9 +387,7 @@ func (c *Client) CreateToken(ctx context.Context, gunPrefix, scope, description 
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	var out struct {
-		Token string `json:"token"`
-	}
+	var out api.NewToken
 	if err := c.call(req, &out); err != nil {
 		return "", err
 	}
@@ -433,16 +397,9 @@ func (c *Client) CreateToken(ctx context.Context, gunPrefix, scope, description 
 	return out.Token, nil
 }
 
-// Token describes an access token of the server, without its secret.
-type Token struct {
-	// ID names the token: the first 16 hex digits of the SHA-256 of the
-	// token string (see TokenID).
-	ID          string    `json:"id"`
-	GUNPrefix   string    `json:"gun_prefix"` // GUNs the token covers; empty covers all
-	Scope       string    `json:"scope"`      // "pull", "push" or "admin"
-	Description string    `json:"description"`
-	CreatedAt   time.Time `json:"created_at,omitzero"` // zero when the server does not know it
-}
+// Token describes an access token of the server, without its secret; its
+// ID is TokenID of the token string.
+type Token = api.Token
 
 // TokenID returns the ID under which the server lists and revokes the
 // token string token ("rpt_..."), computed here: the token is not sent.
@@ -459,9 +416,7 @@ func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out struct {
-		Tokens []Token `json:"tokens"`
-	}
+	var out api.TokenList
 	if err := c.call(req, &out); err != nil {
 		return nil, err
 	}
@@ -558,11 +513,7 @@ func readCapped(req *http.Request, resp *http.Response, limit int64) ([]byte, er
 func apiError(req *http.Request, resp *http.Response) *Error {
 	e := &Error{Method: req.Method, URL: req.URL.Redacted(), Status: resp.StatusCode}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxReply)) // what was read is enough
-	var j struct {
-		Error string `json:"error"`
-		Role  string `json:"role"`
-		Check string `json:"check"`
-	}
+	var j api.ErrorBody
 	if json.Unmarshal(body, &j) == nil && j.Error != "" {
 		e.Message, e.Role, e.Check = j.Error, j.Role, j.Check
 		return e

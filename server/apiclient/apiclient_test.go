@@ -14,12 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/server/apiclient"
 	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/servertest"
 	"github.com/rampart-tuf/rampart/server/store"
-	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -46,68 +44,6 @@ func apiErr(t *testing.T, err error) *apiclient.Error {
 		t.Fatalf("error %v (%T) is not an *apiclient.Error", err, err)
 	}
 	return e
-}
-
-func sign[T metadata.Role](t *testing.T, doc T, signers ...keys.Signer) []byte {
-	t.Helper()
-	md := metadata.New(doc)
-	for _, s := range signers {
-		if _, err := md.Sign(context.Background(), s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := md.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// maintainer holds the offline keys of a repository whose root trusts the
-// server's online timestamp and snapshot keys.
-type maintainer struct {
-	root, targets       keys.Signer
-	timestamp, snapshot *metadata.Key
-	expires             time.Time
-}
-
-func newMaintainer(t *testing.T, c *apiclient.Client, gun string) *maintainer {
-	t.Helper()
-	m := &maintainer{root: repotest.NewSigner(t), targets: repotest.NewSigner(t), expires: time.Now().Add(24 * time.Hour)}
-	if _, err := c.CreateRepository(context.Background(), gun); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	if m.timestamp, err = c.OnlineKey(context.Background(), gun, "timestamp"); err != nil {
-		t.Fatal(err)
-	}
-	if m.snapshot, err = c.OnlineKey(context.Background(), gun, "snapshot"); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func (m *maintainer) rootDoc(t *testing.T) []byte {
-	t.Helper()
-	r := metadata.NewRoot(m.expires)
-	for role, k := range map[string]*metadata.Key{
-		"root": repotest.KeyOf(m.root), "targets": repotest.KeyOf(m.targets), "timestamp": m.timestamp, "snapshot": m.snapshot,
-	} {
-		if err := r.AddKey(role, k); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return sign(t, r, m.root)
-}
-
-func (m *maintainer) targetsDoc(t *testing.T, version int64, files map[string][]byte) []byte {
-	t.Helper()
-	tg := metadata.NewTargets(m.expires)
-	tg.Version = version
-	for p, c := range files {
-		tg.Targets[p] = metadata.NewTargetFile(c, false)
-	}
-	return sign(t, tg, m.targets)
 }
 
 func TestNewRejectsBadURLs(t *testing.T) {
@@ -354,11 +290,11 @@ func TestPublish(t *testing.T) {
 	}
 	ctx := context.Background()
 	const gun = "example.com/acme/app"
-	m := newMaintainer(t, c, gun)
+	m := servertest.NewMaintainer(t, s, gun)
 
 	// A garbage document is refused, naming the role and the check.
 	_, err = c.Publish(ctx, gun, map[string][]byte{
-		"root":    m.rootDoc(t),
+		"root":    servertest.Sign(t, m.RootDoc(1), m.Root),
 		"targets": []byte(`{"signed": {"_type": "targets"}, "signatures": []}`),
 	}, "")
 	if e := apiErr(t, err); e.Status != 400 || e.Role != "targets" || e.Check == "" {
@@ -386,8 +322,8 @@ func TestPublish(t *testing.T) {
 		t.Errorf("empty upload: %v", err)
 	}
 
-	root := m.rootDoc(t)
-	targets := m.targetsDoc(t, 1, map[string][]byte{"app/v1.txt": content})
+	root := servertest.Sign(t, m.RootDoc(1), m.Root)
+	targets := servertest.Sign(t, m.TargetsDoc(1, map[string]string{"app/v1.txt": string(content)}), m.Targets)
 	// Sent indented, with an HTML character in a string (which
 	// json.Marshal would escape) in a field outside the signed part: the
 	// client must send the document unchanged.
@@ -443,14 +379,14 @@ func TestPublish(t *testing.T) {
 
 	// Publishing on top of the timestamp just published works; on top of
 	// an older one, it conflicts.
-	res2, err := c.Publish(ctx, gun, map[string][]byte{"targets": m.targetsDoc(t, 2, nil)}, res.ETag)
+	res2, err := c.Publish(ctx, gun, map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(2, nil), m.Targets)}, res.ETag)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res2.TimestampVersion != 2 || res2.ETag == res.ETag {
 		t.Errorf("second Publish = %+v", res2)
 	}
-	_, err = c.Publish(ctx, gun, map[string][]byte{"targets": m.targetsDoc(t, 3, nil)}, res.ETag)
+	_, err = c.Publish(ctx, gun, map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(3, nil), m.Targets)}, res.ETag)
 	if e := apiErr(t, err); e.Status != http.StatusConflict {
 		t.Errorf("Publish with a stale If-Match: %v", err)
 	}

@@ -474,12 +474,12 @@ func TestResign(t *testing.T) {
 		t.Fatalf("publish with the server's snapshot key: %d %s", code, body)
 	}
 	rootDoc, _ := notary.ParseAs(root, notary.TypeRoot)
-	s.Server.ResignExpiring(context.Background()) // nothing expires within a third of an hour
+	s.Server.Server.ResignExpiring(context.Background()) // nothing expires within a third of an hour
 	if _, b := m.get("timestamp.json"); version(t, b) != 1 {
 		t.Fatalf("re-signed early")
 	}
 	clock.Add(int64(50 * time.Minute))
-	s.Server.ResignExpiring(context.Background())
+	s.Server.Server.ResignExpiring(context.Background())
 	for _, role := range []string{"timestamp", "snapshot"} {
 		_, b := m.get(role + ".json")
 		d, err := notary.Parse(b)

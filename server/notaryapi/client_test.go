@@ -206,7 +206,7 @@ func testNotaryClient(t *testing.T, kind string) {
 
 	// The repository as rampart notary import reads it: verified through
 	// the same API.
-	src, err := notaryimport.NewServerSource(s.URL, gun, s.client)
+	src, err := notaryimport.NewServerSource(s.URL, gun, s.Client)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package notaryapi_test
 import (
 	"encoding/json"
 	"encoding/pem"
+	"github.com/rampart-tuf/rampart/server/servertest"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -50,7 +51,7 @@ func TestBasicChallenge(t *testing.T) {
 	s := startServer(t, "bolt")
 	target, _ := url.Parse(s.URL)
 	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.Transport = s.client.Transport
+	rp.Transport = s.Client.Transport
 	rp.ModifyResponse = func(resp *http.Response) error {
 		if resp.StatusCode == http.StatusUnauthorized {
 			resp.Header.Set("WWW-Authenticate", `Basic realm="rampart"`)
@@ -63,7 +64,7 @@ func TestBasicChallenge(t *testing.T) {
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: proxy.Certificate().Raw}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	viaProxy := &testServer{URL: proxy.URL, CAFile: ca}
+	viaProxy := &testServer{&servertest.Server{URL: proxy.URL, CAFile: ca}}
 	code, _, h := viaProxy.doWith(t, proxy.Client(), "GET", "/v2/")
 	if code != 401 || h.Get("WWW-Authenticate") != `Basic realm="rampart"` {
 		t.Fatalf("GET /v2/ through the proxy: %d %v, want 401 with a Basic challenge", code, h)

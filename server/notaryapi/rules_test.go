@@ -116,13 +116,13 @@ func TestNotaryClientListings(t *testing.T) {
 			if code := get("other"); code != 404 {
 				t.Errorf("content under a name no metadata lists: %d, want 404", code)
 			}
-			if err := s.Server.IndexListings(context.Background()); err != nil {
+			if err := s.Server.Server.IndexListings(context.Background()); err != nil {
 				t.Errorf("IndexListings with a Notary repository: %v", err)
 			}
 
 			ctx := context.Background()
 			skew.Store(int64(25 * time.Hour))
-			if res, err := s.Server.CollectGarbage(ctx); err != nil || len(res.Blobs) != 0 {
+			if res, err := s.Server.Server.CollectGarbage(ctx); err != nil || len(res.Blobs) != 0 {
 				t.Errorf("collection a day later, content listed: %+v, %v; want nothing removed", res, err)
 			}
 
@@ -146,7 +146,7 @@ func TestNotaryClientListings(t *testing.T) {
 				t.Fatal(err)
 			}
 			skew.Store(int64(time.Until(d.Expires) + 26*time.Hour))
-			res, err := s.Server.CollectGarbage(ctx)
+			res, err := s.Server.Server.CollectGarbage(ctx)
 			if err != nil || len(res.Blobs) != 1 || res.Blobs[0] != digest {
 				t.Errorf("collection a day after the replaced version's snapshot expired: %+v, %v; want %s removed", res, err, digest)
 			}

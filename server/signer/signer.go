@@ -2,10 +2,11 @@
 // timestamp and snapshot metadata.
 //
 // [Signer] is what the server needs from a signing service. [Local] keeps
-// the keys in the server's store, each private key sealed with AES-256-GCM
-// under a key derived (HKDF-SHA256) from a server secret, so that a copy of
-// the database alone reveals no key. A remote signing service (gRPC over
-// mTLS, planned) implements the same interface.
+// the keys in a [KeyStore] (the server's store, or the signing service's
+// own database), each private key sealed with AES-256-GCM under a key
+// derived (HKDF-SHA256) from a secret, so that a copy of the database alone
+// reveals no key. The signing service's client (package signerd)
+// implements the same interface over HTTPS.
 package signer
 
 import (
@@ -88,9 +89,28 @@ func DecodeKey(b []byte) (*metadata.Key, error) {
 	return metadata.NewKey(keys.PublicKey{Type: j.KeyType, Scheme: j.Scheme, Value: j.KeyVal.Public}), nil
 }
 
-// Local is a Signer that keeps keys in the server's store.
+// KeyStore keeps the sealed keys of a [Local] signer. Every store.Store is
+// one.
+type KeyStore interface {
+	// AddOnlineKey stores a key. With onlyIfNone, it stores nothing when
+	// the repository already has a key for the role. It returns the
+	// newest key for the role after the call.
+	AddOnlineKey(ctx context.Context, k store.OnlineKey, onlyIfNone bool) (store.OnlineKey, error)
+	// OnlineKeys returns the repository's keys for role, newest first.
+	OnlineKeys(ctx context.Context, gun, role string) ([]store.OnlineKey, error)
+	// SomeOnlineKeys returns up to limit keys of any repository (for
+	// CheckSecret).
+	SomeOnlineKeys(ctx context.Context, limit int) ([]store.OnlineKey, error)
+	// DeleteOnlineKeys deletes every key of gun and returns how many there
+	// were (for Retire).
+	DeleteOnlineKeys(ctx context.Context, gun string) (int, error)
+}
+
+var _ KeyStore = store.Store(nil)
+
+// Local is a Signer that keeps sealed keys in a KeyStore.
 type Local struct {
-	st      store.Store
+	st      KeyStore
 	secret  []byte
 	keyType string
 
@@ -102,7 +122,7 @@ var _ Signer = (*Local)(nil)
 
 // NewLocal returns a Local signer over st; secret seals the private keys
 // and must be the same for every server sharing st.
-func NewLocal(st store.Store, secret []byte) (*Local, error) {
+func NewLocal(st KeyStore, secret []byte) (*Local, error) {
 	if len(secret) < 32 {
 		return nil, errors.New("signer: the secret must be at least 32 bytes")
 	}

@@ -10,6 +10,10 @@
 // state and a changefeed entry are written together or not at all, and only
 // if the repository's timestamp is still the one the publisher started from
 // (optimistic concurrency). Everything else is simple reads and writes.
+//
+// The JSON names of Repo, Change, Token, OnlineKey and Target are the form
+// in which the embedded store keeps them: they are written out so that
+// renaming a Go field does not change stored data. Never change them.
 package store
 
 import (
@@ -37,17 +41,17 @@ var (
 
 // Repo is the current state of one repository.
 type Repo struct {
-	GUN              string
-	RootVersion      int64
-	SnapshotVersion  int64
-	TimestampVersion int64
+	GUN              string `json:"GUN"`
+	RootVersion      int64  `json:"RootVersion"`
+	SnapshotVersion  int64  `json:"SnapshotVersion"`
+	TimestampVersion int64  `json:"TimestampVersion"`
 	// TimestampExpires and SnapshotExpires are the expiry times of the
 	// current timestamp and snapshot; the server re-signs them in time.
-	TimestampExpires time.Time
-	SnapshotExpires  time.Time
+	TimestampExpires time.Time `json:"TimestampExpires"`
+	SnapshotExpires  time.Time `json:"SnapshotExpires"`
 	// SnapshotOnline is set when the server signs the snapshot.
-	SnapshotOnline bool
-	UpdatedAt      time.Time
+	SnapshotOnline bool      `json:"SnapshotOnline"`
+	UpdatedAt      time.Time `json:"UpdatedAt"`
 }
 
 // File is one stored metadata document.
@@ -89,12 +93,12 @@ var ListingsIndexed = Listing{Role: "", Path: "", Digest: ""}
 
 // Change is one changefeed entry: a published timestamp or a deletion.
 type Change struct {
-	ID        int64
-	GUN       string
-	Version   int64  // timestamp version; 0 for a deletion
-	SHA256    string // hex digest of the timestamp; empty for a deletion
-	Category  string // CategoryUpdate or CategoryDeletion
-	CreatedAt time.Time
+	ID        int64     `json:"ID"`
+	GUN       string    `json:"GUN"`
+	Version   int64     `json:"Version"`  // timestamp version; 0 for a deletion
+	SHA256    string    `json:"SHA256"`   // hex digest of the timestamp; empty for a deletion
+	Category  string    `json:"Category"` // CategoryUpdate or CategoryDeletion
+	CreatedAt time.Time `json:"CreatedAt"`
 }
 
 // Change categories.
@@ -105,15 +109,15 @@ const (
 
 // Token is an access token, kept only as the hash of its secret.
 type Token struct {
-	Hash string // hex SHA-256 of the token string; empty in listings
+	Hash string `json:"Hash"` // hex SHA-256 of the token string; empty in listings
 	// ID names the token in listings and revocations: the first
 	// TokenIDLength hex digits of Hash (see TokenID). Stores fill it in on
 	// reads and ignore it on writes.
-	ID          string
-	GUNPrefix   string // GUNs the token covers; empty covers all
-	Scope       string // "pull", "push" or "admin"
-	Description string
-	CreatedAt   time.Time // zero if the store does not know it
+	ID          string    `json:"ID"`
+	GUNPrefix   string    `json:"GUNPrefix"` // GUNs the token covers; empty covers all
+	Scope       string    `json:"Scope"`     // "pull", "push" or "admin"
+	Description string    `json:"Description"`
+	CreatedAt   time.Time `json:"CreatedAt"` // zero if the store does not know it
 }
 
 // TokenIDLength is the length of a token ID, in hex digits: 64 bits of the
@@ -133,22 +137,22 @@ func TokenID(hash string) string {
 
 // OnlineKey is a key the server signs timestamp or snapshot metadata with.
 type OnlineKey struct {
-	GUN     string
-	Role    string // "timestamp" or "snapshot"
-	KeyID   string
-	Public  []byte // the TUF key object, canonical JSON
-	Private []byte // the private key, sealed by the signer; opaque here
+	GUN     string `json:"GUN"`
+	Role    string `json:"Role"` // "timestamp" or "snapshot"
+	KeyID   string `json:"KeyID"`
+	Public  []byte `json:"Public"`  // the TUF key object, canonical JSON
+	Private []byte `json:"Private"` // the private key, sealed by the signer; opaque here
 	// CreatedAt orders a repository's keys for a role, newest first.
-	CreatedAt time.Time
+	CreatedAt time.Time `json:"CreatedAt"`
 }
 
 // Target records a target file whose content the server holds for a
 // repository. The content itself lives in a blob store, by SHA-256.
 type Target struct {
-	SHA256    string // hex
-	SHA512    string // hex
-	Length    int64
-	CreatedAt time.Time
+	SHA256    string    `json:"SHA256"` // hex
+	SHA512    string    `json:"SHA512"` // hex
+	Length    int64     `json:"Length"`
+	CreatedAt time.Time `json:"CreatedAt"`
 }
 
 // HeldTarget is a target record and its repository.

@@ -53,7 +53,15 @@ type Store struct {
 	mu       sync.Mutex
 	watchers map[int]func(string)
 	nextID   int
+
+	inCommit func() // see SetInCommitHook
 }
+
+// SetInCommitHook makes every publish call fn inside its transaction,
+// after the documents are written and before the repository's state is:
+// crash tests kill the server there. nil removes it. Call it before the
+// store is used; servers never set it.
+func (s *Store) SetInCommitHook(fn func()) { s.inCommit = fn }
 
 var _ store.Store = (*Store)(nil)
 
@@ -209,7 +217,9 @@ func (s *Store) Publish(_ context.Context, u store.Update) (store.Change, error)
 		if err := putListings(tx, gun, u.Listings); err != nil {
 			return err
 		}
-		store.PauseInCommit() // files written, repository not yet updated
+		if s.inCommit != nil {
+			s.inCommit() // files written, repository not yet updated
+		}
 		r := u.Repo
 		r.UpdatedAt = time.Now().UTC()
 		if err := putJSON(repos, []byte(gun), r); err != nil {

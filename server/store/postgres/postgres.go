@@ -50,9 +50,16 @@ const (
 
 // Store is a store.Store in PostgreSQL.
 type Store struct {
-	pool  *pgxpool.Pool
-	blobs *Blobs
+	pool     *pgxpool.Pool
+	blobs    *Blobs
+	inCommit func() // see SetInCommitHook
 }
+
+// SetInCommitHook makes every publish call fn inside its transaction,
+// after the documents are inserted and before the repository's row is
+// updated: crash tests kill the server there. nil removes it. Call it
+// before the store is used; servers never set it.
+func (s *Store) SetInCommitHook(fn func()) { s.inCommit = fn }
 
 var _ store.Store = (*Store)(nil)
 
@@ -222,7 +229,9 @@ func (s *Store) Publish(ctx context.Context, u store.Update) (store.Change, erro
 		if err := putListings(ctx, tx, gun, u.Listings); err != nil {
 			return err
 		}
-		store.PauseInCommit() // files inserted, repository row not yet updated
+		if s.inCommit != nil {
+			s.inCommit() // files inserted, repository row not yet updated
+		}
 		r := u.Repo
 		args := []any{gun, r.RootVersion, r.SnapshotVersion, r.TimestampVersion, r.TimestampExpires, r.SnapshotExpires, r.SnapshotOnline}
 		if u.Base == 0 {
