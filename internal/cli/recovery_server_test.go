@@ -135,8 +135,8 @@ func TestRecoveryServerCompromised(t *testing.T) {
 			t.Fatalf("rotate %s --server-key on the new server: exit %d, %q", role, code, errOut)
 		}
 	}
-	out := mustRun(t, "repo", "publish", s.app, "--token", push)
-
+	t.Setenv("RAMPART_TOKEN", push) // `rampart repo publish app` as written
+	out := mustRun(t, "repo", "publish", s.app)
 	if !strings.Contains(out, "root v3") || !strings.Contains(out, "2 targets uploaded") {
 		t.Errorf("publish to the new server: %q", out)
 	}
@@ -193,7 +193,8 @@ func TestRecoveryServerStoreLost(t *testing.T) {
 	admin := filepath.Join(data, "admin.token")
 	mustRun(t, "repo", "rotate", s.app, "timestamp", "--server-key", "--token-file", admin)
 	mustRun(t, "repo", "rotate", s.app, "snapshot", "--server-key", "--token-file", admin)
-	out := mustRun(t, "repo", "publish", s.app, "--recheck-targets", "--token", push)
+	t.Setenv("RAMPART_TOKEN", push)
+	out := mustRun(t, "repo", "publish", s.app, "--recheck-targets")
 	if !strings.Contains(out, "sent root v2, root v3, targets") || !strings.Contains(out, "1 target uploaded") {
 		t.Errorf("publish to the restored server: %q", out)
 	}
@@ -212,9 +213,33 @@ func TestRecoveryServerStoreLost(t *testing.T) {
 	admin = filepath.Join(data, "admin.token")
 	mustRun(t, "repo", "rotate", s.app, "timestamp", "--server-key", "--token-file", admin)
 	mustRun(t, "repo", "rotate", s.app, "snapshot", "--server-key", "--token-file", admin)
-	mustRun(t, "repo", "publish", s.app, "--token", push)
+	t.Setenv("RAMPART_TOKEN", push)
+	mustRun(t, "repo", "publish", s.app)
 	if code, out := s.refresh(); code != ExitOK || !strings.Contains(out, "root v3 → v5") {
 		t.Errorf("after the recovery without a backup the client said: %d %q", code, out)
 	}
+	s.get("1.1")
+}
+
+// TestRecoveryOnlineKeys runs "The server's online timestamp and snapshot
+// keys" of docs/recovery.md: the server makes new online keys, a new root
+// trusts them, and clients follow.
+func TestRecoveryOnlineKeys(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	s, stop := newServerRecovery(t, data)
+	defer stop()
+	push := s.pushToken(data)
+	t.Setenv("RAMPART_TOKEN", push) // `rampart repo publish app` as written
+	admin := filepath.Join(data, "admin.token")
+	mustRun(t, "repo", "rotate", s.app, "timestamp", "--server-key", "--token-file", admin)
+	mustRun(t, "repo", "rotate", s.app, "snapshot", "--server-key", "--token-file", admin)
+	if out := mustRun(t, "repo", "publish", s.app); !strings.Contains(out, "sent root v2, root v3") {
+		t.Errorf("publish: %q", out)
+	}
+	if code, out := s.refresh(); code != ExitOK || !strings.Contains(out, "root v1 → v3") || !strings.Contains(out, "timestamp v1 → v2") {
+		t.Errorf("after the rotation the client said: %d %q", code, out)
+	}
+	s.get("1.0")
+	s.publish("1.1", push)
 	s.get("1.1")
 }
