@@ -31,6 +31,9 @@ const spinner = `|/-\`
 //
 // Steps is safe for concurrent use, and a nil *Steps does nothing.
 type Steps struct {
+	// Prefix goes before every line and frame, such as an indent.
+	Prefix string
+
 	mu    sync.Mutex
 	w     io.Writer
 	live  bool       // draw a spinner in place (a terminal)
@@ -80,7 +83,7 @@ func (s *Steps) Start(label string) {
 	s.n++
 	s.label, s.started, s.frame = label, s.now(), 0
 	if !s.live {
-		fmt.Fprintf(s.w, "%s%s...\n", s.counter(), label)
+		fmt.Fprintf(s.w, "%s%s%s...\n", s.Prefix, s.counter(), label)
 		return
 	}
 	s.draw(s.running())
@@ -159,7 +162,7 @@ func (s *Steps) finished(err error) string {
 // s.mu is held.
 func (s *Steps) draw(line string) {
 	// Leave the last column free: writing into it wraps on some terminals.
-	io.WriteString(s.w, "\r"+truncate(line, s.width()-1)+"\x1b[K")
+	io.WriteString(s.w, "\r"+truncate(s.Prefix+line, s.width()-1)+"\x1b[K")
 }
 
 // elapsed writes d in tenths of a second: "0.4s", "12.0s".

@@ -76,9 +76,10 @@ func TestStepsNotATerminal(t *testing.T) {
 	// One step, or an unknown number of them: no counter.
 	buf.Reset()
 	s := NewSteps(&buf, 1)
+	s.Prefix = "   "
 	s.Start("encrypting k.key (argon2id)")
 	s.Done(nil)
-	if buf.String() != "encrypting k.key (argon2id)...\n" {
+	if buf.String() != "   encrypting k.key (argon2id)...\n" {
 		t.Errorf("single step: %q", buf.String())
 	}
 }
@@ -136,6 +137,7 @@ func TestStepsOnATerminal(t *testing.T) {
 func TestStepsNarrowTerminal(t *testing.T) {
 	var out lockedBuffer
 	s := newSteps(&out, 0, true, func() int { return 20 })
+	s.Prefix = "  "
 	s.now = func() time.Time { return time.Unix(0, 0) }
 	s.Start("generating and encrypting a very long description")
 	s.Done(nil)
@@ -144,7 +146,7 @@ func TestStepsNarrowTerminal(t *testing.T) {
 			t.Errorf("frame %q is %d columns in a 20-column terminal", f, n)
 		}
 	}
-	if got := frames(out.String()); got[0] != "| generating and e…" {
+	if got := frames(out.String()); got[0] != "  | generating and…" {
 		t.Errorf("frames %q", got)
 	}
 }
