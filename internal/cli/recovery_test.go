@@ -94,6 +94,19 @@ func TestRecoveryProcedures(t *testing.T) {
 		t.Errorf("after the snapshot and timestamp rotations the client printed %q", out)
 	}
 	get("app.tgz", "app 1")
+
+	// Every root key lost: a new repository, served where the old one
+	// was, and every client initialized again from its first root.
+	newRepo, newPub := filepath.Join(tmp, "myrepo-new"), filepath.Join(tmp, "public-new")
+	run("repo", "init", newRepo)
+	run("repo", "add", newRepo, file("app.tgz", "app 2"))
+	run("repo", "publish", newRepo, "--out", newPub)
+	srv.Config.Handler = http.FileServer(http.Dir(newPub))
+	if code, _, errOut := runCLI(t, "client", "refresh", "--dir", clientDir); code == 0 || !strings.Contains(errOut, "timestamp.json: signatures check failed") {
+		t.Errorf("a client of the old repository refreshed from the new one: %d %q", code, errOut)
+	}
+	run("client", "init", "--force", "--url", srv.URL, "--root", filepath.Join(newPub, "metadata", "1.root.json"), "--dir", clientDir)
+	get("app.tgz", "app 2")
 }
 
 // TestReadmeOfflineRootKeys runs the README's offline-keys example as
