@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -145,5 +146,53 @@ func TestReadmeOfflineRootKeys(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(myrepo, "roots", "1.root.json"))
 	if len(a) == 0 || string(a) != string(b) {
 		t.Fatal("public/metadata/1.root.json is not myrepo/roots/1.root.json")
+	}
+}
+
+// TestRecoveryRootKeyLost runs the "Root key" procedure of
+// docs/recovery.md for a lost root key when enough others remain: root
+// has a threshold of 2 over three offline keys; root-1 is lost; a new key
+// replaces it, and the two remaining old keys sign the new root.
+func TestRecoveryRootKeyLost(t *testing.T) {
+	t.Setenv("RAMPART_PASSPHRASE", "pw")
+	tmp := t.TempDir()
+	usb := filepath.Join(tmp, "usb")
+	os.Mkdir(usb, 0o700)
+	myrepo, public, clientDir := filepath.Join(tmp, "myrepo"), filepath.Join(tmp, "public"), filepath.Join(tmp, "client")
+	for i := 1; i <= 3; i++ {
+		mustRun(t, "key", "generate", "-o", filepath.Join(usb, fmt.Sprintf("root-%d", i)))
+	}
+	mustRun(t, "repo", "init", myrepo, "--threshold", "root=2", "--key", "root="+filepath.Join(usb, "root-1.pub"),
+		"--key", "root="+filepath.Join(usb, "root-2.pub"), "--key", "root="+filepath.Join(usb, "root-3.pub"))
+	mustRun(t, "repo", "sign", myrepo, "root", "--key", filepath.Join(usb, "root-1.key"))
+	mustRun(t, "repo", "sign", myrepo, "root", "--key", filepath.Join(usb, "root-2.key"))
+	app := filepath.Join(tmp, "app.tgz")
+	os.WriteFile(app, []byte("app 1"), 0o644)
+	mustRun(t, "repo", "add", myrepo, app)
+	mustRun(t, "repo", "publish", myrepo, "--out", public)
+	srv := httptest.NewServer(http.FileServer(http.Dir(public)))
+	defer srv.Close()
+	mustRun(t, "client", "init", "--url", srv.URL, "--root", filepath.Join(public, "metadata", "1.root.json"), "--dir", clientDir)
+	mustRun(t, "client", "refresh", "--dir", clientDir)
+
+	// root-1.key is lost.
+	lost := strings.TrimSpace(mustRun(t, "key", "id", filepath.Join(usb, "root-1.pub")))
+	os.Remove(filepath.Join(usb, "root-1.key"))
+	mustRun(t, "key", "generate", "-o", filepath.Join(usb, "root-4"))
+	mustRun(t, "repo", "rotate", myrepo, "root", "--add-key", filepath.Join(usb, "root-4.pub"), "--remove-key", lost)
+	// Not yet signed by a threshold: nothing is published.
+	if code, _, errOut := runCLI(t, "repo", "publish", myrepo, "--out", public); code != ExitFailure || !strings.Contains(errOut, "root") {
+		t.Fatalf("publish before the root keys signed: exit %d, %q", code, errOut)
+	}
+	mustRun(t, "repo", "sign", myrepo, "root", "--key", filepath.Join(usb, "root-2.key"))
+	mustRun(t, "repo", "sign", myrepo, "root", "--key", filepath.Join(usb, "root-3.key"))
+	mustRun(t, "repo", "publish", myrepo, "--out", public)
+	if out := mustRun(t, "client", "refresh", "--dir", clientDir); !strings.Contains(out, "root v1 → v2") {
+		t.Errorf("after the rotation the client said %q", out)
+	}
+	got := filepath.Join(tmp, "got")
+	mustRun(t, "client", "get", "--dir", clientDir, "app.tgz", "-o", got)
+	if b, _ := os.ReadFile(got); string(b) != "app 1" {
+		t.Fatalf("got %q", b)
 	}
 }
