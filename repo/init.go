@@ -88,6 +88,8 @@ func Init(ctx context.Context, dir string, o InitOptions, opts Options) (*Repo, 
 	if err != nil {
 		return nil, err
 	}
+	_, statErr := os.Stat(dir)
+	existed := statErr == nil
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -98,9 +100,24 @@ func Init(ctx context.Context, dir string, o InitOptions, opts Options) (*Repo, 
 	r, err := initRepo(ctx, dir, o, online, opts, unlock)
 	if err != nil {
 		unlock()
+		removeInit(dir, existed)
 		return nil, err
 	}
 	return r, nil
+}
+
+// removeInit removes what a failed or cancelled Init wrote in dir, which
+// was empty before (or did not exist, unless existed), so that nothing
+// half made is left behind.
+func removeInit(dir string, existed bool) {
+	if !existed {
+		os.RemoveAll(dir)
+		return
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
 }
 
 // IsInitRole reports whether InitOptions take role in Thresholds, Expires
@@ -259,6 +276,9 @@ func (r *Repo) initRoleKeys(ctx context.Context, o InitOptions, online map[strin
 				name := role
 				if th > 1 {
 					name = fmt.Sprintf("%s-%d", role, i)
+				}
+				if err := ctx.Err(); err != nil {
+					return nil, err
 				}
 				pk, err := r.opts.Keys.Create(ctx, filepath.Join(r.dir, keysDir), name)
 				if err != nil {

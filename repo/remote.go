@@ -249,8 +249,10 @@ func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOp
 		return nil, fmt.Errorf("not publishing expired metadata: %s; make the role's keys available and change or re-sign it (rampart repo rotate/sign), or raise its expiry in repo.json", strings.Join(expired, "; "))
 	}
 
-	// Content before the metadata that lists it.
-	if err := r.uploadTargets(ctx, c, gun, o.RecheckTargets, res); err != nil {
+	// Content before the metadata that lists it. A server without the
+	// repository (a new one, or one whose store was lost) is asked about
+	// all of it, whatever the upload record remembers.
+	if err := r.uploadTargets(ctx, c, gun, o.RecheckTargets || !st.exists, res); err != nil {
 		return nil, err
 	}
 	docs := map[string][]byte{}

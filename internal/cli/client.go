@@ -283,8 +283,11 @@ verification runs with the target as the final product.`,
 				return offlineGet(cmd, dir, info, dst.path)
 			}
 			if off.offline {
-				_, err := deliverTarget(ctx, dst, cmd.OutOrStdout(), func(p string) (bool, error) { return targetStore(dir).CopyTo(info, p) })
-				return err
+				if _, err := deliverTarget(ctx, dst, cmd.OutOrStdout(), func(p string) (bool, error) { return targetStore(dir).CopyTo(info, p) }); err != nil {
+					return err
+				}
+				fmt.Fprintf(messageOut(cmd, dst), "copied %s (%s, verified, offline) to %s\n", args[0], plural(info.Length, "byte"), dst.shown)
+				return nil
 			}
 			var bar *progress.Bar
 			var w io.Writer
@@ -301,13 +304,7 @@ verification runs with the target as the final product.`,
 			if !got {
 				verb = "already up to date:"
 			}
-			// With -o -, standard output carries the target: the
-			// message goes to standard error.
-			msgOut := cmd.OutOrStdout()
-			if dst.stdout {
-				msgOut = cmd.ErrOrStderr()
-			}
-			fmt.Fprintf(msgOut, "%s %s (%s, verified) to %s\n", verb, args[0], plural(info.Length, "byte"), dst.shown)
+			fmt.Fprintf(messageOut(cmd, dst), "%s %s (%s, verified) to %s\n", verb, args[0], plural(info.Length, "byte"), dst.shown)
 			return nil
 		},
 	}
@@ -317,6 +314,15 @@ verification runs with the target as the final product.`,
 	cmd.MarkFlagRequired("output")
 	inToto.addFlags(cmd.Flags())
 	return cmd
+}
+
+// messageOut is where get says what it wrote: standard output, unless
+// -o - has the target there, then standard error.
+func messageOut(cmd *cobra.Command, dst outputTarget) io.Writer {
+	if dst.stdout {
+		return cmd.ErrOrStderr()
+	}
+	return cmd.OutOrStdout()
 }
 
 type progressWriter struct{ bar *progress.Bar }

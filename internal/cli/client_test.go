@@ -80,10 +80,10 @@ func TestQuickstart(t *testing.T) {
 	// Each step's heading comes before its commands and their output, and
 	// key generation says what it is doing before it does it.
 	for _, order := range [][]string{
-		{"1. Create a repository", "generating and encrypting 4 keys", "done", "2. Add"},
+		{"1. Create a repository", "[1/4] generating and encrypting the root key", "[4/4] generating and encrypting the timestamp key", "2. Add"},
 		{"5. Client:", "$ rampart client init", "initialized", "$ rampart client get", "downloaded releases/app-1.0.tgz", "6. Tamper"},
 		{"6. Tamper", "$ rampart client get --dir", "the client refused it", "7. Publish an update"},
-		{"9. Create repository", "generating and encrypting 2 keys", "10. Client:", "$ rampart client init --url http://", "ok:"},
+		{"9. Create repository", "[2/2] generating and encrypting the targets key", "10. Client:", "$ rampart client init --url http://", "ok:"},
 	} {
 		at := 0
 		for _, want := range order {

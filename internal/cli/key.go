@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rampart-tuf/rampart/internal/progress"
 	"github.com/rampart-tuf/rampart/keystore"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 )
@@ -167,8 +169,16 @@ Tokens take ecdsa (the default there), ecdsa-p384 and rsa keys.`,
 	return cmd
 }
 
+// generateToFile generates a key and writes it encrypted to keyPath,
+// showing each step on standard error (argon2id takes a moment).
 func generateToFile(cmd *cobra.Command, keyType, scheme, keyPath string, force bool) (keys.PublicKey, error) {
+	if !slices.Contains(keys.GenerateTypes, keyType) {
+		return keys.PublicKey{}, usageErrorf("--type %s: cannot generate %s keys; want one of %s", keyType, keyType, strings.Join(keys.GenerateTypes, ", "))
+	}
+	steps := progress.NewSteps(cmd.ErrOrStderr(), 2)
+	steps.Start("generating " + article(keyType) + " " + keyType + " key")
 	priv, err := keys.Generate(keyType)
+	steps.Done(err)
 	if err != nil {
 		return keys.PublicKey{}, usageError{err}
 	}
@@ -183,10 +193,22 @@ func generateToFile(cmd *cobra.Command, keyType, scheme, keyPath string, force b
 	if len(pass) == 0 {
 		return keys.PublicKey{}, errors.New("the passphrase is empty; choose one (or set " + keystore.EnvPassphrase + ")")
 	}
-	if err := keystore.WritePrivate(keyPath, priv, scheme, pass, force); err != nil {
+	steps.Start("encrypting " + keyPath + " (argon2id)")
+	err = keystore.WritePrivate(keyPath, priv, scheme, pass, force)
+	steps.Done(err)
+	if err != nil {
 		return keys.PublicKey{}, err
 	}
 	return pk, nil
+}
+
+// article is "an" before a key type that is read with a vowel sound
+// ("an ed25519 key", "an RSA key"), else "a".
+func article(keyType string) string {
+	if strings.HasPrefix(keyType, "e") || strings.HasPrefix(keyType, "rsa") {
+		return "an"
+	}
+	return "a"
 }
 
 func generateOnToken(cmd *cobra.Command, keyType, output, keyPath string, force bool, p11 *pkcs11Flags) (keys.PublicKey, error) {

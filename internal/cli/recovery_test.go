@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -94,6 +95,19 @@ func TestRecoveryProcedures(t *testing.T) {
 		t.Errorf("after the snapshot and timestamp rotations the client printed %q", out)
 	}
 	get("app.tgz", "app 1")
+
+	// Every root key lost: a new repository, served where the old one
+	// was, and every client initialized again from its first root.
+	newRepo, newPub := filepath.Join(tmp, "myrepo-new"), filepath.Join(tmp, "public-new")
+	run("repo", "init", newRepo)
+	run("repo", "add", newRepo, file("app.tgz", "app 2"))
+	run("repo", "publish", newRepo, "--out", newPub)
+	srv.Config.Handler = http.FileServer(http.Dir(newPub))
+	if code, _, errOut := runCLI(t, "client", "refresh", "--dir", clientDir); code == 0 || !strings.Contains(errOut, "timestamp.json: signatures check failed") {
+		t.Errorf("a client of the old repository refreshed from the new one: %d %q", code, errOut)
+	}
+	run("client", "init", "--force", "--url", srv.URL, "--root", filepath.Join(newPub, "metadata", "1.root.json"), "--dir", clientDir)
+	get("app.tgz", "app 2")
 }
 
 // TestReadmeOfflineRootKeys runs the README's offline-keys example as
@@ -132,5 +146,53 @@ func TestReadmeOfflineRootKeys(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(myrepo, "roots", "1.root.json"))
 	if len(a) == 0 || string(a) != string(b) {
 		t.Fatal("public/metadata/1.root.json is not myrepo/roots/1.root.json")
+	}
+}
+
+// TestRecoveryRootKeyLost runs the "Root key" procedure of
+// docs/recovery.md for a lost root key when enough others remain: root
+// has a threshold of 2 over three offline keys; root-1 is lost; a new key
+// replaces it, and the two remaining old keys sign the new root.
+func TestRecoveryRootKeyLost(t *testing.T) {
+	t.Setenv("RAMPART_PASSPHRASE", "pw")
+	tmp := t.TempDir()
+	usb := filepath.Join(tmp, "usb")
+	os.Mkdir(usb, 0o700)
+	myrepo, public, clientDir := filepath.Join(tmp, "myrepo"), filepath.Join(tmp, "public"), filepath.Join(tmp, "client")
+	for i := 1; i <= 3; i++ {
+		mustRun(t, "key", "generate", "-o", filepath.Join(usb, fmt.Sprintf("root-%d", i)))
+	}
+	mustRun(t, "repo", "init", myrepo, "--threshold", "root=2", "--key", "root="+filepath.Join(usb, "root-1.pub"),
+		"--key", "root="+filepath.Join(usb, "root-2.pub"), "--key", "root="+filepath.Join(usb, "root-3.pub"))
+	mustRun(t, "repo", "sign", myrepo, "root", "--key", filepath.Join(usb, "root-1.key"))
+	mustRun(t, "repo", "sign", myrepo, "root", "--key", filepath.Join(usb, "root-2.key"))
+	app := filepath.Join(tmp, "app.tgz")
+	os.WriteFile(app, []byte("app 1"), 0o644)
+	mustRun(t, "repo", "add", myrepo, app)
+	mustRun(t, "repo", "publish", myrepo, "--out", public)
+	srv := httptest.NewServer(http.FileServer(http.Dir(public)))
+	defer srv.Close()
+	mustRun(t, "client", "init", "--url", srv.URL, "--root", filepath.Join(public, "metadata", "1.root.json"), "--dir", clientDir)
+	mustRun(t, "client", "refresh", "--dir", clientDir)
+
+	// root-1.key is lost.
+	lost := strings.TrimSpace(mustRun(t, "key", "id", filepath.Join(usb, "root-1.pub")))
+	os.Remove(filepath.Join(usb, "root-1.key"))
+	mustRun(t, "key", "generate", "-o", filepath.Join(usb, "root-4"))
+	mustRun(t, "repo", "rotate", myrepo, "root", "--add-key", filepath.Join(usb, "root-4.pub"), "--remove-key", lost)
+	// Not yet signed by a threshold: nothing is published.
+	if code, _, errOut := runCLI(t, "repo", "publish", myrepo, "--out", public); code != ExitFailure || !strings.Contains(errOut, "root") {
+		t.Fatalf("publish before the root keys signed: exit %d, %q", code, errOut)
+	}
+	mustRun(t, "repo", "sign", myrepo, "root", "--key", filepath.Join(usb, "root-2.key"))
+	mustRun(t, "repo", "sign", myrepo, "root", "--key", filepath.Join(usb, "root-3.key"))
+	mustRun(t, "repo", "publish", myrepo, "--out", public)
+	if out := mustRun(t, "client", "refresh", "--dir", clientDir); !strings.Contains(out, "root v1 → v2") {
+		t.Errorf("after the rotation the client said %q", out)
+	}
+	got := filepath.Join(tmp, "got")
+	mustRun(t, "client", "get", "--dir", clientDir, "app.tgz", "-o", got)
+	if b, _ := os.ReadFile(got); string(b) != "app 1" {
+		t.Fatalf("got %q", b)
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-tuf/rampart/repo"
+	"github.com/rampart-tuf/rampart/server/apiclient"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 )
 
@@ -188,6 +190,18 @@ func addServerKey(cmd *cobra.Command, r *repo.Repo, o *repo.RotateOptions, tok *
 		get = c.OnlineKey
 	}
 	k, err := get(cmd.Context(), sc.GUN, o.Role)
+	if errors.Is(err, apiclient.ErrNotFound) {
+		// A new server, or one whose store was lost: create the
+		// repository there, which makes its online keys, all new.
+		created, cerr := c.CreateRepository(cmd.Context(), sc.GUN)
+		if cerr != nil {
+			return fmt.Errorf("%s has no repository %s; creating it: %w", sc.URL, sc.GUN, cerr)
+		}
+		if created {
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s had no repository %s (a new server, or a lost store): created it, with new online keys\n", sc.URL, sc.GUN)
+			k, err = c.OnlineKey(cmd.Context(), sc.GUN, o.Role)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("asking %s for a new %s key: %w", sc.URL, o.Role, err)
 	}

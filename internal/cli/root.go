@@ -184,7 +184,7 @@ func isUsageError(err error) bool {
 // checkArgs wraps a cobra argument validator so that its errors count as
 // usage errors. Commands set Args: checkArgs(cobra.ExactArgs(1)) and so on.
 // When arguments are missing, the error names them from the command's Use
-// line ("missing DIR and ROLE").
+// line ("missing DIR and ROLE", "missing DIR, ROLE and DURATION").
 func checkArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		err := v(cmd, args)
@@ -192,7 +192,7 @@ func checkArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 			return nil
 		}
 		if names := positionalNames(cmd.Use); len(args) < len(names) {
-			return usageErrorf("missing %s", strings.Join(names[len(args):], " and "))
+			return usageErrorf("missing %s", joinAnd(names[len(args):]))
 		}
 		return usageError{err}
 	}
@@ -247,4 +247,12 @@ func applyEnv(flags *pflag.FlagSet, lookup func(string) (string, bool)) error {
 // envName is the environment variable that sets the flag with the given name.
 func envName(flag string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// joinAnd lists names as a sentence does: "A", "A and B", "A, B and C".
+func joinAnd(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

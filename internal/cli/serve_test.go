@@ -200,7 +200,7 @@ func TestRepoOnServer(t *testing.T) {
 	if code, out, _ := runCLI(t, "repo", "publish", repoDir); code != ExitOK || !strings.Contains(out, "up to date") {
 		t.Errorf("second publish: %q", out)
 	}
-	t.Setenv("RAMPART_TOKEN", "rpt_unknown")
+	t.Setenv("RAMPART_TOKEN", "rpt_"+strings.Repeat("A", 43)) // well formed, unknown
 	os.WriteFile(src, []byte("release 1.1"), 0o644)
 	runCLI(t, "repo", "add", repoDir, src, "--as", "app/app-1.1.tgz")
 	if code, _, errOut := runCLI(t, "repo", "publish", repoDir); code != ExitFailure || !strings.Contains(errOut, "401") {

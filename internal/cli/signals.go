@@ -12,8 +12,11 @@ import (
 
 // signalGrace is how long a command has, once Ctrl-C or SIGTERM cancelled
 // its context, to clean up (remove temporary files, close connections)
-// before the process exits anyway.
-const signalGrace = 3 * time.Second
+// before the process exits anyway. Commands stop at their next check of
+// the context, usually at once; the grace is long enough for a step that
+// cannot be cut short, such as encrypting a key with argon2id on a busy
+// machine, to end and have what it wrote removed.
+const signalGrace = 10 * time.Second
 
 // Main runs rampart on the process's arguments and standard streams and
 // returns its exit code; cmd/rampart exits with it. Ctrl-C and SIGTERM

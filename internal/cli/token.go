@@ -61,6 +61,9 @@ func (o *tokenTarget) remote() (*apiclient.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if token == "" {
+		return nil, usageErrorf("--server needs an admin token: give it with --token-file (DATA/admin.token on the server), --token or RAMPART_TOKEN")
+	}
 	return newServerClient(o.serverURL, token)
 }
 
@@ -98,6 +101,9 @@ func newTokenCreateCommand() *cobra.Command {
 		Long:  tokenCreateLong,
 		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if scope == "" {
+				return usageErrorf("--scope is required: pull, push or admin")
+			}
 			if _, err := auth.ParseScope(scope); err != nil {
 				return usageErrorf("--scope: %v", err)
 			}

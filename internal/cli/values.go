@@ -12,6 +12,7 @@ import (
 
 	"github.com/rampart-tuf/rampart/repo"
 	"github.com/rampart-tuf/rampart/server/apiclient"
+	"github.com/rampart-tuf/rampart/server/auth"
 )
 
 // This file holds the one syntax of the values flags take: durations
@@ -181,6 +182,9 @@ func checkHTTPURL(s string) error {
 func newServerClient(rawURL, token string) (*apiclient.Client, error) {
 	if err := checkHTTPURL(rawURL); err != nil {
 		return nil, usageErrorf("--server: %v", err)
+	}
+	if token != "" && !auth.WellFormed(token) {
+		return nil, usageErrorf("the token given (--token, RAMPART_TOKEN or --token-file) is not a Rampart token: want rpt_ followed by 43 base64url characters, as 'rampart token create' prints it")
 	}
 	c, err := apiclient.New(rawURL, token, nil)
 	if err != nil {

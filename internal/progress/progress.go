@@ -1,10 +1,14 @@
-// Package progress draws a one-line progress bar for the rampart CLI.
+// Package progress shows the rampart CLI's progress on long operations:
+// a [Bar] for byte counts (downloads, uploads) and [Steps] for work in
+// steps with no size (generating and encrypting keys).
 //
 // A bar draws only when its writer is a terminal; on a pipe, a file or any
 // other writer it does nothing, so command output stays clean in scripts and
-// logs. Commands draw bars on standard error, never standard output.
+// logs. Steps spin in place on a terminal and write one line per step
+// anywhere else. Commands show progress on standard error, never standard
+// output.
 //
-// Counts are bytes:
+// A bar's counts are bytes:
 //
 //	bar := progress.New(cmd.ErrOrStderr(), size, "targets/app.tar.gz")
 //	defer bar.Finish()

@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/rampart-tuf/rampart/client"
+	"github.com/rampart-tuf/rampart/internal/progress"
 	"github.com/rampart-tuf/rampart/repo"
 	"github.com/rampart-tuf/rampart/server"
 	"github.com/rampart-tuf/rampart/server/apiclient"
@@ -30,6 +31,7 @@ import (
 	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/server/store/bolt"
+	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -134,15 +136,12 @@ func (d *demo) createRepo() error {
 	passphrase := func(string) ([]byte, error) { return []byte(hex.EncodeToString(pass)), nil }
 	d.opts = repo.Options{Keys: &repo.EncryptedKeyStore{Passphrase: passphrase}}
 	fmt.Fprintln(out, "1. Create a repository with new keys for root, targets, snapshot and timestamp,")
-	fmt.Fprintln(out, "   encrypted at rest under a one-time passphrase")
-	fmt.Fprint(out, "   generating and encrypting 4 keys (argon2id, a second or so each)... ")
-	r, err := repo.Init(ctx, d.repoDir, repo.InitOptions{}, d.opts)
+	fmt.Fprintln(out, "   encrypted at rest under a one-time passphrase (argon2id: a moment each)")
+	r, err := repo.Init(ctx, d.repoDir, repo.InitOptions{}, withSteps(d.opts, out, 4))
 	if err != nil {
-		fmt.Fprintln(out)
 		return err
 	}
 	d.r = r
-	fmt.Fprintln(out, "done")
 
 	for p, c := range d.files {
 		dst := filepath.Join(d.contentDir, filepath.FromSlash(p))
@@ -303,13 +302,10 @@ func onServer(ctx context.Context, out io.Writer, work string, opts repo.Options
 		return err
 	}
 	fmt.Fprintf(out, "9. Create repository %s on it, whose root trusts the server's online\n   timestamp and snapshot keys, and publish to it\n", gun)
-	fmt.Fprint(out, "   generating and encrypting 2 keys (root, targets)... ")
-	r, err := repo.Init(ctx, filepath.Join(work, "server-repo"), repo.InitOptions{Server: c, GUN: gun}, opts)
+	r, err := repo.Init(ctx, filepath.Join(work, "server-repo"), repo.InitOptions{Server: c, GUN: gun}, withSteps(opts, out, 2))
 	if err != nil {
-		fmt.Fprintln(out)
 		return err
 	}
-	fmt.Fprintln(out, "done")
 	defer r.Close()
 	if _, err := r.AddFiles(ctx, filepath.Join(contentDir, "releases"), "releases", repo.AddOptions{}); err != nil {
 		return err
@@ -443,6 +439,28 @@ func fetchFromServer(ctx context.Context, out io.Writer, work, repoURL string, r
 	}
 	_, err = cl.DownloadFile(ctx, info, dst)
 	return err
+}
+
+// withSteps returns opts with a key store that shows the creation of each
+// of n keys as a step on w: a spinner on a terminal, a line elsewhere.
+func withSteps(opts repo.Options, w io.Writer, n int) repo.Options {
+	steps := progress.NewSteps(w, n)
+	steps.Prefix = "   "
+	opts.Keys = stepKeys{opts.Keys, steps}
+	return opts
+}
+
+// stepKeys is a key store that shows each key it creates as a step.
+type stepKeys struct {
+	repo.KeyStore
+	steps *progress.Steps
+}
+
+func (k stepKeys) Create(ctx context.Context, dir, name string) (keys.PublicKey, error) {
+	k.steps.Start("generating and encrypting the " + name + " key")
+	pk, err := k.KeyStore.Create(ctx, dir, name)
+	k.steps.Done(err)
+	return pk, err
 }
 
 func indent(s string) string {

@@ -16,7 +16,10 @@ func TestRun(t *testing.T) {
 	}
 	for _, want := range []string{
 		"1. Create a repository",
-		"generating and encrypting 4 keys (argon2id, a second or so each)... done",
+		"argon2id",
+		"   [1/4] generating and encrypting the root key...\n   [2/4] generating and encrypting the targets key...\n" +
+			"   [3/4] generating and encrypting the snapshot key...\n   [4/4] generating and encrypting the timestamp key...\n2. Add",
+		"   [1/2] generating and encrypting the root key...\n   [2/2] generating and encrypting the targets key...\n",
 		"3. Publish",
 		"releases/app-1.0.tgz (34 bytes) verified",
 		"the client refused it",
