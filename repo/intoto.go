@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -403,4 +404,170 @@ func readBounded(p string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", p, limit)
 	}
 	return buf.Bytes(), nil
+}
+
+// checkInTotoPackages refuses to publish a package whose in-toto metadata
+// is incomplete: a path its "in-toto" list names (layout or link) that is
+// not a target of the repository as a client would find it, a layout
+// whose own list names a key that is not a target, or, when the layout and
+// links are in the content store, links that do not fit the layout (a
+// link for a step the layout does not have, a step without enough links).
+// AddInToto refuses such a package; this catches what was changed after it
+// (a link or layout removed, a list set by hand with --custom).
+//
+// It reads every targets role except the hashed bins that are not about to
+// be published: bins list packages too, but reading all of them would make
+// every publish of a large repository slow. Roles without "in-toto" in
+// their bytes are not parsed.
+func (r *Repo) checkInTotoPackages(todo []pendingRole) error {
+	snap, err := r.readSnapshot()
+	if err != nil {
+		return err
+	}
+	fresh := map[string]bool{}
+	for _, p := range todo {
+		fresh[p.role] = true
+	}
+	c := &inTotoCheck{r: r, roles: map[string]*metadata.Targets{}}
+	for _, name := range slices.Sorted(maps.Keys(snap.Signed.Meta)) {
+		role := strings.TrimSuffix(name, ".json")
+		if r.cfg.isBin(role) && !fresh[role] {
+			continue
+		}
+		raw, err := r.rawRole(role)
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(raw, []byte(`"`+intoto.CustomKey+`"`)) {
+			continue
+		}
+		t, err := c.role(role)
+		if err != nil {
+			return err
+		}
+		for _, p := range slices.Sorted(maps.Keys(t.Targets)) {
+			if err := c.checkPackage(p, t.Targets[p]); err != nil {
+				return fmt.Errorf("not publishing package %s (listed by %s): in-toto metadata incomplete: %w", p, role, err)
+			}
+		}
+	}
+	return nil
+}
+
+// inTotoCheck looks targets up in the staged repository, as a client
+// would, for checkInTotoPackages.
+type inTotoCheck struct {
+	r     *Repo
+	roles map[string]*metadata.Targets
+}
+
+func (c *inTotoCheck) role(name string) (*metadata.Targets, error) {
+	if t, ok := c.roles[name]; ok {
+		return t, nil
+	}
+	md, err := c.r.readTargets(name)
+	if err != nil {
+		return nil, fmt.Errorf("role %s: %w", name, err)
+	}
+	c.roles[name] = md.Signed
+	return md.Signed, nil
+}
+
+// checkPackage checks one target; targets without an "in-toto" list, and
+// layouts (whose list names only public keys), pass.
+func (c *inTotoCheck) checkPackage(p string, tf metadata.TargetFile) error {
+	if !bytes.Contains(tf.Custom, []byte(`"`+intoto.CustomKey+`"`)) {
+		return nil
+	}
+	list, err := intoto.ParseCustom(tf.Custom)
+	if err != nil || !slices.ContainsFunc(list, func(s string) bool { return !strings.HasSuffix(s, ".pub") }) {
+		return err
+	}
+	layoutPath, linkPaths, err := intoto.SplitPackageList(list)
+	if err != nil {
+		return err
+	}
+	layoutTF, err := c.need(layoutPath, "layout")
+	if err != nil {
+		return err
+	}
+	keys, err := intoto.ParseCustom(layoutTF.Custom)
+	if err != nil {
+		return fmt.Errorf("layout %s: %w", layoutPath, err)
+	}
+	for _, k := range keys {
+		if _, err := c.need(k, "key of layout "+layoutPath); err != nil {
+			return err
+		}
+	}
+	links := map[string][]byte{}
+	complete := true
+	for _, l := range linkPaths {
+		ltf, err := c.need(l, "link")
+		if err != nil {
+			return err
+		}
+		data, ok := c.content(l, ltf)
+		complete = complete && ok
+		links[path.Base(l)] = data
+	}
+	layout, ok := c.content(layoutPath, layoutTF)
+	if !ok || !complete {
+		return nil // not in the content store (pulled metadata only): presence is all that can be checked
+	}
+	if err := CheckInTotoLinks(layout, links); err != nil {
+		return fmt.Errorf("layout %s: %w", layoutPath, err)
+	}
+	return nil
+}
+
+// need finds a target the package's in-toto metadata names.
+func (c *inTotoCheck) need(p, what string) (metadata.TargetFile, error) {
+	tf, found, _, err := c.find(metadata.TypeTargets, p, 0, map[string]bool{})
+	if err != nil {
+		return tf, err
+	}
+	if !found {
+		return tf, fmt.Errorf("%s %s is not a target of the repository (a client would not find it)", what, p)
+	}
+	return tf, nil
+}
+
+// find searches for p as a client does: pre-order through the
+// delegations trusted for p, stopping at a terminating one.
+func (c *inTotoCheck) find(role, p string, depth int, visited map[string]bool) (tf metadata.TargetFile, found, stop bool, err error) {
+	if depth > 32 || visited[role] {
+		return tf, false, false, nil
+	}
+	visited[role] = true
+	t, err := c.role(role)
+	if err != nil {
+		return tf, false, false, err
+	}
+	if tf, ok := t.Targets[p]; ok {
+		return tf, true, false, nil
+	}
+	if t.Delegations == nil {
+		return tf, false, false, nil
+	}
+	for _, d := range t.Delegations.RolesFor(p) {
+		tf, found, stop, err = c.find(d.Name, p, depth+1, visited)
+		if found || stop || err != nil {
+			return tf, found, stop, err
+		}
+		if d.Terminating {
+			return tf, false, true, nil
+		}
+	}
+	return tf, false, false, nil
+}
+
+// content reads a target from the content store, checked against its
+// length and hashes; false when the store does not hold it.
+func (c *inTotoCheck) content(p string, tf metadata.TargetFile) ([]byte, bool) {
+	b, err := readBounded(filepath.Join(c.r.dir, targetsDir, filepath.FromSlash(tf.ConsistentPath(p))), intoto.MaxMetadataSize)
+	if err != nil || tf.Verify(b) != nil {
+		return nil, false
+	}
+	return b, true
 }
