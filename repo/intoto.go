@@ -28,7 +28,9 @@ const (
 	// InTotoSignerRole is ITE-2's online role for packages and links.
 	InTotoSignerRole = "package-and-in-toto-metadata-signer"
 	// InTotoReleasesRole is the CNAB variant's role for bundles and links
-	// (Notary's "targets/releases"; Rampart's role names hold no '/').
+	// (Notary's "targets/releases"): Rampart's role names are one path
+	// segment (api.ValidRoleName), since they become file and URL names and
+	// TUF 1.0 defines no escaping for a '/' in them.
 	InTotoReleasesRole = "releases"
 
 	inTotoMetadataDir = "in-toto-metadata"
