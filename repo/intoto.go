@@ -430,17 +430,25 @@ func (r *Repo) checkInTotoPackages(todo []pendingRole) error {
 	for _, p := range todo {
 		fresh[p.role] = true
 	}
-	c := &inTotoCheck{r: r, roles: map[string]*metadata.Targets{}}
+	var roles []string
 	for _, name := range slices.Sorted(maps.Keys(snap.Signed.Meta)) {
-		role := strings.TrimSuffix(name, ".json")
-		if r.cfg.isBin(role) && !fresh[role] {
-			continue
+		if role := strings.TrimSuffix(name, ".json"); !r.cfg.isBin(role) || fresh[role] {
+			roles = append(roles, role)
 		}
-		raw, err := r.rawRole(role)
-		if err != nil {
-			return err
-		}
-		if !bytes.Contains(raw, []byte(`"`+intoto.CustomKey+`"`)) {
+	}
+	// Thousands of bins are read in parallel; few roles mention in-toto.
+	mentions := make([]bool, len(roles))
+	err = parallel(len(roles), func(i int) error {
+		raw, err := r.rawRole(roles[i])
+		mentions[i] = err == nil && bytes.Contains(raw, []byte(`"`+intoto.CustomKey+`"`))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	c := &inTotoCheck{r: r, roles: map[string]*metadata.Targets{}}
+	for i, role := range roles {
+		if !mentions[i] {
 			continue
 		}
 		t, err := c.role(role)
