@@ -483,15 +483,20 @@ func (c *inTotoCheck) role(name string) (*metadata.Targets, error) {
 	return md.Signed, nil
 }
 
-// checkPackage checks one target; targets without an "in-toto" list, and
-// layouts (whose list names only public keys), pass.
+// checkPackage checks one target. A package's "in-toto" list names its
+// links (".link") or its layout (".layout", as in-toto names them);
+// targets without such a list, and layouts (whose list names public
+// keys), pass.
 func (c *inTotoCheck) checkPackage(p string, tf metadata.TargetFile) error {
 	if !bytes.Contains(tf.Custom, []byte(`"`+intoto.CustomKey+`"`)) {
 		return nil
 	}
 	list, err := intoto.ParseCustom(tf.Custom)
-	if err != nil || !slices.ContainsFunc(list, func(s string) bool { return !strings.HasSuffix(s, ".pub") }) {
+	if err != nil {
 		return err
+	}
+	if !slices.ContainsFunc(list, func(s string) bool { return strings.HasSuffix(s, ".link") || strings.HasSuffix(s, ".layout") }) {
+		return nil
 	}
 	layoutPath, linkPaths, err := intoto.SplitPackageList(list)
 	if err != nil {
