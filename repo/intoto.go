@@ -417,10 +417,12 @@ func readBounded(p string, limit int64) ([]byte, error) {
 // AddInToto refuses such a package; this catches what was changed after it
 // (a link or layout removed, a list set by hand with --custom).
 //
-// It reads every targets role except the hashed bins that are not about to
-// be published: bins list packages too, but reading all of them would make
-// every publish of a large repository slow. Roles without "in-toto" in
-// their bytes are not parsed.
+// It reads every targets role, except, in a repository that does not use
+// in-toto, the hashed bins that are not about to be published: reading
+// thousands of them would make every publish of a large repository slow.
+// A repository uses in-toto when in-toto-setup set it up, or when a role
+// read mentions "in-toto". Roles without "in-toto" in their bytes are not
+// parsed.
 func (r *Repo) checkInTotoPackages(todo []pendingRole) error {
 	snap, err := r.readSnapshot()
 	if err != nil {
@@ -430,21 +432,25 @@ func (r *Repo) checkInTotoPackages(todo []pendingRole) error {
 	for _, p := range todo {
 		fresh[p.role] = true
 	}
-	var roles []string
+	var roles, otherBins []string
 	for _, name := range slices.Sorted(maps.Keys(snap.Signed.Meta)) {
 		if role := strings.TrimSuffix(name, ".json"); !r.cfg.isBin(role) || fresh[role] {
 			roles = append(roles, role)
+		} else {
+			otherBins = append(otherBins, role)
 		}
 	}
-	// Thousands of bins are read in parallel; few roles mention in-toto.
-	mentions := make([]bool, len(roles))
-	err = parallel(len(roles), func(i int) error {
-		raw, err := r.rawRole(roles[i])
-		mentions[i] = err == nil && bytes.Contains(raw, []byte(`"`+intoto.CustomKey+`"`))
-		return err
-	})
+	mentions, err := r.mentionInToto(roles)
 	if err != nil {
 		return err
+	}
+	_, serr := os.Stat(filepath.Join(r.dir, inTotoConfigFile))
+	if len(otherBins) > 0 && (serr == nil || slices.Contains(mentions, true)) {
+		more, err := r.mentionInToto(otherBins)
+		if err != nil {
+			return err
+		}
+		roles, mentions = append(roles, otherBins...), append(mentions, more...)
 	}
 	c := &inTotoCheck{r: r, roles: map[string]*metadata.Targets{}}
 	for i, role := range roles {
@@ -462,6 +468,18 @@ func (r *Repo) checkInTotoPackages(todo []pendingRole) error {
 		}
 	}
 	return nil
+}
+
+// mentionInToto reports which roles have "in-toto" in their bytes, reading
+// them in parallel (there may be thousands of bins).
+func (r *Repo) mentionInToto(roles []string) ([]bool, error) {
+	mentions := make([]bool, len(roles))
+	err := parallel(len(roles), func(i int) error {
+		raw, err := r.rawRole(roles[i])
+		mentions[i] = err == nil && bytes.Contains(raw, []byte(`"`+intoto.CustomKey+`"`))
+		return err
+	})
+	return mentions, err
 }
 
 // inTotoCheck looks targets up in the staged repository, as a client

@@ -289,3 +289,41 @@ func readFile(t *testing.T, p string) []byte {
 	must(t, err)
 	return data
 }
+
+// TestPublishRefusesIncompleteInTotoInBins: with hashed bins, removing a
+// link changes the link's bin only; publish still finds the package, in a
+// bin that is not republished, and refuses it.
+func TestPublishRefusesIncompleteInTotoInBins(t *testing.T) {
+	k := intototest.NewKeys(t)
+	b := writeBuild(t, k.Build(t, intototest.Options{}))
+	r := initRepo(t, repo.InitOptions{Bins: 8})
+	_, err := r.AddInToto(ctx, repo.InTotoAddOptions{Package: b.pkg, Layout: b.layout, Links: b.links, Keys: []string{filepath.Join(k.Dir, "owner.pub")}})
+	must(t, err)
+	out := filepath.Join(t.TempDir(), "pub")
+	publish(t, r, out)
+	srv := serve(t, out)
+	cdir := t.TempDir()
+	must(t, client.Init(cdir, readFile(t, filepath.Join(out, "metadata", "1.root.json"))))
+	c, err := client.New(client.Config{MetadataURL: srv.URL + "/metadata", TargetsURL: srv.URL + "/targets", Dir: cdir})
+	must(t, err)
+	pkg, err := c.Target(ctx, intototest.PackageName)
+	must(t, err)
+	var link string
+	for _, l := range inTotoList(t, pkg.Custom)[1:] {
+		info, err := c.Target(ctx, l)
+		must(t, err)
+		if info.Role != pkg.Role {
+			link = l
+		}
+	}
+	if link == "" {
+		t.Fatalf("every link is in the package's bin %s; the test needs one in another", pkg.Role)
+	}
+	_, err = r.Remove(ctx, link)
+	must(t, err)
+	_, err = r.Publish(ctx, out)
+	if err == nil || !strings.Contains(err.Error(), "not publishing package "+intototest.PackageName+" (listed by "+pkg.Role+")") ||
+		!strings.Contains(err.Error(), "link "+link+" is not a target") {
+		t.Fatalf("publish after removing %s: %v", link, err)
+	}
+}
