@@ -351,26 +351,18 @@ type layoutStep struct {
 // its content is that step's, and each step has at least its threshold of
 // links.
 func CheckInTotoLinks(layout []byte, links map[string][]byte) error {
-	var l struct {
-		Signed struct {
-			Steps []layoutStep `json:"steps"`
-		} `json:"signed"`
-	}
-	if err := json.Unmarshal(layout, &l); err != nil {
-		return fmt.Errorf("layout: %w", err)
+	steps, err := layoutSteps(layout)
+	if err != nil {
+		return err
 	}
 	count := map[string]int{}
-	var names []string
-	for _, s := range l.Signed.Steps {
-		names = append(names, s.Name)
-	}
 	for name, data := range links {
-		step, keyid, _ := intoto.SplitLinkName(name)
-		i := slices.IndexFunc(l.Signed.Steps, func(s layoutStep) bool { return s.Name == step })
-		if i < 0 {
-			return fmt.Errorf("link %s: the layout has no step %q (its steps: %s)", name, step, strings.Join(names, ", "))
+		if err := knownStep(steps, name); err != nil {
+			return err
 		}
-		if !slices.ContainsFunc(l.Signed.Steps[i].PubKeys, func(id string) bool { return strings.HasPrefix(id, keyid) }) {
+		step, keyid, _ := intoto.SplitLinkName(name)
+		i := slices.IndexFunc(steps, func(s layoutStep) bool { return s.Name == step })
+		if !slices.ContainsFunc(steps[i].PubKeys, func(id string) bool { return strings.HasPrefix(id, keyid) }) {
 			return fmt.Errorf("link %s: the layout authorizes no key %s... for step %q", name, keyid, step)
 		}
 		var link struct {
@@ -383,12 +375,38 @@ func CheckInTotoLinks(layout []byte, links map[string][]byte) error {
 		}
 		count[step]++
 	}
-	for _, s := range l.Signed.Steps {
+	for _, s := range steps {
 		if count[s.Name] < max(s.Threshold, 1) {
 			return fmt.Errorf("step %q: %d link(s), the layout requires %d", s.Name, count[s.Name], max(s.Threshold, 1))
 		}
 	}
 	return nil
+}
+
+// layoutSteps reads the steps of a layout.
+func layoutSteps(layout []byte) ([]layoutStep, error) {
+	var l struct {
+		Signed struct {
+			Steps []layoutStep `json:"steps"`
+		} `json:"signed"`
+	}
+	if err := json.Unmarshal(layout, &l); err != nil {
+		return nil, fmt.Errorf("layout: %w", err)
+	}
+	return l.Signed.Steps, nil
+}
+
+// knownStep checks that the link file name names a step of the layout.
+func knownStep(steps []layoutStep, name string) error {
+	step, _, _ := intoto.SplitLinkName(name)
+	if slices.ContainsFunc(steps, func(s layoutStep) bool { return s.Name == step }) {
+		return nil
+	}
+	var names []string
+	for _, s := range steps {
+		names = append(names, s.Name)
+	}
+	return fmt.Errorf("link %s: the layout has no step %q (its steps: %s)", name, step, strings.Join(names, ", "))
 }
 
 // readBounded reads a file of at most limit bytes.
@@ -411,11 +429,13 @@ func readBounded(p string, limit int64) ([]byte, error) {
 // checkInTotoPackages refuses to publish a package whose in-toto metadata
 // is incomplete: a path its "in-toto" list names (layout or link) that is
 // not a target of the repository as a client would find it, a layout
-// whose own list names a key that is not a target, or, when the layout and
-// links are in the content store, links that do not fit the layout (a
-// link for a step the layout does not have, a step without enough links).
-// AddInToto refuses such a package; this catches what was changed after it
-// (a link or layout removed, a list set by hand with --custom).
+// whose own list names a key that is not a target, or, when the layout is
+// in the content store, a link for a step the layout does not have. It
+// refuses what is incomplete, not what fails verification (too few links
+// for a step, a link by a key the layout does not authorize): clients run
+// in-toto verification and refuse that. AddInToto refuses both; this
+// catches what was changed after it (a link or layout removed, a list set
+// by hand with --custom).
 //
 // It reads every targets role, except, in a repository that does not use
 // in-toto, the hashed bins that are not about to be published: reading
@@ -533,23 +553,34 @@ func (c *inTotoCheck) checkPackage(p string, tf metadata.TargetFile) error {
 			return err
 		}
 	}
-	links := map[string][]byte{}
-	complete := true
 	for _, l := range linkPaths {
-		ltf, err := c.need(l, "link")
-		if err != nil {
+		if _, err := c.need(l, "link"); err != nil {
 			return err
 		}
-		data, ok := c.content(l, ltf)
-		complete = complete && ok
-		links[path.Base(l)] = data
 	}
 	layout, ok := c.content(layoutPath, layoutTF)
-	if !ok || !complete {
+	if !ok {
 		return nil // not in the content store (pulled metadata only): presence is all that can be checked
 	}
-	if err := CheckInTotoLinks(layout, links); err != nil {
+	if err := checkLinkSteps(layout, linkPaths); err != nil {
 		return fmt.Errorf("layout %s: %w", layoutPath, err)
+	}
+	return nil
+}
+
+// checkLinkSteps checks that each link is named after a step of the
+// layout. Whether the links meet the steps' thresholds and keys is for
+// in-toto verification to say, on the client: publish refuses what is
+// incomplete, not what fails verification.
+func checkLinkSteps(layout []byte, linkPaths []string) error {
+	steps, err := layoutSteps(layout)
+	if err != nil {
+		return err
+	}
+	for _, l := range linkPaths {
+		if err := knownStep(steps, path.Base(l)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
