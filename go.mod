@@ -3,6 +3,7 @@ module github.com/rampart-tuf/rampart
 go 1.26.8
 
 require (
+	cuelabs.dev/go/oci/ociregistry v0.0.0-20251212221603-3adeb8663819
 	github.com/ThalesGroup/crypto11 v1.6.2
 	github.com/in-toto/in-toto-golang v0.11.0
 	github.com/jackc/pgx/v5 v5.12.0

@@ -16,9 +16,11 @@ import (
 // BenchmarkMirror compares a cold mirror run of a repository of many small
 // targets (RAMPART_BENCH_TARGETS, default 10,000, one targets.json) with
 // what a client does for the same: a cold refresh, then every target
-// downloaded and verified into files, one after the other.
+// downloaded and verified into files, one after the other; and with the
+// cold refresh alone.
 //
 //	RAMPART_BENCH_TARGETS=100000 go test -run '^$' -bench Mirror -benchtime 1x ./mirror/
+//	RAMPART_BENCH_TARGETS=100000 go test -run '^$' -bench 'Mirror/^(client-refresh|mirror)$/' -benchtime 1x ./mirror/
 func BenchmarkMirror(b *testing.B) {
 	n := 10000
 	if s := os.Getenv("RAMPART_BENCH_TARGETS"); s != "" {
@@ -35,6 +37,22 @@ func BenchmarkMirror(b *testing.B) {
 	root := repo.RootBytes(1)
 	ctx := context.Background()
 
+	// A cold refresh alone: the metadata a mirror must verify too.
+	b.Run(fmt.Sprintf("client-refresh/%d", n), func(b *testing.B) {
+		for b.Loop() {
+			dir := b.TempDir()
+			if err := client.Init(dir, root); err != nil {
+				b.Fatal(err)
+			}
+			c, err := client.New(client.Config{MetadataURL: srv.URL + "/metadata", TargetsURL: srv.URL + "/targets", Dir: dir})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if list, err := c.ListTargets(ctx, 0); err != nil || len(list) != n {
+				b.Fatalf("%d targets, %v", len(list), err)
+			}
+		}
+	})
 	b.Run(fmt.Sprintf("client-refresh-and-download/%d", n), func(b *testing.B) {
 		for b.Loop() {
 			dir := b.TempDir()

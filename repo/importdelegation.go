@@ -160,8 +160,8 @@ func delegatedRole(tr *client.Trusted, role string) (*ImportedRole, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s.json: %w", role, err)
 	}
-	if md.Signed.Delegations != nil && (len(md.Signed.Delegations.Roles) > 0 || md.Signed.Delegations.Succinct != nil) {
-		return nil, fmt.Errorf("%s delegates to other roles; only a role that delegates no further can be imported", role)
+	if err := checkDelegatesNoFurther(role, md.Signed); err != nil {
+		return nil, err
 	}
 	queue, seen := []string{metadata.TypeTargets}, map[string]bool{}
 	for len(queue) > 0 {
@@ -203,6 +203,29 @@ func delegatedRole(tr *client.Trusted, role string) (*ImportedRole, error) {
 		}
 	}
 	return nil, fmt.Errorf("no role of the outside repository delegates %s", role)
+}
+
+// checkDelegatesNoFurther refuses a role that delegates to other roles.
+// Importing it would install its delegations without the metadata of the
+// roles they name, and clients inside would fail to find (or, with the
+// sub-roles absent, be refused) every target delegated onward. The leaf
+// roles can be imported instead, one by one: each is then delegated by
+// this repository's targets with the outside keys and paths.
+func checkDelegatesNoFurther(role string, t *metadata.Targets) error {
+	d := t.Delegations
+	switch {
+	case d == nil:
+		return nil
+	case d.Succinct != nil:
+		return fmt.Errorf("%s delegates to %d hashed bins (%s-*); only a role that delegates no further can be imported", role, d.Succinct.NumBins(), d.Succinct.NamePrefix)
+	case len(d.Roles) > 0:
+		var names []string
+		for _, r := range d.Roles {
+			names = append(names, r.Name)
+		}
+		return fmt.Errorf("%s delegates to other roles (%s); only a role that delegates no further can be imported: import those roles one by one instead, if they delegate no further", role, strings.Join(names, ", "))
+	}
+	return nil
 }
 
 // fetchContent finds the content of the role's targets that clients would
@@ -256,7 +279,8 @@ type ImportResult struct {
 // ImportDelegation installs imp in the repository: its metadata byte for
 // byte as staged/ROLE.json, the delegation from targets with the outside
 // keys, paths, threshold and terminating flag, and the content of its
-// targets. A role imported before is replaced only by a newer version;
+// targets. A role that delegates further is refused (checkDelegatesNoFurther).
+// A role imported before is replaced only by a newer version;
 // an older one, or the same version with other bytes, is refused. A role
 // made here cannot be replaced by an import.
 func (r *Repo) ImportDelegation(ctx context.Context, imp *ImportedRole) (*ImportResult, error) {
@@ -266,6 +290,9 @@ func (r *Repo) ImportDelegation(ctx context.Context, imp *ImportedRole) (*Import
 	}
 	res := &ImportResult{Version: md.Signed.Version}
 	if err := checkRoleName(imp.Role); err != nil {
+		return nil, err
+	}
+	if err := checkDelegatesNoFurther(imp.Role, md.Signed); err != nil {
 		return nil, err
 	}
 	if _, ok := r.cfg.Imported[imp.Role]; !ok {

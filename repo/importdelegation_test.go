@@ -38,6 +38,12 @@ func importFrom(t *testing.T, r *repo.Repo, url string, root []byte) (*repo.Impo
 // Rampart's client and with go-tuf's.
 func checkInside(t *testing.T, r *repo.Repo, pub, path, want string) {
 	t.Helper()
+	checkInsideRole(t, r, pub, path, want, "partner")
+}
+
+// checkInsideRole is checkInside for a target of role.
+func checkInsideRole(t *testing.T, r *repo.Repo, pub, path, want, role string) {
+	t.Helper()
 	base := serve(t, pub).URL
 	root, _ := os.ReadFile(filepath.Join(r.Dir(), "roots", "1.root.json"))
 	dir := t.TempDir()
@@ -53,7 +59,7 @@ func checkInside(t *testing.T, r *repo.Repo, pub, path, want string) {
 		t.Fatalf("rampart client inside, %s: %v", path, err)
 	}
 	var buf bytes.Buffer
-	if err := c.Download(ctx, info, &buf); err != nil || buf.String() != want || info.Role != "partner" {
+	if err := c.Download(ctx, info, &buf); err != nil || buf.String() != want || info.Role != role {
 		t.Fatalf("rampart client inside, %s: %q from %s, %v", path, buf.String(), info.Role, err)
 	}
 	g := newGoTUF(t, pub)
@@ -158,6 +164,47 @@ func TestImportDelegationRefusesTampering(t *testing.T) {
 	if !bytes.Equal(staged, after) || !bytes.Equal(snap, snapAfter) {
 		t.Fatal("a refused import changed the repository")
 	}
+}
+
+// TestImportDelegationRefusesDelegatingRole: an outside role that
+// delegates further is refused, naming the roles it delegates to, and
+// leaves the repository as it was; its leaf role imports on its own and
+// serves its targets inside.
+func TestImportDelegationRefusesDelegatingRole(t *testing.T) {
+	outside, url := outsideRepo(t)
+	outside.Delegate("partner", "partner-sub", []string{"partner/sub-*"}, false)
+	outside.AddTarget("partner-sub", "partner/sub-lib.tgz", []byte("lib 1.0"))
+	outside.Publish()
+	r := initRepo(t, repo.InitOptions{})
+	before := treeHash(t, r.Dir())
+	_, err := importFrom(t, r, url, outside.RootBytes(1))
+	if err == nil || !strings.Contains(err.Error(), "partner delegates to other roles (partner-sub)") {
+		t.Fatalf("import of a role that delegates further: %v", err)
+	}
+	if treeHash(t, r.Dir()) != before {
+		t.Fatal("a refused import changed the repository")
+	}
+	// The same role handed to ImportDelegation directly is refused too.
+	imp := &repo.ImportedRole{Role: "partner", Data: outside.Meta("partner"), Source: url}
+	if _, err := r.ImportDelegation(ctx, imp); err == nil || !strings.Contains(err.Error(), "delegates to other roles") {
+		t.Fatalf("ImportDelegation of a role that delegates further: %v", err)
+	}
+
+	// The leaf role, delegated by partner outside, imports on its own.
+	sub, _, err := repo.ReadImport(ctx, r.Dir(), "partner-sub", repo.ImportSource{URL: url, Root: outside.RootBytes(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ImportDelegation(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(t.TempDir(), "pub")
+	publish(t, r, pub)
+	got, _ := os.ReadFile(filepath.Join(pub, "metadata", "1.partner-sub.json"))
+	if !bytes.Equal(got, outside.Meta("partner-sub")) {
+		t.Fatal("the leaf role inside is not the outside role byte for byte")
+	}
+	checkInsideRole(t, r, pub, "partner/sub-lib.tgz", "lib 1.0", "partner-sub")
 }
 
 // TestImportDelegationServer installs an outside role in a repository on

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -27,7 +28,9 @@ const (
 	// InTotoSignerRole is ITE-2's online role for packages and links.
 	InTotoSignerRole = "package-and-in-toto-metadata-signer"
 	// InTotoReleasesRole is the CNAB variant's role for bundles and links
-	// (Notary's "targets/releases"; Rampart's role names hold no '/').
+	// (Notary's "targets/releases"): Rampart's role names are one path
+	// segment (api.ValidRoleName), since they become file and URL names and
+	// TUF 1.0 defines no escaping for a '/' in them.
 	InTotoReleasesRole = "releases"
 
 	inTotoMetadataDir = "in-toto-metadata"
@@ -348,26 +351,18 @@ type layoutStep struct {
 // its content is that step's, and each step has at least its threshold of
 // links.
 func CheckInTotoLinks(layout []byte, links map[string][]byte) error {
-	var l struct {
-		Signed struct {
-			Steps []layoutStep `json:"steps"`
-		} `json:"signed"`
-	}
-	if err := json.Unmarshal(layout, &l); err != nil {
-		return fmt.Errorf("layout: %w", err)
+	steps, err := layoutSteps(layout)
+	if err != nil {
+		return err
 	}
 	count := map[string]int{}
-	var names []string
-	for _, s := range l.Signed.Steps {
-		names = append(names, s.Name)
-	}
 	for name, data := range links {
-		step, keyid, _ := intoto.SplitLinkName(name)
-		i := slices.IndexFunc(l.Signed.Steps, func(s layoutStep) bool { return s.Name == step })
-		if i < 0 {
-			return fmt.Errorf("link %s: the layout has no step %q (its steps: %s)", name, step, strings.Join(names, ", "))
+		if err := knownStep(steps, name); err != nil {
+			return err
 		}
-		if !slices.ContainsFunc(l.Signed.Steps[i].PubKeys, func(id string) bool { return strings.HasPrefix(id, keyid) }) {
+		step, keyid, _ := intoto.SplitLinkName(name)
+		i := slices.IndexFunc(steps, func(s layoutStep) bool { return s.Name == step })
+		if !slices.ContainsFunc(steps[i].PubKeys, func(id string) bool { return strings.HasPrefix(id, keyid) }) {
 			return fmt.Errorf("link %s: the layout authorizes no key %s... for step %q", name, keyid, step)
 		}
 		var link struct {
@@ -380,12 +375,38 @@ func CheckInTotoLinks(layout []byte, links map[string][]byte) error {
 		}
 		count[step]++
 	}
-	for _, s := range l.Signed.Steps {
+	for _, s := range steps {
 		if count[s.Name] < max(s.Threshold, 1) {
 			return fmt.Errorf("step %q: %d link(s), the layout requires %d", s.Name, count[s.Name], max(s.Threshold, 1))
 		}
 	}
 	return nil
+}
+
+// layoutSteps reads the steps of a layout.
+func layoutSteps(layout []byte) ([]layoutStep, error) {
+	var l struct {
+		Signed struct {
+			Steps []layoutStep `json:"steps"`
+		} `json:"signed"`
+	}
+	if err := json.Unmarshal(layout, &l); err != nil {
+		return nil, fmt.Errorf("layout: %w", err)
+	}
+	return l.Signed.Steps, nil
+}
+
+// knownStep checks that the link file name names a step of the layout.
+func knownStep(steps []layoutStep, name string) error {
+	step, _, _ := intoto.SplitLinkName(name)
+	if slices.ContainsFunc(steps, func(s layoutStep) bool { return s.Name == step }) {
+		return nil
+	}
+	var names []string
+	for _, s := range steps {
+		names = append(names, s.Name)
+	}
+	return fmt.Errorf("link %s: the layout has no step %q (its steps: %s)", name, step, strings.Join(names, ", "))
 }
 
 // readBounded reads a file of at most limit bytes.
@@ -403,4 +424,214 @@ func readBounded(p string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", p, limit)
 	}
 	return buf.Bytes(), nil
+}
+
+// checkInTotoPackages refuses to publish a package whose in-toto metadata
+// is incomplete: a path its "in-toto" list names (layout or link) that is
+// not a target of the repository as a client would find it, a layout
+// whose own list names a key that is not a target, or, when the layout is
+// in the content store, a link for a step the layout does not have. It
+// refuses what is incomplete, not what fails verification (too few links
+// for a step, a link by a key the layout does not authorize): clients run
+// in-toto verification and refuse that. AddInToto refuses both; this
+// catches what was changed after it (a link or layout removed, a list set
+// by hand with --custom).
+//
+// It reads every targets role, except, in a repository that does not use
+// in-toto, the hashed bins that are not about to be published: reading
+// thousands of them would make every publish of a large repository slow.
+// A repository uses in-toto when in-toto-setup set it up, or when a role
+// read mentions "in-toto". Roles without "in-toto" in their bytes are not
+// parsed.
+func (r *Repo) checkInTotoPackages(todo []pendingRole) error {
+	snap, err := r.readSnapshot()
+	if err != nil {
+		return err
+	}
+	fresh := map[string]bool{}
+	for _, p := range todo {
+		fresh[p.role] = true
+	}
+	var roles, otherBins []string
+	for _, name := range slices.Sorted(maps.Keys(snap.Signed.Meta)) {
+		if role := strings.TrimSuffix(name, ".json"); !r.cfg.isBin(role) || fresh[role] {
+			roles = append(roles, role)
+		} else {
+			otherBins = append(otherBins, role)
+		}
+	}
+	mentions, err := r.mentionInToto(roles)
+	if err != nil {
+		return err
+	}
+	_, serr := os.Stat(filepath.Join(r.dir, inTotoConfigFile))
+	if len(otherBins) > 0 && (serr == nil || slices.Contains(mentions, true)) {
+		more, err := r.mentionInToto(otherBins)
+		if err != nil {
+			return err
+		}
+		roles, mentions = append(roles, otherBins...), append(mentions, more...)
+	}
+	c := &inTotoCheck{r: r, roles: map[string]*metadata.Targets{}}
+	for i, role := range roles {
+		if !mentions[i] {
+			continue
+		}
+		t, err := c.role(role)
+		if err != nil {
+			return err
+		}
+		for _, p := range slices.Sorted(maps.Keys(t.Targets)) {
+			if err := c.checkPackage(p, t.Targets[p]); err != nil {
+				return fmt.Errorf("not publishing package %s (listed by %s): in-toto metadata incomplete: %w", p, role, err)
+			}
+		}
+	}
+	return nil
+}
+
+// mentionInToto reports which roles have "in-toto" in their bytes, reading
+// them in parallel (there may be thousands of bins).
+func (r *Repo) mentionInToto(roles []string) ([]bool, error) {
+	mentions := make([]bool, len(roles))
+	err := parallel(len(roles), func(i int) error {
+		raw, err := r.rawRole(roles[i])
+		mentions[i] = err == nil && bytes.Contains(raw, []byte(`"`+intoto.CustomKey+`"`))
+		return err
+	})
+	return mentions, err
+}
+
+// inTotoCheck looks targets up in the staged repository, as a client
+// would, for checkInTotoPackages.
+type inTotoCheck struct {
+	r     *Repo
+	roles map[string]*metadata.Targets
+}
+
+func (c *inTotoCheck) role(name string) (*metadata.Targets, error) {
+	if t, ok := c.roles[name]; ok {
+		return t, nil
+	}
+	md, err := c.r.readTargets(name)
+	if err != nil {
+		return nil, fmt.Errorf("role %s: %w", name, err)
+	}
+	c.roles[name] = md.Signed
+	return md.Signed, nil
+}
+
+// checkPackage checks one target. A package's "in-toto" list names its
+// links (".link") or its layout (".layout", as in-toto names them);
+// targets without such a list, and layouts (whose list names public
+// keys), pass.
+func (c *inTotoCheck) checkPackage(p string, tf metadata.TargetFile) error {
+	if !bytes.Contains(tf.Custom, []byte(`"`+intoto.CustomKey+`"`)) {
+		return nil
+	}
+	list, err := intoto.ParseCustom(tf.Custom)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(list, func(s string) bool { return strings.HasSuffix(s, ".link") || strings.HasSuffix(s, ".layout") }) {
+		return nil
+	}
+	layoutPath, linkPaths, err := intoto.SplitPackageList(list)
+	if err != nil {
+		return err
+	}
+	layoutTF, err := c.need(layoutPath, "layout")
+	if err != nil {
+		return err
+	}
+	keys, err := intoto.ParseCustom(layoutTF.Custom)
+	if err != nil {
+		return fmt.Errorf("layout %s: %w", layoutPath, err)
+	}
+	for _, k := range keys {
+		if _, err := c.need(k, "key of layout "+layoutPath); err != nil {
+			return err
+		}
+	}
+	for _, l := range linkPaths {
+		if _, err := c.need(l, "link"); err != nil {
+			return err
+		}
+	}
+	layout, ok := c.content(layoutPath, layoutTF)
+	if !ok {
+		return nil // not in the content store (pulled metadata only): presence is all that can be checked
+	}
+	if err := checkLinkSteps(layout, linkPaths); err != nil {
+		return fmt.Errorf("layout %s: %w", layoutPath, err)
+	}
+	return nil
+}
+
+// checkLinkSteps checks that each link is named after a step of the
+// layout. Whether the links meet the steps' thresholds and keys is for
+// in-toto verification to say, on the client: publish refuses what is
+// incomplete, not what fails verification.
+func checkLinkSteps(layout []byte, linkPaths []string) error {
+	steps, err := layoutSteps(layout)
+	if err != nil {
+		return err
+	}
+	for _, l := range linkPaths {
+		if err := knownStep(steps, path.Base(l)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// need finds a target the package's in-toto metadata names.
+func (c *inTotoCheck) need(p, what string) (metadata.TargetFile, error) {
+	tf, found, _, err := c.find(metadata.TypeTargets, p, 0, map[string]bool{})
+	if err != nil {
+		return tf, err
+	}
+	if !found {
+		return tf, fmt.Errorf("%s %s is not a target of the repository (a client would not find it)", what, p)
+	}
+	return tf, nil
+}
+
+// find searches for p as a client does: pre-order through the
+// delegations trusted for p, stopping at a terminating one.
+func (c *inTotoCheck) find(role, p string, depth int, visited map[string]bool) (tf metadata.TargetFile, found, stop bool, err error) {
+	if depth > 32 || visited[role] {
+		return tf, false, false, nil
+	}
+	visited[role] = true
+	t, err := c.role(role)
+	if err != nil {
+		return tf, false, false, err
+	}
+	if tf, ok := t.Targets[p]; ok {
+		return tf, true, false, nil
+	}
+	if t.Delegations == nil {
+		return tf, false, false, nil
+	}
+	for _, d := range t.Delegations.RolesFor(p) {
+		tf, found, stop, err = c.find(d.Name, p, depth+1, visited)
+		if found || stop || err != nil {
+			return tf, found, stop, err
+		}
+		if d.Terminating {
+			return tf, false, true, nil
+		}
+	}
+	return tf, false, false, nil
+}
+
+// content reads a target from the content store, checked against its
+// length and hashes; false when the store does not hold it.
+func (c *inTotoCheck) content(p string, tf metadata.TargetFile) ([]byte, bool) {
+	b, err := readBounded(filepath.Join(c.r.dir, targetsDir, filepath.FromSlash(tf.ConsistentPath(p))), intoto.MaxMetadataSize)
+	if err != nil || tf.Verify(b) != nil {
+		return nil, false
+	}
+	return b, true
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -200,5 +201,129 @@ func TestAddInTotoCNAB(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bundle")
 	if _, err := intoto.Download(ctx, c, ref, out, intoto.DownloadOptions{Product: intototest.PackageName}); err != nil {
 		t.Fatalf("client download: %v", err)
+	}
+}
+
+// TestPublishRefusesIncompleteInToto changes a repository after AddInToto
+// so that a package's in-toto metadata is incomplete, and checks that
+// publishing, to a directory and to a metadata server, refuses it naming
+// the package and what is missing.
+func TestPublishRefusesIncompleteInToto(t *testing.T) {
+	k := intototest.NewKeys(t)
+	b := writeBuild(t, k.Build(t, intototest.Options{}))
+	owner := filepath.Join(k.Dir, "owner.pub")
+	ownerKey, err := intoto.ParsePublicKey(k.Pub(t, "owner"))
+	must(t, err)
+	sum := sha256.Sum256(readFile(t, b.pkg))
+	linkDir := "in-toto-metadata/" + hex.EncodeToString(sum[:]) + "/"
+	devLink := linkDir + filepath.Base(b.links[0])
+
+	cases := []struct {
+		name    string
+		change  func(r *repo.Repo)
+		wantErr string
+	}{
+		{"link removed", func(r *repo.Repo) {
+			_, err := r.Remove(ctx, devLink)
+			must(t, err)
+		}, "link " + devLink + " is not a target of the repository"},
+		{"layout removed", func(r *repo.Repo) {
+			_, err := r.Remove(ctx, "in-toto-metadata/root.layout")
+			must(t, err)
+		}, "layout in-toto-metadata/root.layout is not a target of the repository"},
+		{"layout key removed", func(r *repo.Repo) {
+			_, err := r.Remove(ctx, "in-toto-pubkeys/"+ownerKey.KeyID+".pub")
+			must(t, err)
+		}, "key of layout in-toto-metadata/root.layout in-toto-pubkeys/" + ownerKey.KeyID + ".pub is not a target"},
+		{"link for an unknown step", func(r *repo.Repo) {
+			// A developer link stored as a "tester" link, and the package's
+			// list set by hand to name it.
+			tester := filepath.Join(t.TempDir(), "tester."+strings.TrimPrefix(filepath.Base(b.links[0]), "developer."))
+			must(t, os.WriteFile(tester, readFile(t, b.links[0]), 0o644))
+			_, err := r.AddFiles(ctx, tester, linkDir+filepath.Base(tester), repo.AddOptions{})
+			must(t, err)
+			list := []string{"in-toto-metadata/root.layout", linkDir + filepath.Base(tester)}
+			for _, l := range b.links {
+				list = append(list, linkDir+filepath.Base(l))
+			}
+			custom, _ := json.Marshal(map[string][]string{"in-toto": list})
+			_, err = r.AddFiles(ctx, b.pkg, intototest.PackageName, repo.AddOptions{Custom: custom})
+			must(t, err)
+		}, `the layout has no step "tester"`},
+	}
+	for _, tc := range cases {
+		for _, server := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/server=%v", tc.name, server), func(t *testing.T) {
+				var r *repo.Repo
+				var publish func() error
+				if server {
+					_, c, sr := newServerRepo(t, repo.InitOptions{})
+					r = sr
+					publish = func() error { _, err := r.PublishToServer(ctx, c, repo.ServerOptions{}); return err }
+				} else {
+					r = initRepo(t, repo.InitOptions{})
+					out := filepath.Join(t.TempDir(), "pub")
+					publish = func() error { _, err := r.Publish(ctx, out); return err }
+				}
+				online, _ := newKey(t, t.TempDir(), "online")
+				_, err := r.SetupInToto(ctx, repo.InTotoSetupOptions{Key: online})
+				must(t, err)
+				_, err = r.AddInToto(ctx, repo.InTotoAddOptions{Package: b.pkg, Layout: b.layout, Links: b.links, Keys: []string{owner}})
+				must(t, err)
+				must(t, publish())
+
+				tc.change(r)
+				err = publish()
+				want := "not publishing package " + intototest.PackageName
+				if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("publish: %v; want an error containing %q and %q", err, want, tc.wantErr)
+				}
+			})
+		}
+	}
+}
+
+func readFile(t *testing.T, p string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	must(t, err)
+	return data
+}
+
+// TestPublishRefusesIncompleteInTotoInBins: with hashed bins, removing a
+// link changes the link's bin only; publish still finds the package, in a
+// bin that is not republished, and refuses it.
+func TestPublishRefusesIncompleteInTotoInBins(t *testing.T) {
+	k := intototest.NewKeys(t)
+	b := writeBuild(t, k.Build(t, intototest.Options{}))
+	r := initRepo(t, repo.InitOptions{Bins: 8})
+	_, err := r.AddInToto(ctx, repo.InTotoAddOptions{Package: b.pkg, Layout: b.layout, Links: b.links, Keys: []string{filepath.Join(k.Dir, "owner.pub")}})
+	must(t, err)
+	out := filepath.Join(t.TempDir(), "pub")
+	publish(t, r, out)
+	srv := serve(t, out)
+	cdir := t.TempDir()
+	must(t, client.Init(cdir, readFile(t, filepath.Join(out, "metadata", "1.root.json"))))
+	c, err := client.New(client.Config{MetadataURL: srv.URL + "/metadata", TargetsURL: srv.URL + "/targets", Dir: cdir})
+	must(t, err)
+	pkg, err := c.Target(ctx, intototest.PackageName)
+	must(t, err)
+	var link string
+	for _, l := range inTotoList(t, pkg.Custom)[1:] {
+		info, err := c.Target(ctx, l)
+		must(t, err)
+		if info.Role != pkg.Role {
+			link = l
+		}
+	}
+	if link == "" {
+		t.Fatalf("every link is in the package's bin %s; the test needs one in another", pkg.Role)
+	}
+	_, err = r.Remove(ctx, link)
+	must(t, err)
+	_, err = r.Publish(ctx, out)
+	if err == nil || !strings.Contains(err.Error(), "not publishing package "+intototest.PackageName+" (listed by "+pkg.Role+")") ||
+		!strings.Contains(err.Error(), "link "+link+" is not a target") {
+		t.Fatalf("publish after removing %s: %v", link, err)
 	}
 }

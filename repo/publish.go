@@ -266,8 +266,12 @@ type pendingRole struct {
 // checkTargetsRoles checks the staged targets roles in todo, in parallel:
 // each must be at the version the snapshot lists, signed by the threshold
 // of keys its delegator trusts, and not expired at now. parents caches
-// delegators; it is filled here.
+// delegators; it is filled here. A package whose in-toto metadata is
+// incomplete is an error (checkInTotoPackages).
 func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadata.Targets, now time.Time) (problems []*SignatureProblem, expired []string, err error) {
+	if err := r.checkInTotoPackages(todo); err != nil {
+		return nil, nil, err
+	}
 	for _, p := range todo {
 		if !metadata.IsTopLevel(p.role) {
 			if _, _, err := r.delegation(p.role, parents); err != nil { // fills parents

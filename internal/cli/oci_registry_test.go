@@ -103,3 +103,38 @@ func skopeo(t *testing.T, args ...string) {
 		t.Fatalf("skopeo %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 }
+
+// TestOCIReferrersAPI signs with --push against a registry with the OCI 1.1
+// referrers API and verifies by discovery; the registry's request log shows
+// that the signature was stored and found through the referrers API, never
+// through the referrers tag schema.
+func TestOCIReferrersAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a registry")
+	}
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := ocitest.StartReferrersRegistry(t)
+	desc, _ := ocitest.PushImage(t, &reg.Registry, "hello-world", "v1", "hello\n")
+	reg.Requests()
+
+	f := newOCIFixture(t, "127.0.0.1")
+	subject := reg.Host + "/hello-world:v1"
+	mustRun(t, "oci", "sign", "--key", f.key, "--cert", f.chain, "-r", subject, "--push", "--insecure", subject)
+	if out := mustRun(t, "oci", "verify", "--ca-cert", f.root, "--insecure", subject); out != string(desc.Digest)+"\n" {
+		t.Fatalf("verify by discovery printed %q", out)
+	}
+	mustFail(t, "unknown authority", "oci", "verify", "--ca-cert", ocitest.NewCAFile(t), "--insecure", subject)
+
+	tag := "sha256-" + desc.Digest.Encoded()
+	var pushed, listed bool
+	for _, req := range reg.Requests() {
+		if strings.Contains(req, tag) {
+			t.Errorf("the referrers tag schema was used: %s", req)
+		}
+		pushed = pushed || strings.HasPrefix(req, "PUT /v2/hello-world/manifests/sha256:")
+		listed = listed || req == "GET /v2/hello-world/referrers/"+desc.Digest.String()
+	}
+	if !pushed || !listed {
+		t.Errorf("signature manifest pushed by digest: %v; listed through the referrers API: %v", pushed, listed)
+	}
+}

@@ -34,7 +34,11 @@ and says so. Later imports continue the chain kept in DIR/imports/ROLE and
 do not read --root.
 
 ROLE keeps the outside expiry: clients here refuse it once it expires, so
-import a newer version before then. 'rampart repo refresh' leaves it alone.`,
+import a newer version before then. 'rampart repo refresh' leaves it alone.
+
+A ROLE that delegates to other roles is refused: it would come without the
+metadata of the roles it delegates to. Import those roles one by one
+instead (each that delegates no further).`,
 		Example: `  rampart repo import-delegation inside partner --from-url https://tuf.example.com --root example-root.json
   rampart repo import-delegation inside partner --from-bundle partner.bundle`,
 		Args: checkArgs(cobra.ExactArgs(2)),

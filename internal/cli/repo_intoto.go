@@ -69,8 +69,18 @@ verify them; an online role signs packages and their links.
 By default this delegates '*' and the links ('in-toto-metadata/*/*.link'),
 terminating, to the role package-and-in-toto-metadata-signer, whose key is
 --key and whose metadata expires daily. With --cnab BUNDLE (CNAB security),
-the role is 'releases' (Notary's targets/releases), trusted for BUNDLE:* and
+the role is 'releases', trusted for BUNDLE:* and
 BUNDLE/in-toto-metadata/*/*.link, and in-toto paths are put under BUNDLE/.
+CNAB security and Notary call that role 'targets/releases': Notary names
+every delegation under "targets/". Rampart's role names are one path
+segment (letters, digits, '.', '_', '-'), because they become file names
+and URL segments in the repository, the published directory and the
+server, and TUF 1.0 defines no escaping for a '/' in them; being delegated
+by targets is what makes 'releases' Notary's targets/releases.
+
+'rampart repo publish' refuses a package whose in-toto metadata has become
+incomplete since it was added (its layout, a key of the layout or a link
+removed, a link for a step the layout does not have).
 
 Then add packages with 'rampart repo add DIR PACKAGE --in-toto-layout ...'.`,
 		Example: `  rampart repo in-toto-setup myrepo --key ci.pub

@@ -23,8 +23,54 @@ func TestSignatures(t *testing.T) {
 		t.Skip("starts a registry")
 	}
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	ctx := context.Background()
 	reg := ocitest.StartRegistry(t, "", "")
+	checkSignatures(t, reg)
+
+	ctx := context.Background()
+	if _, err := remote.Open(reg.Host+"/app", remote.Options{Insecure: true}); err == nil {
+		t.Fatal("a reference without tag or digest was accepted")
+	}
+	if _, err := remote.Open(reg.Host+"/app:v1", remote.Options{Password: "x"}); err == nil {
+		t.Fatal("a password without user name was accepted")
+	}
+	missing, _ := remote.Open(reg.Host+"/app:v2", remote.Options{Insecure: true})
+	if _, _, err := missing.Manifest(ctx); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("missing tag: %v", err)
+	}
+}
+
+// TestSignaturesReferrersAPI does the same against a registry with the OCI
+// 1.1 referrers API, and checks from the registry's request log that the
+// signatures were stored and found through that API: no referrers tag was
+// written or read.
+func TestSignaturesReferrersAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a registry")
+	}
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := ocitest.StartReferrersRegistry(t)
+	subject := checkSignatures(t, &reg.Registry)
+
+	tag := "sha256-" + subject.Digest.Encoded()
+	referrers := "GET /v2/app/referrers/" + subject.Digest.String()
+	var listed bool
+	for _, req := range reg.Requests() {
+		if strings.Contains(req, tag) {
+			t.Errorf("the referrers tag schema was used: %s", req)
+		}
+		listed = listed || req == referrers
+	}
+	if !listed {
+		t.Errorf("the signatures were not listed with %s", referrers)
+	}
+}
+
+// checkSignatures pushes an image, two signatures and an artifact of
+// another type that refers to the image, and reads back only the
+// signatures. It returns the image's descriptor.
+func checkSignatures(t *testing.T, reg *ocitest.Registry) ocispec.Descriptor {
+	t.Helper()
+	ctx := context.Background()
 	desc, manifest := ocitest.PushImage(t, reg, "app", "v1", "hello\n")
 
 	r, err := remote.Open(reg.Host+"/app:v1", remote.Options{Insecure: true})
@@ -56,17 +102,7 @@ func TestSignatures(t *testing.T) {
 	if len(sigs) != 2 || !strings.Contains(joined, "first") || !strings.Contains(joined, "second") {
 		t.Fatalf("signatures %q", joined)
 	}
-
-	if _, err := remote.Open(reg.Host+"/app", remote.Options{Insecure: true}); err == nil {
-		t.Fatal("a reference without tag or digest was accepted")
-	}
-	if _, err := remote.Open(reg.Host+"/app:v1", remote.Options{Password: "x"}); err == nil {
-		t.Fatal("a password without user name was accepted")
-	}
-	missing, _ := remote.Open(reg.Host+"/app:v2", remote.Options{Insecure: true})
-	if _, _, err := missing.Manifest(ctx); err == nil || !strings.Contains(err.Error(), "not found") {
-		t.Fatalf("missing tag: %v", err)
-	}
+	return got
 }
 
 // pushOther pushes an artifact of another type whose subject is subject.
