@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-tuf/rampart/keystore"
-	"github.com/rampart-tuf/rampart/repo"
 	"github.com/rampart-tuf/rampart/oci/signature"
+	"github.com/rampart-tuf/rampart/repo"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 )
 
