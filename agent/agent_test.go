@@ -371,6 +371,7 @@ func TestFromEnvFallsBack(t *testing.T) {
 		t.Errorf("key not held: %v, %v; want nothing", k, err)
 	}
 	srv.uid++
+	envList.forget()
 	if _, err := SignerFromEnv(ctx, "ab"); err == nil {
 		t.Error("an agent that refuses us: no error")
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -89,6 +90,7 @@ func (c *Client) do(ctx context.Context, req *request) (*response, error) {
 // Add hands an unlocked key to the agent; source names where it came from
 // (its key file), for List. It returns what the agent holds.
 func (c *Client) Add(ctx context.Context, u *keystore.Unlocked, source string) (KeyInfo, error) {
+	defer envList.forget()
 	req := &request{Op: opAdd, Key: &addKey{Public: newKeyObject(u.Public), PKCS8: u.PKCS8, PKCS11: u.PKCS11, PIN: u.PIN, Source: source}}
 	resp, err := c.do(ctx, req)
 	if err != nil {
@@ -112,6 +114,7 @@ func (c *Client) List(ctx context.Context) ([]KeyInfo, error) {
 // Remove makes the agent forget the keys of the given IDs, or every key
 // with all; it returns how many it held.
 func (c *Client) Remove(ctx context.Context, ids []string, all bool) (int, error) {
+	defer envList.forget()
 	resp, err := c.do(ctx, &request{Op: opRemove, KeyIDs: ids, All: all})
 	if err != nil {
 		return 0, err
@@ -139,6 +142,11 @@ func (c *Client) Signer(ctx context.Context, id string) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.signerFrom(held, id)
+}
+
+// signerFrom returns a signer for key id, listed in held.
+func (c *Client) signerFrom(held []KeyInfo, id string) (*Key, error) {
 	for _, k := range held {
 		if k.KeyID != id {
 			continue
@@ -165,16 +173,62 @@ func (c *Client) Signer(ctx context.Context, id string) (*Key, error) {
 // variable is unset, no agent listens on the socket, or the agent does not
 // hold the key, so that the caller falls back to the key file; other
 // failures (an agent of another user, a malformed answer) are errors.
+//
+// The agent's list of keys is asked once and kept for listTTL, so that a
+// command loading several keys asks once; a key removed in the meantime
+// fails to sign rather than fall back to its file.
 func SignerFromEnv(ctx context.Context, id string) (*Key, error) {
 	c := FromEnv()
 	if c == nil {
 		return nil, nil
 	}
-	k, err := c.Signer(ctx, id)
-	if errors.Is(err, ErrNoAgent) || errors.Is(err, ErrNotHeld) {
+	held, err := envList.get(ctx, c)
+	if errors.Is(err, ErrNoAgent) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	k, err := c.signerFrom(held, id)
+	if errors.Is(err, ErrNotHeld) {
 		return nil, nil
 	}
 	return k, err
+}
+
+// listTTL is how long SignerFromEnv trusts the agent's list of keys.
+const listTTL = time.Second
+
+// listCache keeps the last list of keys of the agent of RAMPART_AGENT_SOCK.
+type listCache struct {
+	mu   sync.Mutex
+	path string
+	at   time.Time
+	keys []KeyInfo
+}
+
+var envList listCache
+
+// forget drops the cached list, as a change of the agent's keys made by
+// this process makes it stale.
+func (lc *listCache) forget() {
+	lc.mu.Lock()
+	lc.path, lc.keys = "", nil
+	lc.mu.Unlock()
+}
+
+func (lc *listCache) get(ctx context.Context, c *Client) ([]KeyInfo, error) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.path == c.Path && time.Since(lc.at) < listTTL {
+		return lc.keys, nil
+	}
+	held, err := c.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lc.path, lc.at, lc.keys = c.Path, time.Now(), held
+	return held, nil
 }
 
 // Key is a key the agent holds, as a keys.Signer (and a keystore.Signer):

@@ -386,7 +386,7 @@ func (s *Server) add(ctx context.Context, a *addKey) (KeyInfo, error) {
 	k.info.KeyID = keystore.KeyID(pk)
 	k.info.Public = a.Public
 	k.info.Source = shorten(a.Source)
-	k.info.Expires = time.Now().Add(s.ttl).UTC().Truncate(time.Second)
+	k.info.Expires = time.Now().Add(s.ttl).UTC()
 	return k.info, s.insert(k)
 }
 

@@ -3,7 +3,8 @@
 # add one file and publish it, N times, with Debian's notary client against
 # notary-server 0.7.0 (memory store), with the same notary client against
 # `rampart serve`'s Notary API, and with `rampart repo add` + `rampart repo
-# publish` against `rampart serve` (embedded store), in the same run.
+# publish` against `rampart serve` (embedded store), with and without the keys
+# held by `rampart agent`, in the same run.
 # Both sign targets on the maintainer's side with a passphrase-protected key
 # and let the server sign snapshot and timestamp. Prints the mean time of one
 # add and of one publish for each, and their ratios. Needs notary (Debian package;
@@ -70,6 +71,27 @@ for i in $(seq "$n"); do
 	rampart_add=$((rampart_add + t1 - t0)) rampart_pub=$((rampart_pub + t2 - t1))
 done
 
+# The same with the maintainer's keys in `rampart agent`: unlocked once, so
+# that no command derives a key from a passphrase (RAMPART_PASSPHRASE is
+# unset in the loop: only the agent can sign).
+sock=$work/agent/sock
+"$bin/rampart" agent --socket "$sock" --ttl 1h >/dev/null 2>"$work/agent.log" &
+pids+=($!)
+for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
+"$bin/rampart" repo init "$work/repo-agent" --server http://127.0.0.1:4554 --gun example.com/bench-agent >/dev/null
+"$bin/rampart" repo publish "$work/repo-agent" >/dev/null
+RAMPART_AGENT_SOCK=$sock "$bin/rampart" agent add "$work/repo-agent"/keys/*.key >/dev/null
+agent_add=0 agent_pub=0
+for i in $(seq "$n"); do
+	t0=$(now_ms)
+	env -u RAMPART_PASSPHRASE RAMPART_AGENT_SOCK="$sock" "$bin/rampart" repo add "$work/repo-agent" "$work/files/f$i" --as "f$i" >/dev/null
+	t1=$(now_ms)
+	env -u RAMPART_PASSPHRASE RAMPART_AGENT_SOCK="$sock" "$bin/rampart" repo publish "$work/repo-agent" >/dev/null
+	t2=$(now_ms)
+	agent_add=$((agent_add + t1 - t0)) agent_pub=$((agent_pub + t2 - t1))
+done
+curl -sf http://127.0.0.1:4554/tuf/example.com/bench-agent/metadata/timestamp.json >/dev/null
+
 # The notary client against rampart serve's Notary API, with a push token
 # as the Basic password.
 export NOTARY_AUTH=$(printf 'bench:%s' "$RAMPART_TOKEN" | base64 -w0)
@@ -90,15 +112,17 @@ done
 curl -sf http://127.0.0.1:4553/v2/example.com/bench/_trust/tuf/timestamp.json >/dev/null
 curl -sf http://127.0.0.1:4554/tuf/example.com/bench/metadata/timestamp.json >/dev/null
 
-python3 - "$n" "$notary_add" "$notary_pub" "$rampart_add" "$rampart_pub" "$nr_add" "$nr_pub" <<'PY'
+python3 - "$n" "$notary_add" "$notary_pub" "$rampart_add" "$rampart_pub" "$nr_add" "$nr_pub" "$agent_add" "$agent_pub" <<'PY'
 import sys
-n, na, np_, ra, rp, nra, nrp = (int(x) for x in sys.argv[1:])
+n, na, np_, ra, rp, nra, nrp, aa, ap = (int(x) for x in sys.argv[1:])
 print(f"mean of {n}, ms           add   publish   add+publish")
 print(f"notary 0.7.0 -> notary-server: {na/n:7.1f} {np_/n:8.1f} {(na+np_)/n:10.1f}")
 print(f"notary 0.7.0 -> rampart serve: {nra/n:7.1f} {nrp/n:8.1f} {(nra+nrp)/n:10.1f}")
 print(f"rampart -> rampart serve:      {ra/n:7.1f} {rp/n:8.1f} {(ra+rp)/n:10.1f}")
+print(f"rampart + agent -> rampart:    {aa/n:7.1f} {ap/n:8.1f} {(aa+ap)/n:10.1f}")
 print(f"publish step: rampart {np_/max(rp,1):.1f}x faster than notary; add+publish: {(na+np_)/max(ra+rp,1):.2f}x")
 print(f"notary client, publish step: rampart serve {np_/max(nrp,1):.2f}x the speed of notary-server; add+publish: {(na+np_)/max(nra+nrp,1):.2f}x")
+print(f"with the keys in rampart agent, add+publish: {(na+np_)/max(aa+ap,1):.2f}x faster than notary -> notary-server")
 print("(notary signs targets at publish, with a PBKDF2-encrypted key; rampart signs at add,")
 print(" unlocking its key with argon2id at 64 MiB, t=3, which dominates its add)")
 PY
