@@ -13,7 +13,10 @@ import (
 	"time"
 
 	"github.com/rampart-tuf/rampart/agent"
+	"github.com/rampart-tuf/rampart/internal/ocitest"
 	"github.com/rampart-tuf/rampart/keystore"
+	"github.com/rampart-tuf/rampart/keystore/softhsmtest"
+	"github.com/rampart-tuf/rampart/tuf/keys"
 )
 
 // startAgentProcess runs `rampart agent --socket SOCK args...` in a child
@@ -232,4 +235,47 @@ func TestAgentSocketModes(t *testing.T) {
 	if code, _, errOut := runCLI(t, "agent", "list"); code == ExitOK || !strings.Contains(errOut, agent.EnvSocket) {
 		t.Errorf("agent list without a socket: exit %d, %s", code, errOut)
 	}
+}
+
+// TestAgentHoldsPKCS11KeyForOCISign hands a key on a real SoftHSM token to
+// the agent (which keeps the token session open), then signs an OCI
+// manifest with `oci sign --key REF` with no PIN at hand: the agent signs.
+func TestAgentHoldsPKCS11KeyForOCISign(t *testing.T) {
+	tok := softhsmtest.NewToken(t, "agent-oci")
+	tmp := t.TempDir()
+	sock := filepath.Join(tmp, "agent", "sock")
+	t.Setenv(keystore.EnvPKCS11PIN, "")
+	os.Unsetenv(keystore.EnvPKCS11PIN) // the agent process gets no PIN of its own
+	startAgentProcess(t, sock)
+	t.Setenv(agent.EnvSocket, sock)
+
+	t.Setenv(keystore.EnvPKCS11PIN, tok.PIN)
+	f := newOCIFixture(t, "registry.acme-rockets.io")
+	hsm := filepath.Join(f.dir, "signer-hsm")
+	mustRun(t, "key", "generate", "--type", "ecdsa", "-o", hsm, "--pkcs11-module", tok.Module, "--token-label", tok.Label)
+	out := mustRun(t, "agent", "add", hsm+".key")
+	if !strings.Contains(out, "pkcs11") {
+		t.Errorf("agent add of a PKCS#11 reference printed %q", out)
+	}
+	os.Unsetenv(keystore.EnvPKCS11PIN)
+
+	pk, err := keystore.ReadPublic(hsm + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := keys.NewVerifier(pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, chain := f.ca.Issue(t, ocitest.Leaf{Key: publicOnly{v.Public()}, Hosts: []string{"registry.acme-rockets.io"}})
+	certs := filepath.Join(f.dir, "hsm-chain.pem")
+	ocitest.WriteCerts(t, certs, chain...)
+	sig := filepath.Join(f.dir, "sig.json")
+	for range 2 { // the token session stays open between commands
+		mustRun(t, "oci", "sign", "--key", hsm+".key", "--cert", certs, "-r", ociRef, "-o", sig, "file:"+f.manifest)
+		mustRun(t, "oci", "verify", "--signature", sig, "--ca-cert", f.root, "--reference", ociRef, "file:"+f.manifest)
+	}
+	// Removed from the agent, the key needs its PIN again.
+	mustRun(t, "agent", "remove", "--all")
+	mustFail(t, "PIN", "oci", "sign", "--key", hsm+".key", "--cert", certs, "-r", ociRef, "-o", sig, "file:"+f.manifest)
 }
