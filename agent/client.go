@@ -71,11 +71,14 @@ func (c *Client) do(ctx context.Context, req *request) (*response, error) {
 	conn.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
-	if err := writeFrame(conn, req, MaxRequest); err != nil {
-		return nil, fmt.Errorf("agent at %s: %w", c.Path, err)
-	}
+	werr := writeFrame(conn, req, MaxRequest)
 	var resp response
 	if err := readFrame(conn, &resp, MaxResponse); err != nil {
+		// The agent may have refused the connection (and closed it) before
+		// the request was written: its answer says why, when there is one.
+		if werr != nil {
+			return nil, fmt.Errorf("agent at %s: %w", c.Path, werr)
+		}
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
 		}

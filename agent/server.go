@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rampart-tuf/rampart/keystore"
@@ -105,14 +104,14 @@ func prepareDir(dir string, uid uint32) error {
 	if err != nil {
 		return err
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	owner, ok := fileOwner(fi)
 	switch {
 	case !fi.IsDir():
 		return fmt.Errorf("%s is not a directory (a symbolic link is not accepted either)", dir)
 	case !ok:
 		return fmt.Errorf("%s: cannot read its owner", dir)
-	case st.Uid != uid:
-		return fmt.Errorf("directory %s belongs to user ID %d, not to you (%d): put the socket in a directory of your own with mode 0700", dir, st.Uid, uid)
+	case owner != uid:
+		return fmt.Errorf("directory %s belongs to user ID %d, not to you (%d): put the socket in a directory of your own with mode 0700", dir, owner, uid)
 	case fi.Mode().Perm() != 0o700:
 		return fmt.Errorf("directory %s has mode %04o: the socket must be in a directory only you can enter (chmod 0700 %s, or name a new directory)", dir, fi.Mode().Perm(), dir)
 	}
