@@ -128,7 +128,7 @@ for i in $(seq "$n"); do
 	t2=$(now_ms)
 	nr_add=$((nr_add + t1 - t0)) nr_pub=$((nr_pub + t2 - t1))
 done
-"${notary_r[@]}" list example.com/notary-bench | grep -q "f$n"
+"${notary_r[@]}" list example.com/notary-bench | grep "f$n" >/dev/null # not -q: an early exit would be a SIGPIPE under pipefail
 
 # Both servers now serve every file: check one of each.
 curl -sf http://127.0.0.1:4553/v2/example.com/bench/_trust/tuf/timestamp.json >/dev/null
