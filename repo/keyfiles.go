@@ -3,14 +3,50 @@ package repo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/rampart-tuf/rampart/agent"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
+
+// ErrNoKey is returned by LoadSigner for a key that the agent does not hold
+// and whose file is not there.
+var ErrNoKey = errors.New("the key is not in the agent, and its file is not there")
+
+// LoadSigner is where Rampart loads a signing key: the key of ID id whose
+// private key file is path. When RAMPART_AGENT_SOCK names a rampart agent
+// that holds the key, the agent signs, and the file is not read (it need
+// not even be there); otherwise ks loads the file. An empty id means the
+// ID of the public key path holds, read without a passphrase. A key
+// neither in the agent nor readable on disk is an error wrapping ErrNoKey. Every command
+// that signs loads its keys here.
+func LoadSigner(ctx context.Context, ks KeyStore, id, path string) (keys.Signer, error) {
+	if id == "" && agent.FromEnv() != nil {
+		pk, err := ks.ReadPublic(path)
+		if err != nil {
+			return nil, err
+		}
+		id = KeyID(pk)
+	}
+	if id != "" {
+		s, err := agent.SignerFromEnv(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", shortID(id), err)
+		}
+		if s != nil {
+			return s, nil
+		}
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoKey, err)
+	}
+	return ks.Load(ctx, path)
+}
 
 // KeyStore creates and reads key files. The rampart CLI passes the
 // keystore package's encrypted files; the library takes any implementation,

@@ -252,10 +252,10 @@ func (r *Repo) signer(ctx context.Context, cfg *Config, id string) (keys.Signer,
 		return nil, nil
 	}
 	path := r.keyPath(ref.Private)
-	if _, err := os.Stat(path); err != nil {
-		return nil, nil
+	s, err := LoadSigner(ctx, r.opts.Keys, id, path)
+	if errors.Is(err, ErrNoKey) {
+		return nil, nil // not in the agent, and no file: an offline key
 	}
-	s, err := r.opts.Keys.Load(ctx, path)
 	if err == nil && KeyID(s.PublicKey()) != id {
 		err = fmt.Errorf("the key in %s is not key %s that repo.json says it is (its ID is %s)", path, shortID(id), shortID(KeyID(s.PublicKey())))
 	}

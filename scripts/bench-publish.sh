@@ -3,7 +3,8 @@
 # add one file and publish it, N times, with Debian's notary client against
 # notary-server 0.7.0 (memory store), with the same notary client against
 # `rampart serve`'s Notary API, and with `rampart repo add` + `rampart repo
-# publish` against `rampart serve` (embedded store), in the same run.
+# publish` against `rampart serve` (embedded store), with and without the keys
+# held by `rampart agent`, in the same run.
 # Both sign targets on the maintainer's side with a passphrase-protected key
 # and let the server sign snapshot and timestamp. Prints the mean time of one
 # add and of one publish for each, and their ratios. Needs notary (Debian package;
@@ -29,6 +30,21 @@ go build -o "$work/bin/" ./cmd/rampart
 bin=$work/bin
 wait_up() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 now_ms() { date +%s%3N; }
+# cpu_ms PID...: CPU time (user+system, ms) used so far by this shell's
+# finished children and by the processes given (the servers, the agent), so
+# that each side is also compared by the work it does, which a loaded
+# machine does not inflate as it does wall time.
+tck=$(getconf CLK_TCK)
+cpu_ms() {
+	local t f p
+	read -ra f </proc/$$/stat
+	t=$((f[15] + f[16]))
+	for p in "$@"; do
+		read -ra f </proc/"$p"/stat
+		t=$((t + f[13] + f[14]))
+	done
+	echo $((t * 1000 / tck))
+}
 mkdir -p "$work/files"
 for i in $(seq "$n"); do head -c 4096 /dev/urandom >"$work/files/f$i"; done
 
@@ -38,11 +54,13 @@ cat >"$work/notary-server.json" <<JSON
 JSON
 notary-server -config "$work/notary-server.json" >"$work/notary-server.log" 2>&1 &
 pids+=($!)
+notary_srv=$!
 wait_up http://127.0.0.1:4553/_notary_server/health
 export NOTARY_ROOT_PASSPHRASE=bench NOTARY_TARGETS_PASSPHRASE=bench NOTARY_SNAPSHOT_PASSPHRASE=bench
 notary=(notary -s http://127.0.0.1:4553 -d "$work/trust")
 "${notary[@]}" init example.com/bench -p >/dev/null
 notary_add=0 notary_pub=0
+c0=$(cpu_ms "$notary_srv")
 for i in $(seq "$n"); do
 	t0=$(now_ms)
 	"${notary[@]}" add example.com/bench "f$i" "$work/files/f$i" >/dev/null
@@ -51,10 +69,12 @@ for i in $(seq "$n"); do
 	t2=$(now_ms)
 	notary_add=$((notary_add + t1 - t0)) notary_pub=$((notary_pub + t2 - t1))
 done
+notary_cpu=$(($(cpu_ms "$notary_srv") - c0))
 
 # rampart serve, embedded store; rampart repo signs targets.
 "$bin/rampart" serve --addr 127.0.0.1:4554 --data "$work/rampart" --log-level error >"$work/rampart.log" 2>&1 &
 pids+=($!)
+rampart_srv=$!
 wait_up http://127.0.0.1:4554/healthz
 export RAMPART_PASSPHRASE=bench
 export RAMPART_TOKEN=$("$bin/rampart" token create --server http://127.0.0.1:4554 --token-file "$work/rampart/admin.token" --scope push)
@@ -70,6 +90,30 @@ for i in $(seq "$n"); do
 	rampart_add=$((rampart_add + t1 - t0)) rampart_pub=$((rampart_pub + t2 - t1))
 done
 
+# The same with the maintainer's keys in `rampart agent`: unlocked once, so
+# that no command derives a key from a passphrase (RAMPART_PASSPHRASE is
+# unset in the loop: only the agent can sign).
+sock=$work/agent/sock
+"$bin/rampart" agent --socket "$sock" --ttl 1h >/dev/null 2>"$work/agent.log" &
+pids+=($!)
+agent_proc=$!
+for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
+"$bin/rampart" repo init "$work/repo-agent" --server http://127.0.0.1:4554 --gun example.com/bench-agent >/dev/null
+"$bin/rampart" repo publish "$work/repo-agent" >/dev/null
+RAMPART_AGENT_SOCK=$sock "$bin/rampart" agent add "$work/repo-agent"/keys/*.key >/dev/null
+agent_add=0 agent_pub=0
+c0=$(cpu_ms "$rampart_srv" "$agent_proc")
+for i in $(seq "$n"); do
+	t0=$(now_ms)
+	env -u RAMPART_PASSPHRASE RAMPART_AGENT_SOCK="$sock" "$bin/rampart" repo add "$work/repo-agent" "$work/files/f$i" --as "f$i" >/dev/null
+	t1=$(now_ms)
+	env -u RAMPART_PASSPHRASE RAMPART_AGENT_SOCK="$sock" "$bin/rampart" repo publish "$work/repo-agent" >/dev/null
+	t2=$(now_ms)
+	agent_add=$((agent_add + t1 - t0)) agent_pub=$((agent_pub + t2 - t1))
+done
+agent_cpu=$(($(cpu_ms "$rampart_srv" "$agent_proc") - c0))
+curl -sf http://127.0.0.1:4554/tuf/example.com/bench-agent/metadata/timestamp.json >/dev/null
+
 # The notary client against rampart serve's Notary API, with a push token
 # as the Basic password.
 export NOTARY_AUTH=$(printf 'bench:%s' "$RAMPART_TOKEN" | base64 -w0)
@@ -84,21 +128,24 @@ for i in $(seq "$n"); do
 	t2=$(now_ms)
 	nr_add=$((nr_add + t1 - t0)) nr_pub=$((nr_pub + t2 - t1))
 done
-"${notary_r[@]}" list example.com/notary-bench | grep -q "f$n"
+"${notary_r[@]}" list example.com/notary-bench | grep "f$n" >/dev/null # not -q: an early exit would be a SIGPIPE under pipefail
 
 # Both servers now serve every file: check one of each.
 curl -sf http://127.0.0.1:4553/v2/example.com/bench/_trust/tuf/timestamp.json >/dev/null
 curl -sf http://127.0.0.1:4554/tuf/example.com/bench/metadata/timestamp.json >/dev/null
 
-python3 - "$n" "$notary_add" "$notary_pub" "$rampart_add" "$rampart_pub" "$nr_add" "$nr_pub" <<'PY'
+python3 - "$n" "$notary_add" "$notary_pub" "$rampart_add" "$rampart_pub" "$nr_add" "$nr_pub" "$agent_add" "$agent_pub" "$notary_cpu" "$agent_cpu" <<'PY'
 import sys
-n, na, np_, ra, rp, nra, nrp = (int(x) for x in sys.argv[1:])
+n, na, np_, ra, rp, nra, nrp, aa, ap, ncpu, acpu = (int(x) for x in sys.argv[1:])
 print(f"mean of {n}, ms           add   publish   add+publish")
 print(f"notary 0.7.0 -> notary-server: {na/n:7.1f} {np_/n:8.1f} {(na+np_)/n:10.1f}")
 print(f"notary 0.7.0 -> rampart serve: {nra/n:7.1f} {nrp/n:8.1f} {(nra+nrp)/n:10.1f}")
 print(f"rampart -> rampart serve:      {ra/n:7.1f} {rp/n:8.1f} {(ra+rp)/n:10.1f}")
+print(f"rampart + agent -> rampart:    {aa/n:7.1f} {ap/n:8.1f} {(aa+ap)/n:10.1f}")
 print(f"publish step: rampart {np_/max(rp,1):.1f}x faster than notary; add+publish: {(na+np_)/max(ra+rp,1):.2f}x")
 print(f"notary client, publish step: rampart serve {np_/max(nrp,1):.2f}x the speed of notary-server; add+publish: {(na+np_)/max(nra+nrp,1):.2f}x")
+print(f"with the keys in rampart agent, add+publish: {(na+np_)/max(aa+ap,1):.2f}x faster than notary -> notary-server")
+print(f"CPU time of one add+publish (clients, server and agent), ms: notary {ncpu/n:.1f}, rampart + agent {acpu/n:.1f}: {ncpu/max(acpu,1):.2f}x")
 print("(notary signs targets at publish, with a PBKDF2-encrypted key; rampart signs at add,")
 print(" unlocking its key with argon2id at 64 MiB, t=3, which dominates its add)")
 PY

@@ -22,7 +22,7 @@ import (
 // Add a command by appending its constructor here; the group appears in
 // the help output as soon as it has a command.
 func keyCommands() []*cobra.Command {
-	return []*cobra.Command{newKeyCommand()}
+	return []*cobra.Command{newKeyCommand(), newAgentCommand()}
 }
 
 const keyLong = `Create and manage signing keys.

@@ -16,6 +16,7 @@ import (
 	"github.com/rampart-tuf/rampart/internal/atomicfile"
 	"github.com/rampart-tuf/rampart/keystore"
 	"github.com/rampart-tuf/rampart/oci/signature"
+	"github.com/rampart-tuf/rampart/repo"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 )
 
@@ -219,11 +220,15 @@ func loadOCIKey(cmd *cobra.Command, path string) (ociKey, error) {
 		}
 		return ociKey{s, func() error { return nil }}, nil
 	}
-	s, err := keystore.Load(cmd.Context(), path, keystore.EnvOrPrompt(terminalIn(cmd), cmd.ErrOrStderr()))
+	ks := repo.NewEncryptedKeyStore(keystore.EnvOrPrompt(terminalIn(cmd), cmd.ErrOrStderr()), nil)
+	s, err := repo.LoadSigner(cmd.Context(), ks, "", path) // the agent's key, when it holds it
 	if err != nil {
 		return ociKey{}, err
 	}
-	return ociKey{s, s.Close}, nil
+	if c, ok := s.(interface{ Close() error }); ok {
+		return ociKey{s, c.Close}, nil
+	}
+	return ociKey{s, func() error { return nil }}, nil
 }
 
 // maxCertFile bounds a PEM certificate file.

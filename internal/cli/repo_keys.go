@@ -74,7 +74,7 @@ func loadSigners(cmd *cobra.Command, files []string) ([]keys.Signer, error) {
 	ks := commandKeyStore(cmd)
 	var out []keys.Signer
 	for _, f := range files {
-		s, err := ks.Load(cmd.Context(), f)
+		s, err := repo.LoadSigner(cmd.Context(), ks, "", f) // the agent's key, when it holds it
 		if err != nil {
 			return nil, fmt.Errorf("loading %s: %w", f, err)
 		}

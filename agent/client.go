@@ -1,0 +1,301 @@
+package agent
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rampart-tuf/rampart/keystore"
+	"github.com/rampart-tuf/rampart/tuf/keys"
+)
+
+// EnvSocket names the environment variable that holds the path of the
+// agent's socket.
+const EnvSocket = "RAMPART_AGENT_SOCK"
+
+// ErrNoAgent is returned when no agent listens on the socket.
+var ErrNoAgent = errors.New("no agent is listening")
+
+// ErrNotHeld is returned by Client.Signer for a key the agent does not hold.
+var ErrNotHeld = errors.New("the agent does not hold this key")
+
+// requestTimeout bounds a request whose context has no deadline.
+const requestTimeout = 2 * time.Minute
+
+// Client talks to the agent listening on a socket.
+type Client struct {
+	// Path is the path of the agent's socket.
+	Path string
+}
+
+// FromEnv returns a Client for the socket RAMPART_AGENT_SOCK names, or nil
+// when it is unset or empty.
+func FromEnv() *Client {
+	if p := os.Getenv(EnvSocket); p != "" {
+		return &Client{Path: p}
+	}
+	return nil
+}
+
+// do sends one request and reads its response.
+func (c *Client) do(ctx context.Context, req *request) (*response, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.Path)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("agent at %s: %w", c.Path, ErrNoAgent)
+		}
+		return nil, fmt.Errorf("agent at %s: %w", c.Path, err)
+	}
+	defer conn.Close()
+	uc := conn.(*net.UnixConn)
+	// The agent must be this user's, as the agent checks the client.
+	uid, err := peerUID(uc)
+	if err != nil {
+		return nil, fmt.Errorf("agent at %s: %w", c.Path, err)
+	}
+	if uint32(os.Getuid()) != uid {
+		return nil, fmt.Errorf("agent at %s: refused: it runs as user ID %d, not as you (%d)", c.Path, uid, os.Getuid())
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(requestTimeout)
+	}
+	conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	werr := writeFrame(conn, req, MaxRequest)
+	var resp response
+	if err := readFrame(conn, &resp, MaxResponse); err != nil {
+		// The agent may have refused the connection (and closed it) before
+		// the request was written: its answer says why, when there is one.
+		if werr != nil {
+			return nil, fmt.Errorf("agent at %s: %w", c.Path, werr)
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, fmt.Errorf("agent at %s: %w", c.Path, err)
+	}
+	if resp.Error != "" {
+		return nil, fmt.Errorf("agent at %s: %s", c.Path, resp.Error)
+	}
+	return &resp, nil
+}
+
+// Add hands an unlocked key to the agent; source names where it came from
+// (its key file), for List. It returns what the agent holds.
+func (c *Client) Add(ctx context.Context, u *keystore.Unlocked, source string) (KeyInfo, error) {
+	defer envList.forget()
+	req := &request{Op: opAdd, Key: &addKey{Public: newKeyObject(u.Public), PKCS8: u.PKCS8, PKCS11: u.PKCS11, PIN: u.PIN, Source: source}}
+	resp, err := c.do(ctx, req)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	if len(resp.Keys) != 1 || resp.Keys[0].KeyID != keystore.KeyID(u.Public) {
+		return KeyInfo{}, fmt.Errorf("agent at %s: add answered with other keys than the one added", c.Path)
+	}
+	return resp.Keys[0], nil
+}
+
+// List returns the keys the agent holds, by key ID.
+func (c *Client) List(ctx context.Context) ([]KeyInfo, error) {
+	resp, err := c.do(ctx, &request{Op: opList})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Keys, nil
+}
+
+// Remove makes the agent forget the keys of the given IDs, or every key
+// with all; it returns how many it held.
+func (c *Client) Remove(ctx context.Context, ids []string, all bool) (int, error) {
+	defer envList.forget()
+	resp, err := c.do(ctx, &request{Op: opRemove, KeyIDs: ids, All: all})
+	if err != nil {
+		return 0, err
+	}
+	return resp.Removed, nil
+}
+
+// sign asks the agent to sign msg with key id, without checking the
+// signature; Key.Sign checks it.
+func (c *Client) sign(ctx context.Context, id string, msg []byte) ([]byte, error) {
+	if len(msg) > MaxSignMessage {
+		return nil, fmt.Errorf("agent: message of %d bytes is over the limit of %d the agent signs", len(msg), MaxSignMessage)
+	}
+	resp, err := c.do(ctx, &request{Op: opSign, KeyID: id, Message: msg})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Signature, nil
+}
+
+// Signer returns a signer for key id, which the agent must hold; it fails
+// with ErrNotHeld when it does not.
+func (c *Client) Signer(ctx context.Context, id string) (*Key, error) {
+	held, err := c.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.signerFrom(held, id)
+}
+
+// signerFrom returns a signer for key id, listed in held.
+func (c *Client) signerFrom(held []KeyInfo, id string) (*Key, error) {
+	for _, k := range held {
+		if k.KeyID != id {
+			continue
+		}
+		pk := k.Public.publicKey()
+		if keystore.KeyID(pk) != id {
+			return nil, fmt.Errorf("agent at %s: lists key %s with the public key of another", c.Path, shorten(id))
+		}
+		v, err := keys.NewVerifier(pk)
+		if err != nil {
+			return nil, fmt.Errorf("agent at %s: key %s: %w", c.Path, shorten(id), err)
+		}
+		pub, ok := v.(interface{ Public() crypto.PublicKey })
+		if !ok {
+			return nil, fmt.Errorf("agent at %s: key %s: no public key", c.Path, shorten(id))
+		}
+		return &Key{c: c, id: id, pk: pk, pub: pub.Public(), v: v}, nil
+	}
+	return nil, fmt.Errorf("agent at %s: key %s: %w", c.Path, shorten(id), ErrNotHeld)
+}
+
+// SignerFromEnv returns the agent's signer for key id when RAMPART_AGENT_SOCK
+// names an agent that holds it. It returns nil and no error when the
+// variable is unset, no agent listens on the socket, or the agent does not
+// hold the key, so that the caller falls back to the key file; other
+// failures (an agent of another user, a malformed answer) are errors.
+//
+// The agent's list of keys is asked once and kept for listTTL, so that a
+// command loading several keys asks once; a key removed in the meantime
+// fails to sign rather than fall back to its file.
+func SignerFromEnv(ctx context.Context, id string) (*Key, error) {
+	c := FromEnv()
+	if c == nil {
+		return nil, nil
+	}
+	held, err := envList.get(ctx, c)
+	if errors.Is(err, ErrNoAgent) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	k, err := c.signerFrom(held, id)
+	if errors.Is(err, ErrNotHeld) {
+		return nil, nil
+	}
+	return k, err
+}
+
+// listTTL is how long SignerFromEnv trusts the agent's list of keys.
+const listTTL = time.Second
+
+// listCache keeps the last list of keys of the agent of RAMPART_AGENT_SOCK.
+type listCache struct {
+	mu   sync.Mutex
+	path string
+	at   time.Time
+	keys []KeyInfo
+}
+
+var envList listCache
+
+// forget drops the cached list, as a change of the agent's keys made by
+// this process makes it stale.
+func (lc *listCache) forget() {
+	lc.mu.Lock()
+	lc.path, lc.keys = "", nil
+	lc.mu.Unlock()
+}
+
+func (lc *listCache) get(ctx context.Context, c *Client) ([]KeyInfo, error) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.path == c.Path && time.Since(lc.at) < listTTL {
+		return lc.keys, nil
+	}
+	held, err := c.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lc.path, lc.at, lc.keys = c.Path, time.Now(), held
+	return held, nil
+}
+
+// Key is a key the agent holds, as a keys.Signer (and a keystore.Signer):
+// the agent signs under the key's TUF scheme, and Sign checks each
+// signature against the public key before returning it. CryptoSigner gives
+// it as a crypto.Signer.
+type Key struct {
+	c   *Client
+	id  string
+	pk  keys.PublicKey
+	pub crypto.PublicKey
+	v   keys.Verifier
+}
+
+// KeyID returns the key's TUF key ID.
+func (k *Key) KeyID() string { return k.id }
+
+// PublicKey implements keys.Signer.
+func (k *Key) PublicKey() keys.PublicKey { return k.pk }
+
+// Sign implements keys.Signer: the agent signs the whole message.
+func (k *Key) Sign(ctx context.Context, message []byte) ([]byte, error) {
+	sig, err := k.c.sign(ctx, k.id, message)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.v.Verify(message, sig); err != nil {
+		return nil, fmt.Errorf("agent at %s: key %s: the agent's signature does not verify: %w", k.c.Path, shorten(k.id), err)
+	}
+	return sig, nil
+}
+
+// Close does nothing: the key stays in the agent.
+func (k *Key) Close() error { return nil }
+
+// CryptoSigner returns the key as a crypto.Signer, which is also a
+// crypto.MessageSigner, for code that takes one (keys.NewSigner, for
+// instance, gives it whole messages).
+func (k *Key) CryptoSigner() crypto.Signer { return cryptoKey{k} }
+
+// cryptoKey is a Key as a crypto.Signer. The agent signs whole messages
+// under the key's TUF scheme, whatever opts says: SignMessage is the way to
+// sign; Sign works only for Ed25519, whose "digest" is the message.
+type cryptoKey struct{ k *Key }
+
+func (c cryptoKey) Public() crypto.PublicKey { return c.k.pub }
+
+func (c cryptoKey) SignMessage(_ io.Reader, msg []byte, _ crypto.SignerOpts) ([]byte, error) {
+	return c.k.Sign(context.Background(), msg)
+}
+
+func (c cryptoKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if opts.HashFunc() != 0 {
+		return nil, errors.New("agent: the agent signs whole messages, not digests; use SignMessage")
+	}
+	return c.k.Sign(context.Background(), digest)
+}
+
+func newKeyObject(pk keys.PublicKey) keyObject {
+	var o keyObject
+	o.KeyType, o.Scheme, o.KeyVal.Public = pk.Type, pk.Scheme, pk.Value
+	return o
+}
+
+func (o keyObject) publicKey() keys.PublicKey {
+	return keys.PublicKey{Type: o.KeyType, Scheme: o.Scheme, Value: o.KeyVal.Public}
+}

@@ -1,0 +1,125 @@
+package agent
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Bounds of the protocol.
+const (
+	// MaxSignMessage is the largest message the agent signs.
+	MaxSignMessage = 32 << 20
+	// MaxRequest is the largest request frame: a sign request of
+	// MaxSignMessage bytes, in base64, and its envelope.
+	MaxRequest = MaxSignMessage/3*4 + 64<<10
+	// MaxResponse is the largest response frame.
+	MaxResponse = 4 << 20
+	// MaxKeys is the most keys an agent holds at once.
+	MaxKeys = 1024
+)
+
+// Operations.
+const (
+	opAdd    = "add"
+	opList   = "list"
+	opRemove = "remove"
+	opSign   = "sign"
+)
+
+// keyObject is a TUF key object.
+type keyObject struct {
+	KeyType string `json:"keytype"`
+	KeyVal  struct {
+		Public string `json:"public"`
+	} `json:"keyval"`
+	Scheme string `json:"scheme"`
+}
+
+type request struct {
+	Op      string   `json:"op"`
+	Key     *addKey  `json:"key,omitempty"`
+	KeyIDs  []string `json:"key_ids,omitempty"`
+	All     bool     `json:"all,omitempty"`
+	KeyID   string   `json:"key_id,omitempty"`
+	Message []byte   `json:"message,omitempty"`
+}
+
+// addKey is the key of an add request: PKCS8 for a key from an encrypted
+// key file, PKCS11 and PIN for a key on a token.
+type addKey struct {
+	Public keyObject `json:"public"`
+	PKCS8  []byte    `json:"pkcs8,omitempty"`
+	PKCS11 []byte    `json:"pkcs11,omitempty"`
+	PIN    []byte    `json:"pin,omitempty"`
+	Source string    `json:"source,omitempty"`
+}
+
+type response struct {
+	Error     string    `json:"error,omitempty"`
+	Keys      []KeyInfo `json:"keys,omitempty"`
+	Removed   int       `json:"removed,omitempty"`
+	Signature []byte    `json:"signature,omitempty"`
+}
+
+// KeyInfo describes a key the agent holds.
+type KeyInfo struct {
+	KeyID   string    `json:"key_id"`
+	Public  keyObject `json:"public"`
+	Kind    string    `json:"kind"` // "file" or "pkcs11"
+	Source  string    `json:"source,omitempty"`
+	Expires time.Time `json:"expires"`
+}
+
+// Key kinds.
+const (
+	KindFile   = "file"
+	KindPKCS11 = "pkcs11"
+)
+
+// writeFrame writes v as one frame of at most limit bytes.
+func writeFrame(w io.Writer, v any, limit int) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if len(body) > limit {
+		return fmt.Errorf("agent: message of %d bytes is over the limit of %d", len(body), limit)
+	}
+	buf := make([]byte, 4, 4+len(body))
+	binary.BigEndian.PutUint32(buf, uint32(len(body)))
+	_, err = w.Write(append(buf, body...))
+	clear(body)
+	return err
+}
+
+// readFrame reads one frame of at most limit bytes into v, refusing
+// unknown members and trailing data.
+func readFrame(r io.Reader, v any, limit int) error {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return fmt.Errorf("agent: reading message length: %w", err)
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n == 0 || uint64(n) > uint64(limit) {
+		return fmt.Errorf("agent: message length %d is out of range 1 to %d", n, limit)
+	}
+	body := make([]byte, n)
+	defer clear(body)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return fmt.Errorf("agent: reading message of %d bytes: %w", n, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("agent: malformed message: %w", err)
+	}
+	if dec.More() {
+		return errors.New("agent: malformed message: data after the JSON object")
+	}
+	return nil
+}
