@@ -44,6 +44,7 @@ type result struct {
 	Phases map[string]float64 `json:"phases"` // seconds
 	Total  float64            `json:"total"`
 	MaxRSS int64              `json:"max_rss_kib"`
+	CPU    float64            `json:"cpu"` // user and system seconds
 }
 
 func main() {
@@ -52,7 +53,14 @@ func main() {
 	dir := flag.String("dir", "", "work directory (default: a temporary directory, removed afterwards)")
 	child := flag.String("child", "", "internal: run one measurement (rampart, gotuf, add-one)")
 	skipGoTUF := flag.Bool("skip-gotuf", false, "measure rampart only")
+	manifestOnly := flag.String("write-manifest", "", "only write the manifest of n targets to `FILE` (for scripts/bench-bulk.sh)")
 	flag.Parse()
+	if *manifestOnly != "" {
+		if err := writeManifest(*manifestOnly, *n); err != nil {
+			fatal(err)
+		}
+		return
+	}
 	if *child != "" {
 		if p := os.Getenv("BENCH_CPUPROFILE"); p != "" {
 			f, err := os.Create(p + "." + *child)
@@ -70,6 +78,7 @@ func main() {
 		var ru syscall.Rusage
 		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		res.MaxRSS = int64(ru.Maxrss)
+		res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 		json.NewEncoder(os.Stdout).Encode(res)
 		pprof.StopCPUProfile()
 		return
@@ -103,11 +112,11 @@ func main() {
 			fatal(err)
 		}
 		results = append(results, &r)
-		fmt.Printf("%-40s %7.2f s  max RSS %6d MiB  %s\n", r.Name, r.Total, r.MaxRSS/1024, phases(r.Phases))
+		fmt.Printf("%-40s %7.2f s (CPU %6.2f s)  max RSS %6d MiB  %s\n", r.Name, r.Total, r.CPU, r.MaxRSS/1024, phases(r.Phases))
 	}
 	if !*skipGoTUF {
-		fmt.Printf("rampart is %.1fx faster than go-tuf v2's Metadata API and uses %.1fx less memory\n",
-			results[1].Total/results[0].Total, float64(results[1].MaxRSS)/float64(results[0].MaxRSS))
+		fmt.Printf("rampart is %.1fx faster than go-tuf v2's Metadata API (%.1fx in CPU time) and uses %.1fx less memory (peak RSS %d MiB)\n",
+			results[1].Total/results[0].Total, results[1].CPU/results[0].CPU, float64(results[1].MaxRSS)/float64(results[0].MaxRSS), results[0].MaxRSS/1024)
 	}
 }
 
@@ -221,135 +230,165 @@ func runAddOne(work string) (*result, error) {
 func runGoTUF(work string, bits int) (*result, error) {
 	res := &result{Name: "go-tuf v2 Metadata API: same work", Phases: map[string]float64{}}
 	start := time.Now()
+	lap := func(phase string, t0 time.Time) { res.Phases[phase] = time.Since(t0).Seconds() }
 	t0 := time.Now()
 	out := filepath.Join(work, "gotuf-pub", "metadata")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
-	expires := time.Now().AddDate(0, 3, 0)
-	type keyPair struct {
-		signer signature.Signer
-		key    *gotuf.Key
+	g, err := newGoTUFRepo(bits)
+	if err != nil {
+		return nil, err
 	}
-	newKey := func() (keyPair, error) {
-		pub, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return keyPair{}, err
-		}
-		s, err := signature.LoadED25519Signer(priv)
-		if err != nil {
-			return keyPair{}, err
-		}
-		k, err := gotuf.KeyFromPublicKey(pub)
-		return keyPair{s, k}, err
+	lap("setup", t0)
+	t0 = time.Now()
+	if err := g.place(filepath.Join(work, "manifest.tsv")); err != nil {
+		return nil, err
 	}
-	roles := map[string]keyPair{}
-	root := gotuf.Root(expires.AddDate(1, 0, 0))
+	lap("place", t0)
+	t0 = time.Now()
+	if err := g.signAndWrite(out); err != nil {
+		return nil, err
+	}
+	lap("sign+write", t0)
+	t0 = time.Now()
+	if err := g.snapshotAndTimestamp(out); err != nil {
+		return nil, err
+	}
+	lap("snapshot+timestamp", t0)
+	res.Total = time.Since(start).Seconds()
+	return res, nil
+}
+
+type goTUFKey struct {
+	signer signature.Signer
+	key    *gotuf.Key
+}
+
+// goTUFRepo is the repository built with go-tuf: keys by role, root,
+// targets delegating to succinct hashed bins, and the bins.
+type goTUFRepo struct {
+	expires time.Time
+	keys    map[string]goTUFKey
+	root    *gotuf.Metadata[gotuf.RootType]
+	targets *gotuf.Metadata[gotuf.TargetsType]
+	sr      *gotuf.SuccinctRoles
+	bins    map[string]*gotuf.Metadata[gotuf.TargetsType]
+	snap    *gotuf.Metadata[gotuf.SnapshotType]
+}
+
+func newGoTUFKey() (goTUFKey, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return goTUFKey{}, err
+	}
+	s, err := signature.LoadED25519Signer(priv)
+	if err != nil {
+		return goTUFKey{}, err
+	}
+	k, err := gotuf.KeyFromPublicKey(pub)
+	return goTUFKey{s, k}, err
+}
+
+func newGoTUFRepo(bits int) (*goTUFRepo, error) {
+	g := &goTUFRepo{expires: time.Now().AddDate(0, 3, 0), keys: map[string]goTUFKey{}, bins: map[string]*gotuf.Metadata[gotuf.TargetsType]{}}
+	g.root = gotuf.Root(g.expires.AddDate(1, 0, 0))
 	for _, role := range []string{"root", "targets", "snapshot", "timestamp", "bins"} {
-		kp, err := newKey()
+		kp, err := newGoTUFKey()
 		if err != nil {
 			return nil, err
 		}
-		roles[role] = kp
+		g.keys[role] = kp
 		if role != "bins" {
-			if err := root.Signed.AddKey(kp.key, role); err != nil {
+			if err := g.root.Signed.AddKey(kp.key, role); err != nil {
 				return nil, err
 			}
 		}
 	}
-	targets := gotuf.Targets(expires)
-	binsID, err := roles["bins"].key.ID()
+	g.targets = gotuf.Targets(g.expires)
+	binsID, err := g.keys["bins"].key.ID()
 	if err != nil {
 		return nil, err
 	}
-	sr := &gotuf.SuccinctRoles{KeyIDs: []string{binsID}, Threshold: 1, BitLength: bits, NamePrefix: "bins"}
-	targets.Signed.Delegations = &gotuf.Delegations{Keys: map[string]*gotuf.Key{binsID: roles["bins"].key}, SuccinctRoles: sr}
-	bins := map[string]*gotuf.Metadata[gotuf.TargetsType]{}
-	for _, name := range sr.GetRoles() {
-		bins[name] = gotuf.Targets(expires)
+	g.sr = &gotuf.SuccinctRoles{KeyIDs: []string{binsID}, Threshold: 1, BitLength: bits, NamePrefix: "bins"}
+	g.targets.Signed.Delegations = &gotuf.Delegations{Keys: map[string]*gotuf.Key{binsID: g.keys["bins"].key}, SuccinctRoles: g.sr}
+	for _, name := range g.sr.GetRoles() {
+		g.bins[name] = gotuf.Targets(g.expires)
 	}
-	res.Phases["setup"] = time.Since(t0).Seconds()
+	return g, nil
+}
 
-	t0 = time.Now()
-	f, err := os.Open(filepath.Join(work, "manifest.tsv"))
+// place reads the manifest and lists each target in its bin.
+func (g *goTUFRepo) place(manifest string) error {
+	f, err := os.Open(manifest)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Split(sc.Text(), "\t")
 		if len(fields) != 3 {
-			return nil, fmt.Errorf("bad manifest line %q", sc.Text())
+			return fmt.Errorf("bad manifest line %q", sc.Text())
 		}
 		length, err := strconv.ParseInt(fields[1], 10, 64)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		digest, err := hex.DecodeString(fields[2])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		tf := gotuf.TargetFile()
 		tf.Path, tf.Length, tf.Hashes = fields[0], length, gotuf.Hashes{"sha256": digest}
-		bin := sr.GetRolesForTarget(fields[0])[0].Name
-		bins[bin].Signed.Targets[fields[0]] = tf
+		bin := g.sr.GetRolesForTarget(fields[0])[0].Name
+		g.bins[bin].Signed.Targets[fields[0]] = tf
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	res.Phases["place"] = time.Since(t0).Seconds()
+	return sc.Err()
+}
 
-	t0 = time.Now()
-	snapshot := gotuf.Snapshot(expires)
-	for name, md := range bins {
-		if _, err := md.Sign(roles["bins"].signer); err != nil {
-			return nil, err
+// signAndWrite signs and writes the bins, root and targets, and lists the
+// bins in a new snapshot.
+func (g *goTUFRepo) signAndWrite(out string) error {
+	g.snap = gotuf.Snapshot(g.expires)
+	for name, md := range g.bins {
+		if _, err := md.Sign(g.keys["bins"].signer); err != nil {
+			return err
 		}
 		if err := md.ToFile(filepath.Join(out, "1."+name+".json"), false); err != nil {
-			return nil, err
+			return err
 		}
-		snapshot.Signed.Meta[name+".json"] = gotuf.MetaFile(1)
+		g.snap.Signed.Meta[name+".json"] = gotuf.MetaFile(1)
 	}
-	for _, w := range []struct {
-		name string
-		md   interface {
-			ToFile(string, bool) error
-		}
-		sign func() error
-	}{
-		{"1.root.json", root, func() error { _, err := root.Sign(roles["root"].signer); return err }},
-		{"1.targets.json", targets, func() error { _, err := targets.Sign(roles["targets"].signer); return err }},
-	} {
-		if err := w.sign(); err != nil {
-			return nil, err
-		}
-		if err := w.md.ToFile(filepath.Join(out, w.name), false); err != nil {
-			return nil, err
-		}
+	if _, err := g.root.Sign(g.keys["root"].signer); err != nil {
+		return err
 	}
-	res.Phases["sign+write"] = time.Since(t0).Seconds()
-	t0 = time.Now()
-	if _, err := snapshot.Sign(roles["snapshot"].signer); err != nil {
-		return nil, err
+	if err := g.root.ToFile(filepath.Join(out, "1.root.json"), false); err != nil {
+		return err
 	}
-	snapBytes, err := snapshot.ToBytes(false)
+	if _, err := g.targets.Sign(g.keys["targets"].signer); err != nil {
+		return err
+	}
+	return g.targets.ToFile(filepath.Join(out, "1.targets.json"), false)
+}
+
+// snapshotAndTimestamp signs and writes snapshot and the timestamp for it.
+func (g *goTUFRepo) snapshotAndTimestamp(out string) error {
+	if _, err := g.snap.Sign(g.keys["snapshot"].signer); err != nil {
+		return err
+	}
+	snapBytes, err := g.snap.ToBytes(false)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(out, "1.snapshot.json"), snapBytes, 0o644); err != nil {
-		return nil, err
+		return err
 	}
-	ts := gotuf.Timestamp(expires)
+	ts := gotuf.Timestamp(g.expires)
 	sum := sha256.Sum256(snapBytes)
 	ts.Signed.Meta["snapshot.json"] = &gotuf.MetaFiles{Version: 1, Length: int64(len(snapBytes)), Hashes: gotuf.Hashes{"sha256": sum[:]}}
-	if _, err := ts.Sign(roles["timestamp"].signer); err != nil {
-		return nil, err
+	if _, err := ts.Sign(g.keys["timestamp"].signer); err != nil {
+		return err
 	}
-	if err := ts.ToFile(filepath.Join(out, "timestamp.json"), false); err != nil {
-		return nil, err
-	}
-	res.Phases["snapshot+timestamp"] = time.Since(t0).Seconds()
-	res.Total = time.Since(start).Seconds()
-	return res, nil
+	return ts.ToFile(filepath.Join(out, "timestamp.json"), false)
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // A Writer appends canonical JSON to a buffer. The caller is responsible for
@@ -14,7 +15,21 @@ type Writer struct {
 	buf   []byte
 	first []bool // for each open object or array: no element written yet
 	key   bool   // a member name was just written
+	// unchecked is set once the writer wrote something whose canonical
+	// form it cannot vouch for: a raw value or fields given by the
+	// caller, or a string that is not valid UTF-8.
+	unchecked bool
 }
+
+// Unchecked reports whether the output holds anything the Writer did not
+// write itself from typed values: fields (Fields, FieldsRest), raw values
+// that are not plainly canonical (such as values with raw control
+// characters, which canonical form allows), or strings that are not valid
+// UTF-8. When it reports false, the output is
+// canonical as long as the caller wrote members in name order and without
+// repeating a name; when it reports true, a caller that must be sure
+// checks the output with Canonicalize.
+func (w *Writer) Unchecked() bool { return w.unchecked }
 
 // NewWriter returns a Writer whose buffer starts with capacity size.
 func NewWriter(size int) *Writer { return &Writer{buf: make([]byte, 0, size)} }
@@ -69,6 +84,7 @@ func (w *Writer) EndArray() {
 // Name writes an object member name; the member's value comes next.
 func (w *Writer) Name(name string) {
 	w.sep()
+	w.checkUTF8(name)
 	w.buf = appendStringString(w.buf, name)
 	w.buf = append(w.buf, ':')
 	w.key = true
@@ -77,6 +93,7 @@ func (w *Writer) Name(name string) {
 // String writes a string.
 func (w *Writer) String(s string) {
 	w.sep()
+	w.checkUTF8(s)
 	w.buf = appendStringString(w.buf, s)
 }
 
@@ -111,6 +128,19 @@ func (w *Writer) Hex(b []byte) {
 // Raw writes a value that is already canonical JSON.
 func (w *Writer) Raw(canon []byte) {
 	w.sep()
+	if !w.unchecked {
+		if end, ok := scanCanonical(canon, 0, false); !ok || end != len(canon) {
+			w.unchecked = true
+		}
+	}
+	w.buf = append(w.buf, canon...)
+}
+
+// RawCanonical writes a value the caller knows to be canonical, such as
+// bytes a Reader returned or that an earlier encoding produced; Unchecked
+// does not look at it.
+func (w *Writer) RawCanonical(canon []byte) {
+	w.sep()
 	w.buf = append(w.buf, canon...)
 }
 
@@ -120,6 +150,7 @@ func (w *Writer) Raw(canon []byte) {
 // do not know keep their place in name order.
 func (w *Writer) Fields(f Fields, i int, name string) int {
 	for ; i < len(f) && f[i].Name < name; i++ {
+		w.unchecked = true
 		w.Name(f[i].Name)
 		w.Raw(f[i].Value)
 	}
@@ -129,8 +160,15 @@ func (w *Writer) Fields(f Fields, i int, name string) int {
 // FieldsRest writes the members of f from index i on.
 func (w *Writer) FieldsRest(f Fields, i int) {
 	for ; i < len(f); i++ {
+		w.unchecked = true
 		w.Name(f[i].Name)
 		w.Raw(f[i].Value)
+	}
+}
+
+func (w *Writer) checkUTF8(s string) {
+	if !w.unchecked && !utf8.ValidString(s) {
+		w.unchecked = true
 	}
 }
 

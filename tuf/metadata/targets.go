@@ -248,7 +248,7 @@ func (t *Targets) encode(w *canonjson.Writer) {
 	}
 	members = append(members, member{"targets", func() {
 		if t.Targets == nil && t.rawList != nil {
-			w.Raw(t.rawList)
+			w.RawCanonical(t.rawList)
 			return
 		}
 		w.BeginObject()

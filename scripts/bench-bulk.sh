@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The bulk path as a user runs it: `rampart repo init R --bins BITS`,
+# `repo add R FILE`, `repo add R --from-manifest LIST` (N targets) and
+# `repo publish R --out PUB`, each a process of its own with a
+# passphrase-protected key store, against go-tuf v2's Metadata API doing the
+# same work (repo/bench's gotuf measurement) in the same run. Prints each
+# command's wall time and peak RSS (/usr/bin/time -v), the total, the time
+# ratio against go-tuf and the largest peak RSS of the four commands.
+#
+#   scripts/bench-bulk.sh [N] [BITS]      (default 1000000 targets, 12 bits)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-1000000}
+bits=${2:-12}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+[[ -x /usr/bin/time ]] || { echo "bench-bulk: install time (Debian package) first" >&2; exit 1; }
+
+go build -o "$work/bin/" ./cmd/rampart ./repo/bench
+bin=$work/bin
+"$bin/bench" -n "$n" -write-manifest "$work/manifest.tsv"
+head -c 4096 /dev/urandom >"$work/one.tar.gz"
+export RAMPART_PASSPHRASE=bench
+
+# measure NAME CMD...: runs CMD under /usr/bin/time -v, records seconds and KiB.
+declare -A secs rss
+measure() {
+	local name=$1
+	shift
+	/usr/bin/time -v -o "$work/time.$name" "$@" >"$work/out.$name" 2>&1 || {
+		cat "$work/out.$name" >&2
+		exit 1
+	}
+	secs[$name]=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$work/time.$name")
+	rss[$name]=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.$name")
+	printf '%-32s %7.2f s  peak RSS %5d MiB\n' "$name" "${secs[$name]}" $((rss[$name] / 1024))
+}
+
+echo "$n targets into $((1 << bits)) bins, work directory $work"
+measure "rampart repo init --bins $bits" "$bin/rampart" repo init "$work/R" --bins "$bits"
+measure "rampart repo add FILE" "$bin/rampart" repo add "$work/R" "$work/one.tar.gz"
+measure "rampart repo add --from-manifest" "$bin/rampart" repo add "$work/R" --from-manifest "$work/manifest.tsv"
+measure "rampart repo publish --out" "$bin/rampart" repo publish "$work/R" --out "$work/PUB"
+total=0 peak=0
+for k in "${!secs[@]}"; do
+	total=$(awk -v a="$total" -v b="${secs[$k]}" 'BEGIN {print a + b}')
+	((rss[$k] > peak)) && peak=${rss[$k]}
+done
+measure "go-tuf v2 Metadata API" "$bin/bench" -child gotuf -dir "$work" -bits "$bits"
+gotuf=${secs["go-tuf v2 Metadata API"]}
+unset 'secs[go-tuf v2 Metadata API]'
+awk -v r="$total" -v g="$gotuf" -v p="$peak" 'BEGIN {
+	printf "rampart, four commands: %.2f s, peak RSS %d MiB\n", r, p / 1024
+	printf "go-tuf v2 Metadata API: %.2f s\n", g
+	printf "rampart is %.1fx faster than go-tuf v2\n", g / r
+}'
