@@ -2,7 +2,10 @@
 // scale: N targets (1,000,000 by default) registered from a manifest into
 // 2^BITS succinct hashed bins (4096 by default), signed and published. It
 // does the same work through go-tuf v2's Metadata API in the same run, for
-// comparison, and then adds one target to the published repository.
+// comparison, and then adds one target to the published repository. Last,
+// it clones the published repository (repo.Clone) and pulls it into a copy
+// of the repository as it was before the manifest (Repo.PullFromServer),
+// reading the published directory through a read-only repo.MetadataServer.
 //
 //	go run ./repo/bench              # 1,000,000 targets, 4096 bins
 //	go run ./repo/bench -n 100000 -bits 10
@@ -27,6 +30,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,14 +48,15 @@ type result struct {
 	Phases map[string]float64 `json:"phases"` // seconds
 	Total  float64            `json:"total"`
 	MaxRSS int64              `json:"max_rss_kib"`
-	CPU    float64            `json:"cpu"` // user and system seconds
+	CPU    float64            `json:"cpu"`             // user and system seconds
+	Roles  int                `json:"roles,omitempty"` // roles cloned or pulled
 }
 
 func main() {
 	n := flag.Int("n", 1_000_000, "number of targets")
 	bits := flag.Int("bits", 12, "bin bits (2^bits bins)")
 	dir := flag.String("dir", "", "work directory (default: a temporary directory, removed afterwards)")
-	child := flag.String("child", "", "internal: run one measurement (rampart, gotuf, add-one)")
+	child := flag.String("child", "", "internal: run one measurement (rampart, gotuf, add-one, clone, pull)")
 	skipGoTUF := flag.Bool("skip-gotuf", false, "measure rampart only")
 	manifestOnly := flag.String("write-manifest", "", "only write the manifest of n targets to `FILE` (for scripts/bench-bulk.sh)")
 	flag.Parse()
@@ -96,9 +101,9 @@ func main() {
 		fatal(err)
 	}
 	var results []*result
-	names := []string{"rampart", "gotuf", "add-one"}
+	names := []string{"rampart", "gotuf", "add-one", "clone", "pull"}
 	if *skipGoTUF {
-		names = []string{"rampart", "add-one"}
+		names = slices.DeleteFunc(names, func(n string) bool { return n == "gotuf" })
 	}
 	for _, name := range names {
 		cmd := exec.Command(os.Args[0], "-child", name, "-dir", work, "-bits", strconv.Itoa(*bits))
@@ -112,7 +117,11 @@ func main() {
 			fatal(err)
 		}
 		results = append(results, &r)
-		fmt.Printf("%-40s %7.2f s (CPU %6.2f s)  max RSS %6d MiB  %s\n", r.Name, r.Total, r.CPU, r.MaxRSS/1024, phases(r.Phases))
+		what := phases(r.Phases)
+		if r.Roles > 0 {
+			what = fmt.Sprintf("%d roles", r.Roles)
+		}
+		fmt.Printf("%-40s %7.2f s (CPU %6.2f s)  max RSS %6d MiB  %s\n", r.Name, r.Total, r.CPU, r.MaxRSS/1024, what)
 	}
 	if !*skipGoTUF {
 		fmt.Printf("rampart is %.1fx faster than go-tuf v2's Metadata API (%.1fx in CPU time) and uses %.1fx less memory (peak RSS %d MiB)\n",
@@ -161,6 +170,10 @@ func runChild(name, work string, bits int) (*result, error) {
 		return runGoTUF(work, bits)
 	case "add-one":
 		return runAddOne(work)
+	case "clone":
+		return runClone(work)
+	case "pull":
+		return runPull(work)
 	}
 	return nil, fmt.Errorf("unknown measurement %q", name)
 }
@@ -177,6 +190,10 @@ func runRampart(work string, bits int) (*result, error) {
 	}
 	defer r.Close()
 	lap("init", t0)
+	// A copy of the new repository, for the pull measurement.
+	if err := os.CopyFS(filepath.Join(work, "rampart-init"), os.DirFS(r.Dir())); err != nil {
+		return nil, err
+	}
 	t0 = time.Now()
 	f, err := os.Open(filepath.Join(work, "manifest.tsv"))
 	if err != nil {
@@ -222,6 +239,65 @@ func runAddOne(work string) (*result, error) {
 	if len(res2.Roles) != 1 || pr.MetadataFiles != 5 {
 		return nil, fmt.Errorf("adding one target changed %d roles and wrote %d metadata files, want 1 role and 5 files (bin, snapshot, timestamp, timestamp.json, root.json)", len(res2.Roles), pr.MetadataFiles)
 	}
+	return res, nil
+}
+
+// runClone clones the published repository from its directory.
+func runClone(work string) (*result, error) {
+	ctx := context.Background()
+	res := &result{Name: "rampart: clone the published repository", Phases: map[string]float64{}}
+	start := time.Now()
+	pub := filepath.Join(work, "rampart-pub")
+	root1, err := os.ReadFile(filepath.Join(pub, "metadata", "1.root.json"))
+	if err != nil {
+		return nil, err
+	}
+	r, pr, err := repo.Clone(ctx, filepath.Join(work, "rampart-clone"), repo.CloneOptions{Server: dirServer{pub}, GUN: "bench", Root: root1}, repo.Options{Keys: repo.PlainKeyStore{}})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	res.Total = time.Since(start).Seconds()
+	res.Roles = len(pr.Roles)
+	return res, nil
+}
+
+// runPull pulls the published repository into a copy of the repository
+// made right after init, which then names the published directory as its
+// server: every bin is pulled.
+func runPull(work string) (*result, error) {
+	ctx := context.Background()
+	res := &result{Name: "rampart: pull the published repository", Phases: map[string]float64{}}
+	dir := filepath.Join(work, "rampart-init")
+	cfgPath := filepath.Join(dir, "repo.json")
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, err
+	}
+	pub := filepath.Join(work, "rampart-pub")
+	cfg["server"] = map[string]string{"url": "file://" + pub, "gun": "bench"}
+	if raw, err = json.Marshal(cfg); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(cfgPath, raw, 0o644); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	r, err := repo.Open(ctx, dir, repo.Options{Keys: repo.PlainKeyStore{}})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	pr, err := r.PullFromServer(ctx, dirServer{pub})
+	if err != nil {
+		return nil, err
+	}
+	res.Total = time.Since(start).Seconds()
+	res.Roles = len(pr.Roles)
 	return res, nil
 }
 

@@ -2,6 +2,7 @@ package canonjson
 
 import (
 	"bytes"
+	"encoding/hex"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,8 +85,7 @@ func (w *Writer) EndArray() {
 // Name writes an object member name; the member's value comes next.
 func (w *Writer) Name(name string) {
 	w.sep()
-	w.checkUTF8(name)
-	w.buf = appendStringString(w.buf, name)
+	w.appendString(name)
 	w.buf = append(w.buf, ':')
 	w.key = true
 }
@@ -93,8 +93,7 @@ func (w *Writer) Name(name string) {
 // String writes a string.
 func (w *Writer) String(s string) {
 	w.sep()
-	w.checkUTF8(s)
-	w.buf = appendStringString(w.buf, s)
+	w.appendString(s)
 }
 
 // Int writes an integer.
@@ -119,9 +118,7 @@ func (w *Writer) Null() {
 func (w *Writer) Hex(b []byte) {
 	w.sep()
 	w.buf = append(w.buf, '"')
-	for _, c := range b {
-		w.buf = append(w.buf, hexDigits[c>>4], hexDigits[c&0xf])
-	}
+	w.buf = hex.AppendEncode(w.buf, b)
 	w.buf = append(w.buf, '"')
 }
 
@@ -166,25 +163,27 @@ func (w *Writer) FieldsRest(f Fields, i int) {
 	}
 }
 
-func (w *Writer) checkUTF8(s string) {
-	if !w.unchecked && !utf8.ValidString(s) {
+// appendString writes s as a JSON string, escaping only '"' and '\\' as
+// canonical form does, and notes a string that is not valid UTF-8.
+func (w *Writer) appendString(s string) {
+	out := append(w.buf, '"')
+	ascii := true
+	last := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			out = append(out, s[last:i]...)
+			out = append(out, '\\', c)
+			last = i + 1
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	out = append(out, s[last:]...)
+	w.buf = append(out, '"')
+	if !ascii && !utf8.ValidString(s) {
 		w.unchecked = true
 	}
-}
-
-func appendStringString(out []byte, s string) []byte {
-	out = append(out, '"')
-	for {
-		i := strings.IndexAny(s, `"\`)
-		if i < 0 {
-			break
-		}
-		out = append(out, s[:i]...)
-		out = append(out, '\\', s[i])
-		s = s[i+1:]
-	}
-	out = append(out, s...)
-	return append(out, '"')
 }
 
 // Field is an object member kept as canonical bytes.

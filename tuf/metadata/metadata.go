@@ -285,7 +285,11 @@ func (m *Metadata[T]) encodeSigned() ([]byte, error) {
 	if err := m.Signed.Validate(); err != nil {
 		return nil, docError(m.Signed.common().Type+" metadata", in("signed", err))
 	}
-	w := canonjson.NewWriter(len(m.signed) + 512)
+	size := len(m.signed)
+	if t, ok := any(m.Signed).(*Targets); ok {
+		size = max(size, t.encodedSize())
+	}
+	w := canonjson.NewWriter(size + 512)
 	m.Signed.encode(w)
 	if !w.Unchecked() {
 		return w.Bytes(), nil // written from typed values only: canonical

@@ -262,6 +262,16 @@ func (t *Targets) encode(w *canonjson.Writer) {
 	t.Common.encode(w, members)
 }
 
+// encodedSize estimates the length of the document's encoding, so that the
+// encoder allocates its buffer once.
+func (t *Targets) encodedSize() int {
+	n := len(t.rawList)
+	for p, tf := range t.Targets {
+		n += len(p) + len(tf.Custom) + 2*len(tf.Hashes.SHA256) + 2*len(tf.Hashes.SHA512) + 64
+	}
+	return n
+}
+
 // Lookup returns the target file listed at targetPath. In a lazily parsed
 // document it decodes only that entry, found by scanning the canonical
 // "targets" object, whose members are sorted; an entry that does not
