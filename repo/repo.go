@@ -659,6 +659,21 @@ func (tx *Tx) signersFor(cache signerCache, ids []string) ([]keys.Signer, error)
 	return s, nil
 }
 
+// loadSigners loads the keys at hand of roles now, as the commit would
+// load them later.
+func (tx *Tx) loadSigners(roles ...string) error {
+	for _, role := range roles {
+		ids, _, _, err := tx.roleKeys(role)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.r.signersWith(tx.ctx, tx.cfg, ids); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (tx *Tx) stamp(c *metadata.Common, role string, version int64) {
 	c.Version = version
 	c.Expires = tx.r.opts.Now().Add(tx.cfg.ExpiryFor(role)).UTC().Truncate(time.Second)

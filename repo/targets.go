@@ -534,6 +534,11 @@ func (r *Repo) AddManifest(ctx context.Context, rd io.Reader, size int64, o AddO
 			if err := tx.reserve(a.bins.NumBins() + 2); err != nil {
 				return err
 			}
+			// Unlocking a key takes tens of MiB for a moment: do it
+			// while little else is held.
+			if err := tx.loadSigners(a.bins.BinName(0), metadata.TypeSnapshot, metadata.TypeTimestamp); err != nil {
+				return err
+			}
 		}
 		bar := newByteBar(r.opts.Progress, size, "reading manifest")
 		err = scanManifest(rd, func(n int) { bar.Add(int64(n)) }, a.add)
