@@ -447,12 +447,15 @@ func sortProblems(ps []*SignatureProblem) {
 // threshold, about to expire, or out of step, and their keys are at hand.
 func (r *Repo) refreshOnline(ctx context.Context, res *PublishResult) error {
 	now := r.opts.Now()
+	// A role's keys are loaded (which may cost a passphrase and a key
+	// derivation) only when the role needs signing again.
+	atHand := func(role string) bool {
+		signers, _ := r.signersFor(ctx, r.root.Signed.Roles[role].KeyIDs)
+		return len(signers) > 0
+	}
 	need := func(role string, c *metadata.Common, doc metadata.Signed) bool {
-		if signers, _ := r.signersFor(ctx, r.root.Signed.Roles[role].KeyIDs); len(signers) == 0 {
-			return false
-		}
 		rep, _ := r.root.Signed.ReportRole(role, doc)
-		return !rep.Met() || c.Expires.Sub(now) < r.cfg.ExpiryFor(role)/2
+		return (!rep.Met() || c.Expires.Sub(now) < r.cfg.ExpiryFor(role)/2) && atHand(role)
 	}
 	snap, err := r.readSnapshot()
 	if err != nil {
@@ -465,11 +468,9 @@ func (r *Repo) refreshOnline(ctx context.Context, res *PublishResult) error {
 	snapBytes, _ := r.rawRole(metadata.TypeSnapshot)
 	forceSnap := need(metadata.TypeSnapshot, &snap.Signed.Common, snap)
 	m := ts.Signed.SnapshotMeta()
-	forceTime := need(metadata.TypeTimestamp, &ts.Signed.Common, ts) ||
-		m.Version != snap.Signed.Version || (!m.Hashes.IsZero() && m.Hashes.Verify(snapBytes) != nil)
-	if signers, _ := r.signersFor(ctx, r.root.Signed.Roles[metadata.TypeTimestamp].KeyIDs); len(signers) == 0 {
-		forceTime = false
-	}
+	forceTime := (need(metadata.TypeTimestamp, &ts.Signed.Common, ts) ||
+		m.Version != snap.Signed.Version || (!m.Hashes.IsZero() && m.Hashes.Verify(snapBytes) != nil)) &&
+		atHand(metadata.TypeTimestamp)
 	if !forceSnap && !forceTime {
 		return nil
 	}
