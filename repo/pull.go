@@ -113,34 +113,34 @@ func (p *puller) commit(ctx context.Context) (*PullResult, error) {
 	if local < p.current {
 		r.root = p.set.Root().Metadata // the keys a new snapshot is signed with
 	}
-	err := r.Update(ctx, func(tx *Tx) error {
+	err := r.updateSigned(ctx, func(tx *Tx) (signedFiles, error) {
 		j, err := tx.journal()
 		if err != nil {
-			return err
+			return signedFiles{}, err
 		}
 		parentOf, err := p.pullRoles(ctx, j)
 		if err != nil {
-			return err
+			return signedFiles{}, err
 		}
+		signed := signedFiles{files: p.changes}
 		for _, role := range res.Roles {
-			tx.streamed = append(tx.streamed, stagedRel(role))
+			signed.streamed = append(signed.streamed, stagedRel(role))
 		}
 		res.Expired = expiredRoles(p.set)
-		tx.verbatim = p.changes
 		if !merged {
-			tx.verbatim = append(tx.verbatim,
+			signed.files = append(signed.files,
 				change{path: stagedRel(metadata.TypeSnapshot), data: p.set.Snapshot().Raw},
 				change{path: stagedRel(metadata.TypeTimestamp), data: p.set.Timestamp().Raw})
 		}
 		p.recordDelegations(tx.Config(), parentOf)
 		if merged {
-			tx.snapVersions = map[string]int64{}
+			signed.versions = map[string]int64{}
 			for _, role := range res.Roles {
-				tx.snapVersions[role] = p.serverMeta[role+".json"].Version
+				signed.versions[role] = p.serverMeta[role+".json"].Version
 			}
-			tx.forceSnap, tx.forceTime = true, true
+			signed.renew = true
 		}
-		return nil
+		return signed, nil
 	})
 	if err != nil {
 		r.root = oldRoot

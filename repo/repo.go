@@ -325,14 +325,9 @@ type Tx struct {
 	resignRoot bool
 	pending    []string // roles committed below their threshold
 	j          *journal // begun early by reserve, or by commit
-	// verbatim are files written as they are, signed elsewhere (by a
-	// pull from the server), and snapVersions the versions snapshot lists
-	// for roles among them.
-	verbatim     []change
-	snapVersions map[string]int64
-	// streamed are files signed elsewhere that are already in the
-	// journal (see journal), written as they arrived.
-	streamed []string
+	// signed are the files signed elsewhere that the function of
+	// updateSigned returned.
+	signed signedFiles
 	// binAdds are targets placed in hashed bins and not yet inserted:
 	// each such bin is read, completed and encoded when the transaction
 	// commits it (or looks at it, see settle).
@@ -379,6 +374,20 @@ func insertPlaced(t *metadata.Targets, adds []binTarget) {
 	for i := range adds {
 		t.Targets[adds[i].path] = adds[i].targetFile()
 	}
+}
+
+// signedFiles are files a transaction writes as they are, signed
+// elsewhere (pulled from the server, imported): versions are those the
+// new snapshot lists for roles among them, and with renew, snapshot and
+// timestamp are made anew even if no role here changed.
+type signedFiles struct {
+	files    []change
+	versions map[string]int64
+	renew    bool
+	// streamed are the paths of files signed elsewhere that the
+	// function already wrote into the journal (Tx.journal) as they
+	// arrived, instead of holding them for the commit.
+	streamed []string
 }
 
 // noteUnsigned records a role committed with fewer signatures than it
@@ -446,14 +455,27 @@ func (r *Repo) Notes() []string { return r.notes }
 // signed with the available keys of the role, and snapshot and timestamp
 // are brought up to date. Nothing is written when fn fails.
 func (r *Repo) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	return r.updateSigned(ctx, func(tx *Tx) (signedFiles, error) {
+		return signedFiles{}, fn(tx)
+	})
+}
+
+// updateSigned is Update for a transaction that also writes files signed
+// elsewhere, which fn returns.
+func (r *Repo) updateSigned(ctx context.Context, fn func(tx *Tx) (signedFiles, error)) error {
 	tx := &Tx{r: r, ctx: ctx, cfg: r.cfg.clone(),
 		edited: map[string]*metadata.Metadata[*metadata.Targets]{}, created: map[string]bool{},
 		read: map[string]*metadata.Metadata[*metadata.Targets]{}}
-	if err := fn(tx); err != nil {
+	signed, err := fn(tx)
+	if err != nil {
 		if tx.j != nil {
 			tx.j.abort()
 		}
 		return err
+	}
+	tx.signed = signed
+	if signed.renew {
+		tx.forceSnap, tx.forceTime = true, true
 	}
 	return tx.commit()
 }
@@ -828,7 +850,7 @@ func (c *committer) writeAll() error {
 	if err := c.writeTimestamp(snapBytes); err != nil {
 		return err
 	}
-	for _, ch := range tx.verbatim {
+	for _, ch := range tx.signed.files {
 		if err := j.write(ch.path, ch.data); err != nil {
 			return err
 		}
@@ -908,7 +930,7 @@ func (c *committer) writeSnapshot() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	for role, v := range tx.snapVersions {
+	for role, v := range tx.signed.versions {
 		snap.Signed.Meta[role+".json"] = metadata.MetaFile{Version: v}
 	}
 	for i, name := range c.names {
@@ -967,10 +989,10 @@ func (c *committer) refresh() error {
 		delete(r.raw, name)
 		r.fresh[name] = c.fresh[i]
 	}
-	for _, ch := range tx.verbatim {
-		tx.streamed = append(tx.streamed, ch.path)
+	for _, ch := range tx.signed.files {
+		tx.signed.streamed = append(tx.signed.streamed, ch.path)
 	}
-	for _, p := range tx.streamed {
+	for _, p := range tx.signed.streamed {
 		if role, ok := cutStaged(p); ok {
 			delete(r.raw, role)
 			delete(r.fresh, role)

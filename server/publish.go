@@ -521,8 +521,8 @@ func (s *Server) newListings(ctx context.Context, st *state, targets map[string]
 
 // checkVersionBound refuses versions above metadata.MaxVersion.
 func checkVersionBound(role string, version int64) error {
-	if version > metadata.MaxVersion {
-		return badRequest(role, checkVersion, "version %d is above %d (2^53-1), the largest version every client reads exactly", version, int64(metadata.MaxVersion))
+	if err := metadata.CheckVersion(version); err != nil {
+		return badRequest(role, checkVersion, "%v", err)
 	}
 	return nil
 }
