@@ -9,9 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -164,94 +162,4 @@ func diffKeys(want, got map[string]string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-// TestEncodeSigned: the file built around the signed bytes is the one
-// Encode writes.
-func TestEncodeSigned(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	ks := PlainKeyStore{}
-	var signers []keys.Signer
-	for _, name := range []string{"a", "b"} {
-		if _, err := ks.Create(ctx, dir, name); err != nil {
-			t.Fatal(err)
-		}
-		s, err := ks.Load(ctx, filepath.Join(dir, name+".key"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		signers = append(signers, s)
-	}
-	doc := metadata.NewTargets(time.Now().Add(time.Hour))
-	doc.Targets["a\nb/\u00e9"] = metadata.TargetFile{Length: 3, Hashes: metadata.HashesOf([]byte("abc"), true), Custom: []byte(`{"x":[1,"\u0001"]}`)}
-	md := metadata.New(doc)
-	for n := 0; n <= len(signers); n++ {
-		if err := signAll(ctx, md, signers[:n]); err != nil {
-			t.Fatal(err)
-		}
-		got, err := encodeSigned(md)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := md.Encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != string(want) {
-			t.Errorf("%d signatures:\n got %s\nwant %s", n, got, want)
-		}
-	}
-}
-
-// TestFastEncode: the fast path writes exactly the file the metadata
-// package writes.
-func TestFastEncode(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	ks := PlainKeyStore{}
-	if _, err := ks.Create(ctx, dir, "k"); err != nil {
-		t.Fatal(err)
-	}
-	s, err := ks.Load(ctx, filepath.Join(dir, "k.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := metadata.NewTargets(time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC))
-	doc.Version = 42
-	for i, p := range []string{"a", "b/c.tgz", "Zed", "ünïcode/ф", "ctl\u0001\u001f\u007f", "quote\"back\\slash", "\u2028line", "emoji😀"} {
-		tf := metadata.NewTargetFile([]byte(p), i%2 == 0)
-		if i%3 == 0 {
-			tf.Custom = []byte(`{"a":[1,2,{"b":"\u0001"}],"z":null}`)
-		}
-		doc.Targets[p] = tf
-	}
-	for _, empty := range []bool{false, true} {
-		d := doc
-		if empty {
-			d = metadata.NewTargets(doc.Expires)
-		}
-		md := metadata.New(d)
-		got, ids, err := signTargets(ctx, md, []keys.Signer{s})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(ids) != 1 || ids[0] != KeyID(s.PublicKey()) {
-			t.Errorf("signed by %v", ids)
-		}
-		ref := metadata.New(d)
-		if _, err := ref.Sign(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-		want, err := ref.Encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != string(want) {
-			t.Errorf("fast path (empty %v):\n got %s\nwant %s", empty, got, want)
-		}
-		if _, err := metadata.ParseTargets(got); err != nil {
-			t.Error(err)
-		}
-	}
 }

@@ -73,64 +73,68 @@ func Clone(ctx context.Context, dir string, o CloneOptions, opts Options) (*Repo
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, err
 	}
+	r, err := startClone(dir, o.Keys, cfg, roots, opts)
+	if err == nil {
+		r.root = prev
+		var res *PullResult
+		if res, err = r.PullFromServer(ctx, o.Server); err == nil {
+			return r, res, nil
+		}
+		r.Close()
+	}
 	// On failure dir is as it was: removed if Clone made it, emptied if
 	// it was there (and empty) before.
-	fail := func(err error) (*Repo, *PullResult, error) {
-		if created {
-			os.RemoveAll(dir)
-		} else if entries, rerr := os.ReadDir(dir); rerr == nil {
-			for _, e := range entries {
-				os.RemoveAll(filepath.Join(dir, e.Name()))
-			}
+	if created {
+		os.RemoveAll(dir)
+	} else if entries, rerr := os.ReadDir(dir); rerr == nil {
+		for _, e := range entries {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
-		return nil, nil, err
 	}
+	return nil, nil, err
+}
+
+// startClone makes the repository in dir with cfg, the maintainer's keys
+// and the root files fetched, and empty placeholders for snapshot and
+// timestamp until the pull replaces them: every role is there to fetch.
+func startClone(dir string, keyFiles []string, cfg *Config, roots []change, opts Options) (*Repo, error) {
 	unlock, err := lockDir(dir)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	r := newRepo(dir, opts, cfg, unlock)
-	for _, f := range o.Keys {
-		pk, ref, err := r.importKey(f)
-		if err != nil {
-			r.Close()
-			return fail(fmt.Errorf("key %s: %w", f, err))
+	err = func() error {
+		for _, f := range keyFiles {
+			pk, ref, err := r.importKey(f)
+			if err != nil {
+				return fmt.Errorf("key %s: %w", f, err)
+			}
+			cfg.Keys[KeyID(pk)] = ref
 		}
-		cfg.Keys[KeyID(pk)] = ref
-	}
-	// Until the pull replaces them, snapshot and timestamp are empty
-	// placeholders: every role is there to fetch.
-	now := r.opts.Now()
-	snap := metadata.NewSnapshot(now)
-	snap.Meta = map[string]metadata.MetaFile{}
-	sb, err := metadata.New(snap).Encode()
+		now := r.opts.Now()
+		snap := metadata.NewSnapshot(now)
+		snap.Meta = map[string]metadata.MetaFile{}
+		sb, err := metadata.New(snap).Encode()
+		if err != nil {
+			return err
+		}
+		tb, err := metadata.New(metadata.NewTimestamp(now)).Encode()
+		if err != nil {
+			return err
+		}
+		changes := append(roots,
+			change{path: stagedRel(metadata.TypeRoot), data: roots[len(roots)-1].data},
+			change{path: stagedRel(metadata.TypeSnapshot), data: sb},
+			change{path: stagedRel(metadata.TypeTimestamp), data: tb},
+			change{path: configFile, data: cfg.encode()})
+		if err := os.MkdirAll(filepath.Join(dir, targetsDir), 0o755); err != nil {
+			return err
+		}
+		return commitFiles(dir, changes)
+	}()
 	if err != nil {
 		r.Close()
-		return fail(err)
+		return nil, err
 	}
-	tb, err := metadata.New(metadata.NewTimestamp(now)).Encode()
-	if err != nil {
-		r.Close()
-		return fail(err)
-	}
-	changes := append(roots,
-		change{path: stagedRel(metadata.TypeRoot), data: roots[len(roots)-1].data},
-		change{path: stagedRel(metadata.TypeSnapshot), data: sb},
-		change{path: stagedRel(metadata.TypeTimestamp), data: tb},
-		change{path: configFile, data: cfg.encode()})
-	if err := os.MkdirAll(filepath.Join(dir, targetsDir), 0o755); err != nil {
-		r.Close()
-		return fail(err)
-	}
-	if err := commitFiles(dir, changes); err != nil {
-		r.Close()
-		return fail(err)
-	}
-	r.root = prev
-	res, err := r.PullFromServer(ctx, o.Server)
-	if err != nil {
-		r.Close()
-		return fail(err)
-	}
-	return r, res, nil
+	return r, nil
 }

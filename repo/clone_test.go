@@ -106,3 +106,48 @@ func TestServerCloneBins(t *testing.T) {
 	mustGet(t, rc, "pkgs/a", "A")
 	mustGet(t, rc, "pkgs/b", "B")
 }
+
+// TestServerCloneHoldsFewRoles: a clone and a pull of a repository with
+// 256 hashed bins, every one of them changed, hold the bins one at a time:
+// the trust set never holds more than targets and one bin, however many
+// bins the repository has.
+func TestServerCloneHoldsFewRoles(t *testing.T) {
+	_, c, a := newServerRepo(t, repo.InitOptions{Bins: 8})
+	if _, err := a.AddManifest(ctx, strings.NewReader(manifest(3000)), 0, repo.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	publishServer(t, a, c)
+	root1 := mustRead(t, filepath.Join(a.Dir(), "roots", "1.root.json"))
+	b, res, err := repo.Clone(ctx, filepath.Join(t.TempDir(), "clone"), repo.CloneOptions{Server: c, GUN: testGUN, Root: root1}, plainOpts)
+	if err != nil {
+		t.Fatalf("Clone: %v", err)
+	}
+	defer b.Close()
+	if len(res.Roles) != 257 {
+		t.Fatalf("clone fetched %d roles, want targets and 256 bins", len(res.Roles))
+	}
+	if res.MaxRolesHeld != 2 {
+		t.Errorf("clone held up to %d roles at once, want 2 (targets and one bin)", res.MaxRolesHeld)
+	}
+
+	// Every bin changes; the clone pulls them all.
+	m := strings.ReplaceAll(manifest(3000), ".tgz\t", ".tgz-v2\t")
+	if _, err := a.AddManifest(ctx, strings.NewReader(m), 0, repo.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	publishServer(t, a, c)
+	res = pull(t, b, c)
+	if len(res.Roles) != 256 {
+		t.Fatalf("pull fetched %d roles, want the 256 bins", len(res.Roles))
+	}
+	if res.MaxRolesHeld != 2 {
+		t.Errorf("pull held up to %d roles at once, want 2 (targets and one bin)", res.MaxRolesHeld)
+	}
+	st, err := b.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Warnings) != 0 {
+		t.Errorf("status of the pulled clone warns: %q", st.Warnings)
+	}
+}

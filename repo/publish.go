@@ -49,140 +49,207 @@ func (r *Repo) Publish(ctx context.Context, out string) (*PublishResult, error) 
 	if err := r.refreshOnline(ctx, res); err != nil {
 		return nil, err
 	}
-	metaDir := filepath.Join(out, "metadata")
-	published := func(name string) bool {
-		_, err := os.Stat(filepath.Join(metaDir, name))
-		return err == nil
+	p := &publication{r: r, res: res, out: out, metaDir: filepath.Join(out, "metadata"), now: r.opts.Now()}
+	if err := p.checkRoots(); err != nil {
+		return nil, err
 	}
-	var problems []*SignatureProblem
-	// file is a file to publish: a copy of the repository file src.
-	type file struct {
-		name, src string
+	if err := p.checkOnline(); err != nil {
+		return nil, err
 	}
-	var files []file
+	if err := p.checkTargets(); err != nil {
+		return nil, err
+	}
+	if len(p.problems) > 0 {
+		sortProblems(p.problems)
+		return nil, fmt.Errorf("not publishing: %w", &SignatureError{Problems: p.problems})
+	}
+	if len(p.expired) > 0 {
+		return nil, fmt.Errorf("not publishing expired metadata: %s; make the role's keys available and change or re-sign it (rampart repo rotate/sign), or raise its expiry in repo.json", strings.Join(p.expired, "; "))
+	}
+	if err := p.write(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
 
-	// Every root version, each signed by its own keys and its predecessor's.
+// publication carries a Publish through its steps: what it checked, what
+// it found wrong, and the files it is to write.
+type publication struct {
+	r       *Repo
+	res     *PublishResult
+	out     string
+	metaDir string
+	now     time.Time
+
+	problems []*SignatureProblem
+	expired  []string
+	files    []publishFile // versioned metadata files to write
+	parents  map[string]*metadata.Targets
+	todo     []pendingRole // targets roles not yet published
+	snap     *metadata.Metadata[*metadata.Snapshot]
+	online   []publishFile // snapshot and timestamp, written after the targets roles
+
+	rootBytes, tsBytes []byte
+}
+
+// publishFile is a file to publish: a copy of the repository file src
+// under name.
+type publishFile struct {
+	name, src string
+}
+
+func (p *publication) published(name string) bool {
+	_, err := os.Stat(filepath.Join(p.metaDir, name))
+	return err == nil
+}
+
+func (p *publication) checkExpiry(role string, c *metadata.Common) {
+	if c.IsExpired(p.now) {
+		p.expired = append(p.expired, fmt.Sprintf("%s expired at %s", role, c.Expires.Format(time.RFC3339)))
+	}
+}
+
+// checkRoots checks every root version, each signed by its own keys and
+// its predecessor's, and notes those not yet published.
+func (p *publication) checkRoots() error {
+	r := p.r
 	versions, err := r.rootVersions()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var prev *metadata.Metadata[*metadata.Root]
 	for _, v := range versions {
 		b, md, err := r.readRootVersion(v)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		problems = append(problems, r.checkRoot(md, prev)...)
+		p.problems = append(p.problems, r.checkRoot(md, prev)...)
 		name := fmt.Sprintf("%d.root.json", v)
-		if old, err := os.ReadFile(filepath.Join(metaDir, name)); err != nil || !bytes.Equal(old, b) {
-			files = append(files, file{name, filepath.Join(r.dir, rootsDir, name)})
+		if old, err := os.ReadFile(filepath.Join(p.metaDir, name)); err != nil || !bytes.Equal(old, b) {
+			p.files = append(p.files, publishFile{name, filepath.Join(r.dir, rootsDir, name)})
 		}
 		prev = md
 	}
-	rootBytes, err := r.rawRole(metadata.TypeRoot)
-	if err != nil {
-		return nil, err
+	if p.rootBytes, err = r.rawRole(metadata.TypeRoot); err != nil {
+		return err
 	}
-	res.RootVersion = r.root.Signed.Version
-	now := r.opts.Now()
-	var expired []string
-	checkExpiry := func(role string, c *metadata.Common) {
-		if c.IsExpired(now) {
-			expired = append(expired, fmt.Sprintf("%s expired at %s", role, c.Expires.Format(time.RFC3339)))
-		}
-	}
-	checkExpiry("root", &r.root.Signed.Common)
+	p.res.RootVersion = r.root.Signed.Version
+	p.checkExpiry("root", &r.root.Signed.Common)
+	return nil
+}
 
-	// Timestamp, snapshot and the targets roles snapshot lists.
-	tsBytes, err := r.rawRole(metadata.TypeTimestamp)
-	if err != nil {
-		return nil, err
+// checkOnline checks timestamp and snapshot: the timestamp must be for the
+// staged snapshot, and both signed and not expired.
+func (p *publication) checkOnline() error {
+	r := p.r
+	var err error
+	if p.tsBytes, err = r.rawRole(metadata.TypeTimestamp); err != nil {
+		return err
 	}
-	ts, err := metadata.ParseTimestamp(tsBytes)
+	ts, err := metadata.ParseTimestamp(p.tsBytes)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	snapBytes, err := r.rawRole(metadata.TypeSnapshot)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	snap, err := metadata.ParseSnapshot(snapBytes)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	p.snap = snap
 	if m := ts.Signed.SnapshotMeta(); m.Version != snap.Signed.Version || (!m.Hashes.IsZero() && m.Hashes.Verify(snapBytes) != nil) {
-		return nil, fmt.Errorf("the staged timestamp is for snapshot version %d, not the staged snapshot (version %d): make the timestamp key available (repo.json) so that publish can sign a new one, or sign with 'rampart repo sign DIR snapshot'", m.Version, snap.Signed.Version)
+		return fmt.Errorf("the staged timestamp is for snapshot version %d, not the staged snapshot (version %d): make the timestamp key available (repo.json) so that publish can sign a new one, or sign with 'rampart repo sign DIR snapshot'", m.Version, snap.Signed.Version)
 	}
-	parents := map[string]*metadata.Targets{}
+	p.parents = map[string]*metadata.Targets{}
 	for _, role := range []string{metadata.TypeTimestamp, metadata.TypeSnapshot} {
 		var doc metadata.Signed = ts
 		c := &ts.Signed.Common
 		if role == metadata.TypeSnapshot {
 			doc, c = snap, &snap.Signed.Common
 		}
-		rep, _ := r.reportRole(role, doc, parents)
-		if p := r.problem(rep, c.Version); p != nil {
-			problems = append(problems, p)
+		rep, _ := r.reportRole(role, doc, p.parents)
+		if pr := r.problem(rep, c.Version); pr != nil {
+			p.problems = append(p.problems, pr)
 		}
-		checkExpiry(role, c)
+		p.checkExpiry(role, c)
 	}
-	res.SnapshotVer, res.TimestampVer = snap.Signed.Version, ts.Signed.Version
-	// Targets roles not yet published, checked in parallel.
-	var todo []pendingRole
-	for name, m := range snap.Signed.Meta {
+	p.res.SnapshotVer, p.res.TimestampVer = snap.Signed.Version, ts.Signed.Version
+	p.online = []publishFile{
+		{fmt.Sprintf("%d.snapshot.json", snap.Signed.Version), r.stagedPath(metadata.TypeSnapshot)},
+		{fmt.Sprintf("%d.timestamp.json", ts.Signed.Version), r.stagedPath(metadata.TypeTimestamp)},
+	}
+	return nil
+}
+
+// checkTargets checks the targets roles the snapshot lists that are not
+// published yet, in parallel. Published roles were checked then; their
+// expiry is checked again, except for the bins (status reports those),
+// whose thousands of files would make every publish slow.
+func (p *publication) checkTargets() error {
+	r := p.r
+	for name, m := range p.snap.Signed.Meta {
 		role := strings.TrimSuffix(name, ".json")
-		if published(fmt.Sprintf("%d.%s", m.Version, name)) {
-			res.Unchanged++
-			// Published roles were checked then; their expiry is checked
-			// again, except for the bins (status reports those), whose
-			// thousands of files would make every publish slow.
-			if !r.cfg.isBin(role) {
-				if b, err := r.rawRole(role); err == nil {
-					if f, err := readSignedFile(b); err == nil && !f.expires.After(now) {
-						expired = append(expired, fmt.Sprintf("%s expired at %s", role, f.expires.Format(time.RFC3339)))
-					}
-				}
-			}
+		if !p.published(fmt.Sprintf("%d.%s", m.Version, name)) {
+			p.todo = append(p.todo, pendingRole{role, m.Version})
 			continue
 		}
-		todo = append(todo, pendingRole{role, m.Version})
+		p.res.Unchanged++
+		if !r.cfg.isBin(role) {
+			if b, err := r.rawRole(role); err == nil {
+				if f, err := readSignedFile(b); err == nil && !f.expires.After(p.now) {
+					p.expired = append(p.expired, fmt.Sprintf("%s expired at %s", role, f.expires.Format(time.RFC3339)))
+				}
+			}
+		}
 	}
-	p, e, err := r.checkTargetsRoles(todo, parents, now)
+	problems, expired, err := r.checkTargetsRoles(p.todo, p.parents, p.now)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	problems, expired = append(problems, p...), append(expired, e...)
-	if len(problems) > 0 {
-		sortProblems(problems)
-		return nil, fmt.Errorf("not publishing: %w", &SignatureError{Problems: problems})
+	p.problems, p.expired = append(p.problems, problems...), append(p.expired, expired...)
+	for _, t := range p.todo {
+		p.files = append(p.files, publishFile{fmt.Sprintf("%d.%s.json", t.version, t.role), r.stagedPath(t.role)})
 	}
-	if len(expired) > 0 {
-		return nil, fmt.Errorf("not publishing expired metadata: %s; make the role's keys available and change or re-sign it (rampart repo rotate/sign), or raise its expiry in repo.json", strings.Join(expired, "; "))
-	}
-	for _, p := range todo {
-		files = append(files, file{fmt.Sprintf("%d.%s.json", p.version, p.role), r.stagedPath(p.role)})
-	}
-	files = append(files,
-		file{fmt.Sprintf("%d.snapshot.json", snap.Signed.Version), r.stagedPath(metadata.TypeSnapshot)},
-		file{fmt.Sprintf("%d.timestamp.json", ts.Signed.Version), r.stagedPath(metadata.TypeTimestamp)})
+	p.files = append(p.files, p.online...)
+	return nil
+}
 
-	// Targets first, then versioned metadata, then the two entry points.
-	n, kept, err := publishTargets(filepath.Join(r.dir, targetsDir), filepath.Join(out, "targets"))
+// write writes targets first, then versioned metadata, then the two entry
+// points, root.json and timestamp.json, each replaced atomically.
+func (p *publication) write() error {
+	r, res := p.r, p.res
+	n, kept, err := publishTargets(filepath.Join(r.dir, targetsDir), filepath.Join(p.out, "targets"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	res.TargetFiles, res.Unchanged = n, res.Unchanged+kept
-	if err := os.MkdirAll(metaDir, 0o755); err != nil {
-		return nil, err
+	if err := os.MkdirAll(p.metaDir, 0o755); err != nil {
+		return err
 	}
-	// Versioned files are hard links to the repository's files where the
-	// file system allows (staged files are never changed in place, only
-	// replaced), copies otherwise. Either way they get a temporary name
-	// first and their final name once durable: a file that exists under
-	// its final name is complete, so a later publish may skip it.
+	if err := r.writeVersioned(p.metaDir, p.files); err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(p.metaDir, "root.json"), p.rootBytes, 0o644); err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(p.metaDir, "timestamp.json"), p.tsBytes, 0o644); err != nil {
+		return err
+	}
+	res.MetadataFiles = len(p.files) + 2
+	return syncDir(p.metaDir)
+}
+
+// writeVersioned writes versioned files into metaDir: hard links to the
+// repository's files where the file system allows (staged files are never
+// changed in place, only replaced), copies otherwise. Either way they get
+// a temporary name first and their final name once durable: a file that
+// exists under its final name is complete, so a later publish may skip it.
+func (r *Repo) writeVersioned(metaDir string, files []publishFile) error {
 	bar := newCountBar(r.opts.Progress, len(files), "writing metadata")
 	tmpNames := make([]string, len(files))
-	err = parallel(len(files), func(i int) error {
+	err := parallel(len(files), func(i int) error {
 		bar.Add(1)
 		tmpNames[i] = filepath.Join(metaDir, ".tmp-"+files[i].name)
 		os.Remove(tmpNames[i])
@@ -213,17 +280,8 @@ func (r *Repo) Publish(ctx context.Context, out string) (*PublishResult, error) 
 				os.Remove(n)
 			}
 		}
-		return nil, err
 	}
-	if err := writeAtomic(filepath.Join(metaDir, "root.json"), rootBytes, 0o644); err != nil {
-		return nil, err
-	}
-	if err := writeAtomic(filepath.Join(metaDir, "timestamp.json"), tsBytes, 0o644); err != nil {
-		return nil, err
-	}
-	res.MetadataFiles = len(files) + 2
-	return res, syncDir(metaDir)
-
+	return err
 }
 
 // makeBins makes the hashed bins that no change has made yet, empty, so
@@ -393,12 +451,15 @@ func sortProblems(ps []*SignatureProblem) {
 // threshold, about to expire, or out of step, and their keys are at hand.
 func (r *Repo) refreshOnline(ctx context.Context, res *PublishResult) error {
 	now := r.opts.Now()
+	// A role's keys are loaded (which may cost a passphrase and a key
+	// derivation) only when the role needs signing again.
+	atHand := func(role string) bool {
+		signers, _ := r.signersFor(ctx, r.root.Signed.Roles[role].KeyIDs)
+		return len(signers) > 0
+	}
 	need := func(role string, c *metadata.Common, doc metadata.Signed) bool {
-		if signers, _ := r.signersFor(ctx, r.root.Signed.Roles[role].KeyIDs); len(signers) == 0 {
-			return false
-		}
 		rep, _ := r.root.Signed.ReportRole(role, doc)
-		return !rep.Met() || c.Expires.Sub(now) < r.cfg.ExpiryFor(role)/2
+		return (!rep.Met() || c.Expires.Sub(now) < r.cfg.ExpiryFor(role)/2) && atHand(role)
 	}
 	snap, err := r.readSnapshot()
 	if err != nil {
@@ -411,11 +472,9 @@ func (r *Repo) refreshOnline(ctx context.Context, res *PublishResult) error {
 	snapBytes, _ := r.rawRole(metadata.TypeSnapshot)
 	forceSnap := need(metadata.TypeSnapshot, &snap.Signed.Common, snap)
 	m := ts.Signed.SnapshotMeta()
-	forceTime := need(metadata.TypeTimestamp, &ts.Signed.Common, ts) ||
-		m.Version != snap.Signed.Version || (!m.Hashes.IsZero() && m.Hashes.Verify(snapBytes) != nil)
-	if signers, _ := r.signersFor(ctx, r.root.Signed.Roles[metadata.TypeTimestamp].KeyIDs); len(signers) == 0 {
-		forceTime = false
-	}
+	forceTime := (need(metadata.TypeTimestamp, &ts.Signed.Common, ts) ||
+		m.Version != snap.Signed.Version || (!m.Hashes.IsZero() && m.Hashes.Verify(snapBytes) != nil)) &&
+		atHand(metadata.TypeTimestamp)
 	if !forceSnap && !forceTime {
 		return nil
 	}

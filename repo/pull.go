@@ -30,6 +30,10 @@ type PullResult struct {
 	// each with its expiry: pulled all the same, so that they can be
 	// renewed (see serverread.go).
 	Expired []string
+	// MaxRolesHeld is the most targets roles the pull held, checked, in
+	// memory at once: the delegated roles a walk needs as delegators, and
+	// one hashed bin at a time, however many bins there are.
+	MaxRolesHeld int
 }
 
 // PullFromServer brings the repository up to date with its metadata
@@ -48,90 +52,91 @@ func (r *Repo) PullFromServer(ctx context.Context, c MetadataServer) (*PullResul
 	if sc == nil {
 		return nil, fmt.Errorf("%s does not publish to a metadata server (its repo.json names none): there is nothing to pull from", r.dir)
 	}
-	gun := sc.GUN
-	res := &PullResult{}
+	p := &puller{r: r, c: c, gun: sc.GUN, res: &PullResult{}}
 
 	// Root: every version the server has beyond ours, each checked
 	// against the one before it.
-	set, changes, current, err := r.pullRoots(ctx, c, gun, res)
-	if err != nil {
+	var err error
+	if p.set, p.changes, p.current, err = r.pullRoots(ctx, c, p.gun, p.res); err != nil {
 		return nil, err
 	}
-	local := r.root.Signed.Version
 
 	// Timestamp and snapshot, checked against the server's root.
-	if err := r.loadServerSnapshot(ctx, c, gun, set); err != nil {
+	if err := r.loadServerSnapshot(ctx, c, p.gun, p.set); err != nil {
 		return nil, err
 	}
-	serverMeta := set.Snapshot().Signed.Meta
+	p.serverMeta = p.set.Snapshot().Signed.Meta
 	snap, err := r.readSnapshot()
 	if err != nil {
 		return nil, err
 	}
-	localMeta := snap.Signed.Meta
-	pull, err := r.rolesToPull(serverMeta, localMeta, res)
-	if err != nil {
+	p.localMeta = snap.Signed.Meta
+	if p.pull, err = r.rolesToPull(p.serverMeta, p.localMeta, p.res); err != nil {
 		return nil, err
 	}
-	if len(pull) == 0 && len(res.RootVersions) == 0 {
-		res.UpToDate = true
-		res.Expired = expiredRoles(set)
-		return res, nil
+	if len(p.pull) == 0 && len(p.res.RootVersions) == 0 {
+		p.res.UpToDate = true
+		p.res.Expired = expiredRoles(p.set)
+		return p.res, nil
 	}
+	return p.commit(ctx)
+}
 
-	// The roles to pull, fetched in parallel (thousands of bins), then
-	// checked against their delegators.
-	fetched, err := r.fetchRoles(ctx, c, gun, pull, serverMeta)
-	if err != nil {
-		return nil, err
-	}
-	parentOf, err := r.loadServerRoles(ctx, c, gun, set, pull, fetched, localMeta)
-	if err != nil {
-		return nil, err
-	}
-	for _, role := range pull {
-		t := set.Targets(role)
-		if t == nil {
-			return nil, fmt.Errorf("the server's snapshot lists %s, but no role of the server's delegates to it", role)
-		}
-		changes = append(changes, change{path: stagedRel(role), data: t.Raw})
-		res.Roles = append(res.Roles, role)
-	}
-	res.Expired = expiredRoles(set)
+// puller carries a PullFromServer through its steps.
+type puller struct {
+	r   *Repo
+	c   MetadataServer
+	gun string
+	res *PullResult
 
-	// One commit: the fetched files as they are, repo.json with the
-	// delegations others made, and snapshot and timestamp: the server's
-	// when this copy has nothing of its own left, otherwise the staged
-	// snapshot with the pulled versions, signed again with the keys at
-	// hand (a new timestamp follows).
-	merged := len(res.Ahead) > 0 || local > current
-	if !merged {
-		changes = append(changes,
-			change{path: stagedRel(metadata.TypeSnapshot), data: set.Snapshot().Raw},
-			change{path: stagedRel(metadata.TypeTimestamp), data: set.Timestamp().Raw})
-	}
+	set        *trust.Set
+	changes    []change // root files to write
+	current    int64    // the server's root version
+	serverMeta map[string]metadata.MetaFile
+	localMeta  map[string]metadata.MetaFile
+	pull       []string // roles newer on the server
+	// succinct are the hashed bins the server's targets delegates to.
+	succinct *metadata.SuccinctRoles
+}
+
+// commit fetches, checks and writes the roles to pull, and snapshot and
+// timestamp, in one commit: the fetched files as they are, repo.json with
+// the delegations others made, and snapshot and timestamp: the server's
+// when this copy has nothing of its own left, otherwise the staged
+// snapshot with the pulled versions, signed again with the keys at hand
+// (a new timestamp follows).
+func (p *puller) commit(ctx context.Context) (*PullResult, error) {
+	r, res := p.r, p.res
+	local := r.root.Signed.Version
+	merged := len(res.Ahead) > 0 || local > p.current
 	oldRoot := r.root
-	if local < current {
-		r.root = set.Root().Metadata // the keys a new snapshot is signed with
+	if local < p.current {
+		r.root = p.set.Root().Metadata // the keys a new snapshot is signed with
 	}
-	err = r.updateSigned(ctx, func(tx *Tx) (signedFiles, error) {
-		signed := signedFiles{files: changes}
-		cfg := tx.Config()
-		if td := set.Targets(metadata.TypeTargets); cfg.Bins == nil && td != nil && td.Signed.Delegations != nil && td.Signed.Delegations.Succinct != nil {
-			sr := td.Signed.Delegations.Succinct // hashed bins made elsewhere
-			cfg.Bins = &BinsConfig{Bits: sr.BitLength, Prefix: sr.NamePrefix}
+	err := r.updateSigned(ctx, func(tx *Tx) (signedFiles, error) {
+		j, err := tx.journal()
+		if err != nil {
+			return signedFiles{}, err
 		}
-		for role, p := range parentOf {
-			if !cfg.isBin(role) {
-				if _, ok := cfg.Delegations[role]; !ok {
-					cfg.Delegations[role] = p
-				}
-			}
+		parentOf, err := p.pullRoles(ctx, j)
+		if err != nil {
+			return signedFiles{}, err
 		}
+		signed := signedFiles{files: p.changes}
+		for _, role := range res.Roles {
+			signed.streamed = append(signed.streamed, stagedRel(role))
+		}
+		res.Expired = expiredRoles(p.set)
+		if !merged {
+			signed.files = append(signed.files,
+				change{path: stagedRel(metadata.TypeSnapshot), data: p.set.Snapshot().Raw},
+				change{path: stagedRel(metadata.TypeTimestamp), data: p.set.Timestamp().Raw})
+		}
+		p.recordDelegations(tx.Config(), parentOf)
 		if merged {
 			signed.versions = map[string]int64{}
 			for _, role := range res.Roles {
-				signed.versions[role] = serverMeta[role+".json"].Version
+				signed.versions[role] = p.serverMeta[role+".json"].Version
 			}
 			signed.renew = true
 		}
@@ -142,6 +147,21 @@ func (r *Repo) PullFromServer(ctx context.Context, c MetadataServer) (*PullResul
 		return nil, err
 	}
 	return res, nil
+}
+
+// recordDelegations records in cfg the hashed bins and the delegations
+// made elsewhere that the pull reached.
+func (p *puller) recordDelegations(cfg *Config, parentOf map[string]string) {
+	if cfg.Bins == nil && p.succinct != nil {
+		cfg.Bins = &BinsConfig{Bits: p.succinct.BitLength, Prefix: p.succinct.NamePrefix}
+	}
+	for role, parent := range parentOf {
+		if !cfg.isBin(role) {
+			if _, ok := cfg.Delegations[role]; !ok {
+				cfg.Delegations[role] = parent
+			}
+		}
+	}
 }
 
 // pullRoots starts the trust rules from the server's current root: this
@@ -223,76 +243,100 @@ func (r *Repo) rolesToPull(serverMeta, localMeta map[string]metadata.MetaFile, r
 	return pull, nil
 }
 
-// fetchRoles reads the roles to pull from the server, in parallel, each
-// within the length the server's snapshot lists for it.
-func (r *Repo) fetchRoles(ctx context.Context, c MetadataServer, gun string, pull []string, serverMeta map[string]metadata.MetaFile) (map[string][]byte, error) {
-	fetched := map[string][]byte{}
-	var mu sync.Mutex
-	bar := newCountBar(r.opts.Progress, len(pull), "fetching roles")
-	defer bar.Finish()
-	err := parallel(len(pull), func(i int) error {
-		role := pull[i]
-		m := serverMeta[role+".json"]
-		data, err := fetchMeta(ctx, c, gun, fmt.Sprintf("%d.%s.json", m.Version, role), m, maxServerSnapshotBytes)
-		if err != nil {
-			return err
+// pullRoles fetches the roles to pull, checks each as a client checks it
+// against its delegator as the server has it, and writes it into j as it
+// arrives. Delegated roles are walked from targets down (trust.Walk) and
+// kept while the walk may need them as delegators; hashed bins, which
+// delegate nothing, are then fetched in parallel, and each is released
+// once checked and written, so that a pull of thousands of bins holds a
+// bounded number of them (PullResult.MaxRolesHeld). It records the roles
+// pulled in the result and returns the delegator of each role reached.
+func (p *puller) pullRoles(ctx context.Context, j *journal) (map[string]string, error) {
+	parentOf, bins, err := p.walkDelegations(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.pullBins(ctx, j, bins); err != nil {
+		return nil, err
+	}
+	for _, role := range p.pull {
+		if _, ok := parentOf[role]; !ok && role != metadata.TypeTargets {
+			return nil, fmt.Errorf("the server's snapshot lists %s, but no role of the server's delegates to it", role)
 		}
-		mu.Lock()
-		fetched[role] = data
-		mu.Unlock()
-		bar.Add(1)
-		return nil
-	})
-	return fetched, err
+		p.res.Roles = append(p.res.Roles, role)
+	}
+	return parentOf, nil
 }
 
-// loadServerRoles loads the roles to pull into set, each checked as a
-// client checks it against its delegator as the server has it, walking the
-// delegations from targets down (trust.Walk). A delegator not pulled comes
-// from this copy when it has the server's version, from the server
-// otherwise; hashed bins not pulled are not read. It returns the delegator
-// of each role reached.
-func (r *Repo) loadServerRoles(ctx context.Context, c MetadataServer, gun string, set *trust.Set, pull []string, fetched map[string][]byte, localMeta map[string]metadata.MetaFile) (map[string]string, error) {
-	serverMeta := set.Snapshot().Signed.Meta
-	parentOf := map[string]string{}
+// fetch reads role from the server, within the length its snapshot lists.
+func (p *puller) fetch(ctx context.Context, role string) ([]byte, error) {
+	m := p.serverMeta[role+".json"]
+	return fetchMeta(ctx, p.c, p.gun, fmt.Sprintf("%d.%s.json", m.Version, role), m, maxServerSnapshotBytes)
+}
+
+// held notes how many roles the trust set holds.
+func (p *puller) held() {
+	p.res.MaxRolesHeld = max(p.res.MaxRolesHeld, p.set.TargetsHeld())
+}
+
+// walkDelegations loads targets and the roles it delegates to by name into
+// the trust set, walking down from targets. A role to pull is fetched and
+// written into j; a delegator not pulled comes from this copy when it has
+// the server's version, from the server otherwise. The hashed bins to
+// pull are returned with their delegator, not loaded.
+func (p *puller) walkDelegations(ctx context.Context, j *journal) (parentOf map[string]string, bins [][2]string, err error) {
+	parentOf = map[string]string{}
+	toPull := map[string]bool{}
+	for _, role := range p.pull {
+		toPull[role] = true
+	}
 	load := func(role, parent string) (*metadata.Targets, error) {
 		if _, ok := parentOf[role]; !ok && role != metadata.TypeTargets {
 			parentOf[role] = parent
 		}
-		if set.Targets(role) == nil {
-			m := serverMeta[role+".json"]
+		var data []byte
+		if p.set.Targets(role) == nil {
 			var err error
-			data, ok := fetched[role]
 			switch {
-			case ok:
-			case localMeta[role+".json"].Version == m.Version:
-				data, err = r.rawRole(role)
+			case toPull[role]:
+				data, err = p.fetch(ctx, role)
+			case p.localMeta[role+".json"].Version == p.serverMeta[role+".json"].Version:
+				data, err = p.r.rawRole(role)
 			default: // a delegator staged here ahead of the server
-				data, err = fetchMeta(ctx, c, gun, fmt.Sprintf("%d.%s.json", m.Version, role), m, maxServerSnapshotBytes)
+				data, err = p.fetch(ctx, role)
 			}
 			if err != nil {
 				return nil, err
 			}
-			fetched[role] = data
 		}
-		if err := set.UpdateTargets(role, parent, fetched[role]); err != nil {
-			return nil, refused(c, gun, err)
+		if err := p.set.UpdateTargets(role, parent, data); err != nil {
+			return nil, refused(p.c, p.gun, err)
 		}
-		return set.Targets(role).Signed, nil
+		p.held()
+		if toPull[role] && data != nil {
+			if err := j.write(stagedRel(role), data); err != nil {
+				return nil, err
+			}
+		}
+		return p.set.Targets(role).Signed, nil
 	}
 	visit := func(role string, doc *metadata.Targets) (trust.Next, error) {
 		var next trust.Next
 		switch d := doc.Delegations; {
 		case d == nil:
-		case d.Succinct != nil: // only the bins pulled
-			for _, name := range pull {
-				if d.Succinct.IsBin(name) {
-					next.Roles = append(next.Roles, name)
+		case d.Succinct != nil: // only the bins pulled, loaded afterwards
+			if role == metadata.TypeTargets {
+				p.succinct = d.Succinct
+			}
+			for _, name := range p.pull {
+				if _, seen := parentOf[name]; !seen && d.Succinct.IsBin(name) {
+					bins = append(bins, [2]string{name, role})
+					parentOf[name] = role
 				}
 			}
 		default: // every role the server's snapshot lists
 			for _, dr := range d.Roles {
-				if _, ok := serverMeta[dr.Name+".json"]; ok {
+				if _, ok := p.serverMeta[dr.Name+".json"]; ok {
 					next.Roles = append(next.Roles, dr.Name)
 				}
 			}
@@ -300,7 +344,36 @@ func (r *Repo) loadServerRoles(ctx context.Context, c MetadataServer, gun string
 		return next, nil
 	}
 	if err := trust.Walk(0, load, visit); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return parentOf, nil
+	return parentOf, bins, nil
+}
+
+// pullBins fetches the hashed bins to pull in parallel (each with its
+// delegator), checks each against its delegator in the trust set, writes
+// it into j and releases it.
+func (p *puller) pullBins(ctx context.Context, j *journal, bins [][2]string) error {
+	var mu sync.Mutex // the trust set is not safe for concurrent use
+	bar := newCountBar(p.r.opts.Progress, len(bins), "fetching roles")
+	defer bar.Finish()
+	return parallel(len(bins), func(i int) error {
+		role, parent := bins[i][0], bins[i][1]
+		data, err := p.fetch(ctx, role)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		if err := p.set.UpdateTargets(role, parent, data); err != nil {
+			mu.Unlock()
+			return refused(p.c, p.gun, err)
+		}
+		p.held()
+		p.set.Release(role)
+		mu.Unlock()
+		if err := j.write(stagedRel(role), data); err != nil {
+			return err
+		}
+		bar.Add(1)
+		return nil
+	})
 }

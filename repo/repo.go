@@ -328,6 +328,52 @@ type Tx struct {
 	// signed are the files signed elsewhere that the function of
 	// updateSigned returned.
 	signed signedFiles
+	// binAdds are targets placed in hashed bins and not yet inserted:
+	// each such bin is read, completed and encoded when the transaction
+	// commits it (or looks at it, see settle).
+	binAdds map[string][]binTarget
+}
+
+// placeInBin adds targets to the hashed bin role, to be inserted when the
+// bin is committed.
+func (tx *Tx) placeInBin(role string, ts []binTarget) {
+	if tx.binAdds == nil {
+		tx.binAdds = map[string][]binTarget{}
+	}
+	if cur := tx.binAdds[role]; cur != nil {
+		ts = append(cur, ts...)
+	}
+	tx.binAdds[role] = ts
+}
+
+// settle inserts the targets placed in bin role into its document, for a
+// transaction that looks at the bin before committing it.
+func (tx *Tx) settle(role string) error {
+	adds, ok := tx.binAdds[role]
+	if !ok {
+		return nil
+	}
+	delete(tx.binAdds, role)
+	t, err := tx.Targets(role)
+	if err != nil {
+		return err
+	}
+	insertPlaced(t, adds)
+	return nil
+}
+
+// insertPlaced inserts targets placed in a bin into its document.
+func insertPlaced(t *metadata.Targets, adds []binTarget) {
+	if len(t.Targets) < len(adds) {
+		m := make(map[string]metadata.TargetFile, len(t.Targets)+len(adds))
+		for k, v := range t.Targets {
+			m[k] = v
+		}
+		t.Targets = m
+	}
+	for i := range adds {
+		t.Targets[adds[i].path] = adds[i].targetFile()
+	}
 }
 
 // signedFiles are files a transaction writes as they are, signed
@@ -338,6 +384,10 @@ type signedFiles struct {
 	files    []change
 	versions map[string]int64
 	renew    bool
+	// streamed are the paths of files signed elsewhere that the
+	// function already wrote into the journal (Tx.journal) as they
+	// arrived, instead of holding them for the commit.
+	streamed []string
 }
 
 // noteUnsigned records a role committed with fewer signatures than it
@@ -435,15 +485,26 @@ func (r *Repo) updateSigned(ctx context.Context, fn func(tx *Tx) (signedFiles, e
 // creating a file is slow, a commit of thousands of bins then overlaps
 // that work with reading and placing targets.
 func (tx *Tx) reserve(n int) error {
+	j, err := tx.journal()
+	if err != nil {
+		return err
+	}
+	j.reserve(n)
+	return nil
+}
+
+// journal returns the transaction's journal, beginning it if needed, for
+// a change that writes files as it goes instead of holding them until the
+// commit.
+func (tx *Tx) journal() (*journal, error) {
 	if tx.j == nil {
 		j, err := beginJournal(tx.r.dir, tx.r.commitHook)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		tx.j = j
 	}
-	tx.j.reserve(n)
-	return nil
+	return tx.j, nil
 }
 
 // Config returns the configuration for editing.
@@ -476,6 +537,9 @@ func (tx *Tx) currentRoot() *metadata.Root {
 // Targets returns the document of a targets role (targets, a delegated
 // role or a bin) for editing.
 func (tx *Tx) Targets(role string) (*metadata.Targets, error) {
+	if err := tx.settle(role); err != nil {
+		return nil, err
+	}
 	if md, ok := tx.edited[role]; ok {
 		return md.Signed, nil
 	}
@@ -500,6 +564,9 @@ func (tx *Tx) Targets(role string) (*metadata.Targets, error) {
 // Peek returns the document of a targets role as the transaction sees it,
 // for reading only.
 func (tx *Tx) Peek(role string) (*metadata.Targets, error) {
+	if err := tx.settle(role); err != nil {
+		return nil, err
+	}
 	if md, ok := tx.edited[role]; ok {
 		return md.Signed, nil
 	}
@@ -614,251 +681,329 @@ func (tx *Tx) signersFor(cache signerCache, ids []string) ([]keys.Signer, error)
 	return s, nil
 }
 
-func (tx *Tx) stamp(c *metadata.Common, role string, version int64) {
-	c.Version = version
-	c.Expires = tx.r.opts.Now().Add(tx.cfg.ExpiryFor(role)).UTC().Truncate(time.Second)
-}
-
-// encodeSigned returns the file of md, which signAll has just signed. It
-// builds the file around the bytes the signatures cover instead of calling
-// Encode, which would encode the document a second time to check that it
-// has not changed since it was signed (it has not: signAll just signed
-// it). Documents with members this package does not write go through
-// Encode.
-func encodeSigned[T metadata.Role](md *metadata.Metadata[T]) ([]byte, error) {
-	if len(md.Signatures) == 0 || len(md.Unknown) > 0 {
-		return md.Encode()
-	}
-	for _, s := range md.Signatures {
-		if len(s.Unknown) > 0 {
-			return md.Encode()
+// loadSigners loads the keys at hand of roles now, as the commit would
+// load them later.
+func (tx *Tx) loadSigners(roles ...string) error {
+	for _, role := range roles {
+		ids, _, _, err := tx.roleKeys(role)
+		if err != nil {
+			return err
 		}
-	}
-	return envelope(md.SignedBytes(), md.Signatures), nil
-}
-
-func signAll[T metadata.Role](ctx context.Context, md *metadata.Metadata[T], signers []keys.Signer) error {
-	md.ClearSignatures()
-	for _, s := range signers {
-		if _, err := md.Sign(ctx, s); err != nil {
+		if _, err := tx.r.signersWith(tx.ctx, tx.cfg, ids); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// commit finishes the transaction.
+func (tx *Tx) stamp(c *metadata.Common, role string, version int64) {
+	c.Version = version
+	c.Expires = tx.r.opts.Now().Add(tx.cfg.ExpiryFor(role)).UTC().Truncate(time.Second)
+}
+
+// commit finishes the transaction: root, then the targets roles, then
+// snapshot and timestamp, all written into one journal and committed at
+// once.
 func (tx *Tx) commit() error {
-	r, ctx := tx.r, tx.ctx
-	cache := signerCache{}
-	keep := map[string][]byte{} // new staged bytes of the roles kept in memory
-
-	// Root, with every key of the old and new root role.
-	var rootBytes []byte
-	if tx.root != nil {
-		old := r.root.Signed
-		if tx.resignRoot || !sameRoot(r.root, tx.root) {
-			// Top-level roles whose keys changed are signed again by
-			// their new keys.
-			for _, name := range []string{metadata.TypeTargets, metadata.TypeSnapshot, metadata.TypeTimestamp} {
-				if !slices.Equal(old.Roles[name].KeyIDs, tx.root.Signed.Roles[name].KeyIDs) ||
-					old.Roles[name].Threshold != tx.root.Signed.Roles[name].Threshold {
-					if err := tx.Resign(name); err != nil {
-						return err
-					}
-				}
-			}
-			tx.stamp(&tx.root.Signed.Common, metadata.TypeRoot, old.Version+1)
-			ids := slices.Clone(old.Roles[metadata.TypeRoot].KeyIDs)
-			for _, id := range tx.root.Signed.Roles[metadata.TypeRoot].KeyIDs {
-				if !slices.Contains(ids, id) {
-					ids = append(ids, id)
-				}
-			}
-			signers, err := r.signersWith(ctx, tx.cfg, ids)
-			if err != nil {
-				return err
-			}
-			newRK, oldRK := tx.root.Signed.Roles[metadata.TypeRoot], old.Roles[metadata.TypeRoot]
-			tx.noteUnsigned(metadata.TypeRoot, countIn(signers, newRK.KeyIDs), newRK.Threshold, newRK.KeyIDs)
-			if n := countIn(signers, oldRK.KeyIDs); n < oldRK.Threshold {
-				tx.pending = append(tx.pending, fmt.Sprintf("root version %d has %d of the %d signatures it needs from the keys of root version %d; sign it with 'rampart repo sign %s root --key KEYFILE'",
-					old.Version+1, n, oldRK.Threshold, old.Version, r.dir))
-			}
-			if err := signAll(ctx, tx.root, signers); err != nil {
-				return err
-			}
-			if rootBytes, err = tx.root.Encode(); err != nil {
-				return err
-			}
-		} else {
-			tx.root = nil
-		}
+	c := &committer{tx: tx, cache: signerCache{}, keep: map[string][]byte{}}
+	if err := c.signRoot(); err != nil {
+		return err
 	}
-
-	// Targets roles: versions and signers first (loading a key may ask
-	// for a passphrase), then encoding, signing and writing in parallel,
-	// dropping each role from memory once written.
-	names := make([]string, 0, len(tx.edited))
-	for name := range tx.edited {
-		names = append(names, name)
+	if err := c.prepareTargets(); err != nil {
+		return err
 	}
-	slices.Sort(names)
-	mds := make([]*metadata.Metadata[*metadata.Targets], len(names))
-	signers := make([][]keys.Signer, len(names))
-	versions := make([]int64, len(names))
-	for i, name := range names {
-		ids, _, threshold, err := tx.roleKeys(name)
-		if err != nil {
-			return err
-		}
-		if signers[i], err = tx.signersFor(cache, ids); err != nil {
-			return err
-		}
-		tx.noteUnsigned(name, len(signers[i]), threshold, ids)
-		md := tx.edited[name]
-		v := int64(1)
-		if !tx.created[name] {
-			v = md.Signed.Version + 1
-		}
-		tx.stamp(&md.Signed.Common, name, v)
-		mds[i], versions[i] = md, v
+	j, err := tx.journal()
+	if err != nil {
+		return err
 	}
-	tx.edited, tx.read = nil, nil
-
-	j := tx.j
-	var err error
-	if j == nil {
-		if j, err = beginJournal(r.dir, r.commitHook); err != nil {
-			return err
-		}
-	}
+	c.j = j
 	committed := false
 	defer func() {
 		if !committed {
 			j.abort()
 		}
 	}()
-	if rootBytes != nil {
-		if err := j.write(stagedRel(metadata.TypeRoot), rootBytes); err != nil {
-			return err
-		}
-		if err := j.write(fmt.Sprintf("%s/%d.root.json", rootsDir, tx.root.Signed.Version), rootBytes); err != nil {
-			return err
-		}
-		keep[metadata.TypeRoot] = rootBytes
-	}
-	var keepMu sync.Mutex
-	fresh := make([]freshRole, len(names))
-	bar := newCountBar(r.opts.Progress, len(names), "signing roles")
-	err = parallel(len(names), func(i int) error {
-		md := mds[i]
-		b, signedBy, err := signTargets(ctx, md, signers[i])
-		if err != nil {
-			return fmt.Errorf("role %s: %w", names[i], err)
-		}
-		fresh[i] = freshRole{version: md.Signed.Version, expires: md.Signed.Expires, signedBy: signedBy}
-		mds[i] = nil
-		if err := j.write(stagedRel(names[i]), b); err != nil {
-			return err
-		}
-		if !tx.cfg.isBin(names[i]) {
-			keepMu.Lock()
-			keep[names[i]] = b
-			keepMu.Unlock()
-		}
-		bar.Add(1)
-		return nil
-	})
-	bar.Finish()
-	if err != nil {
+	if err := c.writeAll(); err != nil {
 		return err
-	}
-
-	// Snapshot lists the version of every targets role.
-	var snapBytes []byte
-	if len(names) > 0 || tx.forceSnap {
-		snap, err := r.readSnapshot()
-		if err != nil {
-			return err
-		}
-		for role, v := range tx.signed.versions {
-			snap.Signed.Meta[role+".json"] = metadata.MetaFile{Version: v}
-		}
-		for i, name := range names {
-			snap.Signed.Meta[name+".json"] = metadata.MetaFile{Version: versions[i]}
-		}
-		tx.stamp(&snap.Signed.Common, metadata.TypeSnapshot, snap.Signed.Version+1)
-		ids, _, threshold, _ := tx.roleKeys(metadata.TypeSnapshot)
-		s, err := tx.signersFor(cache, ids)
-		if err != nil {
-			return err
-		}
-		tx.noteUnsigned(metadata.TypeSnapshot, len(s), threshold, ids)
-		if err := signAll(ctx, snap, s); err != nil {
-			return err
-		}
-		if snapBytes, err = snap.Encode(); err != nil {
-			return err
-		}
-		if err := j.write(stagedRel(metadata.TypeSnapshot), snapBytes); err != nil {
-			return err
-		}
-		keep[metadata.TypeSnapshot] = snapBytes
-	}
-
-	// Timestamp points at snapshot.
-	if snapBytes != nil || tx.forceTime {
-		if snapBytes == nil {
-			if snapBytes, err = r.rawRole(metadata.TypeSnapshot); err != nil {
-				return err
-			}
-		}
-		b, err := tx.timestampFor(cache, snapBytes)
-		if err != nil {
-			return err
-		}
-		if err := j.write(stagedRel(metadata.TypeTimestamp), b); err != nil {
-			return err
-		}
-		keep[metadata.TypeTimestamp] = b
-	}
-
-	for _, c := range tx.signed.files {
-		if err := j.write(c.path, c.data); err != nil {
-			return err
-		}
-	}
-	if tx.cfgChanged {
-		if err := j.write(configFile, tx.cfg.encode()); err != nil {
-			return err
-		}
 	}
 	committed = true
 	if err := j.commit(); err != nil {
 		return err
 	}
+	return c.refresh()
+}
 
-	// The commit is done: refresh what the repository holds in memory.
+// committer carries a commit through its steps.
+type committer struct {
+	tx    *Tx
+	j     *journal
+	cache signerCache
+	keep  map[string][]byte // new staged bytes of the roles kept in memory
+
+	rootBytes []byte // the new root, or nil
+	// The targets roles to commit, by name: their documents (nil for a
+	// bin read only when it is written), signers, new versions, and what
+	// the Repo remembers of them.
+	names    []string
+	mds      []*metadata.Metadata[*metadata.Targets]
+	adds     [][]binTarget
+	signers  [][]keys.Signer
+	versions []int64
+	fresh    []freshRole
+}
+
+// signRoot signs an edited root with every key of the old and new root
+// role; a root that did not change is dropped.
+func (c *committer) signRoot() error {
+	tx, r := c.tx, c.tx.r
+	if tx.root == nil {
+		return nil
+	}
+	old := r.root.Signed
+	if !tx.resignRoot && sameRoot(r.root, tx.root) {
+		tx.root = nil
+		return nil
+	}
+	// Top-level roles whose keys changed are signed again by their new
+	// keys.
+	for _, name := range []string{metadata.TypeTargets, metadata.TypeSnapshot, metadata.TypeTimestamp} {
+		if !slices.Equal(old.Roles[name].KeyIDs, tx.root.Signed.Roles[name].KeyIDs) ||
+			old.Roles[name].Threshold != tx.root.Signed.Roles[name].Threshold {
+			if err := tx.Resign(name); err != nil {
+				return err
+			}
+		}
+	}
+	tx.stamp(&tx.root.Signed.Common, metadata.TypeRoot, old.Version+1)
+	ids := slices.Clone(old.Roles[metadata.TypeRoot].KeyIDs)
+	for _, id := range tx.root.Signed.Roles[metadata.TypeRoot].KeyIDs {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	signers, err := r.signersWith(tx.ctx, tx.cfg, ids)
+	if err != nil {
+		return err
+	}
+	newRK, oldRK := tx.root.Signed.Roles[metadata.TypeRoot], old.Roles[metadata.TypeRoot]
+	tx.noteUnsigned(metadata.TypeRoot, countIn(signers, newRK.KeyIDs), newRK.Threshold, newRK.KeyIDs)
+	if n := countIn(signers, oldRK.KeyIDs); n < oldRK.Threshold {
+		tx.pending = append(tx.pending, fmt.Sprintf("root version %d has %d of the %d signatures it needs from the keys of root version %d; sign it with 'rampart repo sign %s root --key KEYFILE'",
+			old.Version+1, n, oldRK.Threshold, old.Version, r.dir))
+	}
+	c.rootBytes, err = tx.root.SignEncode(tx.ctx, signers)
+	return err
+}
+
+// prepareTargets finds the signers of every targets role to commit (loading
+// a key may ask for a passphrase, so this comes before the parallel work)
+// and the versions of those already in memory.
+func (c *committer) prepareTargets() error {
+	tx := c.tx
+	c.names = make([]string, 0, len(tx.edited)+len(tx.binAdds))
+	for name := range tx.edited {
+		c.names = append(c.names, name)
+	}
+	for name := range tx.binAdds {
+		if _, ok := tx.edited[name]; !ok {
+			c.names = append(c.names, name)
+		}
+	}
+	slices.Sort(c.names)
+	n := len(c.names)
+	c.mds, c.adds = make([]*metadata.Metadata[*metadata.Targets], n), make([][]binTarget, n)
+	c.signers, c.versions, c.fresh = make([][]keys.Signer, n), make([]int64, n), make([]freshRole, n)
+	for i, name := range c.names {
+		ids, _, threshold, err := tx.roleKeys(name)
+		if err != nil {
+			return err
+		}
+		if c.signers[i], err = tx.signersFor(c.cache, ids); err != nil {
+			return err
+		}
+		tx.noteUnsigned(name, len(c.signers[i]), threshold, ids)
+		c.mds[i], c.adds[i] = tx.edited[name], tx.binAdds[name]
+	}
+	tx.edited, tx.read, tx.binAdds = nil, nil, nil
+	return nil
+}
+
+// writeAll writes every new file into the journal.
+func (c *committer) writeAll() error {
+	tx, j := c.tx, c.j
+	if c.rootBytes != nil {
+		if err := j.write(stagedRel(metadata.TypeRoot), c.rootBytes); err != nil {
+			return err
+		}
+		if err := j.write(fmt.Sprintf("%s/%d.root.json", rootsDir, tx.root.Signed.Version), c.rootBytes); err != nil {
+			return err
+		}
+		c.keep[metadata.TypeRoot] = c.rootBytes
+	}
+	if err := c.writeTargets(); err != nil {
+		return err
+	}
+	snapBytes, err := c.writeSnapshot()
+	if err != nil {
+		return err
+	}
+	if err := c.writeTimestamp(snapBytes); err != nil {
+		return err
+	}
+	for _, ch := range tx.signed.files {
+		if err := j.write(ch.path, ch.data); err != nil {
+			return err
+		}
+	}
+	if tx.cfgChanged {
+		return j.write(configFile, tx.cfg.encode())
+	}
+	return nil
+}
+
+// writeTargets completes, stamps, signs and writes the targets roles in
+// parallel, dropping each from memory once written: of a change to every
+// bin, only the bins being worked on are held as documents.
+func (c *committer) writeTargets() error {
+	tx := c.tx
+	var keepMu sync.Mutex
+	bar := newCountBar(tx.r.opts.Progress, len(c.names), "signing roles")
+	defer bar.Finish()
+	return parallel(len(c.names), func(i int) error {
+		name := c.names[i]
+		md, created, err := tx.committed(name, c.mds[i])
+		if err != nil {
+			return err
+		}
+		insertPlaced(md.Signed, c.adds[i])
+		c.mds[i], c.adds[i] = nil, nil
+		v := int64(1)
+		if !created {
+			v = md.Signed.Version + 1
+		}
+		tx.stamp(&md.Signed.Common, name, v)
+		b, err := md.SignEncode(tx.ctx, c.signers[i])
+		if err != nil {
+			return fmt.Errorf("role %s: %w", name, err)
+		}
+		signedBy := make([]string, len(md.Signatures))
+		for k, s := range md.Signatures {
+			signedBy[k] = s.KeyID
+		}
+		c.versions[i] = v
+		c.fresh[i] = freshRole{version: v, expires: md.Signed.Expires, signedBy: signedBy}
+		if err := c.j.write(stagedRel(name), b); err != nil {
+			return err
+		}
+		if !tx.cfg.isBin(name) {
+			keepMu.Lock()
+			c.keep[name] = b
+			keepMu.Unlock()
+		}
+		bar.Add(1)
+		return nil
+	})
+}
+
+// committed returns the document of targets role name to commit: md when
+// the transaction holds it, otherwise (a bin that targets were placed in)
+// the staged one, or a new one; created says it is new.
+func (tx *Tx) committed(name string, md *metadata.Metadata[*metadata.Targets]) (_ *metadata.Metadata[*metadata.Targets], created bool, err error) {
+	if md != nil {
+		return md, tx.created[name], nil
+	}
+	md, err = tx.r.readTargets(name)
+	if errors.Is(err, errNoRole) && tx.cfg.isBin(name) {
+		return metadata.New(metadata.NewTargets(tx.r.opts.Now())), true, nil
+	}
+	return md, false, err
+}
+
+// writeSnapshot writes the next snapshot, listing the version of every
+// targets role, when one changed or it is to be signed again.
+func (c *committer) writeSnapshot() ([]byte, error) {
+	tx, r := c.tx, c.tx.r
+	if len(c.names) == 0 && !tx.forceSnap {
+		return nil, nil
+	}
+	snap, err := r.readSnapshot()
+	if err != nil {
+		return nil, err
+	}
+	for role, v := range tx.signed.versions {
+		snap.Signed.Meta[role+".json"] = metadata.MetaFile{Version: v}
+	}
+	for i, name := range c.names {
+		snap.Signed.Meta[name+".json"] = metadata.MetaFile{Version: c.versions[i]}
+	}
+	tx.stamp(&snap.Signed.Common, metadata.TypeSnapshot, snap.Signed.Version+1)
+	ids, _, threshold, _ := tx.roleKeys(metadata.TypeSnapshot)
+	s, err := tx.signersFor(c.cache, ids)
+	if err != nil {
+		return nil, err
+	}
+	tx.noteUnsigned(metadata.TypeSnapshot, len(s), threshold, ids)
+	b, err := snap.SignEncode(tx.ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.j.write(stagedRel(metadata.TypeSnapshot), b); err != nil {
+		return nil, err
+	}
+	c.keep[metadata.TypeSnapshot] = b
+	return b, nil
+}
+
+// writeTimestamp writes the next timestamp when snapshot changed (snapBytes
+// is not nil) or it is to be signed again.
+func (c *committer) writeTimestamp(snapBytes []byte) error {
+	tx := c.tx
+	if snapBytes == nil && !tx.forceTime {
+		return nil
+	}
+	if snapBytes == nil {
+		var err error
+		if snapBytes, err = tx.r.rawRole(metadata.TypeSnapshot); err != nil {
+			return err
+		}
+	}
+	b, err := tx.timestampFor(c.cache, snapBytes)
+	if err != nil {
+		return err
+	}
+	if err := c.j.write(stagedRel(metadata.TypeTimestamp), b); err != nil {
+		return err
+	}
+	c.keep[metadata.TypeTimestamp] = b
+	return nil
+}
+
+// refresh brings what the repository holds in memory up to date once the
+// commit is done.
+func (c *committer) refresh() error {
+	tx, r := c.tx, c.tx.r
 	r.cfg = tx.cfg
 	r.notes = tx.pending
 	r.mu.Lock()
-	for i, name := range names {
+	for i, name := range c.names {
 		delete(r.raw, name)
-		r.fresh[name] = fresh[i]
+		r.fresh[name] = c.fresh[i]
 	}
-	for _, c := range tx.signed.files {
-		if role, ok := cutStaged(c.path); ok {
+	for _, ch := range tx.signed.files {
+		tx.signed.streamed = append(tx.signed.streamed, ch.path)
+	}
+	for _, p := range tx.signed.streamed {
+		if role, ok := cutStaged(p); ok {
 			delete(r.raw, role)
 			delete(r.fresh, role)
 		}
 	}
-	for name, b := range keep {
+	for name, b := range c.keep {
 		r.raw[name] = b
 	}
 	r.mu.Unlock()
-	if rootBytes != nil {
-		root, err := metadata.ParseRoot(rootBytes)
+	if c.rootBytes != nil {
+		root, err := metadata.ParseRoot(c.rootBytes)
 		if err != nil {
 			return err
 		}
@@ -887,10 +1032,7 @@ func (tx *Tx) timestampFor(cache signerCache, snap []byte) ([]byte, error) {
 		return nil, err
 	}
 	tx.noteUnsigned(metadata.TypeTimestamp, len(s), threshold, ids)
-	if err := signAll(tx.ctx, ts, s); err != nil {
-		return nil, err
-	}
-	return ts.Encode()
+	return ts.SignEncode(tx.ctx, s)
 }
 
 // sameRoot reports whether the edited root has the same content as the

@@ -120,7 +120,10 @@ func (tx *Tx) roleFor(targetPath, role string) (string, error) {
 // adder registers targets in a transaction. Targets are collected per
 // role and inserted by flush, role by role in parallel, into maps sized
 // for them: inserting a million targets one by one into growing maps
-// costs more than everything else.
+// costs more than everything else. Targets placed in hashed bins are not
+// inserted at all before the commit (see Tx.binAdds): each bin is then
+// completed, encoded and dropped in turn, so that a change to every bin
+// holds each target once, compactly.
 type adder struct {
 	tx      *Tx
 	o       AddOptions
@@ -131,15 +134,40 @@ type adder struct {
 	// With hashed bins and automatic placement, targets are collected by
 	// bin number.
 	bins    *metadata.SuccinctRoles
-	binPend [][]Target
+	binPend [][]binTarget
 	// checked is set when the caller has checked target paths.
 	checked bool
+}
+
+// binTarget is a target placed in a hashed bin, waiting for its bin to be
+// committed. Most targets (from a manifest) have a length and a SHA-256
+// digest only, kept in 32 bytes; others keep their whole description.
+type binTarget struct {
+	path   string
+	length int64
+	sha256 *[32]byte
+	file   *metadata.TargetFile // when the target has more than length and sha256
+}
+
+func newBinTarget(t Target) binTarget {
+	f := t.File
+	if len(f.Hashes.SHA256) == 32 && f.Hashes.SHA512 == nil && f.Custom == nil && f.Unknown == nil {
+		return binTarget{path: t.Path, length: f.Length, sha256: (*[32]byte)(f.Hashes.SHA256)}
+	}
+	return binTarget{path: t.Path, file: &f}
+}
+
+func (b *binTarget) targetFile() metadata.TargetFile {
+	if b.file != nil {
+		return *b.file
+	}
+	return metadata.TargetFile{Length: b.length, Hashes: metadata.Hashes{SHA256: b.sha256[:]}}
 }
 
 func (tx *Tx) newAdder(o AddOptions) (*adder, error) {
 	a := &adder{tx: tx, o: o, pending: map[string][]Target{}}
 	if s := tx.cfg.succinct(); s != nil && o.Role == "" {
-		a.bins, a.binPend = s, make([][]Target, s.NumBins())
+		a.bins, a.binPend = s, make([][]binTarget, s.NumBins())
 	}
 	if o.Custom != nil {
 		var err error
@@ -162,7 +190,7 @@ func (a *adder) add(t Target) error {
 	a.count++
 	if a.bins != nil {
 		i := a.bins.BinFor(t.Path)
-		a.binPend[i] = append(a.binPend[i], t)
+		a.binPend[i] = append(a.binPend[i], newBinTarget(t))
 		return nil
 	}
 	role, err := a.tx.roleFor(t.Path, a.o.Role)
@@ -176,11 +204,15 @@ func (a *adder) add(t Target) error {
 // perRole counts the targets added per role; flush must have run.
 func (a *adder) perRole() map[string]int { return a.counts }
 
-// flush inserts the collected targets into their roles.
+// flush inserts the collected targets into their roles, or hands those
+// placed in bins to the transaction.
 func (a *adder) flush() error {
+	a.counts = map[string]int{}
 	for i, ts := range a.binPend {
 		if len(ts) > 0 {
-			a.pending[a.bins.BinName(i)] = ts
+			name := a.bins.BinName(i)
+			a.counts[name] = len(ts)
+			a.tx.placeInBin(name, ts)
 			a.binPend[i] = nil
 		}
 	}
@@ -194,7 +226,6 @@ func (a *adder) flush() error {
 		return err
 	}
 	adds := make([][]Target, len(roles))
-	a.counts = make(map[string]int, len(roles))
 	for i, role := range roles {
 		adds[i] = a.pending[role]
 		a.counts[role] = len(adds[i])
@@ -501,6 +532,11 @@ func (r *Repo) AddManifest(ctx context.Context, rd io.Reader, size int64, o AddO
 			// A manifest usually touches every bin: have their files
 			// made while it is read.
 			if err := tx.reserve(a.bins.NumBins() + 2); err != nil {
+				return err
+			}
+			// Unlocking a key takes tens of MiB for a moment: do it
+			// while little else is held.
+			if err := tx.loadSigners(a.bins.BinName(0), metadata.TypeSnapshot, metadata.TypeTimestamp); err != nil {
 				return err
 			}
 		}

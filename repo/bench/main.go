@@ -2,7 +2,10 @@
 // scale: N targets (1,000,000 by default) registered from a manifest into
 // 2^BITS succinct hashed bins (4096 by default), signed and published. It
 // does the same work through go-tuf v2's Metadata API in the same run, for
-// comparison, and then adds one target to the published repository.
+// comparison, and then adds one target to the published repository. Last,
+// it clones the published repository (repo.Clone) and pulls it into a copy
+// of the repository as it was before the manifest (Repo.PullFromServer),
+// reading the published directory through a read-only repo.MetadataServer.
 //
 //	go run ./repo/bench              # 1,000,000 targets, 4096 bins
 //	go run ./repo/bench -n 100000 -bits 10
@@ -27,6 +30,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,15 +48,24 @@ type result struct {
 	Phases map[string]float64 `json:"phases"` // seconds
 	Total  float64            `json:"total"`
 	MaxRSS int64              `json:"max_rss_kib"`
+	CPU    float64            `json:"cpu"`             // user and system seconds
+	Roles  int                `json:"roles,omitempty"` // roles cloned or pulled
 }
 
 func main() {
 	n := flag.Int("n", 1_000_000, "number of targets")
 	bits := flag.Int("bits", 12, "bin bits (2^bits bins)")
 	dir := flag.String("dir", "", "work directory (default: a temporary directory, removed afterwards)")
-	child := flag.String("child", "", "internal: run one measurement (rampart, gotuf, add-one)")
+	child := flag.String("child", "", "internal: run one measurement (rampart, gotuf, add-one, clone, pull)")
 	skipGoTUF := flag.Bool("skip-gotuf", false, "measure rampart only")
+	manifestOnly := flag.String("write-manifest", "", "only write the manifest of n targets to `FILE` (for scripts/bench-bulk.sh)")
 	flag.Parse()
+	if *manifestOnly != "" {
+		if err := writeManifest(*manifestOnly, *n); err != nil {
+			fatal(err)
+		}
+		return
+	}
 	if *child != "" {
 		if p := os.Getenv("BENCH_CPUPROFILE"); p != "" {
 			f, err := os.Create(p + "." + *child)
@@ -70,6 +83,7 @@ func main() {
 		var ru syscall.Rusage
 		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		res.MaxRSS = int64(ru.Maxrss)
+		res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 		json.NewEncoder(os.Stdout).Encode(res)
 		pprof.StopCPUProfile()
 		return
@@ -87,9 +101,9 @@ func main() {
 		fatal(err)
 	}
 	var results []*result
-	names := []string{"rampart", "gotuf", "add-one"}
+	names := []string{"rampart", "gotuf", "add-one", "clone", "pull"}
 	if *skipGoTUF {
-		names = []string{"rampart", "add-one"}
+		names = slices.DeleteFunc(names, func(n string) bool { return n == "gotuf" })
 	}
 	for _, name := range names {
 		cmd := exec.Command(os.Args[0], "-child", name, "-dir", work, "-bits", strconv.Itoa(*bits))
@@ -103,11 +117,15 @@ func main() {
 			fatal(err)
 		}
 		results = append(results, &r)
-		fmt.Printf("%-40s %7.2f s  max RSS %6d MiB  %s\n", r.Name, r.Total, r.MaxRSS/1024, phases(r.Phases))
+		what := phases(r.Phases)
+		if r.Roles > 0 {
+			what = fmt.Sprintf("%d roles", r.Roles)
+		}
+		fmt.Printf("%-40s %7.2f s (CPU %6.2f s)  max RSS %6d MiB  %s\n", r.Name, r.Total, r.CPU, r.MaxRSS/1024, what)
 	}
 	if !*skipGoTUF {
-		fmt.Printf("rampart is %.1fx faster than go-tuf v2's Metadata API and uses %.1fx less memory\n",
-			results[1].Total/results[0].Total, float64(results[1].MaxRSS)/float64(results[0].MaxRSS))
+		fmt.Printf("rampart is %.1fx faster than go-tuf v2's Metadata API (%.1fx in CPU time) and uses %.1fx less memory (peak RSS %d MiB)\n",
+			results[1].Total/results[0].Total, results[1].CPU/results[0].CPU, float64(results[1].MaxRSS)/float64(results[0].MaxRSS), results[0].MaxRSS/1024)
 	}
 }
 
@@ -152,6 +170,10 @@ func runChild(name, work string, bits int) (*result, error) {
 		return runGoTUF(work, bits)
 	case "add-one":
 		return runAddOne(work)
+	case "clone":
+		return runClone(work)
+	case "pull":
+		return runPull(work)
 	}
 	return nil, fmt.Errorf("unknown measurement %q", name)
 }
@@ -168,6 +190,10 @@ func runRampart(work string, bits int) (*result, error) {
 	}
 	defer r.Close()
 	lap("init", t0)
+	// A copy of the new repository, for the pull measurement.
+	if err := os.CopyFS(filepath.Join(work, "rampart-init"), os.DirFS(r.Dir())); err != nil {
+		return nil, err
+	}
 	t0 = time.Now()
 	f, err := os.Open(filepath.Join(work, "manifest.tsv"))
 	if err != nil {
@@ -216,140 +242,229 @@ func runAddOne(work string) (*result, error) {
 	return res, nil
 }
 
+// runClone clones the published repository from its directory.
+func runClone(work string) (*result, error) {
+	ctx := context.Background()
+	res := &result{Name: "rampart: clone the published repository", Phases: map[string]float64{}}
+	start := time.Now()
+	pub := filepath.Join(work, "rampart-pub")
+	root1, err := os.ReadFile(filepath.Join(pub, "metadata", "1.root.json"))
+	if err != nil {
+		return nil, err
+	}
+	r, pr, err := repo.Clone(ctx, filepath.Join(work, "rampart-clone"), repo.CloneOptions{Server: dirServer{pub}, GUN: "bench", Root: root1}, repo.Options{Keys: repo.PlainKeyStore{}})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	res.Total = time.Since(start).Seconds()
+	res.Roles = len(pr.Roles)
+	return res, nil
+}
+
+// runPull pulls the published repository into a copy of the repository
+// made right after init, which then names the published directory as its
+// server: every bin is pulled.
+func runPull(work string) (*result, error) {
+	ctx := context.Background()
+	res := &result{Name: "rampart: pull the published repository", Phases: map[string]float64{}}
+	dir := filepath.Join(work, "rampart-init")
+	cfgPath := filepath.Join(dir, "repo.json")
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, err
+	}
+	pub := filepath.Join(work, "rampart-pub")
+	cfg["server"] = map[string]string{"url": "file://" + pub, "gun": "bench"}
+	if raw, err = json.Marshal(cfg); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(cfgPath, raw, 0o644); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	r, err := repo.Open(ctx, dir, repo.Options{Keys: repo.PlainKeyStore{}})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	pr, err := r.PullFromServer(ctx, dirServer{pub})
+	if err != nil {
+		return nil, err
+	}
+	res.Total = time.Since(start).Seconds()
+	res.Roles = len(pr.Roles)
+	return res, nil
+}
+
 // runGoTUF does the same work with go-tuf v2's Metadata API, used the way
 // its documentation shows: one document at a time.
 func runGoTUF(work string, bits int) (*result, error) {
 	res := &result{Name: "go-tuf v2 Metadata API: same work", Phases: map[string]float64{}}
 	start := time.Now()
+	lap := func(phase string, t0 time.Time) { res.Phases[phase] = time.Since(t0).Seconds() }
 	t0 := time.Now()
 	out := filepath.Join(work, "gotuf-pub", "metadata")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
-	expires := time.Now().AddDate(0, 3, 0)
-	type keyPair struct {
-		signer signature.Signer
-		key    *gotuf.Key
+	g, err := newGoTUFRepo(bits)
+	if err != nil {
+		return nil, err
 	}
-	newKey := func() (keyPair, error) {
-		pub, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return keyPair{}, err
-		}
-		s, err := signature.LoadED25519Signer(priv)
-		if err != nil {
-			return keyPair{}, err
-		}
-		k, err := gotuf.KeyFromPublicKey(pub)
-		return keyPair{s, k}, err
+	lap("setup", t0)
+	t0 = time.Now()
+	if err := g.place(filepath.Join(work, "manifest.tsv")); err != nil {
+		return nil, err
 	}
-	roles := map[string]keyPair{}
-	root := gotuf.Root(expires.AddDate(1, 0, 0))
+	lap("place", t0)
+	t0 = time.Now()
+	if err := g.signAndWrite(out); err != nil {
+		return nil, err
+	}
+	lap("sign+write", t0)
+	t0 = time.Now()
+	if err := g.snapshotAndTimestamp(out); err != nil {
+		return nil, err
+	}
+	lap("snapshot+timestamp", t0)
+	res.Total = time.Since(start).Seconds()
+	return res, nil
+}
+
+type goTUFKey struct {
+	signer signature.Signer
+	key    *gotuf.Key
+}
+
+// goTUFRepo is the repository built with go-tuf: keys by role, root,
+// targets delegating to succinct hashed bins, and the bins.
+type goTUFRepo struct {
+	expires time.Time
+	keys    map[string]goTUFKey
+	root    *gotuf.Metadata[gotuf.RootType]
+	targets *gotuf.Metadata[gotuf.TargetsType]
+	sr      *gotuf.SuccinctRoles
+	bins    map[string]*gotuf.Metadata[gotuf.TargetsType]
+	snap    *gotuf.Metadata[gotuf.SnapshotType]
+}
+
+func newGoTUFKey() (goTUFKey, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return goTUFKey{}, err
+	}
+	s, err := signature.LoadED25519Signer(priv)
+	if err != nil {
+		return goTUFKey{}, err
+	}
+	k, err := gotuf.KeyFromPublicKey(pub)
+	return goTUFKey{s, k}, err
+}
+
+func newGoTUFRepo(bits int) (*goTUFRepo, error) {
+	g := &goTUFRepo{expires: time.Now().AddDate(0, 3, 0), keys: map[string]goTUFKey{}, bins: map[string]*gotuf.Metadata[gotuf.TargetsType]{}}
+	g.root = gotuf.Root(g.expires.AddDate(1, 0, 0))
 	for _, role := range []string{"root", "targets", "snapshot", "timestamp", "bins"} {
-		kp, err := newKey()
+		kp, err := newGoTUFKey()
 		if err != nil {
 			return nil, err
 		}
-		roles[role] = kp
+		g.keys[role] = kp
 		if role != "bins" {
-			if err := root.Signed.AddKey(kp.key, role); err != nil {
+			if err := g.root.Signed.AddKey(kp.key, role); err != nil {
 				return nil, err
 			}
 		}
 	}
-	targets := gotuf.Targets(expires)
-	binsID, err := roles["bins"].key.ID()
+	g.targets = gotuf.Targets(g.expires)
+	binsID, err := g.keys["bins"].key.ID()
 	if err != nil {
 		return nil, err
 	}
-	sr := &gotuf.SuccinctRoles{KeyIDs: []string{binsID}, Threshold: 1, BitLength: bits, NamePrefix: "bins"}
-	targets.Signed.Delegations = &gotuf.Delegations{Keys: map[string]*gotuf.Key{binsID: roles["bins"].key}, SuccinctRoles: sr}
-	bins := map[string]*gotuf.Metadata[gotuf.TargetsType]{}
-	for _, name := range sr.GetRoles() {
-		bins[name] = gotuf.Targets(expires)
+	g.sr = &gotuf.SuccinctRoles{KeyIDs: []string{binsID}, Threshold: 1, BitLength: bits, NamePrefix: "bins"}
+	g.targets.Signed.Delegations = &gotuf.Delegations{Keys: map[string]*gotuf.Key{binsID: g.keys["bins"].key}, SuccinctRoles: g.sr}
+	for _, name := range g.sr.GetRoles() {
+		g.bins[name] = gotuf.Targets(g.expires)
 	}
-	res.Phases["setup"] = time.Since(t0).Seconds()
+	return g, nil
+}
 
-	t0 = time.Now()
-	f, err := os.Open(filepath.Join(work, "manifest.tsv"))
+// place reads the manifest and lists each target in its bin.
+func (g *goTUFRepo) place(manifest string) error {
+	f, err := os.Open(manifest)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Split(sc.Text(), "\t")
 		if len(fields) != 3 {
-			return nil, fmt.Errorf("bad manifest line %q", sc.Text())
+			return fmt.Errorf("bad manifest line %q", sc.Text())
 		}
 		length, err := strconv.ParseInt(fields[1], 10, 64)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		digest, err := hex.DecodeString(fields[2])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		tf := gotuf.TargetFile()
 		tf.Path, tf.Length, tf.Hashes = fields[0], length, gotuf.Hashes{"sha256": digest}
-		bin := sr.GetRolesForTarget(fields[0])[0].Name
-		bins[bin].Signed.Targets[fields[0]] = tf
+		bin := g.sr.GetRolesForTarget(fields[0])[0].Name
+		g.bins[bin].Signed.Targets[fields[0]] = tf
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	res.Phases["place"] = time.Since(t0).Seconds()
+	return sc.Err()
+}
 
-	t0 = time.Now()
-	snapshot := gotuf.Snapshot(expires)
-	for name, md := range bins {
-		if _, err := md.Sign(roles["bins"].signer); err != nil {
-			return nil, err
+// signAndWrite signs and writes the bins, root and targets, and lists the
+// bins in a new snapshot.
+func (g *goTUFRepo) signAndWrite(out string) error {
+	g.snap = gotuf.Snapshot(g.expires)
+	for name, md := range g.bins {
+		if _, err := md.Sign(g.keys["bins"].signer); err != nil {
+			return err
 		}
 		if err := md.ToFile(filepath.Join(out, "1."+name+".json"), false); err != nil {
-			return nil, err
+			return err
 		}
-		snapshot.Signed.Meta[name+".json"] = gotuf.MetaFile(1)
+		g.snap.Signed.Meta[name+".json"] = gotuf.MetaFile(1)
 	}
-	for _, w := range []struct {
-		name string
-		md   interface {
-			ToFile(string, bool) error
-		}
-		sign func() error
-	}{
-		{"1.root.json", root, func() error { _, err := root.Sign(roles["root"].signer); return err }},
-		{"1.targets.json", targets, func() error { _, err := targets.Sign(roles["targets"].signer); return err }},
-	} {
-		if err := w.sign(); err != nil {
-			return nil, err
-		}
-		if err := w.md.ToFile(filepath.Join(out, w.name), false); err != nil {
-			return nil, err
-		}
+	if _, err := g.root.Sign(g.keys["root"].signer); err != nil {
+		return err
 	}
-	res.Phases["sign+write"] = time.Since(t0).Seconds()
-	t0 = time.Now()
-	if _, err := snapshot.Sign(roles["snapshot"].signer); err != nil {
-		return nil, err
+	if err := g.root.ToFile(filepath.Join(out, "1.root.json"), false); err != nil {
+		return err
 	}
-	snapBytes, err := snapshot.ToBytes(false)
+	if _, err := g.targets.Sign(g.keys["targets"].signer); err != nil {
+		return err
+	}
+	return g.targets.ToFile(filepath.Join(out, "1.targets.json"), false)
+}
+
+// snapshotAndTimestamp signs and writes snapshot and the timestamp for it.
+func (g *goTUFRepo) snapshotAndTimestamp(out string) error {
+	if _, err := g.snap.Sign(g.keys["snapshot"].signer); err != nil {
+		return err
+	}
+	snapBytes, err := g.snap.ToBytes(false)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(out, "1.snapshot.json"), snapBytes, 0o644); err != nil {
-		return nil, err
+		return err
 	}
-	ts := gotuf.Timestamp(expires)
+	ts := gotuf.Timestamp(g.expires)
 	sum := sha256.Sum256(snapBytes)
 	ts.Signed.Meta["snapshot.json"] = &gotuf.MetaFiles{Version: 1, Length: int64(len(snapBytes)), Hashes: gotuf.Hashes{"sha256": sum[:]}}
-	if _, err := ts.Sign(roles["timestamp"].signer); err != nil {
-		return nil, err
+	if _, err := ts.Sign(g.keys["timestamp"].signer); err != nil {
+		return err
 	}
-	if err := ts.ToFile(filepath.Join(out, "timestamp.json"), false); err != nil {
-		return nil, err
-	}
-	res.Phases["snapshot+timestamp"] = time.Since(t0).Seconds()
-	res.Total = time.Since(start).Seconds()
-	return res, nil
+	return ts.ToFile(filepath.Join(out, "timestamp.json"), false)
 }

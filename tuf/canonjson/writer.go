@@ -2,9 +2,11 @@ package canonjson
 
 import (
 	"bytes"
+	"encoding/hex"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // A Writer appends canonical JSON to a buffer. The caller is responsible for
@@ -14,7 +16,21 @@ type Writer struct {
 	buf   []byte
 	first []bool // for each open object or array: no element written yet
 	key   bool   // a member name was just written
+	// unchecked is set once the writer wrote something whose canonical
+	// form it cannot vouch for: a raw value or fields given by the
+	// caller, or a string that is not valid UTF-8.
+	unchecked bool
 }
+
+// Unchecked reports whether the output holds anything the Writer did not
+// write itself from typed values: fields (Fields, FieldsRest), raw values
+// that are not plainly canonical (such as values with raw control
+// characters, which canonical form allows), or strings that are not valid
+// UTF-8. When it reports false, the output is
+// canonical as long as the caller wrote members in name order and without
+// repeating a name; when it reports true, a caller that must be sure
+// checks the output with Canonicalize.
+func (w *Writer) Unchecked() bool { return w.unchecked }
 
 // NewWriter returns a Writer whose buffer starts with capacity size.
 func NewWriter(size int) *Writer { return &Writer{buf: make([]byte, 0, size)} }
@@ -69,7 +85,7 @@ func (w *Writer) EndArray() {
 // Name writes an object member name; the member's value comes next.
 func (w *Writer) Name(name string) {
 	w.sep()
-	w.buf = appendStringString(w.buf, name)
+	w.appendString(name)
 	w.buf = append(w.buf, ':')
 	w.key = true
 }
@@ -77,7 +93,7 @@ func (w *Writer) Name(name string) {
 // String writes a string.
 func (w *Writer) String(s string) {
 	w.sep()
-	w.buf = appendStringString(w.buf, s)
+	w.appendString(s)
 }
 
 // Int writes an integer.
@@ -102,14 +118,25 @@ func (w *Writer) Null() {
 func (w *Writer) Hex(b []byte) {
 	w.sep()
 	w.buf = append(w.buf, '"')
-	for _, c := range b {
-		w.buf = append(w.buf, hexDigits[c>>4], hexDigits[c&0xf])
-	}
+	w.buf = hex.AppendEncode(w.buf, b)
 	w.buf = append(w.buf, '"')
 }
 
 // Raw writes a value that is already canonical JSON.
 func (w *Writer) Raw(canon []byte) {
+	w.sep()
+	if !w.unchecked {
+		if end, ok := scanCanonical(canon, 0, false); !ok || end != len(canon) {
+			w.unchecked = true
+		}
+	}
+	w.buf = append(w.buf, canon...)
+}
+
+// RawCanonical writes a value the caller knows to be canonical, such as
+// bytes a Reader returned or that an earlier encoding produced; Unchecked
+// does not look at it.
+func (w *Writer) RawCanonical(canon []byte) {
 	w.sep()
 	w.buf = append(w.buf, canon...)
 }
@@ -120,6 +147,7 @@ func (w *Writer) Raw(canon []byte) {
 // do not know keep their place in name order.
 func (w *Writer) Fields(f Fields, i int, name string) int {
 	for ; i < len(f) && f[i].Name < name; i++ {
+		w.unchecked = true
 		w.Name(f[i].Name)
 		w.Raw(f[i].Value)
 	}
@@ -129,24 +157,33 @@ func (w *Writer) Fields(f Fields, i int, name string) int {
 // FieldsRest writes the members of f from index i on.
 func (w *Writer) FieldsRest(f Fields, i int) {
 	for ; i < len(f); i++ {
+		w.unchecked = true
 		w.Name(f[i].Name)
 		w.Raw(f[i].Value)
 	}
 }
 
-func appendStringString(out []byte, s string) []byte {
-	out = append(out, '"')
-	for {
-		i := strings.IndexAny(s, `"\`)
-		if i < 0 {
-			break
+// appendString writes s as a JSON string, escaping only '"' and '\\' as
+// canonical form does, and notes a string that is not valid UTF-8.
+func (w *Writer) appendString(s string) {
+	out := append(w.buf, '"')
+	ascii := true
+	last := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			out = append(out, s[last:i]...)
+			out = append(out, '\\', c)
+			last = i + 1
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
-		out = append(out, s[:i]...)
-		out = append(out, '\\', s[i])
-		s = s[i+1:]
 	}
-	out = append(out, s...)
-	return append(out, '"')
+	out = append(out, s[last:]...)
+	w.buf = append(out, '"')
+	if !ascii && !utf8.ValidString(s) {
+		w.unchecked = true
+	}
 }
 
 // Field is an object member kept as canonical bytes.

@@ -285,8 +285,15 @@ func (m *Metadata[T]) encodeSigned() ([]byte, error) {
 	if err := m.Signed.Validate(); err != nil {
 		return nil, docError(m.Signed.common().Type+" metadata", in("signed", err))
 	}
-	w := canonjson.NewWriter(len(m.signed) + 512)
+	size := len(m.signed)
+	if t, ok := any(m.Signed).(*Targets); ok {
+		size = max(size, t.encodedSize())
+	}
+	w := canonjson.NewWriter(size + 512)
 	m.Signed.encode(w)
+	if !w.Unchecked() {
+		return w.Bytes(), nil // written from typed values only: canonical
+	}
 	// Unknown fields set by hand could collide with known members or break
 	// their order: check that the result is canonical before anyone signs it.
 	j := canonjson.ToJSON(w.Bytes())
@@ -323,6 +330,26 @@ func (m *Metadata[T]) Sign(ctx context.Context, signer keys.Signer) (Signature, 
 	return sig, nil
 }
 
+// SignEncode replaces the signatures by those of signers over the
+// document's current content and returns the file, as Sign for each signer
+// followed by Encode would, encoding the document once. With no signers it
+// returns the file unsigned.
+func (m *Metadata[T]) SignEncode(ctx context.Context, signers []keys.Signer) ([]byte, error) {
+	payload, err := m.encodeSigned()
+	if err != nil {
+		return nil, err
+	}
+	m.Signatures, m.signed = nil, payload
+	for _, s := range signers {
+		value, err := s.Sign(ctx, payload)
+		if err != nil {
+			return nil, fmt.Errorf("signing %s metadata: %w", m.Signed.common().Type, err)
+		}
+		m.AddSignature(Signature{KeyID: NewKey(s.PublicKey()).ID(), Value: value})
+	}
+	return m.envelope(payload), nil
+}
+
 // AddSignature adds a signature made elsewhere over SignedBytes, replacing
 // one by the same key ID.
 func (m *Metadata[T]) AddSignature(sig Signature) {
@@ -356,6 +383,12 @@ func (m *Metadata[T]) Encode() ([]byte, error) {
 		return nil, fmt.Errorf("%s metadata: %w", m.Signed.common().Type, ErrStaleSignatures)
 	}
 	m.signed = payload
+	return m.envelope(payload), nil
+}
+
+// envelope writes the file around payload, the canonical bytes of Signed
+// that the signatures cover.
+func (m *Metadata[T]) envelope(payload []byte) []byte {
 	w := canonjson.NewWriter(len(payload) + 256*len(m.Signatures) + 64)
 	w.BeginObject()
 	i := w.Fields(m.Unknown, 0, "signatures")
@@ -367,10 +400,10 @@ func (m *Metadata[T]) Encode() ([]byte, error) {
 	w.EndArray()
 	i = w.Fields(m.Unknown, i, "signed")
 	w.Name("signed")
-	w.Raw(payload)
+	w.RawCanonical(payload)
 	w.FieldsRest(m.Unknown, i)
 	w.EndObject()
-	return canonjson.ToJSON(w.Bytes()), nil
+	return canonjson.ToJSON(w.Bytes())
 }
 
 func (s *Signature) encode(w *canonjson.Writer) {

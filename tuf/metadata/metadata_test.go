@@ -661,3 +661,80 @@ func TestParseTargetsLazyVerified(t *testing.T) {
 		t.Fatalf("non-canonical signed content: %v", err)
 	}
 }
+
+// TestSignEncode: SignEncode writes exactly the file Sign for each signer
+// followed by Encode writes, for documents the encoder vouches for and for
+// those it checks again (custom values, unknown members).
+func TestSignEncode(t *testing.T) {
+	ctx := context.Background()
+	signers := []keys.Signer{newSigner(t, "ed25519"), newSigner(t, "ed25519")}
+	full := NewTargets(expiry)
+	full.Version = 42
+	for i, p := range []string{"a", "b/c.tgz", "Zed", "ünïcode/ф", "ctl\u0001\u001f\u007f", "quote\"back\\slash", "\u2028line", "emoji😀", "a\nb/\u00e9"} {
+		tf := NewTargetFile([]byte(p), i%2 == 0)
+		if i%3 == 0 {
+			tf.Custom = []byte(`{"a":[1,2,{"b":"\u0001"}],"z":null}`)
+		}
+		full.Targets[p] = tf
+	}
+	plain := NewTargets(expiry)
+	plain.Targets["x/y"] = NewTargetFile([]byte("y"), false)
+	unknown := NewTargets(expiry)
+	if err := unknown.Unknown.Set("x-note", []byte(`"hi"`)); err != nil {
+		t.Fatal(err)
+	}
+	for name, doc := range map[string]*Targets{"full": full, "plain": plain, "empty": NewTargets(expiry), "unknown": unknown} {
+		for n := 0; n <= len(signers); n++ {
+			got, err := New(doc).SignEncode(ctx, signers[:n])
+			if err != nil {
+				t.Fatalf("%s, %d signers: %v", name, n, err)
+			}
+			ref := New(doc)
+			for _, s := range signers[:n] {
+				if _, err := ref.Sign(ctx, s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := ref.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s, %d signers:\n got %s\nwant %s", name, n, got, want)
+			}
+			md, err := ParseTargets(got)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if len(md.Signatures) != n {
+				t.Errorf("%s: %d signatures, want %d", name, len(md.Signatures), n)
+			}
+		}
+	}
+}
+
+// TestEncodeRefusesWhatIsNotCanonical: the encoder skips its second pass
+// only for documents written from typed values; what it cannot vouch for
+// is still checked, and refused when it is not canonical JSON.
+func TestEncodeRefusesWhatIsNotCanonical(t *testing.T) {
+	for name, edit := range map[string]func(*Targets){
+		"path not UTF-8": func(d *Targets) { d.Targets["bad\xff"] = NewTargetFile(nil, false) },
+		"custom not sorted": func(d *Targets) {
+			d.Targets["a"] = TargetFile{Hashes: HashesOf(nil, false), Custom: []byte(`{"b":1,"a":2}`)}
+		},
+		"custom not JSON":  func(d *Targets) { d.Targets["a"] = TargetFile{Hashes: HashesOf(nil, false), Custom: []byte(`{"a":`)} },
+		"unknown collides": func(d *Targets) { d.Unknown = canonjson.Fields{{Name: "version", Value: []byte("9")}} },
+		"file unknown order": func(d *Targets) {
+			d.Targets["a"] = TargetFile{Hashes: HashesOf(nil, false), Unknown: canonjson.Fields{{Name: "z", Value: []byte("1")}, {Name: "a", Value: []byte("2")}}}
+		},
+	} {
+		doc := NewTargets(expiry)
+		edit(doc)
+		if _, err := New(doc).SignEncode(context.Background(), nil); err == nil {
+			t.Errorf("%s: SignEncode succeeded", name)
+		}
+		if _, err := New(doc).Encode(); err == nil {
+			t.Errorf("%s: Encode succeeded", name)
+		}
+	}
+}

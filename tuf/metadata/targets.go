@@ -248,7 +248,7 @@ func (t *Targets) encode(w *canonjson.Writer) {
 	}
 	members = append(members, member{"targets", func() {
 		if t.Targets == nil && t.rawList != nil {
-			w.Raw(t.rawList)
+			w.RawCanonical(t.rawList)
 			return
 		}
 		w.BeginObject()
@@ -260,6 +260,16 @@ func (t *Targets) encode(w *canonjson.Writer) {
 		w.EndObject()
 	}})
 	t.Common.encode(w, members)
+}
+
+// encodedSize estimates the length of the document's encoding, so that the
+// encoder allocates its buffer once.
+func (t *Targets) encodedSize() int {
+	n := len(t.rawList)
+	for p, tf := range t.Targets {
+		n += len(p) + len(tf.Custom) + 2*len(tf.Hashes.SHA256) + 2*len(tf.Hashes.SHA512) + 64
+	}
+	return n
 }
 
 // Lookup returns the target file listed at targetPath. In a lazily parsed
