@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/rampart-tuf/rampart/server/store"
 )
@@ -12,6 +13,9 @@ type GCResult struct {
 	// Timestamps is the number of timestamp versions deleted: those more
 	// than the history kept older than the current one.
 	Timestamps int
+	// StagedUpdates is the number of staged updates removed: those never
+	// committed before they expired.
+	StagedUpdates int
 }
 
 // CollectGarbage deletes what the server no longer needs:
@@ -33,6 +37,16 @@ func CollectGarbage(ctx context.Context, st store.Store, timestampHistory int64,
 	res.Timestamps = n
 	if n > 0 {
 		log.Info("garbage collected", "timestamps", n)
+	}
+	if sg, ok := st.(store.Staging); ok {
+		n, err := sg.DeleteExpiredStaged(ctx, time.Now())
+		if err != nil {
+			return res, err
+		}
+		res.StagedUpdates = n
+		if n > 0 {
+			log.Info("garbage collected", "expired_staged_updates", n)
+		}
 	}
 	return res, nil
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/blob"
 	"github.com/rampart-tuf/rampart/server/notaryapi"
@@ -68,6 +69,13 @@ type Config struct {
 	// MaxTargetBytes caps a target upload (default 1 GiB).
 	MaxMetadataBytes int64
 	MaxTargetBytes   int64
+
+	// MaxStagedBytes caps the documents of one staged update, a publish
+	// uploaded in parts of at most MaxMetadataBytes (default 4 GiB);
+	// StagedExpiry is how long a staged update may wait for its commit
+	// (default 24h).
+	MaxStagedBytes int64
+	StagedExpiry   time.Duration
 
 	// CacheTTL bounds how long a cached timestamp is served without
 	// asking the store, in case a change notification is lost (default
@@ -228,7 +236,9 @@ func New(cfg Config) (*Server, error) {
 	cfg.TimestampExpiry = orDefault(cfg.TimestampExpiry, 24*time.Hour)
 	cfg.SnapshotExpiry = orDefault(cfg.SnapshotExpiry, 7*24*time.Hour)
 	cfg.ResignInterval = orDefault(cfg.ResignInterval, time.Minute)
-	cfg.MaxMetadataBytes = orDefault(cfg.MaxMetadataBytes, 16<<20)
+	cfg.MaxMetadataBytes = orDefault(cfg.MaxMetadataBytes, api.DefaultMaxMetadataBytes)
+	cfg.MaxStagedBytes = orDefault(cfg.MaxStagedBytes, 4<<30)
+	cfg.StagedExpiry = orDefault(cfg.StagedExpiry, 24*time.Hour)
 	cfg.MaxTargetBytes = orDefault(cfg.MaxTargetBytes, 1<<30)
 	cfg.CacheTTL = orDefault(cfg.CacheTTL, time.Second)
 	cfg.CurrentMaxAge = orDefault(cfg.CurrentMaxAge, 5*time.Second)

@@ -360,9 +360,30 @@ func (c *Client) PublishChain(ctx context.Context, gun string, roots [][]byte, r
 	if err != nil {
 		return nil, err
 	}
-	// Documents go into the body byte for byte: json.Marshal would
-	// compact a json.RawMessage and escape <, > and &, changing the bytes
-	// whose hashes a snapshot may list.
+	body, err := envelope(gun, roots, roles)
+	if err != nil {
+		return nil, err
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, c.base+"/api/v1/repositories/"+g+"/metadata", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if ifMatch != "" {
+		req.Header.Set("If-Match", ifMatch)
+	}
+	var res PublishResult
+	if err := c.call(req, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// envelope is the body of a publish or of a part of a staged update:
+// {"roots": [...], "roles": {NAME: DOC, ...}}. Documents go into it byte
+// for byte: json.Marshal would compact a json.RawMessage and escape <, >
+// and &, changing the bytes whose hashes a snapshot may list.
+func envelope(gun string, roots [][]byte, roles map[string][]byte) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	if len(roots) > 0 {
@@ -393,19 +414,7 @@ func (c *Client) PublishChain(ctx context.Context, gun string, roots [][]byte, r
 		b.Write(doc)
 	}
 	b.WriteString(`}}`)
-	req, err := c.newRequest(ctx, http.MethodPost, c.base+"/api/v1/repositories/"+g+"/metadata", bytes.NewReader(b.Bytes()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if ifMatch != "" {
-		req.Header.Set("If-Match", ifMatch)
-	}
-	var res PublishResult
-	if err := c.call(req, &res); err != nil {
-		return nil, err
-	}
-	return &res, nil
+	return b.Bytes(), nil
 }
 
 // CreateToken makes the server create a token with scope ("pull", "push"

@@ -177,6 +177,12 @@ func (s *Store) File(_ context.Context, gun, role string, version int64) (store.
 
 // Publish implements store.Store.
 func (s *Store) Publish(_ context.Context, u store.Update) (store.Change, error) {
+	return s.publish(u, nil)
+}
+
+// publish is Publish, with more to write in the same transaction (see
+// CommitStaged).
+func (s *Store) publish(u store.Update, extra func(tx *bbolt.Tx) error) (store.Change, error) {
 	gun := u.Repo.GUN
 	var ch store.Change
 	err := s.db.Update(func(tx *bbolt.Tx) error {
@@ -204,6 +210,11 @@ func (s *Store) Publish(_ context.Context, u store.Update) (store.Change, error)
 			}
 			if f.Role == "timestamp" && f.Version == u.Repo.TimestampVersion {
 				tsSum = f.SHA256
+			}
+		}
+		if extra != nil {
+			if err := extra(tx); err != nil {
+				return err
 			}
 		}
 		if err := putListings(tx, gun, u.Listings); err != nil {
