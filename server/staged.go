@@ -169,11 +169,9 @@ func (s *Server) addStagedParts(w http.ResponseWriter, r *http.Request, sg store
 		s.fail(w, r, err)
 		return
 	}
-	for _, p := range parts {
-		if err := sg.PutStagedPart(r.Context(), st.GUN, st.ID, p); err != nil {
-			s.fail(w, r, err)
-			return
-		}
+	if err := sg.PutStagedParts(r.Context(), st.GUN, st.ID, parts); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	_, now, err := sg.Staged(r.Context(), st.GUN, st.ID, time.Time{})
 	if err != nil {

@@ -47,8 +47,9 @@ type Staging interface {
 	// sorted by name. It fails with ErrNotFound for an unknown ID, one of
 	// another GUN, and one that expired before now.
 	Staged(ctx context.Context, gun, id string, now time.Time) (Staged, []StagedPart, error)
-	// PutStagedPart adds a part, or replaces the part of the same name.
-	PutStagedPart(ctx context.Context, gun, id string, p StagedPart) error
+	// PutStagedParts adds parts, or replaces the parts of the same names,
+	// in one transaction.
+	PutStagedParts(ctx context.Context, gun, id string, ps []StagedPart) error
 	// StagedPart returns one part with its data.
 	StagedPart(ctx context.Context, gun, id, name string) (StagedPart, error)
 	// AddStagedListings adds listings the update makes when committed;

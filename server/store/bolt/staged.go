@@ -107,8 +107,8 @@ func (s *Store) Staged(_ context.Context, gun, id string, now time.Time) (store.
 	return st, out, nil
 }
 
-// PutStagedPart implements store.Staging.
-func (s *Store) PutStagedPart(_ context.Context, gun, id string, p store.StagedPart) error {
+// PutStagedParts implements store.Staging.
+func (s *Store) PutStagedParts(_ context.Context, gun, id string, ps []store.StagedPart) error {
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		if _, err := getStaged(tx, gun, id, time.Time{}); err != nil {
 			return err
@@ -117,10 +117,15 @@ func (s *Store) PutStagedPart(_ context.Context, gun, id string, p store.StagedP
 		if err != nil {
 			return err
 		}
-		return parts.Put(append(stagedPrefix(gun, id), p.Name...), append([]byte(p.SHA256), p.Data...))
+		for _, p := range ps {
+			if err := parts.Put(append(stagedPrefix(gun, id), p.Name...), append([]byte(p.SHA256), p.Data...)); err != nil {
+				return fmt.Errorf("part %s: %w", p.Name, err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("staged update %s of %s: part %s: %w", id, gun, p.Name, err)
+		return fmt.Errorf("staged update %s of %s: %w", id, gun, err)
 	}
 	return nil
 }

@@ -60,15 +60,21 @@ func (s *Store) Staged(ctx context.Context, gun, id string, now time.Time) (stor
 	return st, parts, nil
 }
 
-// PutStagedPart implements store.Staging.
-func (s *Store) PutStagedPart(ctx context.Context, gun, id string, p store.StagedPart) error {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO staged_parts (gun, id, name, sha256, data)
-		SELECT gun, id, $3, $4, $5 FROM staged_updates WHERE gun = $1 AND id = $2
-		ON CONFLICT (gun, id, name) DO UPDATE SET sha256 = EXCLUDED.sha256, data = EXCLUDED.data`, gun, id, p.Name, p.SHA256, p.Data)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = store.ErrNotFound
-	}
-	return wrap(fmt.Sprintf("staged update %s of %s: part %s", id, gun, p.Name), err)
+// PutStagedParts implements store.Staging.
+func (s *Store) PutStagedParts(ctx context.Context, gun, id string, ps []store.StagedPart) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := getStaged(ctx, tx, true, gun, id, time.Time{}); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if _, err := tx.Exec(ctx, `INSERT INTO staged_parts (gun, id, name, sha256, data) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (gun, id, name) DO UPDATE SET sha256 = EXCLUDED.sha256, data = EXCLUDED.data`, gun, id, p.Name, p.SHA256, p.Data); err != nil {
+				return fmt.Errorf("part %s: %w", p.Name, err)
+			}
+		}
+		return nil
+	})
+	return wrap(fmt.Sprintf("staged update %s of %s", id, gun), err)
 }
 
 // StagedPart implements store.Staging.
