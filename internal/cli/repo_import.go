@@ -51,36 +51,33 @@ import a newer version before then. 'rampart repo refresh' leaves it alone.`,
 				}
 				src.Root = data
 			}
-			r, err := openRepo(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			imp, tofu, err := repo.ReadImport(cmd.Context(), args[0], args[1], src)
-			if err != nil {
-				return err
-			}
-			if tofu {
-				fmt.Fprintf(cmd.ErrOrStderr(), "rampart: warning: no --root: the outside repository's chain of trust starts from the oldest root in %s, as carried in; later imports check against it\n", fromBundle)
-			}
-			res, err := r.ImportDelegation(cmd.Context(), imp)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			switch {
-			case res.UpToDate && !res.Delegation:
-				fmt.Fprintf(out, "%s version %d is installed already: nothing to do\n", args[1], res.Version)
-			case res.Previous != 0:
-				fmt.Fprintf(out, "imported %s version %d (replacing version %d) from %s, with its original signatures; %d target files stored\n", args[1], res.Version, res.Previous, imp.Source, res.Targets)
-			default:
-				fmt.Fprintf(out, "imported %s version %d from %s, with its original signatures: targets delegates %v to it; %d target files stored\n", args[1], res.Version, imp.Source, imp.Delegation.Paths, res.Targets)
-			}
-			if len(imp.Missing) > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "rampart: warning: the bundle did not carry %d targets of %s (%s ...); clients here cannot download them\n", len(imp.Missing), args[1], imp.Missing[0])
-			}
-			printNotes(cmd, r)
-			return nil
+			return withRepo(cmd, args[0], func(r *repo.Repo) error {
+				imp, tofu, err := repo.ReadImport(cmd.Context(), args[0], args[1], src)
+				if err != nil {
+					return err
+				}
+				if tofu {
+					fmt.Fprintf(cmd.ErrOrStderr(), "rampart: warning: no --root: the outside repository's chain of trust starts from the oldest root in %s, as carried in; later imports check against it\n", fromBundle)
+				}
+				res, err := r.ImportDelegation(cmd.Context(), imp)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				switch {
+				case res.UpToDate && !res.Delegation:
+					fmt.Fprintf(out, "%s version %d is installed already: nothing to do\n", args[1], res.Version)
+				case res.Previous != 0:
+					fmt.Fprintf(out, "imported %s version %d (replacing version %d) from %s, with its original signatures; %d target files stored\n", args[1], res.Version, res.Previous, imp.Source, res.Targets)
+				default:
+					fmt.Fprintf(out, "imported %s version %d from %s, with its original signatures: targets delegates %v to it; %d target files stored\n", args[1], res.Version, imp.Source, imp.Delegation.Paths, res.Targets)
+				}
+				if len(imp.Missing) > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "rampart: warning: the bundle did not carry %d targets of %s (%s ...); clients here cannot download them\n", len(imp.Missing), args[1], imp.Missing[0])
+				}
+				printNotes(cmd, r)
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()

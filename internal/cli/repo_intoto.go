@@ -42,22 +42,19 @@ func (f *repoInTotoFlags) add(cmd *cobra.Command, args []string, as, role string
 		return usageErrorf("a package with in-toto metadata needs --in-toto-layout FILE and its --in-toto-link FILEs")
 	}
 	f.o.Package, f.o.As, f.o.Role = args[1], as, role
-	r, err := openRepo(cmd, args[0])
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	res, err := r.AddInToto(cmd.Context(), f.o)
-	if err != nil {
-		return err
-	}
-	out := cmd.OutOrStdout()
-	for _, t := range res.Targets {
-		fmt.Fprintf(out, "added %s (%d bytes)\n", t.Path, t.File.Length)
-	}
-	fmt.Fprintf(out, "%d targets added to %s; the in-toto supply chain of %s verifies\n", res.Count, summarizeRoles(res.Roles), res.Targets[0].Path)
-	printNotes(cmd, r)
-	return nil
+	return withRepo(cmd, args[0], func(r *repo.Repo) error {
+		res, err := r.AddInToto(cmd.Context(), f.o)
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		for _, t := range res.Targets {
+			fmt.Fprintf(out, "added %s (%d bytes)\n", t.Path, t.File.Length)
+		}
+		fmt.Fprintf(out, "%d targets added to %s; the in-toto supply chain of %s verifies\n", res.Count, summarizeRoles(res.Roles), res.Targets[0].Path)
+		printNotes(cmd, r)
+		return nil
+	})
 }
 
 func newRepoInTotoSetupCommand() *cobra.Command {
@@ -80,22 +77,19 @@ Then add packages with 'rampart repo add DIR PACKAGE --in-toto-layout ...'.`,
   rampart repo in-toto-setup bundles --key ci.pub --cnab example.com/org/bundle`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := openRepo(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			m, err := r.SetupInToto(cmd.Context(), o)
-			if err != nil {
-				return err
-			}
-			role := repo.InTotoSignerRole
-			if m.Model == "cnab" {
-				role = repo.InTotoReleasesRole
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "targets delegates packages and links to %s (%s model); layouts and their keys go to targets\n", role, m.Model)
-			printNotes(cmd, r)
-			return nil
+			return withRepo(cmd, args[0], func(r *repo.Repo) error {
+				m, err := r.SetupInToto(cmd.Context(), o)
+				if err != nil {
+					return err
+				}
+				role := repo.InTotoSignerRole
+				if m.Model == "cnab" {
+					role = repo.InTotoReleasesRole
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "targets delegates packages and links to %s (%s model); layouts and their keys go to targets\n", role, m.Model)
+				printNotes(cmd, r)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&o.Key, "key", "", "key file (`PUBFILE`, or a private key to sign with) of the online role")

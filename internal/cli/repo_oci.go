@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-tuf/rampart/oci/signature"
+	"github.com/rampart-tuf/rampart/repo"
 )
 
 // certFlag adds --cert to "repo delegate": signers named by certificate.
@@ -33,18 +34,15 @@ timestamp are updated; publish as usual.`,
 			if err != nil {
 				return err
 			}
-			r, err := openRepo(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			v, err := r.ImportSignature(cmd.Context(), args[1], data)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s is now version %d, from %s\n", args[1], v, args[2])
-			printNotes(cmd, r)
-			return nil
+			return withRepo(cmd, args[0], func(r *repo.Repo) error {
+				v, err := r.ImportSignature(cmd.Context(), args[1], data)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s is now version %d, from %s\n", args[1], v, args[2])
+				printNotes(cmd, r)
+				return nil
+			})
 		},
 	}
 }
