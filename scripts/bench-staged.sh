@@ -5,7 +5,8 @@
 # it as a staged update in parts, on the embedded store and on PostgreSQL.
 # For each store it prints the publish's wall time against `repo publish
 # --out` of the same repository in the same run, and the server's peak
-# resident memory (VmHWM) over the whole run. Needs PostgreSQL's server
+# resident memory over the whole run (VmHWM, which counts the pages of the
+# database file the embedded store maps, and the private part alone). Needs PostgreSQL's server
 # binaries (Debian package postgresql); as root, postgres runs as the
 # "postgres" user.
 #
@@ -54,6 +55,9 @@ run() {
 	"$bin/rampart" repo add "$work/local-$store" --from-manifest "$work/manifest.tsv" >/dev/null
 	"$bin/rampart" repo init "$work/repo-$store" --bins 12 --server "$url" --gun "$gun" --token-file "$data/admin.token" >/dev/null
 	"$bin/rampart" repo add "$work/repo-$store" --from-manifest "$work/manifest.tsv" >/dev/null
+	# Peak private (anonymous) memory of the server, sampled: VmHWM also
+	# counts the pages of the database file it maps.
+	(while kill -0 "$pid" 2>/dev/null; do awk '/RssAnon/ {print $2}' "/proc/$pid/status"; sleep 0.5; done | sort -n | tail -1 >"$work/$store.anon") &
 	local out srv
 	out=$("$bin/measure" -name "publish --out" -runs 1 -- "$bin/rampart" repo publish "$work/local-$store" --out "$work/pub-$store" 2>/dev/null)
 	srv=$("$bin/measure" -name "publish to server" -runs 1 -- "$bin/rampart" repo publish "$work/repo-$store" --token-file "$data/admin.token" 2>/dev/null)
@@ -70,6 +74,8 @@ run() {
 	curl -sf "$url/tuf/$gun/metadata/timestamp.json" >/dev/null
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
+	sleep 1
+	echo "  server peak private memory (RssAnon, sampled): $(($(cat "$work/$store.anon") / 1024)) MiB"
 }
 
 run bolt 4644

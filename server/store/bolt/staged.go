@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -12,12 +11,22 @@ import (
 	"github.com/rampart-tuf/rampart/server/store"
 )
 
-// Buckets of staged updates (store.Staging). They are created on first
-// use, so that a database without staged updates keeps its layout.
+// Staged updates (store.Staging) live in a bucket of their own, created on
+// first use, so that a database without staged updates keeps its layout:
+//
+//	staged/ gun NUL id /        a bucket per staged update, holding
+//	    "meta"                  JSON stagedRecord
+//	    parts/ name             sha256 hex (64) + data
+//	    listings/ digest NUL path NUL role → until, as in listings
+//
+// A bucket per update is dropped at once (DeleteBucket frees its pages),
+// where deleting a million listing keys one by one from a shared bucket
+// would take time quadratic in their number.
 var (
-	bucketStaged         = []byte("staged")         // gun NUL id → JSON stagedRecord
-	bucketStagedParts    = []byte("stagedparts")    // gun NUL id NUL part → sha256 hex (64) + data
-	bucketStagedListings = []byte("stagedlistings") // gun NUL id NUL digest NUL path NUL role → until, as in listings
+	bucketStaged   = []byte("staged")
+	stagedMeta     = []byte("meta")
+	stagedParts    = []byte("parts")
+	stagedListings = []byte("listings")
 )
 
 var _ store.Staging = (*Store)(nil)
@@ -28,56 +37,46 @@ type stagedRecord struct {
 	Expires time.Time `json:"expires"`
 }
 
-// stagedBuckets returns the buckets of staged updates, creating them in a
-// writable transaction; in a read-only one they are nil until created.
-func stagedBuckets(tx *bbolt.Tx) (updates, parts, listings *bbolt.Bucket, err error) {
-	if !tx.Writable() {
-		return tx.Bucket(bucketStaged), tx.Bucket(bucketStagedParts), tx.Bucket(bucketStagedListings), nil
+// stagedBucket returns the bucket of a staged update that has not expired
+// before now (any, when now is zero), and its record.
+func stagedBucket(tx *bbolt.Tx, gun, id string, now time.Time) (*bbolt.Bucket, store.Staged, error) {
+	st := store.Staged{GUN: gun, ID: id}
+	top := tx.Bucket(bucketStaged)
+	if top == nil {
+		return nil, st, store.ErrNotFound
 	}
-	bs := make([]*bbolt.Bucket, 3)
-	for i, name := range [][]byte{bucketStaged, bucketStagedParts, bucketStagedListings} {
-		if bs[i], err = tx.CreateBucketIfNotExists(name); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	return bs[0], bs[1], bs[2], nil
-}
-
-// stagedPrefix starts the keys of a staged update's parts and listings.
-func stagedPrefix(gun, id string) []byte { return append(key(gun, id), 0) }
-
-// getStaged reads a staged update that has not expired before now (any,
-// when now is zero).
-func getStaged(tx *bbolt.Tx, gun, id string, now time.Time) (store.Staged, error) {
-	updates, _, _, err := stagedBuckets(tx)
-	if err != nil {
-		return store.Staged{}, err
+	b := top.Bucket(key(gun, id))
+	if b == nil {
+		return nil, st, store.ErrNotFound
 	}
 	var rec stagedRecord
-	if updates == nil {
-		return store.Staged{}, store.ErrNotFound
+	if err := getJSON(b, stagedMeta, &rec); err != nil {
+		return nil, st, err
 	}
-	if err := getJSON(updates, key(gun, id), &rec); err != nil {
-		return store.Staged{}, err
-	}
+	st.Created, st.Expires = rec.Created, rec.Expires
 	if !now.IsZero() && !rec.Expires.After(now) {
-		return store.Staged{}, fmt.Errorf("expired at %s: %w", rec.Expires.UTC().Format(time.RFC3339), store.ErrNotFound)
+		return nil, st, fmt.Errorf("expired at %s: %w", rec.Expires.UTC().Format(time.RFC3339), store.ErrNotFound)
 	}
-	return store.Staged{GUN: gun, ID: id, Created: rec.Created, Expires: rec.Expires}, nil
+	return b, st, nil
 }
 
 // CreateStaged implements store.Staging.
 func (s *Store) CreateStaged(_ context.Context, st store.Staged) error {
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		updates, _, _, err := stagedBuckets(tx)
+		top, err := tx.CreateBucketIfNotExists(bucketStaged)
 		if err != nil {
 			return err
 		}
-		k := key(st.GUN, st.ID)
-		if updates.Get(k) != nil {
-			return store.ErrConflict
+		b, err := top.CreateBucket(key(st.GUN, st.ID))
+		if err != nil {
+			return fmt.Errorf("%w: %v", store.ErrConflict, err)
 		}
-		return putJSON(updates, k, stagedRecord{Created: st.Created.UTC(), Expires: st.Expires.UTC()})
+		for _, name := range [][]byte{stagedParts, stagedListings} {
+			if _, err := b.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		return putJSON(b, stagedMeta, stagedRecord{Created: st.Created.UTC(), Expires: st.Expires.UTC()})
 	})
 	if err != nil {
 		return fmt.Errorf("staged update %s of %s: %w", st.ID, st.GUN, err)
@@ -90,16 +89,15 @@ func (s *Store) Staged(_ context.Context, gun, id string, now time.Time) (store.
 	var st store.Staged
 	var out []store.StagedPart
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		var err error
-		if st, err = getStaged(tx, gun, id, now); err != nil {
+		b, rec, err := stagedBucket(tx, gun, id, now)
+		if err != nil {
 			return err
 		}
-		prefix := stagedPrefix(gun, id)
-		c := tx.Bucket(bucketStagedParts).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			out = append(out, store.StagedPart{Name: string(k[len(prefix):]), SHA256: string(v[:64]), Length: int64(len(v) - 64)})
-		}
-		return nil
+		st = rec
+		return b.Bucket(stagedParts).ForEach(func(k, v []byte) error {
+			out = append(out, store.StagedPart{Name: string(k), SHA256: string(v[:64]), Length: int64(len(v) - 64)})
+			return nil
+		})
 	})
 	if err != nil {
 		return store.Staged{}, nil, fmt.Errorf("staged update %s of %s: %w", id, gun, err)
@@ -110,15 +108,13 @@ func (s *Store) Staged(_ context.Context, gun, id string, now time.Time) (store.
 // PutStagedParts implements store.Staging.
 func (s *Store) PutStagedParts(_ context.Context, gun, id string, ps []store.StagedPart) error {
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		if _, err := getStaged(tx, gun, id, time.Time{}); err != nil {
-			return err
-		}
-		_, parts, _, err := stagedBuckets(tx)
+		b, _, err := stagedBucket(tx, gun, id, time.Time{})
 		if err != nil {
 			return err
 		}
+		parts := b.Bucket(stagedParts)
 		for _, p := range ps {
-			if err := parts.Put(append(stagedPrefix(gun, id), p.Name...), append([]byte(p.SHA256), p.Data...)); err != nil {
+			if err := parts.Put([]byte(p.Name), append([]byte(p.SHA256), p.Data...)); err != nil {
 				return fmt.Errorf("part %s: %w", p.Name, err)
 			}
 		}
@@ -134,11 +130,11 @@ func (s *Store) PutStagedParts(_ context.Context, gun, id string, ps []store.Sta
 func (s *Store) StagedPart(_ context.Context, gun, id, name string) (store.StagedPart, error) {
 	p := store.StagedPart{Name: name}
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		_, parts, _, _ := stagedBuckets(tx)
-		if parts == nil {
-			return store.ErrNotFound
+		b, _, err := stagedBucket(tx, gun, id, time.Time{})
+		if err != nil {
+			return err
 		}
-		v := parts.Get(append(stagedPrefix(gun, id), name...))
+		v := b.Bucket(stagedParts).Get([]byte(name))
 		if len(v) < 64 {
 			return store.ErrNotFound
 		}
@@ -154,17 +150,17 @@ func (s *Store) StagedPart(_ context.Context, gun, id, name string) (store.Stage
 // AddStagedListings implements store.Staging.
 func (s *Store) AddStagedListings(_ context.Context, gun, id string, ls []store.Listing) error {
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		_, _, listings, err := stagedBuckets(tx)
+		b, _, err := stagedBucket(tx, gun, id, time.Time{})
 		if err != nil {
 			return err
 		}
-		prefix := stagedPrefix(gun, id)
+		listings := b.Bucket(stagedListings)
 		for _, l := range ls {
 			var until []byte
 			if !l.Until.IsZero() {
 				until = []byte(l.Until.UTC().Format(time.RFC3339Nano))
 			}
-			if err := listings.Put(append(prefix[:len(prefix):len(prefix)], key(l.Digest, l.Path, l.Role)...), until); err != nil {
+			if err := listings.Put(key(l.Digest, l.Path, l.Role), until); err != nil {
 				return err
 			}
 		}
@@ -179,11 +175,15 @@ func (s *Store) AddStagedListings(_ context.Context, gun, id string, ls []store.
 // ClearStagedListings implements store.Staging.
 func (s *Store) ClearStagedListings(_ context.Context, gun, id string) error {
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		_, _, listings, err := stagedBuckets(tx)
+		b, _, err := stagedBucket(tx, gun, id, time.Time{})
 		if err != nil {
 			return err
 		}
-		return deletePrefix(listings, stagedPrefix(gun, id))
+		if err := b.DeleteBucket(stagedListings); err != nil {
+			return err
+		}
+		_, err = b.CreateBucket(stagedListings)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("staged update %s of %s: listings: %w", id, gun, err)
@@ -195,17 +195,13 @@ func (s *Store) ClearStagedListings(_ context.Context, gun, id string) error {
 func (s *Store) CommitStaged(_ context.Context, u store.Update, id string, moves []store.StagedFile) (store.Change, error) {
 	gun := u.Repo.GUN
 	return s.publish(u, func(tx *bbolt.Tx) error {
-		if _, err := getStaged(tx, gun, id, time.Time{}); err != nil {
+		b, _, err := stagedBucket(tx, gun, id, time.Time{})
+		if err != nil {
 			return fmt.Errorf("staged update %s: %w", id, err)
 		}
-		_, parts, stagedListings, err := stagedBuckets(tx)
-		if err != nil {
-			return err
-		}
-		prefix := stagedPrefix(gun, id)
-		files := tx.Bucket(bucketFiles)
+		parts, files := b.Bucket(stagedParts), tx.Bucket(bucketFiles)
 		for _, m := range moves {
-			v := parts.Get(append(prefix[:len(prefix):len(prefix)], m.Part...))
+			v := parts.Get([]byte(m.Part))
 			if v == nil {
 				return fmt.Errorf("staged update %s: part %s: %w", id, m.Part, store.ErrNotFound)
 			}
@@ -218,38 +214,24 @@ func (s *Store) CommitStaged(_ context.Context, u store.Update, id string, moves
 			}
 		}
 		live := tx.Bucket(bucketListings)
-		c := stagedListings.Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if err := live.Put(append(key(gun, ""), k[len(prefix):]...), v); err != nil {
-				return err
-			}
+		prefix := key(gun, "")
+		err = b.Bucket(stagedListings).ForEach(func(k, v []byte) error {
+			return live.Put(append(prefix[:len(prefix):len(prefix)], k...), v)
+		})
+		if err != nil {
+			return err
 		}
-		return deleteStaged(tx, gun, id)
+		return tx.Bucket(bucketStaged).DeleteBucket(key(gun, id))
 	})
-}
-
-// deleteStaged deletes a staged update with its parts and listings.
-func deleteStaged(tx *bbolt.Tx, gun, id string) error {
-	updates, parts, listings, err := stagedBuckets(tx)
-	if err != nil {
-		return err
-	}
-	if err := updates.Delete(key(gun, id)); err != nil {
-		return err
-	}
-	if err := deletePrefix(parts, stagedPrefix(gun, id)); err != nil {
-		return err
-	}
-	return deletePrefix(listings, stagedPrefix(gun, id))
 }
 
 // DeleteStaged implements store.Staging.
 func (s *Store) DeleteStaged(_ context.Context, gun, id string) error {
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		if _, err := getStaged(tx, gun, id, time.Time{}); err != nil {
+		if _, _, err := stagedBucket(tx, gun, id, time.Time{}); err != nil {
 			return err
 		}
-		return deleteStaged(tx, gun, id)
+		return tx.Bucket(bucketStaged).DeleteBucket(key(gun, id))
 	})
 	if err != nil {
 		return fmt.Errorf("staged update %s of %s: %w", id, gun, err)
@@ -261,27 +243,26 @@ func (s *Store) DeleteStaged(_ context.Context, gun, id string) error {
 func (s *Store) DeleteExpiredStaged(_ context.Context, now time.Time) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		updates, _, _, err := stagedBuckets(tx)
-		if err != nil {
-			return err
+		top := tx.Bucket(bucketStaged)
+		if top == nil {
+			return nil
 		}
-		var expired [][2]string
-		err = updates.ForEach(func(k, v []byte) error {
+		var expired [][]byte
+		err := top.ForEachBucket(func(k []byte) error {
 			var rec stagedRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
+			if err := getJSON(top.Bucket(k), stagedMeta, &rec); err != nil {
 				return err
 			}
 			if !rec.Expires.After(now) {
-				gun, id, _ := bytes.Cut(k, []byte{0})
-				expired = append(expired, [2]string{string(gun), string(id)})
+				expired = append(expired, bytes.Clone(k))
 			}
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		for _, e := range expired {
-			if err := deleteStaged(tx, e[0], e[1]); err != nil {
+		for _, k := range expired {
+			if err := top.DeleteBucket(k); err != nil {
 				return err
 			}
 		}
@@ -293,3 +274,4 @@ func (s *Store) DeleteExpiredStaged(_ context.Context, now time.Time) (int, erro
 	}
 	return n, nil
 }
+
