@@ -332,6 +332,7 @@ func newStagedSource(sg store.Staging, gun, id string, parts []store.StagedPart)
 func (g *stagedSource) roots() int            { return g.nRoots }
 func (g *stagedSource) roles() []string       { return g.names }
 func (g *stagedSource) rootPart(i int) string { return store.RootPart(i + 1) }
+func (g *stagedSource) canonical() bool       { return true }
 func (g *stagedSource) root(ctx context.Context, i int) ([]byte, error) {
 	return g.doc(ctx, store.RootPart(i+1))
 }

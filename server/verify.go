@@ -32,6 +32,11 @@ type updateSource interface {
 	roles() []string
 	// doc returns the document of a role as sent.
 	doc(ctx context.Context, role string) ([]byte, error)
+	// canonical reports whether the documents are stored encoded as the
+	// server encodes them already (parts of a staged update are, from
+	// the moment they arrive), so that checking them needs no new
+	// encoding.
+	canonical() bool
 	// part names the document in the sink: the role's name, or
 	// store.RootPart for a root of the chain.
 	rootPart(i int) string
@@ -292,9 +297,11 @@ func (c *check) load(name string) (*targetsDoc, error) {
 	if err := checkVersionBound(name, t.Version); err != nil {
 		return nil, err
 	}
-	data, err := md.Encode()
-	if err != nil {
-		return nil, badRequest(name, checkJSON, "%v", err)
+	data := raw
+	if !c.src.canonical() {
+		if data, err = md.Encode(); err != nil {
+			return nil, badRequest(name, checkJSON, "%v", err)
+		}
 	}
 	for p := range t.Targets {
 		if err := metadata.CheckTargetPath(p); err != nil {

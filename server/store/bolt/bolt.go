@@ -57,10 +57,17 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+// initialMmapSize is the address space the database file is mapped into
+// at first: bbolt maps it again, larger, when the file outgrows it, and
+// to do so copies every key and value a write transaction holds out of
+// the old mapping, which for the commit of a large staged update is the
+// whole update, held twice. The mapping costs address space, not memory.
+const initialMmapSize = 8 << 30
+
 // Open opens or creates the database file at path. It fails after a
 // second if another process has the file open.
 func Open(path string) (*Store, error) {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, InitialMmapSize: initialMmapSize})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open %s: the database is in use by another process", path)
