@@ -10,7 +10,7 @@
 # binaries (Debian package postgresql); as root, postgres runs as the
 # "postgres" user.
 #
-#   scripts/bench-staged.sh [TARGETS]
+#   scripts/bench-staged.sh [TARGETS]      (STORES="bolt" or "postgres" for one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
@@ -78,5 +78,9 @@ run() {
 	echo "  server peak private memory (RssAnon, sampled): $(($(cat "$work/$store.anon") / 1024)) MiB"
 }
 
-run bolt 4644
-run postgres 4645 --store "postgres://rampart@127.0.0.1:4651/postgres?sslmode=disable"
+for store in ${STORES:-bolt postgres}; do
+	case $store in
+	bolt) run bolt 4644 ;;
+	postgres) run postgres 4645 --store "postgres://rampart@127.0.0.1:4651/postgres?sslmode=disable" ;;
+	esac
+done
