@@ -23,12 +23,12 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/rampart-tuf/rampart/internal/atomicfile"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 	"github.com/rampart-tuf/rampart/tuf/trust"
 )
@@ -419,8 +419,8 @@ func (c *Client) DownloadFile(ctx context.Context, t TargetInfo, dst string) (do
 // DownloadFile only ever replaces a regular file: when dst is a symlink, a
 // FIFO, a device or a directory it fails and leaves dst alone.
 func (c *Client) DownloadFileProgress(ctx context.Context, t TargetInfo, dst string, progress io.Writer) (downloaded bool, err error) {
-	if st, err := os.Lstat(dst); err == nil && !st.Mode().IsRegular() {
-		return false, fmt.Errorf("%s: not a regular file (%s), so not replaced", dst, st.Mode().Type())
+	if err := atomicfile.CheckReplaceable(dst); err != nil {
+		return false, err
 	}
 	if verifyFile(dst, t) == nil {
 		return false, nil
@@ -428,28 +428,19 @@ func (c *Client) DownloadFileProgress(ctx context.Context, t TargetInfo, dst str
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return false, err
 	}
-	f, err := os.CreateTemp(filepath.Dir(dst), ".download-"+path.Base(filepath.ToSlash(dst))+"-*")
+	f, err := atomicfile.Create(dst, 0o600)
 	if err != nil {
 		return false, err
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
+	defer f.Abort()
 	var w io.Writer = f
 	if progress != nil {
 		w = io.MultiWriter(f, progress)
 	}
 	if err := c.Download(ctx, t, w); err != nil {
-		f.Close()
 		return false, err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return false, err
-	}
-	if err := f.Close(); err != nil {
-		return false, err
-	}
-	return true, os.Rename(tmp, dst)
+	return true, f.Commit()
 }
 
 // verifyFile checks a file already on disk against the target.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-tuf/rampart/internal/atomicfile"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 	"github.com/rampart-tuf/rampart/tuf/trust"
 )
@@ -163,6 +164,9 @@ func (s TargetStore) Put(t TargetInfo, r io.Reader) error {
 // unless dst already holds it. It fails with an error wrapping ErrOffline
 // when the store does not hold it.
 func (s TargetStore) CopyTo(t TargetInfo, dst string) (copied bool, err error) {
+	if err := atomicfile.CheckReplaceable(dst); err != nil {
+		return false, err
+	}
 	if verifyFile(dst, t) == nil {
 		return false, nil
 	}
@@ -187,30 +191,21 @@ func (s TargetStore) CopyTo(t TargetInfo, dst string) (copied bool, err error) {
 // copyVerified writes r to dst through a temporary file that is renamed
 // into place only once its length and hashes match t.
 func copyVerified(t TargetInfo, r io.Reader, dst string) error {
-	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-"+filepath.Base(dst)+"-*")
+	f, err := atomicfile.Create(dst, 0o600)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
+	defer f.Abort()
 	hv := t.Hashes.NewVerifier()
 	n, err := io.Copy(io.MultiWriter(f, hv), r)
-	if err == nil && n != t.Length {
-		err = fmt.Errorf("target %s: length %d, metadata says %d", t.Path, n, t.Length)
-	}
-	if err == nil {
-		if herr := hv.Check(); herr != nil {
-			err = fmt.Errorf("target %s: %w", t.Path, herr)
-		}
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, dst)
+	if n != t.Length {
+		return fmt.Errorf("target %s: length %d, metadata says %d", t.Path, n, t.Length)
+	}
+	if err := hv.Check(); err != nil {
+		return fmt.Errorf("target %s: %w", t.Path, err)
+	}
+	return f.Commit()
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/rampart-tuf/rampart/client"
+	"github.com/rampart-tuf/rampart/internal/atomicfile"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -114,13 +115,11 @@ func downloadVerified(ctx context.Context, c *client.Client, info client.TargetI
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(filepath.Dir(dst), ".download-"+filepath.Base(dst)+"-*")
+	f, err := atomicfile.Create(dst, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	defer f.Close()
+	defer f.Abort()
 	if err := c.Download(ctx, info, f); err != nil {
 		return nil, err
 	}
@@ -132,11 +131,5 @@ func downloadVerified(ctx context.Context, c *client.Client, info client.TargetI
 	if err != nil {
 		return nil, fmt.Errorf("target %s: in-toto: %w", info.Path, err)
 	}
-	if err := f.Sync(); err != nil {
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	return res, os.Rename(tmp, dst)
+	return res, f.Commit()
 }

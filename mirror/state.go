@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rampart-tuf/rampart/client"
+	"github.com/rampart-tuf/rampart/internal/atomicfile"
 )
 
 // stateDir holds the mirror's own trusted metadata, below DIR.
@@ -183,9 +184,9 @@ func copyFile(from, to string) error {
 	return out.Close()
 }
 
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}
+// The durability primitives of package atomicfile, by their names here.
+// A directory sync that fails is not reported: the files were synced.
+const perFileSync = atomicfile.PerFileSync
+
+func syncFS(path string) error { return atomicfile.SyncFS(path) }
+func syncDir(dir string)       { atomicfile.SyncDir(dir) }

@@ -2,7 +2,6 @@ package repo
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/rampart-tuf/rampart/internal/atomicfile"
 )
 
 // The journal. A commit writes every new file under DIR/.txn.new/files,
@@ -308,42 +309,14 @@ func writeAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(perm)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(name, path)
-	}
-	if err != nil {
-		os.Remove(name)
-	}
-	return err
+	return atomicfile.WriteFile(path, data, perm)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	d.Close()
-	if err != nil && (errors.Is(err, os.ErrInvalid) || runtime.GOOS == "windows") {
-		return nil // directories cannot be synced here
-	}
-	return err
-}
+// The durability primitives of package atomicfile, by their names here.
+const perFileSync = atomicfile.PerFileSync
+
+func syncFS(path string) error { return atomicfile.SyncFS(path) }
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // parallel runs fn(0..n-1) on a few goroutines and returns the first
 // error. There are more goroutines than processors: most work here ends in

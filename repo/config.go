@@ -197,7 +197,7 @@ func readConfig(dir string) (*Config, error) {
 	data, err := os.ReadFile(filepath.Join(dir, configFile))
 	if err != nil {
 		if os.IsNotExist(err) {
-			return nil, fmt.Errorf("%s is not a Rampart repository (no %s): create one with 'rampart repo init %s'", dir, configFile, dir)
+			return nil, fmt.Errorf("%s: %w (no %s)", dir, ErrNotRepository, configFile)
 		}
 		return nil, err
 	}

@@ -194,134 +194,161 @@ func (r *Repo) Rotate(ctx context.Context, o RotateOptions) error {
 		}
 	}
 	return r.Update(ctx, func(tx *Tx) error {
-		cfg := tx.Config()
-		var ids []string
-		var keyMap map[string]*metadata.Key
-		var setIDs func([]string)
-		var threshold *int
-		var after []string // roles to sign again
-		switch {
-		case metadata.IsTopLevel(o.Role):
-			root, err := tx.Root()
-			if err != nil {
-				return err
-			}
-			rk := root.Roles[o.Role]
-			if rk == nil {
-				return fmt.Errorf("root has no role %q", o.Role)
-			}
-			ids, keyMap, threshold = slices.Clone(rk.KeyIDs), root.Keys, &rk.Threshold
-			setIDs = func(n []string) {
-				rk.KeyIDs = n
-				// Keys no role uses any more are dropped from root.
-				used := map[string]bool{}
-				for _, x := range root.Roles {
-					for _, id := range x.KeyIDs {
-						used[id] = true
-					}
-				}
-				for id := range root.Keys {
-					if !used[id] {
-						delete(root.Keys, id)
-					}
-				}
-			}
-		case o.Role == binsPolicy || (tx.cfg.Bins != nil && o.Role == tx.cfg.Bins.Prefix):
-			if tx.cfg.Bins == nil {
-				return fmt.Errorf("this repository has no hashed bins")
-			}
-			t, err := tx.Targets(metadata.TypeTargets)
-			if err != nil {
-				return err
-			}
-			sr := t.Delegations.Succinct
-			ids, keyMap, threshold = slices.Clone(sr.KeyIDs), t.Delegations.Keys, &sr.Threshold
-			setIDs = func(n []string) { sr.KeyIDs = n; pruneKeys(t.Delegations) }
-			s := tx.cfg.succinct()
-			for i := range s.NumBins() {
-				after = append(after, s.BinName(i))
-			}
-		default:
-			parentName, ok := tx.cfg.Delegations[o.Role]
-			if !ok {
-				return fmt.Errorf("no role %q in this repository", o.Role)
-			}
-			parent, err := tx.Targets(parentName)
-			if err != nil {
-				return err
-			}
-			i := slices.IndexFunc(parent.Delegations.Roles, func(x metadata.DelegatedRole) bool { return x.Name == o.Role })
-			if i < 0 {
-				return fmt.Errorf("role %s does not delegate %s", parentName, o.Role)
-			}
-			d := &parent.Delegations.Roles[i]
-			ids, keyMap, threshold = slices.Clone(d.KeyIDs), parent.Delegations.Keys, &d.Threshold
-			setIDs = func(n []string) { d.KeyIDs = n; pruneKeys(parent.Delegations) }
-			after = append(after, o.Role)
+		k, err := tx.rotatedKeysOf(o.Role)
+		if err != nil {
+			return err
 		}
-		for _, f := range o.AddKeys {
-			pk, ref, err := tx.r.importKey(f)
-			if err != nil {
-				return err
-			}
-			k := metadata.NewKey(pk)
-			id := k.ID()
-			if slices.Contains(ids, id) {
-				return fmt.Errorf("key %s (%s) is already a key of %s", shortID(id), f, o.Role)
-			}
-			ids = append(ids, id)
-			if _, ok := keyMap[id]; !ok {
-				keyMap[id] = k
-			}
-			if old, ok := cfg.Keys[id]; !ok || old.Private == "" {
-				cfg.Keys[id] = ref
-			}
+		if err := k.change(tx, o); err != nil {
+			return err
 		}
-		for _, pk := range o.ServerKeys {
-			k := metadata.NewKey(pk)
-			id := k.ID()
-			if slices.Contains(ids, id) {
-				return fmt.Errorf("the server's key %s is already a key of %s", shortID(id), o.Role)
-			}
-			ids = append(ids, id)
-			if _, ok := keyMap[id]; !ok {
-				keyMap[id] = k
-			}
-			cfg.Keys[id] = KeyRef{Server: true}
-		}
-		for _, prefix := range o.RemoveKeys {
-			var match []string
-			for _, id := range ids {
-				if strings.HasPrefix(id, strings.ToLower(prefix)) {
-					match = append(match, id)
-				}
-			}
-			switch len(match) {
-			case 0:
-				return fmt.Errorf("no key %s among the keys of %s (%s)", prefix, o.Role, shortList(ids))
-			case 1:
-				ids = slices.DeleteFunc(ids, func(s string) bool { return s == match[0] })
-			default:
-				return fmt.Errorf("key ID prefix %s matches %d keys of %s: give more digits", prefix, len(match), o.Role)
-			}
-		}
-		if o.Threshold != 0 {
-			*threshold = o.Threshold
-		}
-		if *threshold < 1 {
-			return fmt.Errorf("threshold %d is less than 1", *threshold)
-		}
-		if len(ids) < *threshold {
-			return fmt.Errorf("role %s would have %d keys for a threshold of %d: add keys or lower the threshold", o.Role, len(ids), *threshold)
-		}
-		setIDs(ids)
-		for _, role := range after {
+		for _, role := range k.after {
 			if err := tx.Resign(role); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// rotatedKeys are the keys of a role being rotated, in the document of tx
+// that lists them.
+type rotatedKeys struct {
+	ids       []string                 // the role's key IDs, to edit
+	keyMap    map[string]*metadata.Key // the keys of the document
+	setIDs    func([]string)           // sets the edited IDs in the document
+	threshold *int                     // the role's threshold in the document
+	after     []string                 // roles to sign again
+}
+
+// rotatedKeysOf finds the keys of role: in root for a top-level role, in
+// targets for the hashed bins ("bins" or their prefix), in its delegator
+// otherwise.
+func (tx *Tx) rotatedKeysOf(role string) (*rotatedKeys, error) {
+	var k rotatedKeys
+	switch {
+	case metadata.IsTopLevel(role):
+		root, err := tx.Root()
+		if err != nil {
+			return nil, err
+		}
+		rk := root.Roles[role]
+		if rk == nil {
+			return nil, fmt.Errorf("root has no role %q", role)
+		}
+		k.ids, k.keyMap, k.threshold = slices.Clone(rk.KeyIDs), root.Keys, &rk.Threshold
+		k.setIDs = func(n []string) {
+			rk.KeyIDs = n
+			// Keys no role uses any more are dropped from root.
+			used := map[string]bool{}
+			for _, x := range root.Roles {
+				for _, id := range x.KeyIDs {
+					used[id] = true
+				}
+			}
+			for id := range root.Keys {
+				if !used[id] {
+					delete(root.Keys, id)
+				}
+			}
+		}
+	case role == binsPolicy || (tx.cfg.Bins != nil && role == tx.cfg.Bins.Prefix):
+		if tx.cfg.Bins == nil {
+			return nil, fmt.Errorf("this repository has no hashed bins")
+		}
+		t, err := tx.Targets(metadata.TypeTargets)
+		if err != nil {
+			return nil, err
+		}
+		sr := t.Delegations.Succinct
+		k.ids, k.keyMap, k.threshold = slices.Clone(sr.KeyIDs), t.Delegations.Keys, &sr.Threshold
+		k.setIDs = func(n []string) { sr.KeyIDs = n; pruneKeys(t.Delegations) }
+		s := tx.cfg.succinct()
+		for i := range s.NumBins() {
+			k.after = append(k.after, s.BinName(i))
+		}
+	default:
+		parentName, ok := tx.cfg.Delegations[role]
+		if !ok {
+			return nil, fmt.Errorf("no role %q in this repository", role)
+		}
+		parent, err := tx.Targets(parentName)
+		if err != nil {
+			return nil, err
+		}
+		i := slices.IndexFunc(parent.Delegations.Roles, func(x metadata.DelegatedRole) bool { return x.Name == role })
+		if i < 0 {
+			return nil, fmt.Errorf("role %s does not delegate %s", parentName, role)
+		}
+		d := &parent.Delegations.Roles[i]
+		k.ids, k.keyMap, k.threshold = slices.Clone(d.KeyIDs), parent.Delegations.Keys, &d.Threshold
+		k.setIDs = func(n []string) { d.KeyIDs = n; pruneKeys(parent.Delegations) }
+		k.after = append(k.after, role)
+	}
+	return &k, nil
+}
+
+// change adds and removes the keys of o, sets its threshold, checks the
+// result and sets it in the document.
+func (k *rotatedKeys) change(tx *Tx, o RotateOptions) error {
+	cfg := tx.Config()
+	ids := k.ids
+	for _, f := range o.AddKeys {
+		pk, ref, err := tx.r.importKey(f)
+		if err != nil {
+			return err
+		}
+		key := metadata.NewKey(pk)
+		id := key.ID()
+		if slices.Contains(ids, id) {
+			return fmt.Errorf("key %s (%s) is already a key of %s", shortID(id), f, o.Role)
+		}
+		ids = append(ids, id)
+		if _, ok := k.keyMap[id]; !ok {
+			k.keyMap[id] = key
+		}
+		if old, ok := cfg.Keys[id]; !ok || old.Private == "" {
+			cfg.Keys[id] = ref
+		}
+	}
+	for _, pk := range o.ServerKeys {
+		key := metadata.NewKey(pk)
+		id := key.ID()
+		if slices.Contains(ids, id) {
+			return fmt.Errorf("the server's key %s is already a key of %s", shortID(id), o.Role)
+		}
+		ids = append(ids, id)
+		if _, ok := k.keyMap[id]; !ok {
+			k.keyMap[id] = key
+		}
+		cfg.Keys[id] = KeyRef{Server: true}
+	}
+	for _, prefix := range o.RemoveKeys {
+		var match []string
+		for _, id := range ids {
+			if strings.HasPrefix(id, strings.ToLower(prefix)) {
+				match = append(match, id)
+			}
+		}
+		switch len(match) {
+		case 0:
+			return fmt.Errorf("no key %s among the keys of %s (%s)", prefix, o.Role, shortList(ids))
+		case 1:
+			ids = slices.DeleteFunc(ids, func(s string) bool { return s == match[0] })
+		default:
+			return fmt.Errorf("key ID prefix %s matches %d keys of %s: give more digits", prefix, len(match), o.Role)
+		}
+	}
+	if o.Threshold != 0 {
+		*k.threshold = o.Threshold
+	}
+	if *k.threshold < 1 {
+		return fmt.Errorf("threshold %d is less than 1", *k.threshold)
+	}
+	if len(ids) < *k.threshold {
+		return fmt.Errorf("role %s would have %d keys for a threshold of %d: add keys or lower the threshold", o.Role, len(ids), *k.threshold)
+	}
+	k.setIDs(ids)
+	return nil
 }
 
 func shortList(ids []string) string {

@@ -296,17 +296,20 @@ func (r *Repo) ImportDelegation(ctx context.Context, imp *ImportedRole) (*Import
 	if res.UpToDate && !r.delegationDiffers(imp) {
 		return res, nil
 	}
-	err = r.Update(ctx, func(tx *Tx) error {
+	err = r.updateSigned(ctx, func(tx *Tx) (signedFiles, error) {
+		var signed signedFiles
 		if r.delegationDiffers(imp) {
 			res.Delegation = true
 			if err := tx.setImportedDelegation(imp); err != nil {
-				return err
+				return signed, err
 			}
 		}
 		if !res.UpToDate {
-			tx.verbatim = append(tx.verbatim, change{path: stagedRel(imp.Role), data: imp.Data})
-			tx.snapVersions = map[string]int64{imp.Role: md.Signed.Version}
-			tx.forceSnap, tx.forceTime = true, true
+			signed = signedFiles{
+				files:    []change{{path: stagedRel(imp.Role), data: imp.Data}},
+				versions: map[string]int64{imp.Role: md.Signed.Version},
+				renew:    true,
+			}
 		}
 		cfg := tx.Config()
 		cfg.Delegations[imp.Role] = metadata.TypeTargets
@@ -314,7 +317,7 @@ func (r *Repo) ImportDelegation(ctx context.Context, imp *ImportedRole) (*Import
 			cfg.Imported = map[string]string{}
 		}
 		cfg.Imported[imp.Role] = imp.Source
-		return nil
+		return signed, nil
 	})
 	if err != nil {
 		return nil, err

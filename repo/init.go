@@ -166,6 +166,48 @@ func serverKeys(ctx context.Context, o InitOptions) (map[string]keys.PublicKey, 
 }
 
 func initRepo(ctx context.Context, dir string, o InitOptions, online map[string]keys.PublicKey, opts Options, unlock func()) (*Repo, error) {
+	cfg, err := initConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	r := newRepo(dir, opts, cfg, unlock)
+	roleKeys, err := r.initRoleKeys(ctx, o, online)
+	if err != nil {
+		return nil, err
+	}
+	docs, changes, err := r.initMetadata(ctx, o, roleKeys)
+	if err != nil {
+		return nil, err
+	}
+	changes = append(changes, change{path: configFile, data: cfg.encode()})
+	if err := os.MkdirAll(filepath.Join(dir, targetsDir), 0o755); err != nil {
+		return nil, err
+	}
+	if err := commitFiles(dir, changes); err != nil {
+		return nil, err
+	}
+	for _, c := range changes {
+		if role, ok := cutStaged(c.path); ok && (metadata.IsTopLevel(role)) {
+			r.raw[role] = c.data
+		}
+	}
+	r.root = docs.root
+	root := docs.root.Signed
+	for _, d := range []struct {
+		role string
+		doc  metadata.Signed
+	}{{metadata.TypeRoot, docs.root}, {metadata.TypeTargets, docs.targets}, {metadata.TypeSnapshot, docs.snapshot}, {metadata.TypeTimestamp, docs.timestamp}} {
+		rep, _ := root.ReportRole(d.role, d.doc)
+		if !rep.Met() && !cfg.serverHeld(rep.Missing) {
+			r.notes = append(r.notes, fmt.Sprintf("%s is staged with %d of %d signatures (keys not at hand: %s); sign it with 'rampart repo sign %s %s --key KEYFILE' before publishing",
+				d.role, len(rep.Valid), rep.Threshold, r.hints(cfg, rep.Missing), dir, d.role))
+		}
+	}
+	return r, nil
+}
+
+// initConfig makes the configuration of a new repository.
+func initConfig(o InitOptions) (*Config, error) {
 	cfg := &Config{Format: 1, Expires: map[string]Duration{}, Delegations: map[string]string{}, Keys: map[string]KeyRef{}}
 	if o.Server != nil {
 		cfg.Server = &ServerConfig{URL: o.Server.URL(), GUN: o.GUN}
@@ -186,11 +228,14 @@ func initRepo(ctx context.Context, dir string, o InitOptions, online map[string]
 		}
 		cfg.Bins = &BinsConfig{Bits: o.Bins, Prefix: prefix}
 	}
-	r := newRepo(dir, opts, cfg, unlock)
-	now := r.opts.Now()
-	expires := func(role string) time.Time { return now.Add(cfg.ExpiryFor(role)) }
+	return cfg, nil
+}
 
-	// Keys of every role.
+// initRoleKeys returns the keys of every role of a new repository: the
+// server's online keys, the key files given, or new keys made in
+// DIR/keys. It records them in r's configuration.
+func (r *Repo) initRoleKeys(ctx context.Context, o InitOptions, online map[string]keys.PublicKey) (map[string][]keys.PublicKey, error) {
+	cfg := r.cfg
 	roleKeys := map[string][]keys.PublicKey{}
 	for _, role := range initRoles {
 		if role == binsPolicy && o.Bins == 0 {
@@ -215,7 +260,7 @@ func initRepo(ctx context.Context, dir string, o InitOptions, online map[string]
 				if th > 1 {
 					name = fmt.Sprintf("%s-%d", role, i)
 				}
-				pk, err := r.opts.Keys.Create(ctx, filepath.Join(dir, keysDir), name)
+				pk, err := r.opts.Keys.Create(ctx, filepath.Join(r.dir, keysDir), name)
 				if err != nil {
 					return nil, fmt.Errorf("creating a key for %s: %w", role, err)
 				}
@@ -239,43 +284,55 @@ func initRepo(ctx context.Context, dir string, o InitOptions, online map[string]
 			return nil, fmt.Errorf("role %s has threshold %d but only %d keys: give more with --key %s=KEYFILE", role, th, len(roleKeys[role]), role)
 		}
 	}
-	threshold := func(role string) int { return max(o.Thresholds[role], 1) }
+	return roleKeys, nil
+}
 
-	var changes []change
+// initDocs are the first versions of the top-level roles.
+type initDocs struct {
+	root      *metadata.Metadata[*metadata.Root]
+	targets   *metadata.Metadata[*metadata.Targets]
+	snapshot  *metadata.Metadata[*metadata.Snapshot]
+	timestamp *metadata.Metadata[*metadata.Timestamp]
+}
+
+// initMetadata makes and signs, with the keys at hand, version 1 of every
+// top-level role, and returns them with the staged files to write.
+func (r *Repo) initMetadata(ctx context.Context, o InitOptions, roleKeys map[string][]keys.PublicKey) (initDocs, []change, error) {
+	cfg := r.cfg
+	now := r.opts.Now()
+	expires := func(role string) time.Time { return now.Add(cfg.ExpiryFor(role)) }
+	threshold := func(role string) int { return max(o.Thresholds[role], 1) }
 	sign := func(md interface {
 		Sign(context.Context, keys.Signer) (metadata.Signature, error)
-	}, ids []string) error {
-		signers, err := r.signersFor(ctx, ids)
+		Encode() ([]byte, error)
+	}, role string, root *metadata.Root) ([]byte, error) {
+		signers, err := r.signersFor(ctx, root.Roles[role].KeyIDs)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, s := range signers {
 			if _, err := md.Sign(ctx, s); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		return nil
+		return md.Encode()
 	}
+	var docs initDocs
 
 	root := metadata.NewRoot(expires(metadata.TypeRoot))
 	for _, role := range metadata.TopLevelRoles {
 		for _, pk := range roleKeys[role] {
 			if err := root.AddKey(role, metadata.NewKey(pk)); err != nil {
-				return nil, err
+				return docs, nil, err
 			}
 		}
 		root.Roles[role].Threshold = threshold(role)
 	}
-	rootMD := metadata.New(root)
-	if err := sign(rootMD, root.Roles[metadata.TypeRoot].KeyIDs); err != nil {
-		return nil, err
-	}
-	rootBytes, err := rootMD.Encode()
+	docs.root = metadata.New(root)
+	rootBytes, err := sign(docs.root, metadata.TypeRoot, root)
 	if err != nil {
-		return nil, err
+		return docs, nil, err
 	}
-	changes = append(changes, change{path: stagedRel(metadata.TypeRoot), data: rootBytes},
-		change{path: rootsDir + "/1.root.json", data: rootBytes})
 
 	targets := metadata.NewTargets(expires(metadata.TypeTargets))
 	snapshot := metadata.NewSnapshot(expires(metadata.TypeSnapshot))
@@ -292,60 +349,30 @@ func initRepo(ctx context.Context, dir string, o InitOptions, online map[string]
 		// adds to them, or publish), so that a new repository does not
 		// write thousands of empty files only to replace them.
 	}
-	targetsMD := metadata.New(targets)
-	if err := sign(targetsMD, root.Roles[metadata.TypeTargets].KeyIDs); err != nil {
-		return nil, err
-	}
-	tb, err := targetsMD.Encode()
+	docs.targets = metadata.New(targets)
+	tb, err := sign(docs.targets, metadata.TypeTargets, root)
 	if err != nil {
-		return nil, err
+		return docs, nil, err
 	}
-	snapMD := metadata.New(snapshot)
-	if err := sign(snapMD, root.Roles[metadata.TypeSnapshot].KeyIDs); err != nil {
-		return nil, err
-	}
-	sb, err := snapMD.Encode()
+	docs.snapshot = metadata.New(snapshot)
+	sb, err := sign(docs.snapshot, metadata.TypeSnapshot, root)
 	if err != nil {
-		return nil, err
+		return docs, nil, err
 	}
 	ts := metadata.NewTimestamp(expires(metadata.TypeTimestamp))
 	ts.Meta["snapshot.json"] = metadata.MetaFile{Version: 1, Length: int64(len(sb)), Hashes: metadata.HashesOf(sb, false)}
-	tsMD := metadata.New(ts)
-	if err := sign(tsMD, root.Roles[metadata.TypeTimestamp].KeyIDs); err != nil {
-		return nil, err
-	}
-	tsb, err := tsMD.Encode()
+	docs.timestamp = metadata.New(ts)
+	tsb, err := sign(docs.timestamp, metadata.TypeTimestamp, root)
 	if err != nil {
-		return nil, err
+		return docs, nil, err
 	}
-	changes = append(changes,
-		change{path: stagedRel(metadata.TypeTargets), data: tb},
-		change{path: stagedRel(metadata.TypeSnapshot), data: sb},
-		change{path: stagedRel(metadata.TypeTimestamp), data: tsb},
-		change{path: configFile, data: cfg.encode()})
-	if err := os.MkdirAll(filepath.Join(dir, targetsDir), 0o755); err != nil {
-		return nil, err
-	}
-	if err := commitFiles(dir, changes); err != nil {
-		return nil, err
-	}
-	for _, c := range changes {
-		if role, ok := cutStaged(c.path); ok && (metadata.IsTopLevel(role)) {
-			r.raw[role] = c.data
-		}
-	}
-	r.root = rootMD
-	for _, d := range []struct {
-		role string
-		doc  metadata.Signed
-	}{{metadata.TypeRoot, rootMD}, {metadata.TypeTargets, targetsMD}, {metadata.TypeSnapshot, snapMD}, {metadata.TypeTimestamp, tsMD}} {
-		rep, _ := root.ReportRole(d.role, d.doc)
-		if !rep.Met() && !cfg.serverHeld(rep.Missing) {
-			r.notes = append(r.notes, fmt.Sprintf("%s is staged with %d of %d signatures (keys not at hand: %s); sign it with 'rampart repo sign %s %s --key KEYFILE' before publishing",
-				d.role, len(rep.Valid), rep.Threshold, r.hints(cfg, rep.Missing), dir, d.role))
-		}
-	}
-	return r, nil
+	return docs, []change{
+		{path: stagedRel(metadata.TypeRoot), data: rootBytes},
+		{path: rootsDir + "/1.root.json", data: rootBytes},
+		{path: stagedRel(metadata.TypeTargets), data: tb},
+		{path: stagedRel(metadata.TypeSnapshot), data: sb},
+		{path: stagedRel(metadata.TypeTimestamp), data: tsb},
+	}, nil
 }
 
 func cutStaged(p string) (string, bool) {

@@ -114,8 +114,8 @@ func (r *Repo) PullFromServer(ctx context.Context, c MetadataServer) (*PullResul
 	if local < current {
 		r.root = set.Root().Metadata // the keys a new snapshot is signed with
 	}
-	err = r.Update(ctx, func(tx *Tx) error {
-		tx.verbatim = changes
+	err = r.updateSigned(ctx, func(tx *Tx) (signedFiles, error) {
+		signed := signedFiles{files: changes}
 		cfg := tx.Config()
 		if td := set.Targets(metadata.TypeTargets); cfg.Bins == nil && td != nil && td.Signed.Delegations != nil && td.Signed.Delegations.Succinct != nil {
 			sr := td.Signed.Delegations.Succinct // hashed bins made elsewhere
@@ -129,13 +129,13 @@ func (r *Repo) PullFromServer(ctx context.Context, c MetadataServer) (*PullResul
 			}
 		}
 		if merged {
-			tx.snapVersions = map[string]int64{}
+			signed.versions = map[string]int64{}
 			for _, role := range res.Roles {
-				tx.snapVersions[role] = serverMeta[role+".json"].Version
+				signed.versions[role] = serverMeta[role+".json"].Version
 			}
-			tx.forceSnap, tx.forceTime = true, true
+			signed.renew = true
 		}
-		return nil
+		return signed, nil
 	})
 	if err != nil {
 		r.root = oldRoot

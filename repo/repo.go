@@ -325,11 +325,19 @@ type Tx struct {
 	resignRoot bool
 	pending    []string // roles committed below their threshold
 	j          *journal // begun early by reserve, or by commit
-	// verbatim are files written as they are, signed elsewhere (by a
-	// pull from the server), and snapVersions the versions snapshot lists
-	// for roles among them.
-	verbatim     []change
-	snapVersions map[string]int64
+	// signed are the files signed elsewhere that the function of
+	// updateSigned returned.
+	signed signedFiles
+}
+
+// signedFiles are files a transaction writes as they are, signed
+// elsewhere (pulled from the server, imported): versions are those the
+// new snapshot lists for roles among them, and with renew, snapshot and
+// timestamp are made anew even if no role here changed.
+type signedFiles struct {
+	files    []change
+	versions map[string]int64
+	renew    bool
 }
 
 // noteUnsigned records a role committed with fewer signatures than it
@@ -397,14 +405,27 @@ func (r *Repo) Notes() []string { return r.notes }
 // signed with the available keys of the role, and snapshot and timestamp
 // are brought up to date. Nothing is written when fn fails.
 func (r *Repo) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	return r.updateSigned(ctx, func(tx *Tx) (signedFiles, error) {
+		return signedFiles{}, fn(tx)
+	})
+}
+
+// updateSigned is Update for a transaction that also writes files signed
+// elsewhere, which fn returns.
+func (r *Repo) updateSigned(ctx context.Context, fn func(tx *Tx) (signedFiles, error)) error {
 	tx := &Tx{r: r, ctx: ctx, cfg: r.cfg.clone(),
 		edited: map[string]*metadata.Metadata[*metadata.Targets]{}, created: map[string]bool{},
 		read: map[string]*metadata.Metadata[*metadata.Targets]{}}
-	if err := fn(tx); err != nil {
+	signed, err := fn(tx)
+	if err != nil {
 		if tx.j != nil {
 			tx.j.abort()
 		}
 		return err
+	}
+	tx.signed = signed
+	if signed.renew {
+		tx.forceSnap, tx.forceTime = true, true
 	}
 	return tx.commit()
 }
@@ -761,7 +782,7 @@ func (tx *Tx) commit() error {
 		if err != nil {
 			return err
 		}
-		for role, v := range tx.snapVersions {
+		for role, v := range tx.signed.versions {
 			snap.Signed.Meta[role+".json"] = metadata.MetaFile{Version: v}
 		}
 		for i, name := range names {
@@ -803,7 +824,7 @@ func (tx *Tx) commit() error {
 		keep[metadata.TypeTimestamp] = b
 	}
 
-	for _, c := range tx.verbatim {
+	for _, c := range tx.signed.files {
 		if err := j.write(c.path, c.data); err != nil {
 			return err
 		}
@@ -826,7 +847,7 @@ func (tx *Tx) commit() error {
 		delete(r.raw, name)
 		r.fresh[name] = fresh[i]
 	}
-	for _, c := range tx.verbatim {
+	for _, c := range tx.signed.files {
 		if role, ok := cutStaged(c.path); ok {
 			delete(r.raw, role)
 			delete(r.fresh, role)

@@ -28,139 +28,186 @@ type SignResult struct {
 // another machine) signs. role "bins" signs every hashed bin. The key must
 // be one the role trusts (for root, the new or the previous root).
 func (r *Repo) Sign(ctx context.Context, role string, signer keys.Signer) (*SignResult, error) {
-	id := KeyID(signer.PublicKey())
 	res := &SignResult{}
-	var roles []string
-	if role == binsPolicy || (r.cfg.Bins != nil && role == r.cfg.Bins.Prefix) {
-		s := r.cfg.succinct()
-		if s == nil {
-			return nil, fmt.Errorf("this repository has no hashed bins")
-		}
-		snap, err := r.readSnapshot()
-		if err != nil {
-			return nil, err
-		}
-		for i := range s.NumBins() { // the bins made so far
-			if _, ok := snap.Signed.Meta[s.BinName(i)+".json"]; ok {
-				roles = append(roles, s.BinName(i))
-			}
-		}
-	} else {
-		roles = []string{role}
-	}
-	parents := map[string]*metadata.Targets{}
 	var changes []change
+	var err error
 	switch role {
 	case metadata.TypeRoot:
-		root := r.root
-		ok := slices.Contains(root.Signed.Roles[metadata.TypeRoot].KeyIDs, id)
-		if v := root.Signed.Version; v > 1 && !ok {
-			_, prev, err := r.readRootVersion(v - 1)
-			if err != nil {
-				return nil, err
-			}
-			ok = slices.Contains(prev.Signed.Roles[metadata.TypeRoot].KeyIDs, id)
-		}
-		if !ok {
-			return nil, fmt.Errorf("key %s is not a root key of root version %d or the one before it", shortID(id), root.Signed.Version)
-		}
-		b, added, err := addSignature(ctx, r.root, signer)
+		changes, err = r.signRoot(ctx, signer, res)
 		if err != nil {
 			return nil, err
 		}
-		if !added {
-			res.Already = append(res.Already, role)
-			return res, nil
+		if len(changes) == 0 {
+			return res, nil // signed already
 		}
-		changes = append(changes, change{path: stagedRel(role), data: b},
-			change{path: fmt.Sprintf("%s/%d.root.json", rootsDir, root.Signed.Version), data: b})
-		res.Signed = append(res.Signed, role)
 	case metadata.TypeSnapshot, metadata.TypeTimestamp:
-		if !slices.Contains(r.root.Signed.Roles[role].KeyIDs, id) {
-			return nil, fmt.Errorf("key %s is not a key of %s (its keys: %s)", shortID(id), role, shortList(r.root.Signed.Roles[role].KeyIDs))
-		}
-		raw, err := r.rawRole(role)
+		changes, err = r.signOnlineRole(ctx, role, signer, res)
 		if err != nil {
 			return nil, err
 		}
-		var b []byte
-		var added bool
-		if role == metadata.TypeSnapshot {
-			md, err := metadata.ParseSnapshot(raw)
-			if err != nil {
-				return nil, err
-			}
-			b, added, err = addSignature(ctx, md, signer)
-			if err != nil {
-				return nil, err
-			}
-		} else {
-			md, err := metadata.ParseTimestamp(raw)
-			if err != nil {
-				return nil, err
-			}
-			b, added, err = addSignature(ctx, md, signer)
-			if err != nil {
-				return nil, err
-			}
+		if len(changes) == 0 {
+			return res, nil // signed already
 		}
-		if !added {
-			res.Already = append(res.Already, role)
-			return res, nil
-		}
-		changes = append(changes, change{path: stagedRel(role), data: b})
-		res.Signed = append(res.Signed, role)
 	default:
-		out := make([][]byte, len(roles))
-		bar := newCountBar(r.opts.Progress, len(roles), "signing "+role)
-		for _, name := range roles {
-			if metadata.IsTopLevel(name) {
-				continue
-			}
-			d, _, err := r.delegation(name, parents)
-			if err != nil {
-				return nil, err
-			}
-			if !slices.Contains(d.KeyIDs, id) {
-				return nil, fmt.Errorf("key %s is not a key of role %s (its keys: %s)", shortID(id), name, shortList(d.KeyIDs))
-			}
-			break // bins share their keys
-		}
-		if role == metadata.TypeTargets && !slices.Contains(r.root.Signed.Roles[role].KeyIDs, id) {
-			return nil, fmt.Errorf("key %s is not a key of targets (its keys: %s)", shortID(id), shortList(r.root.Signed.Roles[role].KeyIDs))
-		}
-		err := parallel(len(roles), func(i int) error {
-			md, err := r.readTargets(roles[i])
-			if err != nil {
-				return err
-			}
-			b, added, err := addSignature(ctx, md, signer)
-			if err != nil {
-				return err
-			}
-			if added {
-				out[i] = b
-			}
-			bar.Add(1)
-			return nil
-		})
-		bar.Finish()
+		roles, err := r.rolesToSign(role)
 		if err != nil {
 			return nil, err
 		}
-		for i, b := range out {
-			if b == nil {
-				res.Already = append(res.Already, roles[i])
-				continue
-			}
-			changes = append(changes, change{path: stagedRel(roles[i]), data: b})
-			res.Signed = append(res.Signed, roles[i])
+		if changes, err = r.signTargetsRoles(ctx, role, roles, signer, res); err != nil {
+			return nil, err
 		}
 	}
 	if err := r.commitSignatures(ctx, changes, res); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// rolesToSign are the roles "sign ROLE" signs: every hashed bin made so
+// far for "bins" (or the bins' prefix), role otherwise.
+func (r *Repo) rolesToSign(role string) ([]string, error) {
+	if role != binsPolicy && (r.cfg.Bins == nil || role != r.cfg.Bins.Prefix) {
+		return []string{role}, nil
+	}
+	s := r.cfg.succinct()
+	if s == nil {
+		return nil, fmt.Errorf("this repository has no hashed bins")
+	}
+	snap, err := r.readSnapshot()
+	if err != nil {
+		return nil, err
+	}
+	var roles []string
+	for i := range s.NumBins() { // the bins made so far
+		if _, ok := snap.Signed.Meta[s.BinName(i)+".json"]; ok {
+			roles = append(roles, s.BinName(i))
+		}
+	}
+	return roles, nil
+}
+
+// signRoot signs the staged root with a key of it or of the root before
+// it; it returns no changes when the key had signed it already.
+func (r *Repo) signRoot(ctx context.Context, signer keys.Signer, res *SignResult) ([]change, error) {
+	id := KeyID(signer.PublicKey())
+	role := metadata.TypeRoot
+	root := r.root
+	ok := slices.Contains(root.Signed.Roles[metadata.TypeRoot].KeyIDs, id)
+	if v := root.Signed.Version; v > 1 && !ok {
+		_, prev, err := r.readRootVersion(v - 1)
+		if err != nil {
+			return nil, err
+		}
+		ok = slices.Contains(prev.Signed.Roles[metadata.TypeRoot].KeyIDs, id)
+	}
+	if !ok {
+		return nil, fmt.Errorf("key %s is not a root key of root version %d or the one before it", shortID(id), root.Signed.Version)
+	}
+	b, added, err := addSignature(ctx, r.root, signer)
+	if err != nil {
+		return nil, err
+	}
+	if !added {
+		res.Already = append(res.Already, role)
+		return nil, nil
+	}
+	res.Signed = append(res.Signed, role)
+	return []change{{path: stagedRel(role), data: b},
+		{path: fmt.Sprintf("%s/%d.root.json", rootsDir, root.Signed.Version), data: b}}, nil
+}
+
+// signOnlineRole signs the staged snapshot or timestamp; it returns no
+// changes when the key had signed it already.
+func (r *Repo) signOnlineRole(ctx context.Context, role string, signer keys.Signer, res *SignResult) ([]change, error) {
+	id := KeyID(signer.PublicKey())
+	if !slices.Contains(r.root.Signed.Roles[role].KeyIDs, id) {
+		return nil, fmt.Errorf("key %s is not a key of %s (its keys: %s)", shortID(id), role, shortList(r.root.Signed.Roles[role].KeyIDs))
+	}
+	raw, err := r.rawRole(role)
+	if err != nil {
+		return nil, err
+	}
+	var b []byte
+	var added bool
+	if role == metadata.TypeSnapshot {
+		md, err := metadata.ParseSnapshot(raw)
+		if err != nil {
+			return nil, err
+		}
+		b, added, err = addSignature(ctx, md, signer)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		md, err := metadata.ParseTimestamp(raw)
+		if err != nil {
+			return nil, err
+		}
+		b, added, err = addSignature(ctx, md, signer)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if !added {
+		res.Already = append(res.Already, role)
+		return nil, nil
+	}
+	res.Signed = append(res.Signed, role)
+	return []change{{path: stagedRel(role), data: b}}, nil
+}
+
+// signTargetsRoles signs targets or the delegated roles (role, or the
+// bins) with a key they trust.
+func (r *Repo) signTargetsRoles(ctx context.Context, role string, roles []string, signer keys.Signer, res *SignResult) ([]change, error) {
+	id := KeyID(signer.PublicKey())
+	parents := map[string]*metadata.Targets{}
+	out := make([][]byte, len(roles))
+	bar := newCountBar(r.opts.Progress, len(roles), "signing "+role)
+	for _, name := range roles {
+		if metadata.IsTopLevel(name) {
+			continue
+		}
+		d, _, err := r.delegation(name, parents)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(d.KeyIDs, id) {
+			return nil, fmt.Errorf("key %s is not a key of role %s (its keys: %s)", shortID(id), name, shortList(d.KeyIDs))
+		}
+		break // bins share their keys
+	}
+	if role == metadata.TypeTargets && !slices.Contains(r.root.Signed.Roles[role].KeyIDs, id) {
+		return nil, fmt.Errorf("key %s is not a key of targets (its keys: %s)", shortID(id), shortList(r.root.Signed.Roles[role].KeyIDs))
+	}
+	err := parallel(len(roles), func(i int) error {
+		md, err := r.readTargets(roles[i])
+		if err != nil {
+			return err
+		}
+		b, added, err := addSignature(ctx, md, signer)
+		if err != nil {
+			return err
+		}
+		if added {
+			out[i] = b
+		}
+		bar.Add(1)
+		return nil
+	})
+	bar.Finish()
+	if err != nil {
+		return nil, err
+	}
+	var changes []change
+	for i, b := range out {
+		if b == nil {
+			res.Already = append(res.Already, roles[i])
+			continue
+		}
+		changes = append(changes, change{path: stagedRel(roles[i]), data: b})
+		res.Signed = append(res.Signed, roles[i])
+	}
+	return changes, nil
 }
 
 // addSignature signs md's current bytes with signer; added is false when

@@ -96,7 +96,7 @@ func (r *Repo) ImportSignature(ctx context.Context, role string, data []byte) (v
 	if md.Signed.IsExpired(r.opts.Now()) {
 		return 0, fmt.Errorf("signature for %s expired at %s", role, md.Signed.ExpiresText())
 	}
-	err = r.Update(ctx, func(tx *Tx) error {
+	err = r.updateSigned(ctx, func(tx *Tx) (signedFiles, error) {
 		return tx.importSigned(role, md, data)
 	})
 	if err != nil {
@@ -105,38 +105,38 @@ func (r *Repo) ImportSignature(ctx context.Context, role string, data []byte) (v
 	return md.Signed.Version, nil
 }
 
-func (tx *Tx) importSigned(role string, md *metadata.Metadata[*metadata.Targets], data []byte) error {
+// importSigned checks data, the metadata md of role signed elsewhere, and
+// returns it to be written as it is.
+func (tx *Tx) importSigned(role string, md *metadata.Metadata[*metadata.Targets], data []byte) (signedFiles, error) {
 	parent, ok := tx.cfg.parentOf(role)
 	if !ok {
-		return fmt.Errorf("role %q is not delegated by any role of this repository; delegate it first (rampart repo delegate --cert)", role)
+		return signedFiles{}, fmt.Errorf("role %q: %w", role, ErrNotDelegated)
 	}
 	pt, err := tx.Peek(parent)
 	if err != nil {
-		return err
+		return signedFiles{}, err
 	}
 	if err := pt.VerifyDelegate(role, md); err != nil {
-		return fmt.Errorf("signature for %s is not signed by the keys %s delegates it to: %w", role, parent, err)
+		return signedFiles{}, fmt.Errorf("signature for %s is not signed by the keys %s delegates it to: %w", role, parent, err)
 	}
 	d, _ := pt.Delegations.Role(role)
 	for p := range md.Signed.Targets {
 		if !d.MatchesPath(p) {
-			return fmt.Errorf("signature for %s lists %q, which %s does not trust %s for", role, p, parent, role)
+			return signedFiles{}, fmt.Errorf("signature for %s lists %q, which %s does not trust %s for", role, p, parent, role)
 		}
 	}
 	cur, err := tx.Peek(role)
 	if err != nil {
-		return err
+		return signedFiles{}, err
 	}
 	placeholder := cur.Version == 1 && len(cur.Targets) == 0 && cur.Delegations == nil
 	if v := md.Signed.Version; v <= cur.Version && !placeholder {
-		return fmt.Errorf("signature for %s is version %d, not newer than the role's version %d", role, v, cur.Version)
+		return signedFiles{}, fmt.Errorf("signature for %s is version %d, not newer than the role's version %d", role, v, cur.Version)
 	}
 	delete(tx.read, role)
-	tx.verbatim = append(tx.verbatim, change{path: stagedRel(role), data: data})
-	if tx.snapVersions == nil {
-		tx.snapVersions = map[string]int64{}
-	}
-	tx.snapVersions[role] = md.Signed.Version
-	tx.forceSnap, tx.forceTime = true, true
-	return nil
+	return signedFiles{
+		files:    []change{{path: stagedRel(role), data: data}},
+		versions: map[string]int64{role: md.Signed.Version},
+		renew:    true,
+	}, nil
 }

@@ -64,49 +64,12 @@ type BinsStatus struct {
 // Status reports every role's version, expiry and signatures. A role
 // expires soon when less than a fifth of its expiry period is left.
 func (r *Repo) Status(ctx context.Context) (*Status, error) {
-	st := &Status{Dir: r.dir, Warnings: []string{}, Server: r.Server()}
-	now := r.opts.Now()
-	parents := map[string]*metadata.Targets{}
-	add := func(name string, c *metadata.Common, doc metadata.Signed, rep *metadata.SignatureReport, targets int) RoleStatus {
-		rs := RoleStatus{Name: name, Version: c.Version, Expires: c.Expires, Threshold: rep.Threshold, Targets: targets,
-			Signed: []KeyStatus{}, Missing: []KeyStatus{}}
-		left := c.Expires.Sub(now)
-		rs.Expired = left <= 0
-		rs.ExpiresSoon = !rs.Expired && left < r.cfg.ExpiryFor(name)/5
-		rs.ExpiresIn = humanDuration(left)
-		for _, id := range rep.Valid {
-			rs.Signed = append(rs.Signed, KeyStatus{id, strings.Trim(r.keyHint(id), " ()")})
-		}
-		for _, id := range rep.Missing {
-			rs.Missing = append(rs.Missing, KeyStatus{id, strings.Trim(r.keyHint(id), " ()")})
-		}
-		if p, ok := r.cfg.parentOf(name); ok {
-			rs.Delegator = p
-		}
-		rs.SignedByServer = r.cfg.serverHeld(append(slices.Clone(rep.Valid), rep.Missing...))
-		return rs
-	}
-	warn := func(rs RoleStatus) {
-		if rs.SignedByServer {
-			return
-		}
-		if len(rs.Signed) < rs.Threshold {
-			p := r.problem(&metadata.SignatureReport{Role: rs.Name, Threshold: rs.Threshold, Valid: keyIDs(rs.Signed), Missing: keyIDs(rs.Missing)}, rs.Version)
-			st.Warnings = append(st.Warnings, p.String())
-		}
-		switch {
-		case rs.Expired:
-			st.Warnings = append(st.Warnings, fmt.Sprintf("role %s expired %s ago", rs.Name, humanDuration(now.Sub(rs.Expires))))
-		case rs.ExpiresSoon:
-			st.Warnings = append(st.Warnings, fmt.Sprintf("role %s expires in %s", rs.Name, rs.ExpiresIn))
-		}
-	}
+	b := &statusBuilder{r: r, st: &Status{Dir: r.dir, Warnings: []string{}, Server: r.Server()}, now: r.opts.Now()}
+	st := b.st
 
 	// Root, checked against the previous root too.
 	rootRep, _ := r.root.Signed.ReportRole(metadata.TypeRoot, r.root)
-	rs := add(metadata.TypeRoot, &r.root.Signed.Common, r.root, rootRep, 0)
-	st.Roles = append(st.Roles, rs)
-	warn(rs)
+	b.addRole(b.role(metadata.TypeRoot, &r.root.Signed.Common, r.root, rootRep, 0))
 	if v := r.root.Signed.Version; v > 1 {
 		if _, prev, err := r.readRootVersion(v - 1); err == nil {
 			for _, p := range r.checkRoot(r.root, prev) {
@@ -124,6 +87,81 @@ func (r *Repo) Status(ctx context.Context) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	// Targets and the delegated roles, with the hashed bins summarised.
+	results, err := b.targetsRoles(snap)
+	if err != nil {
+		return nil, err
+	}
+	b.addTargetsRoles(results)
+
+	// Snapshot and timestamp.
+	for _, role := range []string{metadata.TypeSnapshot, metadata.TypeTimestamp} {
+		var doc metadata.Signed = snap
+		c := &snap.Signed.Common
+		if role == metadata.TypeTimestamp {
+			doc, c = ts, &ts.Signed.Common
+		}
+		rep, _ := r.root.Signed.ReportRole(role, doc)
+		b.addRole(b.role(role, c, doc, rep, 0))
+	}
+	return st, nil
+}
+
+// statusBuilder collects the roles and warnings of a Status.
+type statusBuilder struct {
+	r   *Repo
+	st  *Status
+	now time.Time
+}
+
+// role describes one role from its metadata and signature report.
+func (b *statusBuilder) role(name string, c *metadata.Common, doc metadata.Signed, rep *metadata.SignatureReport, targets int) RoleStatus {
+	r := b.r
+	rs := RoleStatus{Name: name, Version: c.Version, Expires: c.Expires, Threshold: rep.Threshold, Targets: targets,
+		Signed: []KeyStatus{}, Missing: []KeyStatus{}}
+	left := c.Expires.Sub(b.now)
+	rs.Expired = left <= 0
+	rs.ExpiresSoon = !rs.Expired && left < r.cfg.ExpiryFor(name)/5
+	rs.ExpiresIn = humanDuration(left)
+	for _, id := range rep.Valid {
+		rs.Signed = append(rs.Signed, KeyStatus{id, strings.Trim(r.keyHint(id), " ()")})
+	}
+	for _, id := range rep.Missing {
+		rs.Missing = append(rs.Missing, KeyStatus{id, strings.Trim(r.keyHint(id), " ()")})
+	}
+	if p, ok := r.cfg.parentOf(name); ok {
+		rs.Delegator = p
+	}
+	rs.SignedByServer = r.cfg.serverHeld(append(slices.Clone(rep.Valid), rep.Missing...))
+	return rs
+}
+
+// addRole lists rs and warns about it if it is below its threshold,
+// expired or close to expiry.
+func (b *statusBuilder) addRole(rs RoleStatus) {
+	st := b.st
+	st.Roles = append(st.Roles, rs)
+	if rs.SignedByServer {
+		return
+	}
+	if len(rs.Signed) < rs.Threshold {
+		p := b.r.problem(&metadata.SignatureReport{Role: rs.Name, Threshold: rs.Threshold, Valid: keyIDs(rs.Signed), Missing: keyIDs(rs.Missing)}, rs.Version)
+		st.Warnings = append(st.Warnings, p.String())
+	}
+	switch {
+	case rs.Expired:
+		st.Warnings = append(st.Warnings, fmt.Sprintf("role %s expired %s ago", rs.Name, humanDuration(b.now.Sub(rs.Expires))))
+	case rs.ExpiresSoon:
+		st.Warnings = append(st.Warnings, fmt.Sprintf("role %s expires in %s", rs.Name, rs.ExpiresIn))
+	}
+}
+
+// targetsRoles describes targets and every delegated role snap lists,
+// sorted by name.
+func (b *statusBuilder) targetsRoles(snap *metadata.Metadata[*metadata.Snapshot]) ([]RoleStatus, error) {
+	r := b.r
+	parents := map[string]*metadata.Targets{}
 	names := make([]string, 0, len(snap.Signed.Meta))
 	for name := range snap.Signed.Meta {
 		role := strings.TrimSuffix(name, ".json")
@@ -137,7 +175,7 @@ func (r *Repo) Status(ctx context.Context) (*Status, error) {
 	sort.Strings(names)
 	results := make([]RoleStatus, len(names))
 	var mu sync.Mutex
-	err = parallel(len(names), func(i int) error {
+	err := parallel(len(names), func(i int) error {
 		md, err := r.readTargets(names[i])
 		if err != nil {
 			return err
@@ -153,7 +191,7 @@ func (r *Repo) Status(ctx context.Context) (*Status, error) {
 			rep = metadata.CheckSignatures(names[i], md, d.KeyIDs, keyMap, d.Threshold)
 		}
 		mu.Lock()
-		results[i] = add(names[i], &md.Signed.Common, md, rep, len(md.Signed.Targets))
+		results[i] = b.role(names[i], &md.Signed.Common, md, rep, len(md.Signed.Targets))
 		mu.Unlock()
 		// Do not keep 4096 bins in memory.
 		r.mu.Lock()
@@ -166,6 +204,14 @@ func (r *Repo) Status(ctx context.Context) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	return results, nil
+}
+
+// addTargetsRoles adds the roles of targetsRoles: hashed bins are
+// summarised in Bins and listed only when they need attention, the first
+// five of them.
+func (b *statusBuilder) addTargetsRoles(results []RoleStatus) {
+	r, st := b.r, b.st
 	if s := r.cfg.succinct(); s != nil {
 		st.Bins = &BinsStatus{Prefix: s.NamePrefix, Count: s.NumBins()}
 	}
@@ -187,24 +233,11 @@ func (r *Repo) Status(ctx context.Context) (*Status, error) {
 				continue
 			}
 		}
-		st.Roles = append(st.Roles, rs)
-		warn(rs)
+		b.addRole(rs)
 	}
 	if binWarnings > 5 {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("%d more bins need attention (below threshold or expiring)", binWarnings-5))
 	}
-	for _, role := range []string{metadata.TypeSnapshot, metadata.TypeTimestamp} {
-		var doc metadata.Signed = snap
-		c := &snap.Signed.Common
-		if role == metadata.TypeTimestamp {
-			doc, c = ts, &ts.Signed.Common
-		}
-		rep, _ := r.root.Signed.ReportRole(role, doc)
-		rs := add(role, c, doc, rep, 0)
-		st.Roles = append(st.Roles, rs)
-		warn(rs)
-	}
-	return st, nil
 }
 
 func keyIDs(ks []KeyStatus) []string {

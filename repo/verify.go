@@ -58,7 +58,7 @@ func (p *SignatureProblem) String() string {
 }
 
 func (e *SignatureError) Error() string {
-	lines := make([]string, 0, len(e.Problems)+1)
+	lines := make([]string, 0, len(e.Problems))
 	for i, p := range e.Problems {
 		if i == 8 && len(e.Problems) > 10 {
 			lines = append(lines, fmt.Sprintf("... and %d more roles", len(e.Problems)-i))
@@ -66,11 +66,13 @@ func (e *SignatureError) Error() string {
 		}
 		lines = append(lines, p.String())
 	}
-	role := e.Problems[0].Role
-	if role == metadata.TypeRoot && e.Problems[0].By != "" {
-		role = "root"
-	}
-	return strings.Join(lines, "\n") + fmt.Sprintf("\nsign with 'rampart repo sign DIR %s --key KEYFILE' (or merge signatures made elsewhere with 'rampart repo merge'), then try again", role)
+	return strings.Join(lines, "\n")
+}
+
+// Role is the role that needs signatures first, that of the first
+// problem.
+func (e *SignatureError) Role() string {
+	return e.Problems[0].Role
 }
 
 func sortedMapKeys[V any](m map[string]V) []string {

@@ -466,6 +466,7 @@ func (s *Server) handleRepoPut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := &bodyReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxTargetBytes+1)}
+	defer s.uploads.start(want)() // see CollectGarbage
 	info, err := s.blobs.Put(r.Context(), body, s.cfg.MaxTargetBytes, want)
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -481,7 +482,7 @@ func (s *Server) handleRepoPut(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if err := s.store.AddTarget(r.Context(), gun, store.Target{SHA256: info.SHA256, SHA512: info.SHA512, Length: info.Length}); err != nil {
+	if err := s.store.AddTarget(r.Context(), gun, store.Target{SHA256: info.SHA256, SHA512: info.SHA512, Length: info.Length, CreatedAt: s.now()}); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -41,7 +41,28 @@ func listingChanges(role string, old, cur *metadata.Targets, replacedUntil time.
 	if old != nil {
 		was = listingsOf(old)
 	}
-	now := listingsOf(cur)
+	return listingDiff(role, was, listingsOf(cur), replacedUntil)
+}
+
+// ListingChanges is listingChanges for documents of another dialect (the
+// Notary API's): old and cur map each target path a version of role lists
+// to its hex digests; old is nil for a role that had no version.
+func ListingChanges(role string, old, cur map[string][]string, replacedUntil time.Time) []store.Listing {
+	keys := func(m map[string][]string) map[listingKey]bool {
+		out := map[listingKey]bool{}
+		for p, ds := range m {
+			for _, d := range ds {
+				out[listingKey{p, d}] = true
+			}
+		}
+		return out
+	}
+	return listingDiff(role, keys(old), keys(cur), replacedUntil)
+}
+
+// listingDiff is the rule: what now lists and was did not is listed, what
+// was listed and now does not is served until replacedUntil.
+func listingDiff(role string, was, now map[listingKey]bool, replacedUntil time.Time) []store.Listing {
 	var out []store.Listing
 	for k := range now {
 		if !was[k] {
@@ -78,6 +99,13 @@ func (s *Server) indexListings(ctx context.Context, gun string) error {
 	defer unlock()
 	if done, err := s.store.Listed(ctx, gun, "", "", time.Time{}); err != nil || done {
 		return err
+	}
+	if ls, notary, err := s.notary.Listings(ctx, gun); notary {
+		if err != nil {
+			return err
+		}
+		s.log.Info("indexed the targets listed by a Notary repository", "gun", gun, "listings", len(ls)-1)
+		return s.store.AddListings(ctx, gun, ls)
 	}
 	st, err := s.loadState(ctx, gun)
 	if err != nil || !st.exists {

@@ -24,6 +24,7 @@ func (s *Server) newNotaryAPI() *notaryapi.API {
 			_, err := s.Delete(ctx, gun)
 			return notaryError(err)
 		},
+		ListingChanges:   ListingChanges,
 		MaxMetadataBytes: s.cfg.MaxMetadataBytes,
 		TimestampExpiry:  s.cfg.TimestampExpiry, SnapshotExpiry: s.cfg.SnapshotExpiry,
 		CacheTTL: s.cfg.CacheTTL,

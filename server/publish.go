@@ -211,8 +211,8 @@ func (m *memSink) listings(ls []store.Listing) error {
 
 // checkVersionBound refuses versions above metadata.MaxVersion.
 func checkVersionBound(role string, version int64) error {
-	if version > metadata.MaxVersion {
-		return badRequest(role, checkVersion, "version %d is above %d (2^53-1), the largest version every client reads exactly", version, int64(metadata.MaxVersion))
+	if err := metadata.CheckVersion(version); err != nil {
+		return badRequest(role, checkVersion, "%v", err)
 	}
 	return nil
 }

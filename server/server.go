@@ -64,6 +64,10 @@ type Config struct {
 	// collection, every GCInterval (default 1 hour), deletes older ones.
 	TimestampHistory int64
 	GCInterval       time.Duration
+	// GCGrace is how long the garbage collection keeps target content
+	// after it was last uploaded or listed (default DefaultGCGrace);
+	// content the server still serves is always kept.
+	GCGrace time.Duration
 
 	// MaxMetadataBytes caps a publish request body (default 16 MiB);
 	// MaxTargetBytes caps a target upload (default 1 GiB).
@@ -159,6 +163,7 @@ type Server struct {
 	currentCC, versionedCC []string // Cache-Control values
 
 	gunLocks gunLocks // one publish, creation or deletion at a time per GUN in this process
+	uploads  uploadGuard
 
 	notary *notaryapi.API // Notary v1's API under /v2/
 }
@@ -245,6 +250,7 @@ func New(cfg Config) (*Server, error) {
 	cfg.VersionedMaxAge = orDefault(cfg.VersionedMaxAge, 24*time.Hour)
 	cfg.TimestampHistory = orDefault(cfg.TimestampHistory, 1000)
 	cfg.GCInterval = orDefault(cfg.GCInterval, time.Hour)
+	cfg.GCGrace = orDefault(cfg.GCGrace, DefaultGCGrace)
 	cfg.ReadHeaderTimeout = orDefault(cfg.ReadHeaderTimeout, defaultReadHeaderTimeout)
 	cfg.StallTimeout = orDefault(cfg.StallTimeout, defaultStallTimeout)
 	cfg.IdleTimeout = orDefault(cfg.IdleTimeout, defaultIdleTimeout)
@@ -284,6 +290,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/tokens", s.handleListTokens)
 	mux.HandleFunc("DELETE /api/v1/tokens/{id}", s.handleRevokeToken)
 	mux.Handle("/v2/", s.notary.Handler())
+	mux.Handle(notaryapi.HealthPath, s.notary.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no route for %s %s", r.Method, r.URL.Path))
 	})

@@ -201,10 +201,17 @@ func runConcurrentPublishers(t *testing.T, urls []string, token string, m *maint
 	for err := range readErrs {
 		t.Errorf("a client failed during the publishes: %v", err)
 	}
-	// Every update is there.
-	cur, _, err := currentTargets(urls[0], m.gun)
-	if err != nil {
-		t.Fatal(err)
+	// Every update is there. A replica learns of a publish made through
+	// another one by a notification, so give it a moment to catch up.
+	var cur *metadata.Targets
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var err error
+		if cur, _, err = currentTargets(urls[0], m.gun); err != nil {
+			t.Fatal(err)
+		}
+		if cur.Version >= int64(n+1) || time.Now().After(deadline) {
+			break
+		}
 	}
 	if cur.Version != int64(n+1) || len(cur.Targets) != n {
 		t.Errorf("final targets: version %d with %d targets, want %d with %d", cur.Version, len(cur.Targets), n+1, n)

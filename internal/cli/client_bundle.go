@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-tuf/rampart/client"
+	"github.com/rampart-tuf/rampart/internal/atomicfile"
 )
 
 // Bundles carry a client's verified metadata and targets across an air
@@ -30,23 +31,15 @@ machine that cannot reach the repository.`,
 			if err != nil {
 				return unreachableHint(err, dir)
 			}
-			f, err := os.CreateTemp(filepath.Dir(out), ".tmp-"+filepath.Base(out)+"-*")
+			f, err := atomicfile.Create(out, 0o600)
 			if err != nil {
 				return err
 			}
-			defer os.Remove(f.Name())
+			defer f.Abort()
 			if err := c.WriteBundle(cmd.Context(), f, args); err != nil {
-				f.Close()
 				return err
 			}
-			if err := f.Sync(); err != nil {
-				f.Close()
-				return err
-			}
-			if err := f.Close(); err != nil {
-				return err
-			}
-			if err := os.Rename(f.Name(), out); err != nil {
+			if err := f.Commit(); err != nil {
 				return err
 			}
 			st, _ := os.Stat(out)

@@ -26,7 +26,7 @@ repository into a TUF 1.0 repository.`,
 		Args: checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newNotaryImportCommand())
+	cmd.AddCommand(newNotaryImportCommand(), newNotaryImportSignatureCommand())
 	return []*cobra.Command{cmd}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rampart-tuf/rampart/internal/atomicfile"
 	"github.com/rampart-tuf/rampart/keystore"
 	"github.com/rampart-tuf/rampart/oci/signature"
 	"github.com/rampart-tuf/rampart/tuf/keys"
@@ -286,26 +287,7 @@ func writeOutput(cmd *cobra.Command, path string, data []byte) error {
 		_, err := cmd.OutOrStdout().Write(append(data, '\n'))
 		return err
 	}
-	tmp, err := os.CreateTemp(dirOf(path), ".sig-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o600)
 }
 
 func newOCIVerifyCommand() *cobra.Command {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -122,14 +123,31 @@ func releaseKeyStore(cmd *cobra.Command) {
 }
 
 // withRepo opens the repository in dir with the command's options, runs
-// fn on it and closes it.
+// fn on it and closes it. Errors of the repository library get the
+// command that deals with them (repoHint).
 func withRepo(cmd *cobra.Command, dir string, fn func(r *repo.Repo) error) error {
 	r, err := repo.Open(cmd.Context(), dir, repoOptions(cmd))
 	if err != nil {
-		return err
+		return repoHint(dir, err)
 	}
 	defer r.Close()
-	return fn(r)
+	return repoHint(dir, fn(r))
+}
+
+// repoHint adds to an error of the repository in dir what to run about it.
+func repoHint(dir string, err error) error {
+	var se *repo.SignatureError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, repo.ErrNotRepository):
+		return fmt.Errorf("%w: create one with 'rampart repo init %s'", err, dir)
+	case errors.Is(err, repo.ErrNotDelegated):
+		return fmt.Errorf("%w; delegate it first with 'rampart repo delegate %s ROLE --cert CERT.pem'", err, dir)
+	case errors.As(err, &se):
+		return fmt.Errorf("%w\nsign with 'rampart repo sign %s %s --key KEYFILE' (or merge signatures made elsewhere with 'rampart repo merge'), then try again", err, dir, se.Role())
+	}
+	return err
 }
 
 // printNotes tells, on standard error, what the last change left to do.

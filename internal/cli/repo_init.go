@@ -44,43 +44,9 @@ fetch.`,
   RAMPART_TOKEN=rpt_... rampart repo init app --server https://tuf.example.com --gun example.com/acme/app`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := repo.InitOptions{Bins: bins, BinPrefix: binPrefix, Thresholds: map[string]int{}, Expires: map[string]time.Duration{}}
-			th, err := parseRoleValues("threshold", thresholds)
+			o, err := initOptions(bins, binPrefix, thresholds, expires, keyFlags, serverURL, gun, &tok)
 			if err != nil {
 				return err
-			}
-			for role, vs := range th {
-				n, err := strconv.Atoi(vs[len(vs)-1])
-				if err != nil || n < 1 {
-					return usageErrorf("--threshold %s=%s: want a positive number", role, vs[len(vs)-1])
-				}
-				o.Thresholds[role] = n
-			}
-			ex, err := parseRoleValues("expires", expires)
-			if err != nil {
-				return err
-			}
-			for role, vs := range ex {
-				d, err := repo.ParseDuration(vs[len(vs)-1])
-				if err != nil {
-					return usageErrorf("--expires %s: %v", role, err)
-				}
-				o.Expires[role] = d
-			}
-			if o.Keys, err = parseRoleValues("key", keyFlags); err != nil {
-				return err
-			}
-			if gun != "" && serverURL == "" {
-				return usageErrorf("--gun names the repository on a server: give the server with --server URL")
-			}
-			if serverURL != "" {
-				if gun == "" {
-					return usageErrorf("--server needs the repository's name there: give it with --gun GUN")
-				}
-				if o.Server, err = tok.client(serverURL); err != nil {
-					return err
-				}
-				o.GUN = gun
 			}
 			r, err := repo.Init(cmd.Context(), args[0], o, repoOptions(cmd))
 			if errors.Is(err, repo.ErrExistsOnServer) {
@@ -116,6 +82,49 @@ fetch.`,
 	f.StringArrayVar(&expires, "expires", nil, "expiry period of a role, as `ROLE=DURATION` such as targets=90d, timestamp=1d (repeatable)")
 	f.StringArrayVar(&keyFlags, "key", nil, "use an existing key for a role, as `ROLE=KEYFILE` (.key or .pub; repeatable)")
 	return cmd
+}
+
+// initOptions reads the flags of 'repo init'.
+func initOptions(bins int, binPrefix string, thresholds, expires, keyFlags []string, serverURL, gun string, tok *tokenFlags) (repo.InitOptions, error) {
+	o := repo.InitOptions{Bins: bins, BinPrefix: binPrefix, Thresholds: map[string]int{}, Expires: map[string]time.Duration{}}
+	th, err := parseRoleValues("threshold", thresholds)
+	if err != nil {
+		return o, err
+	}
+	for role, vs := range th {
+		n, err := strconv.Atoi(vs[len(vs)-1])
+		if err != nil || n < 1 {
+			return o, usageErrorf("--threshold %s=%s: want a positive number", role, vs[len(vs)-1])
+		}
+		o.Thresholds[role] = n
+	}
+	ex, err := parseRoleValues("expires", expires)
+	if err != nil {
+		return o, err
+	}
+	for role, vs := range ex {
+		d, err := repo.ParseDuration(vs[len(vs)-1])
+		if err != nil {
+			return o, usageErrorf("--expires %s: %v", role, err)
+		}
+		o.Expires[role] = d
+	}
+	if o.Keys, err = parseRoleValues("key", keyFlags); err != nil {
+		return o, err
+	}
+	if gun != "" && serverURL == "" {
+		return o, usageErrorf("--gun names the repository on a server: give the server with --server URL")
+	}
+	if serverURL != "" {
+		if gun == "" {
+			return o, usageErrorf("--server needs the repository's name there: give it with --gun GUN")
+		}
+		if o.Server, err = tok.client(serverURL); err != nil {
+			return o, err
+		}
+		o.GUN = gun
+	}
+	return o, nil
 }
 
 // parseRoleValues reads ROLE=VALUE flags.

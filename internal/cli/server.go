@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rampart-tuf/rampart/internal/faketime"
 	"github.com/rampart-tuf/rampart/server"
 	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/blob"
@@ -99,6 +100,7 @@ type serveOptions struct {
 	maxMetadata, maxTarget           int64
 	logFormat, logLevel              string
 	timestampHistory                 int64
+	gcInterval, gcGrace              time.Duration
 	metricsAddr                      string // --metrics-addr: /metrics there, not on --addr
 	metricsToken                     bool   // --metrics-token: /metrics needs a token
 }
@@ -131,7 +133,9 @@ func newServeCommand() *cobra.Command {
 	durationVar(f, &o.snapshotExpiry, "snapshot-expiry", 7*24*time.Hour, "lifetime of the snapshots the server signs")
 	byteSizeVar(f, &o.maxMetadata, "max-metadata-bytes", 16<<20, "largest publish request body")
 	byteSizeVar(f, &o.maxTarget, "max-target-bytes", 1<<30, "largest target upload")
-	f.Int64Var(&o.timestampHistory, "timestamp-history", 1000, "timestamp versions of each repository to keep; older ones are deleted every hour")
+	f.Int64Var(&o.timestampHistory, "timestamp-history", 1000, "timestamp versions of each repository to keep; the garbage collection deletes older ones")
+	durationVar(f, &o.gcInterval, "gc-interval", time.Hour, "how often the garbage collection runs (rampart serve gc runs it now)")
+	durationVar(f, &o.gcGrace, "gc-grace", server.DefaultGCGrace, "keep target content that no metadata lists for this long after its upload or last listing")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this HOST:PORT (plain HTTP) and not on --addr")
 	f.BoolVar(&o.metricsToken, "metrics-token", false, "/metrics on --addr needs a bearer token (pull scope or more)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -226,24 +230,9 @@ func openBlobs(ctx context.Context, kind, dir string, st store.Store, log *slog.
 }
 
 func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
-	if o.data == "" {
-		return usageErrorf("--data is required")
-	}
-	blobsKind, err := o.blobsKind()
+	blobsKind, err := o.check()
 	if err != nil {
 		return err
-	}
-	if err := o.signer.check(o.signerAddr); err != nil {
-		return err
-	}
-	if (o.tlsCert == "") != (o.tlsKey == "") {
-		return usageErrorf("--tls-cert and --tls-key go together")
-	}
-	if o.tlsClientCA != "" && o.tlsCert == "" {
-		return usageErrorf("--tls-client-ca needs --tls-cert and --tls-key")
-	}
-	if o.signerAddr != "" && o.secretFile != "" {
-		return usageErrorf("--online-key-secret is for keys in the store, not with --signer")
 	}
 	log, err := newLogger(stderr, o.logFormat, o.logLevel)
 	if err != nil {
@@ -275,32 +264,11 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 		}
 		defer mln.Close()
 	}
-	var sg signer.Signer
-	if o.signerAddr != "" {
-		remote, err := dialRemoteSigner(o.signerAddr, o.signer)
-		if err != nil {
-			return err
-		}
-		defer remote.Close()
-		sg = remote
-		log.Info("online keys in the signing service", "signer", o.signerAddr)
-	} else {
-		if o.secretFile == "" {
-			o.secretFile = filepath.Join(o.data, "online-keys.secret")
-		}
-		secret, err := signer.LoadOrCreateSecret(o.secretFile)
-		if err != nil {
-			return err
-		}
-		local, err := signer.NewLocal(st, secret)
-		if err != nil {
-			return err
-		}
-		if err := local.CheckSecret(ctx); err != nil {
-			return fmt.Errorf("online key secret %s: %w; every server sharing a store needs the same secret (--online-key-secret)", o.secretFile, err)
-		}
-		sg = local
+	sg, closeSigner, err := openServeSigner(ctx, o, st, log)
+	if err != nil {
+		return err
 	}
+	defer closeSigner()
 	blobs, err := openBlobs(ctx, blobsKind, o.data, st, log)
 	if err != nil {
 		return err
@@ -317,6 +285,7 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 		TimestampExpiry: o.timestampExpiry, SnapshotExpiry: o.snapshotExpiry,
 		MaxMetadataBytes: o.maxMetadata, MaxTargetBytes: o.maxTarget,
 		Metrics: o.metricsAccess(), TimestampHistory: o.timestampHistory,
+		GCInterval: o.gcInterval, GCGrace: o.gcGrace,
 	})
 	if err != nil {
 		return err
@@ -329,30 +298,101 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 	hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	hs.TLSConfig = tlsConfig
 	if mln != nil {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", srv.MetricsHandler())
-		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
-		go ms.Serve(mln)
-		defer ms.Close()
-		log.Info("metrics", "addr", mln.Addr().String())
+		defer serveMetrics(mln, srv, log)()
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	runDone := make(chan struct{})
-	go func() { srv.Run(ctx); close(runDone) }()
 	storeKind := "embedded (" + filepath.Join(o.data, "rampart.db") + ")"
 	if o.storeURL != "" {
 		storeKind = "postgres"
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "tls", o.tlsCert != "", "store", storeKind, "blobs", blobsKind)
+	return serveUntilDone(ctx, srv, hs, ln, o.tlsCert != "", log)
+}
+
+// check checks the flags of rampart serve that go together, and returns
+// where target content goes.
+func (o serveOptions) check() (blobsKind string, err error) {
+	if o.data == "" {
+		return "", usageErrorf("--data is required")
+	}
+	if blobsKind, err = o.blobsKind(); err != nil {
+		return "", err
+	}
+	if err := o.signer.check(o.signerAddr); err != nil {
+		return "", err
+	}
+	switch {
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		return "", usageErrorf("--tls-cert and --tls-key go together")
+	case o.tlsClientCA != "" && o.tlsCert == "":
+		return "", usageErrorf("--tls-client-ca needs --tls-cert and --tls-key")
+	case o.signerAddr != "" && o.secretFile != "":
+		return "", usageErrorf("--online-key-secret is for keys in the store, not with --signer")
+	case o.gcInterval < 0:
+		return "", usageErrorf("--gc-interval must be positive")
+	case o.gcGrace < 0:
+		return "", usageErrorf("--gc-grace must not be negative")
+	}
+	return blobsKind, nil
+}
+
+// openServeSigner returns the holder of the online keys: the signing
+// service of --signer, or the store with keys sealed under the secret
+// file. The function returned releases it.
+func openServeSigner(ctx context.Context, o serveOptions, st store.Store, log *slog.Logger) (signer.Signer, func(), error) {
+	if o.signerAddr != "" {
+		remote, err := dialRemoteSigner(o.signerAddr, o.signer)
+		if err != nil {
+			return nil, nil, err
+		}
+		log.Info("online keys in the signing service", "signer", o.signerAddr)
+		return remote, func() { remote.Close() }, nil
+	}
+	secretFile := o.secretFile
+	if secretFile == "" {
+		secretFile = filepath.Join(o.data, "online-keys.secret")
+	}
+	secret, err := signer.LoadOrCreateSecret(secretFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	local, err := signer.NewLocal(st, secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := local.CheckSecret(ctx); err != nil {
+		return nil, nil, fmt.Errorf("online key secret %s: %w; every server sharing a store needs the same secret (--online-key-secret)", secretFile, err)
+	}
+	return local, func() {}, nil
+}
+
+// serveMetrics serves /metrics on mln and returns the function that stops
+// it.
+func serveMetrics(mln net.Listener, srv *server.Server, log *slog.Logger) func() {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", srv.MetricsHandler())
+	ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
+	go ms.Serve(mln)
+	log.Info("metrics", "addr", mln.Addr().String())
+	return func() { ms.Close() }
+}
+
+// serveUntilDone serves hs on ln, and runs the server's background work
+// (re-signing, garbage collection), until ctx is done or serving fails;
+// then it shuts down, giving requests in flight 10 seconds.
+func serveUntilDone(ctx context.Context, srv *server.Server, hs *http.Server, ln net.Listener, tls bool, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runDone := make(chan struct{})
+	go func() { srv.Run(ctx); close(runDone) }()
 	errc := make(chan error, 1)
 	go func() {
-		if o.tlsCert != "" {
+		if tls {
 			errc <- hs.ServeTLS(ln, "", "")
 		} else {
 			errc <- hs.Serve(ln)
 		}
 	}()
+	var err error
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
@@ -369,52 +409,95 @@ func runServe(ctx context.Context, stderr io.Writer, o serveOptions) error {
 	return err
 }
 
+const serveGCLong = `Do now what rampart serve does on its own every --gc-interval:
+
+  - delete the timestamp versions of each repository beyond
+    --timestamp-history;
+  - delete the records of target content that no metadata has listed for
+    --grace (uploaded, or last listed, longer ago than that; content that
+    a repository still serves is always kept), and those of deleted
+    repositories;
+  - remove target content (from DIR/blobs, or the database with --blobs
+    database) that no repository holds any more and that was stored longer
+    than --grace ago.
+
+With the embedded store the server must be stopped (the database is
+locked); with --store it may run, and --grace must then leave uploads
+time to be published (keep the default). The temporary files of uploads
+that a killed server left in DIR/blobs/tmp are removed too.
+
+It prints what it removed.`
+
 // newServeGCCommand returns "rampart serve gc".
 func newServeGCCommand() *cobra.Command {
-	var data, storeURL, logFormat, logLevel string
-	var history int64
+	var o serveOptions
+	var grace time.Duration
 	cmd := &cobra.Command{
 		Use:   "gc --data DIR [--store URL]",
 		Short: "Collect the server's garbage now",
-		Long: `Do now what rampart serve does every hour on its own: delete the
-timestamp versions of each repository beyond --timestamp-history. With the
-embedded store the server must be stopped (the database is locked); with
---store it may run. The temporary files of uploads that a killed server
-left in DIR/blobs/tmp are removed too.`,
-		Args: checkArgs(cobra.NoArgs),
+		Long:  serveGCLong,
+		Args:  checkArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if data == "" {
-				return usageErrorf("--data is required")
-			}
-			log, err := newLogger(cmd.ErrOrStderr(), logFormat, logLevel)
-			if err != nil {
-				return err
-			}
-			st, err := openServerStore(cmd.Context(), data, storeURL)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if _, err := os.Stat(filepath.Join(data, "blobs")); err == nil {
-				if _, err := blob.OpenDir(filepath.Join(data, "blobs")); err != nil { // removes abandoned uploads
-					return err
-				}
-			}
-			res, err := server.CollectGarbage(cmd.Context(), st, history, log)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted %d timestamp versions\n", res.Timestamps)
-			return nil
+			return runServeGC(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, grace)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&data, "data", "", "data directory of the server (required)")
-	f.StringVar(&storeURL, "store", "", "PostgreSQL URL (postgres://...); default: the embedded database in DIR")
-	f.Int64Var(&history, "timestamp-history", 1000, "timestamp versions of each repository to keep")
-	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&o.data, "data", "", "data directory of the server (required)")
+	f.StringVar(&o.storeURL, "store", "", "PostgreSQL URL (postgres://...); default: the embedded database in DIR")
+	f.StringVar(&o.blobs, "blobs", "", "where the server keeps target content: disk (DIR/blobs) or database; default: database with --store, disk without")
+	f.Int64Var(&o.timestampHistory, "timestamp-history", 1000, "timestamp versions of each repository to keep")
+	durationVar(f, &grace, "grace", server.DefaultGCGrace, "keep target content uploaded or listed less than this long ago")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
+}
+
+func runServeGC(ctx context.Context, stdout, stderr io.Writer, o serveOptions, grace time.Duration) error {
+	if o.data == "" {
+		return usageErrorf("--data is required")
+	}
+	if grace < 0 {
+		return usageErrorf("--grace must not be negative")
+	}
+	blobsKind, err := o.blobsKind()
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	st, err := openServerStore(ctx, o.data, o.storeURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var blobs blob.Store
+	if _, err := os.Stat(filepath.Join(o.data, "blobs")); err == nil || blobsKind == blobsDatabase {
+		// Opening DIR/blobs removes abandoned uploads.
+		if blobs, err = openBlobs(ctx, blobsKind, o.data, st, log); err != nil {
+			return err
+		}
+	}
+	// A test harness may move the clock (libfaketime's FAKETIME).
+	now, err := faketime.Now(os.Getenv("FAKETIME"), time.Now())
+	if err != nil {
+		return fmt.Errorf("FAKETIME: %w", err)
+	}
+	res, err := server.CollectGarbage(ctx, st, blobs, server.GCOptions{TimestampHistory: o.timestampHistory, Grace: grace, Now: now}, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "deleted %d timestamp versions\n", res.Timestamps)
+	fmt.Fprintf(stdout, "deleted %d target records\n", len(res.Targets))
+	for _, t := range res.Targets {
+		fmt.Fprintf(stdout, "  %s sha256:%s (%d bytes)\n", t.GUN, t.SHA256, t.Length)
+	}
+	fmt.Fprintf(stdout, "removed %d blobs (%d bytes)\n", len(res.Blobs), res.Bytes)
+	for _, sum := range res.Blobs {
+		fmt.Fprintf(stdout, "  sha256:%s\n", sum)
+	}
+	return nil
 }
 
 // metricsAccess says who may read /metrics on --addr.

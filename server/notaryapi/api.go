@@ -20,6 +20,7 @@
 //	POST   /v2/{gun}/_trust/tuf/{snapshot|timestamp}.key   a new key (admin)
 //	DELETE /v2/{gun}/_trust/tuf/                     delete the repository (admin)
 //	GET    /v2/{gun}/_trust/changefeed, /v2/_trust/changefeed   (pull)
+//	GET    /_notary_server/health                     {} or 503 with the failed checks (public)
 //
 // Rampart tokens are accepted as "Authorization: Bearer TOKEN" and as the
 // password of Basic authentication (any user name).
@@ -76,6 +77,14 @@ type Config struct {
 	Create  func(ctx context.Context, gun string, scope auth.Scope) error
 	Created func(ctx context.Context, gun string) (bool, error)
 	Delete  func(ctx context.Context, gun string) error
+	// ListingChanges returns the listings of target content (see
+	// store.Listing) that a new version of a targets role changes: cur
+	// and old (nil: none) map each target path the new and the replaced
+	// version list to its hex digests, and content that only old lists
+	// is served until replacedUntil. Publishes record them, so that the
+	// server serves and keeps the content Notary metadata lists as it
+	// does for its own repositories.
+	ListingChanges func(role string, old, cur map[string][]string, replacedUntil time.Time) []store.Listing
 	// MaxMetadataBytes caps a publish request body.
 	MaxMetadataBytes int64
 	// TimestampExpiry and SnapshotExpiry are the lifetimes of the
@@ -130,6 +139,10 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 		a.handleToken(w, r)
 		return
 	}
+	if p == HealthPath {
+		a.handleHealth(w, r)
+		return
+	}
 	if p == "/v2/_trust/changefeed" {
 		if r.Method != http.MethodGet {
 			a.fail(w, r, errMethod(r))
@@ -170,6 +183,28 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		a.fail(w, r, errNotFound("no such route"))
 	}
+}
+
+// HealthPath is notary-server's health check, served by Handler too.
+const HealthPath = "/_notary_server/health"
+
+// handleHealth answers the health check as notary-server does (the
+// health package of docker/distribution): 200 with {} when every check
+// passes, 503 with the failed checks and their errors otherwise. The one
+// check is that the store answers.
+func (a *API) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		a.fail(w, r, errMethod(r))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	status, failed := http.StatusOK, map[string]string{}
+	if err := a.cfg.Store.Ping(ctx); err != nil {
+		status, failed["store"] = http.StatusServiceUnavailable, err.Error()
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, failed)
 }
 
 // handleBase answers GET /v2/, which the notary client pings first: {} for

@@ -121,3 +121,47 @@ func (s *testServer) do(t *testing.T, method, path, authz, contentType string, b
 	}
 	return resp.StatusCode, b, resp.Header
 }
+
+// doHeader is do with a body and extra header fields (name, value, ...).
+func (s *testServer) doHeader(t *testing.T, method, path, authz string, body []byte, header ...string) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b, resp.Header
+}
+
+// doWith sends a request without a body through c.
+func (s *testServer) doWith(t *testing.T, c *http.Client, method, path string) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b, resp.Header
+}

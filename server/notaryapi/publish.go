@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rampart-tuf/rampart/server/store"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
 	"github.com/rampart-tuf/rampart/tuf/notary"
 )
 
@@ -173,6 +174,15 @@ func (u *update) checkRoot() error {
 	if err != nil {
 		return invalid(errBadRoot, err.Error())
 	}
+	// The bound of the server's own publish (server.PublishChain). Its
+	// rule that a first root is version 1 does not apply: Notary clients
+	// trust the current root on first use rather than walking the chain
+	// from version 1, and the notary client's first publish is root
+	// version 2 after "notary key rotate GUN snapshot -r" on a new
+	// repository.
+	if err := metadata.CheckVersion(d.Version); err != nil {
+		return invalid(errBadRoot, "root: "+err.Error())
+	}
 	if u.cur != nil {
 		curRef := u.cur.idx.Roles[notary.RoleRoot]
 		if d.Version == curRef.Version && sha256Hex(data) == curRef.SHA256 {
@@ -312,6 +322,14 @@ func (u *update) checkTargetsRole(role string) error {
 		return err
 	}
 	d := t.doc
+	if err := metadata.CheckVersion(d.Version); err != nil {
+		return invalid(errBadTargets, role+": "+err.Error())
+	}
+	for name := range d.Targets.Targets {
+		if err := metadata.CheckTargetPath(name); err != nil {
+			return invalid(errBadTargets, role+": "+err.Error())
+		}
+	}
 	if u.cur != nil {
 		if r, ok := u.cur.idx.Roles[role]; ok && d.Version <= r.Version {
 			return &Error{code: codeOldVersion, detail: fmt.Sprintf("%s version %d is not newer than the stored version %d", role, d.Version, r.Version)}
@@ -427,6 +445,9 @@ func (u *update) checkSnapshot(data []byte, meta map[string]notary.FileMeta, cur
 	if err != nil {
 		return nil, invalid(errBadSnapshot, err.Error())
 	}
+	if err := metadata.CheckVersion(d.Version); err != nil {
+		return nil, invalid(errBadSnapshot, "snapshot: "+err.Error())
+	}
 	if d.Version <= curVersion {
 		return nil, &Error{code: codeOldVersion, detail: fmt.Sprintf("snapshot version %d is not newer than the stored version %d", d.Version, curVersion)}
 	}
@@ -491,15 +512,21 @@ func (u *update) commit(snap *newSnapshot, tsSigners []notary.SigningKey) error 
 		}
 	}
 	add(notary.RoleSnapshot, snap.data, snap.version)
+	listings, err := u.listings()
+	if err != nil {
+		return err
+	}
 	repo.GUN = u.gun
 	repo.RootVersion = u.root.Version
 	repo.SnapshotVersion, repo.SnapshotExpires, repo.SnapshotOnline = snap.version, snap.expires, snap.online
-	return u.a.commitTimestamp(u.ctx, base, repo, idx, files, snap.data, tsSigners)
+	return u.a.commitTimestamp(u.ctx, store.Update{Base: base, Repo: repo, Files: files, Listings: listings}, idx, snap.data, tsSigners)
 }
 
-// commitTimestamp signs a timestamp of snapData and stores it with files
-// and the index, on top of timestamp version base (0: a new repository).
-func (a *API) commitTimestamp(ctx context.Context, base int64, repo store.Repo, idx index, files []store.File, snapData []byte, signers []notary.SigningKey) error {
+// commitTimestamp signs a timestamp of snapData and stores it with the
+// update and the index; u.Base is the timestamp version the update builds
+// on (0: a new repository).
+func (a *API) commitTimestamp(ctx context.Context, u store.Update, idx index, snapData []byte, signers []notary.SigningKey) error {
+	repo, files := u.Repo, u.Files
 	now := a.cfg.Now()
 	version := repo.TimestampVersion + 1
 	expires := now.Add(a.cfg.TimestampExpiry)
@@ -519,7 +546,8 @@ func (a *API) commitTimestamp(ctx context.Context, base int64, repo store.Repo, 
 		store.File{Role: notary.RoleTimestamp, Version: version, SHA256: sha256Hex(ts), Data: ts},
 		store.File{Role: indexRole, Version: version, SHA256: sha256Hex(ixData), Data: ixData})
 	repo.TimestampVersion, repo.TimestampExpires = version, expires
-	if _, err := a.cfg.Store.Publish(ctx, store.Update{Base: base, Files: files, Repo: repo}); err != nil {
+	u.Repo, u.Files = repo, files
+	if _, err := a.cfg.Store.Publish(ctx, u); err != nil {
 		return err
 	}
 	a.changed(repo.GUN)
@@ -576,7 +604,7 @@ func (a *API) Resign(ctx context.Context, gun string, snapshotBefore time.Time) 
 		idx.set(notary.RoleSnapshot, r)
 		repo.SnapshotVersion, repo.SnapshotExpires = r.Version, expires
 	}
-	err = a.commitTimestamp(ctx, repo.TimestampVersion, repo, idx, files, snapData, tsSigners)
+	err = a.commitTimestamp(ctx, store.Update{Base: repo.TimestampVersion, Repo: repo, Files: files}, idx, snapData, tsSigners)
 	if errors.Is(err, store.ErrConflict) {
 		return true, nil // a publish made a fresh timestamp meanwhile
 	}

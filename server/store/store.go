@@ -151,6 +151,12 @@ type Target struct {
 	CreatedAt time.Time
 }
 
+// HeldTarget is a target record and its repository.
+type HeldTarget struct {
+	GUN string
+	Target
+}
+
 // Store is the server's persistent state. Every method is safe for
 // concurrent use, also by several processes sharing one database where the
 // implementation allows it.
@@ -228,6 +234,18 @@ type Store interface {
 	// Target finds a target of the repository by its hex SHA-256 or
 	// SHA-512 digest.
 	Target(ctx context.Context, gun, digest string) (Target, error)
+	// CollectTargets deletes the target records that nothing keeps and
+	// returns them: those added (or added again) before cutoff that no
+	// listing of their repository keeps, by either digest, with Until
+	// zero or after cutoff. It deletes the listings whose Until is
+	// before cutoff too. A repository's records are checked and deleted
+	// in one transaction that is serialized with publishes to it, so a
+	// publish that lists content either commits first and keeps it, or
+	// finds it gone.
+	CollectTargets(ctx context.Context, cutoff time.Time) ([]HeldTarget, error)
+	// TargetDigests returns the SHA-256 of every target record of every
+	// repository: the content the server still holds for someone.
+	TargetDigests(ctx context.Context) (map[string]bool, error)
 
 	// Watch calls fn with the GUN of every change committed from now on,
 	// by this process or any other sharing the store, until ctx is done.

@@ -39,9 +39,32 @@ func targetPath(i int) string {
 	return fmt.Sprintf("project-%06d/releases/v%d.%d.%d/artifact-%06d.tar.gz", i, i%7, i%11, i%13, i)
 }
 
+// gen writes the metadata of the repository, all signed by one key.
+type gen struct {
+	ctx     context.Context
+	signer  keys.Signer
+	key     *metadata.Key
+	meta    string // the metadata directory
+	expires time.Time
+}
+
+// write writes a metadata file.
+func (g *gen) write(name string, data []byte) error {
+	return os.WriteFile(filepath.Join(g.meta, name), data, 0o644)
+}
+
+// sign signs md with the key and encodes it.
+func (g *gen) sign(md interface {
+	Sign(context.Context, keys.Signer) (metadata.Signature, error)
+	Encode() ([]byte, error)
+}) ([]byte, error) {
+	if _, err := md.Sign(g.ctx, g.signer); err != nil {
+		return nil, err
+	}
+	return md.Encode()
+}
+
 func generate(out string, n, bits int) error {
-	ctx := context.Background()
-	expires := time.Now().Add(365 * 24 * time.Hour)
 	priv, err := keys.Generate("ed25519")
 	if err != nil {
 		return err
@@ -50,41 +73,31 @@ func generate(out string, n, bits int) error {
 	if err != nil {
 		return err
 	}
-	key := metadata.NewKey(signer.PublicKey())
-	meta := filepath.Join(out, "metadata")
-	if err := os.MkdirAll(meta, 0o755); err != nil {
+	g := &gen{ctx: context.Background(), signer: signer, key: metadata.NewKey(signer.PublicKey()),
+		meta: filepath.Join(out, "metadata"), expires: time.Now().Add(365 * 24 * time.Hour)}
+	if err := os.MkdirAll(g.meta, 0o755); err != nil {
 		return err
 	}
-	write := func(name string, data []byte) error { return os.WriteFile(filepath.Join(meta, name), data, 0o644) }
-	sign := func(md interface {
-		Sign(context.Context, keys.Signer) (metadata.Signature, error)
-		Encode() ([]byte, error)
-	}) ([]byte, error) {
-		if _, err := md.Sign(ctx, signer); err != nil {
-			return nil, err
-		}
-		return md.Encode()
-	}
 
-	root := metadata.NewRoot(expires)
+	root := metadata.NewRoot(g.expires)
 	for _, r := range metadata.TopLevelRoles {
-		root.AddKey(r, key)
+		root.AddKey(r, g.key)
 	}
-	rootBytes, err := sign(metadata.New(root))
+	rootBytes, err := g.sign(metadata.New(root))
 	if err != nil {
 		return err
 	}
-	if err := write("1.root.json", rootBytes); err != nil {
+	if err := g.write("1.root.json", rootBytes); err != nil {
 		return err
 	}
-	if err := write("root.json", rootBytes); err != nil {
+	if err := g.write("root.json", rootBytes); err != nil {
 		return err
 	}
 
 	fetch := targetPath(n / 2)
 	content := []byte("the content of " + fetch + "\n")
-	snapshot := metadata.NewSnapshot(expires)
-	targets := metadata.NewTargets(expires)
+	snapshot := metadata.NewSnapshot(g.expires)
+	targets := metadata.NewTargets(g.expires)
 	files := make([]metadata.TargetFile, n)
 	for i := range n {
 		p := targetPath(i)
@@ -98,69 +111,31 @@ func generate(out string, n, bits int) error {
 		for i := range n {
 			targets.Targets[targetPath(i)] = files[i]
 		}
-	} else {
-		succinct := &metadata.SuccinctRoles{KeyIDs: []string{key.ID()}, Threshold: 1, BitLength: bits, NamePrefix: "bins"}
-		targets.Delegations = &metadata.Delegations{Keys: map[string]*metadata.Key{key.ID(): key}, Succinct: succinct}
-		bins := make([]*metadata.Targets, succinct.NumBins())
-		for i := range bins {
-			bins[i] = metadata.NewTargets(expires)
-		}
-		for i := range n {
-			p := targetPath(i)
-			bins[succinct.BinFor(p)].Targets[p] = files[i]
-		}
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		errs := make(chan error, len(bins))
-		sem := make(chan struct{}, runtime.NumCPU())
-		for i, bin := range bins {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				name := succinct.BinName(i)
-				data, err := sign(metadata.New(bin))
-				if err == nil {
-					err = write("1."+name+".json", data)
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-				mu.Lock()
-				snapshot.Meta[name+".json"] = metadata.MetaFile{Version: 1}
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		if err := <-errs; err != nil {
-			return err
-		}
+	} else if err := g.writeBins(targets, snapshot, files, bits); err != nil {
+		return err
 	}
-	targetsBytes, err := sign(metadata.New(targets))
+	targetsBytes, err := g.sign(metadata.New(targets))
 	if err != nil {
 		return err
 	}
-	if err := write("1.targets.json", targetsBytes); err != nil {
+	if err := g.write("1.targets.json", targetsBytes); err != nil {
 		return err
 	}
 	snapshot.Meta["targets.json"] = metadata.MetaFile{Version: 1}
-	snapBytes, err := sign(metadata.New(snapshot))
+	snapBytes, err := g.sign(metadata.New(snapshot))
 	if err != nil {
 		return err
 	}
-	if err := write("1.snapshot.json", snapBytes); err != nil {
+	if err := g.write("1.snapshot.json", snapBytes); err != nil {
 		return err
 	}
-	ts := metadata.NewTimestamp(expires)
+	ts := metadata.NewTimestamp(g.expires)
 	ts.Meta["snapshot.json"] = metadata.MetaFile{Version: 1, Length: int64(len(snapBytes)), Hashes: metadata.HashesOf(snapBytes, false)}
-	tsBytes, err := sign(metadata.New(ts))
+	tsBytes, err := g.sign(metadata.New(ts))
 	if err != nil {
 		return err
 	}
-	if err := write("timestamp.json", tsBytes); err != nil {
+	if err := g.write("timestamp.json", tsBytes); err != nil {
 		return err
 	}
 	tf := files[n/2]
@@ -173,4 +148,48 @@ func generate(out string, n, bits int) error {
 	}
 	fmt.Println(fetch)
 	return nil
+}
+
+// writeBins delegates the targets (files[i] at targetPath(i)) to 2^bits
+// succinct hashed bins, writes the bins in parallel and lists them in
+// snapshot.
+func (g *gen) writeBins(targets *metadata.Targets, snapshot *metadata.Snapshot, files []metadata.TargetFile, bits int) error {
+	key := g.key
+	succinct := &metadata.SuccinctRoles{KeyIDs: []string{key.ID()}, Threshold: 1, BitLength: bits, NamePrefix: "bins"}
+	targets.Delegations = &metadata.Delegations{Keys: map[string]*metadata.Key{key.ID(): key}, Succinct: succinct}
+	bins := make([]*metadata.Targets, succinct.NumBins())
+	for i := range bins {
+		bins[i] = metadata.NewTargets(g.expires)
+	}
+	for i := range files {
+		p := targetPath(i)
+		bins[succinct.BinFor(p)].Targets[p] = files[i]
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, len(bins))
+	sem := make(chan struct{}, runtime.NumCPU())
+	for i, bin := range bins {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			name := succinct.BinName(i)
+			data, err := g.sign(metadata.New(bin))
+			if err == nil {
+				err = g.write("1."+name+".json", data)
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			mu.Lock()
+			snapshot.Meta[name+".json"] = metadata.MetaFile{Version: 1}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }

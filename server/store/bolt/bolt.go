@@ -699,6 +699,102 @@ func (s *Store) Target(_ context.Context, gun, digest string) (store.Target, err
 	return t, nil
 }
 
+// CollectTargets implements store.Store, in one transaction: bbolt has
+// one writer at a time, so a publish commits before or after it.
+func (s *Store) CollectTargets(_ context.Context, cutoff time.Time) ([]store.HeldTarget, error) {
+	var out []store.HeldTarget
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		out = nil
+		listings := tx.Bucket(bucketListings)
+		kept := func(gun, digest string) (bool, error) {
+			prefix := append(key(gun, digest), 0)
+			c := listings.Cursor()
+			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				if len(v) == 0 {
+					return true, nil
+				}
+				until, err := time.Parse(time.RFC3339Nano, string(v))
+				if err != nil {
+					return false, err
+				}
+				if until.After(cutoff) {
+					return true, nil
+				}
+			}
+			return false, nil
+		}
+		err := tx.Bucket(bucketTargets).ForEach(func(k, v []byte) error {
+			gun, _, _ := bytes.Cut(k, []byte{0})
+			var t store.Target
+			if err := json.Unmarshal(v, &t); err != nil {
+				return fmt.Errorf("target %q: %w", k, err)
+			}
+			if !t.CreatedAt.Before(cutoff) {
+				return nil
+			}
+			for _, d := range []string{t.SHA256, t.SHA512} {
+				if ok, err := kept(string(gun), d); err != nil || ok {
+					return err
+				}
+			}
+			out = append(out, store.HeldTarget{GUN: string(gun), Target: t})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, h := range out {
+			if err := tx.Bucket(bucketTargets).Delete(key(h.GUN, h.SHA256)); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketTargets512).Delete(key(h.GUN, h.SHA512)); err != nil {
+				return err
+			}
+		}
+		var stale [][]byte
+		err = listings.ForEach(func(k, v []byte) error {
+			if len(v) == 0 {
+				return nil
+			}
+			until, err := time.Parse(time.RFC3339Nano, string(v))
+			if err == nil && until.Before(cutoff) {
+				stale = append(stale, bytes.Clone(k))
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range stale {
+			if err := listings.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("collect targets: %w", err)
+	}
+	return out, nil
+}
+
+// TargetDigests implements store.Store.
+func (s *Store) TargetDigests(_ context.Context) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketTargets).ForEach(func(k, _ []byte) error {
+			if _, sum, ok := bytes.Cut(k, []byte{0}); ok {
+				out[string(sum)] = true
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("target digests: %w", err)
+	}
+	return out, nil
+}
+
 // Watch implements store.Store. Only this process writes to the file, so
 // changes are reported as they commit.
 func (s *Store) Watch(ctx context.Context, fn func(string)) error {

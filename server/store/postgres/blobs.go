@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -70,7 +71,7 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader, limit int64, wantSHA256 st
 // having read nothing, when the blob is there already.
 func (b *Blobs) write(ctx context.Context, r io.Reader, limit int64, sum string) (blob.Info, error) {
 	what := "store blob " + sum
-	stored, err := blobStored(ctx, b.pool, sum)
+	stored, err := b.touch(ctx, sum)
 	if err != nil {
 		return blob.Info{}, wrap(what, err)
 	}
@@ -97,7 +98,15 @@ func (b *Blobs) write(ctx context.Context, r io.Reader, limit int64, sum string)
 		return blob.Info{}, wrap(what, err)
 	}
 	if stored {
-		return blob.Info{}, errStored
+		// Stored by the upload this one waited for: touch it outside
+		// this transaction, which is rolled back.
+		if stored, err = b.touch(ctx, sum); err != nil {
+			return blob.Info{}, wrap(what, err)
+		}
+		if stored {
+			return blob.Info{}, errStored
+		}
+		return blob.Info{}, fmt.Errorf("%s: removed while this upload waited; send it again", what)
 	}
 	h := blob.NewHasher()
 	lr := io.LimitReader(r, limit+1)
@@ -132,6 +141,40 @@ func (b *Blobs) write(ctx context.Context, r io.Reader, limit int64, sum string)
 		return blob.Info{}, wrap(what, err)
 	}
 	return info, nil
+}
+
+// touch marks the blob sum as stored now, if it is there, and reports
+// whether it is: Put of stored content counts as storing it again (see
+// blob.Collector).
+func (b *Blobs) touch(ctx context.Context, sum string) (bool, error) {
+	tag, err := b.pool.Exec(ctx, `UPDATE blobs SET created_at = now() WHERE sha256 = $1`, sum)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+var _ blob.Collector = (*Blobs)(nil)
+
+// List implements blob.Collector.
+func (b *Blobs) List(ctx context.Context) ([]string, error) {
+	rows, err := b.pool.Query(ctx, `SELECT sha256 FROM blobs ORDER BY sha256`)
+	if err != nil {
+		return nil, wrap("list blobs", err)
+	}
+	sums, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return sums, wrap("list blobs", err)
+}
+
+// Remove implements blob.Collector: one statement, so that a Put that
+// touches the blob concurrently either comes first and keeps it, or
+// comes after and stores it again.
+func (b *Blobs) Remove(ctx context.Context, sum string, cutoff time.Time) (bool, error) {
+	tag, err := b.pool.Exec(ctx, `DELETE FROM blobs WHERE sha256 = $1 AND created_at < $2`, sum, cutoff)
+	if err != nil {
+		return false, wrap("remove blob "+sum, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // blobStored reports whether the blob sum is stored.

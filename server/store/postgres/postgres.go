@@ -515,9 +515,73 @@ func (s *Store) DeleteOnlineKeys(ctx context.Context, gun string) (int, error) {
 
 // AddTarget implements store.Store.
 func (s *Store) AddTarget(ctx context.Context, gun string, t store.Target) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO targets (gun, sha256, sha512, length) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (gun, sha256) DO NOTHING`, gun, t.SHA256, t.SHA512, t.Length)
+	var created *time.Time
+	if !t.CreatedAt.IsZero() {
+		created = &t.CreatedAt
+	}
+	// Adding a target again counts as a new upload (see CollectTargets).
+	_, err := s.pool.Exec(ctx, `INSERT INTO targets (gun, sha256, sha512, length, created_at) VALUES ($1, $2, $3, $4, coalesce($5, now()))
+		ON CONFLICT (gun, sha256) DO UPDATE SET created_at = EXCLUDED.created_at`, gun, t.SHA256, t.SHA512, t.Length, created)
 	return wrap("add target to "+gun, err)
+}
+
+// CollectTargets implements store.Store, one repository per transaction:
+// it locks the repository's row as Publish does first, so that its
+// checks read what a concurrent publish committed.
+func (s *Store) CollectTargets(ctx context.Context, cutoff time.Time) ([]store.HeldTarget, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT gun FROM targets WHERE created_at < $1 ORDER BY gun`, cutoff)
+	if err != nil {
+		return nil, wrap("collect targets", err)
+	}
+	guns, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, wrap("collect targets", err)
+	}
+	var out []store.HeldTarget
+	for _, gun := range guns {
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM repositories WHERE gun = $1 FOR UPDATE`, gun); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `DELETE FROM targets t WHERE t.gun = $1 AND t.created_at < $2
+				AND NOT EXISTS (SELECT 1 FROM listings l WHERE l.gun = t.gun AND l.digest IN (t.sha256, t.sha512)
+					AND (l.until IS NULL OR l.until > $2))
+				RETURNING sha256, sha512, length, created_at`, gun, cutoff)
+			if err != nil {
+				return err
+			}
+			ts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.HeldTarget, error) {
+				h := store.HeldTarget{GUN: gun}
+				err := row.Scan(&h.SHA256, &h.SHA512, &h.Length, &h.CreatedAt)
+				h.CreatedAt = h.CreatedAt.UTC()
+				return h, err
+			})
+			out = append(out, ts...)
+			return err
+		})
+		if err != nil {
+			return out, wrap("collect targets of "+gun, err)
+		}
+	}
+	_, err = s.pool.Exec(ctx, `DELETE FROM listings WHERE until < $1`, cutoff)
+	return out, wrap("collect listings", err)
+}
+
+// TargetDigests implements store.Store.
+func (s *Store) TargetDigests(ctx context.Context) (map[string]bool, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT sha256 FROM targets`)
+	if err != nil {
+		return nil, wrap("target digests", err)
+	}
+	sums, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, wrap("target digests", err)
+	}
+	out := make(map[string]bool, len(sums))
+	for _, s := range sums {
+		out[s] = true
+	}
+	return out, nil
 }
 
 // Target implements store.Store.

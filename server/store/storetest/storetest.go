@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteToken", testDeleteToken},
 		{"OnlineKeys", testOnlineKeys},
 		{"Targets", testTargets},
+		{"CollectTargets", testCollectTargets},
 		{"Watch", testWatch},
 	}
 	for _, tc := range tests {
