@@ -142,8 +142,10 @@ type ServerOptions struct {
 // threshold or expired stops the publish before anything is sent. Target
 // content added from files is uploaded before the metadata that lists it;
 // DIR/uploaded.txt remembers what the server has, so that later publishes
-// ask only about new content. Finally the server's new state is read back
-// and compared with what was sent.
+// ask only about new content. An update larger than one request body goes
+// up in parts as a staged update (see StagedServer), still committed in
+// one step. Finally the server's new state is read back and compared with
+// what was sent.
 func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOptions) (*ServerResult, error) {
 	sc := r.cfg.Server
 	if sc == nil {
@@ -161,22 +163,111 @@ func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOp
 	if err != nil {
 		return nil, err
 	}
-	now := r.opts.Now()
-	var problems []*SignatureProblem
-	var expired []string
-
-	// Root versions the server lacks, each checked against its
-	// predecessor.
-	versions, err := r.rootVersions()
+	u, err := r.serverUpdate(st, res)
 	if err != nil {
 		return nil, err
 	}
+	// Content before the metadata that lists it. A server without the
+	// repository (a new one, or one whose store was lost) is asked about
+	// all of it, whatever the upload record remembers.
+	if err := r.uploadTargets(ctx, c, gun, o.RecheckTargets || !st.exists, res); err != nil {
+		return nil, err
+	}
+	res.RootVersion, res.SnapshotVersion, res.TimestampVersion = st.rootVersion, st.snapshotVersion, st.timestampVersion
+	if len(u.roots) == 0 && len(u.roles) == 0 {
+		res.UpToDate = res.TargetsUploaded == 0
+		return res, nil
+	}
+	reply, err := r.sendUpdate(ctx, c, gun, u)
+	if err != nil {
+		return nil, fmt.Errorf("publishing to %s: %w", c.RepositoryURL(gun), err)
+	}
+	res.RootVersion, res.SnapshotVersion, res.TimestampVersion = reply.RootVersion, reply.SnapshotVersion, reply.TimestampVersion
+	return res, r.checkServerAfter(ctx, c, gun, u)
+}
+
+// serverUpdate is what a publish sends to the server: root versions in
+// order, and roles (targets roles at their versions, and "snapshot" when
+// the repository signs its own), read from the staging area when sent.
+type serverUpdate struct {
+	roots []rootVersion
+	roles []pendingRole
+}
+
+type rootVersion struct {
+	version int64
+	data    []byte
+}
+
+// serverUpdate finds what the server lacks of this repository and checks
+// it as Publish does: signatures and expiry.
+func (r *Repo) serverUpdate(st *serverState, res *ServerResult) (*serverUpdate, error) {
+	now := r.opts.Now()
+	u := &serverUpdate{}
+	problems, expired, err := r.pendingRoots(st, u, res, now)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := r.readSnapshot()
+	if err != nil {
+		return nil, err
+	}
+	todo, err := r.pendingTargets(st, snap)
+	if err != nil {
+		return nil, err
+	}
+	p, e, err := r.checkTargetsRoles(todo, map[string]*metadata.Targets{}, now)
+	if err != nil {
+		return nil, err
+	}
+	problems, expired = append(problems, p...), append(expired, e...)
+	u.roles = todo
+
+	// Snapshot, when the repository holds its key.
+	snapByServer := r.cfg.serverHeld(r.root.Signed.Roles[metadata.TypeSnapshot].KeyIDs)
+	if !snapByServer {
+		newer := !st.exists || snap.Signed.Version > st.snapshotVersion
+		if len(todo) > 0 && !newer {
+			return nil, fmt.Errorf("the server has snapshot version %d, not older than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date with 'rampart repo pull DIR' first", st.snapshotVersion, snap.Signed.Version)
+		}
+		if newer {
+			u.roles = append(u.roles, pendingRole{metadata.TypeSnapshot, snap.Signed.Version})
+			rep, _ := r.root.Signed.ReportRole(metadata.TypeSnapshot, snap)
+			if p := r.problem(rep, snap.Signed.Version); p != nil {
+				problems = append(problems, p)
+			}
+			if snap.Signed.IsExpired(now) {
+				expired = append(expired, fmt.Sprintf("snapshot expired at %s", snap.Signed.Expires.Format(time.RFC3339)))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		sortProblems(problems)
+		return nil, fmt.Errorf("not publishing: %w", &SignatureError{Problems: problems})
+	}
+	if len(expired) > 0 {
+		return nil, fmt.Errorf("not publishing expired metadata: %s; make the role's keys available and change or re-sign it (rampart repo rotate/sign), or raise its expiry in repo.json", strings.Join(expired, "; "))
+	}
+	for _, p := range u.roles {
+		res.Roles = append(res.Roles, p.role)
+	}
+	return u, nil
+}
+
+// pendingRoots adds the root versions the server lacks to u, each checked
+// against its predecessor.
+func (r *Repo) pendingRoots(st *serverState, u *serverUpdate, res *ServerResult, now time.Time) ([]*SignatureProblem, []string, error) {
+	versions, err := r.rootVersions()
+	if err != nil {
+		return nil, nil, err
+	}
+	var problems []*SignatureProblem
+	var expired []string
 	var prev *metadata.Metadata[*metadata.Root]
-	rootData := map[int64][]byte{}
 	for _, v := range versions {
 		b, md, err := r.readRootVersion(v)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if v > st.rootVersion {
 			problems = append(problems, r.checkRoot(md, prev)...)
@@ -184,17 +275,16 @@ func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOp
 			if v == r.root.Signed.Version && md.Signed.IsExpired(now) {
 				expired = append(expired, fmt.Sprintf("root version %d expired at %s", v, md.Signed.Expires.Format(time.RFC3339)))
 			}
-			rootData[v] = b
+			u.roots = append(u.roots, rootVersion{v, b})
 			res.RootVersions = append(res.RootVersions, v)
 		}
 		prev = md
 	}
+	return problems, expired, nil
+}
 
-	// Targets roles newer here than there.
-	snap, err := r.readSnapshot()
-	if err != nil {
-		return nil, err
-	}
+// pendingTargets returns the targets roles newer here than on the server.
+func (r *Repo) pendingTargets(st *serverState, snap *metadata.Metadata[*metadata.Snapshot]) ([]pendingRole, error) {
 	var todo []pendingRole
 	for _, name := range slices.Sorted(maps.Keys(snap.Signed.Meta)) {
 		m := snap.Signed.Meta[name]
@@ -215,105 +305,93 @@ func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOp
 			}
 		}
 	}
-	parents := map[string]*metadata.Targets{}
-	p, e, err := r.checkTargetsRoles(todo, parents, now)
+	return todo, nil
+}
+
+// readPending reads the document of a role to send.
+func (r *Repo) readPending(p pendingRole) ([]byte, error) {
+	if p.role == metadata.TypeSnapshot {
+		return r.rawRole(metadata.TypeSnapshot)
+	}
+	return os.ReadFile(r.stagedPath(p.role))
+}
+
+// size returns the bytes of the documents of u.
+func (r *Repo) updateSize(u *serverUpdate) (int64, error) {
+	var n int64
+	for _, v := range u.roots {
+		n += int64(len(v.data))
+	}
+	for _, p := range u.roles {
+		path := r.stagedPath(p.role)
+		if p.role == metadata.TypeSnapshot {
+			b, err := r.rawRole(p.role)
+			if err != nil {
+				return 0, err
+			}
+			n += int64(len(b))
+			continue
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			return 0, err
+		}
+		n += fi.Size()
+	}
+	return n, nil
+}
+
+// sendUpdate sends u in one request, or, when it is larger than one
+// request body and the server takes staged updates, in parts.
+func (r *Repo) sendUpdate(ctx context.Context, c MetadataServer, gun string, u *serverUpdate) (*api.PublishResult, error) {
+	size, err := r.updateSize(u)
 	if err != nil {
 		return nil, err
 	}
-	problems, expired = append(problems, p...), append(expired, e...)
-
-	// Snapshot, when the repository holds its key.
-	snapByServer := r.cfg.serverHeld(r.root.Signed.Roles[metadata.TypeSnapshot].KeyIDs)
-	sendSnap := false
-	if !snapByServer {
-		newer := !st.exists || snap.Signed.Version > st.snapshotVersion
-		if len(todo) > 0 && !newer {
-			return nil, fmt.Errorf("the server has snapshot version %d, not older than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date with 'rampart repo pull DIR' first", st.snapshotVersion, snap.Signed.Version)
-		}
-		if newer {
-			sendSnap = true
-			rep, _ := r.root.Signed.ReportRole(metadata.TypeSnapshot, snap)
-			if p := r.problem(rep, snap.Signed.Version); p != nil {
-				problems = append(problems, p)
-			}
-			if snap.Signed.IsExpired(now) {
-				expired = append(expired, fmt.Sprintf("snapshot expired at %s", snap.Signed.Expires.Format(time.RFC3339)))
-			}
-		}
+	sc, staged := c.(StagedServer)
+	if staged && size > api.DefaultMaxMetadataBytes {
+		return r.sendStaged(ctx, sc, gun, u)
 	}
-	if len(problems) > 0 {
-		sortProblems(problems)
-		return nil, fmt.Errorf("not publishing: %w", &SignatureError{Problems: problems})
-	}
-	if len(expired) > 0 {
-		return nil, fmt.Errorf("not publishing expired metadata: %s; make the role's keys available and change or re-sign it (rampart repo rotate/sign), or raise its expiry in repo.json", strings.Join(expired, "; "))
-	}
-
-	// Content before the metadata that lists it. A server without the
-	// repository (a new one, or one whose store was lost) is asked about
-	// all of it, whatever the upload record remembers.
-	if err := r.uploadTargets(ctx, c, gun, o.RecheckTargets || !st.exists, res); err != nil {
-		return nil, err
+	var chain [][]byte
+	for _, v := range u.roots {
+		chain = append(chain, v.data)
 	}
 	docs := map[string][]byte{}
-	for _, p := range todo {
-		b, err := os.ReadFile(r.stagedPath(p.role))
+	for _, p := range u.roles {
+		b, err := r.readPending(p)
 		if err != nil {
 			return nil, err
 		}
 		docs[p.role] = b
-		res.Roles = append(res.Roles, p.role)
-	}
-	if sendSnap {
-		b, err := r.rawRole(metadata.TypeSnapshot)
-		if err != nil {
-			return nil, err
-		}
-		docs[metadata.TypeSnapshot] = b
-		res.Roles = append(res.Roles, metadata.TypeSnapshot)
-	}
-	res.RootVersion, res.SnapshotVersion, res.TimestampVersion = st.rootVersion, st.snapshotVersion, st.timestampVersion
-	if len(res.RootVersions) == 0 && len(docs) == 0 {
-		res.UpToDate = res.TargetsUploaded == 0
-		return res, nil
-	}
-
-	// One atomic update: the new root versions in order, then the roles.
-	var chain [][]byte
-	for _, v := range res.RootVersions {
-		chain = append(chain, rootData[v])
 	}
 	reply, err := c.PublishChain(ctx, gun, chain, docs, "")
-	if err != nil {
-		if errors.Is(err, api.ErrTooLarge) {
-			return nil, fmt.Errorf("publishing to %s: %w (the update is %d bytes; the server's limit is set by rampart serve --max-metadata-bytes)", c.RepositoryURL(gun), err, batchSize(docs)+batchSize(rootData))
-		}
-		return nil, fmt.Errorf("publishing to %s: %w", c.RepositoryURL(gun), err)
+	switch {
+	case errors.Is(err, api.ErrTooLarge) && staged:
+		return r.sendStaged(ctx, sc, gun, u)
+	case errors.Is(err, api.ErrTooLarge):
+		return nil, fmt.Errorf("%w (the update is %d bytes; the server's limit is set by rampart serve --max-metadata-bytes)", err, size)
 	}
-	res.RootVersion, res.SnapshotVersion, res.TimestampVersion = reply.RootVersion, reply.SnapshotVersion, reply.TimestampVersion
-
-	// Read back what clients now get.
-	after, err := r.serverState(ctx, c, gun)
-	if err != nil {
-		return nil, fmt.Errorf("the server accepted the publish, but reading it back failed: %w", err)
-	}
-	if after.rootVersion != r.root.Signed.Version {
-		return nil, fmt.Errorf("the server accepted the publish, but serves root version %d, not %d", after.rootVersion, r.root.Signed.Version)
-	}
-	for _, p := range todo {
-		if got := after.meta[p.role+".json"].Version; got != p.version {
-			return nil, fmt.Errorf("the server accepted the publish, but its snapshot lists %s version %d, not %d", p.role, got, p.version)
-		}
-	}
-	return res, nil
+	return reply, err
 }
 
-func batchSize[K comparable](docs map[K][]byte) int {
-	n := 0
-	for _, b := range docs {
-		n += len(b)
+// checkServerAfter reads back what clients now get from the server.
+func (r *Repo) checkServerAfter(ctx context.Context, c MetadataServer, gun string, u *serverUpdate) error {
+	after, err := r.serverState(ctx, c, gun)
+	if err != nil {
+		return fmt.Errorf("the server accepted the publish, but reading it back failed: %w", err)
 	}
-	return n
+	if after.rootVersion != r.root.Signed.Version {
+		return fmt.Errorf("the server accepted the publish, but serves root version %d, not %d", after.rootVersion, r.root.Signed.Version)
+	}
+	for _, p := range u.roles {
+		if p.role == metadata.TypeSnapshot {
+			continue
+		}
+		if got := after.meta[p.role+".json"].Version; got != p.version {
+			return fmt.Errorf("the server accepted the publish, but its snapshot lists %s version %d, not %d", p.role, got, p.version)
+		}
+	}
+	return nil
 }
 
 // storedTarget is a file of the content store.

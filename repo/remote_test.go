@@ -545,17 +545,19 @@ func TestServerPublishUploadRecord(t *testing.T) {
 	}
 }
 
-// TestServerPublishTooLarge: an update larger than the server takes is
-// refused whole, with the size and the server setting that bounds it.
+// TestServerPublishTooLarge: an update with a document larger than the
+// server takes in one request is refused whole, naming the server setting
+// that bounds it (larger updates of small documents go up in parts: see
+// TestServerPublishStaged).
 func TestServerPublishTooLarge(t *testing.T) {
-	srv := servertest.Start(t, func(c *server.Config) { c.MaxMetadataBytes = 4096 })
+	srv := servertest.Start(t, func(c *server.Config) { c.MaxMetadataBytes = 512 })
 	c, err := apiclient.New(srv.URL, srv.Admin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := initRepo(t, repo.InitOptions{Server: c, GUN: testGUN, Bins: 4})
 	_, err = r.PublishToServer(ctx, c, repo.ServerOptions{})
-	if err == nil || !strings.Contains(err.Error(), "413") || !strings.Contains(err.Error(), "--max-metadata-bytes") {
+	if err == nil || !strings.Contains(err.Error(), "more than the 512 bytes") || !strings.Contains(err.Error(), "--max-metadata-bytes") {
 		t.Fatalf("publishing an update over the server's limit: %v", err)
 	}
 	if _, err := c.Metadata(ctx, testGUN, "root.json", 1<<20); !errors.Is(err, apiclient.ErrNotFound) {

@@ -7,7 +7,13 @@
 # ceiling. Needs wrk and notary (Debian packages; installed when missing and
 # running as root).
 #
+# With LARGE=N, a second `rampart serve` (embedded store) also holds a
+# repository of N targets in 4096 hashed bins, published to it with
+# `rampart repo publish` (a staged update), and GET timestamp.json is
+# measured there too.
+#
 #   scripts/bench-server.sh [SECONDS]      (default 10 per server)
+#   LARGE=1000000 scripts/bench-server.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -61,6 +67,20 @@ mkdir -p "$work/static" && cp "$work/timestamp.json" "$work/static/"
 pids+=($!)
 wait_up http://127.0.0.1:4545/timestamp.json
 
+# A large repository, on a server of its own.
+if [[ -n ${LARGE:-} ]]; then
+	export RAMPART_PASSPHRASE=bench
+	"$bin/rampart" serve --addr 127.0.0.1:4546 --data "$work/large" --log-level error >"$work/large.log" 2>&1 &
+	pids+=($!)
+	wait_up http://127.0.0.1:4546/healthz
+	awk -v n="$LARGE" 'BEGIN { for (i = 0; i < n; i++) printf "project-%07d/releases/artifact-%07d.tar.gz\t%d\t%064x\n", i, i, 1000 + i, i }' >"$work/manifest.tsv"
+	"$bin/rampart" repo init "$work/large-repo" --bins 12 --server http://127.0.0.1:4546 --gun example.com/large --token-file "$work/large/admin.token" >/dev/null
+	"$bin/rampart" repo add "$work/large-repo" --from-manifest "$work/manifest.tsv" >/dev/null
+	"$bin/rampart" repo publish "$work/large-repo" --token-file "$work/large/admin.token" >/dev/null
+	large_url=http://127.0.0.1:4546/tuf/example.com/large/metadata/timestamp.json
+	curl -sf "$large_url" >/dev/null
+fi
+
 n=$(rate "$notary_url")
 r=$(rate "$rampart_url")
 rn=$(rate "$rampart_notary_url")
@@ -69,4 +89,9 @@ echo "notary-server 0.7.0 (memory):        $n req/s"
 echo "rampart serve (embedded), /tuf/:     $r req/s"
 echo "rampart serve (embedded), Notary API: $rn req/s"
 echo "bare Go file server:                 $s req/s"
+if [[ -n ${LARGE:-} ]]; then
+	l=$(rate "$large_url")
+	echo "rampart serve (embedded), /tuf/, $LARGE targets stored: $l req/s"
+	python3 -c "print(f'rampart with $LARGE targets / notary-server: {float(\"$l\")/float(\"$n\"):.1f}x')"
+fi
 python3 -c "print(f'rampart / notary-server: {float(\"$r\")/float(\"$n\"):.1f}x; rampart Notary API / notary-server: {float(\"$rn\")/float(\"$n\"):.1f}x; rampart / bare Go: {float(\"$r\")/float(\"$s\"):.2f}')"

@@ -59,6 +59,9 @@ type GCResult struct {
 	// all.
 	Blobs []string
 	Bytes int64
+	// StagedUpdates is the number of staged updates removed: those never
+	// committed before they expired.
+	StagedUpdates int
 }
 
 // CollectGarbage collects the server's garbage now. Run does it every
@@ -152,6 +155,16 @@ func CollectGarbage(ctx context.Context, st store.Store, blobs blob.Store, o GCO
 	}
 	if res.Timestamps > 0 || len(res.Targets) > 0 || len(res.Blobs) > 0 {
 		log.Info("garbage collected", "timestamps", res.Timestamps, "targets", len(res.Targets), "blobs", len(res.Blobs), "bytes", res.Bytes)
+	}
+	if sg, ok := st.(store.Staging); ok {
+		n, err := sg.DeleteExpiredStaged(ctx, o.Now)
+		if err != nil {
+			return res, err
+		}
+		res.StagedUpdates = n
+		if n > 0 {
+			log.Info("garbage collected", "expired_staged_updates", n)
+		}
 	}
 	return res, nil
 }

@@ -286,6 +286,8 @@ func (s *Server) handleRepoPost(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case action == "" && tail == "":
 		s.handleCreate(w, r, gun)
+	case action == "metadata" && isStagedPath(tail):
+		s.handleStaged(w, r, gun, tail)
 	case action == "metadata" && tail == "":
 		if _, ok := s.authorize(w, r, gun, auth.Push); !ok {
 			return
@@ -356,6 +358,8 @@ func (s *Server) handleRepoGet(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, keyResponse(tail, ks[0]))
+	case action == "metadata" && isStagedPath(tail):
+		s.handleStaged(w, r, gun, tail)
 	case action == "changefeed" && tail == "":
 		if _, ok := s.authorize(w, r, gun, auth.Pull); !ok {
 			return

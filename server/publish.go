@@ -27,6 +27,7 @@ type state struct {
 	exists   bool
 	repo     store.Repo
 	root     *metadata.Metadata[*metadata.Root]
+	rootData []byte
 	snapshot *metadata.Metadata[*metadata.Snapshot]
 	snapData []byte
 	tsSHA256 string
@@ -52,6 +53,7 @@ func (s *Server) loadState(ctx context.Context, gun string) (*state, error) {
 		}
 		return nil, fmt.Errorf("stored root of %s: %w", gun, err)
 	}
+	st.rootData = rf.Data
 	sf, err := s.store.File(ctx, gun, metadata.TypeSnapshot, repo.SnapshotVersion)
 	if err != nil {
 		return nil, fmt.Errorf("loading current snapshot: %w", err)
@@ -71,27 +73,6 @@ func (s *Server) loadState(ctx context.Context, gun string) (*state, error) {
 // lockGUN serializes this process's publishes to one GUN; replicas are
 // serialized by the store's optimistic check.
 func (s *Server) lockGUN(gun string) func() { return s.gunLocks.lock(gun) }
-
-// targetsDoc is a targets document of the new state.
-type targetsDoc struct {
-	md        *metadata.Metadata[*metadata.Targets]
-	data      []byte // encoded, as stored
-	submitted bool
-}
-
-// edge is one delegation from parent to a role of the new state.
-type edge struct {
-	parent   string
-	role     metadata.DelegatedRole
-	succinct *metadata.SuccinctRoles
-}
-
-func (e edge) matches(role, path string) bool {
-	if e.succinct != nil {
-		return e.succinct.RoleFor(path) == role
-	}
-	return e.role.MatchesPath(path)
-}
 
 // Publish checks the signed documents in docs (by role name) against the
 // repository's current state as a client would, signs a new snapshot
@@ -121,6 +102,30 @@ const maxRootChain = 64
 // that loses the race in the store does: its sender built on a state that
 // is gone, and should fetch the new one and retry.
 func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, docs map[string][]byte, ifMatch string) (_ *PublishResult, err error) {
+	if r, ok := docs[metadata.TypeRoot]; ok {
+		if len(roots) > 0 {
+			return nil, badRequest(metadata.TypeRoot, checkRole, "root is given both as a role and in the chain of roots; send new root versions in the chain only")
+		}
+		docs = maps.Clone(docs)
+		delete(docs, metadata.TypeRoot)
+		roots = [][]byte{r}
+	}
+	src := &docsSource{chain: roots, docs: docs}
+	return s.publishFrom(ctx, gun, ifMatch, src, func(st *state) (updateSink, func(*plan) (*PublishResult, error)) {
+		sink := &memSink{}
+		return sink, func(p *plan) (*PublishResult, error) {
+			p.files, p.listings = sink.files, append(p.listings, sink.ls...)
+			return s.commit(ctx, p)
+		}
+	})
+}
+
+// publishFrom checks and commits the update that src gives, to gun:
+// the part common to publishes in one request and staged ones. open
+// returns the sink of the checked documents and the function that commits
+// the plan.
+func (s *Server) publishFrom(ctx context.Context, gun, ifMatch string, src updateSource,
+	open func(*state) (updateSink, func(*plan) (*PublishResult, error))) (_ *PublishResult, err error) {
 	if err := validateGUN(gun); err != nil {
 		return nil, badRequest("", checkGUN, "%v", err)
 	}
@@ -154,332 +159,15 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 			return nil, errorf(http.StatusConflict, "", checkConflict, "the repository changed since the timestamp %s (now %s, version %d): fetch it again and retry", ifMatch, etag(st.tsSHA256), st.repo.TimestampVersion)
 		}
 	}
-	if len(docs) == 0 && len(roots) == 0 {
-		return nil, badRequest("", checkMissing, "no documents to publish")
-	}
-	if r, ok := docs[metadata.TypeRoot]; ok {
-		if len(roots) > 0 {
-			return nil, badRequest(metadata.TypeRoot, checkRole, "root is given both as a role and in the chain of roots; send new root versions in the chain only")
-		}
-		docs = maps.Clone(docs)
-		delete(docs, metadata.TypeRoot)
-		roots = [][]byte{r}
-	}
-	if len(roots) > maxRootChain {
-		return nil, badRequest(metadata.TypeRoot, checkRole, "%d root versions in one publish; at most %d", len(roots), maxRootChain)
-	}
-	now := s.now()
-	var (
-		newRoot     *metadata.Metadata[*metadata.Root]
-		rootFiles   []store.File
-		snapSubmit  *metadata.Metadata[*metadata.Snapshot]
-		snapSubData []byte
-		targets     = map[string]*targetsDoc{}
-	)
-	for _, name := range slices.Sorted(maps.Keys(docs)) {
-		data := docs[name]
-		switch name {
-		case metadata.TypeTimestamp:
-			return nil, badRequest(name, checkRole, "the server makes timestamp metadata; do not send it")
-		case metadata.TypeMirrors:
-			return nil, badRequest(name, checkRole, "mirrors metadata is not supported")
-		case metadata.TypeSnapshot:
-			md, err := metadata.ParseSnapshot(data)
-			if err != nil {
-				return nil, badRequest(name, checkJSON, "%v", err)
-			}
-			if err := checkVersionBound(name, md.Signed.Version); err != nil {
-				return nil, err
-			}
-			if snapSubData, err = md.Encode(); err != nil {
-				return nil, badRequest(name, checkJSON, "%v", err)
-			}
-			snapSubmit = md
-		default:
-			if err := validateRoleName(name); err != nil {
-				return nil, badRequest(name, checkRole, "%v", err)
-			}
-			md, err := metadata.ParseTargets(data)
-			if err != nil {
-				return nil, badRequest(name, checkJSON, "%v", err)
-			}
-			if err := checkVersionBound(name, md.Signed.Version); err != nil {
-				return nil, err
-			}
-			enc, err := md.Encode()
-			if err != nil {
-				return nil, badRequest(name, checkJSON, "%v", err)
-			}
-			targets[name] = &targetsDoc{md: md, data: enc, submitted: true}
-		}
-	}
-
-	// Root: each new version N+1 signed by the thresholds of both version
-	// N and itself; the first version of a new repository only by itself.
-	rootChanged := len(roots) > 0
-	var prev *metadata.Metadata[*metadata.Root]
-	if st.exists {
-		prev = st.root
-	}
-	for i, data := range roots {
-		md, err := metadata.ParseRoot(data)
-		if err != nil {
-			return nil, badRequest(metadata.TypeRoot, checkJSON, "root %d of the chain: %v", i+1, err)
-		}
-		enc, err := md.Encode()
-		if err != nil {
-			return nil, badRequest(metadata.TypeRoot, checkJSON, "root %d of the chain: %v", i+1, err)
-		}
-		r := md.Signed
-		if err := checkVersionBound(metadata.TypeRoot, r.Version); err != nil {
-			return nil, err
-		}
-		if prev == nil && r.Version != 1 {
-			return nil, badRequest(metadata.TypeRoot, checkVersion, "the first root of a new repository must be version 1, not %d", r.Version)
-		}
-		if prev != nil {
-			if want := prev.Signed.Version + 1; r.Version != want {
-				return nil, badRequest(metadata.TypeRoot, checkVersion, "root version is %d, want %d (the version before it is %d)", r.Version, want, prev.Signed.Version)
-			}
-			if err := prev.Signed.VerifyRole(metadata.TypeRoot, md); err != nil {
-				return nil, badRequest(metadata.TypeRoot, checkSignature, "root version %d is not signed by the keys of root version %d: %v", r.Version, prev.Signed.Version, err)
-			}
-		}
-		if err := r.VerifyRole(metadata.TypeRoot, md); err != nil {
-			return nil, badRequest(metadata.TypeRoot, checkSignature, "root version %d is not signed by its own root keys: %v", r.Version, err)
-		}
-		rootFiles = append(rootFiles, store.File{Role: metadata.TypeRoot, Version: r.Version, SHA256: sha256Hex(enc), Data: enc})
-		prev, newRoot = md, md
-	}
-	switch {
-	case newRoot == nil && !st.exists:
-		return nil, badRequest(metadata.TypeRoot, checkMissing, "a new repository needs root metadata")
-	case newRoot == nil:
-		newRoot = st.root
-	default:
-		// Clients check the expiry of the last root of a chain only.
-		if r := newRoot.Signed; r.IsExpired(now) {
-			return nil, badRequest(metadata.TypeRoot, checkExpiry, "root version %d expired at %s", r.Version, r.ExpiresText())
-		} else if !r.ConsistentSnapshot {
-			return nil, badRequest(metadata.TypeRoot, checkConsistent, "consistent_snapshot must be true: the server serves the consistent-snapshot layout")
-		}
-	}
-	root := newRoot.Signed
-
-	// Online keys: the server must be able to sign timestamp, and signs
-	// snapshot when the root trusts its key for it.
-	tsSigners, err := s.onlineSigners(ctx, gun, metadata.TypeTimestamp, root)
+	sink, commit := open(st)
+	p, err := s.checkUpdate(ctx, st, src, sink)
 	if err != nil {
 		return nil, err
 	}
-	if tsSigners == nil {
-		return nil, badRequest(metadata.TypeTimestamp, checkOnlineKey,
-			"the root must trust the server's timestamp key (GET /api/v1/repositories/%s/keys/timestamp) with threshold 1", gun)
+	if !st.exists {
+		p.listings = append(p.listings, store.ListingsIndexed)
 	}
-	snapSigners, err := s.onlineSigners(ctx, gun, metadata.TypeSnapshot, root)
-	if err != nil {
-		return nil, err
-	}
-	snapOnline := snapSigners != nil
-	if snapOnline && snapSubmit != nil {
-		return nil, badRequest(metadata.TypeSnapshot, checkOnlineKey, "the server signs snapshot metadata for this repository; do not send it")
-	}
-
-	// Current versions of the targets roles, from the current snapshot.
-	curMeta := map[string]metadata.MetaFile{}
-	if st.exists {
-		curMeta = st.snapshot.Signed.Meta
-	}
-	load := func(name string) (*targetsDoc, error) {
-		if d, ok := targets[name]; ok {
-			return d, nil
-		}
-		mf, ok := curMeta[name+".json"]
-		if !ok {
-			return nil, nil
-		}
-		f, err := s.store.File(ctx, gun, name, mf.Version)
-		if err != nil {
-			return nil, fmt.Errorf("loading %s: %w", name, err)
-		}
-		md, err := metadata.ParseTargets(f.Data)
-		if err != nil {
-			return nil, fmt.Errorf("stored %s of %s: %w", name, gun, err)
-		}
-		d := &targetsDoc{md: md, data: f.Data}
-		targets[name] = d
-		return d, nil
-	}
-
-	for _, name := range slices.Sorted(maps.Keys(targets)) {
-		d := targets[name]
-		if !d.submitted {
-			continue
-		}
-		t := d.md.Signed
-		for p := range t.Targets {
-			if err := metadata.CheckTargetPath(p); err != nil {
-				return nil, badRequest(name, checkTargetPath, "%v", err)
-			}
-		}
-		if mf, ok := curMeta[name+".json"]; ok && t.Version <= mf.Version {
-			return nil, badRequest(name, checkVersion, "version %d is not greater than the current version %d", t.Version, mf.Version)
-		}
-		if t.IsExpired(now) {
-			return nil, badRequest(name, checkExpiry, "expired at %s", t.ExpiresText())
-		}
-	}
-
-	// Top-level targets: signed by the root's targets keys; re-checked
-	// when the root changes.
-	top, err := load(metadata.TypeTargets)
-	if err != nil {
-		return nil, err
-	}
-	if top == nil {
-		return nil, badRequest(metadata.TypeTargets, checkMissing, "a new repository needs targets metadata")
-	}
-	if top.submitted || rootChanged {
-		if err := root.VerifyRole(metadata.TypeTargets, top.md); err != nil {
-			what := "not signed by the root's targets keys"
-			if !top.submitted {
-				what = "the current targets metadata is not signed by the new root's targets keys; send it signed again"
-			}
-			return nil, badRequest(metadata.TypeTargets, checkSignature, "%s: %v", what, err)
-		}
-	}
-
-	// Delegations: walk from targets over every role of the new state.
-	// A role is verified by each delegating role when it or that role
-	// changed.
-	known := map[string]bool{}
-	for name := range targets {
-		known[name] = true
-	}
-	for file := range curMeta {
-		if name, ok := cutJSON(file); ok {
-			known[name] = true
-		}
-	}
-	parents := map[string][]edge{}
-	visited := map[string]bool{metadata.TypeTargets: true}
-	queue := []string{metadata.TypeTargets}
-	for len(queue) > 0 {
-		pname := queue[0]
-		queue = queue[1:]
-		p, err := load(pname)
-		if err != nil {
-			return nil, err
-		}
-		if p == nil || p.md.Signed.Delegations == nil {
-			continue
-		}
-		dl := p.md.Signed.Delegations
-		var children []edge
-		if dl.Succinct != nil {
-			for _, name := range slices.Sorted(maps.Keys(known)) {
-				if dl.Succinct.IsBin(name) {
-					children = append(children, edge{parent: pname, role: dl.Succinct.Role(name), succinct: dl.Succinct})
-				}
-			}
-		} else {
-			for _, r := range dl.Roles {
-				if known[r.Name] {
-					children = append(children, edge{parent: pname, role: r})
-				}
-			}
-		}
-		for _, e := range children {
-			name := e.role.Name
-			if name == metadata.TypeTargets || metadata.IsTopLevel(name) {
-				return nil, badRequest(pname, checkDelegation, "delegates to the top-level role name %q", name)
-			}
-			c, err := load(name)
-			if err != nil {
-				return nil, err
-			}
-			if c == nil {
-				continue
-			}
-			parents[name] = append(parents[name], e)
-			if c.submitted || p.submitted {
-				if err := p.md.Signed.VerifyDelegate(name, c.md); err != nil {
-					return nil, badRequest(name, checkSignature, "not signed by the keys %s delegates it to: %v", pname, err)
-				}
-			}
-			if !visited[name] {
-				visited[name] = true
-				queue = append(queue, name)
-			}
-		}
-	}
-	for name, d := range targets {
-		if d.submitted && !visited[name] {
-			return nil, badRequest(name, checkDelegation, "no role of the repository delegates to %q", name)
-		}
-	}
-	// Delegated paths: each target of a submitted delegated role must be
-	// within the paths of some chain of delegations from targets.
-	for _, name := range slices.Sorted(maps.Keys(targets)) {
-		d := targets[name]
-		if !d.submitted || name == metadata.TypeTargets {
-			continue
-		}
-		for path := range d.md.Signed.Targets {
-			if !allowed(parents, name, path, 0) {
-				return nil, badRequest(name, checkPaths, "target %q is outside the paths delegated to %s", path, name)
-			}
-		}
-	}
-
-	// Snapshot meta of the new state: every role the current snapshot
-	// lists stays listed.
-	meta := maps.Clone(curMeta)
-	files := rootFiles
-	changed := false
-	for _, name := range slices.Sorted(maps.Keys(targets)) {
-		d := targets[name]
-		if !d.submitted {
-			continue
-		}
-		changed = true
-		meta[name+".json"] = metadata.MetaFile{Version: d.md.Signed.Version, Length: int64(len(d.data)), Hashes: metadata.HashesOf(d.data, false)}
-		files = append(files, store.File{Role: name, Version: d.md.Signed.Version, SHA256: sha256Hex(d.data), Data: d.data})
-	}
-
-	listings, err := s.newListings(ctx, st, targets, curMeta)
-	if err != nil {
-		return nil, err
-	}
-	p := &plan{st: st, root: root, rootChanged: rootChanged, files: files, listings: listings, tsSigners: tsSigners, snapOnline: snapOnline}
-	switch {
-	case snapOnline:
-		p.snapSigners, p.meta = snapSigners, meta
-	case snapSubmit != nil:
-		docData := func(file string) ([]byte, error) {
-			name, _ := cutJSON(file)
-			d, err := load(name)
-			if err != nil {
-				return nil, err
-			}
-			if d == nil {
-				return nil, badRequest(metadata.TypeSnapshot, checkHashes, "lists %s, which the repository does not have", file)
-			}
-			return d.data, nil
-		}
-		if err := checkSnapshot(snapSubmit, root, st, meta, now, docData); err != nil {
-			return nil, err
-		}
-		p.snapData, p.snapDoc = snapSubData, snapSubmit
-	case changed:
-		return nil, badRequest(metadata.TypeSnapshot, checkMissing, "the root does not trust the server's snapshot key, so targets changes need snapshot metadata signed by the snapshot role")
-	default:
-		// Only the root changed: the current snapshot must still verify.
-		if err := root.VerifyRole(metadata.TypeSnapshot, st.snapshot); err != nil {
-			return nil, badRequest(metadata.TypeSnapshot, checkSignature, "the current snapshot is not signed by the new root's snapshot keys; send a new snapshot: %v", err)
-		}
-	}
-	res, err := s.commit(ctx, p)
+	res, err := commit(p)
 	if err != nil {
 		s.metrics.publishes.WithLabelValues("failed").Inc()
 		return nil, err
@@ -488,35 +176,37 @@ func (s *Server) PublishChain(ctx context.Context, gun string, roots [][]byte, d
 	return res, nil
 }
 
-// newListings returns the listings that the submitted targets roles
-// change (see listingChanges); content the replaced versions listed stays
-// served until the current snapshot, which lists them, expires.
-func (s *Server) newListings(ctx context.Context, st *state, targets map[string]*targetsDoc, curMeta map[string]metadata.MetaFile) ([]store.Listing, error) {
-	var out []store.Listing
-	if !st.exists {
-		out = append(out, store.ListingsIndexed)
-	}
-	for _, name := range slices.Sorted(maps.Keys(targets)) {
-		d := targets[name]
-		if !d.submitted {
-			continue
-		}
-		var old *metadata.Targets
-		var until time.Time
-		if mf, ok := curMeta[name+".json"]; ok {
-			f, err := s.store.File(ctx, st.gun, name, mf.Version)
-			if err != nil {
-				return nil, fmt.Errorf("loading %s: %w", name, err)
-			}
-			md, err := metadata.ParseTargets(f.Data)
-			if err != nil {
-				return nil, fmt.Errorf("stored %s of %s: %w", name, st.gun, err)
-			}
-			old, until = md.Signed, st.snapshot.Signed.Expires
-		}
-		out = append(out, listingChanges(name, old, d.md.Signed, until)...)
-	}
-	return out, nil
+// docsSource is an update sent in one request.
+type docsSource struct {
+	chain [][]byte
+	docs  map[string][]byte
+}
+
+func (d *docsSource) roots() int { return len(d.chain) }
+func (d *docsSource) root(_ context.Context, i int) ([]byte, error) {
+	return d.chain[i], nil
+}
+func (d *docsSource) roles() []string { return slices.Sorted(maps.Keys(d.docs)) }
+func (d *docsSource) doc(_ context.Context, role string) ([]byte, error) {
+	return d.docs[role], nil
+}
+func (d *docsSource) rootPart(i int) string { return store.RootPart(i + 1) }
+func (d *docsSource) canonical() bool       { return false }
+
+// memSink keeps what an update writes in memory, for one store.Update.
+type memSink struct {
+	files []store.File
+	ls    []store.Listing
+}
+
+func (m *memSink) file(_, role string, version int64, data []byte) error {
+	m.files = append(m.files, store.File{Role: role, Version: version, SHA256: sha256Hex(data), Data: data})
+	return nil
+}
+
+func (m *memSink) listings(ls []store.Listing) error {
+	m.ls = append(m.ls, ls...)
+	return nil
 }
 
 // checkVersionBound refuses versions above metadata.MaxVersion.
@@ -647,6 +337,8 @@ type plan struct {
 	// Or a snapshot sent by the maintainer.
 	snapDoc  *metadata.Metadata[*metadata.Snapshot]
 	snapData []byte
+	// A staged update whose documents and listings the commit moves.
+	staged *stagedCommit
 }
 
 // commit signs the new snapshot (if any) and timestamp and stores the
@@ -711,7 +403,13 @@ func (s *Server) commit(ctx context.Context, p *plan) (*PublishResult, error) {
 	if !st.exists {
 		base = 0
 	}
-	ch, err := s.store.Publish(ctx, store.Update{Base: base, Files: files, Repo: repo, Listings: p.listings})
+	u := store.Update{Base: base, Files: files, Repo: repo, Listings: p.listings}
+	var ch store.Change
+	if p.staged != nil {
+		ch, err = p.staged.sg.CommitStaged(ctx, u, p.staged.id, p.staged.moves)
+	} else {
+		ch, err = s.store.Publish(ctx, u)
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, errorf(http.StatusConflict, "", checkConflict, "the repository changed concurrently; fetch it again and retry (%v)", err)

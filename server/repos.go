@@ -148,6 +148,10 @@ func (s *Server) Delete(ctx context.Context, gun string) (store.Change, error) {
 
 func (s *Server) handleRepoDelete(w http.ResponseWriter, r *http.Request) {
 	rest := r.PathValue("rest")
+	if gun, action, tail, err := splitRepoPath(rest); err == nil && action == "metadata" && isStagedPath(tail) {
+		s.handleStaged(w, r, gun, tail)
+		return
+	}
 	if err := validateGUN(rest); err != nil {
 		s.fail(w, r, badRequest("", checkGUN, "%v", err))
 		return

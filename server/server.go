@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/blob"
 	"github.com/rampart-tuf/rampart/server/notaryapi"
@@ -73,6 +74,13 @@ type Config struct {
 	// MaxTargetBytes caps a target upload (default 1 GiB).
 	MaxMetadataBytes int64
 	MaxTargetBytes   int64
+
+	// MaxStagedBytes caps the documents of one staged update, a publish
+	// uploaded in parts of at most MaxMetadataBytes (default 4 GiB);
+	// StagedExpiry is how long a staged update may wait for its commit
+	// (default 24h).
+	MaxStagedBytes int64
+	StagedExpiry   time.Duration
 
 	// CacheTTL bounds how long a cached timestamp is served without
 	// asking the store, in case a change notification is lost (default
@@ -226,7 +234,9 @@ func New(cfg Config) (*Server, error) {
 	cfg.TimestampExpiry = cmp.Or(cfg.TimestampExpiry, 24*time.Hour)
 	cfg.SnapshotExpiry = cmp.Or(cfg.SnapshotExpiry, 7*24*time.Hour)
 	cfg.ResignInterval = cmp.Or(cfg.ResignInterval, time.Minute)
-	cfg.MaxMetadataBytes = cmp.Or(cfg.MaxMetadataBytes, 16<<20)
+	cfg.MaxMetadataBytes = cmp.Or(cfg.MaxMetadataBytes, api.DefaultMaxMetadataBytes)
+	cfg.MaxStagedBytes = cmp.Or(cfg.MaxStagedBytes, 4<<30)
+	cfg.StagedExpiry = cmp.Or(cfg.StagedExpiry, 24*time.Hour)
 	cfg.MaxTargetBytes = cmp.Or(cfg.MaxTargetBytes, 1<<30)
 	cfg.CacheTTL = cmp.Or(cfg.CacheTTL, time.Second)
 	cfg.CurrentMaxAge = cmp.Or(cfg.CurrentMaxAge, 5*time.Second)

@@ -348,18 +348,11 @@ func (c *Client) PublishChain(ctx context.Context, gun string, roots [][]byte, r
 	if err != nil {
 		return nil, err
 	}
-	body := api.PublishRequest{Roles: make(map[string]json.RawMessage, len(roles))}
-	for _, doc := range roots {
-		body.Roots = append(body.Roots, doc)
-	}
-	for name, doc := range roles {
-		body.Roles[name] = doc
-	}
-	b, err := body.Encode() // the documents byte for byte
+	body, err := envelope(gun, roots, roles)
 	if err != nil {
-		return nil, fmt.Errorf("apiclient: publish %s: %w", gun, err)
+		return nil, err
 	}
-	req, err := c.newRequest(ctx, http.MethodPost, c.base+"/api/v1/repositories/"+g+"/metadata", bytes.NewReader(b))
+	req, err := c.newRequest(ctx, http.MethodPost, c.base+"/api/v1/repositories/"+g+"/metadata", bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -372,6 +365,23 @@ func (c *Client) PublishChain(ctx context.Context, gun string, roots [][]byte, r
 		return nil, err
 	}
 	return &res, nil
+}
+
+// envelope is the body of a publish or of a part of a staged update,
+// with every document byte for byte (api.PublishRequest.Encode).
+func envelope(gun string, roots [][]byte, roles map[string][]byte) ([]byte, error) {
+	req := api.PublishRequest{Roles: make(map[string]json.RawMessage, len(roles))}
+	for _, doc := range roots {
+		req.Roots = append(req.Roots, doc)
+	}
+	for name, doc := range roles {
+		req.Roles[name] = doc
+	}
+	b, err := req.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("apiclient: publish %s: %w", gun, err)
+	}
+	return b, nil
 }
 
 // CreateToken makes the server create a token with scope ("pull", "push"

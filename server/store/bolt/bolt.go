@@ -65,10 +65,17 @@ func (s *Store) SetInCommitHook(fn func()) { s.inCommit = fn }
 
 var _ store.Store = (*Store)(nil)
 
+// initialMmapSize is the address space the database file is mapped into
+// at first: bbolt maps it again, larger, when the file outgrows it, and
+// to do so copies every key and value a write transaction holds out of
+// the old mapping, which for the commit of a large staged update is the
+// whole update, held twice. The mapping costs address space, not memory.
+const initialMmapSize = 8 << 30
+
 // Open opens or creates the database file at path. It fails after a
 // second if another process has the file open.
 func Open(path string) (*Store, error) {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, InitialMmapSize: initialMmapSize})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open %s: the database is in use by another process", path)
@@ -185,6 +192,12 @@ func (s *Store) File(_ context.Context, gun, role string, version int64) (store.
 
 // Publish implements store.Store.
 func (s *Store) Publish(_ context.Context, u store.Update) (store.Change, error) {
+	return s.publish(u, nil)
+}
+
+// publish is Publish, with more to write in the same transaction (see
+// CommitStaged).
+func (s *Store) publish(u store.Update, extra func(tx *bbolt.Tx) error) (store.Change, error) {
 	gun := u.Repo.GUN
 	var ch store.Change
 	err := s.db.Update(func(tx *bbolt.Tx) error {
@@ -212,6 +225,11 @@ func (s *Store) Publish(_ context.Context, u store.Update) (store.Change, error)
 			}
 			if f.Role == "timestamp" && f.Version == u.Repo.TimestampVersion {
 				tsSum = f.SHA256
+			}
+		}
+		if extra != nil {
+			if err := extra(tx); err != nil {
+				return err
 			}
 		}
 		if err := putListings(tx, gun, u.Listings); err != nil {

@@ -197,6 +197,12 @@ func (s *Store) File(ctx context.Context, gun, role string, version int64) (stor
 
 // Publish implements store.Store.
 func (s *Store) Publish(ctx context.Context, u store.Update) (store.Change, error) {
+	return s.publish(ctx, u, nil)
+}
+
+// publish is Publish, with more to write in the same transaction (see
+// CommitStaged).
+func (s *Store) publish(ctx context.Context, u store.Update, extra func(tx pgx.Tx) error) (store.Change, error) {
 	gun := u.Repo.GUN
 	var ch store.Change
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -224,6 +230,11 @@ func (s *Store) Publish(ctx context.Context, u store.Update) (store.Change, erro
 			}
 			if f.Role == "timestamp" && f.Version == u.Repo.TimestampVersion {
 				tsSum = f.SHA256
+			}
+		}
+		if extra != nil {
+			if err := extra(tx); err != nil {
+				return err
 			}
 		}
 		if err := putListings(ctx, tx, gun, u.Listings); err != nil {

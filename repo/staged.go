@@ -1,0 +1,153 @@
+package repo
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/rampart-tuf/rampart/api"
+)
+
+// StagedServer is a MetadataServer that takes an update larger than one
+// request body in parts, as a staged update committed in one step
+// (docs/server-api.md, "Staged updates"). server/apiclient's Client is
+// one.
+type StagedServer interface {
+	MetadataServer
+	// StartStaged starts a staged update of gun.
+	StartStaged(ctx context.Context, gun string) (*api.StagedUpdate, error)
+	// StagedUpdate returns what the server has of a staged update.
+	StagedUpdate(ctx context.Context, gun, id string) (*api.StagedUpdate, error)
+	// UploadStagedPart sends root versions (the whole chain, oldest
+	// first) and roles into a staged update.
+	UploadStagedPart(ctx context.Context, gun, id string, roots [][]byte, roles map[string][]byte) (*api.StagedUpdate, error)
+	// CommitStaged checks and publishes a staged update in one step.
+	CommitStaged(ctx context.Context, gun, id, ifMatch string) (*api.PublishResult, error)
+}
+
+// partRetries is how often a part that failed on the way (a dropped
+// connection, a server restart) is sent again.
+const partRetries = 5
+
+// partOverhead is room left in each part for the envelope around the
+// documents (each document's name and punctuation are counted with it).
+const partOverhead = 64
+
+// sendStaged sends u as a staged update: the root chain in one part, then
+// the roles in parts as large as the server takes, then the commit.
+func (r *Repo) sendStaged(ctx context.Context, c StagedServer, gun string, u *serverUpdate) (*api.PublishResult, error) {
+	st, err := c.StartStaged(ctx, gun)
+	if err != nil {
+		return nil, fmt.Errorf("starting a staged update: %w", err)
+	}
+	limit := st.MaxPartBytes - partOverhead
+	if limit <= 0 {
+		return nil, fmt.Errorf("the server takes parts of at most %d bytes, too small for a staged update", st.MaxPartBytes)
+	}
+	up := &partUploader{c: c, gun: gun, id: st.ID}
+	if len(u.roots) > 0 {
+		// The chain goes whole, in one part: root documents are small.
+		var chain [][]byte
+		size := int64(0)
+		for _, v := range u.roots {
+			chain = append(chain, v.data)
+			size += int64(len(v.data)) + 1
+		}
+		if size > limit {
+			return nil, fmt.Errorf("the %d new root versions are %d bytes, more than the %d bytes the server takes in one request (rampart serve --max-metadata-bytes)", len(chain), size, st.MaxPartBytes)
+		}
+		if err := up.send(ctx, chain, nil); err != nil {
+			return nil, err
+		}
+	}
+	batch, size := map[string][]byte{}, int64(0)
+	for _, p := range u.roles {
+		b, err := r.readPending(p)
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(b)) > limit {
+			return nil, fmt.Errorf("%s is %d bytes, more than the %d bytes the server takes in one request (rampart serve --max-metadata-bytes): split it into delegated roles or hashed bins", p.role, len(b), st.MaxPartBytes)
+		}
+		if size+int64(len(b)+len(p.role)+4) > limit && len(batch) > 0 {
+			if err := up.send(ctx, nil, batch); err != nil {
+				return nil, err
+			}
+			batch, size = map[string][]byte{}, 0
+		}
+		batch[p.role] = b
+		size += int64(len(b)) + int64(len(p.role)) + 4
+	}
+	if len(batch) > 0 {
+		if err := up.send(ctx, nil, batch); err != nil {
+			return nil, err
+		}
+	}
+	return c.CommitStaged(ctx, gun, st.ID, "")
+}
+
+// partUploader sends the parts of one staged update, sending a part again
+// after a failure on the way: first it asks the server what it has, and
+// sends only the documents it lacks.
+type partUploader struct {
+	c       StagedServer
+	gun, id string
+}
+
+func (p *partUploader) send(ctx context.Context, roots [][]byte, roles map[string][]byte) error {
+	for attempt := 0; ; attempt++ {
+		_, err := p.c.UploadStagedPart(ctx, p.gun, p.id, roots, roles)
+		var ue *url.Error
+		if err == nil || !errors.As(err, &ue) || attempt == partRetries || ctx.Err() != nil {
+			if err != nil {
+				return fmt.Errorf("staged update %s: sending a part: %w", p.id, err)
+			}
+			return nil
+		}
+		// Dropped on the way: wait a little, then see what arrived.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+		}
+		st, err := p.c.StagedUpdate(ctx, p.gun, p.id)
+		if err != nil {
+			if errors.As(err, &ue) {
+				continue
+			}
+			return fmt.Errorf("staged update %s: asking what the server has: %w", p.id, err)
+		}
+		roots, roles = missingParts(st, roots, roles)
+		if len(roots) == 0 && len(roles) == 0 {
+			return nil
+		}
+	}
+}
+
+// missingParts returns the documents the server does not have as sent.
+func missingParts(st *api.StagedUpdate, roots [][]byte, roles map[string][]byte) ([][]byte, map[string][]byte) {
+	has := func(name string, doc []byte) bool {
+		sum := sha256.Sum256(doc)
+		return st.Parts[name].SHA256 == hex.EncodeToString(sum[:])
+	}
+	for i, doc := range roots {
+		if !has(api.StagedRootPart(i+1), doc) {
+			return roots, missingRoles(has, roles) // the chain goes whole
+		}
+	}
+	return nil, missingRoles(has, roles)
+}
+
+func missingRoles(has func(string, []byte) bool, roles map[string][]byte) map[string][]byte {
+	out := map[string][]byte{}
+	for name, doc := range roles {
+		if !has(name, doc) {
+			out[name] = doc
+		}
+	}
+	return out
+}

@@ -1,0 +1,113 @@
+package apiclient
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/rampart-tuf/rampart/api"
+)
+
+// Staged updates (docs/server-api.md): a publish larger than one request
+// body goes up in parts, each a body like a publish's, and is committed in
+// one step. A part that fails on the way (a dropped connection) is sent
+// again; StagedUpdate says which documents the server has.
+
+// commitTimeout is how long a commit may take before its answer begins:
+// the server checks every document of the update first.
+const commitTimeout = 15 * time.Minute
+
+// StartStaged starts a staged update of gun. It needs a push token.
+func (c *Client) StartStaged(ctx context.Context, gun string) (*api.StagedUpdate, error) {
+	return c.staged(ctx, http.MethodPost, gun, "", nil)
+}
+
+// StagedUpdate returns what the server has of a staged update.
+func (c *Client) StagedUpdate(ctx context.Context, gun, id string) (*api.StagedUpdate, error) {
+	return c.staged(ctx, http.MethodGet, gun, "/"+id, nil)
+}
+
+// UploadStagedPart sends documents of a staged update: new root versions,
+// oldest first (the whole chain, in one part), and roles by name, each
+// exactly as given. The body must stay within the server's
+// MaxPartBytes. It returns what the server has after it.
+func (c *Client) UploadStagedPart(ctx context.Context, gun, id string, roots [][]byte, roles map[string][]byte) (*api.StagedUpdate, error) {
+	body, err := envelope(gun, roots, roles)
+	if err != nil {
+		return nil, err
+	}
+	return c.staged(ctx, http.MethodPost, gun, "/"+id+"/parts", body)
+}
+
+// CommitStaged commits a staged update: the server checks it as a whole
+// and publishes it in one step, or changes nothing. ifMatch is as for
+// Publish.
+func (c *Client) CommitStaged(ctx context.Context, gun, id, ifMatch string) (*api.PublishResult, error) {
+	g, err := escapeGUN(gun)
+	if err != nil {
+		return nil, err
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, c.base+"/api/v1/repositories/"+g+"/metadata/staged/"+id+"/commit", nil)
+	if err != nil {
+		return nil, err
+	}
+	if ifMatch != "" {
+		req.Header.Set("If-Match", ifMatch)
+	}
+	var res api.PublishResult
+	if err := c.callSlow(req, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// AbortStaged deletes a staged update.
+func (c *Client) AbortStaged(ctx context.Context, gun, id string) error {
+	g, err := escapeGUN(gun)
+	if err != nil {
+		return err
+	}
+	req, err := c.newRequest(ctx, http.MethodDelete, c.base+"/api/v1/repositories/"+g+"/metadata/staged/"+id, nil)
+	if err != nil {
+		return err
+	}
+	return c.call(req, nil)
+}
+
+func (c *Client) staged(ctx context.Context, method, gun, suffix string, body []byte) (*api.StagedUpdate, error) {
+	g, err := escapeGUN(gun)
+	if err != nil {
+		return nil, err
+	}
+	req, err := c.newRequest(ctx, method, c.base+"/api/v1/repositories/"+g+"/metadata/staged"+suffix, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	var out api.StagedUpdate
+	if err := c.call(req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// callSlow is call for a request whose answer may take longer than the
+// client's header timeout: with the default transport, it waits up to
+// commitTimeout.
+func (c *Client) callSlow(req *http.Request, out any) error {
+	tr, ok := c.hc.Transport.(*http.Transport)
+	if !ok || tr.ResponseHeaderTimeout == 0 || tr.ResponseHeaderTimeout >= commitTimeout {
+		return c.call(req, out)
+	}
+	slow := tr.Clone()
+	slow.ResponseHeaderTimeout = commitTimeout
+	defer slow.CloseIdleConnections()
+	hc := *c.hc
+	hc.Transport = slow
+	cc := *c
+	cc.hc = &hc
+	return cc.call(req, out)
+}

@@ -1,0 +1,402 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rampart-tuf/rampart/api"
+	"github.com/rampart-tuf/rampart/server/auth"
+	"github.com/rampart-tuf/rampart/server/store"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
+)
+
+// Staged updates: a publish larger than one request body (the documents
+// of thousands of hashed bins) is uploaded in parts and committed in one
+// step, which checks the whole update as a publish in one request does and
+// stores it in one transaction (docs/server-api.md):
+//
+//	POST   /api/v1/repositories/{gun}/metadata/staged              → {"id": ...}
+//	POST   /api/v1/repositories/{gun}/metadata/staged/{id}/parts   {"roots": [...], "roles": {...}}
+//	GET    /api/v1/repositories/{gun}/metadata/staged/{id}         what the server has
+//	POST   /api/v1/repositories/{gun}/metadata/staged/{id}/commit  → the publish result
+//	DELETE /api/v1/repositories/{gun}/metadata/staged/{id}
+//
+// Each part is bounded by Config.MaxMetadataBytes and a staged update by
+// Config.MaxStagedBytes; one never committed expires after
+// Config.StagedExpiry and the garbage collection removes it.
+
+// staging returns the store's staged updates, or an error for a store
+// without them.
+func (s *Server) staging() (store.Staging, error) {
+	sg, ok := s.store.(store.Staging)
+	if !ok {
+		return nil, errorf(http.StatusNotImplemented, "", checkRequest, "this server's store does not keep staged updates")
+	}
+	return sg, nil
+}
+
+// validStagedID reports whether id looks like an ID newStagedID makes.
+func validStagedID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil && strings.ToLower(id) == id
+}
+
+// isStagedPath reports whether tail, what follows "metadata/", is a
+// staged-update route.
+func isStagedPath(tail string) bool { return tail == "staged" || strings.HasPrefix(tail, "staged/") }
+
+// handleStaged serves the staged-update routes; tail is what follows
+// "metadata/" in the path ("staged", "staged/ID", "staged/ID/parts", ...).
+func (s *Server) handleStaged(w http.ResponseWriter, r *http.Request, gun, tail string) {
+	if _, ok := s.authorize(w, r, gun, auth.Push); !ok {
+		return
+	}
+	sg, err := s.staging()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rest, _ := strings.CutPrefix(tail, "staged")
+	rest = strings.TrimPrefix(rest, "/")
+	id, action, _ := strings.Cut(rest, "/")
+	switch {
+	case id == "" && r.Method == http.MethodPost:
+		if !s.requireCreated(w, r, gun) {
+			return
+		}
+		s.createStaged(w, r, sg, gun)
+		return
+	case !validStagedID(id):
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "a staged update's ID is 32 lowercase hex digits, not %q", id))
+		return
+	}
+	st, parts, err := sg.Staged(r.Context(), gun, id, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "%s has no staged update %s (it may have expired or been committed)", gun, id))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	switch {
+	case action == "" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.stagedStatus(st, parts))
+	case action == "" && r.Method == http.MethodDelete:
+		if err := sg.DeleteStaged(r.Context(), gun, id); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case action == "parts" && r.Method == http.MethodPost:
+		s.addStagedParts(w, r, sg, st, parts)
+	case action == "commit" && r.Method == http.MethodPost:
+		res, err := s.CommitStaged(r.Context(), gun, id, r.Header.Get("If-Match"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.log.Info("published a staged update", "gun", gun, "id", id, "timestamp_version", res.TimestampVersion, "change", res.ChangeID)
+		w.Header().Set("ETag", res.ETag)
+		writeJSON(w, http.StatusOK, res)
+	default:
+		s.fail(w, r, errorf(http.StatusNotFound, "", checkNotFound, "no route for %s %s", r.Method, r.URL.Path))
+	}
+}
+
+func (s *Server) stagedStatus(st store.Staged, parts []store.StagedPart) api.StagedUpdate {
+	out := api.StagedUpdate{ID: st.ID, GUN: st.GUN, Expires: st.Expires.UTC(), MaxPartBytes: s.cfg.MaxMetadataBytes, MaxBytes: s.cfg.MaxStagedBytes,
+		Parts: make(map[string]api.StagedPart, len(parts))}
+	for _, p := range parts {
+		out.Parts[p.Name] = api.StagedPart{SHA256: p.SHA256, Length: p.Length}
+	}
+	return out
+}
+
+// createStaged starts a staged update of gun. Expired staged updates of
+// every repository are removed first.
+func (s *Server) createStaged(w http.ResponseWriter, r *http.Request, sg store.Staging, gun string) {
+	now := s.now()
+	if n, err := sg.DeleteExpiredStaged(r.Context(), now); err != nil {
+		s.log.Warn("removing expired staged updates failed", "err", err)
+	} else if n > 0 {
+		s.log.Info("removed expired staged updates", "count", n)
+	}
+	var b [16]byte
+	rand.Read(b[:])
+	st := store.Staged{GUN: gun, ID: hex.EncodeToString(b[:]), Created: now, Expires: now.Add(s.cfg.StagedExpiry)}
+	if err := sg.CreateStaged(r.Context(), st); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("staged update started", "gun", gun, "id", st.ID, "expires", st.Expires)
+	writeJSON(w, http.StatusCreated, s.stagedStatus(st, nil))
+}
+
+// addStagedParts stores the documents of one part: a body like a publish
+// request's. Each document is parsed, checked on its own (its role name
+// and type) and stored as the server stores it; a document of a role the
+// staged update has is replaced. A chain of roots is sent whole, in one
+// part.
+func (s *Server) addStagedParts(w http.ResponseWriter, r *http.Request, sg store.Staging, st store.Staged, have []store.StagedPart) {
+	var req api.PublishRequest
+	if e := s.readJSON(w, r, s.cfg.MaxMetadataBytes, &req); e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	if req.Roles == nil && req.Roots == nil {
+		s.fail(w, r, badRequest("", checkJSON, `the body must be {"roles": {ROLE: SIGNED DOCUMENT, ...}}, with new root versions, oldest first, in "roots": [ROOT, ...]`))
+		return
+	}
+	parts, err := stagedParts(req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.checkStagedSize(st, have, parts, len(req.Roots)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := sg.PutStagedParts(r.Context(), st.GUN, st.ID, parts); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	_, now, err := sg.Staged(r.Context(), st.GUN, st.ID, time.Time{})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.stagedStatus(st, now))
+}
+
+// stagedParts parses and encodes the documents of a part request.
+func stagedParts(req api.PublishRequest) ([]store.StagedPart, error) {
+	var out []store.StagedPart
+	if len(req.Roots) > maxRootChain {
+		return nil, badRequest(metadata.TypeRoot, checkRole, "%d root versions in one publish; at most %d", len(req.Roots), maxRootChain)
+	}
+	for i, raw := range req.Roots {
+		md, err := metadata.ParseRoot(raw)
+		if err != nil {
+			return nil, badRequest(metadata.TypeRoot, checkJSON, "root %d of the chain: %v", i+1, err)
+		}
+		data, err := md.Encode()
+		if err != nil {
+			return nil, badRequest(metadata.TypeRoot, checkJSON, "root %d of the chain: %v", i+1, err)
+		}
+		out = append(out, store.StagedPart{Name: store.RootPart(i + 1), SHA256: sha256Hex(data), Length: int64(len(data)), Data: data})
+	}
+	for _, name := range slices.Sorted(maps.Keys(req.Roles)) {
+		data, err := encodeStaged(name, req.Roles[name])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, store.StagedPart{Name: name, SHA256: sha256Hex(data), Length: int64(len(data)), Data: data})
+	}
+	return out, nil
+}
+
+// encodeStaged checks the document of a role sent into a staged update
+// on its own and returns it encoded as the server stores it.
+func encodeStaged(name string, raw json.RawMessage) ([]byte, error) {
+	switch name {
+	case metadata.TypeTimestamp:
+		return nil, badRequest(name, checkRole, "the server makes timestamp metadata; do not send it")
+	case metadata.TypeMirrors:
+		return nil, badRequest(name, checkRole, "mirrors metadata is not supported")
+	case metadata.TypeRoot:
+		return nil, badRequest(name, checkRole, `send new root versions in "roots"`)
+	case metadata.TypeSnapshot:
+		md, err := metadata.ParseSnapshot(raw)
+		if err != nil {
+			return nil, badRequest(name, checkJSON, "%v", err)
+		}
+		return md.Encode()
+	}
+	if err := validateRoleName(name); err != nil {
+		return nil, badRequest(name, checkRole, "%v", err)
+	}
+	md, err := metadata.ParseTargets(raw)
+	if err != nil {
+		return nil, badRequest(name, checkJSON, "%v", err)
+	}
+	data, err := md.Encode()
+	if err != nil {
+		return nil, badRequest(name, checkJSON, "%v", err)
+	}
+	return data, nil
+}
+
+// checkStagedSize refuses parts that would take the staged update over
+// Config.MaxStagedBytes, and a chain of roots of another length than the
+// one it has.
+func (s *Server) checkStagedSize(st store.Staged, have, parts []store.StagedPart, roots int) error {
+	size := map[string]int64{}
+	haveRoots := 0
+	for _, p := range have {
+		size[p.Name] = p.Length
+		if strings.HasPrefix(p.Name, "root/") {
+			haveRoots++
+		}
+	}
+	if roots > 0 && haveRoots > 0 && roots != haveRoots {
+		return errorf(http.StatusConflict, metadata.TypeRoot, checkConflict, "staged update %s has a chain of %d roots; send the chain whole, in one part (or start a new staged update)", st.ID, haveRoots)
+	}
+	for _, p := range parts {
+		size[p.Name] = p.Length
+	}
+	var total int64
+	for _, n := range size {
+		total += n
+	}
+	if total > s.cfg.MaxStagedBytes {
+		return errorf(http.StatusRequestEntityTooLarge, "", checkSize, "staged update %s would hold %d bytes; at most %d", st.ID, total, s.cfg.MaxStagedBytes)
+	}
+	return nil
+}
+
+// CommitStaged checks a staged update of gun as a whole, as
+// PublishChain checks an update sent in one request, and commits it in one
+// transaction; the staged update is then gone. A commit that fails
+// changes nothing published, and the staged update stays until it
+// expires, for another commit or DELETE. ifMatch is as for Publish.
+func (s *Server) CommitStaged(ctx context.Context, gun, id, ifMatch string) (*PublishResult, error) {
+	sg, err := s.staging()
+	if err != nil {
+		return nil, err
+	}
+	_, parts, err := sg.Staged(ctx, gun, id, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errorf(http.StatusNotFound, "", checkNotFound, "%s has no staged update %s (it may have expired or been committed)", gun, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	src, err := newStagedSource(sg, gun, id, parts)
+	if err != nil {
+		return nil, err
+	}
+	return s.publishFrom(ctx, gun, ifMatch, src, func(*state) (updateSink, func(*plan) (*PublishResult, error)) {
+		sink := &stagedSink{ctx: ctx, sg: sg, gun: gun, id: id, sums: src.sums}
+		return sink, func(p *plan) (*PublishResult, error) {
+			if err := sink.flush(); err != nil {
+				return nil, err
+			}
+			p.staged = &stagedCommit{sg: sg, id: id, moves: sink.moves}
+			return s.commit(ctx, p)
+		}
+	})
+}
+
+// stagedSource reads the documents of a staged update from the store, one
+// at a time.
+type stagedSource struct {
+	sg      store.Staging
+	gun, id string
+	nRoots  int
+	names   []string
+	sums    map[string]string // part name → SHA-256 of the stored document
+}
+
+func newStagedSource(sg store.Staging, gun, id string, parts []store.StagedPart) (*stagedSource, error) {
+	src := &stagedSource{sg: sg, gun: gun, id: id, sums: map[string]string{}}
+	for _, p := range parts {
+		src.sums[p.Name] = p.SHA256
+		if strings.HasPrefix(p.Name, "root/") {
+			src.nRoots++
+		} else {
+			src.names = append(src.names, p.Name)
+		}
+	}
+	for i := range src.nRoots {
+		if _, ok := src.sums[store.RootPart(i+1)]; !ok {
+			return nil, badRequest(metadata.TypeRoot, checkMissing, "staged update %s lacks root %d of its chain", id, i+1)
+		}
+	}
+	slices.Sort(src.names)
+	return src, nil
+}
+
+func (g *stagedSource) roots() int            { return g.nRoots }
+func (g *stagedSource) roles() []string       { return g.names }
+func (g *stagedSource) rootPart(i int) string { return store.RootPart(i + 1) }
+func (g *stagedSource) canonical() bool       { return true }
+func (g *stagedSource) root(ctx context.Context, i int) ([]byte, error) {
+	return g.doc(ctx, store.RootPart(i+1))
+}
+func (g *stagedSource) doc(ctx context.Context, name string) ([]byte, error) {
+	p, err := g.sg.StagedPart(ctx, g.gun, g.id, name)
+	if err != nil {
+		return nil, err
+	}
+	return p.Data, nil
+}
+
+// stagedSink records where the parts of a staged update go and stores the
+// listings they change in the staged update, in batches.
+type stagedSink struct {
+	ctx     context.Context
+	sg      store.Staging
+	gun, id string
+	sums    map[string]string
+	moves   []store.StagedFile
+	batch   []store.Listing
+	cleared bool
+}
+
+// stagedListingBatch is how many listings a staged commit holds before
+// it writes them to the store.
+const stagedListingBatch = 50000
+
+func (k *stagedSink) file(part, role string, version int64, data []byte) error {
+	// The checked document is the stored one: the server stored it
+	// encoded as it encodes every document.
+	if sum := sha256Hex(data); sum != k.sums[part] {
+		return fmt.Errorf("staged update %s: part %s: the stored document (SHA-256 %s) is not its own encoding (%s)", k.id, part, k.sums[part], sum)
+	}
+	k.moves = append(k.moves, store.StagedFile{Part: part, Role: role, Version: version})
+	return nil
+}
+
+func (k *stagedSink) listings(ls []store.Listing) error {
+	k.batch = append(k.batch, ls...)
+	if len(k.batch) < stagedListingBatch {
+		return nil
+	}
+	return k.flush()
+}
+
+func (k *stagedSink) flush() error {
+	if !k.cleared { // listings of an earlier commit that failed
+		if err := k.sg.ClearStagedListings(k.ctx, k.gun, k.id); err != nil {
+			return err
+		}
+		k.cleared = true
+	}
+	if len(k.batch) == 0 {
+		return nil
+	}
+	err := k.sg.AddStagedListings(k.ctx, k.gun, k.id, k.batch)
+	k.batch = k.batch[:0]
+	return err
+}
+
+// stagedCommit is the part of a plan that moves a staged update's
+// documents and listings into the repository.
+type stagedCommit struct {
+	sg    store.Staging
+	id    string
+	moves []store.StagedFile
+}

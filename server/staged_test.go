@@ -1,0 +1,346 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/rampart-tuf/rampart/internal/repotest"
+	"github.com/rampart-tuf/rampart/server/servertest"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rampart-tuf/rampart/api"
+	"github.com/rampart-tuf/rampart/server"
+	"github.com/rampart-tuf/rampart/server/apiclient"
+	"github.com/rampart-tuf/rampart/server/store"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
+)
+
+// binsRepo is a repository of hashed bins, as the maintainer signs it.
+type binsRepo struct {
+	root    []byte
+	targets []byte
+	bins    map[string][]byte // role → signed document
+	files   map[string]string // target path → content
+}
+
+// newBinsRepo signs a first version of m's repository with 2^bits bins
+// and n targets, signing the bins with signer (m.Delegate for good bins).
+func newBinsRepo(t *testing.T, m *maintainer, bits, n int) *binsRepo {
+	t.Helper()
+	k := metadata.NewKey(m.Delegate.PublicKey())
+	tg := m.TargetsDoc(1, nil)
+	sr := &metadata.SuccinctRoles{KeyIDs: []string{k.ID()}, Threshold: 1, BitLength: bits, NamePrefix: "bins"}
+	tg.Delegations = &metadata.Delegations{Keys: map[string]*metadata.Key{k.ID(): k}, Succinct: sr}
+	r := &binsRepo{root: servertest.Sign(t, m.RootDoc(1), m.Root), targets: servertest.Sign(t, tg, m.Targets), bins: map[string][]byte{}, files: map[string]string{}}
+	docs := map[string]*metadata.Targets{}
+	for i := range sr.NumBins() {
+		docs[sr.BinName(i)] = m.TargetsDoc(1, nil)
+	}
+	for i := range n {
+		p, c := fmt.Sprintf("pkgs/file-%04d.txt", i), fmt.Sprintf("content %d", i)
+		r.files[p] = c
+		docs[sr.RoleFor(p)].Targets[p] = metadata.NewTargetFile([]byte(c), false)
+	}
+	for name, d := range docs {
+		r.bins[name] = servertest.Sign(t, d, m.Delegate)
+	}
+	return r
+}
+
+func apiClient(t *testing.T, url, token string) *apiclient.Client {
+	t.Helper()
+	c, err := apiclient.New(url, token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// uploadInParts sends the repository's documents into staged update id,
+// about 3 KiB a part.
+func uploadInParts(t *testing.T, c *apiclient.Client, gun, id string, r *binsRepo) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.UploadStagedPart(ctx, gun, id, [][]byte{r.root}, map[string][]byte{"targets": r.targets}); err != nil {
+		t.Fatal(err)
+	}
+	part, size := map[string][]byte{}, 0
+	for name, doc := range r.bins {
+		if size+len(doc) > 3<<10 && len(part) > 0 {
+			if _, err := c.UploadStagedPart(ctx, gun, id, nil, part); err != nil {
+				t.Fatal(err)
+			}
+			part, size = map[string][]byte{}, 0
+		}
+		part[name], size = doc, size+len(doc)
+	}
+	if len(part) > 0 {
+		if _, err := c.UploadStagedPart(ctx, gun, id, nil, part); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestStagedPublish uploads a first publish of hashed bins in parts, each
+// within a body limit smaller than the whole update: nothing is served
+// until the commit, which publishes everything at once; a client then
+// finds a target in its bin, and the staged update is gone.
+func TestStagedPublish(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		ts := newServer(t, openStore(t, kind), func(c *server.Config) { c.MaxMetadataBytes = 8 << 10 })
+		m := newMaintainer(t, ts, "example.com/staged")
+		r := newBinsRepo(t, m, 4, 200)
+		for p, c := range r.files {
+			if strings.HasSuffix(p, "7.txt") {
+				m.Upload(p, c)
+			}
+		}
+		ctx := context.Background()
+		c := apiClient(t, ts.URL, m.Token)
+		if _, err := c.PublishChain(ctx, m.GUN, [][]byte{r.root}, merge(r.bins, "targets", r.targets), ""); !errors.Is(err, api.ErrTooLarge) {
+			t.Fatalf("the whole update in one request: %v, want 413", err)
+		}
+		st, err := c.StartStaged(ctx, m.GUN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.MaxPartBytes != 8<<10 || len(st.ID) != 32 || !st.Expires.After(time.Now()) {
+			t.Errorf("new staged update: %+v", st)
+		}
+		uploadInParts(t, c, m.GUN, st.ID, r)
+		got, err := c.StagedUpdate(ctx, m.GUN, st.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Parts) != len(r.bins)+2 || got.Parts["root/001"].SHA256 != sha256hex(string(r.root)) {
+			t.Errorf("the server has %d parts (root/001: %+v), want %d with the root as sent", len(got.Parts), got.Parts["root/001"], len(r.bins)+2)
+		}
+		if _, err := c.Metadata(ctx, m.GUN, "timestamp.json", 1<<20); !errors.Is(err, api.ErrNotFound) {
+			t.Fatalf("a staged update is served before its commit: %v", err)
+		}
+		res, err := c.CommitStaged(ctx, m.GUN, st.ID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.RootVersion != 1 || res.SnapshotVersion != 1 || res.TimestampVersion != 1 {
+			t.Errorf("commit: %+v", res)
+		}
+		if got, err := newClient(t, ts.URL, m.GUN, r.root).fetch("pkgs/file-0017.txt"); err != nil || got != r.files["pkgs/file-0017.txt"] {
+			t.Fatalf("client after the commit: %q, %v", got, err)
+		}
+		if _, err := c.StagedUpdate(ctx, m.GUN, st.ID); !errors.Is(err, api.ErrNotFound) {
+			t.Errorf("the staged update is still there after its commit: %v", err)
+		}
+		if _, err := c.CommitStaged(ctx, m.GUN, st.ID, ""); !errors.Is(err, api.ErrNotFound) {
+			t.Errorf("a second commit: %v", err)
+		}
+	})
+}
+
+func merge(m map[string][]byte, k string, v []byte) map[string][]byte {
+	out := map[string][]byte{k: v}
+	for n, d := range m {
+		out[n] = d
+	}
+	return out
+}
+
+// TestStagedCommitRefused: a commit that fails the check of the whole
+// update (one bin signed by a key the delegation does not trust, then a
+// bin missing a target's path rule) publishes nothing, serves none of the
+// content its bins list, and keeps the staged update for another try.
+func TestStagedCommitRefused(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		ts := newServer(t, openStore(t, kind))
+		m := newMaintainer(t, ts, "example.com/staged")
+		r := newBinsRepo(t, m, 3, 40)
+		m.Upload("pkgs/file-0007.txt", r.files["pkgs/file-0007.txt"])
+		ctx := context.Background()
+		c := apiClient(t, ts.URL, m.Token)
+		st, err := c.StartStaged(ctx, m.GUN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uploadInParts(t, c, m.GUN, st.ID, r)
+		// One bin signed by another key.
+		bad := m.TargetsDoc(1, map[string]string{"pkgs/other": "x"})
+		sr := &metadata.SuccinctRoles{BitLength: 3, NamePrefix: "bins"}
+		badBin := sr.RoleFor("pkgs/other")
+		if _, err := c.UploadStagedPart(ctx, m.GUN, st.ID, nil, map[string][]byte{badBin: servertest.Sign(t, bad, repotest.NewSigner(t))}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.CommitStaged(ctx, m.GUN, st.ID, "")
+		var e *apiclient.Error
+		if !errors.As(err, &e) || e.Status != 400 || e.Role != badBin || e.Check != "signature" {
+			t.Fatalf("commit with a bin signed by an untrusted key: %v, want 400 naming %s and check signature", err, badBin)
+		}
+		// A bin listing a target that hashes to another bin.
+		wrong := sr.BinName((sr.BinFor("pkgs/other") + 1) % sr.NumBins())
+		if _, err := c.UploadStagedPart(ctx, m.GUN, st.ID, nil, map[string][]byte{badBin: r.bins[badBin], wrong: servertest.Sign(t, bad, m.Delegate)}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.CommitStaged(ctx, m.GUN, st.ID, "")
+		if !errors.As(err, &e) || e.Status != 400 || e.Role != wrong || e.Check != "paths" {
+			t.Fatalf("commit with a target outside its bin: %v, want 400 naming %s and check paths", err, wrong)
+		}
+		if _, err := c.Metadata(ctx, m.GUN, "timestamp.json", 1<<20); !errors.Is(err, api.ErrNotFound) {
+			t.Errorf("a refused commit published a timestamp: %v", err)
+		}
+		if _, err := c.Metadata(ctx, m.GUN, "1.targets.json", 1<<20); !errors.Is(err, api.ErrNotFound) {
+			t.Errorf("a refused commit stored targets: %v", err)
+		}
+		for _, digest := range []string{sha256hex(r.files["pkgs/file-0007.txt"])} {
+			if ok, err := ts.Store.Listed(ctx, m.GUN, digest, "pkgs/file-0007.txt", time.Now()); err != nil || ok {
+				t.Errorf("a refused commit lists content: %v, %v", ok, err)
+			}
+		}
+		// Fixed, the same staged update commits.
+		if _, err := c.UploadStagedPart(ctx, m.GUN, st.ID, nil, map[string][]byte{wrong: r.bins[wrong]}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CommitStaged(ctx, m.GUN, st.ID, ""); err != nil {
+			t.Fatalf("commit after the fix: %v", err)
+		}
+		if got, err := newClient(t, ts.URL, m.GUN, r.root).fetch("pkgs/file-0007.txt"); err != nil || got != r.files["pkgs/file-0007.txt"] {
+			t.Fatalf("client after the commit: %q, %v", got, err)
+		}
+	})
+}
+
+// TestStagedLimits: a part over the body limit is refused with 413, as is
+// a part that would take the staged update over its limit; documents the
+// server never takes are refused when their part arrives.
+func TestStagedLimits(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		ts := newServer(t, openStore(t, kind), func(c *server.Config) { c.MaxMetadataBytes = 4 << 10; c.MaxStagedBytes = 10 << 10 })
+		m := newMaintainer(t, ts, "example.com/staged")
+		ctx := context.Background()
+		c := apiClient(t, ts.URL, m.Token)
+		st, err := c.StartStaged(ctx, m.GUN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files := map[string]string{}
+		for i := range 60 {
+			files[fmt.Sprintf("f%d", i)] = "x"
+		}
+		big := servertest.Sign(t, m.TargetsDoc(1, files), m.Targets)
+		if len(big) <= 4<<10 {
+			t.Fatalf("test document of %d bytes is not over the limit", len(big))
+		}
+		var e *apiclient.Error
+		if _, err := c.UploadStagedPart(ctx, m.GUN, st.ID, nil, map[string][]byte{"targets": big}); !errors.As(err, &e) || e.Status != 413 {
+			t.Errorf("a part over the body limit: %v, want 413", err)
+		}
+		for i := range 3 {
+			doc := servertest.Sign(t, m.TargetsDoc(1, map[string]string{"a": strings.Repeat("y", 10)}), m.Delegate)
+			_, err := c.UploadStagedPart(ctx, m.GUN, st.ID, nil, map[string][]byte{fmt.Sprintf("r%d-%s", i, strings.Repeat("n", 100)): doc})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		padded := m.TargetsDoc(1, nil)
+		for i := range 25 {
+			padded.Targets[fmt.Sprintf("p%d", i)] = metadata.NewTargetFile([]byte("z"), false)
+		}
+		doc := servertest.Sign(t, padded, m.Delegate)
+		for i := 0; ; i++ {
+			_, err := c.UploadStagedPart(ctx, m.GUN, st.ID, nil, map[string][]byte{fmt.Sprintf("more%d", i): doc})
+			if err == nil {
+				if i > 10 {
+					t.Fatalf("the staged update took %d parts of %d bytes beyond its limit", i, len(doc))
+				}
+				continue
+			}
+			if !errors.As(err, &e) || e.Status != 413 || !strings.Contains(e.Message, "at most") {
+				t.Errorf("a part over the staged update's limit: %v, want 413", err)
+			}
+			break
+		}
+		for _, role := range []string{"timestamp", "mirrors", "root"} {
+			_, err := c.UploadStagedPart(ctx, m.GUN, st.ID, nil, map[string][]byte{role: servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)})
+			if !errors.As(err, &e) || e.Status != 400 || e.Role != role {
+				t.Errorf("a %s part: %v, want 400 naming the role", role, err)
+			}
+		}
+	})
+}
+
+// TestStagedExpiry: a staged update not committed in time is refused and
+// its documents are removed by the garbage collection.
+func TestStagedExpiry(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		ts := newServer(t, openStore(t, kind), func(c *server.Config) { c.StagedExpiry = time.Second })
+		m := newMaintainer(t, ts, "example.com/staged")
+		r := newBinsRepo(t, m, 2, 10)
+		ctx := context.Background()
+		c := apiClient(t, ts.URL, m.Token)
+		st, err := c.StartStaged(ctx, m.GUN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uploadInParts(t, c, m.GUN, st.ID, r)
+		time.Sleep(time.Until(st.Expires) + 100*time.Millisecond)
+		if _, err := c.CommitStaged(ctx, m.GUN, st.ID, ""); !errors.Is(err, api.ErrNotFound) {
+			t.Fatalf("commit of an expired staged update: %v, want 404", err)
+		}
+		if _, err := c.UploadStagedPart(ctx, m.GUN, st.ID, nil, map[string][]byte{"targets": r.targets}); !errors.Is(err, api.ErrNotFound) {
+			t.Errorf("a part for an expired staged update: %v, want 404", err)
+		}
+		sg := ts.Store.(store.Staging)
+		if _, err := sg.StagedPart(ctx, m.GUN, st.ID, "targets"); err != nil {
+			t.Fatalf("the documents went before the garbage collection: %v", err)
+		}
+		res, err := ts.Server.CollectGarbage(ctx)
+		if err != nil || res.StagedUpdates != 1 {
+			t.Fatalf("garbage collection: %+v, %v; want one staged update removed", res, err)
+		}
+		for _, part := range []string{"targets", "root/001", "bins-0"} {
+			if _, err := sg.StagedPart(ctx, m.GUN, st.ID, part); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("part %s of the expired staged update: %v, want not found", part, err)
+			}
+		}
+		if _, err := c.Metadata(ctx, m.GUN, "timestamp.json", 1<<20); !errors.Is(err, api.ErrNotFound) {
+			t.Errorf("an expired staged update was published: %v", err)
+		}
+	})
+}
+
+// TestStagedOtherGUN: a push token for one repository cannot read, add to
+// or commit another repository's staged update, neither under that
+// repository's name nor under its own.
+func TestStagedOtherGUN(t *testing.T) {
+	ts := newServer(t, openStore(t, "bolt"))
+	victim := newMaintainer(t, ts, "example.com/victim/app")
+	victim.Token = pushToken(t, ts, "example.com/victim/")
+	r := newBinsRepo(t, victim, 2, 5)
+	ctx := context.Background()
+	vc := apiClient(t, ts.URL, victim.Token)
+	st, err := vc.StartStaged(ctx, victim.GUN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploadInParts(t, vc, victim.GUN, st.ID, r)
+
+	attacker := newMaintainer(t, ts, "example.com/attacker/app")
+	ac := apiClient(t, ts.URL, pushToken(t, ts, "example.com/attacker/"))
+	var e *apiclient.Error
+	if _, err := ac.CommitStaged(ctx, victim.GUN, st.ID, ""); !errors.As(err, &e) || e.Status != http.StatusForbidden {
+		t.Errorf("commit of another GUN's staged update: %v, want 403", err)
+	}
+	if _, err := ac.StagedUpdate(ctx, victim.GUN, st.ID); !errors.As(err, &e) || e.Status != http.StatusForbidden {
+		t.Errorf("reading another GUN's staged update: %v, want 403", err)
+	}
+	if _, err := ac.CommitStaged(ctx, attacker.GUN, st.ID, ""); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("commit of another GUN's staged update under one's own GUN: %v, want 404", err)
+	}
+	if _, err := ac.UploadStagedPart(ctx, attacker.GUN, st.ID, nil, map[string][]byte{"targets": r.targets}); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("adding to another GUN's staged update under one's own GUN: %v, want 404", err)
+	}
+	if _, err := vc.CommitStaged(ctx, victim.GUN, st.ID, ""); err != nil {
+		t.Fatalf("the owner's commit: %v", err)
+	}
+}

@@ -1,0 +1,276 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/rampart-tuf/rampart/server/store"
+)
+
+// Staged updates (store.Staging) live in a bucket of their own, created on
+// first use, so that a database without staged updates keeps its layout:
+//
+//	staged/ gun NUL id /        a bucket per staged update, holding
+//	    "meta"                  JSON stagedRecord
+//	    parts/ name             sha256 hex (64) + data
+//	    listings/ digest NUL path NUL role → until, as in listings
+//
+// A bucket per update is dropped at once (DeleteBucket frees its pages),
+// where deleting a million listing keys one by one from a shared bucket
+// would take time quadratic in their number.
+var (
+	bucketStaged   = []byte("staged")
+	stagedMeta     = []byte("meta")
+	stagedParts    = []byte("parts")
+	stagedListings = []byte("listings")
+)
+
+var _ store.Staging = (*Store)(nil)
+
+// stagedRecord is a staged update as stored.
+type stagedRecord struct {
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
+}
+
+// stagedBucket returns the bucket of a staged update that has not expired
+// before now (any, when now is zero), and its record.
+func stagedBucket(tx *bbolt.Tx, gun, id string, now time.Time) (*bbolt.Bucket, store.Staged, error) {
+	st := store.Staged{GUN: gun, ID: id}
+	top := tx.Bucket(bucketStaged)
+	if top == nil {
+		return nil, st, store.ErrNotFound
+	}
+	b := top.Bucket(key(gun, id))
+	if b == nil {
+		return nil, st, store.ErrNotFound
+	}
+	var rec stagedRecord
+	if err := getJSON(b, stagedMeta, &rec); err != nil {
+		return nil, st, err
+	}
+	st.Created, st.Expires = rec.Created, rec.Expires
+	if !now.IsZero() && !rec.Expires.After(now) {
+		return nil, st, fmt.Errorf("expired at %s: %w", rec.Expires.UTC().Format(time.RFC3339), store.ErrNotFound)
+	}
+	return b, st, nil
+}
+
+// CreateStaged implements store.Staging.
+func (s *Store) CreateStaged(_ context.Context, st store.Staged) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		top, err := tx.CreateBucketIfNotExists(bucketStaged)
+		if err != nil {
+			return err
+		}
+		b, err := top.CreateBucket(key(st.GUN, st.ID))
+		if err != nil {
+			return fmt.Errorf("%w: %v", store.ErrConflict, err)
+		}
+		for _, name := range [][]byte{stagedParts, stagedListings} {
+			if _, err := b.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		return putJSON(b, stagedMeta, stagedRecord{Created: st.Created.UTC(), Expires: st.Expires.UTC()})
+	})
+	if err != nil {
+		return fmt.Errorf("staged update %s of %s: %w", st.ID, st.GUN, err)
+	}
+	return nil
+}
+
+// Staged implements store.Staging.
+func (s *Store) Staged(_ context.Context, gun, id string, now time.Time) (store.Staged, []store.StagedPart, error) {
+	var st store.Staged
+	var out []store.StagedPart
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b, rec, err := stagedBucket(tx, gun, id, now)
+		if err != nil {
+			return err
+		}
+		st = rec
+		return b.Bucket(stagedParts).ForEach(func(k, v []byte) error {
+			out = append(out, store.StagedPart{Name: string(k), SHA256: string(v[:64]), Length: int64(len(v) - 64)})
+			return nil
+		})
+	})
+	if err != nil {
+		return store.Staged{}, nil, fmt.Errorf("staged update %s of %s: %w", id, gun, err)
+	}
+	return st, out, nil
+}
+
+// PutStagedParts implements store.Staging.
+func (s *Store) PutStagedParts(_ context.Context, gun, id string, ps []store.StagedPart) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b, _, err := stagedBucket(tx, gun, id, time.Time{})
+		if err != nil {
+			return err
+		}
+		parts := b.Bucket(stagedParts)
+		for _, p := range ps {
+			if err := parts.Put([]byte(p.Name), append([]byte(p.SHA256), p.Data...)); err != nil {
+				return fmt.Errorf("part %s: %w", p.Name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("staged update %s of %s: %w", id, gun, err)
+	}
+	return nil
+}
+
+// StagedPart implements store.Staging.
+func (s *Store) StagedPart(_ context.Context, gun, id, name string) (store.StagedPart, error) {
+	p := store.StagedPart{Name: name}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b, _, err := stagedBucket(tx, gun, id, time.Time{})
+		if err != nil {
+			return err
+		}
+		v := b.Bucket(stagedParts).Get([]byte(name))
+		if len(v) < 64 {
+			return store.ErrNotFound
+		}
+		p.SHA256, p.Data, p.Length = string(v[:64]), bytes.Clone(v[64:]), int64(len(v)-64)
+		return nil
+	})
+	if err != nil {
+		return store.StagedPart{}, fmt.Errorf("staged update %s of %s: part %s: %w", id, gun, name, err)
+	}
+	return p, nil
+}
+
+// AddStagedListings implements store.Staging.
+func (s *Store) AddStagedListings(_ context.Context, gun, id string, ls []store.Listing) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b, _, err := stagedBucket(tx, gun, id, time.Time{})
+		if err != nil {
+			return err
+		}
+		listings := b.Bucket(stagedListings)
+		for _, l := range ls {
+			var until []byte
+			if !l.Until.IsZero() {
+				until = []byte(l.Until.UTC().Format(time.RFC3339Nano))
+			}
+			if err := listings.Put(key(l.Digest, l.Path, l.Role), until); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("staged update %s of %s: listings: %w", id, gun, err)
+	}
+	return nil
+}
+
+// ClearStagedListings implements store.Staging.
+func (s *Store) ClearStagedListings(_ context.Context, gun, id string) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b, _, err := stagedBucket(tx, gun, id, time.Time{})
+		if err != nil {
+			return err
+		}
+		if err := b.DeleteBucket(stagedListings); err != nil {
+			return err
+		}
+		_, err = b.CreateBucket(stagedListings)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("staged update %s of %s: listings: %w", id, gun, err)
+	}
+	return nil
+}
+
+// CommitStaged implements store.Staging.
+func (s *Store) CommitStaged(_ context.Context, u store.Update, id string, moves []store.StagedFile) (store.Change, error) {
+	gun := u.Repo.GUN
+	return s.publish(u, func(tx *bbolt.Tx) error {
+		b, _, err := stagedBucket(tx, gun, id, time.Time{})
+		if err != nil {
+			return fmt.Errorf("staged update %s: %w", id, err)
+		}
+		parts, files := b.Bucket(stagedParts), tx.Bucket(bucketFiles)
+		for _, m := range moves {
+			v := parts.Get([]byte(m.Part))
+			if v == nil {
+				return fmt.Errorf("staged update %s: part %s: %w", id, m.Part, store.ErrNotFound)
+			}
+			k := fileKey(gun, m.Role, m.Version)
+			if files.Get(k) != nil {
+				return fmt.Errorf("%w: %d.%s.json exists", store.ErrConflict, m.Version, m.Role)
+			}
+			if err := files.Put(k, v); err != nil {
+				return err
+			}
+		}
+		live := tx.Bucket(bucketListings)
+		prefix := key(gun, "")
+		err = b.Bucket(stagedListings).ForEach(func(k, v []byte) error {
+			return live.Put(append(prefix[:len(prefix):len(prefix)], k...), v)
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketStaged).DeleteBucket(key(gun, id))
+	})
+}
+
+// DeleteStaged implements store.Staging.
+func (s *Store) DeleteStaged(_ context.Context, gun, id string) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		if _, _, err := stagedBucket(tx, gun, id, time.Time{}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketStaged).DeleteBucket(key(gun, id))
+	})
+	if err != nil {
+		return fmt.Errorf("staged update %s of %s: %w", id, gun, err)
+	}
+	return nil
+}
+
+// DeleteExpiredStaged implements store.Staging.
+func (s *Store) DeleteExpiredStaged(_ context.Context, now time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		top := tx.Bucket(bucketStaged)
+		if top == nil {
+			return nil
+		}
+		var expired [][]byte
+		err := top.ForEachBucket(func(k []byte) error {
+			var rec stagedRecord
+			if err := getJSON(top.Bucket(k), stagedMeta, &rec); err != nil {
+				return err
+			}
+			if !rec.Expires.After(now) {
+				expired = append(expired, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range expired {
+			if err := top.DeleteBucket(k); err != nil {
+				return err
+			}
+		}
+		n = len(expired)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("expired staged updates: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,163 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rampart-tuf/rampart/server/store"
+)
+
+var _ store.Staging = (*Store)(nil)
+
+// CreateStaged implements store.Staging.
+func (s *Store) CreateStaged(ctx context.Context, st store.Staged) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO staged_updates (gun, id, created, expires) VALUES ($1, $2, $3, $4)`,
+		st.GUN, st.ID, st.Created, st.Expires)
+	return wrap(fmt.Sprintf("staged update %s of %s", st.ID, st.GUN), err)
+}
+
+// getStaged reads a staged update that has not expired before now (any,
+// when now is zero); in a transaction (lock), it locks the row.
+func getStaged(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, lock bool, gun, id string, now time.Time) (store.Staged, error) {
+	st := store.Staged{GUN: gun, ID: id}
+	query := `SELECT created, expires FROM staged_updates WHERE gun = $1 AND id = $2`
+	if lock {
+		query += ` FOR UPDATE`
+	}
+	if err := q.QueryRow(ctx, query, gun, id).Scan(&st.Created, &st.Expires); err != nil {
+		return st, err
+	}
+	if !now.IsZero() && !st.Expires.After(now) {
+		return st, fmt.Errorf("expired at %s: %w", st.Expires.UTC().Format(time.RFC3339), store.ErrNotFound)
+	}
+	return st, nil
+}
+
+// Staged implements store.Staging.
+func (s *Store) Staged(ctx context.Context, gun, id string, now time.Time) (store.Staged, []store.StagedPart, error) {
+	what := fmt.Sprintf("staged update %s of %s", id, gun)
+	st, err := getStaged(ctx, s.pool, false, gun, id, now)
+	if err != nil {
+		return store.Staged{}, nil, wrap(what, err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT name, sha256, length(data) FROM staged_parts WHERE gun = $1 AND id = $2 ORDER BY name`, gun, id)
+	if err != nil {
+		return store.Staged{}, nil, wrap(what, err)
+	}
+	parts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.StagedPart, error) {
+		var p store.StagedPart
+		err := r.Scan(&p.Name, &p.SHA256, &p.Length)
+		return p, err
+	})
+	if err != nil {
+		return store.Staged{}, nil, wrap(what, err)
+	}
+	return st, parts, nil
+}
+
+// PutStagedParts implements store.Staging.
+func (s *Store) PutStagedParts(ctx context.Context, gun, id string, ps []store.StagedPart) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := getStaged(ctx, tx, true, gun, id, time.Time{}); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if _, err := tx.Exec(ctx, `INSERT INTO staged_parts (gun, id, name, sha256, data) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (gun, id, name) DO UPDATE SET sha256 = EXCLUDED.sha256, data = EXCLUDED.data`, gun, id, p.Name, p.SHA256, p.Data); err != nil {
+				return fmt.Errorf("part %s: %w", p.Name, err)
+			}
+		}
+		return nil
+	})
+	return wrap(fmt.Sprintf("staged update %s of %s", id, gun), err)
+}
+
+// StagedPart implements store.Staging.
+func (s *Store) StagedPart(ctx context.Context, gun, id, name string) (store.StagedPart, error) {
+	p := store.StagedPart{Name: name}
+	err := s.pool.QueryRow(ctx, `SELECT sha256, data FROM staged_parts WHERE gun = $1 AND id = $2 AND name = $3`, gun, id, name).Scan(&p.SHA256, &p.Data)
+	p.Length = int64(len(p.Data))
+	return p, wrap(fmt.Sprintf("staged update %s of %s: part %s", id, gun, name), err)
+}
+
+// AddStagedListings implements store.Staging.
+func (s *Store) AddStagedListings(ctx context.Context, gun, id string, ls []store.Listing) error {
+	if len(ls) == 0 {
+		return nil
+	}
+	digests, paths, roles := make([]string, len(ls)), make([]string, len(ls)), make([]string, len(ls))
+	untils := make([]*time.Time, len(ls))
+	for i, l := range ls {
+		digests[i], paths[i], roles[i] = l.Digest, l.Path, l.Role
+		if !l.Until.IsZero() {
+			u := l.Until
+			untils[i] = &u
+		}
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO staged_listings (gun, id, digest, path, role, until)
+		SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[])
+		ON CONFLICT (gun, id, digest, path, role) DO UPDATE SET until = EXCLUDED.until`, gun, id, digests, paths, roles, untils)
+	return wrap(fmt.Sprintf("staged update %s of %s: listings", id, gun), err)
+}
+
+// ClearStagedListings implements store.Staging.
+func (s *Store) ClearStagedListings(ctx context.Context, gun, id string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM staged_listings WHERE gun = $1 AND id = $2`, gun, id)
+	return wrap(fmt.Sprintf("staged update %s of %s: listings", id, gun), err)
+}
+
+// CommitStaged implements store.Staging. The parts and listings move
+// inside the database: the server holds none of them.
+func (s *Store) CommitStaged(ctx context.Context, u store.Update, id string, moves []store.StagedFile) (store.Change, error) {
+	gun := u.Repo.GUN
+	return s.publish(ctx, u, func(tx pgx.Tx) error {
+		if _, err := getStaged(ctx, tx, true, gun, id, time.Time{}); err != nil {
+			return fmt.Errorf("staged update %s: %w", id, err)
+		}
+		parts, roles, versions := make([]string, len(moves)), make([]string, len(moves)), make([]int64, len(moves))
+		for i, m := range moves {
+			parts[i], roles[i], versions[i] = m.Part, m.Role, m.Version
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO metadata_files (gun, role, version, sha256, data)
+			SELECT p.gun, m.role, m.version, p.sha256, p.data
+			FROM unnest($3::text[], $4::text[], $5::bigint[]) AS m(part, role, version)
+			JOIN staged_parts p ON p.gun = $1 AND p.id = $2 AND p.name = m.part
+			ON CONFLICT DO NOTHING`, gun, id, parts, roles, versions)
+		if err != nil {
+			return err
+		}
+		if n := tag.RowsAffected(); n != int64(len(moves)) {
+			return fmt.Errorf("%w: %d of the %d staged documents exist already or are missing", store.ErrConflict, int64(len(moves))-n, len(moves))
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO listings (gun, digest, path, role, until)
+			SELECT gun, digest, path, role, until FROM staged_listings WHERE gun = $1 AND id = $2
+			ON CONFLICT (gun, digest, path, role) DO UPDATE SET until = EXCLUDED.until`, gun, id); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM staged_updates WHERE gun = $1 AND id = $2`, gun, id)
+		return err
+	})
+}
+
+// DeleteStaged implements store.Staging.
+func (s *Store) DeleteStaged(ctx context.Context, gun, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM staged_updates WHERE gun = $1 AND id = $2`, gun, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = store.ErrNotFound
+	}
+	return wrap(fmt.Sprintf("staged update %s of %s", id, gun), err)
+}
+
+// DeleteExpiredStaged implements store.Staging.
+func (s *Store) DeleteExpiredStaged(ctx context.Context, now time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM staged_updates WHERE expires <= $1`, now)
+	if err != nil {
+		return 0, wrap("expired staged updates", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
