@@ -64,7 +64,10 @@ type Config struct {
 	// are kept, the current one included (default 1000); the garbage
 	// collection, every GCInterval (default 1 hour), deletes older ones.
 	TimestampHistory int64
-	GCInterval       time.Duration
+	// GCInterval is how often Run collects garbage, first when it starts;
+	// a negative interval leaves the collection to CollectGarbage calls
+	// (rampart serve gc).
+	GCInterval time.Duration
 	// GCGrace is how long the garbage collection keeps target content
 	// after it was last uploaded or listed (default DefaultGCGrace);
 	// content the server still serves is always kept.
@@ -420,6 +423,9 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
+		if s.cfg.GCInterval < 0 {
+			return
+		}
 		t := time.NewTicker(s.cfg.GCInterval)
 		defer t.Stop()
 		for {

@@ -153,7 +153,7 @@ func TestRecoveryServerCompromised(t *testing.T) {
 	// The old server's keys sign nothing clients accept any more: served
 	// again (as an attacker holding its store could), it is refused.
 	stop()
-	stop = s.serve(old)
+	defer s.serve(old)()
 	if code, out := s.refresh(); code != ExitFailure || !strings.Contains(out, "timestamp.json: signatures") {
 		t.Errorf("the compromised server's metadata: the client said %d %q", code, out)
 	}
