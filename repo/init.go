@@ -216,8 +216,8 @@ func initRepo(ctx context.Context, dir string, o InitOptions, online map[string]
 	}{{metadata.TypeRoot, docs.root}, {metadata.TypeTargets, docs.targets}, {metadata.TypeSnapshot, docs.snapshot}, {metadata.TypeTimestamp, docs.timestamp}} {
 		rep, _ := root.ReportRole(d.role, d.doc)
 		if !rep.Met() && !cfg.serverHeld(rep.Missing) {
-			r.notes = append(r.notes, fmt.Sprintf("%s is staged with %d of %d signatures (keys not at hand: %s); sign it with 'rampart repo sign %s %s --key KEYFILE' before publishing",
-				d.role, len(rep.Valid), rep.Threshold, r.hints(cfg, rep.Missing), dir, d.role))
+			r.notes = append(r.notes, Note{Role: d.role, Text: fmt.Sprintf("%s is staged with %d of %d signatures (keys not at hand: %s)",
+				d.role, len(rep.Valid), rep.Threshold, r.hints(cfg, rep.Missing))})
 		}
 	}
 	return r, nil

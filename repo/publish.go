@@ -41,7 +41,7 @@ type PublishResult struct {
 func (r *Repo) Publish(ctx context.Context, out string) (*PublishResult, error) {
 	res := &PublishResult{Out: out}
 	if sc := r.cfg.Server; sc != nil && r.cfg.serverHeld(r.root.Signed.Roles[metadata.TypeTimestamp].KeyIDs) {
-		return nil, fmt.Errorf("%s publishes to the metadata server %s as %s, which signs its timestamp: publish there with 'rampart repo publish %s' (without --out)", r.dir, sc.URL, sc.GUN, r.dir)
+		return nil, fmt.Errorf("%s publishes to the metadata server %s as %s: %w", r.dir, sc.URL, sc.GUN, ErrServerSignsTimestamp)
 	}
 	if err := r.makeBins(ctx); err != nil {
 		return nil, err
@@ -160,7 +160,7 @@ func (p *publication) checkOnline() error {
 	}
 	p.snap = snap
 	if m := ts.Signed.SnapshotMeta(); m.Version != snap.Signed.Version || (!m.Hashes.IsZero() && m.Hashes.Verify(snapBytes) != nil) {
-		return fmt.Errorf("the staged timestamp is for snapshot version %d, not the staged snapshot (version %d): make the timestamp key available (repo.json) so that publish can sign a new one, or sign with 'rampart repo sign DIR snapshot'", m.Version, snap.Signed.Version)
+		return fmt.Errorf("%w: it is for snapshot version %d, the staged snapshot is version %d, and the timestamp key (repo.json) is not at hand to sign a new one", ErrStaleTimestamp, m.Version, snap.Signed.Version)
 	}
 	p.parents = map[string]*metadata.Targets{}
 	for _, role := range []string{metadata.TypeTimestamp, metadata.TypeSnapshot} {

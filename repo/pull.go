@@ -172,7 +172,7 @@ func (p *puller) recordDelegations(cfg *Config, parentOf map[string]string) {
 func (r *Repo) pullRoots(ctx context.Context, c MetadataServer, gun string, res *PullResult) (*trust.Set, []change, int64, error) {
 	current, err := readServerRoot(ctx, c, gun)
 	if errors.Is(err, api.ErrNotFound) {
-		return nil, nil, 0, fmt.Errorf("%s has no repository %s yet: publish it first with 'rampart repo publish %s'", r.cfg.Server.URL, gun, r.dir)
+		return nil, nil, 0, fmt.Errorf("%s: repository %s: %w", r.cfg.Server.URL, gun, ErrNotOnServer)
 	}
 	if err != nil {
 		return nil, nil, 0, err
@@ -230,7 +230,7 @@ func (r *Repo) rolesToPull(serverMeta, localMeta map[string]metadata.MetaFile, r
 				return nil, err
 			}
 			if !same {
-				return nil, fmt.Errorf("%s version %d here is not the server's %s version %d: this copy and the server were changed apart; nothing was pulled: make this copy's change again on a copy brought up to date with 'rampart repo pull'", role, mine.Version, role, there.Version)
+				return nil, fmt.Errorf("%s version %d here is not the server's %s version %d: %w; nothing was pulled", role, mine.Version, role, there.Version, ErrDiverged)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package repo_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -67,7 +68,7 @@ func TestServerPull(t *testing.T) {
 	stale := secondCopy(t, b)
 	addContent(t, a, "two.txt", "2")
 	publishServer(t, a, c)
-	if _, err := b.PublishToServer(ctx, c, repo.ServerOptions{}); err == nil || !strings.Contains(err.Error(), "rampart repo pull") {
+	if _, err := b.PublishToServer(ctx, c, repo.ServerOptions{}); !errors.Is(err, repo.ErrServerNewer) {
 		t.Fatalf("publish of a copy that is behind: %v", err)
 	}
 	// A change of targets made on a stale copy is at the same version as

@@ -77,7 +77,7 @@ func (r *Repo) serverState(ctx context.Context, c MetadataServer, gun string) (*
 	}
 	v := root.Signed.Version
 	if v > r.root.Signed.Version {
-		return nil, fmt.Errorf("%s has root version %d, newer than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date with 'rampart repo pull DIR' first", c.RepositoryURL(gun), v, r.root.Signed.Version)
+		return nil, fmt.Errorf("%s has root version %d, newer than this repository's version %d: %w", c.RepositoryURL(gun), v, r.root.Signed.Version, ErrServerNewer)
 	}
 	own, _, err := r.ownRoot(c, gun, root)
 	if err != nil {
@@ -149,7 +149,7 @@ type ServerOptions struct {
 func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOptions) (*ServerResult, error) {
 	sc := r.cfg.Server
 	if sc == nil {
-		return nil, fmt.Errorf("%s does not publish to a metadata server (its repo.json names none): publish it to a directory with --out, or create a repository with 'rampart repo init DIR --server URL --gun GUN'", r.dir)
+		return nil, fmt.Errorf("%s: %w", r.dir, ErrNoServer)
 	}
 	gun := sc.GUN
 	res := &ServerResult{URL: c.URL(), GUN: gun}
@@ -228,7 +228,7 @@ func (r *Repo) serverUpdate(st *serverState, res *ServerResult) (*serverUpdate, 
 	if !snapByServer {
 		newer := !st.exists || snap.Signed.Version > st.snapshotVersion
 		if len(todo) > 0 && !newer {
-			return nil, fmt.Errorf("the server has snapshot version %d, not older than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date with 'rampart repo pull DIR' first", st.snapshotVersion, snap.Signed.Version)
+			return nil, fmt.Errorf("the server has snapshot version %d, not older than this repository's version %d: %w", st.snapshotVersion, snap.Signed.Version, ErrServerNewer)
 		}
 		if newer {
 			u.roles = append(u.roles, pendingRole{metadata.TypeSnapshot, snap.Signed.Version})
@@ -294,14 +294,14 @@ func (r *Repo) pendingTargets(st *serverState, snap *metadata.Metadata[*metadata
 		case !ok || there.Version < m.Version:
 			todo = append(todo, pendingRole{role, m.Version})
 		case there.Version > m.Version:
-			return nil, fmt.Errorf("the server has %s version %d, newer than this repository's version %d: the repository on the server was changed from another copy; bring this one up to date with 'rampart repo pull DIR' first", role, there.Version, m.Version)
+			return nil, fmt.Errorf("the server has %s version %d, newer than this repository's version %d: %w", role, there.Version, m.Version, ErrServerNewer)
 		default: // the same version: it must be the same document
 			same, err := r.sameAsServer(role, there)
 			if err != nil {
 				return nil, err
 			}
 			if !same {
-				return nil, fmt.Errorf("the server has a different %s version %d than this repository: the repository on the server and this copy were changed apart: make the change again on a copy brought up to date with 'rampart repo pull'", role, there.Version)
+				return nil, fmt.Errorf("the server has a different %s version %d than this repository: %w", role, there.Version, ErrDiverged)
 			}
 		}
 	}

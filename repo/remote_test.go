@@ -197,7 +197,7 @@ func TestServerPublish(t *testing.T) {
 
 	// The same repository cannot go to a static directory: nobody here
 	// can sign its timestamp.
-	if _, err := r.Publish(ctx, t.TempDir()); err == nil || !strings.Contains(err.Error(), "without --out") {
+	if _, err := r.Publish(ctx, t.TempDir()); !errors.Is(err, repo.ErrServerSignsTimestamp) {
 		t.Errorf("static publish of a server repository: %v", err)
 	}
 }
@@ -474,7 +474,7 @@ func TestServerPublishRefusals(t *testing.T) {
 
 	t.Run("not a server repository", func(t *testing.T) {
 		_, err := initRepo(t, repo.InitOptions{}).PublishToServer(ctx, c, repo.ServerOptions{})
-		if err == nil || !strings.Contains(err.Error(), "--out") {
+		if !errors.Is(err, repo.ErrNoServer) {
 			t.Fatalf("publishing a static repository to a server: %v", err)
 		}
 	})

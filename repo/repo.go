@@ -55,7 +55,7 @@ type Repo struct {
 	raw     map[string][]byte      // staged bytes by role, loaded lazily
 	signers map[string]keys.Signer // loaded keys by key ID
 	failed  map[string]error       // keys that could not be loaded
-	notes   []string               // see Notes
+	notes   []Note                 // see Notes
 	// fresh lists the targets roles this Repo signed and wrote itself,
 	// with the keys that signed them (signers check their signatures as
 	// they make them), so that publishing right after a large change
@@ -323,7 +323,7 @@ type Tx struct {
 	forceSnap  bool
 	forceTime  bool
 	resignRoot bool
-	pending    []string // roles committed below their threshold
+	pending    []Note   // roles committed below their threshold
 	j          *journal // begun early by reserve, or by commit
 	// signed are the files signed elsewhere that the function of
 	// updateSigned returned.
@@ -399,16 +399,16 @@ func (tx *Tx) noteUnsigned(role string, have, threshold int, ids []string) {
 	if tx.cfg.isBin(role) {
 		role = tx.cfg.Bins.Prefix
 		for _, p := range tx.pending {
-			if strings.HasPrefix(p, "hashed bins ") {
+			if p.Role == "bins" {
 				return
 			}
 		}
-		tx.pending = append(tx.pending, fmt.Sprintf("hashed bins %s-* are staged with %d of %d signatures (their keys are not at hand: %s); sign them with 'rampart repo sign %s bins --key KEYFILE'",
-			role, have, threshold, tx.r.hints(tx.cfg, ids), tx.r.dir))
+		tx.pending = append(tx.pending, Note{Role: "bins", Text: fmt.Sprintf("hashed bins %s-* are staged with %d of %d signatures (their keys are not at hand: %s)",
+			role, have, threshold, tx.r.hints(tx.cfg, ids))})
 		return
 	}
-	tx.pending = append(tx.pending, fmt.Sprintf("%s is staged with %d of %d signatures (keys not at hand: %s); sign it with 'rampart repo sign %s %s --key KEYFILE' before publishing",
-		role, have, threshold, tx.r.hints(tx.cfg, ids), tx.r.dir, role))
+	tx.pending = append(tx.pending, Note{Role: role, Text: fmt.Sprintf("%s is staged with %d of %d signatures (keys not at hand: %s)",
+		role, have, threshold, tx.r.hints(tx.cfg, ids))})
 }
 
 // hints names keys and where they are expected.
@@ -448,7 +448,7 @@ func countIn(signers []keys.Signer, ids []string) int {
 
 // Notes returns what the last change left to do: roles it staged below
 // their threshold, because their keys were not at hand.
-func (r *Repo) Notes() []string { return r.notes }
+func (r *Repo) Notes() []Note { return r.notes }
 
 // Update runs fn in a transaction and commits its changes atomically: every
 // role fn edited gets its version bumped once and its expiry refreshed, is
@@ -544,7 +544,7 @@ func (tx *Tx) Targets(role string) (*metadata.Targets, error) {
 		return md.Signed, nil
 	}
 	if src, ok := tx.cfg.Imported[role]; ok {
-		return nil, fmt.Errorf("role %s is imported from %s and signed there: it cannot be changed or signed here; import a newer version with 'rampart repo import-delegation'", role, src)
+		return nil, fmt.Errorf("role %s is imported from %s: %w; it cannot be changed or signed here", role, src, ErrImportedRole)
 	}
 	md, ok := tx.read[role]
 	if !ok {
@@ -788,8 +788,8 @@ func (c *committer) signRoot() error {
 	newRK, oldRK := tx.root.Signed.Roles[metadata.TypeRoot], old.Roles[metadata.TypeRoot]
 	tx.noteUnsigned(metadata.TypeRoot, countIn(signers, newRK.KeyIDs), newRK.Threshold, newRK.KeyIDs)
 	if n := countIn(signers, oldRK.KeyIDs); n < oldRK.Threshold {
-		tx.pending = append(tx.pending, fmt.Sprintf("root version %d has %d of the %d signatures it needs from the keys of root version %d; sign it with 'rampart repo sign %s root --key KEYFILE'",
-			old.Version+1, n, oldRK.Threshold, old.Version, r.dir))
+		tx.pending = append(tx.pending, Note{Role: metadata.TypeRoot, Text: fmt.Sprintf("root version %d has %d of the %d signatures it needs from the keys of root version %d",
+			old.Version+1, n, oldRK.Threshold, old.Version)})
 	}
 	c.rootBytes, err = tx.root.SignEncode(tx.ctx, signers)
 	return err

@@ -82,7 +82,7 @@ func (tx *Tx) roleFor(targetPath, role string) (string, error) {
 		return "", fmt.Errorf("target %s belongs in bin %s, not %s: leave out the role to place it automatically", targetPath, s.RoleFor(targetPath), role)
 	}
 	if !tx.exists(role) {
-		return "", fmt.Errorf("no role %q in this repository: delegate it first with 'rampart repo delegate'", role)
+		return "", fmt.Errorf("role %q: %w", role, ErrNoRole)
 	}
 	if metadata.IsTopLevel(role) && role != metadata.TypeTargets {
 		return "", fmt.Errorf("role %s cannot list targets", role)

@@ -137,22 +137,42 @@ func withRepo(cmd *cobra.Command, dir string, fn func(r *repo.Repo) error) error
 // repoHint adds to an error of the repository in dir what to run about it.
 func repoHint(dir string, err error) error {
 	var se *repo.SignatureError
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.Is(err, repo.ErrNotRepository):
-		return fmt.Errorf("%w: create one with 'rampart repo init %s'", err, dir)
-	case errors.Is(err, repo.ErrNotDelegated):
-		return fmt.Errorf("%w; delegate it first with 'rampart repo delegate %s ROLE --cert CERT.pem'", err, dir)
-	case errors.As(err, &se):
+	}
+	if errors.As(err, &se) {
 		return fmt.Errorf("%w\nsign with 'rampart repo sign %s %s --key KEYFILE' (or merge signatures made elsewhere with 'rampart repo merge'), then try again", err, dir, se.Role())
 	}
+	for _, h := range repoHints {
+		if errors.Is(err, h.err) {
+			return fmt.Errorf("%w; "+h.hint, err, dir)
+		}
+	}
 	return err
+}
+
+// repoHints name, for each error of the repository library a user can do
+// something about, the command that deals with it (%[2]s is the
+// repository's directory).
+var repoHints = []struct {
+	err  error
+	hint string
+}{
+	{repo.ErrNotRepository, "create one with 'rampart repo init %[2]s'"},
+	{repo.ErrNotDelegated, "delegate it first with 'rampart repo delegate %[2]s ROLE --cert CERT.pem'"},
+	{repo.ErrServerNewer, "bring this copy up to date with 'rampart repo pull %[2]s' first"},
+	{repo.ErrDiverged, "make this copy's change again on a copy brought up to date with 'rampart repo pull %[2]s' (or a fresh 'rampart repo clone')"},
+	{repo.ErrNoServer, "publish it to a directory with 'rampart repo publish %[2]s --out DIR', or create a repository on a server with 'rampart repo init DIR --server URL --gun GUN'"},
+	{repo.ErrNotOnServer, "publish it there first with 'rampart repo publish %[2]s'"},
+	{repo.ErrServerSignsTimestamp, "publish there with 'rampart repo publish %[2]s' (without --out)"},
+	{repo.ErrStaleTimestamp, "make the timestamp key available, or sign with 'rampart repo sign %[2]s snapshot'"},
+	{repo.ErrNoRole, "delegate it first with 'rampart repo delegate %[2]s ROLE --key PUBFILE --paths GLOB'"},
+	{repo.ErrImportedRole, "import a newer version with 'rampart repo import-delegation %[2]s ROLE'"},
 }
 
 // printNotes tells, on standard error, what the last change left to do.
 func printNotes(cmd *cobra.Command, r *repo.Repo) {
 	for _, n := range r.Notes() {
-		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", n)
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s; sign it with 'rampart repo sign %s %s --key KEYFILE' before publishing\n", n.Text, r.Dir(), n.Role)
 	}
 }
