@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"mime/multipart"
 	"net/textproto"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -447,7 +448,30 @@ func TestChangefeed(t *testing.T) {
 	if code != 200 || json.Unmarshal(body, &feed) != nil || feed.Count != 1 || feed.Records[0].Category != "deletion" {
 		t.Errorf("changefeed after %s: %d %s", up.ID, code, body)
 	}
-	for _, q := range []string{"change_id=0", "records=x", "records=-5"} {
+	// Backwards: the changes before change_id (-1: the latest), oldest
+	// first, as notary-server pages them.
+	for _, c := range []struct {
+		query string
+		want  []string
+	}{
+		{"change_id=-1&records=-10", []string{up.ID, del.ID}},
+		{"change_id=-1&records=-1", []string{del.ID}},
+		{"change_id=" + del.ID + "&records=-5", []string{up.ID}},
+		{"change_id=" + up.ID + "&records=-5", nil},
+		{"change_id=0&records=-5", nil},
+	} {
+		code, body, _ = s.do(t, "GET", "/v2/"+m.gun+"/_trust/changefeed?"+c.query, "Bearer "+m.token, "", nil)
+		var got []string
+		if code == 200 && json.Unmarshal(body, &feed) == nil {
+			for _, r := range feed.Records {
+				got = append(got, r.ID)
+			}
+		}
+		if code != 200 || feed.Count != len(c.want) || !slices.Equal(got, c.want) {
+			t.Errorf("changefeed?%s: %d %s, want records %v", c.query, code, body, c.want)
+		}
+	}
+	for _, q := range []string{"change_id=0", "records=x", "change_id=-2&records=-5"} {
 		code, body, _ := s.do(t, "GET", "/v2/"+m.gun+"/_trust/changefeed?"+q, "Bearer "+m.token, "", nil)
 		checkError(t, q, code, body, 400, "INVALID_PARAMETERS", "")
 	}

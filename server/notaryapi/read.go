@@ -1,6 +1,7 @@
 package notaryapi
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -120,8 +121,9 @@ const (
 )
 
 // serveChangefeed serves GET [/v2/{gun}]/_trust/changefeed?change_id=&records=
-// in notary-server's format. Paging backwards (negative records) is not
-// supported.
+// in notary-server's format: records > 0 pages forwards from after
+// change_id (0: the start), records < 0 pages backwards, the changes
+// before change_id (-1: the latest), oldest first either way.
 func (a *API) serveChangefeed(w http.ResponseWriter, r *http.Request, gun string) {
 	q := r.URL.Query()
 	rs := q.Get("records")
@@ -130,15 +132,11 @@ func (a *API) serveChangefeed(w http.ResponseWriter, r *http.Request, gun string
 		a.fail(w, r, apiError(codeInvalidParams, "records must be an integer, got "+strconv.Quote(rs)))
 		return
 	}
-	switch {
-	case records == 0:
-		records = defaultRecords
-	case records < 0:
-		a.fail(w, r, apiError(codeInvalidParams, "paging backwards (negative records) is not supported"))
-		return
-	case records > maxRecords:
-		records = maxRecords
+	backwards := records < 0
+	if backwards {
+		records = -records
 	}
+	records = min(cmp.Or(records, defaultRecords), maxRecords)
 	since := int64(0)
 	if v := q.Get("change_id"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -149,11 +147,15 @@ func (a *API) serveChangefeed(w http.ResponseWriter, r *http.Request, gun string
 		since = n
 	}
 	var changes []store.Change
-	if since != -1 { // -1 is the latest change: nothing comes after it
-		if changes, err = a.cfg.Store.Changes(r.Context(), gun, since, records); err != nil {
-			a.fail(w, r, err)
-			return
-		}
+	switch {
+	case backwards:
+		changes, err = a.cfg.Store.ChangesBefore(r.Context(), gun, since, records)
+	case since != -1: // -1 is the latest change: nothing comes after it
+		changes, err = a.cfg.Store.Changes(r.Context(), gun, since, records)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
 	}
 	type record struct {
 		ID        string

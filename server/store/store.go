@@ -194,6 +194,10 @@ type Store interface {
 	// than since, oldest first; for one repository, or for all when gun is
 	// empty.
 	Changes(ctx context.Context, gun string, since int64, limit int) ([]Change, error)
+	// ChangesBefore returns up to limit changefeed entries with an ID
+	// less than before (before < 0: the latest entries), oldest first:
+	// the page that ends where a forward page would start.
+	ChangesBefore(ctx context.Context, gun string, before int64, limit int) ([]Change, error)
 
 	// CreateToken stores a token. It fails with ErrConflict when a token
 	// with the same hash, or with the same ID, exists.

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -410,6 +411,55 @@ func (s *Store) Changes(_ context.Context, gun string, since int64, limit int) (
 	if err != nil {
 		return nil, fmt.Errorf("changefeed: %w", err)
 	}
+	return out, nil
+}
+
+// ChangesBefore implements store.Store.
+func (s *Store) ChangesBefore(_ context.Context, gun string, before int64, limit int) ([]store.Change, error) {
+	end := uint64(math.MaxUint64)
+	if before >= 0 {
+		end = uint64(before)
+	}
+	var out []store.Change
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		changes := tx.Bucket(bucketChanges)
+		bucket, prefix := changes, []byte(nil)
+		if gun != "" {
+			bucket, prefix = tx.Bucket(bucketGUNChanges), key(gun, "")
+		}
+		c := bucket.Cursor()
+		// Walk back from the first key at or after the end.
+		k, v := c.Seek(append(bytes.Clone(prefix), u64(end)...))
+		if k == nil {
+			k, v = c.Last()
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Prev() {
+			if !bytes.HasPrefix(k, prefix) {
+				if bytes.Compare(k, prefix) < 0 {
+					break
+				}
+				continue // a later GUN's keys, before reaching this one's
+			}
+			id := k[len(prefix):]
+			if binary.BigEndian.Uint64(id) >= end {
+				continue
+			}
+			var ch store.Change
+			if gun == "" {
+				if err := json.Unmarshal(v, &ch); err != nil {
+					return err
+				}
+			} else if err := getJSON(changes, id, &ch); err != nil {
+				return err
+			}
+			out = append(out, ch)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("changefeed: %w", err)
+	}
+	slices.Reverse(out)
 	return out, nil
 }
 

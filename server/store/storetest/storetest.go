@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -270,6 +271,36 @@ func testChangefeed(t *testing.T, s store.Store) {
 	}
 	if rest, _ := s.Changes(ctx, a, all[2].ID, 100); len(rest) != 0 {
 		t.Errorf("Changes(%s, since last) = %+v, want none", a, rest)
+	}
+
+	// Backwards: the page before an ID, oldest first.
+	ids := func(cs []store.Change) (out []int64) {
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		gun    string
+		before int64
+		limit  int
+		want   []store.Change
+	}{
+		{"", -1, 2, all[2:]},
+		{"", -1, 100, all},
+		{"", all[3].ID, 2, all[1:3]},
+		{"", all[0].ID, 10, nil},
+		{"", all[3].ID + 1000, 1, all[3:]},
+		{a, -1, 1, all[2:3]},
+		{a, all[2].ID, 10, all[0:1]},
+		{a, all[0].ID, 10, nil},
+		{b, -1, 10, []store.Change{all[1], all[3]}},
+		{b, all[3].ID, 10, all[1:2]},
+	} {
+		got, err := s.ChangesBefore(ctx, c.gun, c.before, c.limit)
+		if err != nil || !slices.Equal(ids(got), ids(c.want)) {
+			t.Errorf("ChangesBefore(%q, %d, %d) = %v, %v; want %v", c.gun, c.before, c.limit, ids(got), err, ids(c.want))
+		}
 	}
 }
 
