@@ -329,7 +329,7 @@ func TestPeerOfAnotherUserRefused(t *testing.T) {
 	if err != nil || got != uint32(os.Getuid()) {
 		t.Fatalf("SO_PEERCRED of the agent = %d, %v; want %d", got, err, os.Getuid())
 	}
-	srv.uid = uint32(os.Getuid()) + 1
+	srv.uid.Store(uint32(os.Getuid()) + 1)
 	for _, op := range []func() error{
 		func() error { _, err := c.List(ctx); return err },
 		func() error { _, err := c.Signer(ctx, keystore.KeyID(u.Public)); return err },
@@ -340,7 +340,7 @@ func TestPeerOfAnotherUserRefused(t *testing.T) {
 			t.Errorf("request from another user: %v, want a refusal", err)
 		}
 	}
-	srv.uid = uint32(os.Getuid())
+	srv.uid.Store(uint32(os.Getuid()))
 	if held, err := c.List(ctx); err != nil || len(held) != 1 {
 		t.Errorf("after the refusals, List = %d keys, %v; want the key still held", len(held), err)
 	}
@@ -370,7 +370,7 @@ func TestFromEnvFallsBack(t *testing.T) {
 	if k, err := SignerFromEnv(ctx, "ab"); k != nil || err != nil {
 		t.Errorf("key not held: %v, %v; want nothing", k, err)
 	}
-	srv.uid++
+	srv.uid.Add(1)
 	envList.forget()
 	if _, err := SignerFromEnv(ctx, "ab"); err == nil {
 		t.Error("an agent that refuses us: no error")

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rampart-tuf/rampart/keystore"
@@ -32,7 +33,7 @@ const maxConns = 8
 type Server struct {
 	path string
 	ttl  time.Duration
-	uid  uint32 // the only user ID served
+	uid  atomic.Uint32 // the only user ID served
 	ln   *net.UnixListener
 	sem  chan struct{}
 
@@ -85,8 +86,10 @@ func Listen(path string, ttl time.Duration) (*Server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	return &Server{path: abs, ttl: ttl, uid: uid, ln: ln, sem: make(chan struct{}, maxConns),
-		keys: map[string]*heldKey{}, conns: map[net.Conn]struct{}{}}, nil
+	s := &Server{path: abs, ttl: ttl, ln: ln, sem: make(chan struct{}, maxConns),
+		keys: map[string]*heldKey{}, conns: map[net.Conn]struct{}{}}
+	s.uid.Store(uid)
+	return s, nil
 }
 
 // prepareDir makes dir (mode 0700) if it is missing, and otherwise checks
@@ -244,7 +247,7 @@ func (s *Server) checkPeer(c *net.UnixConn) error {
 	if err != nil {
 		return fmt.Errorf("agent: refused: %w", err)
 	}
-	return checkUID(uid, s.uid)
+	return checkUID(uid, s.uid.Load())
 }
 
 // checkUID allows only peers of user ID want.
