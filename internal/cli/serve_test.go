@@ -304,3 +304,16 @@ func TestServeGC(t *testing.T) {
 		t.Errorf("serve gc without --data: %d %q", code, errOut)
 	}
 }
+
+// TestServeGCWithoutData: 'serve gc' on a directory that holds no server
+// data says so, instead of creating an empty database to collect.
+func TestServeGCWithoutData(t *testing.T) {
+	dir := t.TempDir()
+	code, _, errOut := runCLI(t, "serve", "gc", "--data", dir)
+	if code != ExitFailure || !strings.Contains(errOut, "holds no server data (no rampart.db)") {
+		t.Errorf("serve gc --data EMPTY: %d %q", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "rampart.db")); err == nil {
+		t.Error("serve gc created a database")
+	}
+}

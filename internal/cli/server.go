@@ -467,6 +467,9 @@ func runServeGC(ctx context.Context, stdout, stderr io.Writer, o serveOptions, g
 	if err != nil {
 		return err
 	}
+	if _, err := os.Stat(filepath.Join(o.data, "rampart.db")); o.storeURL == "" && err != nil {
+		return fmt.Errorf("%s holds no server data (no rampart.db): name the --data directory 'rampart serve' runs with, or its database with --store", o.data)
+	}
 	st, err := openServerStore(ctx, o.data, o.storeURL)
 	if err != nil {
 		return err
