@@ -3,6 +3,7 @@ package cli
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"github.com/rampart-tuf/rampart/server/store/bolt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -293,6 +294,11 @@ func TestServeGC(t *testing.T) {
 	}
 	left := filepath.Join(tmp, "upload-123")
 	os.WriteFile(left, []byte("half an upload"), 0o600)
+	st, err := bolt.Open(filepath.Join(data, "rampart.db")) // the server's database, as it leaves it
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 	code, out, errOut := runCLI(t, "serve", "gc", "--data", data)
 	if code != 0 || !strings.Contains(out, "deleted 0 timestamp versions") {
 		t.Fatalf("serve gc: %d %q %q", code, out, errOut)
