@@ -2,9 +2,10 @@ package server_test
 
 import (
 	"fmt"
-	"github.com/rampart-tuf/rampart/server/servertest"
 	"testing"
 	"time"
+
+	"github.com/rampart-tuf/rampart/server/servertest"
 )
 
 // BenchmarkPublish measures publishing a new targets version to one

@@ -2,10 +2,11 @@ package server_test
 
 import (
 	"encoding/json"
-	"github.com/rampart-tuf/rampart/internal/repotest"
-	"github.com/rampart-tuf/rampart/server/servertest"
 	"strings"
 	"testing"
+
+	"github.com/rampart-tuf/rampart/internal/repotest"
+	"github.com/rampart-tuf/rampart/server/servertest"
 )
 
 // chainBody builds a publish body with a chain of roots and roles.

@@ -3,10 +3,11 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/rampart-tuf/rampart/server/servertest"
 	"io"
 	"net/http"
 	"testing"
+
+	"github.com/rampart-tuf/rampart/server/servertest"
 )
 
 // FuzzPublishBody sends arbitrary bodies to POST .../metadata of a

@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"github.com/rampart-tuf/rampart/server/servertest"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rampart-tuf/rampart/server/servertest"
 
 	"github.com/rampart-tuf/rampart/server"
 )

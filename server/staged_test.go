@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rampart-tuf/rampart/internal/repotest"
-	"github.com/rampart-tuf/rampart/server/servertest"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rampart-tuf/rampart/internal/repotest"
+	"github.com/rampart-tuf/rampart/server/servertest"
 
 	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/server"

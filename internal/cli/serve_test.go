@@ -3,13 +3,14 @@ package cli
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"github.com/rampart-tuf/rampart/server/store/bolt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rampart-tuf/rampart/server/store/bolt"
 
 	"github.com/rampart-tuf/rampart/internal/repotest"
 )

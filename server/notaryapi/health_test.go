@@ -3,7 +3,6 @@ package notaryapi_test
 import (
 	"encoding/json"
 	"encoding/pem"
-	"github.com/rampart-tuf/rampart/server/servertest"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -12,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rampart-tuf/rampart/server/servertest"
 )
 
 // TestHealth: GET /_notary_server/health answers as notary-server's does,
