@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rampart-tuf/rampart/server/servertest"
-
 	"github.com/rampart-tuf/rampart/server"
+	"github.com/rampart-tuf/rampart/server/servertest"
 )
 
 // skewedServer returns a server whose clock runs skew ahead of the real

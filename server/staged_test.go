@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rampart-tuf/rampart/internal/repotest"
-	"github.com/rampart-tuf/rampart/server/servertest"
-
 	"github.com/rampart-tuf/rampart/api"
+	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/server"
 	"github.com/rampart-tuf/rampart/server/apiclient"
+	"github.com/rampart-tuf/rampart/server/servertest"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )

@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rampart-tuf/rampart/server/store/bolt"
-
 	"github.com/rampart-tuf/rampart/internal/repotest"
+	"github.com/rampart-tuf/rampart/server/store/bolt"
 )
 
 // waitFor polls url with c until it answers or the deadline passes.
