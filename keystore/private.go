@@ -279,19 +279,11 @@ func Load(ctx context.Context, path string, pass PassphraseFunc) (Signer, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	data, err := readBounded(path)
+	data, ref, err := readKeyFile(path)
 	if err != nil {
 		return nil, err
 	}
-	kind, err := fileKind(data)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: %s: %w", path, err)
-	}
-	if kind == kindPKCS11 {
-		ref, err := parsePKCS11Ref(data)
-		if err != nil {
-			return nil, fmt.Errorf("keystore: %s: %w", path, err)
-		}
+	if ref != nil {
 		s, err := openPKCS11(ctx, ref.PKCS11Key, ref.Public.publicKey(), pass)
 		if err != nil {
 			return nil, fmt.Errorf("keystore: %s: %w", path, err)
@@ -307,6 +299,25 @@ func Load(ctx context.Context, path string, pass PassphraseFunc) (Signer, error)
 		return nil, fmt.Errorf("keystore: %s: %w", path, err)
 	}
 	return memSigner{s}, nil
+}
+
+// readKeyFile reads the private key file at path and tells its kind: ref
+// is the parsed reference of a PKCS#11 key, nil for an encrypted key file.
+func readKeyFile(path string) (data []byte, ref *pkcs11Ref, err error) {
+	if data, err = readBounded(path); err != nil {
+		return nil, nil, err
+	}
+	kind, err := fileKind(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("keystore: %s: %w", path, err)
+	}
+	if kind != kindPKCS11 {
+		return data, nil, nil
+	}
+	if ref, err = parsePKCS11Ref(data); err != nil {
+		return nil, nil, fmt.Errorf("keystore: %s: %w", path, err)
+	}
+	return data, ref, nil
 }
 
 // memSigner is a Signer of a key in memory; Close does nothing.

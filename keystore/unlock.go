@@ -35,19 +35,11 @@ func (u *Unlocked) Clear() {
 // reference, the PIN is taken from RAMPART_PKCS11_PIN or pass, but the
 // token is not opened (whoever holds the key opens it, see OpenPKCS11Ref).
 func Unlock(path string, pass PassphraseFunc) (*Unlocked, error) {
-	data, err := readBounded(path)
+	data, ref, err := readKeyFile(path)
 	if err != nil {
 		return nil, err
 	}
-	kind, err := fileKind(data)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: %s: %w", path, err)
-	}
-	if kind == kindPKCS11 {
-		ref, err := parsePKCS11Ref(data)
-		if err != nil {
-			return nil, fmt.Errorf("keystore: %s: %w", path, err)
-		}
+	if ref != nil {
 		p, err := pin(pass, ref.TokenLabel)
 		if err != nil {
 			return nil, fmt.Errorf("keystore: %s: %w", path, err)
