@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -222,17 +221,7 @@ func TestGarbageCollectionRacesPublish(t *testing.T) {
 func TestServeGCCommand(t *testing.T) {
 	bin := buildRampart(t)
 	forEachStore(t, func(t *testing.T, kind string) {
-		dir := t.TempDir()
-		storeURL := ""
-		if kind == "postgres" {
-			storeURL = pg.NewDatabase(t)
-		}
-		cmd, url := startProcess(t, bin, dir, storeURL)
-		tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := &testServer{URL: url, Admin: strings.TrimSpace(string(tok))}
+		dir, storeURL, cmd, ts := startServeProcess(t, bin, kind)
 		m := newMaintainer(t, ts, "example.com/gc/cli")
 		const listed, stray = "listed", "never listed"
 		m.Upload("listed.txt", listed)
@@ -261,6 +250,7 @@ func TestServeGCCommand(t *testing.T) {
 		if strings.Contains(string(out), sha256hex(listed)) {
 			t.Errorf("rampart serve gc removed listed content:\n%s", out)
 		}
+		url := ts.URL
 		if kind == "bolt" {
 			_, url = startProcess(t, bin, dir, storeURL)
 		}

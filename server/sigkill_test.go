@@ -51,6 +51,23 @@ func freeAddr(t *testing.T) string {
 }
 
 // startProcess runs "rampart serve" and waits for /healthz.
+// startServeProcess starts `rampart serve` (bin) on a new data directory
+// and, for kind "postgres", a new database, and returns them with the
+// process and a testServer holding the admin token it wrote.
+func startServeProcess(t *testing.T, bin, kind string) (dir, storeURL string, cmd *exec.Cmd, ts *testServer) {
+	t.Helper()
+	dir = t.TempDir()
+	if kind == "postgres" {
+		storeURL = pg.NewDatabase(t)
+	}
+	cmd, url := startProcess(t, bin, dir, storeURL)
+	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, storeURL, cmd, &testServer{URL: url, Admin: strings.TrimSpace(string(tok))}
+}
+
 func startProcess(t *testing.T, bin, dir, storeURL string) (*exec.Cmd, string) {
 	t.Helper()
 	addr := freeAddr(t)
@@ -161,17 +178,8 @@ func serveCrashChild(addr string) error {
 func TestSIGKILLMidPublish(t *testing.T) {
 	bin := buildRampart(t)
 	forEachStore(t, func(t *testing.T, kind string) {
-		dir := t.TempDir()
-		storeURL := ""
-		if kind == "postgres" {
-			storeURL = pg.NewDatabase(t)
-		}
-		cmd, url := startProcess(t, bin, dir, storeURL)
-		tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := &testServer{URL: url, Admin: strings.TrimSpace(string(tok))}
+		dir, storeURL, cmd, ts := startServeProcess(t, bin, kind)
+		url := ts.URL
 		m := newMaintainer(t, ts, "example.com/killed")
 		root := servertest.Sign(t, m.RootDoc(1), m.Root)
 		m.MustPublish(map[string][]byte{"root": root, "targets": servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)})
