@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/rampart-tuf/rampart/client"
 	"github.com/rampart-tuf/rampart/internal/repotest"
 )
 
@@ -19,25 +17,7 @@ func TestClientGetOfflineStdout(t *testing.T) {
 	repo := repotest.New(t)
 	repo.AddTarget("targets", "dir/app.tgz", []byte("the app"))
 	repo.Publish()
-	srv := repo.Serve()
-	tmp := t.TempDir()
-	root := filepath.Join(tmp, "root.json")
-	os.WriteFile(root, repo.RootBytes(1), 0o644)
-	dir := filepath.Join(tmp, "client")
-	if code, _, errOut := runCLI(t, "client", "init", "--url", srv.URL, "--root", root, "--dir", dir); code != 0 {
-		t.Fatalf("init: %s", errOut)
-	}
-	if code, _, errOut := runCLI(t, "client", "refresh", "--dir", dir); code != 0 {
-		t.Fatalf("refresh: %s", errOut)
-	}
-	c, err := client.New(client.Config{MetadataURL: srv.URL + "/metadata", TargetsURL: srv.URL + "/targets", Dir: filepath.Join(dir, "metadata")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := c.Target(context.Background(), "dir/app.tgz")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, dir, info := cachedClient(t, repo, "dir/app.tgz")
 	// The cache has no copy yet: nothing on standard output, an error
 	// that says so.
 	srv.Close()

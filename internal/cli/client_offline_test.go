@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,26 +21,9 @@ func TestClientOffline(t *testing.T) {
 	repo.AddTarget("targets", "dir/app.tgz", []byte("the app"))
 	repo.Timestamp.Signed.Expires = time.Now().Add(2 * time.Second).UTC().Truncate(time.Second)
 	repo.Publish()
-	srv := repo.Serve()
-	tmp := t.TempDir()
-	root := filepath.Join(tmp, "root.json")
-	os.WriteFile(root, repo.RootBytes(1), 0o644)
-	dir := filepath.Join(tmp, "client")
-	if code, _, errOut := runCLI(t, "client", "init", "--url", srv.URL, "--root", root, "--dir", dir); code != 0 {
-		t.Fatalf("init: %s", errOut)
-	}
-	if code, _, errOut := runCLI(t, "client", "refresh", "--dir", dir); code != 0 {
-		t.Fatalf("refresh: %s", errOut)
-	}
+	srv, dir, info := cachedClient(t, repo, "dir/app.tgz")
+	tmp := filepath.Dir(dir)
 	// The target's content, as a bundle would bring it in.
-	c, err := client.New(client.Config{MetadataURL: srv.URL + "/metadata", TargetsURL: srv.URL + "/targets", Dir: filepath.Join(dir, "metadata")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := c.Target(context.Background(), "dir/app.tgz")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := targetStore(dir).Put(info, strings.NewReader("the app")); err != nil {
 		t.Fatal(err)
 	}
@@ -74,4 +58,24 @@ func TestClientOffline(t *testing.T) {
 	if code != 0 || !strings.Contains(errOut, "warning: --allow-expired: relying on expired metadata: timestamp.json (expired ") {
 		t.Fatalf("get --offline --allow-expired: %d %s %s", code, stdout, errOut)
 	}
+}
+
+// cachedClient serves repo, makes a client of it in a new directory
+// with 'client init' and 'client refresh', and returns the server, the
+// client's directory and what the repository says of target.
+func cachedClient(t *testing.T, repo *repotest.Repo, target string) (*httptest.Server, string, client.TargetInfo) {
+	t.Helper()
+	srv, dir := initClient(t, repo)
+	if code, _, errOut := runCLI(t, "client", "refresh", "--dir", dir); code != 0 {
+		t.Fatalf("refresh: %s", errOut)
+	}
+	c, err := client.New(client.Config{MetadataURL: srv.URL + "/metadata", TargetsURL: srv.URL + "/targets", Dir: filepath.Join(dir, "metadata")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Target(context.Background(), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, dir, info
 }

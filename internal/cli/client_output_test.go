@@ -3,6 +3,7 @@ package cli
 import (
 	"io"
 	"io/fs"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,7 +46,15 @@ func servedClient(t *testing.T) (dir string) {
 	repo := repotest.New(t)
 	repo.AddTarget("targets", "dir/app.tgz", []byte("the app"))
 	repo.Publish()
-	srv := repo.Serve()
+	_, dir = initClient(t, repo)
+	return dir
+}
+
+// initClient serves repo and makes a client of it with 'client init' in a
+// new directory, dir; it returns the server and dir.
+func initClient(t *testing.T, repo *repotest.Repo) (srv *httptest.Server, dir string) {
+	t.Helper()
+	srv = repo.Serve()
 	tmp := t.TempDir()
 	root := filepath.Join(tmp, "root.json")
 	os.WriteFile(root, repo.RootBytes(1), 0o644)
@@ -53,7 +62,7 @@ func servedClient(t *testing.T) (dir string) {
 	if code, _, errOut := runCLI(t, "client", "init", "--url", srv.URL, "--root", root, "--dir", dir); code != 0 {
 		t.Fatalf("init: %s", errOut)
 	}
-	return dir
+	return srv, dir
 }
 
 // noTempFiles fails if dir holds anything but the names given.
