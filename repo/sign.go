@@ -279,7 +279,8 @@ func (r *Repo) commitSignatures(ctx context.Context, changes []change, res *Sign
 
 // Merge collects signatures made in another copy of the repository. src is
 // that copy's directory, or one metadata file (its staged ROLE.json, or a
-// published N.ROLE.json). Only valid signatures by keys of the role over
+// published N.ROLE.json; for a role whose name has a '/', the staged file,
+// in which it is %2F). Only valid signatures by keys of the role over
 // exactly the staged content are taken; a file for different content is an
 // error naming both versions.
 func (r *Repo) Merge(ctx context.Context, src string) (*SignResult, error) {
@@ -299,16 +300,20 @@ func (r *Repo) Merge(ctx context.Context, src string) (*SignResult, error) {
 			return nil, err
 		}
 		for _, e := range entries {
-			if name, ok := strings.CutSuffix(e.Name(), ".json"); ok && !e.IsDir() {
+			if name, ok := metadata.RoleFromFileName(e.Name()); ok && !e.IsDir() {
 				cands = append(cands, cand{name, filepath.Join(dir, e.Name())})
 			}
 		}
 	} else {
-		name := strings.TrimSuffix(filepath.Base(src), ".json")
-		if v, rest, ok := strings.Cut(name, "."); ok {
+		base := filepath.Base(src)
+		if v, rest, ok := strings.Cut(base, "."); ok {
 			if _, err := strconv.Atoi(v); err == nil {
-				name = rest
+				base = rest
 			}
+		}
+		name, ok := metadata.RoleFromFileName(base)
+		if !ok {
+			return nil, fmt.Errorf("%s: want a staged metadata file, ROLE.json (a '/' in ROLE as %%2F)", src)
 		}
 		cands = append(cands, cand{name, src})
 	}
