@@ -1,6 +1,7 @@
 package repo_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/repo"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -199,4 +201,105 @@ func TestSlashRoleOnServer(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(r.Dir(), "staged", "targets%2Freleases.json")); err != nil {
 		t.Errorf("pulled role: %v", err)
 	}
+}
+
+// TestImportSlashRole imports Notary's and CNAB's "targets/releases" from
+// an outside repository: its state is kept in one directory named as its
+// staged file (imports/targets%2Freleases), and it is published at
+// metadata/1.targets/releases.json, byte for byte. A role name that would
+// leave the imports directory is refused before anything is written.
+func TestImportSlashRole(t *testing.T) {
+	o := repotest.New(t)
+	o.Delegate("targets", "targets/releases", []string{"releases/*"}, false)
+	o.AddTarget("targets/releases", "releases/tool.tgz", []byte("tool 1.0"))
+	o.Publish()
+	url := o.Serve().URL
+	r := initRepo(t, repo.InitOptions{})
+	imp, _, err := repo.ReadImport(ctx, r.Dir(), "targets/releases", repo.ImportSource{URL: url, Root: o.RootBytes(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ImportDelegation(ctx, imp); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(r.Dir(), "imports", "targets%2Freleases")); err != nil || !fi.IsDir() {
+		t.Errorf("import state: %v", err)
+	}
+	pub := filepath.Join(t.TempDir(), "pub")
+	publish(t, r, pub)
+	if got, _ := os.ReadFile(filepath.Join(pub, "metadata", "1.targets", "releases.json")); !bytes.Equal(got, o.Meta("targets/releases")) {
+		t.Error("published targets/releases is not the outside role byte for byte")
+	}
+	checkInsideRole(t, r, pub, "releases/tool.tgz", "tool 1.0", "targets/releases")
+
+	before := listTree(t, filepath.Dir(r.Dir()))
+	for _, role := range []string{"../x", "targets/../../x", "/abs", "a//b"} {
+		if _, _, err := repo.ReadImport(ctx, r.Dir(), role, repo.ImportSource{URL: url, Root: o.RootBytes(1)}); err == nil || !strings.Contains(err.Error(), "invalid role name") {
+			t.Errorf("ReadImport(%q): %v, want an invalid role name", role, err)
+		}
+	}
+	if after := listTree(t, filepath.Dir(r.Dir())); !slices.Equal(before, after) {
+		t.Errorf("refused imports changed the files:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestMergeSlashRole collects signatures of "targets/releases", threshold
+// 2, from a copy of the repository (its directory, then its staged
+// targets%2Freleases.json) and from a published directory
+// (metadata/N.targets/releases.json), and publishes it.
+func TestMergeSlashRole(t *testing.T) {
+	r := initRepo(t, repo.InitOptions{})
+	kd := t.TempDir()
+	k1, p1 := newKey(t, kd, "k1")
+	k2, p2 := newKey(t, kd, "k2")
+	if err := r.Delegate(ctx, repo.DelegateOptions{Role: "targets/releases", Keys: []string{p1, p2}, Threshold: 2, Paths: []string{"releases/*"}}); err != nil {
+		t.Fatal(err)
+	}
+	addContent(t, r, "releases/app", "app")
+	pub := filepath.Join(t.TempDir(), "pub")
+	if _, err := r.Publish(ctx, pub); err == nil || !strings.Contains(err.Error(), "targets/releases") {
+		t.Fatalf("publish below the threshold: %v", err)
+	}
+	signedCopy := func(key string, alsoKey ...string) string {
+		dir := filepath.Join(t.TempDir(), "copy")
+		repotest.CopyDir(t, r.Dir(), dir)
+		o, err := repo.Open(ctx, dir, plainOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Close()
+		for _, k := range append([]string{key}, alsoKey...) {
+			if _, err := o.Sign(ctx, "targets/releases", loadKey(t, k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	if res, err := r.Merge(ctx, signedCopy(k1)); err != nil || !slices.Contains(res.Signed, "targets/releases") {
+		t.Fatalf("merge of a copy's directory: %+v, %v", res, err)
+	}
+	staged := filepath.Join(signedCopy(k2), "staged", "targets%2Freleases.json")
+	if res, err := r.Merge(ctx, staged); err != nil || !slices.Contains(res.Signed, "targets/releases") {
+		t.Fatalf("merge of %s: %+v, %v", staged, res, err)
+	}
+	publish(t, r, pub)
+	checkInsideRole(t, r, pub, "releases/app", "app", "targets/releases")
+
+	// Signatures of the next version, from a copy that published it.
+	addContent(t, r, "releases/app-2", "app 2")
+	other := signedCopy(k1, k2)
+	o, err := repo.Open(ctx, other, plainOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPub := filepath.Join(t.TempDir(), "pub")
+	publish(t, o, otherPub)
+	o.Close()
+	v := publishedSnapshot(t, otherPub).Signed.Meta["targets/releases.json"].Version
+	published := filepath.Join(otherPub, "metadata", fmt.Sprintf("%d.targets", v), "releases.json")
+	if res, err := r.Merge(ctx, published); err != nil || !slices.Contains(res.Signed, "targets/releases") {
+		t.Fatalf("merge of %s: %+v, %v", published, res, err)
+	}
+	publish(t, r, pub)
+	checkInsideRole(t, r, pub, "releases/app-2", "app 2", "targets/releases")
 }
