@@ -297,7 +297,7 @@ func (r *Repo) writeVersioned(metaDir string, files []publishFile) error {
 // whose name has a '/' is published at the name as a relative path
 // ("3.targets/releases.json" is metaDir/3.targets/releases.json), as
 // clients ask a static web server for it. It returns metaDir and every
-// directory it holds a file in, created and synced when new.
+// directory below it that holds a file or a new directory, for syncBatch.
 func publishDirs(metaDir string, files []publishFile) ([]string, error) {
 	dirs := []string{metaDir}
 	seen := map[string]bool{}

@@ -15,7 +15,9 @@ import (
 //     with a letter or digit, so no segment is empty, "." or "..";
 //   - a name of several segments does not start with a top-level role
 //     name other than targets ("root/1" would read as a file of root's,
-//     and a server's staged update names its roots "root/001").
+//     and a server's staged update names its roots "root/001");
+//   - no segment but the last ends in ".json" (the directory 3.x.json/ of
+//     "x.json/y" would be where 3.x.json, version 3 of "x", is a file).
 //
 // Notary's "targets/releases" is such a name. Published trees (and URLs)
 // hold a role's metadata at the name as a relative path,
@@ -43,6 +45,9 @@ func CheckRoleName(name string) error {
 		if !validRoleSegment(seg) {
 			return fmt.Errorf("role name %q: each '/'-separated part must be 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit", name, maxRoleSegment)
 		}
+	}
+	if i := strings.LastIndexByte(name, '/'); i >= 0 && strings.Contains(name[:i+1], ".json/") {
+		return fmt.Errorf("role name %q: only its last '/'-separated part may end in .json", name)
 	}
 	if first, _, ok := strings.Cut(name, "/"); ok && IsTopLevel(first) && first != TypeTargets {
 		return fmt.Errorf("role name %q: of the top-level role names, only targets may begin a name with '/'", name)

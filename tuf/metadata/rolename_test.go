@@ -57,7 +57,9 @@ func TestCheckRoleNameSays(t *testing.T) {
 			t.Errorf("CheckRoleName(%q) = %v, want an error containing %q", name, err, want)
 		}
 	}
-	if err := metadata.CheckRoleName("targets/releases"); err != nil {
-		t.Errorf("CheckRoleName(targets/releases) = %v", err)
+	for _, name := range []string{"targets/releases", "x.json", "a/x.json", "a/x.jsonb/y", "a/json/y"} {
+		if err := metadata.CheckRoleName(name); err != nil {
+			t.Errorf("CheckRoleName(%q) = %v", name, err)
+		}
 	}
 }
