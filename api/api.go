@@ -7,6 +7,7 @@ package api
 import (
 	"errors"
 	"regexp"
+	"sync"
 )
 
 // ErrNotFound is matched by errors.Is for a 404 answer: no such
@@ -29,13 +30,16 @@ func IsReserved(seg string) bool {
 	return false
 }
 
-// roleName is the pattern of a delegated role's name.
-var roleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+// roleName is the pattern of a delegated role's name, compiled when first
+// used rather than when every command starts.
+var roleName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+})
 
 // ValidRoleName reports whether name can name a delegated role, which
 // becomes part of a file name: 1 to 128 letters, digits, '.', '_' and '-',
 // starting with a letter or digit (so never "." or "..").
-func ValidRoleName(name string) bool { return roleName.MatchString(name) }
+func ValidRoleName(name string) bool { return roleName().MatchString(name) }
 
 // TokenIDLength is the length of a token's ID: 16 lowercase hex digits,
 // the first 8 bytes of the SHA-256 of the token.

@@ -213,9 +213,10 @@ type inTotoGroup struct {
 func (r *Repo) addGroups(ctx context.Context, groups []inTotoGroup) (*AddResult, error) {
 	res := &AddResult{Roles: map[string]int{}}
 	targets := make([][]Target, len(groups))
+	batch := newFileBatch(filepath.Join(r.dir, targetsDir))
 	for i, g := range groups {
 		for _, f := range g.files {
-			tf, err := r.storeContent(f.file, f.target, nil)
+			tf, err := r.storeContent(f.file, f.target, nil, batch)
 			if err != nil {
 				return nil, err
 			}
@@ -224,7 +225,7 @@ func (r *Repo) addGroups(ctx context.Context, groups []inTotoGroup) (*AddResult,
 		res.Targets = append(res.Targets, targets[i]...)
 	}
 	res.Count = len(res.Targets)
-	if err := syncBatch(filepath.Join(r.dir, targetsDir)); err != nil {
+	if err := batch.sync(); err != nil {
 		return nil, err
 	}
 	err := r.Update(ctx, func(tx *Tx) error {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-tuf/rampart/internal/atomicfile"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -260,11 +261,11 @@ func (r *Repo) writeVersioned(metaDir string, files []publishFile) error {
 		if err != nil {
 			return err
 		}
-		return writeSynced(tmpNames[i], data, 0o644)
+		return writeSynced(tmpNames[i], data, 0o644, atomicfile.SyncEach(i))
 	})
 	bar.Finish()
 	if err == nil {
-		err = syncBatch(metaDir)
+		err = syncBatch(len(files), metaDir)
 	}
 	for i := range files {
 		if err == nil {
@@ -272,7 +273,7 @@ func (r *Repo) writeVersioned(metaDir string, files []publishFile) error {
 		}
 	}
 	if err == nil {
-		err = syncBatch(metaDir)
+		err = syncDir(metaDir) // the renames
 	}
 	if err != nil {
 		for _, n := range tmpNames {
@@ -492,6 +493,7 @@ func (r *Repo) refreshOnline(ctx context.Context, res *PublishResult) error {
 // publishTargets mirrors the content store into dst, linking files where
 // it can and copying them otherwise. Files already in dst are kept.
 func publishTargets(store, dst string) (written, kept int, err error) {
+	batch := newFileBatch(dst)
 	err = walkContent(store, func(p, rel string, d fs.DirEntry) error {
 		target := filepath.Join(dst, rel)
 		if _, err := os.Stat(target); err == nil {
@@ -502,13 +504,16 @@ func publishTargets(store, dst string) (written, kept int, err error) {
 			return err
 		}
 		written++
-		if os.Link(p, target) == nil {
-			return nil
+		if os.Link(p, target) != nil {
+			if err := copyFile(p, target, batch.next()); err != nil {
+				return err
+			}
 		}
-		return copyFile(p, target)
+		batch.placed(target)
+		return nil
 	})
-	if err == nil && written > 0 {
-		err = syncBatch(dst)
+	if err == nil {
+		err = batch.sync()
 	}
 	return written, kept, err
 }
@@ -535,7 +540,9 @@ func walkContent(store string, fn func(p, rel string, d fs.DirEntry) error) erro
 	})
 }
 
-func copyFile(src, dst string) error {
+// copyFile copies src to dst through a temporary file, synced when sync
+// is set (see fileBatch.next).
+func copyFile(src, dst string, sync bool) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -546,7 +553,7 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	_, err = io.Copy(tmp, in)
-	if err == nil && perFileSync {
+	if err == nil && sync {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
