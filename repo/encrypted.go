@@ -29,6 +29,9 @@ type EncryptedKeyStore struct {
 
 	mu   sync.Mutex
 	last []byte // the last passphrase that worked, or was chosen
+	// enc encrypts new keys under the passphrase chosen for them, derived
+	// once for all of them.
+	enc *keystore.Encrypter
 }
 
 // NewEncryptedKeyStore returns a key store asking pass and newPass.
@@ -43,7 +46,7 @@ func (s *EncryptedKeyStore) Create(ctx context.Context, dir, name string) (keys.
 		kt = keys.KeyTypeEd25519
 	}
 	s.mu.Lock()
-	pass := s.last
+	pass, enc := s.last, s.enc
 	s.mu.Unlock()
 	if pass == nil {
 		ask := s.NewPassphrase
@@ -61,10 +64,17 @@ func (s *EncryptedKeyStore) Create(ctx context.Context, dir, name string) (keys.
 			return keys.PublicKey{}, fmt.Errorf("the passphrase is empty; choose one (or set %s)", keystore.EnvPassphrase)
 		}
 		pass = p
-		s.mu.Lock()
-		s.last = p
-		s.mu.Unlock()
 	}
+	if enc == nil {
+		e, err := keystore.NewEncrypter(pass)
+		if err != nil {
+			return keys.PublicKey{}, err
+		}
+		enc = e
+	}
+	s.mu.Lock()
+	s.last, s.enc = pass, enc
+	s.mu.Unlock()
 	priv, err := keys.Generate(kt)
 	if err != nil {
 		return keys.PublicKey{}, err
@@ -76,7 +86,7 @@ func (s *EncryptedKeyStore) Create(ctx context.Context, dir, name string) (keys.
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return keys.PublicKey{}, err
 	}
-	if err := keystore.WritePrivate(filepath.Join(dir, name+".key"), priv, "", pass, false); err != nil {
+	if err := enc.WritePrivate(filepath.Join(dir, name+".key"), priv, "", false); err != nil {
 		return keys.PublicKey{}, err
 	}
 	pk := signer.PublicKey()
@@ -123,7 +133,7 @@ func (s *EncryptedKeyStore) Load(ctx context.Context, path string) (keys.Signer,
 	}
 	if given != nil {
 		s.mu.Lock()
-		s.last = given
+		s.last, s.enc = given, nil // new keys: under this passphrase
 		s.mu.Unlock()
 	}
 	return signer, nil
