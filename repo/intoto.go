@@ -443,8 +443,9 @@ func readBounded(p string, limit int64) ([]byte, error) {
 // thousands of them would make every publish of a large repository slow.
 // A repository uses in-toto when in-toto-setup set it up, or when a role
 // read mentions "in-toto". Roles without "in-toto" in their bytes are not
-// parsed.
-func (r *Repo) checkInTotoPackages(todo []pendingRole) error {
+// parsed. known holds whether roles the caller has already read mention
+// it (see mentionsInToto), so that they are not read again.
+func (r *Repo) checkInTotoPackages(todo []pendingRole, known map[string]bool) error {
 	snap, err := r.readSnapshot()
 	if err != nil {
 		return err
@@ -461,13 +462,13 @@ func (r *Repo) checkInTotoPackages(todo []pendingRole) error {
 			otherBins = append(otherBins, role)
 		}
 	}
-	mentions, err := r.mentionInToto(roles)
+	mentions, err := r.mentionInToto(roles, known)
 	if err != nil {
 		return err
 	}
 	_, serr := os.Stat(filepath.Join(r.dir, inTotoConfigFile))
 	if len(otherBins) > 0 && (serr == nil || slices.Contains(mentions, true)) {
-		more, err := r.mentionInToto(otherBins)
+		more, err := r.mentionInToto(otherBins, known)
 		if err != nil {
 			return err
 		}
@@ -491,16 +492,26 @@ func (r *Repo) checkInTotoPackages(todo []pendingRole) error {
 	return nil
 }
 
-// mentionInToto reports which roles have "in-toto" in their bytes, reading
-// them in parallel (there may be thousands of bins).
-func (r *Repo) mentionInToto(roles []string) ([]bool, error) {
+// mentionInToto reports which roles have "in-toto" in their bytes: as known
+// says, or reading them in parallel (there may be thousands of bins).
+func (r *Repo) mentionInToto(roles []string, known map[string]bool) ([]bool, error) {
 	mentions := make([]bool, len(roles))
 	err := parallel(len(roles), func(i int) error {
+		if m, ok := known[roles[i]]; ok {
+			mentions[i] = m
+			return nil
+		}
 		raw, err := r.rawRole(roles[i])
-		mentions[i] = err == nil && bytes.Contains(raw, []byte(`"`+intoto.CustomKey+`"`))
+		mentions[i] = err == nil && mentionsInToto(raw)
 		return err
 	})
 	return mentions, err
+}
+
+// mentionsInToto reports whether a role's bytes have "in-toto" (quoted) in
+// them: only such a role can list in-toto metadata.
+func mentionsInToto(raw []byte) bool {
+	return bytes.Contains(raw, []byte(`"`+intoto.CustomKey+`"`))
 }
 
 // inTotoCheck looks targets up in the staged repository, as a client

@@ -326,11 +326,9 @@ type pendingRole struct {
 // each must be at the version the snapshot lists, signed by the threshold
 // of keys its delegator trusts, and not expired at now. parents caches
 // delegators; it is filled here. A package whose in-toto metadata is
-// incomplete is an error (checkInTotoPackages).
+// incomplete is an error (checkInTotoPackages); the roles read here are
+// searched for in-toto metadata as they are read, not read again for it.
 func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadata.Targets, now time.Time) (problems []*SignatureProblem, expired []string, err error) {
-	if err := r.checkInTotoPackages(todo); err != nil {
-		return nil, nil, err
-	}
 	for _, p := range todo {
 		if !metadata.IsTopLevel(p.role) {
 			if _, _, err := r.delegation(p.role, parents); err != nil { // fills parents
@@ -352,6 +350,9 @@ func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadat
 		}
 		bar.Add(1)
 	}
+	// mentions[i] is set for the roles read below (see mentionsInToto);
+	// read[i] says which those are.
+	mentions, read := make([]bool, len(todo)), make([]bool, len(todo))
 	err = parallel(len(todo), func(i int) error {
 		p := todo[i]
 		if f, ok := r.fresh[p.role]; ok && f.version == p.version {
@@ -375,6 +376,7 @@ func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadat
 		if err != nil {
 			return fmt.Errorf("snapshot lists %s, but it is not staged: %w", p.role, err)
 		}
+		mentions[i], read[i] = mentionsInToto(b), true
 		md, err := readSignedFile(b)
 		if err == nil && md.typ != metadata.TypeTargets {
 			err = fmt.Errorf("_type is %q, want targets", md.typ)
@@ -399,6 +401,15 @@ func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadat
 		return nil
 	})
 	if err != nil {
+		return nil, nil, err
+	}
+	known := map[string]bool{}
+	for i, p := range todo {
+		if read[i] {
+			known[p.role] = mentions[i]
+		}
+	}
+	if err := r.checkInTotoPackages(todo, known); err != nil {
 		return nil, nil, err
 	}
 	return problems, expired, nil
