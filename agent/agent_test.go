@@ -479,3 +479,50 @@ func TestPKCS11KeyHeld(t *testing.T) {
 		t.Error("a removed PKCS#11 key signed")
 	}
 }
+
+// TestConnectionReuse checks that signatures go over one connection kept
+// open between them, and that a connection the agent closed while idle is
+// replaced without the caller seeing it.
+func TestConnectionReuse(t *testing.T) {
+	_, c := startAgent(t, time.Hour)
+	defer c.Close()
+	ctx := context.Background()
+	u := unlocked(t, keys.KeyTypeEd25519)
+	if _, err := c.Add(ctx, u, "/keys/a.key"); err != nil {
+		t.Fatal(err)
+	}
+	k, err := c.Signer(ctx, keystore.KeyID(u.Public))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func() {
+		t.Helper()
+		if _, err := k.Sign(ctx, []byte(`{"n":1}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sign()
+	c.mu.Lock()
+	if len(c.idle) != 1 {
+		t.Fatalf("%d idle connections after a signature, want 1", len(c.idle))
+	}
+	first := c.idle[0]
+	c.mu.Unlock()
+	for range 5 {
+		sign()
+	}
+	c.mu.Lock()
+	if len(c.idle) != 1 || c.idle[0] != first {
+		t.Errorf("sequential signatures did not reuse the connection: %d idle", len(c.idle))
+	}
+	c.mu.Unlock()
+	// The agent closes a connection left idle; the next signature goes
+	// over a new one.
+	time.Sleep(idleTimeout + 200*time.Millisecond)
+	sign()
+	c.mu.Lock()
+	if len(c.idle) != 1 || c.idle[0] == first {
+		t.Errorf("after the agent closed the idle connection: %d idle, reused the closed one: %v", len(c.idle), len(c.idle) == 1 && c.idle[0] == first)
+	}
+	c.mu.Unlock()
+}

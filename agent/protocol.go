@@ -100,14 +100,29 @@ func writeFrame(w io.Writer, v any, limit int) error {
 // readFrame reads one frame of at most limit bytes into v, refusing
 // unknown members and trailing data.
 func readFrame(r io.Reader, v any, limit int) error {
+	n, err := readFrameLength(r, limit)
+	if err != nil {
+		return err
+	}
+	return readFrameBody(r, n, v)
+}
+
+// readFrameLength reads the length of a frame, which must be 1 to limit.
+func readFrameLength(r io.Reader, limit int) (uint32, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return fmt.Errorf("agent: reading message length: %w", err)
+		return 0, fmt.Errorf("agent: reading message length: %w", err)
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
 	if n == 0 || uint64(n) > uint64(limit) {
-		return fmt.Errorf("agent: message length %d is out of range 1 to %d", n, limit)
+		return 0, fmt.Errorf("agent: message length %d is out of range 1 to %d", n, limit)
 	}
+	return n, nil
+}
+
+// readFrameBody reads the n bytes of a frame into v, refusing unknown
+// members and trailing data.
+func readFrameBody(r io.Reader, n uint32, v any) error {
 	body := make([]byte, n)
 	defer clear(body)
 	if _, err := io.ReadFull(r, body); err != nil {
