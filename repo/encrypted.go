@@ -32,6 +32,9 @@ type EncryptedKeyStore struct {
 	// enc encrypts new keys under the passphrase chosen for them, derived
 	// once for all of them.
 	enc *keystore.Encrypter
+	// made holds the keys Create made, by the absolute path of their
+	// file: Load gives them without deriving the passphrase's key again.
+	made map[string]keys.Signer
 }
 
 // NewEncryptedKeyStore returns a key store asking pass and newPass.
@@ -86,12 +89,21 @@ func (s *EncryptedKeyStore) Create(ctx context.Context, dir, name string) (keys.
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return keys.PublicKey{}, err
 	}
-	if err := enc.WritePrivate(filepath.Join(dir, name+".key"), priv, "", false); err != nil {
+	keyPath := filepath.Join(dir, name+".key")
+	if err := enc.WritePrivate(keyPath, priv, "", false); err != nil {
 		return keys.PublicKey{}, err
 	}
 	pk := signer.PublicKey()
 	if err := keystore.WritePublic(filepath.Join(dir, name+".pub"), pk, false); err != nil {
 		return keys.PublicKey{}, err
+	}
+	if abs, err := filepath.Abs(keyPath); err == nil {
+		s.mu.Lock()
+		if s.made == nil {
+			s.made = map[string]keys.Signer{}
+		}
+		s.made[abs] = signer
+		s.mu.Unlock()
 	}
 	return pk, nil
 }
@@ -99,9 +111,13 @@ func (s *EncryptedKeyStore) Create(ctx context.Context, dir, name string) (keys.
 // Load implements KeyStore. The signer returned has a Close method, which
 // Repo.Close calls.
 func (s *EncryptedKeyStore) Load(ctx context.Context, path string) (keys.Signer, error) {
+	abs, _ := filepath.Abs(path)
 	s.mu.Lock()
-	last := s.last
+	last, made := s.last, s.made[abs]
 	s.mu.Unlock()
+	if made != nil {
+		return made, nil
+	}
 	if last != nil {
 		// Try the passphrase that worked last, without asking; but never
 		// as the PIN of a PKCS#11 token, which locks after a few wrong PINs.
