@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -525,4 +526,38 @@ func TestConnectionReuse(t *testing.T) {
 		t.Errorf("after the agent closed the idle connection: %d idle, reused the closed one: %v", len(c.idle), len(c.idle) == 1 && c.idle[0] == first)
 	}
 	c.mu.Unlock()
+}
+
+// TestSignMessageBounds checks the message that follows a sign request:
+// its length must be 1 to MaxSignMessage, and all of it must come.
+func TestSignMessageBounds(t *testing.T) {
+	srv, _ := startAgent(t, time.Hour)
+	for _, tc := range []struct {
+		name, body, want string
+		close            bool
+	}{
+		{"no length", `{"op":"sign","key_id":"ab"}`, "out of range", false},
+		{"too long", fmt.Sprintf(`{"op":"sign","key_id":"ab","message_length":%d}`, MaxSignMessage+1), "out of range", false},
+		{"truncated", `{"op":"sign","key_id":"ab","message_length":10}abc`, "reading a message", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("unix", srv.Path())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			frame, rest, _ := strings.Cut(tc.body, "}")
+			frame += "}"
+			var hdr [4]byte
+			binary.BigEndian.PutUint32(hdr[:], uint32(len(frame)))
+			conn.Write(append(append(hdr[:], frame...), rest...))
+			if tc.close {
+				conn.(*net.UnixConn).CloseWrite()
+			}
+			var resp response
+			if err := readFrame(conn, &resp, MaxResponse); err != nil || !strings.Contains(resp.Error, tc.want) {
+				t.Errorf("response %q, %v; want an error containing %q", resp.Error, err, tc.want)
+			}
+		})
+	}
 }

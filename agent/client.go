@@ -182,7 +182,7 @@ func (c *Client) exchange(ctx context.Context, conn *net.UnixConn, req *request)
 	conn.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
-	werr := writeFrame(conn, req, MaxRequest)
+	werr := writeRequest(conn, req)
 	var resp response
 	if err := readFrame(conn, &resp, MaxResponse); err != nil {
 		// The agent may have refused the connection (and closed it) before
@@ -242,7 +242,7 @@ func (c *Client) sign(ctx context.Context, id string, msg []byte) ([]byte, error
 	if len(msg) > MaxSignMessage {
 		return nil, fmt.Errorf("agent: message of %d bytes is over the limit of %d the agent signs", len(msg), MaxSignMessage)
 	}
-	resp, err := c.do(ctx, &request{Op: opSign, KeyID: id, Message: msg})
+	resp, err := c.do(ctx, &request{Op: opSign, KeyID: id, MessageLength: len(msg), Message: msg})
 	if err != nil {
 		return nil, err
 	}

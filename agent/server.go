@@ -250,6 +250,9 @@ func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 		if err == nil {
 			err = readFrameBody(c, n, &req)
 		}
+		if err == nil {
+			err = readMessage(c, &req)
+		}
 		if err != nil {
 			writeFrame(c, &response{Error: err.Error()}, MaxResponse)
 			return
