@@ -3,9 +3,11 @@ package repo
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,9 +90,9 @@ func (j *journal) reserve(n int) error {
 
 // makeDirs makes the subdirectories of filesDir that files 0..n-1 go to,
 // those not made yet; the caller holds j.mu. A commit of a few files makes
-// only the few directories it uses.
+// none (see journalFile).
 func (j *journal) makeDirs(n int) error {
-	for ; j.dirs < min(n, journalSubdirs); j.dirs++ {
+	for ; j.dirs < min(n-journalSubdirs, journalSubdirs); j.dirs++ {
 		if err := os.Mkdir(filepath.Join(j.filesDir, strconv.Itoa(j.dirs)), 0o755); err != nil {
 			return err
 		}
@@ -120,8 +122,20 @@ func beginJournal(dir string, hook commitHook) (*journal, error) {
 // systems serialise creating files in one directory.
 const journalSubdirs = 16
 
-// journalFile is where file i of a commit is written under files/.
+// journalFile is where file i of a commit is written under files/: the
+// first journalSubdirs files in files/ itself, so that a commit of a few
+// files has no directories to make and sync, the others spread over the
+// subdirectories.
 func journalFile(i int) string {
+	if i < journalSubdirs {
+		return strconv.Itoa(i)
+	}
+	return filepath.Join(strconv.Itoa(i%journalSubdirs), strconv.Itoa(i))
+}
+
+// oldJournalFile is where journals of earlier versions put file i, for
+// a commit interrupted before an upgrade.
+func oldJournalFile(i int) string {
 	return filepath.Join(strconv.Itoa(i%journalSubdirs), strconv.Itoa(i))
 }
 
@@ -265,6 +279,10 @@ func applyJournal(dir string, hook commitHook) error {
 			return fmt.Errorf("corrupt journal line %q", sc.Text())
 		}
 		src := filepath.Join(tdir, "files", journalFile(n))
+		if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() {
+			// Not there, or the directory files/N of an earlier version.
+			src = filepath.Join(tdir, "files", oldJournalFile(n))
+		}
 		if _, err := os.Lstat(src); os.IsNotExist(err) {
 			continue // moved before an interruption
 		}
@@ -282,9 +300,11 @@ func applyJournal(dir string, hook commitHook) error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	dirList := []string{dir}
-	for d := range dirs {
-		dirList = append(dirList, d)
+	// The directories that got or lost files (the rename of .txn into dir
+	// was synced at the commit point).
+	dirList := slices.Sorted(maps.Keys(dirs))
+	if len(dirList) == 0 {
+		dirList = []string{dir}
 	}
 	if err := syncBatch(moved, dirList...); err != nil {
 		return err
