@@ -93,7 +93,7 @@ func (j *journal) reserve(n int) error {
 // none (see journalFile).
 func (j *journal) makeDirs(n int) error {
 	for ; j.dirs < min(n-journalSubdirs, journalSubdirs); j.dirs++ {
-		if err := os.Mkdir(filepath.Join(j.filesDir, strconv.Itoa(j.dirs)), 0o755); err != nil {
+		if err := os.Mkdir(filepath.Join(j.filesDir, journalSubdir(j.dirs)), 0o755); err != nil {
 			return err
 		}
 	}
@@ -130,8 +130,11 @@ func journalFile(i int) string {
 	if i < journalSubdirs {
 		return strconv.Itoa(i)
 	}
-	return filepath.Join(strconv.Itoa(i%journalSubdirs), strconv.Itoa(i))
+	return filepath.Join(journalSubdir(i%journalSubdirs), strconv.Itoa(i))
 }
+
+// journalSubdir names subdirectory k of files/.
+func journalSubdir(k int) string { return "d" + strconv.Itoa(k) }
 
 // oldJournalFile is where journals of earlier versions put file i, for
 // a commit interrupted before an upgrade.
@@ -180,7 +183,7 @@ func (j *journal) commit() error {
 	if err == nil {
 		dirs := []string{j.newDir, j.filesDir}
 		for i := range j.dirs {
-			dirs = append(dirs, filepath.Join(j.filesDir, strconv.Itoa(i)))
+			dirs = append(dirs, filepath.Join(j.filesDir, journalSubdir(i)))
 		}
 		err = syncBatch(j.n+1, dirs...)
 	}
@@ -280,7 +283,8 @@ func applyJournal(dir string, hook commitHook) error {
 		}
 		src := filepath.Join(tdir, "files", journalFile(n))
 		if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() {
-			// Not there, or the directory files/N of an earlier version.
+			// Not there (moved, or an earlier version's journal), or the
+			// directory files/N of an earlier version.
 			src = filepath.Join(tdir, "files", oldJournalFile(n))
 		}
 		if _, err := os.Lstat(src); os.IsNotExist(err) {
