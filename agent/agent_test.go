@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -477,5 +478,86 @@ func TestPKCS11KeyHeld(t *testing.T) {
 	}
 	if _, err := key.Sign(ctx, []byte("m")); err == nil {
 		t.Error("a removed PKCS#11 key signed")
+	}
+}
+
+// TestConnectionReuse checks that signatures go over one connection kept
+// open between them, and that a connection the agent closed while idle is
+// replaced without the caller seeing it.
+func TestConnectionReuse(t *testing.T) {
+	_, c := startAgent(t, time.Hour)
+	defer c.Close()
+	ctx := context.Background()
+	u := unlocked(t, keys.KeyTypeEd25519)
+	if _, err := c.Add(ctx, u, "/keys/a.key"); err != nil {
+		t.Fatal(err)
+	}
+	k, err := c.Signer(ctx, keystore.KeyID(u.Public))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func() {
+		t.Helper()
+		if _, err := k.Sign(ctx, []byte(`{"n":1}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sign()
+	c.mu.Lock()
+	if len(c.idle) != 1 {
+		t.Fatalf("%d idle connections after a signature, want 1", len(c.idle))
+	}
+	first := c.idle[0]
+	c.mu.Unlock()
+	for range 5 {
+		sign()
+	}
+	c.mu.Lock()
+	if len(c.idle) != 1 || c.idle[0] != first {
+		t.Errorf("sequential signatures did not reuse the connection: %d idle", len(c.idle))
+	}
+	c.mu.Unlock()
+	// The agent closes a connection left idle; the next signature goes
+	// over a new one.
+	time.Sleep(idleTimeout + 200*time.Millisecond)
+	sign()
+	c.mu.Lock()
+	if len(c.idle) != 1 || c.idle[0] == first {
+		t.Errorf("after the agent closed the idle connection: %d idle, reused the closed one: %v", len(c.idle), len(c.idle) == 1 && c.idle[0] == first)
+	}
+	c.mu.Unlock()
+}
+
+// TestSignMessageBounds checks the message that follows a sign request:
+// its length must be 1 to MaxSignMessage, and all of it must come.
+func TestSignMessageBounds(t *testing.T) {
+	srv, _ := startAgent(t, time.Hour)
+	for _, tc := range []struct {
+		name, body, want string
+		close            bool
+	}{
+		{"no length", `{"op":"sign","key_id":"ab"}`, "out of range", false},
+		{"too long", fmt.Sprintf(`{"op":"sign","key_id":"ab","message_length":%d}`, MaxSignMessage+1), "out of range", false},
+		{"truncated", `{"op":"sign","key_id":"ab","message_length":10}abc`, "reading a message", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("unix", srv.Path())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			frame, rest, _ := strings.Cut(tc.body, "}")
+			frame += "}"
+			var hdr [4]byte
+			binary.BigEndian.PutUint32(hdr[:], uint32(len(frame)))
+			conn.Write(append(append(hdr[:], frame...), rest...))
+			if tc.close {
+				conn.(*net.UnixConn).CloseWrite()
+			}
+			var resp response
+			if err := readFrame(conn, &resp, MaxResponse); err != nil || !strings.Contains(resp.Error, tc.want) {
+				t.Errorf("response %q, %v; want an error containing %q", resp.Error, err, tc.want)
+			}
+		})
 	}
 }

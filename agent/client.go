@@ -29,23 +29,128 @@ var ErrNotHeld = errors.New("the agent does not hold this key")
 // requestTimeout bounds a request whose context has no deadline.
 const requestTimeout = 2 * time.Minute
 
-// Client talks to the agent listening on a socket.
+// Client talks to the agent listening on a socket. Sign and list
+// requests go over connections kept open between them (the agent closes
+// one left idle for a second), so that signing thousands of roles does not
+// connect thousands of times; a Client is safe for concurrent use.
 type Client struct {
 	// Path is the path of the agent's socket.
 	Path string
+
+	mu   sync.Mutex
+	idle []*net.UnixConn
 }
 
-// FromEnv returns a Client for the socket RAMPART_AGENT_SOCK names, or nil
+// maxIdle is the most idle connections a Client keeps.
+const maxIdle = 8
+
+// FromEnv returns the Client for the socket RAMPART_AGENT_SOCK names (one
+// per socket and process, so that its connections are shared), or nil
 // when it is unset or empty.
 func FromEnv() *Client {
-	if p := os.Getenv(EnvSocket); p != "" {
-		return &Client{Path: p}
+	p := os.Getenv(EnvSocket)
+	if p == "" {
+		return nil
+	}
+	envClients.Lock()
+	defer envClients.Unlock()
+	if c := envClients.m[p]; c != nil {
+		return c
+	}
+	c := &Client{Path: p}
+	if envClients.m == nil {
+		envClients.m = map[string]*Client{}
+	}
+	envClients.m[p] = c
+	return c
+}
+
+var envClients struct {
+	sync.Mutex
+	m map[string]*Client
+}
+
+// Close closes the connections the client keeps open.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	for _, conn := range idle {
+		conn.Close()
 	}
 	return nil
 }
 
-// do sends one request and reads its response.
+// do sends one request and reads its response. A sign or list request
+// (which may be sent twice without harm) goes over an idle connection when
+// there is one, and over a new one if the agent had closed that; other
+// requests get a connection of their own.
 func (c *Client) do(ctx context.Context, req *request) (*response, error) {
+	reuse := req.Op == opSign || req.Op == opList
+	if reuse {
+		if conn := c.takeIdle(); conn != nil {
+			resp, err := c.exchange(ctx, conn, req)
+			if err == nil {
+				c.putIdle(conn)
+				return resp, nil
+			}
+			conn.Close()
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
+			var rerr *refusedError
+			if errors.As(err, &rerr) {
+				return nil, err
+			}
+			// Closed by the agent while idle (or the agent restarted):
+			// send it again over a new connection.
+		}
+	}
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.exchange(ctx, conn, req)
+	if err != nil || !reuse {
+		conn.Close()
+	} else {
+		c.putIdle(conn)
+	}
+	return resp, err
+}
+
+// refusedError is an answer of the agent that refuses a request, as
+// opposed to a failure of the connection.
+type refusedError struct{ msg string }
+
+func (e *refusedError) Error() string { return e.msg }
+
+func (c *Client) takeIdle() *net.UnixConn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.idle)
+	if n == 0 {
+		return nil
+	}
+	conn := c.idle[n-1]
+	c.idle = c.idle[:n-1]
+	return conn
+}
+
+func (c *Client) putIdle(conn *net.UnixConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.idle) >= maxIdle {
+		conn.Close()
+		return
+	}
+	c.idle = append(c.idle, conn)
+}
+
+// dial connects to the agent, which must run as this user, as the agent
+// checks the client.
+func (c *Client) dial(ctx context.Context) (*net.UnixConn, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", c.Path)
 	if err != nil {
@@ -54,16 +159,22 @@ func (c *Client) do(ctx context.Context, req *request) (*response, error) {
 		}
 		return nil, fmt.Errorf("agent at %s: %w", c.Path, err)
 	}
-	defer conn.Close()
 	uc := conn.(*net.UnixConn)
-	// The agent must be this user's, as the agent checks the client.
 	uid, err := peerUID(uc)
 	if err != nil {
+		conn.Close()
 		return nil, fmt.Errorf("agent at %s: %w", c.Path, err)
 	}
 	if uint32(os.Getuid()) != uid {
+		conn.Close()
 		return nil, fmt.Errorf("agent at %s: refused: it runs as user ID %d, not as you (%d)", c.Path, uid, os.Getuid())
 	}
+	return uc, nil
+}
+
+// exchange sends req over conn and reads the response. A response that
+// carries an error is a *refusedError.
+func (c *Client) exchange(ctx context.Context, conn *net.UnixConn, req *request) (*response, error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(requestTimeout)
@@ -71,7 +182,7 @@ func (c *Client) do(ctx context.Context, req *request) (*response, error) {
 	conn.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
-	werr := writeFrame(conn, req, MaxRequest)
+	werr := writeRequest(conn, req)
 	var resp response
 	if err := readFrame(conn, &resp, MaxResponse); err != nil {
 		// The agent may have refused the connection (and closed it) before
@@ -85,7 +196,7 @@ func (c *Client) do(ctx context.Context, req *request) (*response, error) {
 		return nil, fmt.Errorf("agent at %s: %w", c.Path, err)
 	}
 	if resp.Error != "" {
-		return nil, fmt.Errorf("agent at %s: %s", c.Path, resp.Error)
+		return nil, &refusedError{fmt.Sprintf("agent at %s: %s", c.Path, resp.Error)}
 	}
 	return &resp, nil
 }
@@ -131,7 +242,7 @@ func (c *Client) sign(ctx context.Context, id string, msg []byte) ([]byte, error
 	if len(msg) > MaxSignMessage {
 		return nil, fmt.Errorf("agent: message of %d bytes is over the limit of %d the agent signs", len(msg), MaxSignMessage)
 	}
-	resp, err := c.do(ctx, &request{Op: opSign, KeyID: id, Message: msg})
+	resp, err := c.do(ctx, &request{Op: opSign, KeyID: id, MessageLength: len(msg), Message: msg})
 	if err != nil {
 		return nil, err
 	}

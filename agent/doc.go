@@ -39,17 +39,20 @@
 //
 // # Protocol
 //
-// One request and one response per connection. Each is a frame: a 4-byte
-// big-endian length, then that many bytes of a JSON object ([]byte values
-// in standard base64). A request is at most [MaxRequest] bytes and a
-// response at most [MaxResponse]; larger frames, unknown members and
-// unknown operations are refused with an error response. Requests:
+// A connection carries requests and their responses in turn, until the
+// client closes it or leaves it idle for a second. Each is a frame: a
+// 4-byte big-endian length, then that many bytes of a JSON object ([]byte
+// values in standard base64); the message of a sign request follows its
+// frame as it is, message_length bytes. A request is at most [MaxRequest]
+// bytes, a message to sign at most [MaxSignMessage] and a response at
+// most [MaxResponse]; larger frames, unknown members and unknown
+// operations are refused with an error response. Requests:
 //
 //	{"op": "add", "key": {"public": KEY, "pkcs8": DER, "source": PATH}}
 //	{"op": "add", "key": {"public": KEY, "pkcs11": REF, "pin": PIN, "source": PATH}}
 //	{"op": "list"}
 //	{"op": "remove", "key_ids": [ID, ...]}     or {"op": "remove", "all": true}
-//	{"op": "sign", "key_id": ID, "message": BYTES}
+//	{"op": "sign", "key_id": ID, "message_length": N} and N bytes
 //
 // KEY is a TUF key object ({"keytype", "scheme", "keyval": {"public"}});
 // the agent checks that the private key is that key. A response is

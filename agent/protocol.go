@@ -14,9 +14,9 @@ import (
 const (
 	// MaxSignMessage is the largest message the agent signs.
 	MaxSignMessage = 32 << 20
-	// MaxRequest is the largest request frame: a sign request of
-	// MaxSignMessage bytes, in base64, and its envelope.
-	MaxRequest = MaxSignMessage/3*4 + 64<<10
+	// MaxRequest is the largest request frame (the message a sign request
+	// carries follows it, raw).
+	MaxRequest = 1 << 20
 	// MaxResponse is the largest response frame.
 	MaxResponse = 4 << 20
 	// MaxKeys is the most keys an agent holds at once.
@@ -41,12 +41,51 @@ type keyObject struct {
 }
 
 type request struct {
-	Op      string   `json:"op"`
-	Key     *addKey  `json:"key,omitempty"`
-	KeyIDs  []string `json:"key_ids,omitempty"`
-	All     bool     `json:"all,omitempty"`
-	KeyID   string   `json:"key_id,omitempty"`
-	Message []byte   `json:"message,omitempty"`
+	Op     string   `json:"op"`
+	Key    *addKey  `json:"key,omitempty"`
+	KeyIDs []string `json:"key_ids,omitempty"`
+	All    bool     `json:"all,omitempty"`
+	KeyID  string   `json:"key_id,omitempty"`
+	// MessageLength is the length of the message to sign, which follows
+	// the frame as it is: a JSON string of it (in base64) would take the
+	// two sides longer to write and read than the signature takes.
+	MessageLength int `json:"message_length,omitempty"`
+	// Message is the message of a sign request, read after the frame.
+	Message []byte `json:"-"`
+}
+
+// writeRequest writes req as a frame, followed for a sign request by its
+// message, in one write.
+func writeRequest(w io.Writer, req *request) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	if len(body) > MaxRequest {
+		return fmt.Errorf("agent: message of %d bytes is over the limit of %d", len(body), MaxRequest)
+	}
+	buf := make([]byte, 4, 4+len(body)+len(req.Message))
+	binary.BigEndian.PutUint32(buf, uint32(len(body)))
+	buf = append(append(buf, body...), req.Message...)
+	clear(body)
+	_, err = w.Write(buf)
+	clear(buf)
+	return err
+}
+
+// readMessage reads the message that follows a sign request's frame.
+func readMessage(r io.Reader, req *request) error {
+	if req.Op != opSign {
+		return nil
+	}
+	if req.MessageLength < 1 || req.MessageLength > MaxSignMessage {
+		return fmt.Errorf("agent: message length %d is out of range 1 to %d", req.MessageLength, MaxSignMessage)
+	}
+	req.Message = make([]byte, req.MessageLength)
+	if _, err := io.ReadFull(r, req.Message); err != nil {
+		return fmt.Errorf("agent: reading a message of %d bytes to sign: %w", req.MessageLength, err)
+	}
+	return nil
 }
 
 // addKey is the key of an add request: PKCS8 for a key from an encrypted
@@ -100,14 +139,29 @@ func writeFrame(w io.Writer, v any, limit int) error {
 // readFrame reads one frame of at most limit bytes into v, refusing
 // unknown members and trailing data.
 func readFrame(r io.Reader, v any, limit int) error {
+	n, err := readFrameLength(r, limit)
+	if err != nil {
+		return err
+	}
+	return readFrameBody(r, n, v)
+}
+
+// readFrameLength reads the length of a frame, which must be 1 to limit.
+func readFrameLength(r io.Reader, limit int) (uint32, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return fmt.Errorf("agent: reading message length: %w", err)
+		return 0, fmt.Errorf("agent: reading message length: %w", err)
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
 	if n == 0 || uint64(n) > uint64(limit) {
-		return fmt.Errorf("agent: message length %d is out of range 1 to %d", n, limit)
+		return 0, fmt.Errorf("agent: message length %d is out of range 1 to %d", n, limit)
 	}
+	return n, nil
+}
+
+// readFrameBody reads the n bytes of a frame into v, refusing unknown
+// members and trailing data.
+func readFrameBody(r io.Reader, n uint32, v any) error {
 	body := make([]byte, n)
 	defer clear(body)
 	if _, err := io.ReadFull(r, body); err != nil {

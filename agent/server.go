@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -20,9 +21,14 @@ import (
 	"github.com/rampart-tuf/rampart/tuf/keys"
 )
 
-// connDeadline bounds one connection: reading the request, doing it, and
-// writing the response.
+// connDeadline bounds one request of a connection: reading it, doing it,
+// and writing the response.
 const connDeadline = 2 * time.Minute
+
+// idleTimeout is how long a connection may wait between requests: a
+// client signing many roles sends them over a few connections, one after
+// the other, but an idle connection holds one of the maxConns places.
+const idleTimeout = time.Second
 
 // maxConns bounds the connections served at once, and so the memory their
 // requests take.
@@ -221,24 +227,45 @@ func (s *Server) Close() error {
 	return err
 }
 
-// handle serves one connection: checks the peer, reads a request, answers.
+// handle serves one connection: reads requests and answers them in turn,
+// each after checking the peer, until the client closes the connection,
+// leaves it idle for idleTimeout, or sends a malformed request.
 func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 	c.SetDeadline(time.Now().Add(connDeadline))
-	if err := s.checkPeer(c); err != nil {
-		writeFrame(c, &response{Error: err.Error()}, MaxResponse)
-		return
+	for first := true; ; first = false {
+		if !first {
+			c.SetDeadline(time.Now().Add(idleTimeout))
+		}
+		n, err := readFrameLength(c, MaxRequest)
+		var nerr net.Error
+		if !first && (errors.Is(err, io.EOF) || errors.As(err, &nerr) && nerr.Timeout()) {
+			return // closed, or idle
+		}
+		c.SetDeadline(time.Now().Add(connDeadline))
+		if cerr := s.checkPeer(c); cerr != nil {
+			writeFrame(c, &response{Error: cerr.Error()}, MaxResponse)
+			return
+		}
+		var req request
+		if err == nil {
+			err = readFrameBody(c, n, &req)
+		}
+		if err == nil {
+			err = readMessage(c, &req)
+		}
+		if err != nil {
+			writeFrame(c, &response{Error: err.Error()}, MaxResponse)
+			return
+		}
+		resp := s.do(ctx, &req)
+		if req.Key != nil {
+			clear(req.Key.PKCS8)
+			clear(req.Key.PIN)
+		}
+		if err := writeFrame(c, resp, MaxResponse); err != nil {
+			return
+		}
 	}
-	var req request
-	if err := readFrame(c, &req, MaxRequest); err != nil {
-		writeFrame(c, &response{Error: err.Error()}, MaxResponse)
-		return
-	}
-	resp := s.do(ctx, &req)
-	if req.Key != nil {
-		clear(req.Key.PKCS8)
-		clear(req.Key.PIN)
-	}
-	writeFrame(c, resp, MaxResponse)
 }
 
 // checkPeer refuses a peer whose user ID is not the agent's.

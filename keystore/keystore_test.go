@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
@@ -12,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -508,4 +510,52 @@ func FuzzParse(f *testing.F) {
 		}
 		parsePKCS11Ref(data)
 	})
+}
+
+// TestEncrypter checks that the keys an Encrypter writes share one KDF
+// salt (one derivation) but not a nonce, and that each opens with the
+// passphrase alone, as any key file does, and with no other.
+func TestEncrypter(t *testing.T) {
+	dir := t.TempDir()
+	e, err := NewEncrypter([]byte("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	var files []*keyFile
+	for i := range 2 {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("k%d.key", i))
+		if err := e.WritePrivate(path, priv, "", false); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := ReadPrivate(path, fixed("wrong horse", nil)); !errors.Is(err, ErrWrongPassphrase) {
+			t.Errorf("%s opened with another passphrase: %v", path, err)
+		}
+		got, _, err := ReadPrivate(path, fixed("correct horse", nil))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if !priv.Equal(got) {
+			t.Errorf("%s holds another key than the one written", path)
+		}
+		data, _ := os.ReadFile(path)
+		f, err := parseKeyFile(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	if !bytes.Equal(files[0].KDF.Salt, files[1].KDF.Salt) {
+		t.Error("the files of one Encrypter have different salts: the key was derived twice")
+	}
+	if bytes.Equal(files[0].Nonce, files[1].Nonce) {
+		t.Error("two files of one Encrypter share a nonce")
+	}
+	if _, err := NewEncrypter(nil); err == nil {
+		t.Error("NewEncrypter took an empty passphrase")
+	}
 }

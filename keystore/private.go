@@ -94,17 +94,61 @@ func (p kdfParams) key(passphrase []byte) []byte {
 // key's public key is listed under scheme; an empty scheme means the key's
 // default. An existing file is replaced only if overwrite is true.
 func WritePrivate(path string, key crypto.Signer, scheme string, passphrase []byte, overwrite bool) error {
-	data, err := encryptKey(key, scheme, passphrase, defaultKDF)
+	e, err := NewEncrypter(passphrase)
+	if err != nil {
+		return fmt.Errorf("keystore: %s: %w", path, err)
+	}
+	defer e.Close()
+	return e.WritePrivate(path, key, scheme, overwrite)
+}
+
+// An Encrypter encrypts keys under one passphrase, deriving the key that
+// encrypts them (Argon2id, the costly step) once: the files it writes
+// share their KDF salt, each with its own nonce. For a batch of keys made
+// together under the same passphrase, such as a new repository's.
+type Encrypter struct {
+	kdf kdfParams
+	key []byte
+}
+
+// NewEncrypter derives a key from passphrase with a fresh salt.
+func NewEncrypter(passphrase []byte) (*Encrypter, error) {
+	return newEncrypter(passphrase, defaultKDF)
+}
+
+func newEncrypter(passphrase []byte, kdf kdfParams) (*Encrypter, error) {
+	if len(passphrase) < minPassphraseLen {
+		return nil, errors.New("refusing to encrypt a key under an empty passphrase")
+	}
+	kdf.Salt = make([]byte, saltSize)
+	if _, err := rand.Read(kdf.Salt); err != nil {
+		return nil, err
+	}
+	return &Encrypter{kdf: kdf, key: kdf.key(passphrase)}, nil
+}
+
+// WritePrivate is the function WritePrivate, with e's passphrase.
+func (e *Encrypter) WritePrivate(path string, key crypto.Signer, scheme string, overwrite bool) error {
+	data, err := e.encrypt(key, scheme)
 	if err != nil {
 		return fmt.Errorf("keystore: %s: %w", path, err)
 	}
 	return writeFileAtomic(path, data, 0o600, overwrite)
 }
 
+// Close forgets the derived key.
+func (e *Encrypter) Close() { clear(e.key) }
+
 func encryptKey(key crypto.Signer, scheme string, passphrase []byte, kdf kdfParams) ([]byte, error) {
-	if len(passphrase) < minPassphraseLen {
-		return nil, errors.New("refusing to encrypt a key under an empty passphrase")
+	e, err := newEncrypter(passphrase, kdf)
+	if err != nil {
+		return nil, err
 	}
+	defer e.Close()
+	return e.encrypt(key, scheme)
+}
+
+func (e *Encrypter) encrypt(key crypto.Signer, scheme string) ([]byte, error) {
 	if key == nil {
 		return nil, errors.New("no key")
 	}
@@ -118,12 +162,8 @@ func encryptKey(key crypto.Signer, scheme string, passphrase []byte, kdf kdfPara
 	}
 	defer clear(der)
 
-	f := keyFile{Format: formatEncryptedV1, KDF: kdf, Cipher: cipherXChaCha, Public: newKeyObject(pk)}
-	f.KDF.Salt = make([]byte, saltSize)
+	f := keyFile{Format: formatEncryptedV1, KDF: e.kdf, Cipher: cipherXChaCha, Public: newKeyObject(pk)}
 	f.Nonce = make([]byte, chacha20poly1305.NonceSizeX)
-	if _, err := rand.Read(f.KDF.Salt); err != nil {
-		return nil, err
-	}
 	if _, err := rand.Read(f.Nonce); err != nil {
 		return nil, err
 	}
@@ -131,9 +171,7 @@ func encryptKey(key crypto.Signer, scheme string, passphrase []byte, kdf kdfPara
 	if err != nil {
 		return nil, err
 	}
-	k := f.KDF.key(passphrase)
-	defer clear(k)
-	aead, err := chacha20poly1305.NewX(k)
+	aead, err := chacha20poly1305.NewX(e.key)
 	if err != nil {
 		return nil, err
 	}

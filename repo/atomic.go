@@ -3,9 +3,11 @@ package repo
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +57,7 @@ type journal struct {
 	mu   sync.Mutex
 	plan strings.Builder
 	n    int
+	dirs int // subdirectories of filesDir made, 0..dirs-1
 
 	stop     atomic.Bool
 	reserved sync.WaitGroup
@@ -65,7 +68,13 @@ type journal struct {
 // reserve creates files 0..n-1 empty, in the background. write truncates
 // a file made this way; the two never race on content, since reserve
 // creates a file only if it does not exist yet.
-func (j *journal) reserve(n int) {
+func (j *journal) reserve(n int) error {
+	j.mu.Lock()
+	err := j.makeDirs(n)
+	j.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	j.reserved.Add(1)
 	go func() {
 		defer j.reserved.Done()
@@ -76,6 +85,19 @@ func (j *journal) reserve(n int) {
 			}
 		}
 	}()
+	return nil
+}
+
+// makeDirs makes the subdirectories of filesDir that files 0..n-1 go to,
+// those not made yet; the caller holds j.mu. A commit of a few files makes
+// none (see journalFile).
+func (j *journal) makeDirs(n int) error {
+	for ; j.dirs < min(n-journalSubdirs, journalSubdirs); j.dirs++ {
+		if err := os.Mkdir(filepath.Join(j.filesDir, journalSubdir(j.dirs)), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // endReserve stops making files and waits until no more are made.
@@ -90,10 +112,8 @@ func beginJournal(dir string, hook commitHook) (*journal, error) {
 	if err := os.RemoveAll(j.newDir); err != nil {
 		return nil, err
 	}
-	for i := range journalSubdirs {
-		if err := os.MkdirAll(filepath.Join(j.filesDir, strconv.Itoa(i)), 0o755); err != nil {
-			return nil, err
-		}
+	if err := os.MkdirAll(j.filesDir, 0o755); err != nil {
+		return nil, err
 	}
 	return j, nil
 }
@@ -102,8 +122,23 @@ func beginJournal(dir string, hook commitHook) (*journal, error) {
 // systems serialise creating files in one directory.
 const journalSubdirs = 16
 
-// journalFile is where file i of a commit is written under files/.
+// journalFile is where file i of a commit is written under files/: the
+// first journalSubdirs files in files/ itself, so that a commit of a few
+// files has no directories to make and sync, the others spread over the
+// subdirectories.
 func journalFile(i int) string {
+	if i < journalSubdirs {
+		return strconv.Itoa(i)
+	}
+	return filepath.Join(journalSubdir(i%journalSubdirs), strconv.Itoa(i))
+}
+
+// journalSubdir names subdirectory k of files/.
+func journalSubdir(k int) string { return "d" + strconv.Itoa(k) }
+
+// oldJournalFile is where journals of earlier versions put file i, for
+// a commit interrupted before an upgrade.
+func oldJournalFile(i int) string {
 	return filepath.Join(strconv.Itoa(i%journalSubdirs), strconv.Itoa(i))
 }
 
@@ -113,8 +148,12 @@ func (j *journal) write(rel string, data []byte) error {
 	i := j.n
 	j.n++
 	fmt.Fprintf(&j.plan, "%d\t%s\n", i, rel)
+	err := j.makeDirs(i + 1)
 	j.mu.Unlock()
-	return writeSynced(filepath.Join(j.filesDir, journalFile(i)), data, 0o644)
+	if err != nil {
+		return err
+	}
+	return writeSynced(filepath.Join(j.filesDir, journalFile(i)), data, 0o644, atomicfile.SyncEach(i))
 }
 
 // remove adds the removal of rel to the commit.
@@ -139,13 +178,14 @@ func (j *journal) commit() error {
 		j.abort()
 		return nil
 	}
-	err := writeSynced(filepath.Join(j.newDir, planFile), []byte(j.plan.String()), 0o644)
+	// The plan is one more file of the batch.
+	err := writeSynced(filepath.Join(j.newDir, planFile), []byte(j.plan.String()), 0o644, atomicfile.SyncEach(j.n))
 	if err == nil {
 		dirs := []string{j.newDir, j.filesDir}
-		for i := range journalSubdirs {
-			dirs = append(dirs, filepath.Join(j.filesDir, strconv.Itoa(i)))
+		for i := range j.dirs {
+			dirs = append(dirs, filepath.Join(j.filesDir, journalSubdir(i)))
 		}
-		err = syncBatch(dirs...)
+		err = syncBatch(j.n+1, dirs...)
 	}
 	if err == nil {
 		err = j.hook.at("written")
@@ -158,7 +198,7 @@ func (j *journal) commit() error {
 		j.abort()
 		return fmt.Errorf("committing changes (nothing was changed): %w", err)
 	}
-	if err := syncBatch(j.dir); err != nil {
+	if err := syncDir(j.dir); err != nil { // the rename, the commit point
 		return err
 	}
 	if err := j.hook.at("committed"); err != nil {
@@ -242,6 +282,11 @@ func applyJournal(dir string, hook commitHook) error {
 			return fmt.Errorf("corrupt journal line %q", sc.Text())
 		}
 		src := filepath.Join(tdir, "files", journalFile(n))
+		if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() {
+			// Not there (moved, or an earlier version's journal), or the
+			// directory files/N of an earlier version.
+			src = filepath.Join(tdir, "files", oldJournalFile(n))
+		}
 		if _, err := os.Lstat(src); os.IsNotExist(err) {
 			continue // moved before an interruption
 		}
@@ -259,42 +304,33 @@ func applyJournal(dir string, hook commitHook) error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	dirList := []string{dir}
-	for d := range dirs {
-		dirList = append(dirList, d)
+	// The directories that got or lost files (the rename of .txn into dir
+	// was synced at the commit point).
+	dirList := slices.Sorted(maps.Keys(dirs))
+	if len(dirList) == 0 {
+		dirList = []string{dir}
 	}
-	if err := syncBatch(dirList...); err != nil {
+	if err := syncBatch(moved, dirList...); err != nil {
 		return err
 	}
 	f.Close()
 	return os.RemoveAll(tdir)
 }
 
-// syncBatch makes the files written since the last call durable, with the
-// directories dirs (the first of which identifies the file system): one
-// syncfs where there is one, directory syncs otherwise (files were then
-// synced as they were written).
-func syncBatch(dirs ...string) error {
-	if !perFileSync {
-		return syncFS(dirs[0])
-	}
-	for _, d := range dirs {
-		if err := syncDir(d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// syncBatch makes a batch of n files written since the last call durable,
+// with the directories dirs (the first of which identifies the file
+// system): see atomicfile.SyncBatch, which decides how.
+func syncBatch(n int, dirs ...string) error { return atomicfile.SyncBatch(n, dirs...) }
 
-// writeSynced writes data to a new file at path; it syncs it at once only
-// where there is no syncfs (see syncBatch).
-func writeSynced(path string, data []byte, perm os.FileMode) error {
+// writeSynced writes data to a new file at path, and syncs it at once when
+// sync is set: for file i of a batch, atomicfile.SyncEach(i) says.
+func writeSynced(path string, data []byte, perm os.FileMode, sync bool) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(data)
-	if err == nil && perFileSync {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -312,11 +348,60 @@ func writeAtomic(path string, data []byte, perm os.FileMode) error {
 	return atomicfile.WriteFile(path, data, perm)
 }
 
-// The durability primitives of package atomicfile, by their names here.
-const perFileSync = atomicfile.PerFileSync
-
-func syncFS(path string) error { return atomicfile.SyncFS(path) }
 func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
+
+// fileBatch counts the files of a batch written under root (the content
+// store, a publication) and the directories that got new entries, so
+// that syncBatch makes them durable together. Its methods may be called
+// from several goroutines.
+type fileBatch struct {
+	root string
+	mu   sync.Mutex
+	n    int
+	dirs map[string]bool
+}
+
+func newFileBatch(root string) *fileBatch {
+	return &fileBatch{root: root, dirs: map[string]bool{}}
+}
+
+// next returns whether the next file of the batch is to be synced as it
+// is written (see atomicfile.SyncEach), and counts it.
+func (b *fileBatch) next() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n++
+	return atomicfile.SyncEach(b.n - 1)
+}
+
+// placed records that a file now has its name at path, under root: the
+// directories from path's up to root (some of which may be new) changed.
+func (b *fileBatch) placed(path string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for d := filepath.Dir(path); !b.dirs[d]; d = filepath.Dir(d) {
+		b.dirs[d] = true
+		if d == b.root || d == filepath.Dir(d) {
+			break
+		}
+	}
+}
+
+// sync makes the batch durable.
+func (b *fileBatch) sync() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n == 0 && len(b.dirs) == 0 {
+		return nil
+	}
+	dirs := []string{b.root}
+	for d := range b.dirs {
+		if d != b.root {
+			dirs = append(dirs, d)
+		}
+	}
+	return syncBatch(b.n, dirs...)
+}
 
 // parallel runs fn(0..n-1) on a few goroutines and returns the first
 // error. There are more goroutines than processors: most work here ends in

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -162,4 +163,40 @@ func diffKeys(want, got map[string]string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestRecoverJournalLayouts completes an interrupted commit whose files
+// are where this version puts them (the first files in files/ itself, the
+// others in subdirectories) and one whose files are where earlier versions
+// put them (every file in a subdirectory).
+func TestRecoverJournalLayouts(t *testing.T) {
+	for name, place := range map[string]func(int) string{"current": journalFile, "earlier": oldJournalFile} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			files := filepath.Join(dir, txnDir, "files")
+			var plan strings.Builder
+			want := map[string]string{}
+			for _, i := range []int{0, 3, journalSubdirs + 2} {
+				p := filepath.Join(files, place(i))
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				rel := "staged/f" + strconv.Itoa(i) + ".json"
+				if err := os.WriteFile(p, []byte(rel), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				plan.WriteString(strconv.Itoa(i) + "\t" + rel + "\n")
+				want[filepath.FromSlash(rel)] = rel
+			}
+			if err := os.WriteFile(filepath.Join(dir, txnDir, planFile), []byte(plan.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := recoverJournal(dir); err != nil {
+				t.Fatal(err)
+			}
+			if got := snapshotTree(t, dir); !maps.Equal(got, want) {
+				t.Errorf("after recovery the repository holds %v, want %v", got, want)
+			}
+		})
+	}
 }

@@ -246,3 +246,44 @@ func TestOfflineThresholdCLI(t *testing.T) {
 		t.Errorf("merging a stale signature: %v %s", err, stderr)
 	}
 }
+
+// TestEncryptedKeyStoreCreate checks that the keys one store creates share
+// one derivation of the passphrase and are given back by Load without
+// asking for it, while another store (another command) must unlock them
+// with the passphrase.
+func TestEncryptedKeyStoreCreate(t *testing.T) {
+	dir := t.TempDir()
+	asked := 0
+	ks := repo.NewEncryptedKeyStore(nil, func(string) ([]byte, error) { asked++; return []byte(testPassphrase), nil })
+	var pks []string
+	for _, name := range []string{"a", "b"} {
+		pk, err := ks.Create(ctx, dir, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pks = append(pks, repo.KeyID(pk))
+	}
+	if asked != 1 {
+		t.Errorf("passphrase of new keys asked %d times, want 1", asked)
+	}
+	for i, name := range []string{"a", "b"} {
+		s, err := ks.Load(ctx, filepath.Join(dir, name+".key"))
+		if err != nil {
+			t.Fatalf("Load of a key the store made: %v", err)
+		}
+		if repo.KeyID(s.PublicKey()) != pks[i] {
+			t.Errorf("Load(%s) gave key %s, want %s", name, repo.KeyID(s.PublicKey()), pks[i])
+		}
+	}
+	other := repo.NewEncryptedKeyStore(func(string) ([]byte, error) { return []byte("wrong"), nil }, nil)
+	if _, err := other.Load(ctx, filepath.Join(dir, "a.key")); err == nil {
+		t.Error("another store opened a key with a wrong passphrase")
+	}
+	other = repo.NewEncryptedKeyStore(func(string) ([]byte, error) { return []byte(testPassphrase), nil }, nil)
+	for i, name := range []string{"a", "b"} {
+		s, err := other.Load(ctx, filepath.Join(dir, name+".key"))
+		if err != nil || repo.KeyID(s.PublicKey()) != pks[i] {
+			t.Errorf("another store's Load(%s): %v", name, err)
+		}
+	}
+}

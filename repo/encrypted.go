@@ -29,6 +29,12 @@ type EncryptedKeyStore struct {
 
 	mu   sync.Mutex
 	last []byte // the last passphrase that worked, or was chosen
+	// enc encrypts new keys under the passphrase chosen for them, derived
+	// once for all of them.
+	enc *keystore.Encrypter
+	// made holds the keys Create made, by the absolute path of their
+	// file: Load gives them without deriving the passphrase's key again.
+	made map[string]keys.Signer
 }
 
 // NewEncryptedKeyStore returns a key store asking pass and newPass.
@@ -43,7 +49,7 @@ func (s *EncryptedKeyStore) Create(ctx context.Context, dir, name string) (keys.
 		kt = keys.KeyTypeEd25519
 	}
 	s.mu.Lock()
-	pass := s.last
+	pass, enc := s.last, s.enc
 	s.mu.Unlock()
 	if pass == nil {
 		ask := s.NewPassphrase
@@ -61,10 +67,17 @@ func (s *EncryptedKeyStore) Create(ctx context.Context, dir, name string) (keys.
 			return keys.PublicKey{}, fmt.Errorf("the passphrase is empty; choose one (or set %s)", keystore.EnvPassphrase)
 		}
 		pass = p
-		s.mu.Lock()
-		s.last = p
-		s.mu.Unlock()
 	}
+	if enc == nil {
+		e, err := keystore.NewEncrypter(pass)
+		if err != nil {
+			return keys.PublicKey{}, err
+		}
+		enc = e
+	}
+	s.mu.Lock()
+	s.last, s.enc = pass, enc
+	s.mu.Unlock()
 	priv, err := keys.Generate(kt)
 	if err != nil {
 		return keys.PublicKey{}, err
@@ -76,12 +89,21 @@ func (s *EncryptedKeyStore) Create(ctx context.Context, dir, name string) (keys.
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return keys.PublicKey{}, err
 	}
-	if err := keystore.WritePrivate(filepath.Join(dir, name+".key"), priv, "", pass, false); err != nil {
+	keyPath := filepath.Join(dir, name+".key")
+	if err := enc.WritePrivate(keyPath, priv, "", false); err != nil {
 		return keys.PublicKey{}, err
 	}
 	pk := signer.PublicKey()
 	if err := keystore.WritePublic(filepath.Join(dir, name+".pub"), pk, false); err != nil {
 		return keys.PublicKey{}, err
+	}
+	if abs, err := filepath.Abs(keyPath); err == nil {
+		s.mu.Lock()
+		if s.made == nil {
+			s.made = map[string]keys.Signer{}
+		}
+		s.made[abs] = signer
+		s.mu.Unlock()
 	}
 	return pk, nil
 }
@@ -89,9 +111,13 @@ func (s *EncryptedKeyStore) Create(ctx context.Context, dir, name string) (keys.
 // Load implements KeyStore. The signer returned has a Close method, which
 // Repo.Close calls.
 func (s *EncryptedKeyStore) Load(ctx context.Context, path string) (keys.Signer, error) {
+	abs, _ := filepath.Abs(path)
 	s.mu.Lock()
-	last := s.last
+	last, made := s.last, s.made[abs]
 	s.mu.Unlock()
+	if made != nil {
+		return made, nil
+	}
 	if last != nil {
 		// Try the passphrase that worked last, without asking; but never
 		// as the PIN of a PKCS#11 token, which locks after a few wrong PINs.
@@ -123,7 +149,7 @@ func (s *EncryptedKeyStore) Load(ctx context.Context, path string) (keys.Signer,
 	}
 	if given != nil {
 		s.mu.Lock()
-		s.last = given
+		s.last, s.enc = given, nil // new keys: under this passphrase
 		s.mu.Unlock()
 	}
 	return signer, nil

@@ -412,6 +412,7 @@ func (tx *Tx) setImportedDelegation(imp *ImportedRole) error {
 // linked where the file system allows it.
 func (r *Repo) storeImported(imp *ImportedRole) (int, error) {
 	store := filepath.Join(r.dir, targetsDir)
+	batch := newFileBatch(store)
 	n := 0
 	for _, p := range slices.Sorted(maps.Keys(imp.Content)) {
 		if err := CheckTargetPath(p); err != nil {
@@ -431,13 +432,15 @@ func (r *Repo) storeImported(imp *ImportedRole) (int, error) {
 			return n, err
 		}
 		if os.Link(src, dst) != nil {
-			if err := copyFile(src, dst); err != nil {
+			if err := copyFile(src, dst, batch.next()); err != nil {
 				return n, err
 			}
 		}
+		batch.placed(dst)
 		n++
 	}
-	return n, nil
+	// The content must be durable before metadata vouching for it is.
+	return n, batch.sync()
 }
 
 func fileSHA256(p string) ([]byte, error) {

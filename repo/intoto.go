@@ -212,9 +212,10 @@ type inTotoGroup struct {
 func (r *Repo) addGroups(ctx context.Context, groups []inTotoGroup) (*AddResult, error) {
 	res := &AddResult{Roles: map[string]int{}}
 	targets := make([][]Target, len(groups))
+	batch := newFileBatch(filepath.Join(r.dir, targetsDir))
 	for i, g := range groups {
 		for _, f := range g.files {
-			tf, err := r.storeContent(f.file, f.target, nil)
+			tf, err := r.storeContent(f.file, f.target, nil, batch)
 			if err != nil {
 				return nil, err
 			}
@@ -223,7 +224,7 @@ func (r *Repo) addGroups(ctx context.Context, groups []inTotoGroup) (*AddResult,
 		res.Targets = append(res.Targets, targets[i]...)
 	}
 	res.Count = len(res.Targets)
-	if err := syncBatch(filepath.Join(r.dir, targetsDir)); err != nil {
+	if err := batch.sync(); err != nil {
 		return nil, err
 	}
 	err := r.Update(ctx, func(tx *Tx) error {
@@ -441,8 +442,9 @@ func readBounded(p string, limit int64) ([]byte, error) {
 // thousands of them would make every publish of a large repository slow.
 // A repository uses in-toto when in-toto-setup set it up, or when a role
 // read mentions "in-toto". Roles without "in-toto" in their bytes are not
-// parsed.
-func (r *Repo) checkInTotoPackages(todo []pendingRole) error {
+// parsed. known holds whether roles the caller has already read mention
+// it (see mentionsInToto), so that they are not read again.
+func (r *Repo) checkInTotoPackages(todo []pendingRole, known map[string]bool) error {
 	snap, err := r.readSnapshot()
 	if err != nil {
 		return err
@@ -459,13 +461,13 @@ func (r *Repo) checkInTotoPackages(todo []pendingRole) error {
 			otherBins = append(otherBins, role)
 		}
 	}
-	mentions, err := r.mentionInToto(roles)
+	mentions, err := r.mentionInToto(roles, known)
 	if err != nil {
 		return err
 	}
 	_, serr := os.Stat(filepath.Join(r.dir, inTotoConfigFile))
 	if len(otherBins) > 0 && (serr == nil || slices.Contains(mentions, true)) {
-		more, err := r.mentionInToto(otherBins)
+		more, err := r.mentionInToto(otherBins, known)
 		if err != nil {
 			return err
 		}
@@ -489,16 +491,26 @@ func (r *Repo) checkInTotoPackages(todo []pendingRole) error {
 	return nil
 }
 
-// mentionInToto reports which roles have "in-toto" in their bytes, reading
-// them in parallel (there may be thousands of bins).
-func (r *Repo) mentionInToto(roles []string) ([]bool, error) {
+// mentionInToto reports which roles have "in-toto" in their bytes: as known
+// says, or reading them in parallel (there may be thousands of bins).
+func (r *Repo) mentionInToto(roles []string, known map[string]bool) ([]bool, error) {
 	mentions := make([]bool, len(roles))
 	err := parallel(len(roles), func(i int) error {
+		if m, ok := known[roles[i]]; ok {
+			mentions[i] = m
+			return nil
+		}
 		raw, err := r.rawRole(roles[i])
-		mentions[i] = err == nil && bytes.Contains(raw, []byte(`"`+intoto.CustomKey+`"`))
+		mentions[i] = err == nil && mentionsInToto(raw)
 		return err
 	})
 	return mentions, err
+}
+
+// mentionsInToto reports whether a role's bytes have "in-toto" (quoted) in
+// them: only such a role can list in-toto metadata.
+func mentionsInToto(raw []byte) bool {
+	return bytes.Contains(raw, []byte(`"`+intoto.CustomKey+`"`))
 }
 
 // inTotoCheck looks targets up in the staged repository, as a client

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-tuf/rampart/internal/atomicfile"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -269,11 +270,11 @@ func (r *Repo) writeVersioned(metaDir string, files []publishFile) error {
 		if err != nil {
 			return err
 		}
-		return writeSynced(tmpNames[i], data, 0o644)
+		return writeSynced(tmpNames[i], data, 0o644, atomicfile.SyncEach(i))
 	})
 	bar.Finish()
 	if err == nil {
-		err = syncBatch(dirs...)
+		err = syncBatch(len(files), dirs...)
 	}
 	for i := range files {
 		if err == nil {
@@ -281,7 +282,7 @@ func (r *Repo) writeVersioned(metaDir string, files []publishFile) error {
 		}
 	}
 	if err == nil {
-		err = syncBatch(dirs...)
+		err = syncBatch(0, dirs...) // the renames: only directory entries
 	}
 	if err != nil {
 		for _, n := range tmpNames {
@@ -357,11 +358,9 @@ type pendingRole struct {
 // each must be at the version the snapshot lists, signed by the threshold
 // of keys its delegator trusts, and not expired at now. parents caches
 // delegators; it is filled here. A package whose in-toto metadata is
-// incomplete is an error (checkInTotoPackages).
+// incomplete is an error (checkInTotoPackages); the roles read here are
+// searched for in-toto metadata as they are read, not read again for it.
 func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadata.Targets, now time.Time) (problems []*SignatureProblem, expired []string, err error) {
-	if err := r.checkInTotoPackages(todo); err != nil {
-		return nil, nil, err
-	}
 	for _, p := range todo {
 		if !metadata.IsTopLevel(p.role) {
 			if _, _, err := r.delegation(p.role, parents); err != nil { // fills parents
@@ -383,6 +382,9 @@ func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadat
 		}
 		bar.Add(1)
 	}
+	// mentions[i] is set for the roles read below (see mentionsInToto);
+	// read[i] says which those are.
+	mentions, read := make([]bool, len(todo)), make([]bool, len(todo))
 	err = parallel(len(todo), func(i int) error {
 		p := todo[i]
 		if f, ok := r.fresh[p.role]; ok && f.version == p.version {
@@ -406,6 +408,7 @@ func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadat
 		if err != nil {
 			return fmt.Errorf("snapshot lists %s, but it is not staged: %w", p.role, err)
 		}
+		mentions[i], read[i] = mentionsInToto(b), true
 		md, err := readSignedFile(b)
 		if err == nil && md.typ != metadata.TypeTargets {
 			err = fmt.Errorf("_type is %q, want targets", md.typ)
@@ -430,6 +433,15 @@ func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadat
 		return nil
 	})
 	if err != nil {
+		return nil, nil, err
+	}
+	known := map[string]bool{}
+	for i, p := range todo {
+		if read[i] {
+			known[p.role] = mentions[i]
+		}
+	}
+	if err := r.checkInTotoPackages(todo, known); err != nil {
 		return nil, nil, err
 	}
 	return problems, expired, nil
@@ -524,6 +536,7 @@ func (r *Repo) refreshOnline(ctx context.Context, res *PublishResult) error {
 // publishTargets mirrors the content store into dst, linking files where
 // it can and copying them otherwise. Files already in dst are kept.
 func publishTargets(store, dst string) (written, kept int, err error) {
+	batch := newFileBatch(dst)
 	err = walkContent(store, func(p, rel string, d fs.DirEntry) error {
 		target := filepath.Join(dst, rel)
 		if _, err := os.Stat(target); err == nil {
@@ -534,13 +547,16 @@ func publishTargets(store, dst string) (written, kept int, err error) {
 			return err
 		}
 		written++
-		if os.Link(p, target) == nil {
-			return nil
+		if os.Link(p, target) != nil {
+			if err := copyFile(p, target, batch.next()); err != nil {
+				return err
+			}
 		}
-		return copyFile(p, target)
+		batch.placed(target)
+		return nil
 	})
-	if err == nil && written > 0 {
-		err = syncBatch(dst)
+	if err == nil {
+		err = batch.sync()
 	}
 	return written, kept, err
 }
@@ -567,7 +583,9 @@ func walkContent(store string, fn func(p, rel string, d fs.DirEntry) error) erro
 	})
 }
 
-func copyFile(src, dst string) error {
+// copyFile copies src to dst through a temporary file, synced when sync
+// is set (see fileBatch.next).
+func copyFile(src, dst string, sync bool) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -578,7 +596,7 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	_, err = io.Copy(tmp, in)
-	if err == nil && perFileSync {
+	if err == nil && sync {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {

@@ -492,8 +492,7 @@ func (tx *Tx) reserve(n int) error {
 	if err != nil {
 		return err
 	}
-	j.reserve(n)
-	return nil
+	return j.reserve(n)
 }
 
 // journal returns the transaction's journal, beginning it if needed, for

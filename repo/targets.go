@@ -379,12 +379,13 @@ func (r *Repo) AddFiles(ctx context.Context, src, as string, o AddOptions) (*Add
 	}
 	bar := newByteBar(r.opts.Progress, total, "hashing targets")
 	targets := make([]Target, len(items))
+	batch := newFileBatch(filepath.Join(r.dir, targetsDir))
 	for i, it := range items {
 		if err := ctx.Err(); err != nil {
 			bar.Finish()
 			return nil, err
 		}
-		tf, err := r.storeContent(it.file, it.target, bar)
+		tf, err := r.storeContent(it.file, it.target, bar, batch)
 		if err != nil {
 			bar.Finish()
 			return nil, err
@@ -393,15 +394,15 @@ func (r *Repo) AddFiles(ctx context.Context, src, as string, o AddOptions) (*Add
 	}
 	bar.Finish()
 	// The content must be durable before metadata vouching for it is.
-	if err := syncBatch(filepath.Join(r.dir, targetsDir)); err != nil {
+	if err := batch.sync(); err != nil {
 		return nil, err
 	}
 	return r.Add(ctx, targets, o)
 }
 
 // storeContent copies the file src into the content store under the name
-// it is published under, and returns its description.
-func (r *Repo) storeContent(src, targetPath string, bar interface{ WrapReader(io.Reader) io.Reader }) (metadata.TargetFile, error) {
+// it is published under, as a file of batch, and returns its description.
+func (r *Repo) storeContent(src, targetPath string, bar interface{ WrapReader(io.Reader) io.Reader }, batch *fileBatch) (metadata.TargetFile, error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return metadata.TargetFile{}, err
@@ -422,7 +423,7 @@ func (r *Repo) storeContent(src, targetPath string, bar interface{ WrapReader(io
 		rd = bar.WrapReader(in)
 	}
 	n, err := io.Copy(io.MultiWriter(tmp, h), rd)
-	if err == nil && perFileSync {
+	if err == nil && batch.next() {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -442,6 +443,7 @@ func (r *Repo) storeContent(src, targetPath string, bar interface{ WrapReader(io
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return metadata.TargetFile{}, err
 	}
+	batch.placed(dst)
 	return tf, nil
 }
 

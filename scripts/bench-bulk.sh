@@ -12,7 +12,9 @@
 # are handed to an agent once, as a maintainer does at the start of a
 # session (`rampart agent add`, timed apart), and the commands after init
 # sign with them without unlocking key files; otherwise every command that
-# signs unlocks its keys (Argon2id) from their files.
+# signs unlocks its keys (Argon2id) from their files. The CPU time the
+# agent spends while a command runs (signing for it) is counted in that
+# command's CPU time.
 #
 #   scripts/bench-bulk.sh [N] [BITS]      (default 1000000 targets, 12 bits)
 #   AGENT=1 scripts/bench-bulk.sh [N] [BITS]
@@ -31,17 +33,28 @@ bin=$work/bin
 head -c 4096 /dev/urandom >"$work/one.tar.gz"
 export RAMPART_PASSPHRASE=bench
 
+# agent_ticks: CPU time (clock ticks) the agent has used so far, or 0.
+agent_pid=
+agent_ticks() {
+	local f
+	[[ -n $agent_pid ]] || { echo 0; return; }
+	read -ra f </proc/"$agent_pid"/stat
+	echo $((f[13] + f[14]))
+}
+tck=$(getconf CLK_TCK)
+
 # measure NAME CMD...: runs CMD under /usr/bin/time -v, records seconds and KiB.
 declare -A secs cpu rss
 measure() {
-	local name=$1
+	local name=$1 a0
 	shift
+	a0=$(agent_ticks)
 	/usr/bin/time -v -o "$work/time.$name" "$@" >"$work/out.$name" 2>&1 || {
 		cat "$work/out.$name" >&2
 		exit 1
 	}
 	secs[$name]=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$work/time.$name")
-	cpu[$name]=$(awk -F': ' '/(User|System) time \(seconds\)/ {s += $2} END {print s}' "$work/time.$name")
+	cpu[$name]=$(awk -F': ' -v a=$(($(agent_ticks) - a0)) -v t="$tck" '/(User|System) time \(seconds\)/ {s += $2} END {print s + a / t}' "$work/time.$name")
 	rss[$name]=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.$name")
 	printf '%-34s %7.2f s  CPU %6.2f s  peak RSS %5d MiB\n' "$name" "${secs[$name]}" "${cpu[$name]}" $((rss[$name] / 1024))
 }
@@ -54,6 +67,7 @@ if [[ ${AGENT:-} == 1 ]]; then
 	export RAMPART_AGENT_SOCK=$work/agent/sock
 	"$bin/rampart" agent --socket "$RAMPART_AGENT_SOCK" >"$work/agent.log" 2>&1 &
 	pids+=($!)
+	agent_pid=$!
 	for _ in $(seq 100); do [[ -S $RAMPART_AGENT_SOCK ]] && break; sleep 0.1; done
 	t0=$(date +%s%3N)
 	"$bin/rampart" agent add "$work"/R/keys/*.key >/dev/null

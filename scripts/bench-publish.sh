@@ -60,7 +60,7 @@ export NOTARY_ROOT_PASSPHRASE=bench NOTARY_TARGETS_PASSPHRASE=bench NOTARY_SNAPS
 notary=(notary -s http://127.0.0.1:4553 -d "$work/trust")
 "${notary[@]}" init example.com/bench -p >/dev/null
 notary_add=0 notary_pub=0
-c0=$(cpu_ms "$notary_srv")
+c0=$(cpu_ms "$notary_srv") k0=$(cpu_ms)
 for i in $(seq "$n"); do
 	t0=$(now_ms)
 	"${notary[@]}" add example.com/bench "f$i" "$work/files/f$i" >/dev/null
@@ -69,7 +69,7 @@ for i in $(seq "$n"); do
 	t2=$(now_ms)
 	notary_add=$((notary_add + t1 - t0)) notary_pub=$((notary_pub + t2 - t1))
 done
-notary_cpu=$(($(cpu_ms "$notary_srv") - c0))
+notary_cpu=$(($(cpu_ms "$notary_srv") - c0)) notary_clients=$(($(cpu_ms) - k0))
 
 # rampart serve, embedded store; rampart repo signs targets.
 "$bin/rampart" serve --addr 127.0.0.1:4554 --data "$work/rampart" --log-level error >"$work/rampart.log" 2>&1 &
@@ -102,7 +102,7 @@ for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
 "$bin/rampart" repo publish "$work/repo-agent" >/dev/null
 RAMPART_AGENT_SOCK=$sock "$bin/rampart" agent add "$work/repo-agent"/keys/*.key >/dev/null
 agent_add=0 agent_pub=0
-c0=$(cpu_ms "$rampart_srv" "$agent_proc")
+c0=$(cpu_ms "$rampart_srv" "$agent_proc") k0=$(cpu_ms)
 for i in $(seq "$n"); do
 	t0=$(now_ms)
 	env -u RAMPART_PASSPHRASE RAMPART_AGENT_SOCK="$sock" "$bin/rampart" repo add "$work/repo-agent" "$work/files/f$i" --as "f$i" >/dev/null
@@ -111,7 +111,7 @@ for i in $(seq "$n"); do
 	t2=$(now_ms)
 	agent_add=$((agent_add + t1 - t0)) agent_pub=$((agent_pub + t2 - t1))
 done
-agent_cpu=$(($(cpu_ms "$rampart_srv" "$agent_proc") - c0))
+agent_cpu=$(($(cpu_ms "$rampart_srv" "$agent_proc") - c0)) agent_clients=$(($(cpu_ms) - k0))
 curl -sf http://127.0.0.1:4554/tuf/example.com/bench-agent/metadata/timestamp.json >/dev/null
 
 # The notary client against rampart serve's Notary API, with a push token
@@ -134,9 +134,9 @@ done
 curl -sf http://127.0.0.1:4553/v2/example.com/bench/_trust/tuf/timestamp.json >/dev/null
 curl -sf http://127.0.0.1:4554/tuf/example.com/bench/metadata/timestamp.json >/dev/null
 
-python3 - "$n" "$notary_add" "$notary_pub" "$rampart_add" "$rampart_pub" "$nr_add" "$nr_pub" "$agent_add" "$agent_pub" "$notary_cpu" "$agent_cpu" <<'PY'
+python3 - "$n" "$notary_add" "$notary_pub" "$rampart_add" "$rampart_pub" "$nr_add" "$nr_pub" "$agent_add" "$agent_pub" "$notary_cpu" "$agent_cpu" "$notary_clients" "$agent_clients" <<'PY'
 import sys
-n, na, np_, ra, rp, nra, nrp, aa, ap, ncpu, acpu = (int(x) for x in sys.argv[1:])
+n, na, np_, ra, rp, nra, nrp, aa, ap, ncpu, acpu, ncl, acl = (int(x) for x in sys.argv[1:])
 print(f"mean of {n}, ms           add   publish   add+publish")
 print(f"notary 0.7.0 -> notary-server: {na/n:7.1f} {np_/n:8.1f} {(na+np_)/n:10.1f}")
 print(f"notary 0.7.0 -> rampart serve: {nra/n:7.1f} {nrp/n:8.1f} {(nra+nrp)/n:10.1f}")
@@ -146,6 +146,7 @@ print(f"publish step: rampart {np_/max(rp,1):.1f}x faster than notary; add+publi
 print(f"notary client, publish step: rampart serve {np_/max(nrp,1):.2f}x the speed of notary-server; add+publish: {(na+np_)/max(nra+nrp,1):.2f}x")
 print(f"with the keys in rampart agent, add+publish: {(na+np_)/max(aa+ap,1):.2f}x faster than notary -> notary-server")
 print(f"CPU time of one add+publish (clients, server and agent), ms: notary {ncpu/n:.1f}, rampart + agent {acpu/n:.1f}: {ncpu/max(acpu,1):.2f}x")
+print(f"  of which the client commands (and this script's date and env), ms: notary {ncl/n:.1f}, rampart {acl/n:.1f}")
 print("(notary signs targets at publish, with a PBKDF2-encrypted key; rampart signs at add,")
 print(" unlocking its key with argon2id at 64 MiB, t=3, which dominates its add)")
 PY
