@@ -372,3 +372,54 @@ func TestMirrorRefusesUnsafeTargetPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestMirrorMergesTargetDirectories: a re-run puts a new directory of
+// targets in place with one rename, adds new targets into a directory
+// that exists one by one, and refuses a file in the way of a directory,
+// leaving the metadata as it was.
+func TestMirrorMergesTargetDirectories(t *testing.T) {
+	repo, srv := origin(t)
+	dir := t.TempDir()
+	var renamed []string
+	mirror.SetBeforeRename(func(name string) { renamed = append(renamed, name) })
+	defer mirror.SetBeforeRename(nil)
+	if _, err := run(t, srv, dir, repo.RootBytes(1)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(renamed, "targets") || slices.ContainsFunc(renamed, func(s string) bool { return strings.HasPrefix(s, "targets/") }) {
+		t.Fatalf("first run renamed %v, want targets/ in one go", renamed)
+	}
+
+	repo.AddTarget("targets", "app/app-2.0.tgz", []byte("app 2.0"))
+	repo.AddTarget("targets", "tools/x/x-1.0.tgz", []byte("x 1.0"))
+	repo.Publish()
+	renamed = nil
+	res, err := run(t, srv, dir, repo.RootBytes(1))
+	if err != nil || res.Targets != 2 {
+		t.Fatalf("re-run: %+v, %v", res, err)
+	}
+	app := repo.Targets["targets"].Signed.Targets["app/app-2.0.tgz"]
+	want := []string{"targets/" + app.ConsistentPath("app/app-2.0.tgz"), "targets/tools"}
+	if got := slices.DeleteFunc(slices.Clone(renamed), func(s string) bool { return strings.HasPrefix(s, "metadata/") }); !slices.Equal(got, want) {
+		t.Fatalf("re-run renamed targets %v, want %v", got, want)
+	}
+	base := serveDir(t, dir)
+	for target, content := range map[string]string{"app/app-1.0.tgz": "app 1.0", "app/app-2.0.tgz": "app 2.0", "tools/x/x-1.0.tgz": "x 1.0", "docs/readme": "read me"} {
+		if got, err := rampartGet(t, base, repo.RootBytes(1), target); err != nil || string(got) != content {
+			t.Fatalf("%s from the mirror: %q, %v", target, got, err)
+		}
+	}
+
+	repo.AddTarget("targets", "blocked/b-1.0.tgz", []byte("b 1.0"))
+	repo.Publish()
+	if err := os.WriteFile(filepath.Join(dir, "targets", "blocked"), []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	timestamp, _ := os.ReadFile(filepath.Join(dir, "metadata", "timestamp.json"))
+	if _, err := run(t, srv, dir, repo.RootBytes(1)); err == nil || !strings.Contains(err.Error(), "in the way") {
+		t.Fatalf("a file where a directory of targets goes: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "metadata", "timestamp.json")); !bytes.Equal(got, timestamp) {
+		t.Fatal("a failed run replaced timestamp.json")
+	}
+}
