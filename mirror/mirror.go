@@ -203,14 +203,27 @@ func run(ctx context.Context, o Options, st *state, work *workState) (*Result, e
 	res.Matched = len(picked)
 
 	w := &writer{dir: o.Dir, staging: work.stagingDir()}
+	if st.current != "" && !tr.ConsistentSnapshot {
+		w.lastVerified = readVerified(st.current)
+	}
 	if err := w.stageMetadata(tr, roots); err != nil {
 		return nil, err
 	}
 	if err := w.fetchTargets(ctx, c, picked, tr.ConsistentSnapshot, o.Workers, o.Progress, res); err != nil {
 		return nil, err
 	}
-	res.Metadata, err = w.commit()
-	return res, err
+	if res.Metadata, err = w.commit(); err != nil {
+		return nil, err
+	}
+	if !tr.ConsistentSnapshot {
+		// DIR holds the new state already: without the record, the
+		// next run only hashes the files again.
+		w.recordFetched()
+		if w.nowVerified.write(work.dir, time.Now()) != nil {
+			os.Remove(filepath.Join(work.dir, verifiedName))
+		}
+	}
+	return res, nil
 }
 
 // HTTPClient returns an HTTP client that keeps a connection to the origin

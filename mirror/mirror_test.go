@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
@@ -421,5 +422,52 @@ func TestMirrorMergesTargetDirectories(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "metadata", "timestamp.json")); !bytes.Equal(got, timestamp) {
 		t.Fatal("a failed run replaced timestamp.json")
+	}
+}
+
+// TestMirrorSkipsHashingVerifiedFiles: without consistent snapshots, a
+// re-run hashes no target file that a run before wrote or verified and
+// that nothing changed since; a file changed in place, even to the same
+// length and modification time, is hashed and copied again.
+func TestMirrorSkipsHashingVerifiedFiles(t *testing.T) {
+	repo, srv := origin(t)
+	repo.Root.Signed.ConsistentSnapshot = false
+	repo.MarkDirty(metadata.TypeRoot)
+	repo.Publish()
+	var hashed []string
+	mirror.SetHashedFile(func(name string) { hashed = append(hashed, name) })
+	defer mirror.SetHashedFile(nil)
+	mirror.SetRacyWindow(-time.Hour) // file times of this test are all recent
+	defer mirror.SetRacyWindow(2 * time.Second)
+	dir := t.TempDir()
+	for i := range 2 {
+		hashed = nil
+		res, err := run(t, srv, dir, repo.RootBytes(1))
+		if err != nil || (i > 0 && !res.UpToDate()) {
+			t.Fatalf("run %d: %+v, %v", i, res, err)
+		}
+		if len(hashed) != 0 {
+			t.Fatalf("run %d hashed %v", i, hashed)
+		}
+	}
+
+	p := filepath.Join(dir, "targets", "app", "app-1.0.tgz")
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("app 6.6"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, st.ModTime(), st.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	hashed = nil
+	res, err := run(t, srv, dir, repo.RootBytes(1))
+	if err != nil || res.Targets != 1 || !slices.Equal(hashed, []string{"app/app-1.0.tgz"}) {
+		t.Fatalf("after a change in place: %+v, %v, hashed %v", res, err, hashed)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "app 1.0" {
+		t.Fatalf("the changed file holds %q", got)
 	}
 }

@@ -43,10 +43,15 @@ type writer struct {
 	dir     string // DIR
 	staging string
 
-	mu     sync.Mutex
-	n      int
-	staged []staged // metadata files
-	made   sync.Map // directories of the staging tree made
+	mu      sync.Mutex
+	n       int
+	staged  []staged  // metadata files
+	made    sync.Map  // directories of the staging tree made
+	fetched []fetched // without consistent snapshots, the targets fetched
+
+	// Without consistent snapshots: the target files verified by the
+	// last run, and by this one.
+	lastVerified, nowVerified verified
 }
 
 type staged struct {
@@ -137,6 +142,7 @@ func (w *writer) fetchTargets(ctx context.Context, c *client.Client, list []clie
 	}
 	base := filepath.Join(w.dir, "targets")
 	listing := dirListing{}
+	w.nowVerified = verified{}
 	var jobs []job
 	var total int64
 	for _, t := range list {
@@ -146,7 +152,7 @@ func (w *writer) fetchTargets(ctx context.Context, c *client.Client, list []clie
 			if err != nil {
 				return fmt.Errorf("target %s: %w", t.Path, err)
 			}
-			if !listing.present(final, t, consistent) {
+			if !w.present(listing, name, final, t, consistent) {
 				missing = append(missing, name)
 			}
 		}
@@ -196,17 +202,30 @@ func (w *writer) fetchTargets(ctx context.Context, c *client.Client, list []clie
 		return firstErr
 	}
 	res.Targets, res.TargetBytes = len(jobs), bytesIn.Load()
+	if !consistent {
+		for _, j := range jobs {
+			w.fetched = append(w.fetched, fetched{j.missing[0], hashesKey(j.t)})
+		}
+	}
 	return nil
 }
+
+type fetched struct{ name, hashes string }
+
+// hashedFile, when set by a test, is called with the name of each file of
+// DIR/targets hashed to tell whether it is a target already.
+var hashedFile func(name string)
 
 // dirListing lists each directory of DIR once, instead of a stat of every
 // target's file: on a first run, none of them exist.
 type dirListing map[string]map[string]fs.DirEntry
 
-// present reports whether the file at p is the target already. A name
-// with the hash in it is checked by its length only.
-func (l dirListing) present(p string, t client.TargetInfo, consistent bool) bool {
-	dir, name := filepath.Split(p)
+// present reports whether the file at final, name below targets/, is the
+// target already. A name with the hash in it is checked by its length
+// only; another by its hashes, unless the last run verified the file as
+// it is.
+func (w *writer) present(l dirListing, name, final string, t client.TargetInfo, consistent bool) bool {
+	dir, base := filepath.Split(final)
 	entries, ok := l[dir]
 	if !ok {
 		list, _ := os.ReadDir(dir) // a directory that cannot be read holds nothing to keep
@@ -216,26 +235,53 @@ func (l dirListing) present(p string, t client.TargetInfo, consistent bool) bool
 		}
 		l[dir] = entries
 	}
-	e, ok := entries[name]
+	e, ok := entries[base]
 	if !ok || !e.Type().IsRegular() {
 		return false
 	}
-	if st, err := e.Info(); err != nil || st.Size() != t.Length {
+	st, err := e.Info()
+	if err != nil || st.Size() != t.Length {
 		return false
 	}
 	if consistent {
 		return true
 	}
-	f, err := os.Open(p)
+	id, idOK := idOf(st)
+	rec := verifiedFile{id: id, hashes: hashesKey(t)}
+	if last, ok := w.lastVerified[name]; idOK && ok && last == rec {
+		w.nowVerified[name] = rec
+		return true
+	}
+	if hashedFile != nil {
+		hashedFile(name)
+	}
+	f, err := os.Open(final)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
 	hv := t.Hashes.NewVerifier()
-	if _, err := io.Copy(hv, f); err != nil {
+	if _, err := io.Copy(hv, f); err != nil || hv.Check() != nil {
 		return false
 	}
-	return hv.Check() == nil
+	if idOK {
+		w.nowVerified[name] = rec
+	}
+	return true
+}
+
+// recordFetched adds the target files put in place by commit to the
+// record of files verified.
+func (w *writer) recordFetched() {
+	for _, f := range w.fetched {
+		st, err := os.Lstat(filepath.Join(w.dir, "targets", filepath.FromSlash(f.name)))
+		if err != nil {
+			continue
+		}
+		if id, ok := idOf(st); ok {
+			w.nowVerified[f.name] = verifiedFile{id: id, hashes: f.hashes}
+		}
+	}
 }
 
 // fetchTarget downloads t into the staging tree under its first name and
