@@ -171,7 +171,10 @@ func TestMirrorIncremental(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Nothing changed: the root probe and the timestamp, nothing else.
+	// Nothing changed: the root probe and the timestamp, nothing else;
+	// the mirror's state stays as it was.
+	state := filepath.Join(dir, ".rampart-mirror", "trusted")
+	trusted, _ := os.Readlink(state)
 	before := repo.RequestCounts()
 	res, err := run(t, srv, dir, repo.RootBytes(1))
 	if err != nil {
@@ -179,6 +182,12 @@ func TestMirrorIncremental(t *testing.T) {
 	}
 	if !res.UpToDate() {
 		t.Fatalf("unchanged origin: wrote %v and %d targets", res.Metadata, res.Targets)
+	}
+	if now, err := os.Readlink(state); err != nil || now != trusted {
+		t.Fatalf("unchanged origin: the state moved from %s to %s (%v)", trusted, now, err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(state)); len(entries) != 3 { // lock, trusted, the state
+		t.Fatalf("unchanged origin: the state directory holds %d entries", len(entries))
 	}
 	if got := requestsSince(repo, before); !slices.Equal(got, []string{"/metadata/2.root.json", "/metadata/timestamp.json"}) {
 		t.Fatalf("re-run of an unchanged origin requested %v", got)

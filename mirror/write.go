@@ -52,6 +52,7 @@ type writer struct {
 	// Without consistent snapshots: the target files verified by the
 	// last run, and by this one.
 	lastVerified, nowVerified verified
+	hashed                    int // files hashed to tell
 }
 
 type staged struct {
@@ -64,6 +65,13 @@ func (w *writer) tempName() string {
 	defer w.mu.Unlock()
 	w.n++
 	return filepath.Join(w.staging, strconv.Itoa(w.n))
+}
+
+// anyStaged reports whether a metadata file is staged.
+func (w *writer) anyStaged() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.staged) > 0
 }
 
 func (w *writer) add(s staged) {
@@ -252,6 +260,7 @@ func (w *writer) present(l dirListing, name, final string, t client.TargetInfo, 
 		w.nowVerified[name] = rec
 		return true
 	}
+	w.hashed++
 	if hashedFile != nil {
 		hashedFile(name)
 	}
