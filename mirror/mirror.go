@@ -23,7 +23,8 @@
 //
 // A run writes nothing until the whole new state is verified. It then puts
 // files in place bottom-up (targets, delegated roles, targets, snapshot,
-// new root versions) with atomic renames and replaces timestamp.json last,
+// new root versions) with atomic renames and replaces timestamp.json last
+// (a directory of targets that DIR lacks goes in whole, with one rename),
 // so a reader
 // that fetches timestamp.json after the run sees the new state and one
 // that fetched it before sees the old one. With consistent snapshots every
