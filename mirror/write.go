@@ -20,13 +20,13 @@ import (
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
-// Ranks order the renames of a commit: bottom-up, timestamp.json last.
+// Ranks order the renames of the metadata files of a commit, which come
+// after the targets: bottom-up, timestamp.json last.
 // New root versions come right before timestamp.json: a reader that found
 // a new root but the old timestamp would check the old timestamp and
 // snapshot with the new root's keys.
 const (
-	rankTargetFiles = iota
-	rankDelegated
+	rankDelegated = iota
 	rankTargets
 	rankSnapshot
 	rankRoots
@@ -300,7 +300,7 @@ func (w *writer) fetchTarget(ctx context.Context, c *client.Client, t client.Tar
 	for i, name := range names {
 		paths[i] = filepath.Join(w.staging, "targets", filepath.FromSlash(name))
 		if err := w.mkdir(filepath.Dir(paths[i])); err != nil {
-			return err
+			return fmt.Errorf("target %s: %w", t.Path, err)
 		}
 	}
 	f, err := os.OpenFile(paths[0], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -429,9 +429,7 @@ func (w *writer) commit() ([]string, error) {
 		if err := os.Rename(s.tmp, s.final); err != nil {
 			return nil, err
 		}
-		if s.rank != rankTargetFiles {
-			written = append(written, s.name)
-		}
+		written = append(written, s.name)
 	}
 	return written, durable()
 }
