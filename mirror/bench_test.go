@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rampart-tuf/rampart/client"
+	"github.com/rampart-tuf/rampart/internal/atomicfile"
 	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/mirror"
 )
@@ -29,6 +30,8 @@ import (
 //     client and number of downloads at once as the mirror: a GET of every
 //     target URL (listed before the clock starts), each body written to
 //     its file below a directory (no fsync);
+//   - raw-get-files-synced: raw-get-files, then one syncfs, as the mirror
+//     makes its files durable before its metadata points to them;
 //   - raw-get-discard: the same GETs with the bodies read and dropped,
 //     which shows what creating the files costs;
 //   - client-refresh-and-download: a client's cold refresh, then every
@@ -39,7 +42,7 @@ import (
 // issue sets (at most 2): mirror / (client-refresh + raw-get-*).
 //
 //	RAMPART_BENCH_TARGETS=100000 go test -run '^$' -bench Mirror -benchtime 1x ./mirror/
-//	RAMPART_BENCH_TARGETS=100000 go test -run '^$' -bench 'Mirror/^(client-refresh|raw-get-files|raw-get-discard|mirror)$/' -benchtime 1x ./mirror/
+//	RAMPART_BENCH_TARGETS=100000 go test -run '^$' -bench 'Mirror/^(client-refresh|raw-get-files|raw-get-files-synced|raw-get-discard|mirror)$/' -benchtime 1x ./mirror/
 func BenchmarkMirror(b *testing.B) {
 	n := 10000
 	if s := os.Getenv("RAMPART_BENCH_TARGETS"); s != "" {
@@ -90,6 +93,13 @@ func BenchmarkMirror(b *testing.B) {
 	measure("raw-get-files", nil, func(b *testing.B) {
 		rawGet(b, urls, paths, b.TempDir(), workers)
 	})
+	measure("raw-get-files-synced", nil, func(b *testing.B) {
+		dir := b.TempDir()
+		rawGet(b, urls, paths, dir, workers)
+		if err := atomicfile.SyncFS(dir); err != nil {
+			b.Fatal(err)
+		}
+	})
 	measure("raw-get-discard", nil, func(b *testing.B) {
 		rawGet(b, urls, nil, "", workers)
 	})
@@ -121,7 +131,7 @@ func BenchmarkMirror(b *testing.B) {
 		}
 	})
 
-	for _, raw := range []string{"raw-get-files", "raw-get-discard"} {
+	for _, raw := range []string{"raw-get-files", "raw-get-files-synced", "raw-get-discard"} {
 		m, r, t := took["mirror"], took["client-refresh"], took[raw]
 		if m > 0 && r > 0 && t > 0 {
 			fmt.Printf("%d targets: mirror %v / (client-refresh %v + %s %v) = %.2f\n", n, m, r, raw, t, m.Seconds()/(r+t).Seconds())
