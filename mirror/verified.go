@@ -31,7 +31,7 @@ const verifiedName = "verified"
 var racyWindow = 2 * time.Second
 
 // fileID identifies the content of a file on disk as long as nothing
-// writes to it; ok is false where the system does not say.
+// writes to it.
 type fileID struct {
 	ino          uint64
 	ctime, mtime int64
@@ -103,7 +103,8 @@ func (v verified) write(dir string, now time.Time) error {
 	return f.Close()
 }
 
-// idOf returns the identity of the file st describes.
+// idOf returns the identity of the file st describes; false where the
+// system does not tell inode and change time.
 func idOf(st fs.FileInfo) (fileID, bool) {
 	ino, ctime, ok := inodeAndCtime(st)
 	return fileID{ino: ino, ctime: ctime, mtime: st.ModTime().UnixNano(), size: st.Size()}, ok
