@@ -393,7 +393,9 @@ func (c *Client) Download(ctx context.Context, t TargetInfo, w io.Writer) error 
 	}
 	defer rc.Close()
 	hv := t.Hashes.NewVerifier()
-	n, err := io.Copy(io.MultiWriter(w, hv), rc)
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	n, err := io.CopyBuffer(io.MultiWriter(w, hv), rc, *buf)
 	if err != nil {
 		return fmt.Errorf("target %s: %w", t.Path, err)
 	}
@@ -405,6 +407,10 @@ func (c *Client) Download(ctx context.Context, t TargetInfo, w io.Writer) error 
 	}
 	return nil
 }
+
+// copyBuffers keep the buffers of Download: a mirror downloads many
+// thousand targets, each of which would otherwise allocate its own.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // DownloadFile downloads the target to path, unless path already holds
 // exactly that content. The file appears only once verified, atomically;

@@ -23,7 +23,8 @@
 //
 // A run writes nothing until the whole new state is verified. It then puts
 // files in place bottom-up (targets, delegated roles, targets, snapshot,
-// new root versions) with atomic renames and replaces timestamp.json last,
+// new root versions) with atomic renames and replaces timestamp.json last
+// (a directory of targets that DIR lacks goes in whole, with one rename),
 // so a reader
 // that fetches timestamp.json after the run sees the new state and one
 // that fetched it before sees the old one. With consistent snapshots every
@@ -153,9 +154,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			os.RemoveAll(work.dir)
 		}
 	}()
-	res, err := run(ctx, o, st, work)
+	res, changed, err := run(ctx, o, st, work)
 	if err != nil {
 		return nil, err
+	}
+	if !changed {
+		return res, nil // the state of the last run stands
 	}
 	if err := st.commit(work); err != nil {
 		return nil, err
@@ -164,34 +168,36 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-func run(ctx context.Context, o Options, st *state, work *workState) (*Result, error) {
+// run mirrors the origin into o.Dir, keeping the client's state in work,
+// and reports whether anything changed, in DIR or in the state.
+func run(ctx context.Context, o Options, st *state, work *workState) (res *Result, changed bool, err error) {
 	rec := &recorder{Fetcher: o.Fetcher, prefix: strings.TrimSuffix(o.MetadataURL, "/") + "/", roots: map[int64][]byte{}}
 	c, err := client.New(client.Config{
 		MetadataURL: o.MetadataURL, TargetsURL: o.TargetsURL, Dir: work.metadataDir(),
 		Fetcher: rec, Limits: o.Limits, Now: o.Now,
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := c.Refresh(ctx); err != nil {
-		return nil, fmt.Errorf("%s: %w", o.MetadataURL, err)
+		return nil, false, fmt.Errorf("%s: %w", o.MetadataURL, err)
 	}
 	list, err := c.ListTargets(ctx, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", o.MetadataURL, err)
+		return nil, false, fmt.Errorf("%s: %w", o.MetadataURL, err)
 	}
 	tr := c.Trusted()
 	if tr == nil {
-		return nil, errors.New("mirror: the refresh left no trusted metadata")
+		return nil, false, errors.New("mirror: the refresh left no trusted metadata")
 	}
-	res := &Result{RootVersion: tr.Versions[metadata.TypeRoot], TimestampVersion: tr.Versions[metadata.TypeTimestamp]}
+	res = &Result{RootVersion: tr.Versions[metadata.TypeRoot], TimestampVersion: tr.Versions[metadata.TypeTimestamp]}
 
 	roots, err := rootChain(work.start, tr, rec.roots)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := checkGivenRoot(o.Root, roots, o.Dir); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 
 	var picked []client.TargetInfo
@@ -203,14 +209,32 @@ func run(ctx context.Context, o Options, st *state, work *workState) (*Result, e
 	res.Matched = len(picked)
 
 	w := &writer{dir: o.Dir, staging: work.stagingDir()}
+	if st.current != "" && !tr.ConsistentSnapshot {
+		w.lastVerified = readVerified(st.current)
+	}
 	if err := w.stageMetadata(tr, roots); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := w.fetchTargets(ctx, c, picked, tr.ConsistentSnapshot, o.Workers, o.Progress, res); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	res.Metadata, err = w.commit()
-	return res, err
+	if st.current != "" && res.Targets == 0 && w.hashed == 0 && !w.anyStaged() {
+		// Nothing new: neither DIR nor the state need change (a file
+		// hashed again would go into the state's record).
+		return res, false, nil
+	}
+	if res.Metadata, err = w.commit(); err != nil {
+		return nil, false, err
+	}
+	if !tr.ConsistentSnapshot {
+		// DIR holds the new state already: without the record, the
+		// next run only hashes the files again.
+		w.recordFetched()
+		if w.nowVerified.write(work.dir, time.Now()) != nil {
+			os.Remove(filepath.Join(work.dir, verifiedName))
+		}
+	}
+	return res, true, nil
 }
 
 // HTTPClient returns an HTTP client that keeps a connection to the origin

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
@@ -170,7 +171,10 @@ func TestMirrorIncremental(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Nothing changed: the root probe and the timestamp, nothing else.
+	// Nothing changed: the root probe and the timestamp, nothing else;
+	// the mirror's state stays as it was.
+	state := filepath.Join(dir, ".rampart-mirror", "trusted")
+	trusted, _ := os.Readlink(state)
 	before := repo.RequestCounts()
 	res, err := run(t, srv, dir, repo.RootBytes(1))
 	if err != nil {
@@ -178,6 +182,12 @@ func TestMirrorIncremental(t *testing.T) {
 	}
 	if !res.UpToDate() {
 		t.Fatalf("unchanged origin: wrote %v and %d targets", res.Metadata, res.Targets)
+	}
+	if now, err := os.Readlink(state); err != nil || now != trusted {
+		t.Fatalf("unchanged origin: the state moved from %s to %s (%v)", trusted, now, err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(state)); len(entries) != 3 { // lock, trusted, the state
+		t.Fatalf("unchanged origin: the state directory holds %d entries", len(entries))
 	}
 	if got := requestsSince(repo, before); !slices.Equal(got, []string{"/metadata/2.root.json", "/metadata/timestamp.json"}) {
 		t.Fatalf("re-run of an unchanged origin requested %v", got)
@@ -370,5 +380,103 @@ func TestMirrorRefusesUnsafeTargetPaths(t *testing.T) {
 		if got := tree(t, parent); len(got) != 1 { // the mirror's lock file
 			t.Fatalf("target %q: files written: %v", p, slices.Collect(maps.Keys(got)))
 		}
+	}
+}
+
+// TestMirrorMergesTargetDirectories: a re-run puts a new directory of
+// targets in place with one rename, adds new targets into a directory
+// that exists one by one, and refuses a file in the way of a directory,
+// leaving the metadata as it was.
+func TestMirrorMergesTargetDirectories(t *testing.T) {
+	repo, srv := origin(t)
+	dir := t.TempDir()
+	var renamed []string
+	mirror.SetBeforeRename(func(name string) { renamed = append(renamed, name) })
+	defer mirror.SetBeforeRename(nil)
+	if _, err := run(t, srv, dir, repo.RootBytes(1)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(renamed, "targets") || slices.ContainsFunc(renamed, func(s string) bool { return strings.HasPrefix(s, "targets/") }) {
+		t.Fatalf("first run renamed %v, want targets/ in one go", renamed)
+	}
+
+	repo.AddTarget("targets", "app/app-2.0.tgz", []byte("app 2.0"))
+	repo.AddTarget("targets", "tools/x/x-1.0.tgz", []byte("x 1.0"))
+	repo.Publish()
+	renamed = nil
+	res, err := run(t, srv, dir, repo.RootBytes(1))
+	if err != nil || res.Targets != 2 {
+		t.Fatalf("re-run: %+v, %v", res, err)
+	}
+	app := repo.Targets["targets"].Signed.Targets["app/app-2.0.tgz"]
+	want := []string{"targets/" + app.ConsistentPath("app/app-2.0.tgz"), "targets/tools"}
+	if got := slices.DeleteFunc(slices.Clone(renamed), func(s string) bool { return strings.HasPrefix(s, "metadata/") }); !slices.Equal(got, want) {
+		t.Fatalf("re-run renamed targets %v, want %v", got, want)
+	}
+	base := serveDir(t, dir)
+	for target, content := range map[string]string{"app/app-1.0.tgz": "app 1.0", "app/app-2.0.tgz": "app 2.0", "tools/x/x-1.0.tgz": "x 1.0", "docs/readme": "read me"} {
+		if got, err := rampartGet(t, base, repo.RootBytes(1), target); err != nil || string(got) != content {
+			t.Fatalf("%s from the mirror: %q, %v", target, got, err)
+		}
+	}
+
+	repo.AddTarget("targets", "blocked/b-1.0.tgz", []byte("b 1.0"))
+	repo.Publish()
+	if err := os.WriteFile(filepath.Join(dir, "targets", "blocked"), []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	timestamp, _ := os.ReadFile(filepath.Join(dir, "metadata", "timestamp.json"))
+	if _, err := run(t, srv, dir, repo.RootBytes(1)); err == nil || !strings.Contains(err.Error(), "in the way") {
+		t.Fatalf("a file where a directory of targets goes: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "metadata", "timestamp.json")); !bytes.Equal(got, timestamp) {
+		t.Fatal("a failed run replaced timestamp.json")
+	}
+}
+
+// TestMirrorSkipsHashingVerifiedFiles: without consistent snapshots, a
+// re-run hashes no target file that a run before wrote or verified and
+// that nothing changed since; a file changed in place, even to the same
+// length and modification time, is hashed and copied again.
+func TestMirrorSkipsHashingVerifiedFiles(t *testing.T) {
+	repo, srv := origin(t)
+	repo.Root.Signed.ConsistentSnapshot = false
+	repo.MarkDirty(metadata.TypeRoot)
+	repo.Publish()
+	var hashed []string
+	mirror.SetHashedFile(func(name string) { hashed = append(hashed, name) })
+	defer mirror.SetHashedFile(nil)
+	mirror.SetRacyWindow(-time.Hour) // file times of this test are all recent
+	defer mirror.SetRacyWindow(2 * time.Second)
+	dir := t.TempDir()
+	for i := range 2 {
+		hashed = nil
+		res, err := run(t, srv, dir, repo.RootBytes(1))
+		if err != nil || (i > 0 && !res.UpToDate()) {
+			t.Fatalf("run %d: %+v, %v", i, res, err)
+		}
+		if len(hashed) != 0 {
+			t.Fatalf("run %d hashed %v", i, hashed)
+		}
+	}
+
+	p := filepath.Join(dir, "targets", "app", "app-1.0.tgz")
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("app 6.6"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, st.ModTime(), st.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	hashed = nil
+	res, err := run(t, srv, dir, repo.RootBytes(1))
+	if err != nil || res.Targets != 1 || !slices.Equal(hashed, []string{"app/app-1.0.tgz"}) {
+		t.Fatalf("after a change in place: %+v, %v, hashed %v", res, err, hashed)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "app 1.0" {
+		t.Fatalf("the changed file holds %q", got)
 	}
 }

@@ -17,14 +17,18 @@ import (
 //	DIR/.rampart-mirror/trusted     symbolic link to the state of the last
 //	                                completed run, replaced atomically
 //	DIR/.rampart-mirror/state-*/    a state: origin.json (the origin's
-//	                                metadata URL) and metadata/ (the
-//	                                client's trusted metadata)
+//	                                metadata URL), metadata/ (the
+//	                                client's trusted metadata) and,
+//	                                without consistent snapshots, verified
+//	                                (the target files found right; see
+//	                                verifiedName)
 //	DIR/.rampart-mirror/lock        held by a running mirror
 //
 // A run works on a new state, made of hard links to the current one (the
 // client replaces files, it never writes into them), and stages the files
 // it will put in place under it; a failed run removes it and leaves DIR as
-// it was.
+// it was. A run that finds nothing new removes it too, and the last run's
+// state stands.
 const stateDir = ".rampart-mirror"
 
 type state struct {

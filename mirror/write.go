@@ -3,8 +3,10 @@ package mirror
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -18,13 +20,13 @@ import (
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
-// Ranks order the renames of a commit: bottom-up, timestamp.json last.
+// Ranks order the renames of the metadata files of a commit, which come
+// after the targets: bottom-up, timestamp.json last.
 // New root versions come right before timestamp.json: a reader that found
 // a new root but the old timestamp would check the old timestamp and
 // snapshot with the new root's keys.
 const (
-	rankTargetFiles = iota
-	rankDelegated
+	rankDelegated = iota
 	rankTargets
 	rankSnapshot
 	rankRoots
@@ -41,9 +43,16 @@ type writer struct {
 	dir     string // DIR
 	staging string
 
-	mu     sync.Mutex
-	n      int
-	staged []staged
+	mu      sync.Mutex
+	n       int
+	staged  []staged  // metadata files
+	made    sync.Map  // directories of the staging tree made
+	fetched []fetched // without consistent snapshots, the targets fetched
+
+	// Without consistent snapshots: the target files verified by the
+	// last run, and by this one.
+	lastVerified, nowVerified verified
+	hashed                    int // files hashed to tell
 }
 
 type staged struct {
@@ -56,6 +65,13 @@ func (w *writer) tempName() string {
 	defer w.mu.Unlock()
 	w.n++
 	return filepath.Join(w.staging, strconv.Itoa(w.n))
+}
+
+// anyStaged reports whether a metadata file is staged.
+func (w *writer) anyStaged() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.staged) > 0
 }
 
 func (w *writer) add(s staged) {
@@ -124,13 +140,17 @@ func writeSynced(p string, data []byte) error {
 }
 
 // fetchTargets downloads, verifies and stages the targets DIR lacks, with
-// workers downloads at once.
+// workers downloads at once. Targets are staged below the staging
+// directory's targets/ in the layout they take in DIR/targets, so that
+// commit can put whole new directories in place with one rename each.
 func (w *writer) fetchTargets(ctx context.Context, c *client.Client, list []client.TargetInfo, consistent bool, workers int, prog io.Writer, res *Result) error {
 	type job struct {
 		t       client.TargetInfo
-		missing []string // final paths
+		missing []string // names below targets/
 	}
 	base := filepath.Join(w.dir, "targets")
+	listing := dirListing{}
+	w.nowVerified = verified{}
 	var jobs []job
 	var total int64
 	for _, t := range list {
@@ -140,8 +160,8 @@ func (w *writer) fetchTargets(ctx context.Context, c *client.Client, list []clie
 			if err != nil {
 				return fmt.Errorf("target %s: %w", t.Path, err)
 			}
-			if !present(final, t, consistent) {
-				missing = append(missing, final)
+			if !w.present(listing, name, final, t, consistent) {
+				missing = append(missing, name)
 			}
 		}
 		if len(missing) > 0 {
@@ -190,36 +210,102 @@ func (w *writer) fetchTargets(ctx context.Context, c *client.Client, list []clie
 		return firstErr
 	}
 	res.Targets, res.TargetBytes = len(jobs), bytesIn.Load()
+	if !consistent {
+		for _, j := range jobs {
+			w.fetched = append(w.fetched, fetched{j.missing[0], hashesKey(j.t)})
+		}
+	}
 	return nil
 }
 
-// present reports whether the file at p is the target already. A name
-// with the hash in it is checked by its length only.
-func present(p string, t client.TargetInfo, consistent bool) bool {
-	st, err := os.Stat(p)
-	if err != nil || !st.Mode().IsRegular() || st.Size() != t.Length {
+type fetched struct{ name, hashes string }
+
+// hashedFile, when set by a test, is called with the name of each file of
+// DIR/targets hashed to tell whether it is a target already.
+var hashedFile func(name string)
+
+// dirListing lists each directory of DIR once, instead of a stat of every
+// target's file: on a first run, none of them exist.
+type dirListing map[string]map[string]fs.DirEntry
+
+// present reports whether the file at final, name below targets/, is the
+// target already. A name with the hash in it is checked by its length
+// only; another by its hashes, unless the last run verified the file as
+// it is.
+func (w *writer) present(l dirListing, name, final string, t client.TargetInfo, consistent bool) bool {
+	dir, base := filepath.Split(final)
+	entries, ok := l[dir]
+	if !ok {
+		list, _ := os.ReadDir(dir) // a directory that cannot be read holds nothing to keep
+		entries = make(map[string]fs.DirEntry, len(list))
+		for _, e := range list {
+			entries[e.Name()] = e
+		}
+		l[dir] = entries
+	}
+	e, ok := entries[base]
+	if !ok || !e.Type().IsRegular() {
+		return false
+	}
+	st, err := e.Info()
+	if err != nil || st.Size() != t.Length {
 		return false
 	}
 	if consistent {
 		return true
 	}
-	f, err := os.Open(p)
+	id, idOK := idOf(st)
+	rec := verifiedFile{id: id, hashes: hashesKey(t)}
+	if last, ok := w.lastVerified[name]; idOK && ok && last == rec {
+		w.nowVerified[name] = rec
+		return true
+	}
+	w.hashed++
+	if hashedFile != nil {
+		hashedFile(name)
+	}
+	f, err := os.Open(final)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
 	hv := t.Hashes.NewVerifier()
-	if _, err := io.Copy(hv, f); err != nil {
+	if _, err := io.Copy(hv, f); err != nil || hv.Check() != nil {
 		return false
 	}
-	return hv.Check() == nil
+	if idOK {
+		w.nowVerified[name] = rec
+	}
+	return true
 }
 
-func (w *writer) fetchTarget(ctx context.Context, c *client.Client, t client.TargetInfo, finals []string, bar *progress.Bar) error {
-	tmp := w.tempName()
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+// recordFetched adds the target files put in place by commit to the
+// record of files verified.
+func (w *writer) recordFetched() {
+	for _, f := range w.fetched {
+		st, err := os.Lstat(filepath.Join(w.dir, "targets", filepath.FromSlash(f.name)))
+		if err != nil {
+			continue
+		}
+		if id, ok := idOf(st); ok {
+			w.nowVerified[f.name] = verifiedFile{id: id, hashes: f.hashes}
+		}
+	}
+}
+
+// fetchTarget downloads t into the staging tree under its first name and
+// links it there under the others.
+func (w *writer) fetchTarget(ctx context.Context, c *client.Client, t client.TargetInfo, names []string, bar *progress.Bar) error {
+	paths := make([]string, len(names))
+	for i, name := range names {
+		paths[i] = filepath.Join(w.staging, "targets", filepath.FromSlash(name))
+		if err := w.mkdir(filepath.Dir(paths[i])); err != nil {
+			return fmt.Errorf("target %s: %w", t.Path, err)
+		}
+	}
+	f, err := os.OpenFile(paths[0], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return err
+		return fmt.Errorf("target %s: %w", t.Path, err)
 	}
 	var dst io.Writer = f
 	if bar != nil {
@@ -238,18 +324,60 @@ func (w *writer) fetchTarget(ctx context.Context, c *client.Client, t client.Tar
 	if err := f.Close(); err != nil {
 		return err
 	}
-	for i, final := range finals {
-		src := tmp
-		if i > 0 {
-			src = w.tempName()
-			if os.Link(tmp, src) != nil {
-				if err := copyFile(tmp, src); err != nil {
-					return err
-				}
+	for _, p := range paths[1:] {
+		if os.Link(paths[0], p) != nil {
+			if err := copyFile(paths[0], p); err != nil {
+				return err
 			}
 		}
-		rel, _ := filepath.Rel(w.dir, final)
-		w.add(staged{tmp: src, final: final, name: filepath.ToSlash(rel), rank: rankTargetFiles})
+	}
+	return nil
+}
+
+// mkdir makes a directory of the staging tree, once.
+func (w *writer) mkdir(dir string) error {
+	if _, ok := w.made.Load(dir); ok {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	w.made.Store(dir, true)
+	return nil
+}
+
+// moveTree puts the staged tree from in place at to: an entry that to
+// lacks, a whole directory included, with one rename; a directory that
+// to has already, entry by entry. dirs collects the directories changed.
+func (w *writer) moveTree(from, to string, dirs map[string]bool) error {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		src, dst := filepath.Join(from, e.Name()), filepath.Join(to, e.Name())
+		if e.IsDir() {
+			st, err := os.Lstat(dst)
+			switch {
+			case err == nil && st.IsDir():
+				if err := w.moveTree(src, dst, dirs); err != nil {
+					return err
+				}
+				continue
+			case err == nil:
+				return fmt.Errorf("%s is in the way of a directory of targets", dst)
+			case !errors.Is(err, fs.ErrNotExist):
+				return err
+			}
+		}
+		if beforeRename != nil {
+			rel, _ := filepath.Rel(w.dir, dst)
+			beforeRename(filepath.ToSlash(rel))
+		}
+		if err := os.Rename(src, dst); err != nil {
+			return err
+		}
+		dirs[to] = true
 	}
 	return nil
 }
@@ -271,7 +399,13 @@ func (w *writer) commit() ([]string, error) {
 		}
 		return nil
 	}
+	if perFileSync { // the entries of the staging tree
+		w.made.Range(func(d, _ any) bool { syncDir(d.(string)); return true })
+	}
 	if err := durable(); err != nil { // the staged files themselves
+		return nil, err
+	}
+	if err := w.commitTargets(dirs); err != nil {
 		return nil, err
 	}
 	synced := false
@@ -295,9 +429,24 @@ func (w *writer) commit() ([]string, error) {
 		if err := os.Rename(s.tmp, s.final); err != nil {
 			return nil, err
 		}
-		if s.rank != rankTargetFiles {
-			written = append(written, s.name)
-		}
+		written = append(written, s.name)
 	}
 	return written, durable()
+}
+
+// commitTargets puts the staged targets in place, DIR/targets itself with
+// one rename when it does not exist yet.
+func (w *writer) commitTargets(dirs map[string]bool) error {
+	from := filepath.Join(w.staging, "targets")
+	if _, err := os.Stat(from); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Lstat(filepath.Join(w.dir, "targets")); errors.Is(err, fs.ErrNotExist) {
+		if beforeRename != nil {
+			beforeRename("targets")
+		}
+		dirs[w.dir] = true
+		return os.Rename(from, filepath.Join(w.dir, "targets"))
+	}
+	return w.moveTree(from, filepath.Join(w.dir, "targets"), dirs)
 }
