@@ -28,7 +28,7 @@ type binsRepo struct {
 
 // newBinsRepo signs a first version of m's repository with 2^bits bins
 // and n targets, signing the bins with signer (m.Delegate for good bins).
-func newBinsRepo(t *testing.T, m *maintainer, bits, n int) *binsRepo {
+func newBinsRepo(t testing.TB, m *maintainer, bits, n int) *binsRepo {
 	t.Helper()
 	k := metadata.NewKey(m.Delegate.PublicKey())
 	tg := m.TargetsDoc(1, nil)
@@ -50,7 +50,7 @@ func newBinsRepo(t *testing.T, m *maintainer, bits, n int) *binsRepo {
 	return r
 }
 
-func apiClient(t *testing.T, url, token string) *apiclient.Client {
+func apiClient(t testing.TB, url, token string) *apiclient.Client {
 	t.Helper()
 	c, err := apiclient.New(url, token, nil)
 	if err != nil {
@@ -61,21 +61,26 @@ func apiClient(t *testing.T, url, token string) *apiclient.Client {
 
 // uploadInParts sends the repository's documents into staged update id,
 // about 3 KiB a part.
-func uploadInParts(t *testing.T, c *apiclient.Client, gun, id string, r *binsRepo) {
+func uploadInParts(t testing.TB, c *apiclient.Client, gun, id string, r *binsRepo) {
+	uploadInPartsOf(t, c, gun, id, r, 3<<10)
+}
+
+// uploadInPartsOf is uploadInParts with parts of about size bytes.
+func uploadInPartsOf(t testing.TB, c *apiclient.Client, gun, id string, r *binsRepo, size int) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := c.UploadStagedPart(ctx, gun, id, [][]byte{r.root}, map[string][]byte{"targets": r.targets}); err != nil {
 		t.Fatal(err)
 	}
-	part, size := map[string][]byte{}, 0
+	part, n := map[string][]byte{}, 0
 	for name, doc := range r.bins {
-		if size+len(doc) > 3<<10 && len(part) > 0 {
+		if n+len(doc) > size && len(part) > 0 {
 			if _, err := c.UploadStagedPart(ctx, gun, id, nil, part); err != nil {
 				t.Fatal(err)
 			}
-			part, size = map[string][]byte{}, 0
+			part, n = map[string][]byte{}, 0
 		}
-		part[name], size = doc, size+len(doc)
+		part[name], n = doc, n+len(doc)
 	}
 	if len(part) > 0 {
 		if _, err := c.UploadStagedPart(ctx, gun, id, nil, part); err != nil {

@@ -651,8 +651,19 @@ func (s *Store) SomeOnlineKeys(_ context.Context, limit int) ([]store.OnlineKey,
 	return out, nil
 }
 
+// putListings writes listings in the order of their keys: a bbolt node
+// grows until the transaction commits, so keys put in random order into
+// one node (those of a new repository all land in one) cost time
+// quadratic in their number, where keys in order are appended. It sorts
+// ls in place.
 func putListings(tx *bbolt.Tx, gun string, ls []store.Listing) error {
 	b := tx.Bucket(bucketListings)
+	// Keys are gun NUL digest NUL path NUL role: comparing the parts in
+	// turn orders them (the order matters for speed only).
+	store.SortListings(ls)
+	if len(ls) > 1000 {
+		b.FillPercent = 0.9 // mostly appended: fill the pages
+	}
 	for _, l := range ls {
 		var until []byte
 		if !l.Until.IsZero() {

@@ -500,10 +500,20 @@ func (s *Store) SomeOnlineKeys(ctx context.Context, limit int) ([]store.OnlineKe
 	return out, wrap("online keys", err)
 }
 
-// putListings upserts listings in one statement.
+// copyListingsFrom is the number of listings from which putListings
+// copies them in (the first publish of a large repository) rather than
+// sending them as parameters of one statement.
+const copyListingsFrom = 4096
+
+// putListings upserts listings in one statement; many of them are first
+// copied into a temporary table, in the order of the listings' primary
+// key (which puts them into its index in order). It sorts ls in place.
 func putListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing) error {
 	if len(ls) == 0 {
 		return nil
+	}
+	if len(ls) >= copyListingsFrom {
+		return copyListings(ctx, tx, gun, ls)
 	}
 	digests, paths, roles := make([]string, len(ls)), make([]string, len(ls)), make([]string, len(ls))
 	untils := make([]*time.Time, len(ls))
@@ -517,6 +527,33 @@ func putListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing)
 	_, err := tx.Exec(ctx, `INSERT INTO listings (gun, digest, path, role, until)
 		SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[])
 		ON CONFLICT (gun, digest, path, role) DO UPDATE SET until = EXCLUDED.until`, gun, digests, paths, roles, untils)
+	return err
+}
+
+func copyListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing) error {
+	store.SortListings(ls)
+	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE listings_in (digest text, path text, role text, until timestamptz) ON COMMIT DROP`); err != nil {
+		return err
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"listings_in"}, []string{"digest", "path", "role", "until"},
+		pgx.CopyFromSlice(len(ls), func(i int) ([]any, error) {
+			l := ls[i]
+			var until *time.Time
+			if !l.Until.IsZero() {
+				until = &l.Until
+			}
+			return []any{l.Digest, l.Path, l.Role, until}, nil
+		}))
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO listings (gun, digest, path, role, until)
+		SELECT $1, digest, path, role, until FROM listings_in
+		ON CONFLICT (gun, digest, path, role) DO UPDATE SET until = EXCLUDED.until`, gun)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `DROP TABLE listings_in`)
 	return err
 }
 
