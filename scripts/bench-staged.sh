@@ -4,7 +4,9 @@
 # `rampart repo publish` to `rampart serve` with default flags, which sends
 # it as a staged update in parts, on the embedded store and on PostgreSQL.
 # For each store it prints the publish's wall time against `repo publish
-# --out` of the same repository in the same run, and the server's peak
+# --out` of the same repository in the same run, the CPU time of each
+# (cpu_ms: of the command; and the server's during the publish: the machine
+# may be shared, which wall times do not show), and the server's peak
 # resident memory over the whole run (VmHWM, which counts the pages of the
 # database file the embedded store maps, and the private part alone). Needs PostgreSQL's server
 # binaries (Debian package postgresql); as root, postgres runs as the
@@ -60,7 +62,10 @@ run() {
 	(while kill -0 "$pid" 2>/dev/null; do awk '/RssAnon/ {print $2}' "/proc/$pid/status"; sleep 0.5; done | sort -n | tail -1 >"$work/$store.anon") &
 	local out srv
 	out=$("$bin/measure" -name "publish --out" -runs 1 -- "$bin/rampart" repo publish "$work/local-$store" --out "$work/pub-$store" 2>/dev/null)
+	local cpu0 cpu1
+	cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 	srv=$("$bin/measure" -name "publish to server" -runs 1 -- "$bin/rampart" repo publish "$work/repo-$store" --token-file "$data/admin.token" 2>/dev/null)
+	cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 	local hwm
 	hwm=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
 	local t_out t_srv
@@ -69,6 +74,7 @@ run() {
 	echo "$store: $n targets, $(du -sb "$work/pub-$store/metadata" | cut -f1) bytes of metadata"
 	echo "  $out"
 	echo "  $srv"
+	echo "  server CPU (user+sys) during the publish: $(((cpu1 - cpu0) * 1000 / $(getconf CLK_TCK))) ms"
 	echo "  server peak RSS (VmHWM): ${hwm} MiB"
 	python3 -c "print(f'  publish to server / publish --out: {$t_srv / $t_out:.2f}x')"
 	curl -sf "$url/tuf/$gun/metadata/timestamp.json" >/dev/null

@@ -37,14 +37,14 @@ func BenchmarkPublish(b *testing.B) {
 }
 
 // BenchmarkStagedCommit measures the commit of a staged first publish of
-// 1024 hashed bins listing 100,000 targets, uploaded in parts of about
+// 4096 hashed bins listing 100,000 targets, uploaded in parts of about
 // 1 MiB beforehand (outside the timing, reported as upload-ms), on the
 // embedded store and on PostgreSQL. ns/op is the commit: the check of the
 // whole update, signing and the store's transaction.
 //
 //	go test -run '^$' -bench StagedCommit -benchtime 3x ./server/
 func BenchmarkStagedCommit(b *testing.B) {
-	const bits, targets = 10, 100000
+	const bits, targets = 12, 100000
 	for _, kind := range []string{"bolt", "postgres"} {
 		b.Run(kind, func(b *testing.B) {
 			ts := newServer(b, openStore(b, kind))
