@@ -255,7 +255,17 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Err
 	if r.ContentLength > limit {
 		return nil, errorf(http.StatusRequestEntityTooLarge, "", checkSize, "body larger than %d bytes", limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	var body []byte
+	var err error
+	if r.ContentLength > 0 {
+		// Known length (net/http reads no more): one buffer, not one
+		// grown from 512 bytes.
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(rd, body)
+	} else {
+		body, err = io.ReadAll(rd)
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -154,8 +154,8 @@ func merge(m map[string][]byte, k string, v []byte) map[string][]byte {
 }
 
 // TestStagedCommitRefused: a commit that fails the check of the whole
-// update (one bin signed by a key the delegation does not trust, then a
-// bin missing a target's path rule) publishes nothing, serves none of the
+// update (a bin that is not targets metadata, one signed by a key the
+// delegation does not trust, then a bin listing a target of another bin) publishes nothing, serves none of the
 // content its bins list, and keeps the staged update for another try.
 func TestStagedCommitRefused(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
@@ -170,15 +170,23 @@ func TestStagedCommitRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		uploadInParts(t, c, m.GUN, st.ID, r)
-		// One bin signed by another key.
-		bad := m.TargetsDoc(1, map[string]string{"pkgs/other": "x"})
 		sr := &metadata.SuccinctRoles{BitLength: 3, NamePrefix: "bins"}
 		badBin := sr.RoleFor("pkgs/other")
+		var e *apiclient.Error
+		// A bin that is JSON but not targets metadata: parts are parsed
+		// by the commit.
+		if _, err := c.UploadStagedPart(ctx, m.GUN, st.ID, nil, map[string][]byte{badBin: []byte(`{"signatures":[],"signed":{"_type":"targets"}}`)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CommitStaged(ctx, m.GUN, st.ID, ""); !errors.As(err, &e) || e.Status != 400 || e.Role != badBin || e.Check != "json" {
+			t.Fatalf("commit with a malformed bin: %v, want 400 naming %s and check json", err, badBin)
+		}
+		// One bin signed by another key.
+		bad := m.TargetsDoc(1, map[string]string{"pkgs/other": "x"})
 		if _, err := c.UploadStagedPart(ctx, m.GUN, st.ID, nil, map[string][]byte{badBin: servertest.Sign(t, bad, repotest.NewSigner(t))}); err != nil {
 			t.Fatal(err)
 		}
 		_, err = c.CommitStaged(ctx, m.GUN, st.ID, "")
-		var e *apiclient.Error
 		if !errors.As(err, &e) || e.Status != 400 || e.Role != badBin || e.Check != "signature" {
 			t.Fatalf("commit with a bin signed by an untrusted key: %v, want 400 naming %s and check signature", err, badBin)
 		}
