@@ -505,9 +505,10 @@ func (s *Store) SomeOnlineKeys(ctx context.Context, limit int) ([]store.OnlineKe
 // sending them as parameters of one statement.
 const copyListingsFrom = 4096
 
-// putListings upserts listings in one statement; many of them are first
-// copied into a temporary table, in the order of the listings' primary
-// key (which puts them into its index in order). It sorts ls in place.
+// putListings upserts listings in one statement. Many of them are copied,
+// in the order of the listings' primary key (which puts them into its index
+// in order): into the table when the repository has none yet, else into a
+// temporary table first. It sorts ls in place.
 func putListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing) error {
 	if len(ls) == 0 {
 		return nil
@@ -532,24 +533,34 @@ func putListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing)
 
 func copyListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing) error {
 	store.SortListings(ls)
-	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE listings_in (digest text, path text, role text, until timestamptz) ON COMMIT DROP`); err != nil {
+	var some bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM listings WHERE gun = $1)`, gun).Scan(&some); err != nil {
 		return err
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"listings_in"}, []string{"digest", "path", "role", "until"},
-		pgx.CopyFromSlice(len(ls), func(i int) ([]any, error) {
-			l := ls[i]
-			var until *time.Time
-			if !l.Until.IsZero() {
-				until = &l.Until
-			}
-			return []any{l.Digest, l.Path, l.Role, until}, nil
-		}))
-	if err != nil {
+	rows := pgx.CopyFromSlice(len(ls), func(i int) ([]any, error) {
+		l := ls[i]
+		var until *time.Time
+		if !l.Until.IsZero() {
+			until = &l.Until
+		}
+		return []any{gun, l.Digest, l.Path, l.Role, until}, nil
+	})
+	columns := []string{"gun", "digest", "path", "role", "until"}
+	if !some {
+		// The first listings of the repository (its first publish): no
+		// listing to replace.
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"listings"}, columns, rows)
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO listings (gun, digest, path, role, until)
-		SELECT $1, digest, path, role, until FROM listings_in
-		ON CONFLICT (gun, digest, path, role) DO UPDATE SET until = EXCLUDED.until`, gun)
+	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE listings_in (gun text, digest text, path text, role text, until timestamptz) ON COMMIT DROP`); err != nil {
+		return err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"listings_in"}, columns, rows); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO listings (gun, digest, path, role, until)
+		SELECT gun, digest, path, role, until FROM listings_in
+		ON CONFLICT (gun, digest, path, role) DO UPDATE SET until = EXCLUDED.until`)
 	if err != nil {
 		return err
 	}

@@ -66,13 +66,20 @@ func (s *Store) PutStagedParts(ctx context.Context, gun, id string, ps []store.S
 		if _, err := getStaged(ctx, tx, true, gun, id, time.Time{}); err != nil {
 			return err
 		}
+		// One round trip for the thousands of documents a part may hold.
+		var b pgx.Batch
 		for _, p := range ps {
-			if _, err := tx.Exec(ctx, `INSERT INTO staged_parts (gun, id, name, sha256, data) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (gun, id, name) DO UPDATE SET sha256 = EXCLUDED.sha256, data = EXCLUDED.data`, gun, id, p.Name, p.SHA256, p.Data); err != nil {
+			b.Queue(`INSERT INTO staged_parts (gun, id, name, sha256, data) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (gun, id, name) DO UPDATE SET sha256 = EXCLUDED.sha256, data = EXCLUDED.data`, gun, id, p.Name, p.SHA256, p.Data)
+		}
+		res := tx.SendBatch(ctx, &b)
+		for _, p := range ps {
+			if _, err := res.Exec(); err != nil {
+				res.Close()
 				return fmt.Errorf("part %s: %w", p.Name, err)
 			}
 		}
-		return nil
+		return res.Close()
 	})
 	return wrap(fmt.Sprintf("staged update %s of %s", id, gun), err)
 }
