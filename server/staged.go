@@ -332,7 +332,7 @@ func (s *Server) CommitStaged(ctx context.Context, gun, id, ifMatch string) (*Pu
 	return s.publishFrom(ctx, gun, ifMatch, src, func(*state) (updateSink, func(*plan) (*PublishResult, error)) {
 		sink := &stagedSink{id: id, sums: src.sums}
 		return sink, func(p *plan) (*PublishResult, error) {
-			p.listings = append(p.listings, sink.ls...)
+			p.listings = append(sink.allListings(), p.listings...)
 			p.staged = &stagedCommit{sg: sg, id: id, moves: sink.moves}
 			return s.commit(ctx, p)
 		}
@@ -384,12 +384,24 @@ func (g *stagedSource) doc(ctx context.Context, name string) ([]byte, error) {
 }
 
 // stagedSink records where the parts of a staged update go, and the
-// listings they change, for the commit.
+// listings they change, for the commit: those of each role as they come
+// (a million listings are not copied again and again as one slice grows).
 type stagedSink struct {
 	id    string
 	sums  map[string]string
 	moves []store.StagedFile
-	ls    []store.Listing
+	ls    [][]store.Listing
+	n     int
+}
+
+// allListings returns the listings recorded, in one slice.
+func (k *stagedSink) allListings() []store.Listing {
+	out := make([]store.Listing, 0, k.n+1)
+	for _, ls := range k.ls {
+		out = append(out, ls...)
+	}
+	k.ls = nil
+	return out
 }
 
 func (k *stagedSink) file(part, role string, version int64, data []byte) error {
@@ -403,7 +415,8 @@ func (k *stagedSink) file(part, role string, version int64, data []byte) error {
 }
 
 func (k *stagedSink) listings(ls []store.Listing) error {
-	k.ls = append(k.ls, ls...)
+	k.ls = append(k.ls, ls)
+	k.n += len(ls)
 	return nil
 }
 
