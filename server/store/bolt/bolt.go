@@ -236,6 +236,9 @@ func (s *Store) publish(u store.Update, extra func(tx *bbolt.Tx) error) (store.C
 		if err := putListings(tx, gun, u.Listings); err != nil {
 			return err
 		}
+		// The transaction holds them now: let the listings go before
+		// its commit allocates the pages it writes.
+		u.Listings = nil
 		if s.inCommit != nil {
 			s.inCommit() // files written, repository not yet updated
 		}
@@ -664,12 +667,14 @@ func putListings(tx *bbolt.Tx, gun string, ls []store.Listing) error {
 	if len(ls) > 1000 {
 		b.FillPercent = 0.9 // mostly appended: fill the pages
 	}
+	var k []byte // Put copies the key: one buffer serves them all
 	for _, l := range ls {
 		var until []byte
 		if !l.Until.IsZero() {
 			until = []byte(l.Until.UTC().Format(time.RFC3339Nano))
 		}
-		if err := b.Put(key(gun, l.Digest, l.Path, l.Role), until); err != nil {
+		k = append(append(append(append(append(append(append(k[:0], gun...), 0), l.Digest...), 0), l.Path...), 0), l.Role...)
+		if err := b.Put(k, until); err != nil {
 			return err
 		}
 	}
