@@ -689,3 +689,39 @@ func TestTimestampHistory(t *testing.T) {
 		}
 	})
 }
+
+// TestOversizedBodyGets413 sends bodies far over the metadata and target
+// limits, with a declared length (refused before reading) and chunked
+// (refused at the limit), many times: the client must read the JSON 413
+// every time, never a reset connection, since repo publish falls back to
+// a staged upload only when it sees the 413.
+func TestOversizedBodyGets413(t *testing.T) {
+	ts := newServer(t, openStore(t, "bolt"), func(c *server.Config) { c.MaxMetadataBytes = 64 << 10; c.MaxTargetBytes = 64 << 10 })
+	m := newMaintainer(t, ts, "example.com/big")
+	m.MustPublish(map[string][]byte{"root": servertest.Sign(t, m.RootDoc(1), m.Root), "targets": servertest.Sign(t, m.TargetsDoc(1, nil), m.Targets)})
+	big := bytes.Repeat([]byte("a"), 8<<20)
+	base := ts.URL + "/api/v1/repositories/" + m.GUN
+	for _, tc := range []struct {
+		name, method, url string
+		header            []string
+	}{
+		{"publish", "POST", base + "/metadata", nil},
+		{"target", "PUT", base + "/targets/file.bin", []string{"X-Rampart-Sha256", strings.Repeat("0", 64)}},
+	} {
+		for _, chunked := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/chunked=%v", tc.name, chunked), func(t *testing.T) {
+				for range 20 {
+					var body io.Reader = bytes.NewReader(big)
+					if chunked {
+						body = io.MultiReader(body) // hides the length
+					}
+					code, b, _ := request(t, tc.method, tc.url, ts.Admin, body, tc.header...)
+					var e apiError
+					if code != http.StatusRequestEntityTooLarge || json.Unmarshal(b, &e) != nil || e.Check != "size" {
+						t.Fatalf("got %d %s, want a JSON 413 with check size", code, b)
+					}
+				}
+			})
+		}
+	}
+}

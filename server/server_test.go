@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -556,7 +555,7 @@ func TestBadInput(t *testing.T) {
 				if tc.method == "PUT" {
 					header = tc.header
 				}
-				code, b := badInputRequest(t, tc.method, ts.URL+tc.path, ts.Admin, tc.body, header...)
+				code, b, _ := request(t, tc.method, ts.URL+tc.path, ts.Admin, strings.NewReader(tc.body), header...)
 				var e apiError
 				if err := json.Unmarshal(b, &e); err != nil {
 					t.Fatalf("%d, body %q is not a JSON error", code, b)
@@ -617,36 +616,5 @@ func TestKeyRotation(t *testing.T) {
 	m.MustPublish(map[string][]byte{"root": servertest.Sign(t, m.RootDoc(2), m.Root)})
 	if _, err := newClient(t, ts.URL, m.GUN, root1).refresh(); err != nil {
 		t.Fatalf("client after timestamp key rotation: %v", err)
-	}
-}
-
-// badInputRequest is request for TestBadInput. A server that refuses an
-// oversized body answers and closes the connection with the rest of the
-// body unread, and TCP may then reset the connection before the client has
-// read the answer: such a request is sent again (the refusal is the same
-// each time), a few times at most.
-func badInputRequest(t *testing.T, method, url, token, body string, header ...string) (int, []byte) {
-	t.Helper()
-	for attempt := 1; ; attempt++ {
-		req, err := http.NewRequest(method, url, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			if attempt < 5 && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
-				continue
-			}
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, b
 	}
 }

@@ -95,7 +95,7 @@ func runUntilHealthy(t *testing.T, cmd *exec.Cmd, dir, addr string) (*exec.Cmd, 
 	t.Helper()
 	logf, _ := os.OpenFile(filepath.Join(dir, "serve.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childProcAttr()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

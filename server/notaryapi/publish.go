@@ -372,6 +372,7 @@ type newSnapshot struct {
 	version int64
 	expires time.Time
 	online  bool
+	meta    map[string]notary.FileMeta // the roles of the new state
 }
 
 // snapshot checks the uploaded snapshot, or signs one when the server holds
@@ -404,7 +405,7 @@ func (u *update) snapshot() (*newSnapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing the snapshot of %s: %w", u.gun, err)
 	}
-	return &newSnapshot{data: data, version: curVersion + 1, expires: expires, online: true}, nil
+	return &newSnapshot{data: data, version: curVersion + 1, expires: expires, online: true, meta: meta}, nil
 }
 
 // meta lists root, targets and every delegated role reachable from targets
@@ -471,7 +472,7 @@ func (u *update) checkSnapshot(data []byte, meta map[string]notary.FileMeta, cur
 			return nil, invalid(errBadSnapshot, "does not list "+role)
 		}
 	}
-	return &newSnapshot{data: data, version: d.Version, expires: d.Expires}, nil
+	return &newSnapshot{data: data, version: d.Version, expires: d.Expires, meta: meta}, nil
 }
 
 // sameMeta reports whether got describes the file want does: same length
@@ -512,7 +513,7 @@ func (u *update) commit(snap *newSnapshot, tsSigners []notary.SigningKey) error 
 		}
 	}
 	add(notary.RoleSnapshot, snap.data, snap.version)
-	listings, err := u.listings()
+	listings, err := u.listings(snap.meta)
 	if err != nil {
 		return err
 	}

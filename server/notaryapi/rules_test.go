@@ -163,3 +163,58 @@ func TestNotaryClientListings(t *testing.T) {
 		})
 	}
 }
+
+// TestRemovedDelegationListings: when the notary client removes a
+// delegation, the content its role listed stops being listed. It stays
+// served while the snapshot that listed it is valid, and the garbage
+// collection removes it after, as for a target removed from a role.
+func TestRemovedDelegationListings(t *testing.T) {
+	var skew atomic.Int64
+	s := startServer(t, "bolt", func(c *server.Config) {
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	})
+	gun := "example.com/listings/deleg"
+	token := s.token(t, "admin", "example.com/listings")
+	n := newNotaryCLI(t, s, token)
+	dir := t.TempDir()
+	content := "release one\n"
+	file := filepath.Join(dir, "one.txt")
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.must("init", gun, "-p")
+	delCert, delKey := delegationKey(t, dir)
+	n.must("delegation", "add", gun, "targets/releases", delCert, "--all-paths", "-p")
+	n.must("key", "import", delKey, "-r", "targets/releases")
+	n.must("add", gun, "one", file, "-r", "targets/releases", "-p")
+	sum := sha256.Sum256([]byte(content))
+	digest := hex.EncodeToString(sum[:])
+	if code, body, _ := s.doHeader(t, "PUT", "/api/v1/repositories/"+gun+"/targets/one", "Bearer "+token, []byte(content), "X-Rampart-Sha256", digest); code != 201 {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	served := func() bool {
+		code, _, _ := s.do(t, "GET", "/tuf/"+gun+"/targets/"+digest+".one", "", "", nil)
+		return code == 200
+	}
+	if !served() {
+		t.Fatal("content the delegated role lists is not served")
+	}
+	ctx := context.Background()
+	repo, err := s.Store.Repo(ctx, gun)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	n.must("delegation", "remove", gun, "targets/releases", "-y", "-p")
+	if out := n.fresh().must("list", gun); strings.Contains(out, "one") {
+		t.Fatalf("the removed delegation's target is still listed:\n%s", out)
+	}
+	if !served() {
+		t.Error("content of the removed delegation is not served while the snapshot that listed it is valid")
+	}
+	skew.Store(int64(time.Until(repo.SnapshotExpires) + 26*time.Hour))
+	res, err := s.Server.Server.CollectGarbage(ctx)
+	if err != nil || len(res.Blobs) != 1 || res.Blobs[0] != digest {
+		t.Errorf("collection a day after the snapshot that listed the removed delegation expired: %+v, %v; want %s removed", res, err, digest)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -426,4 +427,69 @@ func TestVerifyCanonicalForm(t *testing.T) {
 	if err := d.Verify(root.Root.Keys, root.Root.Roles[notary.RoleTargets]); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestParseNullLists: Notary's client writes an empty list or map as
+// null; "roles": null is what it publishes once the last delegation is
+// removed. Each parses as empty.
+func TestParseNullLists(t *testing.T) {
+	targets := string(read(t, "app/targets.json"))
+	for _, tc := range []struct{ name, from, to string }{
+		{"roles", "", ""},
+		{"keys", "", ""},
+		{"paths", `"paths":["releases/"]`, `"paths":null`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := strings.Replace(targets, tc.from, tc.to, 1)
+			if tc.name != "paths" {
+				// Replace the whole value: drop the original members.
+				doc = replaceDelegations(t, targets, tc.name)
+			}
+			if doc == targets {
+				t.Fatal("replacement did not apply")
+			}
+			d, err := notary.Parse([]byte(doc))
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			want := map[string]int{"roles": 0, "keys": 0, "paths": 1}[tc.name]
+			if got := len(d.Targets.Delegations.Roles); got != want {
+				t.Errorf("%d delegations, want %d", got, want)
+			}
+			for _, r := range d.Targets.Delegations.Roles {
+				if tc.name == "paths" && len(r.Paths) != 0 {
+					t.Errorf("%s: paths %q, want none", r.Name, r.Paths)
+				}
+			}
+		})
+	}
+}
+
+// replaceDelegations sets member ("roles" or "keys") of the delegations of
+// the targets document doc to null, through encoding/json.
+func replaceDelegations(t *testing.T, doc, member string) string {
+	var v struct {
+		Signed     map[string]json.RawMessage `json:"signed"`
+		Signatures json.RawMessage            `json:"signatures"`
+	}
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		t.Fatal(err)
+	}
+	var dl map[string]json.RawMessage
+	if err := json.Unmarshal(v.Signed["delegations"], &dl); err != nil {
+		t.Fatal(err)
+	}
+	dl[member] = json.RawMessage("null")
+	if member == "keys" {
+		dl["roles"] = json.RawMessage("[]")
+	}
+	var err error
+	if v.Signed["delegations"], err = json.Marshal(dl); err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
 }

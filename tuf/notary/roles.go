@@ -107,16 +107,20 @@ func (t *Targets) member(r *canonjson.Reader, name string) error {
 		err = r.Object(func(n []byte) error {
 			switch string(n) {
 			case "keys":
-				var err error
-				t.Delegations.Keys, err = readKeys(r, "signed.delegations.keys")
-				return err
-			case "roles":
-				return r.Array(func() error {
-					p := "signed.delegations.roles[" + strconv.Itoa(len(t.Delegations.Roles)) + "]"
-					var d Delegation
-					d.RoleKeys, err = readRoleKeys(r, p, &d)
-					t.Delegations.Roles = append(t.Delegations.Roles, d)
+				return orNull(r, func() error {
+					var err error
+					t.Delegations.Keys, err = readKeys(r, "signed.delegations.keys")
 					return err
+				})
+			case "roles":
+				return orNull(r, func() error {
+					return r.Array(func() error {
+						p := "signed.delegations.roles[" + strconv.Itoa(len(t.Delegations.Roles)) + "]"
+						var d Delegation
+						d.RoleKeys, err = readRoleKeys(r, p, &d)
+						t.Delegations.Roles = append(t.Delegations.Roles, d)
+						return err
+					})
 				})
 			}
 			return nil
@@ -140,6 +144,16 @@ func (t *Timestamp) member(r *canonjson.Reader, name string) (err error) {
 }
 
 // Values
+
+// orNull reads a null as an empty value, or else the value with read:
+// Notary's Go client writes an empty list or map as null (an empty
+// "roles" once the last delegation is removed).
+func orNull(r *canonjson.Reader, read func() error) error {
+	if r.Kind() == canonjson.Null {
+		return r.Null()
+	}
+	return read()
+}
 
 func readKeys(r *canonjson.Reader, p string) (map[string]Key, error) {
 	out := map[string]Key{}
@@ -234,10 +248,12 @@ func readRoleKeys(r *canonjson.Reader, p string, d *Delegation) (RoleKeys, error
 		case "paths":
 			if d != nil {
 				d.Paths = []string{}
-				return r.Array(func() error {
-					s, err := r.String()
-					d.Paths = append(d.Paths, s)
-					return err
+				return orNull(r, func() error {
+					return r.Array(func() error {
+						s, err := r.String()
+						d.Paths = append(d.Paths, s)
+						return err
+					})
 				})
 			}
 		}

@@ -119,7 +119,7 @@ func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
 func (s *Server) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = s.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	cmd.SysProcAttr = sysProcAttr(s.cred)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	return cmd
 }
