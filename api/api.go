@@ -6,7 +6,8 @@ package api
 
 import (
 	"errors"
-	"regexp"
+
+	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
 // ErrNotFound is matched by errors.Is for a 404 answer: no such
@@ -29,13 +30,12 @@ func IsReserved(seg string) bool {
 	return false
 }
 
-// roleName is the pattern of a delegated role's name.
-var roleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
-// ValidRoleName reports whether name can name a delegated role, which
-// becomes part of a file name: 1 to 128 letters, digits, '.', '_' and '-',
-// starting with a letter or digit (so never "." or "..").
-func ValidRoleName(name string) bool { return roleName.MatchString(name) }
+// ValidRoleName reports whether name can name a delegated role, whose
+// metadata becomes a URL path and a file: metadata.CheckRoleName's rule,
+// 1 to 255 bytes of '/'-separated segments ("targets/releases"), each 1 to
+// 128 letters, digits, '.', '_' and '-', starting with a letter or digit
+// (so never empty, "." or "..").
+func ValidRoleName(name string) bool { return metadata.CheckRoleName(name) == nil }
 
 // TokenIDLength is the length of a token's ID: 16 lowercase hex digits,
 // the first 8 bytes of the SHA-256 of the token.

@@ -20,10 +20,15 @@ func TestIsReserved(t *testing.T) {
 }
 
 func TestValidRoleName(t *testing.T) {
+	long := strings.Repeat(strings.Repeat("a", 127)+"/", 2) // 256 bytes
 	for name, want := range map[string]bool{
 		"a": true, "bins-0f": true, "Team_1.x": true, strings.Repeat("a", 128): true,
-		"": false, ".": false, "..": false, "-a": false, "_a": false, "a/b": false, "a b": false,
+		"targets/releases": true, "a/b/c": true, "1.x/y.z": true, long[:255]: true,
+		"": false, ".": false, "..": false, "-a": false, "_a": false, "a b": false,
 		strings.Repeat("a", 129): false, "é": false, "a\x00": false,
+		"/x": false, "x/": false, "a//b": false, "a/../b": false, "a/./b": false, "../a": false,
+		"a/..": false, "a/.b": false, "a\\b": false, "a/b\n": false, "a/%2F": false,
+		"a/" + strings.Repeat("b", 129): false, long[:255] + "b": false, "root/001": false, "timestamp/x": false, "mirrors/x": false, "rootx/y": true,
 	} {
 		if got := api.ValidRoleName(name); got != want {
 			t.Errorf("ValidRoleName(%q) = %v", name, got)

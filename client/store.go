@@ -8,26 +8,16 @@ import (
 	"time"
 
 	"github.com/rampart-tuf/rampart/internal/atomicfile"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
 // store keeps the trusted metadata in one directory, byte for byte as it
 // was received, under non-versioned names. Delegated role names are
-// percent-encoded into a single safe file name.
+// percent-encoded into a single safe file name (metadata.RoleFileName).
 type store struct{ dir string }
 
-// fileName returns the file name of role's metadata.
-func fileName(role string) string {
-	var b strings.Builder
-	for i := 0; i < len(role); i++ {
-		c := role[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || (c == '.' && i > 0) {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String() + ".json"
-}
+// fileName returns the file name of role's metadata in a store.
+func fileName(role string) string { return metadata.RoleFileName(role) }
 
 func (s store) path(role string) string { return filepath.Join(s.dir, fileName(role)) }
 

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -184,8 +183,11 @@ func (c *Config) isBin(role string) bool {
 // files to: those the server accepts, but for a ".json" suffix and the
 // top-level names.
 func checkRoleName(name string) error {
-	if !api.ValidRoleName(name) || strings.HasSuffix(name, ".json") {
-		return fmt.Errorf("invalid role name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", name)
+	if err := metadata.CheckRoleName(name); err != nil {
+		return fmt.Errorf("invalid %w", err)
+	}
+	if strings.HasSuffix(name, ".json") {
+		return fmt.Errorf("invalid role name %q: it may not end in .json", name)
 	}
 	if metadata.IsTopLevel(name) {
 		return fmt.Errorf("%q is a top-level role and cannot be delegated to", name)

@@ -32,6 +32,14 @@
 //	PUBDIR/metadata/timestamp.json  the entry point of clients
 //	PUBDIR/targets/dir/HASH.base    target content (consistent snapshots)
 //
+// A delegated role's name may have '/'-separated segments (CNAB's and
+// Notary's "targets/releases"; metadata.CheckRoleName is the rule). Its
+// staged file is one file, the '/' percent-encoded
+// (DIR/staged/targets%2Freleases.json, metadata.RoleFileName), while
+// PUBDIR holds it at its name as a relative path
+// (PUBDIR/metadata/3.targets/releases.json), where a static web server
+// finds it for clients that ask for 3.targets%2Freleases.json.
+//
 // Files are only ever added to PUBDIR, except root.json and timestamp.json,
 // which are replaced atomically and last, so clients reading PUBDIR while a
 // publish runs always see a complete, consistent snapshot.

@@ -72,7 +72,9 @@ func ReadImport(ctx context.Context, dir, role string, src ImportSource) (imp *I
 	if err := checkRoleName(role); err != nil {
 		return nil, false, err
 	}
-	state := filepath.Join(dir, importsDir, role)
+	// One directory per role, named as its staged file is (a '/' as %2F):
+	// "a/metadata" must not land in the state of "a".
+	state := filepath.Join(dir, importsDir, strings.TrimSuffix(metadata.RoleFileName(role), ".json"))
 	meta, store := filepath.Join(state, "metadata"), client.TargetStore{Dir: filepath.Join(state, "targets")}
 	if _, serr := os.Stat(filepath.Join(meta, "root.json")); os.IsNotExist(serr) {
 		defer func() {

@@ -400,7 +400,7 @@ func cutStaged(p string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return rest[:len(rest)-len(".json")], true
+	return metadata.RoleFromFileName(rest)
 }
 
 // importKey reads the key file f and says how repo.json refers to it.

@@ -27,11 +27,10 @@ import (
 const (
 	// InTotoSignerRole is ITE-2's online role for packages and links.
 	InTotoSignerRole = "package-and-in-toto-metadata-signer"
-	// InTotoReleasesRole is the CNAB variant's role for bundles and links
-	// (Notary's "targets/releases"): Rampart's role names are one path
-	// segment (api.ValidRoleName), since they become file and URL names and
-	// TUF 1.0 defines no escaping for a '/' in them.
-	InTotoReleasesRole = "releases"
+	// InTotoReleasesRole is the CNAB variant's role for bundles and links,
+	// as CNAB security (and Notary) name it; its metadata is published as
+	// targets/releases.json (see metadata.CheckRoleName).
+	InTotoReleasesRole = "targets/releases"
 
 	inTotoMetadataDir = "in-toto-metadata"
 	inTotoKeysDir     = "in-toto-pubkeys"
@@ -51,7 +50,7 @@ type InTotoSetupOptions struct {
 	// role that signs packages and links.
 	Key string
 	// CNAB, when set, is the bundle name ("example.com/org/bundle"): the
-	// CNAB variant, with a role "releases" trusted for CNAB+":*" and its
+	// CNAB variant, with a role "targets/releases" trusted for CNAB+":*" and its
 	// links, instead of ITE-2's terminating delegation of "*".
 	CNAB string
 	// Expires is the online role's expiry period; ITE-2 says a day.
@@ -64,7 +63,7 @@ type InTotoSetupOptions struct {
 // online role. ITE-2 delegates "*" (and, since '*' matches no '/', the
 // links' "in-toto-metadata/*/*.link") to "package-and-in-toto-metadata-signer",
 // terminating; the CNAB variant delegates a bundle's references and links to
-// "releases".
+// "targets/releases".
 func (r *Repo) SetupInToto(ctx context.Context, o InTotoSetupOptions) (InTotoModel, error) {
 	if o.Expires == 0 {
 		o.Expires = 24 * time.Hour

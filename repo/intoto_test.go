@@ -194,7 +194,7 @@ func TestAddInTotoCNAB(t *testing.T) {
 	info, err := c.Target(ctx, ref)
 	must(t, err)
 	list := inTotoList(t, info.Custom)
-	if info.Role != repo.InTotoReleasesRole || len(list) != 3 || list[0] != "example.com/org/bundle/in-toto-metadata/root.layout" ||
+	if info.Role != "targets/releases" || len(list) != 3 || list[0] != "example.com/org/bundle/in-toto-metadata/root.layout" ||
 		!strings.HasPrefix(list[1], "example.com/org/bundle/in-toto-metadata/"+hex.EncodeToString(info.Hashes.SHA256)+"/developer.") {
 		t.Errorf("bundle listed by %s with in-toto %q", info.Role, list)
 	}

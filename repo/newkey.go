@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // NewKeyFile generates a key with the repository's key store as
@@ -14,6 +15,9 @@ import (
 func (r *Repo) NewKeyFile(ctx context.Context, name string) (string, error) {
 	if err := checkRoleName(name); err != nil {
 		return "", fmt.Errorf("key name: %w", err)
+	}
+	if strings.Contains(name, "/") {
+		return "", fmt.Errorf("key name %q: one path segment, without '/'", name)
 	}
 	dir := filepath.Join(r.dir, keysDir)
 	path := filepath.Join(dir, name+".key")

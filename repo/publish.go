@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -191,6 +192,9 @@ func (p *publication) checkTargets() error {
 	r := p.r
 	for name, m := range p.snap.Signed.Meta {
 		role := strings.TrimSuffix(name, ".json")
+		if err := metadata.CheckRoleName(role); err != nil { // it becomes a path
+			return fmt.Errorf("snapshot lists %q: %w", name, err)
+		}
 		if !p.published(fmt.Sprintf("%d.%s", m.Version, name)) {
 			p.todo = append(p.todo, pendingRole{role, m.Version})
 			continue
@@ -247,11 +251,16 @@ func (p *publication) write() error {
 // a temporary name first and their final name once durable: a file that
 // exists under its final name is complete, so a later publish may skip it.
 func (r *Repo) writeVersioned(metaDir string, files []publishFile) error {
+	dirs, err := publishDirs(metaDir, files)
+	if err != nil {
+		return err
+	}
 	bar := newCountBar(r.opts.Progress, len(files), "writing metadata")
 	tmpNames := make([]string, len(files))
-	err := parallel(len(files), func(i int) error {
+	err = parallel(len(files), func(i int) error {
 		bar.Add(1)
-		tmpNames[i] = filepath.Join(metaDir, ".tmp-"+files[i].name)
+		dir, base := path.Split(files[i].name)
+		tmpNames[i] = filepath.Join(metaDir, filepath.FromSlash(dir), ".tmp-"+base)
 		os.Remove(tmpNames[i])
 		if os.Link(files[i].src, tmpNames[i]) == nil {
 			return nil
@@ -264,15 +273,15 @@ func (r *Repo) writeVersioned(metaDir string, files []publishFile) error {
 	})
 	bar.Finish()
 	if err == nil {
-		err = syncBatch(metaDir)
+		err = syncBatch(dirs...)
 	}
 	for i := range files {
 		if err == nil {
-			err = os.Rename(tmpNames[i], filepath.Join(metaDir, files[i].name))
+			err = os.Rename(tmpNames[i], filepath.Join(metaDir, filepath.FromSlash(files[i].name)))
 		}
 	}
 	if err == nil {
-		err = syncBatch(metaDir)
+		err = syncBatch(dirs...)
 	}
 	if err != nil {
 		for _, n := range tmpNames {
@@ -282,6 +291,29 @@ func (r *Repo) writeVersioned(metaDir string, files []publishFile) error {
 		}
 	}
 	return err
+}
+
+// publishDirs makes the directories that the metadata files go to: a role
+// whose name has a '/' is published at the name as a relative path
+// ("3.targets/releases.json" is metaDir/3.targets/releases.json), as
+// clients ask a static web server for it. It returns metaDir and every
+// directory below it that holds a file or a new directory, for syncBatch.
+func publishDirs(metaDir string, files []publishFile) ([]string, error) {
+	dirs := []string{metaDir}
+	seen := map[string]bool{}
+	for _, f := range files {
+		dir := path.Dir(f.name)
+		if dir != "." && !seen[dir] {
+			if err := os.MkdirAll(filepath.Join(metaDir, filepath.FromSlash(dir)), 0o755); err != nil {
+				return nil, err
+			}
+		}
+		for ; dir != "." && !seen[dir]; dir = path.Dir(dir) {
+			seen[dir] = true
+			dirs = append(dirs, filepath.Join(metaDir, filepath.FromSlash(dir)))
+		}
+	}
+	return dirs, nil
 }
 
 // makeBins makes the hashed bins that no change has made yet, empty, so

@@ -167,11 +167,14 @@ func (r *Repo) AddSigner(s keys.Signer) {
 	r.signers[KeyID(s.PublicKey())] = s
 }
 
+// stagedPath is the file of role's staged metadata: the role name is
+// percent-encoded into one file name (metadata.RoleFileName), so that
+// "targets/releases" is staged/targets%2Freleases.json.
 func (r *Repo) stagedPath(role string) string {
-	return filepath.Join(r.dir, stagedDir, role+".json")
+	return filepath.Join(r.dir, stagedDir, metadata.RoleFileName(role))
 }
 
-func stagedRel(role string) string { return stagedDir + "/" + role + ".json" }
+func stagedRel(role string) string { return stagedDir + "/" + metadata.RoleFileName(role) }
 
 // rawRole returns the staged bytes of role.
 func (r *Repo) rawRole(role string) ([]byte, error) {

@@ -277,9 +277,35 @@ func (r *Repo) commitSignatures(ctx context.Context, changes []change, res *Sign
 	return nil
 }
 
+// roleOfFile says which role's metadata the file src is: a staged
+// ROLE.json (metadata.RoleFileName), or a published N.ROLE.json, for a
+// role with '/' in its name the path's last segments
+// (.../metadata/3.targets/releases.json) when this repository stages
+// such a role.
+func (r *Repo) roleOfFile(src string) (string, error) {
+	segs := strings.Split(filepath.ToSlash(src), "/")
+	for i := len(segs) - 1; i >= 0 && i >= len(segs)-8; i-- {
+		v, rest, ok := strings.Cut(segs[i], ".")
+		if _, err := strconv.ParseUint(v, 10, 63); !ok || err != nil {
+			continue
+		}
+		role, ok := strings.CutSuffix(strings.Join(append([]string{rest}, segs[i+1:]...), "/"), ".json")
+		if ok && metadata.CheckRoleName(role) == nil {
+			if _, err := os.Stat(r.stagedPath(role)); err == nil {
+				return role, nil
+			}
+		}
+	}
+	if role, ok := metadata.RoleFromFileName(filepath.Base(src)); ok {
+		return role, nil
+	}
+	return "", fmt.Errorf("%s: want a staged ROLE.json (a '/' in ROLE as %%2F) or a published N.ROLE.json", src)
+}
+
 // Merge collects signatures made in another copy of the repository. src is
 // that copy's directory, or one metadata file (its staged ROLE.json, or a
-// published N.ROLE.json). Only valid signatures by keys of the role over
+// published N.ROLE.json, which for a role whose name has a '/' is
+// N.FIRST/REST.json). Only valid signatures by keys of the role over
 // exactly the staged content are taken; a file for different content is an
 // error naming both versions.
 func (r *Repo) Merge(ctx context.Context, src string) (*SignResult, error) {
@@ -299,16 +325,14 @@ func (r *Repo) Merge(ctx context.Context, src string) (*SignResult, error) {
 			return nil, err
 		}
 		for _, e := range entries {
-			if name, ok := strings.CutSuffix(e.Name(), ".json"); ok && !e.IsDir() {
+			if name, ok := metadata.RoleFromFileName(e.Name()); ok && !e.IsDir() {
 				cands = append(cands, cand{name, filepath.Join(dir, e.Name())})
 			}
 		}
 	} else {
-		name := strings.TrimSuffix(filepath.Base(src), ".json")
-		if v, rest, ok := strings.Cut(name, "."); ok {
-			if _, err := strconv.Atoi(v); err == nil {
-				name = rest
-			}
+		name, err := r.roleOfFile(src)
+		if err != nil {
+			return nil, err
 		}
 		cands = append(cands, cand{name, src})
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rampart-tuf/rampart/api"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
 // MaxGUNLength bounds a GUN.
@@ -50,9 +51,11 @@ func validateGUN(gun string) error {
 	return nil
 }
 
+// validateRoleName applies the role name rule (api.ValidRoleName, whose
+// reasons metadata.CheckRoleName gives).
 func validateRoleName(name string) error {
-	if !api.ValidRoleName(name) {
-		return fmt.Errorf("invalid role name %q: want 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+	if err := metadata.CheckRoleName(name); err != nil {
+		return fmt.Errorf("invalid %w", err)
 	}
 	return nil
 }
@@ -86,7 +89,7 @@ func checkRawPath(r *http.Request) error {
 	if raw == "" {
 		raw = r.URL.EscapedPath()
 	}
-	if strings.Contains(strings.ToLower(raw), "%2f") || strings.Contains(strings.ToLower(raw), "%5c") {
+	if strings.Contains(strings.ToLower(raw), "%5c") || strings.Contains(strings.ToLower(escapedSlashAllowed(raw)), "%2f") {
 		return fmt.Errorf("encoded slashes are not allowed in paths")
 	}
 	if !strings.HasPrefix(p, "/") {
@@ -114,8 +117,26 @@ func checkRawPath(r *http.Request) error {
 	return nil
 }
 
+// escapedSlashAllowed returns raw, an escaped request path, without the
+// one part in which "%2F" may stand for '/': the file name after
+// /tuf/{gun}/metadata/, where clients (python-tuf, go-tuf and Rampart's
+// own) escape the '/' of a role name such as "targets/releases" (requesting
+// "3.targets%2Freleases.json"). The decoded path is checked like any other,
+// so "targets%2F..%2Fx.json" is still refused for its ".." segment.
+func escapedSlashAllowed(raw string) string {
+	if !strings.HasPrefix(raw, "/tuf/") {
+		return raw
+	}
+	i := strings.LastIndexByte(raw, '/')
+	if before := raw[:i]; strings.HasSuffix(before, "/metadata") {
+		return before
+	}
+	return raw
+}
+
 // parseMetadataFile parses "timestamp.json", "root.json" and
-// "VERSION.ROLE.json". version is 0 for the unversioned names.
+// "VERSION.ROLE.json", in which ROLE may have '/'-separated segments
+// ("3.targets/releases.json"). version is 0 for the unversioned names.
 func parseMetadataFile(name string) (role string, version int64, err error) {
 	base, ok := strings.CutSuffix(name, ".json")
 	if !ok || base == "" {

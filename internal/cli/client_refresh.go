@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
 // topLevelRoles are the roles whose versions client refresh reports, in
@@ -21,7 +23,7 @@ const maxTrustedFile = 64 << 20
 func trustedVersions(metaDir string) map[string]int64 {
 	versions := map[string]int64{}
 	for _, role := range topLevelRoles {
-		f, err := os.Open(filepath.Join(metaDir, role+".json"))
+		f, err := os.Open(filepath.Join(metaDir, metadata.RoleFileName(role)))
 		if err != nil {
 			continue
 		}

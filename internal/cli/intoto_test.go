@@ -215,3 +215,72 @@ func buildOf(t *testing.T, links []string) *intototest.Build {
 	}
 	return b
 }
+
+// TestInTotoCNAB sets up the CNAB variant, whose bundles and links are
+// signed by the role "targets/releases", adds a bundle with its in-toto
+// metadata, publishes it to a directory served over HTTP and to 'rampart
+// serve', and has the client verify it from both.
+func TestInTotoCNAB(t *testing.T) {
+	t.Setenv("RAMPART_PASSPHRASE", "pw")
+	s := servertest.Start(t)
+	t.Setenv("RAMPART_TOKEN", s.Admin)
+	dir := t.TempDir()
+	must := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, args...)
+		if code != ExitOK {
+			t.Fatalf("rampart %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+		}
+		return out
+	}
+	k := intototest.NewKeys(t)
+	pkg, layout, links := inTotoFiles(t, dir, "good", k.Build(t, intototest.Options{}))
+	online := filepath.Join(dir, "online")
+	must("key", "generate", "--type", "ed25519", "-o", online)
+	const bundle, ref = "example.com/org/bundle", "example.com/org/bundle:1.0"
+
+	pub := filepath.Join(dir, "public")
+	srv := httptest.NewServer(http.FileServer(http.Dir(pub)))
+	t.Cleanup(srv.Close)
+	const gun = "example.com/org/bundle"
+	for _, tc := range []struct {
+		name, url  string
+		init, push []string
+	}{
+		{"static", srv.URL, nil, []string{"--out", pub}},
+		{"server", s.URL + "/tuf/" + gun, []string{"--server", s.URL, "--gun", gun}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repoDir := filepath.Join(dir, tc.name, "repo")
+			must(append([]string{"repo", "init", repoDir}, tc.init...)...)
+			out := must("repo", "in-toto-setup", repoDir, "--key", online+".key", "--cnab", bundle)
+			if !strings.Contains(out, "targets delegates packages and links to targets/releases (cnab model)") {
+				t.Errorf("in-toto-setup output: %s", out)
+			}
+			out = must("repo", "add", repoDir, pkg, "--as", ref, "--in-toto-product", intototest.PackageName,
+				"--in-toto-layout", layout, "--in-toto-link", links[0], "--in-toto-link", links[1], "--in-toto-key", filepath.Join(k.Dir, "owner.pub"))
+			if !strings.Contains(out, "targets/releases") {
+				t.Errorf("repo add output does not name targets/releases: %s", out)
+			}
+			must(append([]string{"repo", "publish", repoDir}, tc.push...)...)
+			if tc.push != nil {
+				if m, _ := filepath.Glob(filepath.Join(pub, "metadata", "*.targets", "releases.json")); len(m) == 0 {
+					t.Errorf("no metadata/N.targets/releases.json in the published directory")
+				}
+			}
+			clientDir := filepath.Join(dir, tc.name, "client")
+			must("client", "init", "--url", tc.url, "--root", filepath.Join(repoDir, "roots", "1.root.json"), "--dir", clientDir)
+			got := filepath.Join(dir, tc.name, "got.tgz")
+			out = must("client", "get", "--dir", clientDir, ref, "-o", got, "--in-toto", "--in-toto-product", intototest.PackageName)
+			if !strings.Contains(out, "verified by TUF and in-toto") {
+				t.Errorf("client get --in-toto output: %s", out)
+			}
+			if data, _ := os.ReadFile(got); string(data) != string(readFile(t, pkg)) {
+				t.Fatal("client got other content")
+			}
+			if _, err := os.Stat(filepath.Join(clientDir, "metadata", "targets%2Freleases.json")); err != nil {
+				t.Errorf("client's trusted copy of targets/releases: %v", err)
+			}
+		})
+	}
+}

@@ -19,9 +19,15 @@ func newRepoDelegateCommand() *cobra.Command {
 replacing its delegation if it exists. --from names the delegating role
 (targets by default), so delegations nest. Paths are glob patterns matched
 segment by segment ('*' never matches '/'); hash prefixes are lowercase hex
-prefixes of the SHA-256 of target paths.`,
+prefixes of the SHA-256 of target paths.
+
+ROLE is 1 to 255 bytes of '/'-separated parts, each letters, digits, '.',
+'_' and '-' starting with a letter or digit, as Notary's and CNAB's
+'targets/releases'; such a role is published as
+metadata/N.targets/releases.json.`,
 		Example: `  rampart repo delegate myrepo releases --key alice.pub --key bob.pub --threshold 2 --paths 'releases/*'
   rampart repo delegate myrepo nightly --key ci.key --paths 'nightly/*' --terminating
+  rampart repo delegate myrepo targets/releases --key ci.pub --paths 'example.com/org/bundle:*'
   rampart repo delegate myrepo bin-0 --key bins.pub --hash-prefixes 0 --hash-prefixes 1`,
 		Args: checkArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -69,14 +69,10 @@ verify them; an online role signs packages and their links.
 By default this delegates '*' and the links ('in-toto-metadata/*/*.link'),
 terminating, to the role package-and-in-toto-metadata-signer, whose key is
 --key and whose metadata expires daily. With --cnab BUNDLE (CNAB security),
-the role is 'releases', trusted for BUNDLE:* and
-BUNDLE/in-toto-metadata/*/*.link, and in-toto paths are put under BUNDLE/.
-CNAB security and Notary call that role 'targets/releases': Notary names
-every delegation under "targets/". Rampart's role names are one path
-segment (letters, digits, '.', '_', '-'), because they become file names
-and URL segments in the repository, the published directory and the
-server, and TUF 1.0 defines no escaping for a '/' in them; being delegated
-by targets is what makes 'releases' Notary's targets/releases.
+the role is 'targets/releases' (as CNAB security and Notary name it),
+trusted for BUNDLE:* and BUNDLE/in-toto-metadata/*/*.link, and in-toto
+paths are put under BUNDLE/. Its metadata is published as
+metadata/N.targets/releases.json.
 
 'rampart repo publish' refuses a package whose in-toto metadata has become
 incomplete since it was added (its layout, a key of the layout or a link

@@ -229,7 +229,8 @@ func (c *Client) onlineKey(ctx context.Context, method, gun, role, suffix string
 }
 
 // Metadata returns a metadata file of gun as the server serves it to TUF
-// clients, such as "root.json", "timestamp.json" or "3.snapshot.json".
+// clients, such as "root.json", "timestamp.json", "3.snapshot.json" or
+// "3.targets/releases.json".
 // It needs no token. A body longer than limit bytes is an error.
 func (c *Client) Metadata(ctx context.Context, gun, file string, limit int64) ([]byte, error) {
 	if limit <= 0 {
@@ -239,10 +240,8 @@ func (c *Client) Metadata(ctx context.Context, gun, file string, limit int64) ([
 	if err != nil {
 		return nil, err
 	}
-	if strings.Contains(file, "/") {
-		return nil, fmt.Errorf("apiclient: metadata file %q: want a file name, not a path", file)
-	}
-	f, err := escapePath("metadata file", file)
+	f, err := escapePath("metadata file", file) // "3.targets/releases.json" keeps its '/'
+
 	if err != nil {
 		return nil, err
 	}
