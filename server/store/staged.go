@@ -66,5 +66,6 @@ type Staging interface {
 }
 
 // RootPart is the part name of the i-th (from 1) new root version of a
-// staged update's chain. No role name contains "/".
+// staged update's chain. No role name begins with "root/" (see
+// metadata.CheckRoleName).
 func RootPart(i int) string { return api.StagedRootPart(i) }
