@@ -10,6 +10,8 @@
 package intototest
 
 import (
+	_ "embed"
+
 	"bytes"
 	"os"
 	"os/exec"
@@ -155,42 +157,12 @@ func (k *Keys) Resign(t testing.TB, b *Build, name, signer string) (string, []by
 func (k *Keys) key(name string) string { return filepath.Join(k.Dir, name) }
 
 // layoutScript makes the ITE-2 two-step layout with the python in_toto
-// library and signs it. Arguments: signer key, its type, developer and
-// packager public keys, output path, expiry, "yes" to add an inspection.
-const layoutScript = `
-import sys
-from securesystemslib import interface
-from in_toto.models.layout import Layout, Step, Inspection
-from in_toto.models.metadata import Metablock
-signer, signer_type, dev, pkg, out, expires, inspect = sys.argv[1:8]
-devk = interface.import_publickeys_from_file([dev], ["ed25519"])
-pkgk = interface.import_rsa_publickey_from_file(pkg)
-layout = Layout()
-layout.expires = expires
-layout.keys = dict(devk)
-layout.keys[pkgk["keyid"]] = pkgk
-developer = Step(name="developer")
-developer.pubkeys = list(devk.keys())
-developer.threshold = 1
-developer.expected_materials = [["DISALLOW", "*"]]
-developer.expected_products = [["CREATE", "src/*"], ["DISALLOW", "*"]]
-packager = Step(name="packager")
-packager.pubkeys = [pkgk["keyid"]]
-packager.threshold = 1
-packager.set_expected_command_from_string("tar czf foo-1.0.tar.gz src")
-packager.expected_materials = [["MATCH", "src/*", "WITH", "PRODUCTS", "FROM", "developer"], ["DISALLOW", "*"]]
-packager.expected_products = [["CREATE", "foo-1.0.tar.gz"], ["MATCH", "src/*", "WITH", "PRODUCTS", "FROM", "developer"], ["DISALLOW", "*"]]
-layout.steps = [developer, packager]
-if inspect == "yes":
-    untar = Inspection(name="untar")
-    untar.set_run_from_string("tar xzf foo-1.0.tar.gz")
-    untar.expected_materials = [["MATCH", "foo-1.0.tar.gz", "WITH", "PRODUCTS", "FROM", "packager"], ["DISALLOW", "*"]]
-    untar.expected_products = [["MATCH", "src/*", "WITH", "PRODUCTS", "FROM", "developer"], ["ALLOW", "foo-1.0.tar.gz"], ["DISALLOW", "*"]]
-    layout.inspect = [untar]
-mb = Metablock(signed=layout)
-mb.sign(interface.import_privatekey_from_file(signer, key_type=signer_type))
-mb.dump(out)
-`
+// library and signs it (also run by scripts/intoto-demo.sh). Arguments:
+// signer key, its type, developer and packager public keys, output path,
+// expiry, "yes" to add an inspection.
+//
+//go:embed layout.py
+var layoutScript string
 
 // Layout writes the two-step layout as opt says (its Expires and
 // LayoutSigner must be set) and returns it.
