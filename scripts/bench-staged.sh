@@ -4,7 +4,9 @@
 # `rampart repo publish` to `rampart serve` with default flags, which sends
 # it as a staged update in parts, on the embedded store and on PostgreSQL.
 # For each store it prints the publish's wall time against `repo publish
-# --out` of the same repository in the same run, and the server's peak
+# --out` of the same repository in the same run, the CPU time of each
+# (cpu_ms: of the command; and the server's during the publish: the machine
+# may be shared, which wall times do not show), and the server's peak
 # resident memory over the whole run (VmHWM, which counts the pages of the
 # database file the embedded store maps, and the private part alone). Needs PostgreSQL's server
 # binaries (Debian package postgresql); as root, postgres runs as the
@@ -40,6 +42,17 @@ mkdir -p "$work/pg" && chmod 777 "$work" "$work/pg"
 pids+=($!)
 for _ in $(seq 100); do "$pgbin/pg_isready" -h 127.0.0.1 -p 4651 >/dev/null 2>&1 && break; sleep 0.1; done
 
+# pg_cpu prints the CPU time, in clock ticks, of the PostgreSQL cluster so
+# far: the postmaster's, its exited children's, and its running children's.
+pg_cpu() {
+	local pm
+	pm=$(head -1 "$work/pg/data/postmaster.pid")
+	{
+		awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
+		for c in $(pgrep -P "$pm"); do awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || true; done
+	} | awk '{s += $1} END {print s}'
+}
+
 # run STORE PORT [SERVE FLAGS...]: a server, a repository, both publishes.
 run() {
 	local store=$1 port=$2
@@ -60,7 +73,13 @@ run() {
 	(while kill -0 "$pid" 2>/dev/null; do awk '/RssAnon/ {print $2}' "/proc/$pid/status"; sleep 0.5; done | sort -n | tail -1 >"$work/$store.anon") &
 	local out srv
 	out=$("$bin/measure" -name "publish --out" -runs 1 -- "$bin/rampart" repo publish "$work/local-$store" --out "$work/pub-$store" 2>/dev/null)
+	local cpu0 cpu1
+	cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	local pg0 pg1
+	pg0=$(pg_cpu)
 	srv=$("$bin/measure" -name "publish to server" -runs 1 -- "$bin/rampart" repo publish "$work/repo-$store" --token-file "$data/admin.token" 2>/dev/null)
+	cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	pg1=$(pg_cpu)
 	local hwm
 	hwm=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
 	local t_out t_srv
@@ -69,6 +88,8 @@ run() {
 	echo "$store: $n targets, $(du -sb "$work/pub-$store/metadata" | cut -f1) bytes of metadata"
 	echo "  $out"
 	echo "  $srv"
+	echo "  server CPU (user+sys) during the publish: $(((cpu1 - cpu0) * 1000 / $(getconf CLK_TCK))) ms"
+	if [[ $store == postgres ]]; then echo "  PostgreSQL CPU during the publish: $(((pg1 - pg0) * 1000 / $(getconf CLK_TCK))) ms"; fi
 	echo "  server peak RSS (VmHWM): ${hwm} MiB"
 	python3 -c "print(f'  publish to server / publish --out: {$t_srv / $t_out:.2f}x')"
 	curl -sf "$url/tuf/$gun/metadata/timestamp.json" >/dev/null

@@ -245,23 +245,42 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, need auth.
 	return t, true
 }
 
-// readJSON decodes a capped JSON body into v, strictly.
-func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) *Error {
+// readBody reads a JSON request body of at most limit bytes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return errorf(http.StatusUnsupportedMediaType, "", checkRequest, "Content-Type must be application/json")
+			return nil, errorf(http.StatusUnsupportedMediaType, "", checkRequest, "Content-Type must be application/json")
 		}
 	}
 	if r.ContentLength > limit {
-		return errorf(http.StatusRequestEntityTooLarge, "", checkSize, "body larger than %d bytes", limit)
+		return nil, errorf(http.StatusRequestEntityTooLarge, "", checkSize, "body larger than %d bytes", limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	var body []byte
+	var err error
+	if r.ContentLength > 0 {
+		// Known length (net/http reads no more): one buffer, not one
+		// grown from 512 bytes.
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(rd, body)
+	} else {
+		body, err = io.ReadAll(rd)
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return errorf(http.StatusRequestEntityTooLarge, "", checkSize, "body larger than %d bytes", limit)
+			return nil, errorf(http.StatusRequestEntityTooLarge, "", checkSize, "body larger than %d bytes", limit)
 		}
-		return badRequest("", checkRequest, "reading the body: %v", err)
+		return nil, badRequest("", checkRequest, "reading the body: %v", err)
+	}
+	return body, nil
+}
+
+// readJSON decodes a capped JSON body into v, strictly.
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) *Error {
+	body, e := readBody(w, r, limit)
+	if e != nil {
+		return e
 	}
 	if err := checkDuplicateMembers(body); err != nil {
 		return badRequest("", checkJSON, "malformed request body: %v", err)

@@ -37,11 +37,19 @@ func listingsOf(t *metadata.Targets) map[listingKey]bool {
 // what it lists and the version it replaces (old, nil for none) did not,
 // and what old listed and it does not, served until replacedUntil.
 func listingChanges(role string, old, cur *metadata.Targets, replacedUntil time.Time) []store.Listing {
-	var was map[listingKey]bool
-	if old != nil {
-		was = listingsOf(old)
+	if old == nil {
+		// Everything cur lists (each path once, by distinct digests).
+		out := make([]store.Listing, 0, len(cur.Targets))
+		for p, tf := range cur.Targets {
+			for _, d := range [][]byte{tf.Hashes.SHA256, tf.Hashes.SHA512} {
+				if d != nil {
+					out = append(out, store.Listing{Role: role, Path: p, Digest: hex.EncodeToString(d)})
+				}
+			}
+		}
+		return out
 	}
-	return listingDiff(role, was, listingsOf(cur), replacedUntil)
+	return listingDiff(role, listingsOf(old), listingsOf(cur), replacedUntil)
 }
 
 // ListingChanges is listingChanges for documents of another dialect (the

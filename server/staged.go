@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/store"
+	"github.com/rampart-tuf/rampart/tuf/canonjson"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -146,26 +145,27 @@ func (s *Server) createStaged(w http.ResponseWriter, r *http.Request, sg store.S
 }
 
 // addStagedParts stores the documents of one part: a body like a publish
-// request's. Each document is parsed, checked on its own (its role name
-// and type) and stored as the server stores it; a document of a role the
+// request's. Each document is checked on its own (see encodeStaged) and
+// stored; a document of a role the
 // staged update has is replaced. A chain of roots is sent whole, in one
 // part.
 func (s *Server) addStagedParts(w http.ResponseWriter, r *http.Request, sg store.Staging, st store.Staged, have []store.StagedPart) {
-	var req api.PublishRequest
-	if e := s.readJSON(w, r, s.cfg.MaxMetadataBytes, &req); e != nil {
+	body, e := readBody(w, r, s.cfg.MaxMetadataBytes)
+	if e != nil {
 		s.fail(w, r, e)
 		return
 	}
-	if req.Roles == nil && req.Roots == nil {
-		s.fail(w, r, badRequest("", checkJSON, `the body must be {"roles": {ROLE: SIGNED DOCUMENT, ...}}, with new root versions, oldest first, in "roots": [ROOT, ...]`))
-		return
-	}
-	parts, err := stagedParts(req)
+	roots, roles, err := decodePart(body)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.checkStagedSize(st, have, parts, len(req.Roots)); err != nil {
+	parts, err := stagedParts(roots, roles)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.checkStagedSize(st, have, parts, len(roots)); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -181,13 +181,59 @@ func (s *Server) addStagedParts(w http.ResponseWriter, r *http.Request, sg store
 	writeJSON(w, http.StatusOK, s.stagedStatus(st, now))
 }
 
-// stagedParts parses and encodes the documents of a part request.
-func stagedParts(req api.PublishRequest) ([]store.StagedPart, error) {
-	var out []store.StagedPart
-	if len(req.Roots) > maxRootChain {
-		return nil, badRequest(metadata.TypeRoot, checkRole, "%d root versions in one publish; at most %d", len(req.Roots), maxRootChain)
+// decodePart reads the body of a part, {"roots": [ROOT, ...], "roles":
+// {ROLE: DOCUMENT, ...}}, with the canonical-JSON decoder that parses the
+// documents: it refuses a member given twice at any depth, as readJSON
+// does, and gives each document as a slice of the body (or of its
+// canonical form) without decoding it a first time. Roles are returned in
+// order of their names.
+func decodePart(body []byte) (roots [][]byte, roles []namedDoc, err error) {
+	const shape = `the body must be {"roles": {ROLE: SIGNED DOCUMENT, ...}}, with new root versions, oldest first, in "roots": [ROOT, ...]`
+	seen := false
+	err = canonjson.DecodeObject(body, func(name []byte, r *canonjson.Reader) error {
+		if r.Kind() == canonjson.Null {
+			return nil
+		}
+		switch string(name) {
+		case "roots":
+			seen = true
+			return r.Array(func() error {
+				doc, err := r.Raw()
+				roots = append(roots, doc)
+				return err
+			})
+		case "roles":
+			seen = true
+			return r.Object(func(name []byte) error {
+				doc, err := r.Raw()
+				roles = append(roles, namedDoc{string(name), doc})
+				return err
+			})
+		}
+		return fmt.Errorf("unknown member %q", name)
+	})
+	if err != nil {
+		return nil, nil, badRequest("", checkJSON, "malformed request body: %v", err)
 	}
-	for i, raw := range req.Roots {
+	if !seen {
+		return nil, nil, badRequest("", checkJSON, shape)
+	}
+	return roots, roles, nil
+}
+
+// namedDoc is a document of a role, as sent.
+type namedDoc struct {
+	role string
+	doc  []byte
+}
+
+// stagedParts parses and encodes the documents of a part.
+func stagedParts(roots [][]byte, roles []namedDoc) ([]store.StagedPart, error) {
+	var out []store.StagedPart
+	if len(roots) > maxRootChain {
+		return nil, badRequest(metadata.TypeRoot, checkRole, "%d root versions in one publish; at most %d", len(roots), maxRootChain)
+	}
+	for i, raw := range roots {
 		md, err := metadata.ParseRoot(raw)
 		if err != nil {
 			return nil, badRequest(metadata.TypeRoot, checkJSON, "root %d of the chain: %v", i+1, err)
@@ -198,19 +244,22 @@ func stagedParts(req api.PublishRequest) ([]store.StagedPart, error) {
 		}
 		out = append(out, store.StagedPart{Name: store.RootPart(i + 1), SHA256: sha256Hex(data), Length: int64(len(data)), Data: data})
 	}
-	for _, name := range slices.Sorted(maps.Keys(req.Roles)) {
-		data, err := encodeStaged(name, req.Roles[name])
+	for _, d := range roles {
+		data, err := encodeStaged(d.role, d.doc)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, store.StagedPart{Name: name, SHA256: sha256Hex(data), Length: int64(len(data)), Data: data})
+		out = append(out, store.StagedPart{Name: d.role, SHA256: sha256Hex(data), Length: int64(len(data)), Data: data})
 	}
 	return out, nil
 }
 
 // encodeStaged checks the document of a role sent into a staged update
-// on its own and returns it encoded as the server stores it.
-func encodeStaged(name string, raw json.RawMessage) ([]byte, error) {
+// and returns it as the server stores it. A targets document (there are
+// thousands: hashed bins) is parsed once, by the commit; here its role
+// name is checked, and it is kept in the canonical form decodePart gave,
+// the form its signatures cover.
+func encodeStaged(name string, raw []byte) ([]byte, error) {
 	switch name {
 	case metadata.TypeTimestamp:
 		return nil, badRequest(name, checkRole, "the server makes timestamp metadata; do not send it")
@@ -228,15 +277,7 @@ func encodeStaged(name string, raw json.RawMessage) ([]byte, error) {
 	if err := validateRoleName(name); err != nil {
 		return nil, badRequest(name, checkRole, "%v", err)
 	}
-	md, err := metadata.ParseTargets(raw)
-	if err != nil {
-		return nil, badRequest(name, checkJSON, "%v", err)
-	}
-	data, err := md.Encode()
-	if err != nil {
-		return nil, badRequest(name, checkJSON, "%v", err)
-	}
-	return data, nil
+	return raw, nil
 }
 
 // checkStagedSize refuses parts that would take the staged update over
@@ -289,11 +330,9 @@ func (s *Server) CommitStaged(ctx context.Context, gun, id, ifMatch string) (*Pu
 		return nil, err
 	}
 	return s.publishFrom(ctx, gun, ifMatch, src, func(*state) (updateSink, func(*plan) (*PublishResult, error)) {
-		sink := &stagedSink{ctx: ctx, sg: sg, gun: gun, id: id, sums: src.sums}
+		sink := &stagedSink{id: id, sums: src.sums}
 		return sink, func(p *plan) (*PublishResult, error) {
-			if err := sink.flush(); err != nil {
-				return nil, err
-			}
+			p.listings = append(sink.allListings(), p.listings...)
 			p.staged = &stagedCommit{sg: sg, id: id, moves: sink.moves}
 			return s.commit(ctx, p)
 		}
@@ -344,21 +383,26 @@ func (g *stagedSource) doc(ctx context.Context, name string) ([]byte, error) {
 	return p.Data, nil
 }
 
-// stagedSink records where the parts of a staged update go and stores the
-// listings they change in the staged update, in batches.
+// stagedSink records where the parts of a staged update go, and the
+// listings they change, for the commit: those of each role as they come
+// (a million listings are not copied again and again as one slice grows).
 type stagedSink struct {
-	ctx     context.Context
-	sg      store.Staging
-	gun, id string
-	sums    map[string]string
-	moves   []store.StagedFile
-	batch   []store.Listing
-	cleared bool
+	id    string
+	sums  map[string]string
+	moves []store.StagedFile
+	ls    [][]store.Listing
+	n     int
 }
 
-// stagedListingBatch is how many listings a staged commit holds before
-// it writes them to the store.
-const stagedListingBatch = 50000
+// allListings returns the listings recorded, in one slice.
+func (k *stagedSink) allListings() []store.Listing {
+	out := make([]store.Listing, 0, k.n+1)
+	for _, ls := range k.ls {
+		out = append(out, ls...)
+	}
+	k.ls = nil
+	return out
+}
 
 func (k *stagedSink) file(part, role string, version int64, data []byte) error {
 	// The checked document is the stored one: the server stored it
@@ -371,30 +415,13 @@ func (k *stagedSink) file(part, role string, version int64, data []byte) error {
 }
 
 func (k *stagedSink) listings(ls []store.Listing) error {
-	k.batch = append(k.batch, ls...)
-	if len(k.batch) < stagedListingBatch {
-		return nil
-	}
-	return k.flush()
-}
-
-func (k *stagedSink) flush() error {
-	if !k.cleared { // listings of an earlier commit that failed
-		if err := k.sg.ClearStagedListings(k.ctx, k.gun, k.id); err != nil {
-			return err
-		}
-		k.cleared = true
-	}
-	if len(k.batch) == 0 {
-		return nil
-	}
-	err := k.sg.AddStagedListings(k.ctx, k.gun, k.id, k.batch)
-	k.batch = k.batch[:0]
-	return err
+	k.ls = append(k.ls, ls)
+	k.n += len(ls)
+	return nil
 }
 
 // stagedCommit is the part of a plan that moves a staged update's
-// documents and listings into the repository.
+// documents into the repository.
 type stagedCommit struct {
 	sg    store.Staging
 	id    string

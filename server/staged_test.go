@@ -28,7 +28,7 @@ type binsRepo struct {
 
 // newBinsRepo signs a first version of m's repository with 2^bits bins
 // and n targets, signing the bins with signer (m.Delegate for good bins).
-func newBinsRepo(t *testing.T, m *maintainer, bits, n int) *binsRepo {
+func newBinsRepo(t testing.TB, m *maintainer, bits, n int) *binsRepo {
 	t.Helper()
 	k := metadata.NewKey(m.Delegate.PublicKey())
 	tg := m.TargetsDoc(1, nil)
@@ -50,7 +50,7 @@ func newBinsRepo(t *testing.T, m *maintainer, bits, n int) *binsRepo {
 	return r
 }
 
-func apiClient(t *testing.T, url, token string) *apiclient.Client {
+func apiClient(t testing.TB, url, token string) *apiclient.Client {
 	t.Helper()
 	c, err := apiclient.New(url, token, nil)
 	if err != nil {
@@ -61,21 +61,26 @@ func apiClient(t *testing.T, url, token string) *apiclient.Client {
 
 // uploadInParts sends the repository's documents into staged update id,
 // about 3 KiB a part.
-func uploadInParts(t *testing.T, c *apiclient.Client, gun, id string, r *binsRepo) {
+func uploadInParts(t testing.TB, c *apiclient.Client, gun, id string, r *binsRepo) {
+	uploadInPartsOf(t, c, gun, id, r, 3<<10)
+}
+
+// uploadInPartsOf is uploadInParts with parts of about size bytes.
+func uploadInPartsOf(t testing.TB, c *apiclient.Client, gun, id string, r *binsRepo, size int) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := c.UploadStagedPart(ctx, gun, id, [][]byte{r.root}, map[string][]byte{"targets": r.targets}); err != nil {
 		t.Fatal(err)
 	}
-	part, size := map[string][]byte{}, 0
+	part, n := map[string][]byte{}, 0
 	for name, doc := range r.bins {
-		if size+len(doc) > 3<<10 && len(part) > 0 {
+		if n+len(doc) > size && len(part) > 0 {
 			if _, err := c.UploadStagedPart(ctx, gun, id, nil, part); err != nil {
 				t.Fatal(err)
 			}
-			part, size = map[string][]byte{}, 0
+			part, n = map[string][]byte{}, 0
 		}
-		part[name], size = doc, size+len(doc)
+		part[name], n = doc, n+len(doc)
 	}
 	if len(part) > 0 {
 		if _, err := c.UploadStagedPart(ctx, gun, id, nil, part); err != nil {
@@ -149,8 +154,8 @@ func merge(m map[string][]byte, k string, v []byte) map[string][]byte {
 }
 
 // TestStagedCommitRefused: a commit that fails the check of the whole
-// update (one bin signed by a key the delegation does not trust, then a
-// bin missing a target's path rule) publishes nothing, serves none of the
+// update (a bin that is not targets metadata, one signed by a key the
+// delegation does not trust, then a bin listing a target of another bin) publishes nothing, serves none of the
 // content its bins list, and keeps the staged update for another try.
 func TestStagedCommitRefused(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
@@ -165,15 +170,23 @@ func TestStagedCommitRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		uploadInParts(t, c, m.GUN, st.ID, r)
-		// One bin signed by another key.
-		bad := m.TargetsDoc(1, map[string]string{"pkgs/other": "x"})
 		sr := &metadata.SuccinctRoles{BitLength: 3, NamePrefix: "bins"}
 		badBin := sr.RoleFor("pkgs/other")
+		var e *apiclient.Error
+		// A bin that is JSON but not targets metadata: parts are parsed
+		// by the commit.
+		if _, err := c.UploadStagedPart(ctx, m.GUN, st.ID, nil, map[string][]byte{badBin: []byte(`{"signatures":[],"signed":{"_type":"targets"}}`)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CommitStaged(ctx, m.GUN, st.ID, ""); !errors.As(err, &e) || e.Status != 400 || e.Role != badBin || e.Check != "json" {
+			t.Fatalf("commit with a malformed bin: %v, want 400 naming %s and check json", err, badBin)
+		}
+		// One bin signed by another key.
+		bad := m.TargetsDoc(1, map[string]string{"pkgs/other": "x"})
 		if _, err := c.UploadStagedPart(ctx, m.GUN, st.ID, nil, map[string][]byte{badBin: servertest.Sign(t, bad, repotest.NewSigner(t))}); err != nil {
 			t.Fatal(err)
 		}
 		_, err = c.CommitStaged(ctx, m.GUN, st.ID, "")
-		var e *apiclient.Error
 		if !errors.As(err, &e) || e.Status != 400 || e.Role != badBin || e.Check != "signature" {
 			t.Fatalf("commit with a bin signed by an untrusted key: %v, want 400 naming %s and check signature", err, badBin)
 		}

@@ -32,9 +32,9 @@ type updateSource interface {
 	roles() []string
 	// doc returns the document of a role as sent.
 	doc(ctx context.Context, role string) ([]byte, error)
-	// canonical reports whether the documents are stored encoded as the
-	// server encodes them already (parts of a staged update are, from
-	// the moment they arrive), so that checking them needs no new
+	// canonical reports whether the documents are in canonical form
+	// already (parts of a staged update are, from the moment they
+	// arrive), so that they are stored as they are, with no new
 	// encoding.
 	canonical() bool
 	// part names the document in the sink: the role's name, or

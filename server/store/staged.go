@@ -11,7 +11,8 @@ import (
 // arrive in parts (see Staging), are checked when the publisher commits
 // it, and are then moved into the repository in one transaction. Until it
 // is committed nothing of it is served; one that is never committed
-// expires and is removed.
+// expires and is removed. Only documents are staged: the target listings
+// of the update are computed by the commit and written by it.
 
 // Staged is a staged update of a repository.
 type Staged struct {
@@ -52,15 +53,10 @@ type Staging interface {
 	PutStagedParts(ctx context.Context, gun, id string, ps []StagedPart) error
 	// StagedPart returns one part with its data.
 	StagedPart(ctx context.Context, gun, id, name string) (StagedPart, error)
-	// AddStagedListings adds listings the update makes when committed;
-	// ClearStagedListings drops them (before a commit computes them
-	// again).
-	AddStagedListings(ctx context.Context, gun, id string, ls []Listing) error
-	ClearStagedListings(ctx context.Context, gun, id string) error
-	// CommitStaged is Publish with more files and listings: each part
-	// of moves becomes the file it names, and the staged listings are
-	// added, in the same transaction as u; the staged update is deleted
-	// with it. On any error nothing changes.
+	// CommitStaged is Publish with more files: each part of moves
+	// becomes the file it names, in the same transaction as u (whose
+	// listings are every listing the update changes); the staged update
+	// is deleted with it. On any error nothing changes.
 	CommitStaged(ctx context.Context, u Update, id string, moves []StagedFile) (Change, error)
 	// DeleteStaged deletes a staged update and its parts.
 	DeleteStaged(ctx context.Context, gun, id string) error
@@ -70,5 +66,6 @@ type Staging interface {
 }
 
 // RootPart is the part name of the i-th (from 1) new root version of a
-// staged update's chain. No role name contains "/".
+// staged update's chain. No role name begins with "root/" (see
+// metadata.CheckRoleName).
 func RootPart(i int) string { return api.StagedRootPart(i) }

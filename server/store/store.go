@@ -17,8 +17,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -85,6 +88,14 @@ type Update struct {
 type Listing struct {
 	Role, Path, Digest string
 	Until              time.Time
+}
+
+// SortListings sorts listings by digest, then path, then role: the order
+// of the stores' keys for them.
+func SortListings(ls []Listing) {
+	slices.SortFunc(ls, func(a, b Listing) int {
+		return cmp.Or(strings.Compare(a.Digest, b.Digest), strings.Compare(a.Path, b.Path), strings.Compare(a.Role, b.Role))
+	})
 }
 
 // ListingsIndexed is the Listing that AddListings records for a repository

@@ -134,14 +134,27 @@ func (h Hashes) validate() error {
 
 // arena hands out small byte slices carved from larger blocks, so that
 // decoding 100,000 digests costs a few allocations instead of 100,000.
-type arena struct{ block []byte }
+// Blocks double in size up to 64 KiB, so that a small document does not
+// pay for a large block.
+type arena struct {
+	block []byte
+	next  int // size of the next block
+}
+
+// nextBlock returns the size of the next block of an arena that needs n
+// bytes and last made one of *next bytes.
+func nextBlock(next *int, n int) int {
+	size := max(*next, 1<<10)
+	*next = min(2*size, 64<<10)
+	return max(size, n)
+}
 
 func (a *arena) alloc(n int) []byte {
 	if n > 4096 {
 		return make([]byte, n)
 	}
 	if len(a.block) < n {
-		a.block = make([]byte, 64<<10)
+		a.block = make([]byte, nextBlock(&a.next, n))
 	}
 	b := a.block[:n:n]
 	a.block = a.block[n:]

@@ -148,14 +148,18 @@ func decodeTargetFile(r *canonjson.Reader, a *arena) (TargetFile, error) {
 // stringArena makes strings that share large blocks of memory, so that
 // decoding 100,000 target paths costs a few allocations instead of 100,000.
 // Blocks are never written after a string is made from them.
-type stringArena struct{ block []byte }
+// Blocks grow as an arena's do.
+type stringArena struct {
+	block []byte
+	next  int
+}
 
 func (a *stringArena) string(b []byte) string {
 	if len(b) == 0 || len(b) > 1024 {
 		return string(b)
 	}
 	if cap(a.block)-len(a.block) < len(b) {
-		a.block = make([]byte, 0, 64<<10)
+		a.block = make([]byte, 0, nextBlock(&a.next, len(b)))
 	}
 	start := len(a.block)
 	a.block = append(a.block, b...)

@@ -28,6 +28,7 @@ func main() {
 	}
 	var times []time.Duration
 	var maxRSS int64
+	var cpu time.Duration // user and system time of every run
 	for range *runs {
 		if *setup != "" {
 			if out, err := exec.Command("sh", "-c", *setup).CombinedOutput(); err != nil {
@@ -41,10 +42,12 @@ func main() {
 			log.Fatalf("%s: %v", *name, err)
 		}
 		times = append(times, time.Since(start))
+		cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			maxRSS = max(maxRSS, ru.Maxrss) // KiB on Linux
 		}
 	}
 	slices.Sort(times)
-	fmt.Printf("%s median_ms=%.1f max_rss_mb=%.1f\n", *name, float64(times[len(times)/2].Microseconds())/1000, float64(maxRSS)/1024)
+	fmt.Printf("%s median_ms=%.1f max_rss_mb=%.1f cpu_ms=%.1f\n", *name, float64(times[len(times)/2].Microseconds())/1000, float64(maxRSS)/1024,
+		float64(cpu.Microseconds())/1000/float64(*runs))
 }

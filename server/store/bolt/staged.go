@@ -17,16 +17,14 @@ import (
 //	staged/ gun NUL id /        a bucket per staged update, holding
 //	    "meta"                  JSON stagedRecord
 //	    parts/ name             sha256 hex (64) + data
-//	    listings/ digest NUL path NUL role → until, as in listings
 //
-// A bucket per update is dropped at once (DeleteBucket frees its pages),
-// where deleting a million listing keys one by one from a shared bucket
-// would take time quadratic in their number.
+// A bucket per update is dropped at once (DeleteBucket frees its pages).
+// (Staged updates of an earlier version also hold a "listings" bucket,
+// dropped with them.)
 var (
-	bucketStaged   = []byte("staged")
-	stagedMeta     = []byte("meta")
-	stagedParts    = []byte("parts")
-	stagedListings = []byte("listings")
+	bucketStaged = []byte("staged")
+	stagedMeta   = []byte("meta")
+	stagedParts  = []byte("parts")
 )
 
 var _ store.Staging = (*Store)(nil)
@@ -71,10 +69,8 @@ func (s *Store) CreateStaged(_ context.Context, st store.Staged) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", store.ErrConflict, err)
 		}
-		for _, name := range [][]byte{stagedParts, stagedListings} {
-			if _, err := b.CreateBucket(name); err != nil {
-				return err
-			}
+		if _, err := b.CreateBucket(stagedParts); err != nil {
+			return err
 		}
 		return putJSON(b, stagedMeta, stagedRecord{Created: st.Created.UTC(), Expires: st.Expires.UTC()})
 	})
@@ -147,50 +143,6 @@ func (s *Store) StagedPart(_ context.Context, gun, id, name string) (store.Stage
 	return p, nil
 }
 
-// AddStagedListings implements store.Staging.
-func (s *Store) AddStagedListings(_ context.Context, gun, id string, ls []store.Listing) error {
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		b, _, err := stagedBucket(tx, gun, id, time.Time{})
-		if err != nil {
-			return err
-		}
-		listings := b.Bucket(stagedListings)
-		for _, l := range ls {
-			var until []byte
-			if !l.Until.IsZero() {
-				until = []byte(l.Until.UTC().Format(time.RFC3339Nano))
-			}
-			if err := listings.Put(key(l.Digest, l.Path, l.Role), until); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("staged update %s of %s: listings: %w", id, gun, err)
-	}
-	return nil
-}
-
-// ClearStagedListings implements store.Staging.
-func (s *Store) ClearStagedListings(_ context.Context, gun, id string) error {
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		b, _, err := stagedBucket(tx, gun, id, time.Time{})
-		if err != nil {
-			return err
-		}
-		if err := b.DeleteBucket(stagedListings); err != nil {
-			return err
-		}
-		_, err = b.CreateBucket(stagedListings)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("staged update %s of %s: listings: %w", id, gun, err)
-	}
-	return nil
-}
-
 // CommitStaged implements store.Staging.
 func (s *Store) CommitStaged(_ context.Context, u store.Update, id string, moves []store.StagedFile) (store.Change, error) {
 	gun := u.Repo.GUN
@@ -212,14 +164,6 @@ func (s *Store) CommitStaged(_ context.Context, u store.Update, id string, moves
 			if err := files.Put(k, v); err != nil {
 				return err
 			}
-		}
-		live := tx.Bucket(bucketListings)
-		prefix := key(gun, "")
-		err = b.Bucket(stagedListings).ForEach(func(k, v []byte) error {
-			return live.Put(append(prefix[:len(prefix):len(prefix)], k...), v)
-		})
-		if err != nil {
-			return err
 		}
 		return tx.Bucket(bucketStaged).DeleteBucket(key(gun, id))
 	})

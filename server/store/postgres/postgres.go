@@ -500,10 +500,21 @@ func (s *Store) SomeOnlineKeys(ctx context.Context, limit int) ([]store.OnlineKe
 	return out, wrap("online keys", err)
 }
 
-// putListings upserts listings in one statement.
+// copyListingsFrom is the number of listings from which putListings
+// copies them in (the first publish of a large repository) rather than
+// sending them as parameters of one statement.
+const copyListingsFrom = 4096
+
+// putListings upserts listings in one statement. Many of them are copied,
+// in the order of the listings' primary key (which puts them into its index
+// in order): into the table when the repository has none yet, else into a
+// temporary table first. It sorts ls in place.
 func putListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing) error {
 	if len(ls) == 0 {
 		return nil
+	}
+	if len(ls) >= copyListingsFrom {
+		return copyListings(ctx, tx, gun, ls)
 	}
 	digests, paths, roles := make([]string, len(ls)), make([]string, len(ls)), make([]string, len(ls))
 	untils := make([]*time.Time, len(ls))
@@ -517,6 +528,43 @@ func putListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing)
 	_, err := tx.Exec(ctx, `INSERT INTO listings (gun, digest, path, role, until)
 		SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[])
 		ON CONFLICT (gun, digest, path, role) DO UPDATE SET until = EXCLUDED.until`, gun, digests, paths, roles, untils)
+	return err
+}
+
+func copyListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing) error {
+	store.SortListings(ls)
+	var some bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM listings WHERE gun = $1)`, gun).Scan(&some); err != nil {
+		return err
+	}
+	rows := pgx.CopyFromSlice(len(ls), func(i int) ([]any, error) {
+		l := ls[i]
+		var until *time.Time
+		if !l.Until.IsZero() {
+			until = &l.Until
+		}
+		return []any{gun, l.Digest, l.Path, l.Role, until}, nil
+	})
+	columns := []string{"gun", "digest", "path", "role", "until"}
+	if !some {
+		// The first listings of the repository (its first publish): no
+		// listing to replace.
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"listings"}, columns, rows)
+		return err
+	}
+	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE listings_in (gun text, digest text, path text, role text, until timestamptz) ON COMMIT DROP`); err != nil {
+		return err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"listings_in"}, columns, rows); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO listings (gun, digest, path, role, until)
+		SELECT gun, digest, path, role, until FROM listings_in
+		ON CONFLICT (gun, digest, path, role) DO UPDATE SET until = EXCLUDED.until`)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `DROP TABLE listings_in`)
 	return err
 }
 

@@ -66,13 +66,20 @@ func (s *Store) PutStagedParts(ctx context.Context, gun, id string, ps []store.S
 		if _, err := getStaged(ctx, tx, true, gun, id, time.Time{}); err != nil {
 			return err
 		}
+		// One round trip for the thousands of documents a part may hold.
+		var b pgx.Batch
 		for _, p := range ps {
-			if _, err := tx.Exec(ctx, `INSERT INTO staged_parts (gun, id, name, sha256, data) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (gun, id, name) DO UPDATE SET sha256 = EXCLUDED.sha256, data = EXCLUDED.data`, gun, id, p.Name, p.SHA256, p.Data); err != nil {
+			b.Queue(`INSERT INTO staged_parts (gun, id, name, sha256, data) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (gun, id, name) DO UPDATE SET sha256 = EXCLUDED.sha256, data = EXCLUDED.data`, gun, id, p.Name, p.SHA256, p.Data)
+		}
+		res := tx.SendBatch(ctx, &b)
+		for _, p := range ps {
+			if _, err := res.Exec(); err != nil {
+				res.Close()
 				return fmt.Errorf("part %s: %w", p.Name, err)
 			}
 		}
-		return nil
+		return res.Close()
 	})
 	return wrap(fmt.Sprintf("staged update %s of %s", id, gun), err)
 }
@@ -85,34 +92,8 @@ func (s *Store) StagedPart(ctx context.Context, gun, id, name string) (store.Sta
 	return p, wrap(fmt.Sprintf("staged update %s of %s: part %s", id, gun, name), err)
 }
 
-// AddStagedListings implements store.Staging.
-func (s *Store) AddStagedListings(ctx context.Context, gun, id string, ls []store.Listing) error {
-	if len(ls) == 0 {
-		return nil
-	}
-	digests, paths, roles := make([]string, len(ls)), make([]string, len(ls)), make([]string, len(ls))
-	untils := make([]*time.Time, len(ls))
-	for i, l := range ls {
-		digests[i], paths[i], roles[i] = l.Digest, l.Path, l.Role
-		if !l.Until.IsZero() {
-			u := l.Until
-			untils[i] = &u
-		}
-	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO staged_listings (gun, id, digest, path, role, until)
-		SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[])
-		ON CONFLICT (gun, id, digest, path, role) DO UPDATE SET until = EXCLUDED.until`, gun, id, digests, paths, roles, untils)
-	return wrap(fmt.Sprintf("staged update %s of %s: listings", id, gun), err)
-}
-
-// ClearStagedListings implements store.Staging.
-func (s *Store) ClearStagedListings(ctx context.Context, gun, id string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM staged_listings WHERE gun = $1 AND id = $2`, gun, id)
-	return wrap(fmt.Sprintf("staged update %s of %s: listings", id, gun), err)
-}
-
-// CommitStaged implements store.Staging. The parts and listings move
-// inside the database: the server holds none of them.
+// CommitStaged implements store.Staging. The parts move inside the
+// database: the server holds none of them.
 func (s *Store) CommitStaged(ctx context.Context, u store.Update, id string, moves []store.StagedFile) (store.Change, error) {
 	gun := u.Repo.GUN
 	return s.publish(ctx, u, func(tx pgx.Tx) error {
@@ -133,11 +114,6 @@ func (s *Store) CommitStaged(ctx context.Context, u store.Update, id string, mov
 		}
 		if n := tag.RowsAffected(); n != int64(len(moves)) {
 			return fmt.Errorf("%w: %d of the %d staged documents exist already or are missing", store.ErrConflict, int64(len(moves))-n, len(moves))
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO listings (gun, digest, path, role, until)
-			SELECT gun, digest, path, role, until FROM staged_listings WHERE gun = $1 AND id = $2
-			ON CONFLICT (gun, digest, path, role) DO UPDATE SET until = EXCLUDED.until`, gun, id); err != nil {
-			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM staged_updates WHERE gun = $1 AND id = $2`, gun, id)
 		return err

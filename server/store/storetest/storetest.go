@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"OnlineKeys", testOnlineKeys},
 		{"Targets", testTargets},
 		{"CollectTargets", testCollectTargets},
+		{"ManyListings", testManyListings},
 		{"Watch", testWatch},
 	}
 	for _, tc := range tests {
@@ -689,5 +690,40 @@ func testPruneTimestamps(t *testing.T, s store.Store) {
 	}
 	if n, err := s.PruneTimestamps(ctx, 2); err != nil || n != 0 {
 		t.Errorf("PruneTimestamps again = %d, %v; want 0", n, err)
+	}
+}
+
+// testManyListings publishes more listings than a store sends in one
+// statement (a large first publish), in random order, then an update that
+// replaces half of them and adds as many: every listing is found, and a
+// replaced one only until its Until.
+func testManyListings(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const gun, n = "example.com/many", 6000
+	listing := func(i int, until time.Time) store.Listing {
+		return store.Listing{Role: fmt.Sprintf("bins-%d", i%16), Path: fmt.Sprintf("p/%d", i), Digest: fmt.Sprintf("%064x", i*7919%100003), Until: until}
+	}
+	u := update(gun, 0)
+	for i := range n {
+		u.Listings = append(u.Listings, listing((i*31)%n, time.Time{}))
+	}
+	if _, err := s.Publish(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	u = update(gun, 1)
+	for i := range n / 2 {
+		u.Listings = append(u.Listings, listing(i, epoch), listing(n+i, time.Time{}))
+	}
+	if _, err := s.Publish(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 1, n/2 - 1, n / 2, n - 1, n, n + n/2 - 1} {
+		l := listing(i, time.Time{})
+		for _, at := range []time.Time{epoch.Add(-time.Hour), epoch.Add(time.Hour)} {
+			want := i >= n/2 || at.Before(epoch)
+			if got, err := s.Listed(ctx, gun, l.Digest, l.Path, at); err != nil || got != want {
+				t.Errorf("listing %d at %s: %v, %v; want %v", i, at, got, err, want)
+			}
+		}
 	}
 }
