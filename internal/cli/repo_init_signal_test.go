@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// TestRepoInitInterrupted: SIGTERM while `rampart repo init` generates and
-// encrypts its keys stops it (after the key being encrypted, well within
-// signalGrace), with exit code 1, and leaves no half-made repository
+// TestRepoInitInterrupted: SIGTERM while `rampart repo init` derives the
+// passphrase's key and makes its keys stops it (after the key being made,
+// well within signalGrace), with exit code 1, and leaves no half-made repository
 // behind, so that the same command can be run again (issue 13: Ctrl-C and
 // SIGTERM stop every command promptly, leaving no temporary file).
 func TestRepoInitInterrupted(t *testing.T) {
@@ -28,14 +28,16 @@ func TestRepoInitInterrupted(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Wait for the first key: init is then half done.
-		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			if _, err := os.Stat(filepath.Join(dir, "keys", "root.pub")); err == nil {
+		// Wait for init to lock the directory: it then derives the key of
+		// the passphrase (Argon2id, a tenth of a second at least) before it
+		// writes the first of its keys, so the signal comes in the middle.
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(dir, ".lock")); err == nil {
 				break
 			}
 			if time.Now().After(deadline) {
 				cmd.Process.Kill()
-				t.Fatalf("no key was written: %s", stderr.String())
+				t.Fatalf("init did not lock %s: %s", dir, stderr.String())
 			}
 		}
 		cmd.Process.Signal(syscall.SIGTERM)
