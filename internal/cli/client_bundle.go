@@ -43,7 +43,7 @@ machine that cannot reach the repository.`,
 				return err
 			}
 			st, _ := os.Stat(out)
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes): the metadata trusted in %s and %d targets\n", out, st.Size(), dir, len(args))
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes): the metadata trusted in %s and %s\n", out, st.Size(), dir, plural(len(args), "target"))
 			return nil
 		},
 	}
@@ -79,8 +79,8 @@ kept for 'rampart client get --offline'.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w (nothing in %s was changed)", args[0], err, dir)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "imported %s into %s: root version %d, timestamp version %d, %d roles and %d targets, all verified\n",
-				args[0], dir, res.RootVersion, res.TimestampVersion, res.Roles, len(res.Targets))
+			fmt.Fprintf(cmd.OutOrStdout(), "imported %s into %s: root version %d, timestamp version %d, %s and %s, all verified\n",
+				args[0], dir, res.RootVersion, res.TimestampVersion, plural(res.Roles, "role"), plural(len(res.Targets), "target"))
 			return nil
 		},
 	}

@@ -28,7 +28,7 @@ func TestClientBundle(t *testing.T) {
 		t.Fatalf("init outside: %s", errOut)
 	}
 	code, out, errOut := runCLI(t, "client", "export", "--dir", outside, "-o", bundle, "docs/readme")
-	if code != 0 || !strings.Contains(out, "and 1 targets") {
+	if code != 0 || !strings.Contains(out, "and 1 target\n") {
 		t.Fatalf("export: %d %s %s", code, out, errOut)
 	}
 	if code, out, errOut := runCLI(t, "client", "init", "--root", root, "--dir", inside); code != 0 || !strings.Contains(out, "no repository URL") {
@@ -36,7 +36,7 @@ func TestClientBundle(t *testing.T) {
 	}
 	requests := len(repo.RequestCounts())
 	code, out, errOut = runCLI(t, "client", "import", "--dir", inside, bundle)
-	if code != 0 || !strings.Contains(out, "2 roles and 1 targets, all verified") {
+	if code != 0 || !strings.Contains(out, "2 roles and 1 target, all verified") {
 		t.Fatalf("import: %d %s %s", code, out, errOut)
 	}
 	got := filepath.Join(tmp, "readme")

@@ -60,11 +60,11 @@ the mirror's clients trust: DIR holds the root versions from it on.`,
 			}
 			out := cmd.OutOrStdout()
 			if res.UpToDate() {
-				fmt.Fprintf(out, "%s is up to date: root version %d, timestamp version %d, %d targets\n", args[1], res.RootVersion, res.TimestampVersion, res.Matched)
+				fmt.Fprintf(out, "%s is up to date: root version %d, timestamp version %d, %s\n", args[1], res.RootVersion, res.TimestampVersion, plural(res.Matched, "target"))
 				return nil
 			}
-			fmt.Fprintf(out, "mirrored %s to %s: root version %d, timestamp version %d; %d metadata files and %d of %d targets (%d bytes) copied, all verified\n",
-				args[0], args[1], res.RootVersion, res.TimestampVersion, len(res.Metadata), res.Targets, res.Matched, res.TargetBytes)
+			fmt.Fprintf(out, "mirrored %s to %s: root version %d, timestamp version %d; %s and %d of %s (%s) copied, all verified\n",
+				args[0], args[1], res.RootVersion, res.TimestampVersion, plural(len(res.Metadata), "metadata file"), res.Targets, plural(res.Matched, "target"), plural(res.TargetBytes, "byte"))
 			return nil
 		},
 	}

@@ -25,7 +25,7 @@ func TestMirrorCommand(t *testing.T) {
 	dir := filepath.Join(tmp, "mirror")
 
 	code, out, errOut := runCLI(t, "mirror", origin.URL, dir, "--root", root, "--targets", "dir/*")
-	if code != 0 || !strings.Contains(out, "1 of 1 targets (7 bytes) copied") {
+	if code != 0 || !strings.Contains(out, "1 of 1 target (7 bytes) copied") {
 		t.Fatalf("mirror: %d %s %s", code, out, errOut)
 	}
 	if code, out, _ := runCLI(t, "mirror", origin.URL, dir, "--root", root, "--targets", "dir/*"); code != 0 || !strings.Contains(out, "is up to date") {

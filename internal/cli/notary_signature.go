@@ -62,7 +62,7 @@ with the keys in its trust directory.`,
 			if err := notaryapi.Upload(cmd.Context(), client, serverURL, token, gun, map[string][]byte{role: data}); err != nil {
 				return fmt.Errorf("installing %s as %s of %s: %w", file, role, gun, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s of %s is now version %d, from %s (%d targets)\n", role, gun, d.Version, file, len(d.Targets.Targets))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s of %s is now version %d, from %s (%s)\n", role, gun, d.Version, file, plural(len(d.Targets.Targets), "target"))
 			return nil
 		},
 	}

@@ -51,7 +51,7 @@ func (f *repoInTotoFlags) add(cmd *cobra.Command, args []string, as, role string
 		for _, t := range res.Targets {
 			fmt.Fprintf(out, "added %s (%d bytes)\n", t.Path, t.File.Length)
 		}
-		fmt.Fprintf(out, "%d targets added to %s; the in-toto supply chain of %s verifies\n", res.Count, summarizeRoles(res.Roles), res.Targets[0].Path)
+		fmt.Fprintf(out, "%s added to %s; the in-toto supply chain of %s verifies\n", plural(res.Count, "target"), summarizeRoles(res.Roles), res.Targets[0].Path)
 		printNotes(cmd, r)
 		return nil
 	})
