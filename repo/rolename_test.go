@@ -100,7 +100,7 @@ func TestRoleNameRefused(t *testing.T) {
 		{"x/", `role name "x/"`},
 		{"a//b", `role name "a//b"`},
 		{"a/./b", `role name "a/./b"`},
-		{"root/x", "only targets may begin"},
+		{"root/x", "may begin with targets/ but not with"},
 		{"a\x00b", `role name "a\x00b"`},
 		{"x.json", "may not end in .json"},
 		{strings.Repeat("r/", 128) + "r", "at most 255"},

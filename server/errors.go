@@ -33,6 +33,7 @@ const (
 	checkRequest    = "request"     // malformed request
 	checkJSON       = "json"        // malformed document
 	checkSize       = "size"        // body too large
+	checkLimit      = "limit"       // too many open staged updates
 	checkGUN        = "gun"         // invalid GUN
 	checkRole       = "role"        // role not allowed here or invalid name
 	checkMissing    = "missing"     // a required document was not sent

@@ -81,9 +81,12 @@ type Config struct {
 	// MaxStagedBytes caps the documents of one staged update, a publish
 	// uploaded in parts of at most MaxMetadataBytes (default 4 GiB);
 	// StagedExpiry is how long a staged update may wait for its commit
-	// (default 24h).
+	// (default 24h). MaxOpenStaged bounds the staged updates a repository
+	// may have open at once (default 4), so that its push tokens cannot
+	// hold more than MaxOpenStaged × MaxStagedBytes of staged documents.
 	MaxStagedBytes int64
 	StagedExpiry   time.Duration
+	MaxOpenStaged  int
 
 	// CacheTTL bounds how long a cached timestamp is served without
 	// asking the store, in case a change notification is lost (default
@@ -240,6 +243,7 @@ func New(cfg Config) (*Server, error) {
 	cfg.MaxMetadataBytes = cmp.Or(cfg.MaxMetadataBytes, api.DefaultMaxMetadataBytes)
 	cfg.MaxStagedBytes = cmp.Or(cfg.MaxStagedBytes, 4<<30)
 	cfg.StagedExpiry = cmp.Or(cfg.StagedExpiry, 24*time.Hour)
+	cfg.MaxOpenStaged = cmp.Or(cfg.MaxOpenStaged, 4)
 	cfg.MaxTargetBytes = cmp.Or(cfg.MaxTargetBytes, 1<<30)
 	cfg.CacheTTL = cmp.Or(cfg.CacheTTL, time.Second)
 	cfg.CurrentMaxAge = cmp.Or(cfg.CurrentMaxAge, 5*time.Second)

@@ -136,7 +136,10 @@ func (s *Server) createStaged(w http.ResponseWriter, r *http.Request, sg store.S
 	var b [16]byte
 	rand.Read(b[:])
 	st := store.Staged{GUN: gun, ID: hex.EncodeToString(b[:]), Created: now, Expires: now.Add(s.cfg.StagedExpiry)}
-	if err := sg.CreateStaged(r.Context(), st); err != nil {
+	if err := sg.CreateStaged(r.Context(), st, s.cfg.MaxOpenStaged); err != nil {
+		if errors.Is(err, store.ErrLimit) {
+			err = errorf(http.StatusTooManyRequests, "", checkLimit, "%s has %d staged updates open already: commit or delete one (DELETE .../metadata/staged/ID), or wait until one expires", gun, s.cfg.MaxOpenStaged)
+		}
 		s.fail(w, r, err)
 		return
 	}

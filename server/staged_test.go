@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -356,4 +358,68 @@ func TestStagedOtherGUN(t *testing.T) {
 	if _, err := vc.CommitStaged(ctx, victim.GUN, st.ID, ""); err != nil {
 		t.Fatalf("the owner's commit: %v", err)
 	}
+}
+
+// TestStagedOpenLimit: a repository's push token can hold only
+// Config.MaxOpenStaged staged updates at once, even when it asks for many
+// at the same moment; one deleted or expired makes room again.
+func TestStagedOpenLimit(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		var skew atomic.Int64
+		ts := newServer(t, openStore(t, kind), func(c *server.Config) {
+			c.MaxOpenStaged = 2
+			c.StagedExpiry = time.Hour
+			c.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+		})
+		m := newMaintainer(t, ts, "example.com/staged")
+		ctx := context.Background()
+		c := apiClient(t, ts.URL, m.Token)
+
+		// Ten at once: two get a staged update, eight a 429.
+		var wg sync.WaitGroup
+		var started, limited atomic.Int32
+		ids := make(chan string, 10)
+		for range 10 {
+			wg.Go(func() {
+				st, err := c.StartStaged(ctx, m.GUN)
+				var e *apiclient.Error
+				switch {
+				case err == nil:
+					started.Add(1)
+					ids <- st.ID
+				case errors.As(err, &e) && e.Status == http.StatusTooManyRequests && e.Check == "limit":
+					limited.Add(1)
+				default:
+					t.Errorf("start: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if started.Load() != 2 || limited.Load() != 8 {
+			t.Fatalf("%d started and %d refused with 429, want 2 and 8", started.Load(), limited.Load())
+		}
+
+		// Deleting one makes room for one.
+		if err := c.AbortStaged(ctx, m.GUN, <-ids); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.StartStaged(ctx, m.GUN); err != nil {
+			t.Fatalf("start after a delete: %v", err)
+		}
+		if _, err := c.StartStaged(ctx, m.GUN); err == nil {
+			t.Fatal("a third open staged update was allowed")
+		}
+		// Another repository has its own count.
+		other := newMaintainer(t, ts, "example.com/staged-other")
+		if _, err := apiClient(t, ts.URL, other.Token).StartStaged(ctx, other.GUN); err != nil {
+			t.Errorf("start in another repository: %v", err)
+		}
+		// Expired ones do not count.
+		skew.Store(int64(2 * time.Hour))
+		for i := range 2 {
+			if _, err := c.StartStaged(ctx, m.GUN); err != nil {
+				t.Fatalf("start %d after the others expired: %v", i+1, err)
+			}
+		}
+	})
 }

@@ -42,8 +42,11 @@ type StagedFile struct {
 // Staging is implemented by the stores that keep staged updates (both
 // stores of this module).
 type Staging interface {
-	// CreateStaged records a new staged update.
-	CreateStaged(ctx context.Context, s Staged) error
+	// CreateStaged records a new staged update, unless s.GUN already has
+	// maxOpen staged updates that expire after s.Created: then it fails
+	// with ErrLimit, changing nothing. The count and the insert are one
+	// atomic step.
+	CreateStaged(ctx context.Context, s Staged, maxOpen int) error
 	// Staged returns a staged update and its parts (without data),
 	// sorted by name. It fails with ErrNotFound for an unknown ID, one of
 	// another GUN, and one that expired before now.

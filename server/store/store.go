@@ -40,6 +40,10 @@ var (
 	// ErrUnavailable reports that the database cannot be reached; the
 	// operation may succeed later.
 	ErrUnavailable = errors.New("store unavailable")
+
+	// ErrLimit reports a write refused because it would exceed a limit
+	// on what a repository may hold (open staged updates).
+	ErrLimit = errors.New("limit reached")
 )
 
 // Repo is the current state of one repository.

@@ -50,7 +50,7 @@ func CheckRoleName(name string) error {
 		return fmt.Errorf("role name %q: only its last '/'-separated part may end in .json", name)
 	}
 	if first, _, ok := strings.Cut(name, "/"); ok && IsTopLevel(first) && first != TypeTargets {
-		return fmt.Errorf("role name %q: of the top-level role names, only targets may begin a name with '/'", name)
+		return fmt.Errorf("role name %q: a name with '/' may begin with targets/ but not with %s/, a top-level role", name, first)
 	}
 	return nil
 }

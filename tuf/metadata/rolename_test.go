@@ -49,8 +49,8 @@ func TestCheckRoleNameSays(t *testing.T) {
 		"":                        "empty role name",
 		strings.Repeat("a/", 200): "at most 255",
 		"targets/../x":            `role name "targets/../x": each '/'-separated part`,
-		"root/001":                "only targets may begin",
-		"snapshot/x":              "only targets may begin",
+		"root/001":                "may begin with targets/ but not with",
+		"snapshot/x":              "may begin with targets/ but not with",
 	} {
 		err := metadata.CheckRoleName(name)
 		if err == nil || !strings.Contains(err.Error(), want) {

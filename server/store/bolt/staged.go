@@ -59,11 +59,16 @@ func stagedBucket(tx *bbolt.Tx, gun, id string, now time.Time) (*bbolt.Bucket, s
 }
 
 // CreateStaged implements store.Staging.
-func (s *Store) CreateStaged(_ context.Context, st store.Staged) error {
+func (s *Store) CreateStaged(_ context.Context, st store.Staged, maxOpen int) error {
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		top, err := tx.CreateBucketIfNotExists(bucketStaged)
 		if err != nil {
 			return err
+		}
+		if n, err := openStaged(top, st.GUN, st.Created); err != nil {
+			return err
+		} else if n >= maxOpen {
+			return fmt.Errorf("%w: %d staged updates open, at most %d", store.ErrLimit, n, maxOpen)
 		}
 		b, err := top.CreateBucket(key(st.GUN, st.ID))
 		if err != nil {
@@ -78,6 +83,26 @@ func (s *Store) CreateStaged(_ context.Context, st store.Staged) error {
 		return fmt.Errorf("staged update %s of %s: %w", st.ID, st.GUN, err)
 	}
 	return nil
+}
+
+// openStaged counts gun's staged updates that expire after now.
+func openStaged(top *bbolt.Bucket, gun string, now time.Time) (int, error) {
+	n := 0
+	prefix := key(gun, "")
+	c := top.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if v != nil {
+			continue // not a staged update's bucket
+		}
+		var rec stagedRecord
+		if err := getJSON(top.Bucket(k), stagedMeta, &rec); err != nil {
+			return 0, err
+		}
+		if rec.Expires.After(now) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Staged implements store.Staging.

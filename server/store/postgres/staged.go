@@ -13,9 +13,24 @@ import (
 var _ store.Staging = (*Store)(nil)
 
 // CreateStaged implements store.Staging.
-func (s *Store) CreateStaged(ctx context.Context, st store.Staged) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO staged_updates (gun, id, created, expires) VALUES ($1, $2, $3, $4)`,
-		st.GUN, st.ID, st.Created, st.Expires)
+func (s *Store) CreateStaged(ctx context.Context, st store.Staged, maxOpen int) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Creations for one GUN take turns, so that two cannot both see
+		// room for one more.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "staged "+st.GUN); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM staged_updates WHERE gun = $1 AND expires > $2`, st.GUN, st.Created).Scan(&n); err != nil {
+			return err
+		}
+		if n >= maxOpen {
+			return fmt.Errorf("%w: %d staged updates open, at most %d", store.ErrLimit, n, maxOpen)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO staged_updates (gun, id, created, expires) VALUES ($1, $2, $3, $4)`,
+			st.GUN, st.ID, st.Created, st.Expires)
+		return err
+	})
 	return wrap(fmt.Sprintf("staged update %s of %s", st.ID, st.GUN), err)
 }
 
