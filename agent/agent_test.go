@@ -707,3 +707,52 @@ func TestConcurrentSignsShareBatches(t *testing.T) {
 		t.Errorf("%d concurrent signatures took %d requests, want at most %d", n, reqs, maxSending+2)
 	}
 }
+
+// BenchmarkKeySign signs 8 KiB messages from 8 goroutines with an
+// Ed25519 key of the agent, as a commit signs its bins: one request per
+// signature ("single"), and concurrent signatures sharing batch requests
+// ("shared").
+func BenchmarkKeySign(b *testing.B) {
+	srv, err := Listen(filepath.Join(b.TempDir(), "agent", "sock"), time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(context.Background())
+	defer srv.Close()
+	c := &Client{Path: srv.Path()}
+	defer c.Close()
+	ctx := context.Background()
+	priv, err := keys.Generate(keys.KeyTypeEd25519)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, _ := keys.NewSigner(priv, "")
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	u := &keystore.Unlocked{Public: s.PublicKey(), PKCS8: der}
+	if _, err := c.Add(ctx, u, ""); err != nil {
+		b.Fatal(err)
+	}
+	msg := make([]byte, 8<<10)
+	for _, shared := range []bool{false, true} {
+		name := map[bool]string{false: "single", true: "shared"}[shared]
+		b.Run(name, func(b *testing.B) {
+			k, err := c.Signer(ctx, keystore.KeyID(u.Public))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !shared {
+				k.b = nil
+			}
+			b.SetParallelism(4) // 8 goroutines on 2 processors
+			b.SetBytes(int64(len(msg)))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := k.Sign(ctx, msg); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
