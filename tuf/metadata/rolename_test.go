@@ -1,6 +1,7 @@
 package metadata_test
 
 import (
+	"path"
 	"strings"
 	"testing"
 
@@ -62,4 +63,30 @@ func TestCheckRoleNameSays(t *testing.T) {
 			t.Errorf("CheckRoleName(%q) = %v", name, err)
 		}
 	}
+}
+
+// FuzzRoleFileName: any role name, however hostile, maps to one safe file
+// name that maps back to it, and a name CheckRoleName accepts is a clean
+// relative path.
+func FuzzRoleFileName(f *testing.F) {
+	for _, s := range []string{"targets", "targets/releases", "../x", "a/./b", "%2F", ".hidden", "x.json/y", "", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, role string) {
+		if role == "" {
+			return // no document names a role "" (Validate refuses it)
+		}
+		name := metadata.RoleFileName(role)
+		if strings.ContainsAny(name, "/\\\x00") || strings.HasPrefix(name, ".") {
+			t.Fatalf("RoleFileName(%q) = %q: not one safe path element", role, name)
+		}
+		if back, ok := metadata.RoleFromFileName(name); !ok || back != role {
+			t.Fatalf("RoleFromFileName(RoleFileName(%q)) = %q, %v", role, back, ok)
+		}
+		if metadata.CheckRoleName(role) == nil {
+			if path.Clean(role) != role || path.IsAbs(role) || strings.HasPrefix(role, "../") || role == ".." {
+				t.Fatalf("CheckRoleName accepts %q, which is not a clean relative path", role)
+			}
+		}
+	})
 }
