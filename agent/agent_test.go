@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -558,6 +560,199 @@ func TestSignMessageBounds(t *testing.T) {
 			if err := readFrame(conn, &resp, MaxResponse); err != nil || !strings.Contains(resp.Error, tc.want) {
 				t.Errorf("response %q, %v; want an error containing %q", resp.Error, err, tc.want)
 			}
+		})
+	}
+}
+
+// TestSignBatch signs a batch with each kind of key: one signature per
+// message, in order, each verifying against the key, and counted once as a
+// request.
+func TestSignBatch(t *testing.T) {
+	srv, c := startAgent(t, time.Hour)
+	defer c.Close()
+	ctx := context.Background()
+	for _, kt := range []string{keys.KeyTypeEd25519, keys.KeyTypeECDSA, keys.KeyTypeRSA} {
+		t.Run(kt, func(t *testing.T) {
+			u := unlocked(t, kt)
+			if _, err := c.Add(ctx, u, ""); err != nil {
+				t.Fatal(err)
+			}
+			id := keystore.KeyID(u.Public)
+			msgs := [][]byte{[]byte(`{"a":1}`), []byte(`{"b":22}`), []byte(`{"c":333}`)}
+			reqs0, msgs0 := srv.SignCounts()
+			sigs, err := c.signBatch(ctx, id, msgs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reqs, n := srv.SignCounts(); reqs-reqs0 != 1 || n-msgs0 != 3 {
+				t.Errorf("the agent counted %d requests and %d messages, want 1 and 3", reqs-reqs0, n-msgs0)
+			}
+			v, err := keys.NewVerifier(u.Public)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, m := range msgs {
+				if err := v.Verify(m, sigs[i]); err != nil {
+					t.Errorf("signature %d: %v", i, err)
+				}
+			}
+			if err := v.Verify(msgs[0], sigs[1]); err == nil {
+				t.Error("signature 1 verifies message 0: the batch's signatures are not each its own message's")
+			}
+			if _, err := c.signBatch(ctx, strings.Repeat("ab", 32), msgs); err == nil || !strings.Contains(err.Error(), "not held") {
+				t.Errorf("batch with a key not held: %v", err)
+			}
+		})
+	}
+}
+
+// TestSignBatchBounds checks the messages that follow a batch sign
+// request: 1 to MaxBatch of them, none empty, at most MaxSignMessage bytes
+// in all, and all of them must come.
+func TestSignBatchBounds(t *testing.T) {
+	srv, c := startAgent(t, time.Hour)
+	lengths := func(n, each int) string {
+		b, _ := json.Marshal(slices.Repeat([]int{each}, n))
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name, body, want string
+		close            bool
+	}{
+		{"no messages", `{"op":"sign-batch","key_id":"ab"}`, "batch of 0 messages", false},
+		{"too many", `{"op":"sign-batch","key_id":"ab","message_lengths":` + lengths(MaxBatch+1, 1) + `}`, "out of range 1 to 1024", false},
+		{"empty message", `{"op":"sign-batch","key_id":"ab","message_lengths":[3,0]}`, "batch message 1: length 0", false},
+		{"too long in all", `{"op":"sign-batch","key_id":"ab","message_lengths":` + lengths(3, MaxSignMessage/2) + `}`, "batch message 2", false},
+		{"truncated", `{"op":"sign-batch","key_id":"ab","message_lengths":[2,8]}abc`, "reading a message", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("unix", srv.Path())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			frame, rest, _ := strings.Cut(tc.body, "}")
+			frame += "}"
+			var hdr [4]byte
+			binary.BigEndian.PutUint32(hdr[:], uint32(len(frame)))
+			conn.Write(append(append(hdr[:], frame...), rest...))
+			if tc.close {
+				conn.(*net.UnixConn).CloseWrite()
+			}
+			var resp response
+			if err := readFrame(conn, &resp, MaxResponse); err != nil || !strings.Contains(resp.Error, tc.want) {
+				t.Errorf("response %q, %v; want an error containing %q", resp.Error, err, tc.want)
+			}
+		})
+	}
+	// The client refuses to send a batch out of bounds.
+	if _, err := c.signBatch(context.Background(), "ab", nil); err == nil {
+		t.Error("the client sent an empty batch")
+	}
+}
+
+// TestConcurrentSignsShareBatches holds the agent's key busy while many
+// Sign calls of one Key queue up: once it is free, they go to the agent in
+// a few batch requests, not one request each, and every signature
+// verifies.
+func TestConcurrentSignsShareBatches(t *testing.T) {
+	srv, c := startAgent(t, time.Hour)
+	defer c.Close()
+	ctx := context.Background()
+	u := unlocked(t, keys.KeyTypeEd25519)
+	if _, err := c.Add(ctx, u, ""); err != nil {
+		t.Fatal(err)
+	}
+	id := keystore.KeyID(u.Public)
+	k, err := c.Signer(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The agent takes the key's lock for reading to sign with it: holding
+	// it for writing keeps the first requests waiting in the agent.
+	srv.mu.Lock()
+	held := srv.keys[id]
+	srv.mu.Unlock()
+	held.mu.Lock()
+	const n = 50
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			msg := fmt.Appendf(nil, `{"n":%d}`, i)
+			_, err := k.Sign(ctx, msg) // Sign verifies the signature
+			errs <- err
+		}()
+	}
+	// Wait until every call is either with the agent or queued.
+	for {
+		k.b.mu.Lock()
+		pending, sending := k.b.pending, k.b.sending
+		k.b.mu.Unlock()
+		if sending == maxSending && pending == n {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	held.mu.Unlock()
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs, msgs := srv.SignCounts()
+	if msgs != n {
+		t.Errorf("the agent signed %d messages, want %d", msgs, n)
+	}
+	if reqs > maxSending+2 {
+		t.Errorf("%d concurrent signatures took %d requests, want at most %d", n, reqs, maxSending+2)
+	}
+}
+
+// BenchmarkKeySign signs 8 KiB messages from 8 goroutines with an
+// Ed25519 key of the agent, as a commit signs its bins: one request per
+// signature ("single"), and concurrent signatures sharing batch requests
+// ("shared").
+func BenchmarkKeySign(b *testing.B) {
+	srv, err := Listen(filepath.Join(b.TempDir(), "agent", "sock"), time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(context.Background())
+	defer srv.Close()
+	c := &Client{Path: srv.Path()}
+	defer c.Close()
+	ctx := context.Background()
+	priv, err := keys.Generate(keys.KeyTypeEd25519)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, _ := keys.NewSigner(priv, "")
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	u := &keystore.Unlocked{Public: s.PublicKey(), PKCS8: der}
+	if _, err := c.Add(ctx, u, ""); err != nil {
+		b.Fatal(err)
+	}
+	msg := make([]byte, 8<<10)
+	for _, shared := range []bool{false, true} {
+		name := map[bool]string{false: "single", true: "shared"}[shared]
+		b.Run(name, func(b *testing.B) {
+			k, err := c.Signer(ctx, keystore.KeyID(u.Public))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !shared {
+				k.b = nil
+			}
+			b.SetParallelism(4) // 8 goroutines on 2 processors
+			b.SetBytes(int64(len(msg)))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := k.Sign(ctx, msg); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -87,7 +88,7 @@ func (c *Client) Close() error {
 // there is one, and over a new one if the agent had closed that; other
 // requests get a connection of their own.
 func (c *Client) do(ctx context.Context, req *request) (*response, error) {
-	reuse := req.Op == opSign || req.Op == opList
+	reuse := req.Op == opSign || req.Op == opSignBatch || req.Op == opList
 	if reuse {
 		if conn := c.takeIdle(); conn != nil {
 			resp, err := c.exchange(ctx, conn, req)
@@ -249,6 +250,32 @@ func (c *Client) sign(ctx context.Context, id string, msg []byte) ([]byte, error
 	return resp.Signature, nil
 }
 
+// signBatch asks the agent to sign each of msgs with key id in one round
+// trip, without checking the signatures; Key.Sign checks them. msgs must be
+// within the bounds of a batch (MaxBatch, MaxSignMessage in all).
+func (c *Client) signBatch(ctx context.Context, id string, msgs [][]byte) ([][]byte, error) {
+	lengths := make([]int, len(msgs))
+	for i, m := range msgs {
+		lengths[i] = len(m)
+	}
+	total, err := batchLength(lengths)
+	if err != nil {
+		return nil, err
+	}
+	all := make([]byte, 0, total)
+	for _, m := range msgs {
+		all = append(all, m...)
+	}
+	resp, err := c.do(ctx, &request{Op: opSignBatch, KeyID: id, MessageLengths: lengths, Message: all})
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.Signatures) != len(msgs) {
+		return nil, fmt.Errorf("agent at %s: answered %d signatures to a batch of %d messages", c.Path, len(resp.Signatures), len(msgs))
+	}
+	return resp.Signatures, nil
+}
+
 // Signer returns a signer for key id, which the agent must hold; it fails
 // with ErrNotHeld when it does not.
 func (c *Client) Signer(ctx context.Context, id string) (*Key, error) {
@@ -277,7 +304,7 @@ func (c *Client) signerFrom(held []KeyInfo, id string) (*Key, error) {
 		if !ok {
 			return nil, fmt.Errorf("agent at %s: key %s: no public key", c.Path, shorten(id))
 		}
-		return &Key{c: c, id: id, pk: pk, pub: pub.Public(), v: v}, nil
+		return &Key{c: c, id: id, pk: pk, pub: pub.Public(), v: v, b: &batcher{}}, nil
 	}
 	return nil, fmt.Errorf("agent at %s: key %s: %w", c.Path, shorten(id), ErrNotHeld)
 }
@@ -349,12 +376,39 @@ func (lc *listCache) get(ctx context.Context, c *Client) ([]KeyInfo, error) {
 // the agent signs under the key's TUF scheme, and Sign checks each
 // signature against the public key before returning it. CryptoSigner gives
 // it as a crypto.Signer.
+//
+// Sign is safe for concurrent use, and concurrent calls share round trips:
+// messages given to Sign while maxSending batches are with the agent wait
+// and go together in the next batch sign request, so that a repository
+// signing thousands of roles in parallel makes a few hundred round trips,
+// and the agent parses the key once for each.
 type Key struct {
 	c   *Client
 	id  string
 	pk  keys.PublicKey
 	pub crypto.PublicKey
 	v   keys.Verifier
+	b   *batcher
+}
+
+// maxSending is how many batch requests of one Key are with the agent at
+// once (the agent works on each on its own connection).
+const maxSending = 2
+
+// batcher gathers the messages of concurrent Sign calls of a Key.
+type batcher struct {
+	mu      sync.Mutex
+	queue   []*signCall
+	sending int // calls sending batches
+	pending int // messages queued or being sent
+}
+
+// signCall is one message to sign, and its result once done is closed.
+type signCall struct {
+	msg  []byte
+	sig  []byte
+	err  error
+	done chan struct{}
 }
 
 // KeyID returns the key's TUF key ID.
@@ -363,9 +417,10 @@ func (k *Key) KeyID() string { return k.id }
 // PublicKey implements keys.Signer.
 func (k *Key) PublicKey() keys.PublicKey { return k.pk }
 
-// Sign implements keys.Signer: the agent signs the whole message.
+// Sign implements keys.Signer: the agent signs the whole message, alone
+// or in a batch with the messages of concurrent calls.
 func (k *Key) Sign(ctx context.Context, message []byte) ([]byte, error) {
-	sig, err := k.c.sign(ctx, k.id, message)
+	sig, err := k.signShared(ctx, message)
 	if err != nil {
 		return nil, err
 	}
@@ -373,6 +428,90 @@ func (k *Key) Sign(ctx context.Context, message []byte) ([]byte, error) {
 		return nil, fmt.Errorf("agent at %s: key %s: the agent's signature does not verify: %w", k.c.Path, shorten(k.id), err)
 	}
 	return sig, nil
+}
+
+// signShared queues message and, unless maxSending batches are already
+// being sent (one of which will take it), sends batches from the queue
+// until it is empty. A message too large for a batch goes alone. Batches
+// are sent under the context of the call that sends them; a call whose own
+// context ends stops waiting.
+func (k *Key) signShared(ctx context.Context, message []byte) ([]byte, error) {
+	if k.b == nil || len(message) == 0 || len(message) > MaxSignMessage/2 {
+		return k.c.sign(ctx, k.id, message)
+	}
+	call := &signCall{msg: message, done: make(chan struct{})}
+	b := k.b
+	b.mu.Lock()
+	b.queue = append(b.queue, call)
+	b.pending++
+	send := b.sending < maxSending
+	if send {
+		b.sending++
+	}
+	b.mu.Unlock()
+	if send {
+		k.sendQueued(ctx)
+	}
+	select {
+	case <-call.done:
+		return call.sig, call.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// sendQueued sends the queued messages in batches until the queue is
+// empty.
+func (k *Key) sendQueued(ctx context.Context) {
+	b := k.b
+	for {
+		b.mu.Lock()
+		batch := takeBatch(&b.queue)
+		if len(batch) == 0 {
+			b.sending--
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		msgs := make([][]byte, len(batch))
+		for i, c := range batch {
+			msgs[i] = c.msg
+		}
+		var sigs [][]byte
+		var err error
+		if len(batch) == 1 {
+			var sig []byte
+			sig, err = k.c.sign(ctx, k.id, msgs[0])
+			sigs = [][]byte{sig}
+		} else {
+			sigs, err = k.c.signBatch(ctx, k.id, msgs)
+		}
+		for i, c := range batch {
+			if err != nil {
+				c.err = err
+			} else {
+				c.sig = sigs[i]
+			}
+			close(c.done)
+		}
+		b.mu.Lock()
+		b.pending -= len(batch)
+		b.mu.Unlock()
+	}
+}
+
+// takeBatch takes from the front of queue the messages of one batch:
+// at most MaxBatch, of at most MaxSignMessage bytes in all.
+func takeBatch(queue *[]*signCall) []*signCall {
+	q := *queue
+	n, total := 0, 0
+	for n < len(q) && n < MaxBatch && total+len(q[n].msg) <= MaxSignMessage {
+		total += len(q[n].msg)
+		n++
+	}
+	batch := slices.Clone(q[:n])
+	*queue = slices.Delete(q, 0, n)
+	return batch
 }
 
 // Close does nothing: the key stays in the agent.

@@ -21,6 +21,9 @@ const (
 	MaxResponse = 4 << 20
 	// MaxKeys is the most keys an agent holds at once.
 	MaxKeys = 1024
+	// MaxBatch is the most messages one batch sign request carries; their
+	// total length is at most MaxSignMessage.
+	MaxBatch = 1024
 )
 
 // Operations.
@@ -29,6 +32,9 @@ const (
 	opList   = "list"
 	opRemove = "remove"
 	opSign   = "sign"
+	// opSignBatch signs several messages with one key: the messages
+	// follow the frame one after the other, their lengths in the frame.
+	opSignBatch = "sign-batch"
 )
 
 // keyObject is a TUF key object.
@@ -50,7 +56,11 @@ type request struct {
 	// the frame as it is: a JSON string of it (in base64) would take the
 	// two sides longer to write and read than the signature takes.
 	MessageLength int `json:"message_length,omitempty"`
-	// Message is the message of a sign request, read after the frame.
+	// MessageLengths are the lengths of the messages of a batch sign
+	// request, which follow the frame one after the other.
+	MessageLengths []int `json:"message_lengths,omitempty"`
+	// Message is the message of a sign request, read after the frame (the
+	// messages of a batch, one after the other).
 	Message []byte `json:"-"`
 }
 
@@ -73,19 +83,55 @@ func writeRequest(w io.Writer, req *request) error {
 	return err
 }
 
-// readMessage reads the message that follows a sign request's frame.
+// readMessage reads the message that follows a sign request's frame, or
+// the messages that follow a batch sign request's frame.
 func readMessage(r io.Reader, req *request) error {
-	if req.Op != opSign {
+	switch req.Op {
+	case opSign:
+		if req.MessageLength < 1 || req.MessageLength > MaxSignMessage {
+			return fmt.Errorf("agent: message length %d is out of range 1 to %d", req.MessageLength, MaxSignMessage)
+		}
+	case opSignBatch:
+		n, err := batchLength(req.MessageLengths)
+		if err != nil {
+			return err
+		}
+		req.MessageLength = n
+	default:
 		return nil
-	}
-	if req.MessageLength < 1 || req.MessageLength > MaxSignMessage {
-		return fmt.Errorf("agent: message length %d is out of range 1 to %d", req.MessageLength, MaxSignMessage)
 	}
 	req.Message = make([]byte, req.MessageLength)
 	if _, err := io.ReadFull(r, req.Message); err != nil {
 		return fmt.Errorf("agent: reading a message of %d bytes to sign: %w", req.MessageLength, err)
 	}
 	return nil
+}
+
+// batchLength checks the lengths of a batch's messages against the
+// bounds (1 to MaxBatch messages, each of 1 byte at least, at most
+// MaxSignMessage bytes in all) and returns their total.
+func batchLength(lengths []int) (int, error) {
+	if len(lengths) < 1 || len(lengths) > MaxBatch {
+		return 0, fmt.Errorf("agent: batch of %d messages is out of range 1 to %d", len(lengths), MaxBatch)
+	}
+	total := 0
+	for i, n := range lengths {
+		if n < 1 || n > MaxSignMessage-total {
+			return 0, fmt.Errorf("agent: batch message %d: length %d is out of range 1 to %d (the batch's messages are at most %d bytes in all)", i, n, MaxSignMessage-total, MaxSignMessage)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// splitBatch cuts the messages of a batch, one after the other in msgs,
+// at the lengths given, which batchLength checked.
+func splitBatch(msgs []byte, lengths []int) [][]byte {
+	out := make([][]byte, len(lengths))
+	for i, n := range lengths {
+		out[i], msgs = msgs[:n:n], msgs[n:]
+	}
+	return out
 }
 
 // addKey is the key of an add request: PKCS8 for a key from an encrypted
@@ -103,6 +149,9 @@ type response struct {
 	Keys      []KeyInfo `json:"keys,omitempty"`
 	Removed   int       `json:"removed,omitempty"`
 	Signature []byte    `json:"signature,omitempty"`
+	// Signatures answers a batch sign request, in the order of its
+	// messages.
+	Signatures [][]byte `json:"signatures,omitempty"`
 }
 
 // KeyInfo describes a key the agent holds.

@@ -43,6 +43,9 @@ type Server struct {
 	ln   *net.UnixListener
 	sem  chan struct{}
 
+	// Sign requests answered with signatures, and the messages signed.
+	signRequests, signedMessages atomic.Int64
+
 	mu     sync.Mutex
 	keys   map[string]*heldKey
 	conns  map[net.Conn]struct{}
@@ -57,11 +60,13 @@ type heldKey struct {
 	info KeyInfo
 	pk   keys.PublicKey
 
-	mu    sync.RWMutex
-	gone  bool
-	sign  func(ctx context.Context, msg []byte) ([]byte, error)
-	free  func()
-	timer *time.Timer
+	mu   sync.RWMutex
+	gone bool
+	sign func(ctx context.Context, msg []byte) ([]byte, error)
+	// signBatch signs each message in turn.
+	signBatch func(ctx context.Context, msgs [][]byte) ([][]byte, error)
+	free      func()
+	timer     *time.Timer
 }
 
 // Listen creates the agent's socket at path, with mode 0600, in a directory
@@ -299,6 +304,10 @@ func (s *Server) do(ctx context.Context, req *request) *response {
 		resp.Removed, err = s.remove(req.KeyIDs, req.All)
 	case opSign:
 		resp.Signature, err = s.sign(ctx, req.KeyID, req.Message)
+		s.count(err, 1)
+	case opSignBatch:
+		resp.Signatures, err = s.signBatch(ctx, req.KeyID, splitBatch(req.Message, req.MessageLengths))
+		s.count(err, len(req.MessageLengths))
 	default:
 		err = fmt.Errorf("agent: unknown operation %q", shorten(req.Op))
 	}
@@ -306,6 +315,20 @@ func (s *Server) do(ctx context.Context, req *request) *response {
 		return &response{Error: err.Error()}
 	}
 	return &resp
+}
+
+// count counts a sign request of n messages, when it succeeded.
+func (s *Server) count(err error, n int) {
+	if err == nil {
+		s.signRequests.Add(1)
+		s.signedMessages.Add(int64(n))
+	}
+}
+
+// SignCounts returns how many sign requests (single or batch) the agent
+// has answered with signatures, and how many messages they signed.
+func (s *Server) SignCounts() (requests, messages int64) {
+	return s.signRequests.Load(), s.signedMessages.Load()
 }
 
 func (s *Server) list() []KeyInfo {
@@ -373,6 +396,23 @@ func (s *Server) sign(ctx context.Context, id string, msg []byte) ([]byte, error
 		return nil, fmt.Errorf("agent: key %s is not held (removed or expired)", shorten(id))
 	}
 	return k.sign(ctx, msg)
+}
+
+// signBatch signs each of msgs with key id, which is parsed (a key file's)
+// once for the batch.
+func (s *Server) signBatch(ctx context.Context, id string, msgs [][]byte) ([][]byte, error) {
+	s.mu.Lock()
+	k, ok := s.keys[id]
+	s.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("agent: key %s is not held (never added, removed, or expired)", shorten(id))
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.gone || !time.Now().Before(k.info.Expires) {
+		return nil, fmt.Errorf("agent: key %s is not held (removed or expired)", shorten(id))
+	}
+	return k.signBatch(ctx, msgs)
 }
 
 // release frees the key once no signature is in progress with it.
@@ -474,7 +514,7 @@ func fileKey(pk keys.PublicKey, der []byte) (*heldKey, error) {
 		buf.free()
 		return nil, err
 	}
-	sign := func(ctx context.Context, msg []byte) ([]byte, error) {
+	signBatch := func(ctx context.Context, msgs [][]byte) ([][]byte, error) {
 		priv, err := parse()
 		if err != nil {
 			return nil, err
@@ -484,9 +524,32 @@ func fileKey(pk keys.PublicKey, der []byte) (*heldKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ks.Sign(ctx, msg)
+		return signEach(ctx, ks.Sign, msgs)
 	}
-	return &heldKey{info: KeyInfo{Kind: KindFile}, sign: sign, free: buf.free}, nil
+	sign := func(ctx context.Context, msg []byte) ([]byte, error) {
+		sigs, err := signBatch(ctx, [][]byte{msg})
+		if err != nil {
+			return nil, err
+		}
+		return sigs[0], nil
+	}
+	return &heldKey{info: KeyInfo{Kind: KindFile}, sign: sign, signBatch: signBatch, free: buf.free}, nil
+}
+
+// signEach signs each of msgs with sign, stopping at the first error.
+func signEach(ctx context.Context, sign func(context.Context, []byte) ([]byte, error), msgs [][]byte) ([][]byte, error) {
+	sigs := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		sig, err := sign(ctx, m)
+		if err != nil {
+			return nil, fmt.Errorf("message %d of the batch: %w", i, err)
+		}
+		sigs[i] = sig
+	}
+	return sigs, nil
 }
 
 // forget zeroes a parsed private key where Go lets it be zeroed (Ed25519
@@ -507,7 +570,8 @@ func tokenKey(ctx context.Context, pk keys.PublicKey, ref, pin []byte) (*heldKey
 		ts.Close()
 		return nil, errors.New("the token's key is not the public key given with it")
 	}
-	return &heldKey{info: KeyInfo{Kind: KindPKCS11}, sign: ts.Sign, free: func() { ts.Close() }}, nil
+	signBatch := func(ctx context.Context, msgs [][]byte) ([][]byte, error) { return signEach(ctx, ts.Sign, msgs) }
+	return &heldKey{info: KeyInfo{Kind: KindPKCS11}, sign: ts.Sign, signBatch: signBatch, free: func() { ts.Close() }}, nil
 }
 
 // shorten keeps untrusted strings in messages short.

@@ -144,8 +144,8 @@ type ServerOptions struct {
 // DIR/uploaded.txt remembers what the server has, so that later publishes
 // ask only about new content. An update larger than one request body goes
 // up in parts as a staged update (see StagedServer), still committed in
-// one step. Finally the server's new state is read back and compared with
-// what was sent.
+// one step. Finally the server's answer is checked against what was sent
+// (see checkReply).
 func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOptions) (*ServerResult, error) {
 	sc := r.cfg.Server
 	if sc == nil {
@@ -182,8 +182,11 @@ func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOp
 	if err != nil {
 		return nil, fmt.Errorf("publishing to %s: %w", c.RepositoryURL(gun), err)
 	}
+	if err := r.checkReply(reply, gun, st, u); err != nil {
+		return nil, err
+	}
 	res.RootVersion, res.SnapshotVersion, res.TimestampVersion = reply.RootVersion, reply.SnapshotVersion, reply.TimestampVersion
-	return res, r.checkServerAfter(ctx, c, gun, u)
+	return res, nil
 }
 
 // serverUpdate is what a publish sends to the server: root versions in
@@ -374,22 +377,34 @@ func (r *Repo) sendUpdate(ctx context.Context, c MetadataServer, gun string, u *
 	return reply, err
 }
 
-// checkServerAfter reads back what clients now get from the server.
-func (r *Repo) checkServerAfter(ctx context.Context, c MetadataServer, gun string, u *serverUpdate) error {
-	after, err := r.serverState(ctx, c, gun)
-	if err != nil {
-		return fmt.Errorf("the server accepted the publish, but reading it back failed: %w", err)
+// checkReply checks the server's answer to a publish against what was
+// sent: the server must now serve this repository's root version, its new
+// snapshot must be the one sent when the repository signs its own, and it
+// must have signed a new timestamp.
+//
+// The server's state is not read back (three requests more for each
+// publish): nothing of it is kept here, so there is nothing to verify for
+// this repository's sake, and a client verifies what it gets whatever the
+// server said. The next publish reads the server's root, timestamp and
+// snapshot and checks them as a client does (serverState) before it sends
+// anything, so a server that served other than it answered is caught then.
+func (r *Repo) checkReply(reply *api.PublishResult, gun string, st *serverState, u *serverUpdate) error {
+	if reply == nil {
+		return errors.New("the server accepted the publish but gave no answer")
 	}
-	if after.rootVersion != r.root.Signed.Version {
-		return fmt.Errorf("the server accepted the publish, but serves root version %d, not %d", after.rootVersion, r.root.Signed.Version)
+	if reply.GUN != "" && reply.GUN != gun {
+		return fmt.Errorf("the server accepted the publish, but answered for the GUN %.80q, not %q", reply.GUN, gun)
+	}
+	if reply.RootVersion != r.root.Signed.Version {
+		return fmt.Errorf("the server accepted the publish, but answered that it serves root version %d, not %d", reply.RootVersion, r.root.Signed.Version)
 	}
 	for _, p := range u.roles {
-		if p.role == metadata.TypeSnapshot {
-			continue
+		if p.role == metadata.TypeSnapshot && reply.SnapshotVersion != p.version {
+			return fmt.Errorf("the server accepted the publish, but answered that it serves snapshot version %d, not %d", reply.SnapshotVersion, p.version)
 		}
-		if got := after.meta[p.role+".json"].Version; got != p.version {
-			return fmt.Errorf("the server accepted the publish, but its snapshot lists %s version %d, not %d", p.role, got, p.version)
-		}
+	}
+	if st.exists && reply.TimestampVersion <= st.timestampVersion {
+		return fmt.Errorf("the server accepted the publish, but answered timestamp version %d, not newer than its version %d before", reply.TimestampVersion, st.timestampVersion)
 	}
 	return nil
 }

@@ -2,15 +2,18 @@ package repo_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/client"
 	"github.com/rampart-tuf/rampart/internal/repotest"
 	"github.com/rampart-tuf/rampart/repo"
@@ -562,5 +565,89 @@ func TestServerPublishTooLarge(t *testing.T) {
 	}
 	if _, err := c.Metadata(ctx, testGUN, "root.json", 1<<20); !errors.Is(err, apiclient.ErrNotFound) {
 		t.Errorf("part of the refused update reached the server: %v", err)
+	}
+}
+
+// recordingTransport records the method and path of each request.
+type recordingTransport struct {
+	mu   sync.Mutex
+	reqs []string
+}
+
+func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt.mu.Lock()
+	rt.reqs = append(rt.reqs, req.Method+" "+req.URL.Path)
+	rt.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// lyingAnswer is a real server's client whose answers to a publish are
+// changed by alter.
+type lyingAnswer struct {
+	*apiclient.Client
+	alter func(*api.PublishResult)
+}
+
+func (l lyingAnswer) PublishChain(ctx context.Context, gun string, roots [][]byte, roles map[string][]byte, ifMatch string) (*api.PublishResult, error) {
+	res, err := l.Client.PublishChain(ctx, gun, roots, roles, ifMatch)
+	if err == nil {
+		l.alter(res)
+	}
+	return res, err
+}
+
+// TestServerPublishTrustsItsAnswer: a publish ends with the POST, whose
+// answer gives the server's new versions (the state is not read back), and
+// an answer that does not match what was sent is an error.
+func TestServerPublishTrustsItsAnswer(t *testing.T) {
+	srv := servertest.Start(t)
+	rt := &recordingTransport{}
+	c, err := apiclient.New(srv.URL, srv.Admin, &http.Client{Transport: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := initRepo(t, repo.InitOptions{Server: c, GUN: testGUN})
+	src := t.TempDir()
+	addFile := func(name string) {
+		t.Helper()
+		if _, err := r.AddFiles(ctx, writeFile(t, filepath.Join(src, name), "content of "+name), "files/"+name, repo.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addFile("a")
+	publishServer(t, r, c)
+	addFile("b")
+	rt.mu.Lock()
+	rt.reqs = nil
+	rt.mu.Unlock()
+	res := publishServer(t, r, c)
+	rt.mu.Lock()
+	reqs := slices.Clone(rt.reqs)
+	rt.mu.Unlock()
+	if len(reqs) == 0 || !strings.HasPrefix(reqs[len(reqs)-1], http.MethodPost) {
+		t.Errorf("the publish did not end with its POST: %q", reqs)
+	}
+	if res.TimestampVersion != 2 || res.RootVersion != 1 {
+		t.Errorf("publish result: root %d, timestamp %d; want 1 and 2", res.RootVersion, res.TimestampVersion)
+	}
+	rc := newRampartClient(t, r, c)
+	mustGet(t, rc, "files/b", "content of b")
+
+	for _, tc := range []struct {
+		name  string
+		alter func(*api.PublishResult)
+		want  string
+	}{
+		{"root version", func(p *api.PublishResult) { p.RootVersion++ }, "answered that it serves root version 2, not 1"},
+		{"timestamp not newer", func(p *api.PublishResult) { p.TimestampVersion = 1 }, "answered timestamp version 1, not newer"},
+		{"other GUN", func(p *api.PublishResult) { p.GUN = "example.com/other" }, "answered for the GUN"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addFile(tc.name)
+			_, err := r.PublishToServer(ctx, lyingAnswer{c, tc.alter}, repo.ServerOptions{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("publish with a wrong answer: %v; want an error containing %q", err, tc.want)
+			}
+		})
 	}
 }
