@@ -191,7 +191,6 @@ func (d *docsSource) doc(_ context.Context, role string) ([]byte, error) {
 	return d.docs[role], nil
 }
 func (d *docsSource) rootPart(i int) string { return store.RootPart(i + 1) }
-func (d *docsSource) canonical() bool       { return false }
 
 // memSink keeps what an update writes in memory, for one store.Update.
 type memSink struct {

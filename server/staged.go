@@ -260,8 +260,9 @@ func stagedParts(roots [][]byte, roles []namedDoc) ([]store.StagedPart, error) {
 // encodeStaged checks the document of a role sent into a staged update
 // and returns it as the server stores it. A targets document (there are
 // thousands: hashed bins) is parsed once, by the commit; here its role
-// name is checked, and it is kept in the canonical form decodePart gave,
-// the form its signatures cover.
+// name is checked, and it is kept in the canonical form decodePart gave;
+// the commit stores it only if the metadata package encodes it to the
+// same bytes, as for a publish in one request.
 func encodeStaged(name string, raw []byte) ([]byte, error) {
 	switch name {
 	case metadata.TypeTimestamp:
@@ -374,7 +375,6 @@ func newStagedSource(sg store.Staging, gun, id string, parts []store.StagedPart)
 func (g *stagedSource) roots() int            { return g.nRoots }
 func (g *stagedSource) roles() []string       { return g.names }
 func (g *stagedSource) rootPart(i int) string { return store.RootPart(i + 1) }
-func (g *stagedSource) canonical() bool       { return true }
 func (g *stagedSource) root(ctx context.Context, i int) ([]byte, error) {
 	return g.doc(ctx, store.RootPart(i+1))
 }

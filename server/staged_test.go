@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/rampart-tuf/rampart/server/apiclient"
 	"github.com/rampart-tuf/rampart/server/servertest"
 	"github.com/rampart-tuf/rampart/server/store"
+	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
@@ -422,4 +424,75 @@ func TestStagedOpenLimit(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDocumentsOneRule: a publish in one request and a staged update store
+// a targets document alike: as the metadata package encodes it, which is
+// the canonical form of what was sent (white space is no matter). A
+// document whose signed bytes differ from that encoding (a digest in
+// upper-case hex, which our client would verify over the bytes as sent but
+// go-tuf, encoding again, would not) is refused by both, and nothing is
+// published.
+func TestDocumentsOneRule(t *testing.T) {
+	for _, staged := range []bool{false, true} {
+		t.Run(fmt.Sprintf("staged=%v", staged), func(t *testing.T) {
+			ts := newServer(t, openStore(t, "bolt"))
+			m := newMaintainer(t, ts, "example.com/asis")
+			root := servertest.Sign(t, m.RootDoc(1), m.Root)
+			lower := servertest.Sign(t, m.TargetsDoc(1, map[string]string{"a.txt": "hello"}), m.Targets)
+			sum := sha256hex("hello")
+			upper := resign(t, bytes.Replace(lower, []byte(sum), []byte(strings.ToUpper(sum)), 1), m.Targets)
+			spaced := func(doc []byte) []byte { return bytes.Replace(doc, []byte(`{"signatures"`), []byte("{ \"signatures\""), 1) }
+			m.Upload("a.txt", "hello")
+			ctx := context.Background()
+			c := apiClient(t, ts.URL, m.Token)
+			publish := func(targets []byte) error {
+				if !staged {
+					if code, e, _ := m.Publish(map[string][]byte{"root": root, "targets": targets}); code != 200 {
+						return fmt.Errorf("%d %s %s: %s", code, e.Role, e.Check, e.Error)
+					}
+					return nil
+				}
+				st, err := c.StartStaged(ctx, m.GUN)
+				if err != nil {
+					return err
+				}
+				if _, err := c.UploadStagedPart(ctx, m.GUN, st.ID, [][]byte{root}, map[string][]byte{"targets": targets}); err != nil {
+					return err
+				}
+				_, err = c.CommitStaged(ctx, m.GUN, st.ID, "")
+				return err
+			}
+			if err := publish(spaced(upper)); err == nil || !strings.Contains(err.Error(), "targets") || !strings.Contains(err.Error(), "json") {
+				t.Fatalf("a document whose encoding differs from its signed bytes: %v, want a 400 json error about targets", err)
+			}
+			if _, err := c.Metadata(ctx, m.GUN, "timestamp.json", 1<<20); !errors.Is(err, api.ErrNotFound) {
+				t.Fatalf("the refused publish published: %v", err)
+			}
+			if err := publish(spaced(lower)); err != nil {
+				t.Fatalf("publish: %v", err)
+			}
+			if got, err := c.Metadata(ctx, m.GUN, "1.targets.json", 1<<20); err != nil || !bytes.Equal(got, lower) {
+				t.Fatalf("served 1.targets.json = %s (%v), want the canonical form of what was sent", got, err)
+			}
+			if got, err := newClient(t, ts.URL, m.GUN, root).fetch("a.txt"); err != nil || got != "hello" {
+				t.Errorf("go-tuf client: %q, %v", got, err)
+			}
+		})
+	}
+}
+
+// resign signs a document's signed bytes as they are (not as the
+// metadata package would encode them) with s, replacing its signatures.
+func resign(t *testing.T, doc []byte, s keys.Signer) []byte {
+	t.Helper()
+	md, err := metadata.ParseTargets(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := s.Sign(context.Background(), md.SignedBytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Appendf(nil, `{"signatures":[{"keyid":"%s","sig":"%x"}],"signed":%s}`, metadata.NewKey(s.PublicKey()).ID(), sig, md.SignedBytes())
 }

@@ -32,11 +32,6 @@ type updateSource interface {
 	roles() []string
 	// doc returns the document of a role as sent.
 	doc(ctx context.Context, role string) ([]byte, error)
-	// canonical reports whether the documents are in canonical form
-	// already (parts of a staged update are, from the moment they
-	// arrive), so that they are stored as they are, with no new
-	// encoding.
-	canonical() bool
 	// part names the document in the sink: the role's name, or
 	// store.RootPart for a root of the chain.
 	rootPart(i int) string
@@ -297,11 +292,13 @@ func (c *check) load(name string) (*targetsDoc, error) {
 	if err := checkVersionBound(name, t.Version); err != nil {
 		return nil, err
 	}
-	data := raw
-	if !c.src.canonical() {
-		if data, err = md.Encode(); err != nil {
-			return nil, badRequest(name, checkJSON, "%v", err)
-		}
+	// Stored as the metadata package encodes it, whichever way it came:
+	// a document whose signed bytes differ from that encoding (upper-case
+	// hex, say) verifies only for clients that check the bytes as sent,
+	// not for those that encode again (go-tuf), so it is refused.
+	data, err := md.Encode()
+	if err != nil {
+		return nil, badRequest(name, checkJSON, "%v", err)
 	}
 	for p := range t.Targets {
 		if err := metadata.CheckTargetPath(p); err != nil {
