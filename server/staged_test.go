@@ -442,7 +442,9 @@ func TestDocumentsOneRule(t *testing.T) {
 			lower := servertest.Sign(t, m.TargetsDoc(1, map[string]string{"a.txt": "hello"}), m.Targets)
 			sum := sha256hex("hello")
 			upper := resign(t, bytes.Replace(lower, []byte(sum), []byte(strings.ToUpper(sum)), 1), m.Targets)
-			spaced := func(doc []byte) []byte { return bytes.Replace(doc, []byte(`{"signatures"`), []byte("{ \"signatures\""), 1) }
+			spaced := func(doc []byte) []byte {
+				return bytes.Replace(doc, []byte(`{"signatures"`), []byte("{ \"signatures\""), 1)
+			}
 			m.Upload("a.txt", "hello")
 			ctx := context.Background()
 			c := apiClient(t, ts.URL, m.Token)
