@@ -380,39 +380,42 @@ func (s *Server) expire(k *heldKey) {
 	k.release()
 }
 
-func (s *Server) sign(ctx context.Context, id string, msg []byte) ([]byte, error) {
+func (s *Server) sign(ctx context.Context, id string, msg []byte) (sig []byte, err error) {
 	if len(msg) > MaxSignMessage {
 		return nil, fmt.Errorf("agent: message of %d bytes is over the limit of %d", len(msg), MaxSignMessage)
 	}
-	s.mu.Lock()
-	k, ok := s.keys[id]
-	s.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("agent: key %s is not held (never added, removed, or expired)", shorten(id))
-	}
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	if k.gone || !time.Now().Before(k.info.Expires) {
-		return nil, fmt.Errorf("agent: key %s is not held (removed or expired)", shorten(id))
-	}
-	return k.sign(ctx, msg)
+	err = s.withKey(id, func(k *heldKey) error {
+		sig, err = k.sign(ctx, msg)
+		return err
+	})
+	return sig, err
 }
 
 // signBatch signs each of msgs with key id, which is parsed (a key file's)
 // once for the batch.
-func (s *Server) signBatch(ctx context.Context, id string, msgs [][]byte) ([][]byte, error) {
+func (s *Server) signBatch(ctx context.Context, id string, msgs [][]byte) (sigs [][]byte, err error) {
+	err = s.withKey(id, func(k *heldKey) error {
+		sigs, err = k.signBatch(ctx, msgs)
+		return err
+	})
+	return sigs, err
+}
+
+// withKey calls fn with the key id while it is held and unexpired, and
+// keeps it from being released until fn returns.
+func (s *Server) withKey(id string, fn func(k *heldKey) error) error {
 	s.mu.Lock()
 	k, ok := s.keys[id]
 	s.mu.Unlock()
 	if !ok {
-		return nil, fmt.Errorf("agent: key %s is not held (never added, removed, or expired)", shorten(id))
+		return fmt.Errorf("agent: key %s is not held (never added, removed, or expired)", shorten(id))
 	}
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	if k.gone || !time.Now().Before(k.info.Expires) {
-		return nil, fmt.Errorf("agent: key %s is not held (removed or expired)", shorten(id))
+		return fmt.Errorf("agent: key %s is not held (removed or expired)", shorten(id))
 	}
-	return k.signBatch(ctx, msgs)
+	return fn(k)
 }
 
 // release frees the key once no signature is in progress with it.

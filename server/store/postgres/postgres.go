@@ -337,7 +337,12 @@ func (s *Store) Expiring(ctx context.Context, tsBefore, snapBefore time.Time) ([
 // Changes implements store.Store.
 func (s *Store) Changes(ctx context.Context, gun string, since int64, limit int) ([]store.Change, error) {
 	q := `SELECT id, gun, version, sha256, category, created_at FROM changefeed WHERE id > $1 AND ($2 = '' OR gun = $2) ORDER BY id LIMIT $3`
-	rows, err := s.pool.Query(ctx, q, since, gun, limit)
+	return s.queryChanges(ctx, q, since, gun, limit)
+}
+
+// queryChanges runs a changefeed query q with args.
+func (s *Store) queryChanges(ctx context.Context, q string, args ...any) ([]store.Change, error) {
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, wrap("changefeed", err)
 	}
@@ -357,17 +362,7 @@ func (s *Store) ChangesBefore(ctx context.Context, gun string, before int64, lim
 	}
 	q := `SELECT id, gun, version, sha256, category, created_at FROM (
 		SELECT * FROM changefeed WHERE id < $1 AND ($2 = '' OR gun = $2) ORDER BY id DESC LIMIT $3) page ORDER BY id`
-	rows, err := s.pool.Query(ctx, q, before, gun, limit)
-	if err != nil {
-		return nil, wrap("changefeed", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Change, error) {
-		var c store.Change
-		err := row.Scan(&c.ID, &c.GUN, &c.Version, &c.SHA256, &c.Category, &c.CreatedAt)
-		c.CreatedAt = c.CreatedAt.UTC()
-		return c, err
-	})
-	return out, wrap("changefeed", err)
+	return s.queryChanges(ctx, q, before, gun, limit)
 }
 
 // CreateToken implements store.Store.
