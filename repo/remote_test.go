@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/rampart-tuf/rampart/api"
@@ -484,35 +483,11 @@ func TestServerPublishRefusals(t *testing.T) {
 }
 
 // countingTransport counts the HEAD requests that go through it.
-type countingTransport struct {
-	heads atomic.Int64
-}
-
-func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodHead {
-		c.heads.Add(1)
-	}
-	return http.DefaultTransport.RoundTrip(req)
-}
-
 // TestServerPublishUploadRecord: DIR/uploaded.txt spares the server
 // questions about content it has confirmed, survives a torn last line,
 // and is set aside by --recheck-targets.
 func TestServerPublishUploadRecord(t *testing.T) {
-	srv := servertest.Start(t)
-	tr := &countingTransport{}
-	c, err := apiclient.New(srv.URL, srv.Admin, &http.Client{Transport: tr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := initRepo(t, repo.InitOptions{Server: c, GUN: testGUN})
-	src := t.TempDir()
-	addFile := func(name string) {
-		t.Helper()
-		if _, err := r.AddFiles(ctx, writeFile(t, filepath.Join(src, name), "content of "+name), "files/"+name, repo.AddOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	srv, tr, c, r, addFile := recordedServerRepo(t)
 	addFile("a")
 	addFile("b")
 	publishServer(t, r, c)
@@ -530,17 +505,17 @@ func TestServerPublishUploadRecord(t *testing.T) {
 	f.WriteString("files/0123")
 	f.Close()
 	addFile("c")
-	tr.heads.Store(0)
+	tr.reset()
 	res := publishServer(t, r, c)
-	if got := tr.heads.Load(); got != 1 || res.TargetsUploaded != 1 || res.TargetsPresent != 2 {
+	if got := tr.count(http.MethodHead); got != 1 || res.TargetsUploaded != 1 || res.TargetsPresent != 2 {
 		t.Errorf("publish of one new file asked %d HEADs (want 1) and reported %+v", got, res)
 	}
-	tr.heads.Store(0)
+	tr.reset()
 	res, err = r.PublishToServer(ctx, c, repo.ServerOptions{RecheckTargets: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := tr.heads.Load(); got != 3 || res.TargetsPresent != 3 || res.TargetsUploaded != 0 {
+	if got := tr.count(http.MethodHead); got != 3 || res.TargetsPresent != 3 || res.TargetsUploaded != 0 {
 		t.Errorf("recheck asked %d HEADs (want 3) and reported %+v", got, res)
 	}
 	if n := strings.Count(string(mustRead(t, record)), "\n"); n != 4 {
@@ -569,6 +544,8 @@ func TestServerPublishTooLarge(t *testing.T) {
 }
 
 // recordingTransport records the method and path of each request.
+// recordingTransport records the requests a client sends ("METHOD
+// /path").
 type recordingTransport struct {
 	mu   sync.Mutex
 	reqs []string
@@ -579,6 +556,51 @@ func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	rt.reqs = append(rt.reqs, req.Method+" "+req.URL.Path)
 	rt.mu.Unlock()
 	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (rt *recordingTransport) reset() {
+	rt.mu.Lock()
+	rt.reqs = nil
+	rt.mu.Unlock()
+}
+
+func (rt *recordingTransport) requests() []string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return slices.Clone(rt.reqs)
+}
+
+// count returns how many of the recorded requests have method.
+func (rt *recordingTransport) count(method string) int {
+	n := 0
+	for _, r := range rt.requests() {
+		if strings.HasPrefix(r, method+" ") {
+			n++
+		}
+	}
+	return n
+}
+
+// recordedServerRepo starts a server and makes a repository on it whose
+// client's requests are recorded; addFile adds files/NAME with the content
+// "content of NAME".
+func recordedServerRepo(t *testing.T) (*servertest.Server, *recordingTransport, *apiclient.Client, *repo.Repo, func(name string)) {
+	t.Helper()
+	srv := servertest.Start(t)
+	rt := &recordingTransport{}
+	c, err := apiclient.New(srv.URL, srv.Admin, &http.Client{Transport: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := initRepo(t, repo.InitOptions{Server: c, GUN: testGUN})
+	src := t.TempDir()
+	addFile := func(name string) {
+		t.Helper()
+		if _, err := r.AddFiles(ctx, writeFile(t, filepath.Join(src, name), "content of "+name), "files/"+name, repo.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return srv, rt, c, r, addFile
 }
 
 // lyingAnswer is a real server's client whose answers to a publish are
@@ -600,30 +622,13 @@ func (l lyingAnswer) PublishChain(ctx context.Context, gun string, roots [][]byt
 // answer gives the server's new versions (the state is not read back), and
 // an answer that does not match what was sent is an error.
 func TestServerPublishTrustsItsAnswer(t *testing.T) {
-	srv := servertest.Start(t)
-	rt := &recordingTransport{}
-	c, err := apiclient.New(srv.URL, srv.Admin, &http.Client{Transport: rt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := initRepo(t, repo.InitOptions{Server: c, GUN: testGUN})
-	src := t.TempDir()
-	addFile := func(name string) {
-		t.Helper()
-		if _, err := r.AddFiles(ctx, writeFile(t, filepath.Join(src, name), "content of "+name), "files/"+name, repo.AddOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, rt, c, r, addFile := recordedServerRepo(t)
 	addFile("a")
 	publishServer(t, r, c)
 	addFile("b")
-	rt.mu.Lock()
-	rt.reqs = nil
-	rt.mu.Unlock()
+	rt.reset()
 	res := publishServer(t, r, c)
-	rt.mu.Lock()
-	reqs := slices.Clone(rt.reqs)
-	rt.mu.Unlock()
+	reqs := rt.requests()
 	if len(reqs) == 0 || !strings.HasPrefix(reqs[len(reqs)-1], http.MethodPost) {
 		t.Errorf("the publish did not end with its POST: %q", reqs)
 	}
