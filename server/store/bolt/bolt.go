@@ -272,13 +272,15 @@ func addChange(tx *bbolt.Tx, ch store.Change) (store.Change, error) {
 	return ch, tx.Bucket(bucketGUNChanges).Put(append(key(ch.GUN, ""), u64(id)...), nil)
 }
 
-// deletePrefix deletes every key of b that starts with prefix.
-func deletePrefix(b *bbolt.Bucket, prefix []byte) error {
+// deletePrefix deletes every key of b that starts with prefix and returns
+// how many it deleted.
+func deletePrefix(b *bbolt.Bucket, prefix []byte) (int, error) {
 	// Keys are gathered a batch at a time and then deleted: seeking after
 	// every delete walks over the leaves that earlier deletes emptied (they
 	// are removed only at commit), which made deleting n keys take n² time.
 	const batch = 4096
 	keys := make([][]byte, 0, batch)
+	n := 0
 	for from := prefix; ; {
 		keys = keys[:0]
 		c := b.Cursor()
@@ -287,11 +289,12 @@ func deletePrefix(b *bbolt.Bucket, prefix []byte) error {
 		}
 		for _, k := range keys {
 			if err := b.Delete(k); err != nil {
-				return err
+				return n, err
 			}
+			n++
 		}
 		if len(keys) < batch {
-			return nil
+			return n, nil
 		}
 		from = keys[len(keys)-1]
 	}
@@ -309,16 +312,16 @@ func (s *Store) Delete(_ context.Context, gun string) (store.Change, error) {
 			return err
 		}
 		prefix := key(gun, "")
-		if err := deletePrefix(tx.Bucket(bucketFiles), prefix); err != nil {
+		if _, err := deletePrefix(tx.Bucket(bucketFiles), prefix); err != nil {
 			return err
 		}
-		if err := deletePrefix(tx.Bucket(bucketTargets), prefix); err != nil {
+		if _, err := deletePrefix(tx.Bucket(bucketTargets), prefix); err != nil {
 			return err
 		}
-		if err := deletePrefix(tx.Bucket(bucketTargets512), prefix); err != nil {
+		if _, err := deletePrefix(tx.Bucket(bucketTargets512), prefix); err != nil {
 			return err
 		}
-		if err := deletePrefix(tx.Bucket(bucketListings), prefix); err != nil {
+		if _, err := deletePrefix(tx.Bucket(bucketListings), prefix); err != nil {
 			return err
 		}
 		var err error
@@ -734,18 +737,10 @@ func (s *Store) Listed(_ context.Context, gun, digest, path string, at time.Time
 
 // DeleteOnlineKeys implements store.Store.
 func (s *Store) DeleteOnlineKeys(_ context.Context, gun string) (int, error) {
-	n := 0
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketKeys)
-		prefix := key(gun, "")
-		c := b.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
+	var n int
+	err := s.db.Update(func(tx *bbolt.Tx) (err error) {
+		n, err = deletePrefix(tx.Bucket(bucketKeys), key(gun, ""))
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("delete online keys of %s: %w", gun, err)

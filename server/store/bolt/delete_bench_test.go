@@ -37,15 +37,19 @@ func BenchmarkDeletePrefix(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				err = db.Update(func(tx *bbolt.Tx) error { return deletePrefix(tx.Bucket([]byte("x")), []byte("b\x00")) })
+				var deleted int
+				err = db.Update(func(tx *bbolt.Tx) (err error) {
+					deleted, err = deletePrefix(tx.Bucket([]byte("x")), []byte("b\x00"))
+					return err
+				})
 				b.StopTimer()
 				if err != nil {
 					b.Fatal(err)
 				}
 				var left int
 				db.View(func(tx *bbolt.Tx) error { left = tx.Bucket([]byte("x")).Stats().KeyN; return nil })
-				if left != 2*n {
-					b.Fatalf("%d keys left, want %d", left, 2*n)
+				if left != 2*n || deleted != n {
+					b.Fatalf("%d keys deleted and %d left, want %d and %d", deleted, left, n, 2*n)
 				}
 				db.Close()
 				b.StartTimer()
