@@ -49,6 +49,10 @@ cpu_ms() {
 mkdir -p "$work/files"
 for i in $(seq "$n"); do head -c 4096 /dev/urandom >"$work/files/f$i"; done
 
+# Everything is set up first; then each round runs notary, rampart with
+# the agent and notary against rampart serve in turn, so that a change of
+# the machine's load during the run weighs on them alike.
+
 # notary-server 0.7.0, memory store; the notary client signs targets.
 cat >"$work/notary-server.json" <<JSON
 {"server":{"http_addr":"127.0.0.1:4553"},"trust_service":{"type":"local"},"logging":{"level":"error"},"storage":{"backend":"memory"}}
@@ -60,82 +64,78 @@ wait_up http://127.0.0.1:4553/_notary_server/health
 export NOTARY_ROOT_PASSPHRASE=bench NOTARY_TARGETS_PASSPHRASE=bench NOTARY_SNAPSHOT_PASSPHRASE=bench
 notary=(notary -s http://127.0.0.1:4553 -d "$work/trust")
 "${notary[@]}" init example.com/bench -p >/dev/null
-notary_add=0 notary_pub=0
-c0=$(cpu_ms "$notary_srv") k0=$(cpu_ms)
+
+# rampart serve, embedded store; rampart repo signs targets, with keys
+# unlocked by passphrase (RAMPART_PASSPHRASE, given to these commands
+# only).
+"$bin/rampart" serve --addr 127.0.0.1:4554 --data "$work/rampart" --log-level error >"$work/rampart.log" 2>&1 &
+pids+=($!)
+rampart_srv=$!
+wait_up http://127.0.0.1:4554/healthz
+export RAMPART_TOKEN=$("$bin/rampart" token create --server http://127.0.0.1:4554 --token-file "$work/rampart/admin.token" --scope push)
+RAMPART_PASSPHRASE=bench "$bin/rampart" repo init "$work/repo" --server http://127.0.0.1:4554 --gun example.com/bench >/dev/null
+RAMPART_PASSPHRASE=bench "$bin/rampart" repo publish "$work/repo" >/dev/null
+
+# The same with the maintainer's keys in `rampart agent`: unlocked once, so
+# that no command derives a key from a passphrase (RAMPART_PASSPHRASE is
+# not set for them: only the agent can sign).
+sock=$work/agent/sock
+"$bin/rampart" agent --socket "$sock" --ttl 1h >/dev/null 2>"$work/agent.log" &
+pids+=($!)
+agent_proc=$!
+for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
+RAMPART_PASSPHRASE=bench "$bin/rampart" repo init "$work/repo-agent" --server http://127.0.0.1:4554 --gun example.com/bench-agent >/dev/null
+RAMPART_PASSPHRASE=bench "$bin/rampart" repo publish "$work/repo-agent" >/dev/null
+RAMPART_PASSPHRASE=bench RAMPART_AGENT_SOCK=$sock "$bin/rampart" agent add "$work/repo-agent"/keys/*.key >/dev/null
+
+# The notary client against rampart serve's Notary API, with a push token
+# as the Basic password (NOTARY_AUTH, given to these commands only).
+notary_auth=$(printf 'bench:%s' "$RAMPART_TOKEN" | base64 -w0)
+notary_r=(notary -s http://127.0.0.1:4554 -d "$work/trust-rampart")
+NOTARY_AUTH=$notary_auth "${notary_r[@]}" init example.com/notary-bench -p >/dev/null
+
+# Environment variables given as VAR=value before a command cost no
+# process; times and CPU readings are taken outside the timed commands.
+notary_add=0 notary_pub=0 rampart_add=0 rampart_pub=0 agent_add=0 agent_pub=0 nr_add=0 nr_pub=0
+notary_cpu=0 notary_clients=0 agent_cpu=0 agent_clients=0
 for i in $(seq "$n"); do
+	c0=$(cpu_ms "$notary_srv") k0=$(cpu_ms)
 	t0=${EPOCHREALTIME/[.,]/}
 	"${notary[@]}" add example.com/bench "f$i" "$work/files/f$i" >/dev/null
 	t1=${EPOCHREALTIME/[.,]/}
 	"${notary[@]}" publish example.com/bench >/dev/null
 	t2=${EPOCHREALTIME/[.,]/}
 	notary_add=$((notary_add + t1 - t0)) notary_pub=$((notary_pub + t2 - t1))
-done
-notary_cpu=$(($(cpu_ms "$notary_srv") - c0)) notary_clients=$(($(cpu_ms) - k0))
+	notary_cpu=$((notary_cpu + $(cpu_ms "$notary_srv") - c0)) notary_clients=$((notary_clients + $(cpu_ms) - k0))
 
-# rampart serve, embedded store; rampart repo signs targets.
-"$bin/rampart" serve --addr 127.0.0.1:4554 --data "$work/rampart" --log-level error >"$work/rampart.log" 2>&1 &
-pids+=($!)
-rampart_srv=$!
-wait_up http://127.0.0.1:4554/healthz
-export RAMPART_PASSPHRASE=bench
-export RAMPART_TOKEN=$("$bin/rampart" token create --server http://127.0.0.1:4554 --token-file "$work/rampart/admin.token" --scope push)
-"$bin/rampart" repo init "$work/repo" --server http://127.0.0.1:4554 --gun example.com/bench >/dev/null
-"$bin/rampart" repo publish "$work/repo" >/dev/null
-rampart_add=0 rampart_pub=0
-for i in $(seq "$n"); do
+	c0=$(cpu_ms "$rampart_srv" "$agent_proc") k0=$(cpu_ms)
 	t0=${EPOCHREALTIME/[.,]/}
-	"$bin/rampart" repo add "$work/repo" "$work/files/f$i" --as "f$i" >/dev/null
+	RAMPART_AGENT_SOCK=$sock "$bin/rampart" repo add "$work/repo-agent" "$work/files/f$i" --as "f$i" >/dev/null
 	t1=${EPOCHREALTIME/[.,]/}
-	"$bin/rampart" repo publish "$work/repo" >/dev/null
-	t2=${EPOCHREALTIME/[.,]/}
-	rampart_add=$((rampart_add + t1 - t0)) rampart_pub=$((rampart_pub + t2 - t1))
-done
-
-# The same with the maintainer's keys in `rampart agent`: unlocked once, so
-# that no command derives a key from a passphrase (RAMPART_PASSPHRASE is
-# unset in the loop: only the agent can sign). The environment is set for
-# the loop, not with `env` per command, which would time one more process.
-sock=$work/agent/sock
-"$bin/rampart" agent --socket "$sock" --ttl 1h >/dev/null 2>"$work/agent.log" &
-pids+=($!)
-agent_proc=$!
-for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
-"$bin/rampart" repo init "$work/repo-agent" --server http://127.0.0.1:4554 --gun example.com/bench-agent >/dev/null
-"$bin/rampart" repo publish "$work/repo-agent" >/dev/null
-RAMPART_AGENT_SOCK=$sock "$bin/rampart" agent add "$work/repo-agent"/keys/*.key >/dev/null
-agent_add=0 agent_pub=0
-c0=$(cpu_ms "$rampart_srv" "$agent_proc") k0=$(cpu_ms)
-passphrase=$RAMPART_PASSPHRASE
-unset RAMPART_PASSPHRASE
-export RAMPART_AGENT_SOCK=$sock
-for i in $(seq "$n"); do
-	t0=${EPOCHREALTIME/[.,]/}
-	"$bin/rampart" repo add "$work/repo-agent" "$work/files/f$i" --as "f$i" >/dev/null
-	t1=${EPOCHREALTIME/[.,]/}
-	"$bin/rampart" repo publish "$work/repo-agent" >/dev/null
+	RAMPART_AGENT_SOCK=$sock "$bin/rampart" repo publish "$work/repo-agent" >/dev/null
 	t2=${EPOCHREALTIME/[.,]/}
 	agent_add=$((agent_add + t1 - t0)) agent_pub=$((agent_pub + t2 - t1))
-done
-unset RAMPART_AGENT_SOCK
-export RAMPART_PASSPHRASE=$passphrase
-agent_cpu=$(($(cpu_ms "$rampart_srv" "$agent_proc") - c0)) agent_clients=$(($(cpu_ms) - k0))
-curl -sf http://127.0.0.1:4554/tuf/example.com/bench-agent/metadata/timestamp.json >/dev/null
+	agent_cpu=$((agent_cpu + $(cpu_ms "$rampart_srv" "$agent_proc") - c0)) agent_clients=$((agent_clients + $(cpu_ms) - k0))
 
-# The notary client against rampart serve's Notary API, with a push token
-# as the Basic password.
-export NOTARY_AUTH=$(printf 'bench:%s' "$RAMPART_TOKEN" | base64 -w0)
-notary_r=(notary -s http://127.0.0.1:4554 -d "$work/trust-rampart")
-"${notary_r[@]}" init example.com/notary-bench -p >/dev/null
-nr_add=0 nr_pub=0
-for i in $(seq "$n"); do
 	t0=${EPOCHREALTIME/[.,]/}
-	"${notary_r[@]}" add example.com/notary-bench "f$i" "$work/files/f$i" >/dev/null
+	NOTARY_AUTH=$notary_auth "${notary_r[@]}" add example.com/notary-bench "f$i" "$work/files/f$i" >/dev/null
 	t1=${EPOCHREALTIME/[.,]/}
-	"${notary_r[@]}" publish example.com/notary-bench >/dev/null
+	NOTARY_AUTH=$notary_auth "${notary_r[@]}" publish example.com/notary-bench >/dev/null
 	t2=${EPOCHREALTIME/[.,]/}
 	nr_add=$((nr_add + t1 - t0)) nr_pub=$((nr_pub + t2 - t1))
 done
-"${notary_r[@]}" list example.com/notary-bench | grep "f$n" >/dev/null # not -q: an early exit would be a SIGPIPE under pipefail
+# Unlocking keys with argon2id takes 64 MiB and much CPU, which would
+# weigh on whatever runs next: these run on their own, after the others.
+for i in $(seq "$n"); do
+	t0=${EPOCHREALTIME/[.,]/}
+	RAMPART_PASSPHRASE=bench "$bin/rampart" repo add "$work/repo" "$work/files/f$i" --as "f$i" >/dev/null
+	t1=${EPOCHREALTIME/[.,]/}
+	RAMPART_PASSPHRASE=bench "$bin/rampart" repo publish "$work/repo" >/dev/null
+	t2=${EPOCHREALTIME/[.,]/}
+	rampart_add=$((rampart_add + t1 - t0)) rampart_pub=$((rampart_pub + t2 - t1))
+done
+curl -sf http://127.0.0.1:4554/tuf/example.com/bench-agent/metadata/timestamp.json >/dev/null
+NOTARY_AUTH=$notary_auth "${notary_r[@]}" list example.com/notary-bench | grep "f$n" >/dev/null # not -q: an early exit would be a SIGPIPE under pipefail
 
 # Both servers now serve every file: check one of each.
 curl -sf http://127.0.0.1:4553/v2/example.com/bench/_trust/tuf/timestamp.json >/dev/null
