@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/rampart-tuf/rampart/internal/atomicfile"
 )
@@ -59,9 +58,6 @@ type journal struct {
 	n    int
 	dirs int // subdirectories of filesDir made, 0..dirs-1
 
-	stop     atomic.Bool
-	reserved sync.WaitGroup
-
 	// open are the files written without a sync (atomicfile.Deferred),
 	// synced together when the commit makes the batch durable.
 	open []*os.File
@@ -71,29 +67,6 @@ type journal struct {
 	before func() error
 
 	hook commitHook // nil but in tests
-}
-
-// reserve creates files 0..n-1 empty, in the background. write truncates
-// a file made this way; the two never race on content, since reserve
-// creates a file only if it does not exist yet.
-func (j *journal) reserve(n int) error {
-	j.mu.Lock()
-	err := j.makeDirs(n)
-	j.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	j.reserved.Add(1)
-	go func() {
-		defer j.reserved.Done()
-		for i := 0; i < n && !j.stop.Load(); i++ {
-			f, err := os.OpenFile(filepath.Join(j.filesDir, journalFile(i)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-			if err == nil {
-				f.Close()
-			}
-		}
-	}()
-	return nil
 }
 
 // makeDirs makes the subdirectories of filesDir that files 0..n-1 go to,
@@ -106,12 +79,6 @@ func (j *journal) makeDirs(n int) error {
 		}
 	}
 	return nil
-}
-
-// endReserve stops making files and waits until no more are made.
-func (j *journal) endReserve() {
-	j.stop.Store(true)
-	j.reserved.Wait()
 }
 
 func beginJournal(dir string, hook commitHook) (*journal, error) {
@@ -199,7 +166,6 @@ func (j *journal) remove(rel string) {
 
 // abort discards the commit.
 func (j *journal) abort() {
-	j.endReserve()
 	for _, f := range j.takeOpen() {
 		f.Close()
 	}
@@ -209,7 +175,6 @@ func (j *journal) abort() {
 // commit makes the files durable, passes the commit point and moves them
 // into place.
 func (j *journal) commit() error {
-	j.endReserve()
 	if j.n == 0 {
 		j.abort()
 		return nil
