@@ -251,6 +251,11 @@ func recoverJournal(dir string) error {
 		}
 		return err
 	}
+	// The plan goes only when the commit was applied and made durable:
+	// what is left without it is a removal that was cut short.
+	if _, err := os.Stat(filepath.Join(dir, txnDir, planFile)); os.IsNotExist(err) {
+		return os.RemoveAll(filepath.Join(dir, txnDir))
+	}
 	if err := applyJournal(dir, nil); err != nil {
 		return fmt.Errorf("completing an interrupted commit in %s: %w", filepath.Join(dir, txnDir), err)
 	}
@@ -324,15 +329,18 @@ func applyJournal(dir string, hook commitHook) error {
 }
 
 // removeJournal removes the directory of a journal applied: what a commit
-// of a few files leaves there (the plan and an empty files/) directly,
-// anything else through RemoveAll.
+// of a few files leaves there (an empty files/ and the plan, last, see
+// recoverJournal) directly, anything else through RemoveAll.
 func removeJournal(tdir string) error {
-	os.Remove(filepath.Join(tdir, planFile))
-	os.Remove(filepath.Join(tdir, "files"))
-	if os.Remove(tdir) == nil {
-		return nil
+	if os.Remove(filepath.Join(tdir, "files")) != nil {
+		if err := os.RemoveAll(filepath.Join(tdir, "files")); err != nil {
+			return err
+		}
 	}
-	return os.RemoveAll(tdir)
+	if err := os.Remove(filepath.Join(tdir, planFile)); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return os.Remove(tdir)
 }
 
 // syncBatch makes a batch of n files written since the last call durable,

@@ -184,6 +184,28 @@ func TestCommitBefore(t *testing.T) {
 	}
 }
 
+// TestRecoverCutRemoval: a commit applied whose journal's removal was cut
+// short (the plan gone, files/ or the directory still there) is finished
+// by the next Open, which removes what is left.
+func TestRecoverCutRemoval(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, txnDir, "files", journalSubdir(0)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kept"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := recoverJournal(dir); err != nil {
+		t.Fatalf("recovery of a journal without its plan: %v", err)
+	}
+	if got := snapshotTree(t, dir); len(got) != 1 || got["kept"] != "x" {
+		t.Errorf("after recovery the directory holds %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, txnDir)); !os.IsNotExist(err) {
+		t.Errorf("the journal's directory is still there: %v", err)
+	}
+}
+
 func sameKeys(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false
