@@ -135,6 +135,9 @@ func newRootCommandFor(first string) *cobra.Command {
 	root.AddCommand(version)
 	root.SetHelpCommandGroupID(otherGroup.ID)
 	root.SetCompletionCommandGroupID(otherGroup.ID)
+	// The completion command (and its script generators) only where the
+	// command line may ask for it.
+	root.CompletionOptions.DisableDefaultCmd = len(groups) == 1
 	return root
 }
 

@@ -193,6 +193,9 @@ func TestCommandGroupNames(t *testing.T) {
 			if c, _, err := root.Find([]string{"version"}); err != nil || c.Name() != "version" {
 				t.Errorf("tree for %s has no version command: %v", name, err)
 			}
+			if !root.CompletionOptions.DisableDefaultCmd {
+				t.Errorf("tree for %s makes the completion command", name)
+			}
 			if n := len(root.Groups()); n != 2 {
 				t.Errorf("tree for %s has %d groups, want its own and the other commands", name, n)
 			}
@@ -200,6 +203,9 @@ func TestCommandGroupNames(t *testing.T) {
 	}
 	if n, all := len(newRootCommandFor("nonesuch").Commands()), len(NewRootCommand().Commands()); n != all || n < len(commandGroups) {
 		t.Errorf("tree for an unknown command has %d commands, the full tree %d", n, all)
+	}
+	if NewRootCommand().CompletionOptions.DisableDefaultCmd {
+		t.Error("the full tree has no completion command")
 	}
 }
 
