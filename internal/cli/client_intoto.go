@@ -19,7 +19,7 @@ type inTotoFlags struct {
 
 func (f *inTotoFlags) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.enabled, "in-toto", false, "also verify the target's in-toto supply chain, fetched through TUF")
-	fs.StringSliceVar(&f.opt.AllowInspections, "in-toto-allow-inspection", nil, "run the layout inspection of this name (inspections run commands the layout names; any other is refused)")
+	stringsVar(fs, &f.opt.AllowInspections, "in-toto-allow-inspection", "", true, "run the layout inspection of this name (inspections run commands the layout names; any other is refused)")
 	fs.StringVar(&f.opt.Product, "in-toto-product", "", "the target's name among the last step's products (default: the target path's base name)")
 }
 

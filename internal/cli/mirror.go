@@ -70,7 +70,7 @@ the mirror's clients trust: DIR holds the root versions from it on.`,
 	}
 	cmd.Flags().StringVar(&root, "root", "", "a root.json of the repository, obtained out of band")
 	cmd.MarkFlagRequired("root")
-	cmd.Flags().StringArrayVar(&patterns, "targets", nil, "copy only the targets matching this pattern (repeatable; '' copies none)")
+	stringsVar(cmd.Flags(), &patterns, "targets", "", false, "copy only the targets matching this pattern (repeatable; '' copies none)")
 	intRangeVar(cmd.Flags(), &workers, "workers", 8, 1, 256, "targets downloaded at once")
 	limits.addFlags(cmd.Flags())
 	return cmd

@@ -156,7 +156,7 @@ keeping its other references, with a new expiry and the next version.
 	f := cmd.Flags()
 	f.StringVarP(&keyFile, "key", "k", "", "signing key file")
 	f.StringVarP(&certFile, "cert", "c", "", "the signer's certificate chain, PEM, leaf first")
-	f.StringArrayVarP(&refs, "reference", "r", nil, "fully qualified reference to sign the manifest under (repeatable)")
+	stringsVar(f, &refs, "reference", "r", false, "fully qualified reference to sign the manifest under (repeatable)")
 	f.StringVarP(&expires, "expires", "e", "", "how long the signature stays valid (default 8760h, one year)")
 	f.StringVarP(&base, "base", "f", "", "earlier signature to add the references to")
 	f.StringVar(&format, "format", "tuf", "signature format: tuf (TUF 1.0 targets metadata) or notary")

@@ -63,10 +63,10 @@ metadata/N.targets/releases.json.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&o.Keys, "key", nil, "public key file (`PUBFILE`) of a key of the role (repeatable)")
+	stringsVar(f, &o.Keys, "key", "", false, "public key file (`PUBFILE`) of a key of the role (repeatable)")
 	certFlag(cmd, &certs)
-	f.StringArrayVar(&o.Paths, "paths", nil, "target path `GLOB` the role is trusted for (repeatable)")
-	f.StringSliceVar(&o.HashPrefixes, "hash-prefixes", nil, "`HEX` prefix of path hashes the role is trusted for (repeatable)")
+	stringsVar(f, &o.Paths, "paths", "", false, "target path `GLOB` the role is trusted for (repeatable)")
+	stringsVar(f, &o.HashPrefixes, "hash-prefixes", "", true, "`HEX` prefix of path hashes the role is trusted for (repeatable)")
 	intRangeVar(f, &o.Threshold, "threshold", 1, 1, math.MaxInt, "number (`N`) of the role's keys that must sign")
 	f.BoolVar(&o.Terminating, "terminating", false, "clients stop at this role for its paths")
 	f.StringVar(&o.From, "from", "", "delegating `PARENT` role (default targets)")

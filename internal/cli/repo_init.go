@@ -78,9 +78,9 @@ fetch.`,
 	tok.add(f, "push token for --server")
 	intRangeVar(f, &bins, "bins", 0, 1, 16, "spread targets over 2^`BITS` hashed bins (TAP 15 succinct roles), 1 to 16")
 	f.StringVar(&binPrefix, "bin-prefix", "bins", "name prefix of the hashed bins")
-	f.StringArrayVar(&thresholds, "threshold", nil, "signature threshold of a role, as `ROLE=N` (repeatable)")
-	f.StringArrayVar(&expires, "expires", nil, "expiry period of a role, as `ROLE=DURATION` such as targets=90d, timestamp=1d (repeatable)")
-	f.StringArrayVar(&keyFlags, "key", nil, "use an existing key for a role, as `ROLE=KEYFILE` (.key or .pub; repeatable)")
+	stringsVar(f, &thresholds, "threshold", "", false, "signature threshold of a role, as `ROLE=N` (repeatable)")
+	stringsVar(f, &expires, "expires", "", false, "expiry period of a role, as `ROLE=DURATION` such as targets=90d, timestamp=1d (repeatable)")
+	stringsVar(f, &keyFlags, "key", "", false, "use an existing key for a role, as `ROLE=KEYFILE` (.key or .pub; repeatable)")
 	return cmd
 }
 

@@ -17,10 +17,10 @@ type repoInTotoFlags struct {
 
 func (f *repoInTotoFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.o.Layout, "in-toto-layout", "", "in-toto root layout (`FILE`) of the package: add SOURCE with its in-toto metadata")
-	fs.StringArrayVar(&f.o.Links, "in-toto-link", nil, "in-toto link `FILE` of the package (repeatable)")
-	fs.StringArrayVar(&f.o.Keys, "in-toto-key", nil, "public key `FILE` that verifies the layout (repeatable); adds the layout and keys to targets")
+	stringsVar(fs, &f.o.Links, "in-toto-link", "", false, "in-toto link `FILE` of the package (repeatable)")
+	stringsVar(fs, &f.o.Keys, "in-toto-key", "", false, "public key `FILE` that verifies the layout (repeatable); adds the layout and keys to targets")
 	fs.StringVar(&f.o.Product, "in-toto-product", "", "the package's `NAME` among the last step's products (default: its target path's base name)")
-	fs.StringSliceVar(&f.o.AllowInspections, "in-toto-allow-inspection", nil, "run the layout inspection of this `NAME` when verifying before adding")
+	stringsVar(fs, &f.o.AllowInspections, "in-toto-allow-inspection", "", true, "run the layout inspection of this `NAME` when verifying before adding")
 }
 
 // used reports whether any in-toto flag was given.

@@ -65,7 +65,7 @@ and the copies are brought together with 'rampart repo merge'.`,
 			})
 		},
 	}
-	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "private key file (`KEYFILE`) to sign with (repeatable)")
+	stringsVar(cmd.Flags(), &keyFiles, "key", "", false, "private key file (`KEYFILE`) to sign with (repeatable)")
 	return cmd
 }
 
@@ -154,8 +154,8 @@ server. The server signs with the new key once the new root is published.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&o.AddKeys, "add-key", nil, "key file (`PUBFILE`) of a key to trust (repeatable)")
-	f.StringArrayVar(&o.RemoveKeys, "remove-key", nil, "ID (`KEYID`, or a unique prefix) of a key to revoke (repeatable)")
+	stringsVar(f, &o.AddKeys, "add-key", "", false, "key file (`PUBFILE`) of a key to trust (repeatable)")
+	stringsVar(f, &o.RemoveKeys, "remove-key", "", false, "ID (`KEYID`, or a unique prefix) of a key to revoke (repeatable)")
 	intRangeVar(f, &o.Threshold, "threshold", 0, 1, math.MaxInt, "new threshold (`N`) of the role")
 	f.BoolVar(&serverKey, "server-key", false, "have the repository's server make a new online key for ROLE and trust it instead of its previous one")
 	tok.add(f, "admin token for --server-key")

@@ -11,7 +11,7 @@ import (
 
 // certFlag adds --cert to "repo delegate": signers named by certificate.
 func certFlag(cmd *cobra.Command, certs *[]string) {
-	cmd.Flags().StringArrayVar(certs, "cert", nil, "certificate (`CERT.pem`) of a signer of OCI artifact signatures, trusted by its certificate (repeatable); see rampart repo import-signature")
+	stringsVar(cmd.Flags(), certs, "cert", "", false, "certificate (`CERT.pem`) of a signer of OCI artifact signatures, trusted by its certificate (repeatable); see rampart repo import-signature")
 }
 
 func newRepoImportSignatureCommand() *cobra.Command {

@@ -115,7 +115,7 @@ that, the copy works like any other: add, sign, publish, pull.`,
 	f.StringVar(&serverURL, "server", "", "metadata server (`URL`) that keeps the repository")
 	f.StringVar(&gun, "gun", "", "name of the repository on --server")
 	f.StringVar(&rootFile, "root", "", "a root.json of the repository, obtained out of band")
-	f.StringArrayVar(&keyFiles, "key", nil, "a private key file (`KEYFILE`) of yours to sign with (repeatable)")
+	stringsVar(f, &keyFiles, "key", "", false, "a private key file (`KEYFILE`) of yours to sign with (repeatable)")
 	tok.add(f, "push token for --server")
 	return cmd
 }

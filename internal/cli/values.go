@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/csv"
 	"fmt"
 	"math"
 	"net/url"
@@ -191,4 +192,55 @@ func newServerClient(rawURL, token string) (*apiclient.Client, error) {
 		return nil, usageErrorf("--server: %s", strings.TrimPrefix(err.Error(), "apiclient: "))
 	}
 	return c, nil
+}
+
+// stringsValue is a repeatable string flag: each use adds its value
+// (pflag's stringArray), or, with split, its comma-separated values, read
+// as CSV (pflag's stringSlice); the first use replaces the default. It
+// differs from pflag's own only in String, which does not render the
+// values through a CSV writer: pflag's makes one, with a 4 KiB buffer, for
+// each such flag as it is declared, in every process, whatever it runs.
+type stringsValue struct {
+	p       *[]string
+	split   bool
+	changed bool
+}
+
+// stringsVar declares a repeatable string flag (see stringsValue),
+// without a default.
+func stringsVar(f *pflag.FlagSet, p *[]string, name, shorthand string, split bool, usage string) {
+	*p = nil
+	f.VarP(&stringsValue{p: p, split: split}, name, shorthand, usage)
+}
+
+func (v *stringsValue) Type() string {
+	if v.split {
+		return "stringSlice"
+	}
+	return "stringArray"
+}
+
+// String is empty without values, so that help shows no default.
+func (v *stringsValue) String() string {
+	if len(*v.p) == 0 {
+		return ""
+	}
+	return "[" + strings.Join(*v.p, ",") + "]"
+}
+
+func (v *stringsValue) Set(s string) error {
+	vals := []string{s}
+	if v.split {
+		var err error
+		if vals, err = csv.NewReader(strings.NewReader(s)).Read(); err != nil {
+			return err
+		}
+	}
+	if !v.changed {
+		*v.p = vals
+	} else {
+		*v.p = append(*v.p, vals...)
+	}
+	v.changed = true
+	return nil
 }

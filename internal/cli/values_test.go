@@ -5,9 +5,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 func TestParseByteSize(t *testing.T) {
@@ -242,5 +245,41 @@ func TestPlurals(t *testing.T) {
 	}
 	if _, out, errOut := runCLI(t, "repo", "remove", dir, "f.txt"); !strings.Contains(out, "1 target removed") {
 		t.Errorf("repo remove: %q %q", out, errOut)
+	}
+}
+
+// TestStringsValue checks the repeatable string flags: each use of an
+// array flag adds its value whole, each use of a slice flag adds its
+// comma-separated values (read as CSV, quotes and all), the first use
+// replaces the default, and help shows no default.
+func TestStringsValue(t *testing.T) {
+	for _, c := range []struct {
+		split bool
+		args  []string
+		want  []string
+	}{
+		{false, []string{"--x", "a,b", "--x", "c"}, []string{"a,b", "c"}},
+		{true, []string{"--x", "a,b", "--x", "c"}, []string{"a", "b", "c"}},
+		{true, []string{"--x", `a,"b,c"`}, []string{"a", "b,c"}},
+		{false, nil, nil},
+	} {
+		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+		got := []string{"stale"}
+		stringsVar(fs, &got, "x", "", c.split, "values")
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("split %v, %q: got %q, want %q", c.split, c.args, got, c.want)
+		}
+		if u := fs.FlagUsages(); strings.Contains(u, "default") {
+			t.Errorf("help shows a default: %s", u)
+		}
+	}
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	var got []string
+	stringsVar(fs, &got, "x", "", true, "")
+	if err := fs.Parse([]string{"--x", `"a`}); err == nil {
+		t.Errorf("an unterminated quote was taken: %q", got)
 	}
 }
