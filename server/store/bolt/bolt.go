@@ -674,18 +674,18 @@ func (s *Store) SomeOnlineKeys(_ context.Context, limit int) ([]store.OnlineKey,
 // putListings writes listings in the order of their keys: a bbolt node
 // grows until the transaction commits, so keys put in random order into
 // one node (those of a new repository all land in one) cost time
-// quadratic in their number, where keys in order are appended. It sorts
-// ls in place.
+// quadratic in their number, where keys in order are appended.
 func putListings(tx *bbolt.Tx, gun string, ls []store.Listing) error {
 	b := tx.Bucket(bucketListings)
 	// Keys are gun NUL digest NUL path NUL role: comparing the parts in
 	// turn orders them (the order matters for speed only).
-	store.SortListings(ls)
+	order := store.ListingOrder(ls)
 	if len(ls) > 1000 {
 		b.FillPercent = 0.9 // mostly appended: fill the pages
 	}
 	var k []byte // Put copies the key: one buffer serves them all
-	for _, l := range ls {
+	for _, i := range order {
+		l := &ls[i]
 		var until []byte
 		if !l.Until.IsZero() {
 			until = []byte(l.Until.UTC().Format(time.RFC3339Nano))
