@@ -433,8 +433,9 @@ type stagedSink struct {
 // allListings returns the listings recorded, in one slice.
 func (k *stagedSink) allListings() []store.Listing {
 	out := make([]store.Listing, 0, k.n+1)
-	for _, ls := range k.ls {
+	for i, ls := range k.ls {
 		out = append(out, ls...)
+		k.ls[i] = nil // the collector may take it while the rest is copied
 	}
 	k.ls = nil
 	return out

@@ -117,14 +117,14 @@ func ListingOrder(ls []Listing) []int {
 		}
 		common = common[:n]
 	}
-	type item struct {
-		class  int8 // -1, 0, 1: digest before, with, after the common prefix
+	type item struct { // 16 bytes
 		prefix uint64
-		i      int
+		i      int32
+		class  int8 // -1, 0, 1: digest before, with, after the common prefix
 	}
 	items := make([]item, len(ls))
 	for i, l := range ls {
-		it := item{i: i}
+		it := item{i: int32(i)}
 		if strings.HasPrefix(l.Digest, common) {
 			var b [8]byte
 			copy(b[:], l.Digest[len(common):])
@@ -145,7 +145,7 @@ func ListingOrder(ls []Listing) []int {
 	})
 	order := make([]int, len(items))
 	for j, it := range items {
-		order[j] = it.i
+		order[j] = int(it.i)
 	}
 	return order
 }
