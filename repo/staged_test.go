@@ -35,8 +35,13 @@ type partsProxy struct {
 	target    string
 	cut, lost []int
 
+	// jsonOnly hides from the publisher that the server takes parts as
+	// frames, as a server of an earlier version would.
+	jsonOnly bool
+
 	mu        sync.Mutex
 	parts     [][]string // roles of each part request, in order
+	types     []string   // Content-Type of each part request
 	statuses  int        // GET of a staged update
 	oneBodies int        // POST .../metadata, a publish in one request
 }
@@ -46,7 +51,22 @@ func newPartsProxy(t *testing.T, target string) *partsProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &partsProxy{t: t, next: httputil.NewSingleHostReverseProxy(u), target: target}
+	p := &partsProxy{t: t, next: httputil.NewSingleHostReverseProxy(u), target: target}
+	p.next.ModifyResponse = func(resp *http.Response) error {
+		if !p.jsonOnly || !strings.Contains(resp.Request.URL.Path, "/metadata/staged") || resp.StatusCode/100 != 2 || resp.ContentLength == 0 {
+			return nil
+		}
+		var st map[string]json.RawMessage
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			return err
+		}
+		delete(st, "part_types")
+		b, _ := json.Marshal(st)
+		resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		resp.Header.Set("Content-Length", fmt.Sprint(len(b)))
+		return nil
+	}
+	return p
 }
 
 func (p *partsProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -70,6 +90,7 @@ func (p *partsProxy) part(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	n := len(p.parts) + 1
 	p.parts = append(p.parts, nil)
+	p.types = append(p.types, r.Header.Get("Content-Type"))
 	p.mu.Unlock()
 	if slices.Contains(p.cut, n) {
 		io.ReadFull(r.Body, make([]byte, r.ContentLength/2))
@@ -183,6 +204,30 @@ func TestServerPublishStaged(t *testing.T) {
 		t.Errorf("a small update: %+v, %d more parts; want one bin in one request", res, len(proxy.parts)-parts)
 	}
 	mustGet(t, rc, "pkgs/new", "new")
+}
+
+// TestServerPublishStagedJSON: a server that does not list frames among
+// the part types it takes (one of an earlier version) gets the parts as
+// JSON, and the publish completes; one that lists them gets frames.
+func TestServerPublishStagedJSON(t *testing.T) {
+	for _, jsonOnly := range []bool{true, false} {
+		r, c, proxy := stagedRepo(t, 60)
+		proxy.jsonOnly = jsonOnly
+		res := publishServer(t, r, c)
+		want := api.StagedPartType
+		if jsonOnly {
+			want = "application/json"
+		}
+		if len(res.Roles) != 17 || len(proxy.types) < 2 {
+			t.Fatalf("publish: %+v in %d parts", res, len(proxy.types))
+		}
+		for i, ct := range proxy.types {
+			if ct != want {
+				t.Errorf("json only %v: part %d sent as %s, want %s", jsonOnly, i+1, ct, want)
+			}
+		}
+		mustGet(t, newRampartClient(t, r, c), "pkgs/file-042", "content pkgs/file-042")
+	}
 }
 
 // TestServerPublishStagedResume drops the connection in the middle of the
