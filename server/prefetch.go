@@ -90,8 +90,12 @@ func (p *prefetcher) take(role string) *prefetched {
 	}
 	p.mu.Lock()
 	f := p.started[role]
-	delete(p.started, role)
-	if f == nil {
+	if f != nil {
+		p.mu.Unlock()
+		<-f.done
+		p.mu.Lock()
+		delete(p.started, role)
+	} else {
 		for i, q := range p.queue {
 			if q.role == role {
 				p.queue = append(p.queue[:i:i], p.queue[i+1:]...)
@@ -101,10 +105,6 @@ func (p *prefetcher) take(role string) *prefetched {
 	}
 	p.fill()
 	p.mu.Unlock()
-	if f == nil {
-		return nil
-	}
-	<-f.done
 	return f
 }
 
