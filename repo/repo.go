@@ -327,56 +327,31 @@ type Tx struct {
 	forceTime  bool
 	resignRoot bool
 	pending    []Note   // roles committed below their threshold
-	j          *journal // begun early by reserve, or by commit
+	j          *journal // begun by a change that streams files, or by commit
+	// before, when set, makes files outside the journal durable that the
+	// commit refers to; the commit point waits for it (journal.before).
+	before func() error
 	// signed are the files signed elsewhere that the function of
 	// updateSigned returned.
 	signed signedFiles
-	// binAdds are targets placed in hashed bins and not yet inserted:
-	// each such bin is read, completed and encoded when the transaction
-	// commits it (or looks at it, see settle).
-	binAdds map[string][]binTarget
-}
-
-// placeInBin adds targets to the hashed bin role, to be inserted when the
-// bin is committed.
-func (tx *Tx) placeInBin(role string, ts []binTarget) {
-	if tx.binAdds == nil {
-		tx.binAdds = map[string][]binTarget{}
-	}
-	if cur := tx.binAdds[role]; cur != nil {
-		ts = append(cur, ts...)
-	}
-	tx.binAdds[role] = ts
+	// placed are the targets placed in hashed bins and not yet inserted.
+	placed placed
 }
 
 // settle inserts the targets placed in bin role into its document, for a
 // transaction that looks at the bin before committing it.
 func (tx *Tx) settle(role string) error {
-	adds, ok := tx.binAdds[role]
+	adds, ok := tx.placed.bins[role]
 	if !ok {
 		return nil
 	}
-	delete(tx.binAdds, role)
+	delete(tx.placed.bins, role)
 	t, err := tx.Targets(role)
 	if err != nil {
 		return err
 	}
-	insertPlaced(t, adds)
+	tx.placed.insert(t, adds)
 	return nil
-}
-
-// insertPlaced inserts targets placed in a bin into its document.
-func insertPlaced(t *metadata.Targets, adds []binTarget) {
-	if len(t.Targets) < len(adds) {
-		m := make(map[string]metadata.TargetFile, len(t.Targets)+len(adds))
-		for k, v := range t.Targets {
-			m[k] = v
-		}
-		t.Targets = m
-	}
-	for i := range adds {
-		t.Targets[adds[i].path] = adds[i].targetFile()
-	}
 }
 
 // signedFiles are files a transaction writes as they are, signed
@@ -481,18 +456,6 @@ func (r *Repo) updateSigned(ctx context.Context, fn func(tx *Tx) (signedFiles, e
 		tx.forceSnap, tx.forceTime = true, true
 	}
 	return tx.commit()
-}
-
-// reserve starts making n empty files for the commit in the background,
-// while the transaction is still being built: on file systems where
-// creating a file is slow, a commit of thousands of bins then overlaps
-// that work with reading and placing targets.
-func (tx *Tx) reserve(n int) error {
-	j, err := tx.journal()
-	if err != nil {
-		return err
-	}
-	return j.reserve(n)
 }
 
 // journal returns the transaction's journal, beginning it if needed, for
@@ -718,6 +681,7 @@ func (tx *Tx) commit() error {
 	if err != nil {
 		return err
 	}
+	j.before = tx.before
 	c.j = j
 	committed := false
 	defer func() {
@@ -749,6 +713,7 @@ type committer struct {
 	names    []string
 	mds      []*metadata.Metadata[*metadata.Targets]
 	adds     [][]binTarget
+	placed   *placed // what adds refer to
 	signers  [][]keys.Signer
 	versions []int64
 	fresh    []freshRole
@@ -802,11 +767,11 @@ func (c *committer) signRoot() error {
 // and the versions of those already in memory.
 func (c *committer) prepareTargets() error {
 	tx := c.tx
-	c.names = make([]string, 0, len(tx.edited)+len(tx.binAdds))
+	c.names = make([]string, 0, len(tx.edited)+len(tx.placed.bins))
 	for name := range tx.edited {
 		c.names = append(c.names, name)
 	}
-	for name := range tx.binAdds {
+	for name := range tx.placed.bins {
 		if _, ok := tx.edited[name]; !ok {
 			c.names = append(c.names, name)
 		}
@@ -824,9 +789,10 @@ func (c *committer) prepareTargets() error {
 			return err
 		}
 		tx.noteUnsigned(name, len(c.signers[i]), threshold, ids)
-		c.mds[i], c.adds[i] = tx.edited[name], tx.binAdds[name]
+		c.mds[i], c.adds[i] = tx.edited[name], tx.placed.bins[name]
 	}
-	tx.edited, tx.read, tx.binAdds = nil, nil, nil
+	c.placed = &tx.placed
+	tx.edited, tx.read, tx.placed.bins = nil, nil, nil
 	return nil
 }
 
@@ -877,7 +843,7 @@ func (c *committer) writeTargets() error {
 		if err != nil {
 			return err
 		}
-		insertPlaced(md.Signed, c.adds[i])
+		c.placed.insert(md.Signed, c.adds[i])
 		c.mds[i], c.adds[i] = nil, nil
 		v := int64(1)
 		if !created {

@@ -1,11 +1,8 @@
 package repo
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"unsafe"
+	"sync"
 
 	"github.com/rampart-tuf/rampart/tuf/canonjson"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
@@ -121,7 +117,7 @@ func (tx *Tx) roleFor(targetPath, role string) (string, error) {
 // role and inserted by flush, role by role in parallel, into maps sized
 // for them: inserting a million targets one by one into growing maps
 // costs more than everything else. Targets placed in hashed bins are not
-// inserted at all before the commit (see Tx.binAdds): each bin is then
+// inserted at all before the commit (see placed): each bin is then
 // completed, encoded and dropped in turn, so that a change to every bin
 // holds each target once, compactly.
 type adder struct {
@@ -137,31 +133,6 @@ type adder struct {
 	binPend [][]binTarget
 	// checked is set when the caller has checked target paths.
 	checked bool
-}
-
-// binTarget is a target placed in a hashed bin, waiting for its bin to be
-// committed. Most targets (from a manifest) have a length and a SHA-256
-// digest only, kept in 32 bytes; others keep their whole description.
-type binTarget struct {
-	path   string
-	length int64
-	sha256 *[32]byte
-	file   *metadata.TargetFile // when the target has more than length and sha256
-}
-
-func newBinTarget(t Target) binTarget {
-	f := t.File
-	if len(f.Hashes.SHA256) == 32 && f.Hashes.SHA512 == nil && f.Custom == nil && f.Unknown == nil {
-		return binTarget{path: t.Path, length: f.Length, sha256: (*[32]byte)(f.Hashes.SHA256)}
-	}
-	return binTarget{path: t.Path, file: &f}
-}
-
-func (b *binTarget) targetFile() metadata.TargetFile {
-	if b.file != nil {
-		return *b.file
-	}
-	return metadata.TargetFile{Length: b.length, Hashes: metadata.Hashes{SHA256: b.sha256[:]}}
 }
 
 func (tx *Tx) newAdder(o AddOptions) (*adder, error) {
@@ -190,7 +161,7 @@ func (a *adder) add(t Target) error {
 	a.count++
 	if a.bins != nil {
 		i := a.bins.BinFor(t.Path)
-		a.binPend[i] = append(a.binPend[i], newBinTarget(t))
+		a.binPend[i] = append(a.binPend[i], a.tx.placed.add(t))
 		return nil
 	}
 	role, err := a.tx.roleFor(t.Path, a.o.Role)
@@ -212,7 +183,7 @@ func (a *adder) flush() error {
 		if len(ts) > 0 {
 			name := a.bins.BinName(i)
 			a.counts[name] = len(ts)
-			a.tx.placeInBin(name, ts)
+			a.tx.placed.place(name, ts)
 			a.binPend[i] = nil
 		}
 	}
@@ -380,6 +351,7 @@ func (r *Repo) AddFiles(ctx context.Context, src, as string, o AddOptions) (*Add
 	bar := newByteBar(r.opts.Progress, total, "hashing targets")
 	targets := make([]Target, len(items))
 	batch := newFileBatch(filepath.Join(r.dir, targetsDir))
+	defer batch.discard()
 	for i, it := range items {
 		if err := ctx.Err(); err != nil {
 			bar.Finish()
@@ -393,11 +365,26 @@ func (r *Repo) AddFiles(ctx context.Context, src, as string, o AddOptions) (*Add
 		targets[i] = Target{Path: it.target, File: tf}
 	}
 	bar.Finish()
-	// The content must be durable before metadata vouching for it is.
-	if err := batch.sync(); err != nil {
+	// The content must be durable before metadata vouching for it is: it
+	// is synced while the metadata is made and signed, and the commit
+	// point waits for it (Tx.before), as does the return.
+	synced := make(chan error, 1)
+	go func() { synced <- batch.sync() }()
+	durable := sync.OnceValue(func() error { return <-synced })
+	res := &AddResult{Targets: targets, Count: len(targets)}
+	err = r.Update(ctx, func(tx *Tx) error {
+		tx.before = durable
+		var err error
+		res.Roles, err = tx.add(targets, o)
+		return err
+	})
+	if derr := durable(); err == nil && derr != nil {
+		err = fmt.Errorf("storing the content: %w", derr)
+	}
+	if err != nil {
 		return nil, err
 	}
-	return r.Add(ctx, targets, o)
+	return res, nil
 }
 
 // storeContent copies the file src into the content store under the name
@@ -423,19 +410,19 @@ func (r *Repo) storeContent(src, targetPath string, bar interface{ WrapReader(io
 		rd = bar.WrapReader(in)
 	}
 	n, err := io.Copy(io.MultiWriter(tmp, h), rd)
-	if err == nil && batch.next() {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
+		tmp.Close()
 		return metadata.TargetFile{}, fmt.Errorf("copying %s into the repository: %w", src, err)
 	}
 	tf := metadata.TargetFile{Length: n, Hashes: metadata.Hashes{SHA256: h.Sum(nil)}}
 	dst := filepath.Join(store, filepath.FromSlash(tf.ConsistentPath(targetPath)))
 	if _, err := os.Stat(dst); err == nil {
+		tmp.Close()
 		return tf, nil // same content already stored
+	}
+	// The batch syncs the file, now or with the others of the batch.
+	if err := batch.keep(tmp); err != nil {
+		return metadata.TargetFile{}, fmt.Errorf("copying %s into the repository: %w", src, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return metadata.TargetFile{}, err
@@ -445,79 +432,6 @@ func (r *Repo) storeContent(src, targetPath string, bar interface{ WrapReader(io
 	}
 	batch.placed(dst)
 	return tf, nil
-}
-
-// ParseManifest reads lines of "TARGETPATH<TAB>LENGTH<TAB>SHA256HEX".
-// Empty lines and lines starting with '#' are skipped. progress, when not
-// nil, is told how many bytes were read.
-func ParseManifest(rd io.Reader, progress func(n int)) ([]Target, error) {
-	var out []Target
-	err := scanManifest(rd, progress, func(t Target) error {
-		out = append(out, t)
-		return nil
-	})
-	return out, err
-}
-
-// scanManifest calls fn for every target of a manifest, as it reads it.
-func scanManifest(rd io.Reader, progress func(n int), fn func(Target) error) error {
-	br := bufio.NewReaderSize(rd, 1<<20)
-	var hashes []byte
-	var paths []byte
-	for lineNo := 1; ; lineNo++ {
-		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			return fmt.Errorf("manifest line %d is longer than 1 MiB", lineNo)
-		}
-		if len(line) == 0 && err != nil {
-			if err == io.EOF {
-				return nil
-			}
-			return err
-		}
-		if progress != nil {
-			progress(len(line))
-		}
-		line = bytes.TrimRight(line, "\r\n")
-		if len(line) == 0 || line[0] == '#' {
-			continue
-		}
-		p, rest, ok1 := bytes.Cut(line, []byte{'\t'})
-		l, h, ok2 := bytes.Cut(rest, []byte{'\t'})
-		if !ok1 || !ok2 {
-			return fmt.Errorf("manifest line %d: want TARGETPATH<TAB>LENGTH<TAB>SHA256HEX", lineNo)
-		}
-		n, err := strconv.ParseInt(string(l), 10, 64)
-		if err != nil || n < 0 {
-			return fmt.Errorf("manifest line %d: length %q is not a non-negative integer", lineNo, l)
-		}
-		if len(h) != 64 {
-			return fmt.Errorf("manifest line %d: sha256 %q is not 64 hex digits", lineNo, h)
-		}
-		// Digests and paths are carved out of large blocks: a million
-		// small allocations would cost more than the rest.
-		if cap(hashes)-len(hashes) < 32 {
-			hashes = make([]byte, 0, 32*4096)
-		}
-		start := len(hashes)
-		hashes = hashes[:start+32]
-		if _, err := hex.Decode(hashes[start:], h); err != nil {
-			return fmt.Errorf("manifest line %d: sha256 %q is not hex", lineNo, h)
-		}
-		if cap(paths)-len(paths) < len(p) {
-			paths = make([]byte, 0, max(64<<10, len(p)))
-		}
-		ps := len(paths)
-		paths = append(paths, p...)
-		tp := unsafe.String(unsafe.SliceData(paths[ps:]), len(p))
-		if err := CheckTargetPath(tp); err != nil {
-			return fmt.Errorf("manifest line %d: %w", lineNo, err)
-		}
-		t := Target{Path: tp, File: metadata.TargetFile{Length: n, Hashes: metadata.Hashes{SHA256: hashes[start : start+32 : start+32]}}}
-		if err := fn(t); err != nil {
-			return fmt.Errorf("manifest line %d: %w", lineNo, err)
-		}
-	}
 }
 
 // AddManifest registers the targets listed in a manifest (see
@@ -531,11 +445,6 @@ func (r *Repo) AddManifest(ctx context.Context, rd io.Reader, size int64, o AddO
 		}
 		a.checked = true // scanManifest checks paths
 		if a.bins != nil {
-			// A manifest usually touches every bin: have their files
-			// made while it is read.
-			if err := tx.reserve(a.bins.NumBins() + 2); err != nil {
-				return err
-			}
 			// Unlocking a key takes tens of MiB for a moment: do it
 			// while little else is held.
 			if err := tx.loadSigners(a.bins.BinName(0), metadata.TypeSnapshot, metadata.TypeTimestamp); err != nil {
@@ -543,7 +452,12 @@ func (r *Repo) AddManifest(ctx context.Context, rd io.Reader, size int64, o AddO
 			}
 		}
 		bar := newByteBar(r.opts.Progress, size, "reading manifest")
-		err = scanManifest(rd, func(n int) { bar.Add(int64(n)) }, a.add)
+		progress := func(n int) { bar.Add(int64(n)) }
+		if a.bins != nil {
+			a.binPend, a.count, err = manifestBins(rd, a.bins, &tx.placed, progress)
+		} else {
+			err = scanManifest(rd, progress, a.add)
+		}
 		bar.Finish()
 		if err == nil {
 			err = a.flush()

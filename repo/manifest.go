@@ -1,0 +1,291 @@
+package repo
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/rampart-tuf/rampart/tuf/metadata"
+)
+
+// A manifest lists targets whose content lives elsewhere, one a line:
+// "TARGETPATH<TAB>LENGTH<TAB>SHA256HEX". Empty lines and lines starting
+// with '#' are skipped; a line is at most maxManifestLine bytes long.
+const maxManifestLine = 1 << 20
+
+// manifestLine is a line of a manifest, parsed.
+type manifestLine struct {
+	path   []byte // in the line's memory
+	length int64
+	sum    [32]byte
+}
+
+// parseManifestLine parses line (with or without its line ending) into m;
+// skip reports an empty line or a comment.
+func parseManifestLine(line []byte, m *manifestLine) (skip bool, err error) {
+	line = bytes.TrimRight(line, "\r\n")
+	if len(line) == 0 || line[0] == '#' {
+		return true, nil
+	}
+	p, rest, ok1 := bytes.Cut(line, []byte{'\t'})
+	l, h, ok2 := bytes.Cut(rest, []byte{'\t'})
+	if !ok1 || !ok2 {
+		return false, fmt.Errorf("want TARGETPATH<TAB>LENGTH<TAB>SHA256HEX")
+	}
+	n, err := strconv.ParseInt(unsafe.String(unsafe.SliceData(l), len(l)), 10, 64)
+	if err != nil || n < 0 {
+		return false, fmt.Errorf("length %q is not a non-negative integer", l)
+	}
+	if len(h) != 64 {
+		return false, fmt.Errorf("sha256 %q is not 64 hex digits", h)
+	}
+	if _, err := hex.Decode(m.sum[:], h); err != nil {
+		return false, fmt.Errorf("sha256 %q is not hex", h)
+	}
+	if err := CheckTargetPath(unsafe.String(unsafe.SliceData(p), len(p))); err != nil {
+		return false, err
+	}
+	m.path, m.length = p, n
+	return false, nil
+}
+
+// ParseManifest reads the targets of a manifest. progress, when not nil,
+// is told how many bytes were read.
+func ParseManifest(rd io.Reader, progress func(n int)) ([]Target, error) {
+	var out []Target
+	err := scanManifest(rd, progress, func(t Target) error {
+		out = append(out, t)
+		return nil
+	})
+	return out, err
+}
+
+// scanManifest calls fn for every target of a manifest, as it reads it.
+func scanManifest(rd io.Reader, progress func(n int), fn func(Target) error) error {
+	br := bufio.NewReaderSize(rd, maxManifestLine)
+	var hashes, paths []byte
+	var m manifestLine
+	for lineNo := 1; ; lineNo++ {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			return fmt.Errorf("manifest line %d is longer than 1 MiB", lineNo)
+		}
+		if len(line) == 0 && err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		if progress != nil {
+			progress(len(line))
+		}
+		skip, err := parseManifestLine(line, &m)
+		if err != nil {
+			return fmt.Errorf("manifest line %d: %w", lineNo, err)
+		}
+		if skip {
+			continue
+		}
+		// Digests and paths are carved out of large blocks: a million
+		// small allocations would cost more than the rest.
+		if cap(hashes)-len(hashes) < 32 {
+			hashes = make([]byte, 0, 32*4096)
+		}
+		start := len(hashes)
+		hashes = append(hashes, m.sum[:]...)
+		if cap(paths)-len(paths) < len(m.path) {
+			paths = make([]byte, 0, max(64<<10, len(m.path)))
+		}
+		ps := len(paths)
+		paths = append(paths, m.path...)
+		tp := unsafe.String(unsafe.SliceData(paths[ps:]), len(m.path))
+		t := Target{Path: tp, File: metadata.TargetFile{Length: m.length, Hashes: metadata.Hashes{SHA256: hashes[start : start+32 : start+32]}}}
+		if err := fn(t); err != nil {
+			return fmt.Errorf("manifest line %d: %w", lineNo, err)
+		}
+	}
+}
+
+// manifestBlock is a part of a manifest, whole lines, and what parsing it
+// found.
+type manifestBlock struct {
+	data []byte // the lines, in a buffer of maxManifestLine bytes
+	size int    // len(data), which stays when data goes back to the pool
+	rerr error  // an error reading the manifest after data
+	done chan struct{}
+
+	lines   int        // lines in data
+	chunk   []byte     // the paths and digests of its targets (see placed)
+	targets []binEntry // its targets, in the order of the lines
+	err     error      // the error of line errLine (from 1) of data
+	errLine int
+}
+
+// binEntry is a target placed in bin number bin.
+type binEntry struct {
+	bin int32
+	t   binTarget
+}
+
+// manifestBins reads a manifest and places its targets in the bins of s,
+// keeping their paths and digests in p. The blocks of the manifest are
+// parsed (and their targets' bins found) on every processor, and put
+// together in the order of the manifest: where a path is listed twice,
+// the last line wins, as when the lines are read one by one.
+func manifestBins(rd io.Reader, s *metadata.SuccinctRoles, p *placed, progress func(n int)) (bins [][]binTarget, count int, err error) {
+	workers := runtime.GOMAXPROCS(0)
+	var stop atomic.Bool
+	pool := make(chan []byte, 4*workers+2)
+	order := make(chan *manifestBlock, 4*workers)
+	work := make(chan *manifestBlock, 4*workers)
+	go readManifestBlocks(rd, pool, order, work, &stop)
+	for range workers {
+		go func() {
+			scratch := make([]byte, 0, maxManifestLine)
+			for b := range work {
+				if !stop.Load() {
+					b.parse(s, scratch)
+				}
+				select {
+				case pool <- b.data[:cap(b.data)]:
+				default:
+				}
+				b.data = nil
+				close(b.done)
+			}
+		}()
+	}
+	defer func() {
+		if err != nil {
+			stop.Store(true)
+			for b := range order { // let the reader and the workers finish
+				<-b.done
+			}
+		}
+	}()
+	var blocks [][]binEntry
+	counts := make([]int, s.NumBins())
+	lines := 0
+	for b := range order {
+		<-b.done
+		if progress != nil {
+			progress(b.size)
+		}
+		if b.err != nil {
+			return nil, 0, fmt.Errorf("manifest line %d: %w", lines+b.errLine, b.err)
+		}
+		if b.rerr != nil {
+			if b.rerr == errLongLine {
+				return nil, 0, fmt.Errorf("manifest line %d is longer than 1 MiB", lines+b.lines+1)
+			}
+			return nil, 0, b.rerr
+		}
+		lines += b.lines
+		if len(b.targets) == 0 {
+			continue
+		}
+		base := p.addChunk(b.chunk)
+		for i := range b.targets {
+			b.targets[i].t.chunk = base
+			counts[b.targets[i].bin]++
+		}
+		count += len(b.targets)
+		blocks = append(blocks, b.targets)
+	}
+	// Each bin's targets in one piece of one array, in manifest order.
+	all := make([]binTarget, count)
+	bins = make([][]binTarget, len(counts))
+	off := 0
+	for i, c := range counts {
+		bins[i] = all[off : off : off+c]
+		off += c
+	}
+	for k, ts := range blocks {
+		for _, e := range ts {
+			bins[e.bin] = append(bins[e.bin], e.t)
+		}
+		blocks[k] = nil
+	}
+	return bins, count, nil
+}
+
+// errLongLine reports a manifest line over maxManifestLine bytes.
+var errLongLine = fmt.Errorf("manifest line too long")
+
+// readManifestBlocks cuts the manifest into blocks of whole lines and
+// hands each to the workers and, in the same order, to the merger, until
+// the end of the manifest, an error or stop.
+func readManifestBlocks(rd io.Reader, pool chan []byte, order, work chan<- *manifestBlock, stop *atomic.Bool) {
+	defer close(order)
+	defer close(work)
+	var carry []byte
+	for !stop.Load() {
+		var buf []byte
+		select {
+		case buf = <-pool:
+		default:
+			buf = make([]byte, maxManifestLine)
+		}
+		n := copy(buf, carry)
+		m, err := io.ReadFull(rd, buf[n:])
+		n += m
+		b := &manifestBlock{data: buf[:n], done: make(chan struct{})}
+		last := err == io.EOF || err == io.ErrUnexpectedEOF
+		if !last {
+			// Whole lines only: the rest begins the next block.
+			cut := bytes.LastIndexByte(b.data, '\n')
+			switch {
+			case err != nil:
+				b.data, b.rerr = b.data[:cut+1], err
+			case cut < 0:
+				b.data, b.rerr = b.data[:0], errLongLine
+			default:
+				carry = append(carry[:0], b.data[cut+1:]...)
+				b.data = b.data[:cut+1]
+			}
+		}
+		b.size = len(b.data)
+		work <- b
+		order <- b
+		if last || b.rerr != nil {
+			return
+		}
+	}
+}
+
+// parse parses the lines of b, finding the bin of each target of s;
+// scratch is room for the chunk of paths and digests.
+func (b *manifestBlock) parse(s *metadata.SuccinctRoles, scratch []byte) {
+	data := b.data
+	b.targets = make([]binEntry, 0, bytes.Count(data, []byte{'\n'})+1)
+	chunk := scratch[:0]
+	var m manifestLine
+	for len(data) > 0 {
+		b.lines++
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i+1], data[i+1:]
+		} else {
+			data = nil
+		}
+		skip, err := parseManifestLine(line, &m)
+		if err != nil {
+			b.err, b.errLine = err, b.lines
+			return
+		}
+		if skip {
+			continue
+		}
+		t := binTarget{length: m.length, off: int32(len(chunk)), plen: int32(len(m.path))}
+		chunk = append(append(chunk, m.path...), m.sum[:]...)
+		bin := s.BinFor(unsafe.String(unsafe.SliceData(m.path), len(m.path)))
+		b.targets = append(b.targets, binEntry{bin: int32(bin), t: t})
+	}
+	b.chunk = bytes.Clone(chunk)
+}
