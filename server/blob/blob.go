@@ -20,6 +20,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/rampart-tuf/rampart/internal/atomicfile"
 )
 
 // Store is a content-addressed store of blobs. Its methods may be called
@@ -175,14 +177,35 @@ func (d *Dir) Put(ctx context.Context, r io.Reader, limit int64, wantSHA256 stri
 	if err := ctx.Err(); err != nil {
 		return Info{}, fmt.Errorf("blob store: %w", err)
 	}
-	dst := d.path(info.SHA256)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return Info{}, fmt.Errorf("blob store: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
+	if err := d.place(tmp.Name(), d.path(info.SHA256)); err != nil {
 		return Info{}, fmt.Errorf("blob store: %w", err)
 	}
 	return info, nil
+}
+
+// place renames the synced file tmp to dst and makes the new name durable
+// before Put reports the blob stored: dst's directory is synced, and the
+// directory above it too when dst's directory is new. Otherwise a crash
+// could lose the name while the repository already lists the content.
+func (d *Dir) place(tmp, dst string) error {
+	dir := filepath.Dir(dst)
+	_, err := os.Stat(dir)
+	made := errors.Is(err, fs.ErrNotExist)
+	if made {
+		err = os.MkdirAll(dir, 0o700)
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return err
+	}
+	if made {
+		if err := atomicfile.SyncDir(filepath.Dir(dir)); err != nil {
+			return err
+		}
+	}
+	return atomicfile.SyncDir(dir)
 }
 
 // Open implements Store; the Blob is an open file.
