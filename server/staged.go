@@ -445,7 +445,8 @@ func (k *stagedSink) file(part, role string, version int64, data []byte) error {
 	// The checked document is the stored one: the server stored it
 	// encoded as it encodes every document.
 	if sum := sha256Hex(data); sum != k.sums[part] {
-		return fmt.Errorf("staged update %s: part %s: the stored document (SHA-256 %s) is not its own encoding (%s)", k.id, part, k.sums[part], sum)
+		// Sent as frames, byte for byte, but not as Rampart encodes it.
+		return badRequest(role, checkJSON, "staged update %s: part %s is not in canonical form: the document as sent has SHA-256 %s, its canonical encoding %s", k.id, part, k.sums[part], sum)
 	}
 	k.moves = append(k.moves, store.StagedFile{Part: part, Role: role, Version: version})
 	return nil
