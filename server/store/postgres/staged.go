@@ -108,6 +108,23 @@ func (s *Store) StagedPart(ctx context.Context, gun, id, name string) (store.Sta
 	return p, wrap(fmt.Sprintf("staged update %s of %s: part %s", id, gun, name), err)
 }
 
+// StagedPartsNamed implements store.Staging: one query for many parts,
+// where a commit's check would make one round trip for each.
+func (s *Store) StagedPartsNamed(ctx context.Context, gun, id string, names []string) ([]store.StagedPart, error) {
+	rows, err := s.pool.Query(ctx, `SELECT p.name, p.sha256, p.data FROM staged_parts p JOIN staged_updates u USING (gun, id)
+		WHERE p.gun = $1 AND p.id = $2 AND p.name = ANY($3::text[]) AND NOT u.committed`, gun, id, names)
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("staged update %s of %s", id, gun), err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.StagedPart, error) {
+		var p store.StagedPart
+		err := r.Scan(&p.Name, &p.SHA256, &p.Data)
+		p.Length = int64(len(p.Data))
+		return p, err
+	})
+	return out, wrap(fmt.Sprintf("staged update %s of %s", id, gun), err)
+}
+
 // CommitStaged implements store.Staging. The documents stay where they
 // are: the staged update is marked committed, and the new rows of
 // metadata_files refer to its parts (schema 9), so that neither the
