@@ -226,10 +226,19 @@ func TestStagedDocumentsStay(t *testing.T) {
 	}
 	must(s.CreateStaged(ctx, store.Staged{GUN: gun, ID: id, Created: now, Expires: now.Add(time.Hour)}, 1))
 	must(s.PutStagedParts(ctx, gun, id, []store.StagedPart{part("root/001", `{"root":1}`), part("bins-0", `{"bins":0}`), part("snapshot", `{"snap":1}`)}))
+	ps, err := s.StagedPartsNamed(ctx, gun, id, []string{"bins-0", "missing", "root/001"})
+	if err != nil || len(ps) != 2 {
+		t.Fatalf("StagedPartsNamed: %d parts, %v", len(ps), err)
+	}
+	for _, p := range ps {
+		if want := map[string]string{"bins-0": `{"bins":0}`, "root/001": `{"root":1}`}[p.Name]; string(p.Data) != want || p.SHA256 != part("", want).SHA256 {
+			t.Errorf("StagedPartsNamed: %s: %q %s", p.Name, p.Data, p.SHA256)
+		}
+	}
 	ts := part("", `{"ts":1}`)
 	u := store.Update{Repo: store.Repo{GUN: gun, RootVersion: 1, SnapshotVersion: 1, TimestampVersion: 1},
 		Files: []store.File{{Role: "timestamp", Version: 1, SHA256: ts.SHA256, Data: ts.Data}}}
-	_, err := s.CommitStaged(ctx, u, id, []store.StagedFile{{Part: "root/001", Role: "root", Version: 1}, {Part: "bins-0", Role: "bins-0", Version: 1}})
+	_, err = s.CommitStaged(ctx, u, id, []store.StagedFile{{Part: "root/001", Role: "root", Version: 1}, {Part: "bins-0", Role: "bins-0", Version: 1}})
 	must(err)
 
 	for role, want := range map[string]string{"root": `{"root":1}`, "bins-0": `{"bins":0}`, "timestamp": `{"ts":1}`} {
@@ -256,6 +265,9 @@ func TestStagedDocumentsStay(t *testing.T) {
 	}
 	if _, err := s.StagedPart(ctx, gun, id, "bins-0"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a part of a committed staged update read as staged: %v", err)
+	}
+	if ps, err := s.StagedPartsNamed(ctx, gun, id, []string{"bins-0"}); err != nil || len(ps) != 0 {
+		t.Errorf("parts of a committed staged update read as staged: %d, %v", len(ps), err)
 	}
 	if n, err := s.DeleteExpiredStaged(ctx, now.Add(48*time.Hour)); err != nil || n != 0 {
 		t.Errorf("expiry removed %d committed staged updates, %v", n, err)
