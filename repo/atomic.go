@@ -266,7 +266,8 @@ func applyJournal(dir string, hook commitHook) error {
 		return err
 	}
 	defer f.Close()
-	dirs := map[string]bool{}
+	dirs := map[string]bool{} // that got or lost files
+	made := map[string]bool{} // known to exist
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	moved := 0
@@ -276,7 +277,8 @@ func applyJournal(dir string, hook commitHook) error {
 			return fmt.Errorf("corrupt journal line %q", sc.Text())
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(rel))
-		dirs[filepath.Dir(dst)] = true
+		dstDir := filepath.Dir(dst)
+		dirs[dstDir] = true
 		if idx == "-" {
 			if err := os.Remove(dst); err != nil && !os.IsNotExist(err) {
 				return err
@@ -292,12 +294,15 @@ func applyJournal(dir string, hook commitHook) error {
 			// Not there (moved, or an earlier version's journal), or the
 			// directory files/N of an earlier version.
 			src = filepath.Join(tdir, "files", oldJournalFile(n))
+			if _, err := os.Lstat(src); os.IsNotExist(err) {
+				continue // moved before an interruption
+			}
 		}
-		if _, err := os.Lstat(src); os.IsNotExist(err) {
-			continue // moved before an interruption
-		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
+		if !made[dstDir] {
+			if err := os.MkdirAll(dstDir, 0o755); err != nil {
+				return err
+			}
+			made[dstDir] = true
 		}
 		if err := os.Rename(src, dst); err != nil {
 			return err

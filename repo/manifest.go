@@ -147,10 +147,9 @@ func manifestBins(rd io.Reader, s *metadata.SuccinctRoles, p *placed, progress f
 	go readManifestBlocks(rd, pool, order, work, &stop)
 	for range workers {
 		go func() {
-			scratch := make([]byte, 0, maxManifestLine)
 			for b := range work {
 				if !stop.Load() {
-					b.parse(s, scratch)
+					b.parse(s)
 				}
 				select {
 				case pool <- b.data[:cap(b.data)]:
@@ -259,12 +258,16 @@ func readManifestBlocks(rd io.Reader, pool chan []byte, order, work chan<- *mani
 	}
 }
 
-// parse parses the lines of b, finding the bin of each target of s;
-// scratch is room for the chunk of paths and digests.
-func (b *manifestBlock) parse(s *metadata.SuccinctRoles, scratch []byte) {
+// parse parses the lines of b, finding the bin of each target of s.
+func (b *manifestBlock) parse(s *metadata.SuccinctRoles) {
 	data := b.data
-	b.targets = make([]binEntry, 0, bytes.Count(data, []byte{'\n'})+1)
-	chunk := scratch[:0]
+	nl := bytes.Count(data, []byte{'\n'})
+	b.targets = make([]binEntry, 0, nl+1)
+	// A target's path and digest take 35 bytes less than its line (two
+	// tabs, a digit and 64 hex digits against 32 bytes) and its line
+	// ending, so this is room enough unless the block has many comments
+	// (then append makes room).
+	chunk := make([]byte, 0, max(len(data)-36*nl, len(data)/2))
 	var m manifestLine
 	for len(data) > 0 {
 		b.lines++
@@ -287,5 +290,5 @@ func (b *manifestBlock) parse(s *metadata.SuccinctRoles, scratch []byte) {
 		bin := s.BinFor(unsafe.String(unsafe.SliceData(m.path), len(m.path)))
 		b.targets = append(b.targets, binEntry{bin: int32(bin), t: t})
 	}
-	b.chunk = bytes.Clone(chunk)
+	b.chunk = chunk
 }

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"sync"
 	"unsafe"
 
 	"github.com/rampart-tuf/rampart/tuf/metadata"
@@ -17,6 +18,10 @@ type placed struct {
 	bins   map[string][]binTarget // by bin name
 	chunks [][]byte               // paths, each followed by its SHA-256 digest
 	files  []metadata.TargetFile  // descriptions beyond a length and a digest
+	// spare holds the target maps of bins already written, cleared, for
+	// the next bins: thousands of maps of a few hundred targets each
+	// would otherwise be made and collected.
+	spare sync.Pool
 }
 
 // binTarget is a target placed in a hashed bin: its path is
@@ -98,7 +103,10 @@ func (p *placed) place(role string, ts []binTarget) {
 // insert inserts targets placed in a bin into its document.
 func (p *placed) insert(t *metadata.Targets, adds []binTarget) {
 	if len(t.Targets) < len(adds) {
-		m := make(map[string]metadata.TargetFile, len(t.Targets)+len(adds))
+		m, _ := p.spare.Get().(map[string]metadata.TargetFile)
+		if m == nil {
+			m = make(map[string]metadata.TargetFile, len(t.Targets)+len(adds))
+		}
 		for k, v := range t.Targets {
 			m[k] = v
 		}
@@ -107,4 +115,11 @@ func (p *placed) insert(t *metadata.Targets, adds []binTarget) {
 	for i := range adds {
 		t.Targets[p.path(&adds[i])] = p.targetFile(&adds[i])
 	}
+}
+
+// recycle takes the target map of a bin that is written and no longer
+// used.
+func (p *placed) recycle(m map[string]metadata.TargetFile) {
+	clear(m)
+	p.spare.Put(m)
 }

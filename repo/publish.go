@@ -404,7 +404,9 @@ func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadat
 			record(p.role, rep, p.version, f.expires)
 			return nil
 		}
-		b, err := os.ReadFile(r.stagedPath(p.role))
+		buf := readBuffers.Get().(*bytes.Buffer)
+		defer readBuffers.Put(buf)
+		b, err := readFileInto(buf, r.stagedPath(p.role))
 		if err != nil {
 			return fmt.Errorf("snapshot lists %s, but it is not staged: %w", p.role, err)
 		}
@@ -445,6 +447,26 @@ func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadat
 		return nil, nil, err
 	}
 	return problems, expired, nil
+}
+
+// readBuffers hold the roles that checkTargetsRoles reads, checks and
+// forgets: reading thousands of bins into new memory each would cost more
+// than checking them.
+var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readFileInto reads the file at path into buf, emptied first, and returns
+// its bytes, which are buf's.
+func readFileInto(buf *bytes.Buffer, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf.Reset()
+	if _, err := buf.ReadFrom(f); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // countReport is the signature report of a role signed by the keys

@@ -863,7 +863,9 @@ func (c *committer) writeTargets() error {
 		if err := c.j.write(stagedRel(name), b); err != nil {
 			return err
 		}
-		if !tx.cfg.isBin(name) {
+		if tx.cfg.isBin(name) {
+			c.placed.recycle(md.Signed.Targets) // nothing else holds it
+		} else {
 			keepMu.Lock()
 			c.keep[name] = b
 			keepMu.Unlock()
