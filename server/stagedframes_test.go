@@ -173,3 +173,30 @@ func TestStagedFramesMisnamed(t *testing.T) {
 		}
 	})
 }
+
+// TestStagedFramesNotCanonical: frames carry documents as sent, so a bin
+// that is not in canonical form (spaces between its members) is stored as
+// it came, and the commit refuses it, naming the role, as a publish in one
+// request would.
+func TestStagedFramesNotCanonical(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		ts := newServer(t, openStore(t, kind))
+		m := newMaintainer(t, ts, "example.com/frames")
+		r := newBinsRepo(t, m, 3, 40)
+		ctx := context.Background()
+		c := apiClient(t, ts.URL, m.Token)
+		st, err := c.StartStaged(ctx, m.GUN)
+		must(t, err)
+		docs := merge(r.bins, "targets", r.targets)
+		docs["bins-3"] = bytes.Replace(r.bins["bins-3"], []byte(`{"signatures":`), []byte(`{ "signatures" :`), 1)
+		_, err = c.UploadStagedFrames(ctx, m.GUN, st.ID, [][]byte{r.root}, docs)
+		must(t, err)
+		var e *apiclient.Error
+		if _, err := c.CommitStaged(ctx, m.GUN, st.ID, ""); !errors.As(err, &e) || e.Status != 400 || e.Role != "bins-3" {
+			t.Fatalf("commit of a bin not in canonical form: %v, want 400 naming bins-3", err)
+		}
+		if _, err := c.Metadata(ctx, m.GUN, "timestamp.json", 1<<20); !errors.Is(err, api.ErrNotFound) {
+			t.Errorf("a refused commit published a timestamp: %v", err)
+		}
+	})
+}

@@ -56,6 +56,9 @@ type Staging interface {
 	PutStagedParts(ctx context.Context, gun, id string, ps []StagedPart) error
 	// StagedPart returns one part with its data.
 	StagedPart(ctx context.Context, gun, id, name string) (StagedPart, error)
+	// StagedPartsNamed returns the parts of the given names with their
+	// data, in one read (those it lacks are left out).
+	StagedPartsNamed(ctx context.Context, gun, id string, names []string) ([]StagedPart, error)
 	// CommitStaged is Publish with more files: each part of moves
 	// becomes the file it names, in the same transaction as u (whose
 	// listings are every listing the update changes); the staged update

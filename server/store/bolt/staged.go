@@ -170,6 +170,28 @@ func (s *Store) StagedPart(_ context.Context, gun, id, name string) (store.Stage
 	return p, nil
 }
 
+// StagedPartsNamed implements store.Staging.
+func (s *Store) StagedPartsNamed(_ context.Context, gun, id string, names []string) ([]store.StagedPart, error) {
+	var out []store.StagedPart
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b, _, err := stagedBucket(tx, gun, id, time.Time{})
+		if err != nil {
+			return err
+		}
+		parts := b.Bucket(stagedParts)
+		for _, name := range names {
+			if v := parts.Get([]byte(name)); len(v) >= 64 {
+				out = append(out, store.StagedPart{Name: name, SHA256: string(v[:64]), Data: bytes.Clone(v[64:]), Length: int64(len(v) - 64)})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("staged update %s of %s: %w", id, gun, err)
+	}
+	return out, nil
+}
+
 // CommitStaged implements store.Staging. The documents stay where they
 // are: the staged update's bucket moves, as it is, from bucketStaged to
 // bucketDocs (bbolt moves a bucket without copying its pages), and each

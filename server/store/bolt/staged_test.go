@@ -49,6 +49,10 @@ func TestStagedCommitMovesDocuments(t *testing.T) {
 	must(s.CreateStaged(ctx, store.Staged{GUN: gun, ID: id, Created: now, Expires: now.Add(time.Hour)}, 4))
 	big := string(bytes.Repeat([]byte("b"), 100000))
 	must(s.PutStagedParts(ctx, gun, id, []store.StagedPart{part("root/001", `{"root":1}`), part("targets", `{"targets":1}`), part("bins-0", big), part("snapshot", `{"snap":1}`)}))
+	ps, err := s.StagedPartsNamed(ctx, gun, id, []string{"targets", "missing", "bins-0"})
+	if err != nil || len(ps) != 2 || ps[0].Name != "targets" || string(ps[0].Data) != `{"targets":1}` || ps[1].Name != "bins-0" || len(ps[1].Data) != len(big) || ps[1].SHA256 != part("", big).SHA256 {
+		t.Fatalf("StagedPartsNamed: %d parts, %v", len(ps), err)
+	}
 	moves := []store.StagedFile{{Part: "root/001", Role: "root", Version: 1}, {Part: "targets", Role: "targets", Version: 1}, {Part: "bins-0", Role: "bins-0", Version: 1}}
 
 	// A commit that fails (the repository is not at base 7) changes nothing.

@@ -191,7 +191,11 @@ func (s *Store) Repo(ctx context.Context, gun string) (store.Repo, error) {
 // File implements store.Store.
 func (s *Store) File(ctx context.Context, gun, role string, version int64) (store.File, error) {
 	f := store.File{Role: role, Version: version}
-	err := s.pool.QueryRow(ctx, `SELECT sha256, data FROM metadata_files WHERE gun = $1 AND role = $2 AND version = $3`,
+	// A document of a committed staged update is where the update put it
+	// (see CommitStaged).
+	err := s.pool.QueryRow(ctx, `SELECT f.sha256, coalesce(f.data, p.data) FROM metadata_files f
+		LEFT JOIN staged_parts p ON f.data IS NULL AND p.gun = f.gun AND p.id = f.staged_id AND p.name = f.staged_part
+		WHERE f.gun = $1 AND f.role = $2 AND f.version = $3`,
 		gun, role, version).Scan(&f.SHA256, &f.Data)
 	return f, wrap(fmt.Sprintf("%s: %d.%s.json", gun, version, role), err)
 }
@@ -291,6 +295,11 @@ func (s *Store) Delete(ctx context.Context, gun string) (store.Change, error) {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM metadata_files WHERE gun = $1`, gun); err != nil {
+			return err
+		}
+		// The documents of its committed staged updates, which nothing
+		// refers to now.
+		if _, err := tx.Exec(ctx, `DELETE FROM staged_updates WHERE gun = $1 AND committed`, gun); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM targets WHERE gun = $1`, gun); err != nil {

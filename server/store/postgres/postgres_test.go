@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"strings"
@@ -199,5 +201,91 @@ func TestMetadataLZ4(t *testing.T) {
 	got, err := s.File(ctx, "example.com/lz4", "targets", 1)
 	if err != nil || !bytes.Equal(got.Data, doc) {
 		t.Fatalf("read back: %d bytes, %v", len(got.Data), err)
+	}
+}
+
+// TestStagedDocumentsStay: a commit leaves the staged documents where they
+// are and the files refer to them (migration 9); File reads them, the
+// committed update neither expires nor counts as open, no part of it can
+// be replaced, and deleting the repository removes it.
+func TestStagedDocumentsStay(t *testing.T) {
+	url := pg.NewDatabase(t)
+	s := open(t, url)
+	ctx := context.Background()
+	const gun, id = "example.com/stay", "0123456789abcdef0123456789abcdef"
+	now := time.Now()
+	part := func(name, data string) store.StagedPart {
+		sum := sha256.Sum256([]byte(data))
+		return store.StagedPart{Name: name, SHA256: hex.EncodeToString(sum[:]), Length: int64(len(data)), Data: []byte(data)}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateStaged(ctx, store.Staged{GUN: gun, ID: id, Created: now, Expires: now.Add(time.Hour)}, 1))
+	must(s.PutStagedParts(ctx, gun, id, []store.StagedPart{part("root/001", `{"root":1}`), part("bins-0", `{"bins":0}`), part("snapshot", `{"snap":1}`)}))
+	ps, err := s.StagedPartsNamed(ctx, gun, id, []string{"bins-0", "missing", "root/001"})
+	if err != nil || len(ps) != 2 {
+		t.Fatalf("StagedPartsNamed: %d parts, %v", len(ps), err)
+	}
+	for _, p := range ps {
+		if want := map[string]string{"bins-0": `{"bins":0}`, "root/001": `{"root":1}`}[p.Name]; string(p.Data) != want || p.SHA256 != part("", want).SHA256 {
+			t.Errorf("StagedPartsNamed: %s: %q %s", p.Name, p.Data, p.SHA256)
+		}
+	}
+	ts := part("", `{"ts":1}`)
+	u := store.Update{Repo: store.Repo{GUN: gun, RootVersion: 1, SnapshotVersion: 1, TimestampVersion: 1},
+		Files: []store.File{{Role: "timestamp", Version: 1, SHA256: ts.SHA256, Data: ts.Data}}}
+	_, err = s.CommitStaged(ctx, u, id, []store.StagedFile{{Part: "root/001", Role: "root", Version: 1}, {Part: "bins-0", Role: "bins-0", Version: 1}})
+	must(err)
+
+	for role, want := range map[string]string{"root": `{"root":1}`, "bins-0": `{"bins":0}`, "timestamp": `{"ts":1}`} {
+		f, err := s.File(ctx, gun, role, 1)
+		if err != nil || string(f.Data) != want || f.SHA256 != part("", want).SHA256 {
+			t.Errorf("%s: %q %s, %v", role, f.Data, f.SHA256, err)
+		}
+	}
+	conn, err := pgx.Connect(ctx, url)
+	must(err)
+	defer conn.Close(ctx)
+	var copied, parts int
+	must(conn.QueryRow(ctx, `SELECT count(*) FROM metadata_files WHERE gun = $1 AND role <> 'timestamp' AND data IS NOT NULL`, gun).Scan(&copied))
+	must(conn.QueryRow(ctx, `SELECT count(*) FROM staged_parts WHERE gun = $1`, gun).Scan(&parts))
+	if copied != 0 || parts != 2 {
+		t.Errorf("%d documents copied into metadata_files, %d staged parts kept; want 0 and 2 (the snapshot no file took is gone)", copied, parts)
+	}
+
+	if _, _, err := s.Staged(ctx, gun, id, now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a committed staged update is still open: %v", err)
+	}
+	if err := s.PutStagedParts(ctx, gun, id, []store.StagedPart{part("bins-0", `{"evil":1}`)}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("replacing a part of a committed staged update: %v", err)
+	}
+	if _, err := s.StagedPart(ctx, gun, id, "bins-0"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a part of a committed staged update read as staged: %v", err)
+	}
+	if ps, err := s.StagedPartsNamed(ctx, gun, id, []string{"bins-0"}); err != nil || len(ps) != 0 {
+		t.Errorf("parts of a committed staged update read as staged: %d, %v", len(ps), err)
+	}
+	if n, err := s.DeleteExpiredStaged(ctx, now.Add(48*time.Hour)); err != nil || n != 0 {
+		t.Errorf("expiry removed %d committed staged updates, %v", n, err)
+	}
+	if err := s.DeleteStaged(ctx, gun, id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("DeleteStaged of a committed staged update: %v", err)
+	}
+	if f, err := s.File(ctx, gun, "bins-0", 1); err != nil || string(f.Data) != `{"bins":0}` {
+		t.Fatalf("after expiry: %q, %v", f.Data, err)
+	}
+	// The limit of one open staged update counts only open ones.
+	must(s.CreateStaged(ctx, store.Staged{GUN: gun, ID: "1123456789abcdef0123456789abcdef", Created: now, Expires: now.Add(time.Hour)}, 1))
+
+	if _, err := s.Delete(ctx, gun); err != nil {
+		t.Fatal(err)
+	}
+	must(conn.QueryRow(ctx, `SELECT count(*) FROM staged_parts WHERE gun = $1 AND id = $2`, gun, id).Scan(&parts))
+	if parts != 0 {
+		t.Errorf("%d documents of a deleted repository left", parts)
 	}
 }

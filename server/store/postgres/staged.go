@@ -21,7 +21,7 @@ func (s *Store) CreateStaged(ctx context.Context, st store.Staged, maxOpen int) 
 			return err
 		}
 		var n int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM staged_updates WHERE gun = $1 AND expires > $2`, st.GUN, st.Created).Scan(&n); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM staged_updates WHERE gun = $1 AND expires > $2 AND NOT committed`, st.GUN, st.Created).Scan(&n); err != nil {
 			return err
 		}
 		if n >= maxOpen {
@@ -40,7 +40,7 @@ func getStaged(ctx context.Context, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }, lock bool, gun, id string, now time.Time) (store.Staged, error) {
 	st := store.Staged{GUN: gun, ID: id}
-	query := `SELECT created, expires FROM staged_updates WHERE gun = $1 AND id = $2`
+	query := `SELECT created, expires FROM staged_updates WHERE gun = $1 AND id = $2 AND NOT committed`
 	if lock {
 		query += ` FOR UPDATE`
 	}
@@ -102,13 +102,33 @@ func (s *Store) PutStagedParts(ctx context.Context, gun, id string, ps []store.S
 // StagedPart implements store.Staging.
 func (s *Store) StagedPart(ctx context.Context, gun, id, name string) (store.StagedPart, error) {
 	p := store.StagedPart{Name: name}
-	err := s.pool.QueryRow(ctx, `SELECT sha256, data FROM staged_parts WHERE gun = $1 AND id = $2 AND name = $3`, gun, id, name).Scan(&p.SHA256, &p.Data)
+	err := s.pool.QueryRow(ctx, `SELECT p.sha256, p.data FROM staged_parts p JOIN staged_updates u USING (gun, id)
+		WHERE p.gun = $1 AND p.id = $2 AND p.name = $3 AND NOT u.committed`, gun, id, name).Scan(&p.SHA256, &p.Data)
 	p.Length = int64(len(p.Data))
 	return p, wrap(fmt.Sprintf("staged update %s of %s: part %s", id, gun, name), err)
 }
 
-// CommitStaged implements store.Staging. The parts move inside the
-// database: the server holds none of them.
+// StagedPartsNamed implements store.Staging: one query for many parts,
+// where a commit's check would make one round trip for each.
+func (s *Store) StagedPartsNamed(ctx context.Context, gun, id string, names []string) ([]store.StagedPart, error) {
+	rows, err := s.pool.Query(ctx, `SELECT p.name, p.sha256, p.data FROM staged_parts p JOIN staged_updates u USING (gun, id)
+		WHERE p.gun = $1 AND p.id = $2 AND p.name = ANY($3::text[]) AND NOT u.committed`, gun, id, names)
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("staged update %s of %s", id, gun), err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.StagedPart, error) {
+		var p store.StagedPart
+		err := r.Scan(&p.Name, &p.SHA256, &p.Data)
+		p.Length = int64(len(p.Data))
+		return p, err
+	})
+	return out, wrap(fmt.Sprintf("staged update %s of %s", id, gun), err)
+}
+
+// CommitStaged implements store.Staging. The documents stay where they
+// are: the staged update is marked committed, and the new rows of
+// metadata_files refer to its parts (schema 9), so that neither the
+// server nor the database copies them.
 func (s *Store) CommitStaged(ctx context.Context, u store.Update, id string, moves []store.StagedFile) (store.Change, error) {
 	gun := u.Repo.GUN
 	return s.publish(ctx, u, func(tx pgx.Tx) error {
@@ -119,8 +139,8 @@ func (s *Store) CommitStaged(ctx context.Context, u store.Update, id string, mov
 		for i, m := range moves {
 			parts[i], roles[i], versions[i] = m.Part, m.Role, m.Version
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO metadata_files (gun, role, version, sha256, data)
-			SELECT p.gun, m.role, m.version, p.sha256, p.data
+		tag, err := tx.Exec(ctx, `INSERT INTO metadata_files (gun, role, version, sha256, staged_id, staged_part)
+			SELECT p.gun, m.role, m.version, p.sha256, p.id, p.name
 			FROM unnest($3::text[], $4::text[], $5::bigint[]) AS m(part, role, version)
 			JOIN staged_parts p ON p.gun = $1 AND p.id = $2 AND p.name = m.part
 			ON CONFLICT DO NOTHING`, gun, id, parts, roles, versions)
@@ -130,14 +150,18 @@ func (s *Store) CommitStaged(ctx context.Context, u store.Update, id string, mov
 		if n := tag.RowsAffected(); n != int64(len(moves)) {
 			return fmt.Errorf("%w: %d of the %d staged documents exist already or are missing", store.ErrConflict, int64(len(moves))-n, len(moves))
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM staged_updates WHERE gun = $1 AND id = $2`, gun, id)
+		// Parts no file refers to (a snapshot the commit encoded again) go.
+		if _, err := tx.Exec(ctx, `DELETE FROM staged_parts WHERE gun = $1 AND id = $2 AND name <> ALL($3::text[])`, gun, id, parts); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE staged_updates SET committed = true WHERE gun = $1 AND id = $2`, gun, id)
 		return err
 	})
 }
 
 // DeleteStaged implements store.Staging.
 func (s *Store) DeleteStaged(ctx context.Context, gun, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM staged_updates WHERE gun = $1 AND id = $2`, gun, id)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM staged_updates WHERE gun = $1 AND id = $2 AND NOT committed`, gun, id)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = store.ErrNotFound
 	}
@@ -146,7 +170,7 @@ func (s *Store) DeleteStaged(ctx context.Context, gun, id string) error {
 
 // DeleteExpiredStaged implements store.Staging.
 func (s *Store) DeleteExpiredStaged(ctx context.Context, now time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM staged_updates WHERE expires <= $1`, now)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM staged_updates WHERE expires <= $1 AND NOT committed`, now)
 	if err != nil {
 		return 0, wrap("expired staged updates", err)
 	}
