@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"maps"
 	"os"
@@ -295,7 +296,7 @@ func syncBatch(n int, dirs ...string) error { return atomicfile.SyncBatch(n, dir
 // writeSynced writes data to a new file at path, and syncs it at once when
 // sync is set: for file i of a batch, atomicfile.SyncEach(i) says.
 func writeSynced(path string, data []byte, perm os.FileMode, sync bool) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	f, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return err
 	}
@@ -307,6 +308,23 @@ func writeSynced(path string, data []byte, perm os.FileMode, sync bool) error {
 		err = cerr
 	}
 	return err
+}
+
+// readFile is os.ReadFile, opening the file with openFile.
+func readFile(path string) ([]byte, error) {
+	f, err := openFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() < 1<<30 {
+		buf.Grow(int(fi.Size()) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(f); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // writeAtomic replaces the file at path with data: readers see the old

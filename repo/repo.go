@@ -184,7 +184,7 @@ func (r *Repo) rawRole(role string) ([]byte, error) {
 	if ok {
 		return b, nil
 	}
-	b, err := os.ReadFile(r.stagedPath(role))
+	b, err := readFile(r.stagedPath(role))
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, fmt.Errorf("no role %q in repository %s: %w", role, r.dir, errNoRole)
