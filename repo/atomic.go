@@ -59,6 +59,14 @@ type journal struct {
 	n    int
 	dirs int // subdirectories of filesDir made, 0..dirs-1
 
+	// open are the files written without a sync (atomicfile.Deferred),
+	// synced together when the commit makes the batch durable.
+	open []*os.File
+	// before, when set, makes files outside the journal that the commit
+	// refers to durable (content a new role lists); it runs with the
+	// journal's syncs, and the commit point waits for it.
+	before func() error
+
 	hook commitHook // nil but in tests
 }
 
@@ -121,7 +129,32 @@ func (j *journal) write(rel string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	return writeSynced(filepath.Join(j.filesDir, journalFile(i)), data, 0o644, atomicfile.SyncEach(i))
+	return j.writeFile(i, filepath.Join(j.filesDir, journalFile(i)), data)
+}
+
+// writeFile writes file i of the commit's batch at path: the first ones
+// are kept open, to be synced together at the commit.
+func (j *journal) writeFile(i int, path string, data []byte) error {
+	if !atomicfile.Deferred(i) {
+		return writeSynced(path, data, 0o644, atomicfile.SyncEach(i))
+	}
+	f, err := writeOpen(path, data, 0o644)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	j.open = append(j.open, f)
+	j.mu.Unlock()
+	return nil
+}
+
+// takeOpen returns the files kept open, which the caller closes.
+func (j *journal) takeOpen() []*os.File {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	open := j.open
+	j.open = nil
+	return open
 }
 
 // remove adds the removal of rel to the commit.
@@ -134,6 +167,9 @@ func (j *journal) remove(rel string) {
 
 // abort discards the commit.
 func (j *journal) abort() {
+	for _, f := range j.takeOpen() {
+		f.Close()
+	}
 	os.RemoveAll(j.newDir)
 }
 
@@ -144,14 +180,19 @@ func (j *journal) commit() error {
 		j.abort()
 		return nil
 	}
-	// The plan is one more file of the batch.
-	err := writeSynced(filepath.Join(j.newDir, planFile), []byte(j.plan.String()), 0o644, atomicfile.SyncEach(j.n))
+	// The plan is one more file of the batch, whose syncs (and before)
+	// run together.
+	err := j.writeFile(j.n, filepath.Join(j.newDir, planFile), []byte(j.plan.String()))
 	if err == nil {
 		dirs := []string{j.newDir, j.filesDir}
 		for i := range j.dirs {
 			dirs = append(dirs, filepath.Join(j.filesDir, journalSubdir(i)))
 		}
-		err = syncBatch(j.n+1, dirs...)
+		var also []func() error
+		if j.before != nil {
+			also = append(also, j.before)
+		}
+		err = atomicfile.SyncBatchFiles(j.n+1, j.takeOpen(), dirs, also...)
 	}
 	if err == nil {
 		err = j.hook.at("written")
@@ -285,6 +326,18 @@ func applyJournal(dir string, hook commitHook) error {
 		return err
 	}
 	f.Close()
+	return removeJournal(tdir)
+}
+
+// removeJournal removes the directory of a journal applied: what a commit
+// of a few files leaves there (the plan and an empty files/) directly,
+// anything else through RemoveAll.
+func removeJournal(tdir string) error {
+	os.Remove(filepath.Join(tdir, planFile))
+	os.Remove(filepath.Join(tdir, "files"))
+	if os.Remove(tdir) == nil {
+		return nil
+	}
 	return os.RemoveAll(tdir)
 }
 
@@ -292,6 +345,20 @@ func applyJournal(dir string, hook commitHook) error {
 // with the directories dirs (the first of which identifies the file
 // system): see atomicfile.SyncBatch, which decides how.
 func syncBatch(n int, dirs ...string) error { return atomicfile.SyncBatch(n, dirs...) }
+
+// writeOpen writes data to a new file at path, and returns it open, not
+// synced (see atomicfile.Deferred).
+func writeOpen(path string, data []byte, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
 
 // writeSynced writes data to a new file at path, and syncs it at once when
 // sync is set: for file i of a batch, atomicfile.SyncEach(i) says.
@@ -347,6 +414,7 @@ type fileBatch struct {
 	mu   sync.Mutex
 	n    int
 	dirs map[string]bool
+	open []*os.File // written without a sync (see keep)
 }
 
 func newFileBatch(root string) *fileBatch {
@@ -360,6 +428,38 @@ func (b *fileBatch) next() bool {
 	defer b.mu.Unlock()
 	b.n++
 	return atomicfile.SyncEach(b.n - 1)
+}
+
+// keep counts f, a file of the batch that is written, and takes it: the
+// first files (atomicfile.Deferred) stay open, to be synced together by
+// sync; the others are synced now when atomicfile.SyncEach says, and
+// closed.
+func (b *fileBatch) keep(f *os.File) error {
+	b.mu.Lock()
+	i := b.n
+	b.n++
+	if atomicfile.Deferred(i) {
+		b.open = append(b.open, f)
+		b.mu.Unlock()
+		return nil
+	}
+	b.mu.Unlock()
+	var err error
+	if atomicfile.SyncEach(i) {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// discard closes the files the batch holds open, for a batch given up.
+func (b *fileBatch) discard() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	closeAll(b.open)
+	b.open = nil
 }
 
 // placed records that a file now has its name at path, under root: the
@@ -379,6 +479,8 @@ func (b *fileBatch) placed(path string) {
 func (b *fileBatch) sync() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	open := b.open
+	b.open = nil
 	if b.n == 0 && len(b.dirs) == 0 {
 		return nil
 	}
@@ -388,7 +490,13 @@ func (b *fileBatch) sync() error {
 			dirs = append(dirs, d)
 		}
 	}
-	return syncBatch(b.n, dirs...)
+	return atomicfile.SyncBatchFiles(b.n, open, dirs)
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 // parallel runs fn(0..n-1) on a few goroutines and returns the first

@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
@@ -131,6 +133,54 @@ func TestCommitAtomic(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestCommitBefore: what makes files outside the journal durable
+// (Tx.before, the content an add stores) finishes before the commit
+// point, and its failure aborts the commit, leaving the repository as it
+// was.
+func TestCommitBefore(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "r")
+	r, err := Init(ctx, dir, InitOptions{}, Options{Keys: PlainKeyStore{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	add := func(path string, before func() error) error {
+		return r.Update(ctx, func(tx *Tx) error {
+			tx.before = before
+			_, err := tx.add([]Target{{Path: path, File: metadata.NewTargetFile([]byte(path), false)}}, AddOptions{})
+			return err
+		})
+	}
+	start := snapshotTree(t, dir)
+	errSync := errors.New("injected sync failure")
+	if err := add("a", func() error { return errSync }); !errors.Is(err, errSync) {
+		t.Fatalf("add whose content could not be synced: %v, want the injected failure", err)
+	}
+	if got := snapshotTree(t, dir); !maps.Equal(got, start) {
+		t.Fatalf("a commit whose content could not be synced changed the repository:\n%v", diffKeys(start, got))
+	}
+
+	var done atomic.Bool
+	r.commitHook = func(step string) error {
+		if step == "written" && !done.Load() {
+			return errors.New("commit point reached before the content was durable")
+		}
+		return nil
+	}
+	err = add("b", func() error {
+		time.Sleep(20 * time.Millisecond)
+		done.Store(true)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg, err := r.readTargets(metadata.TypeTargets); err != nil || len(tg.Signed.Targets) != 1 {
+		t.Fatalf("targets after the commit: %v, %v; want b only", tg, err)
 	}
 }
 

@@ -213,6 +213,7 @@ func (r *Repo) addGroups(ctx context.Context, groups []inTotoGroup) (*AddResult,
 	res := &AddResult{Roles: map[string]int{}}
 	targets := make([][]Target, len(groups))
 	batch := newFileBatch(filepath.Join(r.dir, targetsDir))
+	defer batch.discard()
 	for i, g := range groups {
 		for _, f := range g.files {
 			tf, err := r.storeContent(f.file, f.target, nil, batch)

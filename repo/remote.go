@@ -454,6 +454,11 @@ func (r *Repo) uploadTargets(ctx context.Context, c MetadataServer, gun string, 
 	var total atomic.Int64
 	var mu sync.Mutex
 	if err := parallel(len(todo), func(i int) error {
+		if !recheck && todo[i].size <= sendUnasked {
+			missing[i] = true // new content, most likely: sent without asking
+			total.Add(todo[i].size)
+			return nil
+		}
 		has, err := c.HasTarget(ctx, gun, todo[i].consistent)
 		if err != nil {
 			return fmt.Errorf("asking the server for %s: %w", todo[i].target, err)
@@ -493,6 +498,14 @@ func (r *Repo) uploadTargets(ctx context.Context, c MetadataServer, gun string, 
 	})
 }
 
+// sendUnasked is the size up to which content the upload record does not
+// know is uploaded without asking the server first whether it has it:
+// content added since the last publish, which the server most likely
+// lacks. Sending a small file costs no more than the question, and the
+// server takes content it already has again (it checks the hash either
+// way). Larger files, and every file on a recheck, are asked about.
+const sendUnasked = 64 << 10
+
 // uploadRecordFile lists the content the server is known to have, so that
 // a publish asks the server only about content added since.
 const uploadRecordFile = "uploaded.txt"
@@ -501,7 +514,10 @@ const uploadRecordFile = "uploaded.txt"
 // and GUN, then the consistent-snapshot path of each file of the content
 // store that the server confirmed it has, one a line. It is only a cache:
 // a line is written after the server confirmed, a torn last line is
-// ignored, and a record for another server or GUN is started afresh.
+// ignored (and cut off before the record is added to), and a record for
+// another server or GUN is started afresh. Nothing in it needs to be
+// durable: a line lost in a crash only makes a later publish ask again,
+// so lines are appended without a sync.
 type uploadRecord struct {
 	known map[string]bool
 	f     *os.File
@@ -510,17 +526,20 @@ type uploadRecord struct {
 func openUploadRecord(p, url, gun string, fresh bool) (*uploadRecord, error) {
 	header := "rampart upload record 1 " + url + " " + gun
 	rec := &uploadRecord{known: map[string]bool{}}
-	if data, err := os.ReadFile(p); err == nil && !fresh {
-		lines := strings.Split(string(data), "\n")
-		if lines[0] == header {
-			// The last element is empty after a final newline, and a torn
-			// line otherwise: either way not a complete entry.
-			for _, l := range lines[1 : len(lines)-1] {
-				rec.known[l] = true
-			}
-		}
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	data, err := os.ReadFile(p)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
+	}
+	if lines := strings.Split(string(data), "\n"); err == nil && !fresh && len(lines) > 1 && lines[0] == header {
+		// The last element is empty after a final newline, and a torn
+		// line otherwise: either way not a complete entry.
+		for _, l := range lines[1 : len(lines)-1] {
+			rec.known[l] = true
+		}
+		if rec.f, err = appendAt(p, int64(len(data)-len(lines[len(lines)-1]))); err == nil {
+			return rec, nil
+		}
+		// Not writable as it is: written afresh with what it knows.
 	}
 	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-upload-record-*")
 	if err != nil {
@@ -533,9 +552,6 @@ func openUploadRecord(p, url, gun string, fresh bool) (*uploadRecord, error) {
 	}
 	_, err = f.WriteString(b.String())
 	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
 		err = os.Rename(f.Name(), p)
 	}
 	if err != nil {
@@ -547,6 +563,20 @@ func openUploadRecord(p, url, gun string, fresh bool) (*uploadRecord, error) {
 	return rec, nil
 }
 
+// appendAt opens the file at p to append to it after its first size
+// bytes, cutting off what follows.
+func appendAt(p string, size int64) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() != size && f.Truncate(size) != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: cannot append", p)
+	}
+	return f, nil
+}
+
 func (r *uploadRecord) has(consistent string) bool { return r.known[consistent] }
 
 // add records that the server has consistent; the caller serializes.
@@ -556,7 +586,4 @@ func (r *uploadRecord) add(consistent string) error {
 	return err
 }
 
-func (r *uploadRecord) close() {
-	r.f.Sync()
-	r.f.Close()
-}
+func (r *uploadRecord) close() { r.f.Close() }

@@ -482,10 +482,11 @@ func TestServerPublishRefusals(t *testing.T) {
 	})
 }
 
-// countingTransport counts the HEAD requests that go through it.
 // TestServerPublishUploadRecord: DIR/uploaded.txt spares the server
-// questions about content it has confirmed, survives a torn last line,
-// and is set aside by --recheck-targets.
+// questions about content it has confirmed, survives a torn last line
+// (cut off before the record is added to), and is set aside by
+// --recheck-targets; small content it does not know is sent without a
+// question, larger content is asked about first.
 func TestServerPublishUploadRecord(t *testing.T) {
 	srv, tr, c, r, addFile := recordedServerRepo(t)
 	addFile("a")
@@ -507,19 +508,48 @@ func TestServerPublishUploadRecord(t *testing.T) {
 	addFile("c")
 	tr.reset()
 	res := publishServer(t, r, c)
-	if got := tr.count(http.MethodHead); got != 1 || res.TargetsUploaded != 1 || res.TargetsPresent != 2 {
-		t.Errorf("publish of one new file asked %d HEADs (want 1) and reported %+v", got, res)
+	if heads, puts := tr.count(http.MethodHead), tr.count(http.MethodPut); heads != 0 || puts != 1 || res.TargetsUploaded != 1 || res.TargetsPresent != 2 {
+		t.Errorf("publish of one new small file asked %d HEADs (want 0), sent %d PUTs (want 1) and reported %+v", heads, puts, res)
 	}
+	lines = strings.Split(string(mustRead(t, record)), "\n")
+	if len(lines) != 5 || lines[4] != "" || !strings.HasPrefix(lines[3], "files/") || !strings.HasSuffix(lines[3], ".c") {
+		t.Errorf("upload record after the torn line and one more upload:\n%s", strings.Join(lines, "\n"))
+	}
+
+	// Larger content is asked about before it is sent.
+	big := writeFile(t, filepath.Join(t.TempDir(), "big"), strings.Repeat("x", 100<<10))
+	if _, err := r.AddFiles(ctx, big, "files/big", repo.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tr.reset()
+	res = publishServer(t, r, c)
+	if heads, puts := tr.count(http.MethodHead), tr.count(http.MethodPut); heads != 1 || puts != 1 || res.TargetsUploaded != 1 || res.TargetsPresent != 3 {
+		t.Errorf("publish of one new 100 KiB file asked %d HEADs (want 1), sent %d PUTs (want 1) and reported %+v", heads, puts, res)
+	}
+
 	tr.reset()
 	res, err = r.PublishToServer(ctx, c, repo.ServerOptions{RecheckTargets: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := tr.count(http.MethodHead); got != 3 || res.TargetsPresent != 3 || res.TargetsUploaded != 0 {
-		t.Errorf("recheck asked %d HEADs (want 3) and reported %+v", got, res)
+	if heads, puts := tr.count(http.MethodHead), tr.count(http.MethodPut); heads != 4 || puts != 0 || res.TargetsPresent != 4 || res.TargetsUploaded != 0 {
+		t.Errorf("recheck asked %d HEADs (want 4), sent %d PUTs (want 0) and reported %+v", heads, puts, res)
 	}
-	if n := strings.Count(string(mustRead(t, record)), "\n"); n != 4 {
-		t.Errorf("upload record has %d lines, want a header and 3 files", n)
+	if n := strings.Count(string(mustRead(t, record)), "\n"); n != 5 {
+		t.Errorf("upload record has %d lines, want a header and 4 files", n)
+	}
+
+	// A record torn within its header line is started afresh.
+	if err := os.WriteFile(record, []byte(lines[0]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addFile("d")
+	res = publishServer(t, r, c)
+	if res.TargetsUploaded+res.TargetsPresent != 5 {
+		t.Errorf("publish after a torn header reported %+v, want 5 files uploaded or present", res)
+	}
+	if n := strings.Count(string(mustRead(t, record)), "\n"); n != 6 {
+		t.Errorf("upload record has %d lines, want a header and 5 files", n)
 	}
 }
 

@@ -328,6 +328,9 @@ type Tx struct {
 	resignRoot bool
 	pending    []Note   // roles committed below their threshold
 	j          *journal // begun by a change that streams files, or by commit
+	// before, when set, makes files outside the journal durable that the
+	// commit refers to; the commit point waits for it (journal.before).
+	before func() error
 	// signed are the files signed elsewhere that the function of
 	// updateSigned returned.
 	signed signedFiles
@@ -678,6 +681,7 @@ func (tx *Tx) commit() error {
 	if err != nil {
 		return err
 	}
+	j.before = tx.before
 	c.j = j
 	committed := false
 	defer func() {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/rampart-tuf/rampart/tuf/canonjson"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
@@ -350,6 +351,7 @@ func (r *Repo) AddFiles(ctx context.Context, src, as string, o AddOptions) (*Add
 	bar := newByteBar(r.opts.Progress, total, "hashing targets")
 	targets := make([]Target, len(items))
 	batch := newFileBatch(filepath.Join(r.dir, targetsDir))
+	defer batch.discard()
 	for i, it := range items {
 		if err := ctx.Err(); err != nil {
 			bar.Finish()
@@ -363,11 +365,26 @@ func (r *Repo) AddFiles(ctx context.Context, src, as string, o AddOptions) (*Add
 		targets[i] = Target{Path: it.target, File: tf}
 	}
 	bar.Finish()
-	// The content must be durable before metadata vouching for it is.
-	if err := batch.sync(); err != nil {
+	// The content must be durable before metadata vouching for it is: it
+	// is synced while the metadata is made and signed, and the commit
+	// point waits for it (Tx.before), as does the return.
+	synced := make(chan error, 1)
+	go func() { synced <- batch.sync() }()
+	durable := sync.OnceValue(func() error { return <-synced })
+	res := &AddResult{Targets: targets, Count: len(targets)}
+	err = r.Update(ctx, func(tx *Tx) error {
+		tx.before = durable
+		var err error
+		res.Roles, err = tx.add(targets, o)
+		return err
+	})
+	if derr := durable(); err == nil && derr != nil {
+		err = fmt.Errorf("storing the content: %w", derr)
+	}
+	if err != nil {
 		return nil, err
 	}
-	return r.Add(ctx, targets, o)
+	return res, nil
 }
 
 // storeContent copies the file src into the content store under the name
@@ -393,19 +410,19 @@ func (r *Repo) storeContent(src, targetPath string, bar interface{ WrapReader(io
 		rd = bar.WrapReader(in)
 	}
 	n, err := io.Copy(io.MultiWriter(tmp, h), rd)
-	if err == nil && batch.next() {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
+		tmp.Close()
 		return metadata.TargetFile{}, fmt.Errorf("copying %s into the repository: %w", src, err)
 	}
 	tf := metadata.TargetFile{Length: n, Hashes: metadata.Hashes{SHA256: h.Sum(nil)}}
 	dst := filepath.Join(store, filepath.FromSlash(tf.ConsistentPath(targetPath)))
 	if _, err := os.Stat(dst); err == nil {
+		tmp.Close()
 		return tf, nil // same content already stored
+	}
+	// The batch syncs the file, now or with the others of the batch.
+	if err := batch.keep(tmp); err != nil {
+		return metadata.TargetFile{}, fmt.Errorf("copying %s into the repository: %w", src, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return metadata.TargetFile{}, err

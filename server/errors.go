@@ -4,10 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"time"
 
+	"github.com/rampart-tuf/rampart/server/bodylimit"
 	"github.com/rampart-tuf/rampart/server/store"
 )
 
@@ -96,28 +95,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rampart"`)
 	case http.StatusRequestEntityTooLarge:
-		drainRefused(w, r)
+		bodylimit.DrainRefused(w, r, r.Body)
 	}
 	writeJSON(w, e.Status, e)
-}
-
-// Bounds on reading the rest of a body refused as too large.
-const (
-	maxDrainBytes = 64 << 20
-	drainTimeout  = 10 * time.Second
-)
-
-// drainRefused reads and discards what is left of a request body refused
-// as too large, up to maxDrainBytes and for drainTimeout at most, and
-// closes the connection after the answer. A client still sending the body
-// when the server closes would otherwise see the connection reset, not
-// the 413 that says why (and that tells repo publish to upload in parts).
-// A body declared larger than the bound is not read at all.
-func drainRefused(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Connection", "close")
-	if r.Body == nil || r.ContentLength > maxDrainBytes {
-		return
-	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(drainTimeout))
-	io.CopyN(io.Discard, r.Body, maxDrainBytes)
 }

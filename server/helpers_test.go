@@ -54,23 +54,7 @@ func newServer(t testing.TB, st store.Store, opts ...option) *testServer {
 // and body.
 func request(t *testing.T, method, url, token string, body io.Reader, header ...string) (int, []byte, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, resp.Header
+	return servertest.DoReader(t, http.DefaultClient, method, url, token, body, header...)
 }
 
 // apiError is the JSON error body.

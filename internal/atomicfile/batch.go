@@ -1,5 +1,11 @@
 package atomicfile
 
+import (
+	"errors"
+	"os"
+	"sync"
+)
+
 // A batch is a set of files written together and made durable together
 // (the files of one commit of a repository, say). How is decided here,
 // once, by the number of files: a few are synced one by one (fsync of each
@@ -16,6 +22,65 @@ const SmallBatch = 16
 // synced as soon as it is written: true for the first SmallBatch files, and
 // for every file where there is no SyncFS.
 func SyncEach(i int) bool { return PerFileSync || i < SmallBatch }
+
+// Deferred reports whether the file of index i of a batch may be written
+// without a sync, kept open, and handed to SyncBatchFiles at the end: the
+// first SmallBatch files. Their syncs then run together, with those of
+// the directories, which the file system commits at once instead of one
+// after the other (a file that is synced as it is written waits for its
+// own commit).
+func Deferred(i int) bool { return i < SmallBatch }
+
+// SyncBatchFiles is SyncBatch for a batch whose first files, open in
+// files, were written without a sync (see Deferred): a small batch syncs
+// them and the directories concurrently; a large one is made durable by
+// one SyncFS, which covers them. Each of also runs concurrently with these
+// syncs: the making durable of other files that must be durable at the
+// same point. The files are closed in every case.
+func SyncBatchFiles(n int, files []*os.File, dirs []string, also ...func() error) error {
+	fns := also
+	if !PerFileSync && n > SmallBatch {
+		fns = append(fns, func() error { return SyncFS(dirs[0]) })
+	} else {
+		for _, f := range files {
+			fns = append(fns, f.Sync)
+		}
+		for _, d := range dirs {
+			fns = append(fns, func() error { return SyncDir(d) })
+		}
+	}
+	err := concurrently(fns)
+	if cerr := closeAll(files); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// concurrently runs fns at once and returns their errors joined.
+func concurrently(fns []func() error) error {
+	if len(fns) == 1 {
+		return fns[0]()
+	}
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func closeAll(files []*os.File) error {
+	var errs []error
+	for _, f := range files {
+		errs = append(errs, f.Close())
+	}
+	return errors.Join(errs...)
+}
 
 // SyncBatch makes a batch of n files durable, with the entries of the
 // directories dirs (files created, renamed or removed there); the first of

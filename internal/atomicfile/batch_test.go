@@ -1,6 +1,8 @@
 package atomicfile
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -33,5 +35,60 @@ func TestBatchRule(t *testing.T) {
 	}
 	if !PerFileSync && err != nil {
 		t.Errorf("SyncBatch of a large batch: %v, want one SyncFS of %s", err, dir)
+	}
+}
+
+// TestSyncBatchFiles checks that the files of a batch written without a
+// sync are synced and closed, with its directories, that the work run
+// alongside (also) is waited for and its failure reported, and that a
+// large batch needs only the file system's directory.
+func TestSyncBatchFiles(t *testing.T) {
+	dir := t.TempDir()
+	open := func(n int) []*os.File {
+		var fs []*os.File
+		for i := range n {
+			f, err := os.Create(filepath.Join(dir, "f"+string(rune('a'+i))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString("data")
+			fs = append(fs, f)
+		}
+		return fs
+	}
+	closed := func(fs []*os.File) bool {
+		for _, f := range fs {
+			if err := f.Close(); !errors.Is(err, os.ErrClosed) {
+				return false
+			}
+		}
+		return true
+	}
+	fs := open(3)
+	ran := false
+	if err := SyncBatchFiles(4, fs, []string{dir}, func() error { ran = true; return nil }); err != nil || !ran {
+		t.Fatalf("SyncBatchFiles = %v (also ran: %v)", err, ran)
+	}
+	if !closed(fs) {
+		t.Error("SyncBatchFiles left files open")
+	}
+	errAlso := errors.New("injected")
+	fs = open(2)
+	if err := SyncBatchFiles(2, fs, []string{dir}, func() error { return errAlso }); !errors.Is(err, errAlso) {
+		t.Errorf("SyncBatchFiles with a failing also = %v, want it", err)
+	}
+	if !closed(fs) {
+		t.Error("SyncBatchFiles left files open after a failure")
+	}
+	missing := filepath.Join(dir, "missing")
+	if err := SyncBatchFiles(1, open(1), []string{dir, missing}); err == nil {
+		t.Error("SyncBatchFiles of a small batch did not sync (or check) its directories")
+	}
+	err := SyncBatchFiles(SmallBatch+1, open(SmallBatch), []string{dir, missing})
+	if PerFileSync && err == nil {
+		t.Error("SyncBatchFiles of a large batch without SyncFS did not sync its directories")
+	}
+	if !PerFileSync && err != nil {
+		t.Errorf("SyncBatchFiles of a large batch: %v, want one SyncFS of %s", err, dir)
 	}
 }

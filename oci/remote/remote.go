@@ -19,10 +19,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
+	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -110,7 +112,15 @@ func (r *Repository) String() string { return r.ref.String() }
 // digest, and returns its descriptor (media type as the registry gives it)
 // and content.
 func (r *Repository) Manifest(ctx context.Context) (ocispec.Descriptor, []byte, error) {
-	desc, data, err := oras.FetchBytes(ctx, r.repo, r.ref.Reference, oras.FetchBytesOptions{MaxBytes: MaxManifest})
+	desc, rc, err := r.repo.FetchReference(ctx, r.ref.Reference)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("fetching the manifest of %s: %w", r, err)
+	}
+	defer rc.Close()
+	if desc.Size < 0 || desc.Size > MaxManifest {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("manifest of %s: %d bytes, more than the limit of %d", r, desc.Size, MaxManifest)
+	}
+	data, err := content.ReadAll(rc, desc)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("fetching the manifest of %s: %w", r, err)
 	}
@@ -129,12 +139,30 @@ func (r *Repository) PushSignature(ctx context.Context, subject ocispec.Descript
 	if err := r.repo.Push(ctx, layer, bytes.NewReader(sig)); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("uploading the signature to %s: %w", r, err)
 	}
-	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
-	desc, err := oras.PackManifest(ctx, r.repo, oras.PackManifestVersion1_1, ArtifactType, oras.PackManifestOptions{
-		Subject: &subj,
-		Layers:  []ocispec.Descriptor{layer},
+	// An artifact without a config of its own has the empty JSON object
+	// as config (image spec 1.1, "Guidelines for Artifact Usage").
+	empty := ocispec.DescriptorEmptyJSON
+	if err := r.repo.Push(ctx, empty, bytes.NewReader(empty.Data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+		return ocispec.Descriptor{}, fmt.Errorf("uploading the empty config to %s: %w", r, err)
+	}
+	created := map[string]string{ocispec.AnnotationCreated: time.Now().UTC().Format(time.RFC3339)}
+	m, err := json.Marshal(ocispec.Manifest{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: ArtifactType,
+		Config:       empty,
+		Layers:       []ocispec.Descriptor{layer},
+		Subject:      &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
+		Annotations:  created,
 	})
 	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, m)
+	desc.ArtifactType, desc.Annotations = ArtifactType, created
+	// The repository stores a manifest with a subject through the
+	// referrers API, or records it in the referrers tag schema.
+	if err := r.repo.Push(ctx, desc, bytes.NewReader(m)); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("storing the signature of %s: %w", r, err)
 	}
 	return desc, nil

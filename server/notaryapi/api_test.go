@@ -12,6 +12,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"math/big"
 	"mime/multipart"
 	"net/textproto"
@@ -22,6 +24,7 @@ import (
 	"time"
 
 	"github.com/rampart-tuf/rampart/server"
+	"github.com/rampart-tuf/rampart/server/servertest"
 	"github.com/rampart-tuf/rampart/tuf/keys"
 	"github.com/rampart-tuf/rampart/tuf/notary"
 )
@@ -546,5 +549,35 @@ func TestOtherDialect(t *testing.T) {
 	var e struct{ Error, Check string }
 	if code != 409 || json.Unmarshal(body, &e) != nil || e.Check != "dialect" || !strings.Contains(e.Error, "notary import") {
 		t.Errorf("TUF 1.0 publish to a Notary repository: %d %s", code, body)
+	}
+}
+
+// TestOversizedUploadAnswered sends notary publishes far over the
+// metadata limit, with a declared length (refused before reading) and
+// chunked (refused at the limit), many times: the client must read the
+// Notary error every time, never a reset connection.
+func TestOversizedUploadAnswered(t *testing.T) {
+	s := startServer(t, "bolt", func(c *server.Config) { c.MaxMetadataBytes = 64 << 10 })
+	m := newMaintainer(t, s, "example.com/api/big")
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	w, _ := mw.CreateFormFile("files", "targets")
+	w.Write(bytes.Repeat([]byte(" "), 8<<20))
+	mw.Close()
+	for _, chunked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chunked=%v", chunked), func(t *testing.T) {
+			for range 20 {
+				var body io.Reader = bytes.NewReader(buf.Bytes())
+				if chunked {
+					body = io.MultiReader(body) // hides the length
+				}
+				code, b, _ := servertest.DoReader(t, s.Client, "POST", s.URL+"/v2/"+m.gun+"/_trust/tuf/", m.token, body,
+					"Content-Type", mw.FormDataContentType())
+				checkError(t, "oversized upload", code, b, 400, "MALFORMED_UPLOAD", "")
+				if !strings.Contains(string(b), "body larger than 65536 bytes") {
+					t.Fatalf("the answer %s does not say the limit", b)
+				}
+			}
+		})
 	}
 }

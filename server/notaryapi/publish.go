@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-tuf/rampart/server/bodylimit"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 	"github.com/rampart-tuf/rampart/tuf/notary"
@@ -46,9 +47,26 @@ func (a *API) handlePublish(w http.ResponseWriter, r *http.Request, gun string) 
 func (a *API) readParts(w http.ResponseWriter, r *http.Request) (map[string][]byte, error) {
 	limit := a.cfg.MaxMetadataBytes
 	if r.ContentLength > limit {
+		bodylimit.DrainRefused(w, r, r.Body)
 		return nil, apiError(codeMalformedUpload, fmt.Sprintf("body larger than %d bytes", limit))
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	body := r.Body
+	r.Body = http.MaxBytesReader(w, body, limit)
+	parts, err := a.readLimitedParts(r)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			bodylimit.DrainRefused(w, r, body)
+			return nil, apiError(codeMalformedUpload, fmt.Sprintf("body larger than %d bytes", limit))
+		}
+		return nil, err
+	}
+	return parts, nil
+}
+
+// readLimitedParts reads the parts of r's multipart body; a read past the
+// limit fails with the *http.MaxBytesError of r.Body.
+func (a *API) readLimitedParts(r *http.Request) (map[string][]byte, error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, apiError(codeMalformedUpload, "want a multipart/form-data body: "+err.Error())
@@ -60,7 +78,7 @@ func (a *API) readParts(w http.ResponseWriter, r *http.Request) (map[string][]by
 			break
 		}
 		if err != nil {
-			return nil, readError(err, limit)
+			return nil, readError(err)
 		}
 		// Part.FileName keeps only the last path element, and delegated
 		// roles have slashes: read the parameter itself.
@@ -78,7 +96,7 @@ func (a *API) readParts(w http.ResponseWriter, r *http.Request) (map[string][]by
 		}
 		data, err := io.ReadAll(p)
 		if err != nil {
-			return nil, readError(err, limit)
+			return nil, readError(err)
 		}
 		if !json.Valid(data) {
 			return nil, apiError(codeMalformedJSON, role+" is not JSON")
@@ -91,10 +109,12 @@ func (a *API) readParts(w http.ResponseWriter, r *http.Request) (map[string][]by
 	return parts, nil
 }
 
-func readError(err error, limit int64) error {
+// readError is a failed read of the upload; a read past the limit keeps
+// its *http.MaxBytesError for readParts.
+func readError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return apiError(codeMalformedUpload, fmt.Sprintf("body larger than %d bytes", limit))
+		return err
 	}
 	return apiError(codeMalformedUpload, err.Error())
 }

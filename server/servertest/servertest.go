@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -201,7 +202,15 @@ func (s *Server) client() *http.Client {
 // Do sends a request with c (see Server.Do).
 func Do(t testing.TB, c *http.Client, method, url, token string, body []byte, header ...string) (int, []byte, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	return DoReader(t, c, method, url, token, bytes.NewReader(body), header...)
+}
+
+// DoReader is Do with the body read from a reader: one that is not a
+// *bytes.Reader (or other type net/http knows the length of) is sent
+// chunked, without a declared length.
+func DoReader(t testing.TB, c *http.Client, method, url, token string, body io.Reader, header ...string) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -257,12 +257,7 @@ func decodeDelegatedRole(r *canonjson.Reader) (DelegatedRole, error) {
 			return in("keyids", err)
 		case "threshold":
 			hasThreshold = true
-			var t int64
-			t, err = r.Int()
-			if err == nil && (t < 1 || t > 1<<20) {
-				err = invalid("threshold %d is out of range (at least 1)", t)
-			}
-			d.Threshold = int(t)
+			d.Threshold, err = decodeThreshold(r)
 			return in("threshold", err)
 		case "terminating":
 			hasTerminating = true
@@ -307,11 +302,7 @@ func decodeSuccinct(r *canonjson.Reader) (*SuccinctRoles, error) {
 			return in("keyids", err)
 		case "threshold":
 			hasThreshold = true
-			n, err = r.Int()
-			if err == nil && (n < 1 || n > 1<<20) {
-				err = invalid("threshold %d is out of range (at least 1)", n)
-			}
-			s.Threshold = int(n)
+			s.Threshold, err = decodeThreshold(r)
 			return in("threshold", err)
 		case "bit_length":
 			hasBits = true

@@ -201,12 +201,7 @@ func decodeRoleKeys(r *canonjson.Reader) (*RoleKeys, error) {
 			return in("keyids", err)
 		case "threshold":
 			hasThreshold = true
-			var t int64
-			t, err = r.Int()
-			rk.Threshold = int(t)
-			if err == nil && (t < 1 || t > 1<<20) {
-				err = invalid("threshold %d is out of range (at least 1)", t)
-			}
+			rk.Threshold, err = decodeThreshold(r)
 			return in("threshold", err)
 		}
 		v, err := r.Raw()
@@ -222,6 +217,19 @@ func decodeRoleKeys(r *canonjson.Reader) (*RoleKeys, error) {
 		return nil, invalid("missing threshold")
 	}
 	return rk, rk.validate()
+}
+
+// maxThreshold bounds a role's threshold when it is decoded: no role has
+// a million keys, and an int64 beyond int's range must not wrap.
+const maxThreshold = 1 << 20
+
+// decodeThreshold reads a threshold: an integer from 1 to maxThreshold.
+func decodeThreshold(r *canonjson.Reader) (int, error) {
+	t, err := r.Int()
+	if err == nil && (t < 1 || t > maxThreshold) {
+		err = invalid("threshold %d is out of range (1 to %d)", t, maxThreshold)
+	}
+	return int(t), err
 }
 
 func (rk *RoleKeys) validate() error {
