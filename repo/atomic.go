@@ -349,7 +349,7 @@ func syncBatch(n int, dirs ...string) error { return atomicfile.SyncBatch(n, dir
 // writeOpen writes data to a new file at path, and returns it open, not
 // synced (see atomicfile.Deferred).
 func writeOpen(path string, data []byte, perm os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	f, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return nil, err
 	}

@@ -839,6 +839,9 @@ func (c *committer) writeTargets() error {
 	defer bar.Finish()
 	return parallel(len(c.names), func(i int) error {
 		name := c.names[i]
+		// A bin the transaction did not look at is read here, and its
+		// document is held nowhere else.
+		private := c.mds[i] == nil
 		md, created, err := tx.committed(name, c.mds[i])
 		if err != nil {
 			return err
@@ -863,9 +866,11 @@ func (c *committer) writeTargets() error {
 		if err := c.j.write(stagedRel(name), b); err != nil {
 			return err
 		}
-		if tx.cfg.isBin(name) {
-			c.placed.recycle(md.Signed.Targets) // nothing else holds it
-		} else {
+		if private {
+			c.placed.recycle(md.Signed.Targets)
+			md.Signed.Targets = nil
+		}
+		if !tx.cfg.isBin(name) {
 			keepMu.Lock()
 			c.keep[name] = b
 			keepMu.Unlock()
