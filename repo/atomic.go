@@ -503,7 +503,12 @@ func closeAll(files []*os.File) {
 // error. There are more goroutines than processors: most work here ends in
 // file system calls, which overlap.
 func parallel(n int, fn func(i int) error) error {
-	workers := min(max(2*runtime.GOMAXPROCS(0), 8), n)
+	return parallelN(max(2*runtime.GOMAXPROCS(0), 8), n, fn)
+}
+
+// parallelN is parallel on at most workers goroutines.
+func parallelN(workers, n int, fn func(i int) error) error {
+	workers = min(workers, n)
 	if workers <= 1 {
 		for i := 0; i < n; i++ {
 			if err := fn(i); err != nil {

@@ -831,13 +831,17 @@ func (c *committer) writeAll() error {
 
 // writeTargets completes, stamps, signs and writes the targets roles in
 // parallel, dropping each from memory once written: of a change to every
-// bin, only the bins being worked on are held as documents.
+// bin, only the bins being worked on are held as documents. They are
+// many more than the processors: a signer that signs messages in batches
+// (rampart agent) gets batches of that many, so that thousands of bins
+// take tens of round trips to it, not hundreds, each of which may wait
+// for the agent's process to be scheduled.
 func (c *committer) writeTargets() error {
 	tx := c.tx
 	var keepMu sync.Mutex
 	bar := newCountBar(tx.r.opts.Progress, len(c.names), "signing roles")
 	defer bar.Finish()
-	return parallel(len(c.names), func(i int) error {
+	return parallelN(signingWorkers, len(c.names), func(i int) error {
 		name := c.names[i]
 		// A bin the transaction did not look at is read here, and its
 		// document is held nowhere else.
@@ -879,6 +883,9 @@ func (c *committer) writeTargets() error {
 		return nil
 	})
 }
+
+// signingWorkers is how many targets roles writeTargets works on at once.
+const signingWorkers = 64
 
 // committed returns the document of targets role name to commit: md when
 // the transaction holds it, otherwise (a bin that targets were placed in)
