@@ -20,6 +20,10 @@ type StagedUpdate struct {
 	// Parts are the documents the server has, by role name, with the
 	// roots of the chain as StagedRootPart(i).
 	Parts map[string]StagedPart `json:"parts"`
+	// PartTypes are the media types of part bodies the server takes
+	// besides the JSON of a publish: StagedPartType, from servers that
+	// take it.
+	PartTypes []string `json:"part_types,omitempty"`
 }
 
 // StagedPart describes one document of a staged update as the server

@@ -68,6 +68,19 @@ type serverState struct {
 // loadServerSnapshot). A server that does not have the repository gives an
 // empty state.
 func (r *Repo) serverState(ctx context.Context, c MetadataServer, gun string) (*serverState, error) {
+	// The timestamp is read while the root is: it is checked only once
+	// the root is trusted, and one round trip is saved.
+	type fetched struct {
+		data []byte
+		err  error
+	}
+	tsc := make(chan fetched, 1)
+	go func() {
+		b, err := fetchServerTimestamp(ctx, c, gun)
+		tsc <- fetched{b, err}
+	}()
+	ts := sync.OnceValue(func() fetched { return <-tsc })
+	defer ts() // no request outlives the call
 	root, err := readServerRoot(ctx, c, gun)
 	if errors.Is(err, api.ErrNotFound) {
 		return &serverState{meta: map[string]metadata.MetaFile{}}, nil
@@ -87,7 +100,11 @@ func (r *Repo) serverState(ctx context.Context, c MetadataServer, gun string) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := r.loadServerSnapshot(ctx, c, gun, set); err != nil {
+	tb := ts()
+	if tb.err != nil {
+		return nil, tb.err
+	}
+	if err := r.checkServerSnapshot(ctx, c, gun, set, tb.data); err != nil {
 		return nil, err
 	}
 	snap := set.Snapshot().Signed

@@ -662,6 +662,11 @@ func TestServerPublishTrustsItsAnswer(t *testing.T) {
 	if len(reqs) == 0 || !strings.HasPrefix(reqs[len(reqs)-1], http.MethodPost) {
 		t.Errorf("the publish did not end with its POST: %q", reqs)
 	}
+	// Root, timestamp and snapshot read back, the new file sent unasked,
+	// the update: nothing more.
+	if len(reqs) != 5 || rt.count(http.MethodGet) != 3 || rt.count(http.MethodPut) != 1 {
+		t.Errorf("the publish of one new file made the requests %q, want 3 GETs, a PUT and the POST", reqs)
+	}
 	if res.TimestampVersion != 2 || res.RootVersion != 1 {
 		t.Errorf("publish result: root %d, timestamp %d; want 1 and 2", res.RootVersion, res.TimestampVersion)
 	}

@@ -118,12 +118,24 @@ func fetchRootChain(ctx context.Context, c MetadataServer, gun string, set *trus
 // one the server signed, is the reference for rollback, as a client's
 // cached timestamp is.
 func (r *Repo) loadServerSnapshot(ctx context.Context, c MetadataServer, gun string, set *trust.Set) error {
-	if local, err := r.rawRole(metadata.TypeTimestamp); err == nil {
-		_ = set.LoadTimestamp(local) // not one the server signed: no reference
-	}
-	tb, err := fetchMeta(ctx, c, gun, "timestamp.json", metadata.MetaFile{}, maxServerTimestampBytes)
+	tb, err := fetchServerTimestamp(ctx, c, gun)
 	if err != nil {
 		return err
+	}
+	return r.checkServerSnapshot(ctx, c, gun, set, tb)
+}
+
+// fetchServerTimestamp reads the current timestamp.json of gun on c,
+// unchecked.
+func fetchServerTimestamp(ctx context.Context, c MetadataServer, gun string) ([]byte, error) {
+	return fetchMeta(ctx, c, gun, "timestamp.json", metadata.MetaFile{}, maxServerTimestampBytes)
+}
+
+// checkServerSnapshot is loadServerSnapshot with the timestamp tb already
+// read from the server.
+func (r *Repo) checkServerSnapshot(ctx context.Context, c MetadataServer, gun string, set *trust.Set, tb []byte) error {
+	if local, err := r.rawRole(metadata.TypeTimestamp); err == nil {
+		_ = set.LoadTimestamp(local) // not one the server signed: no reference
 	}
 	if err := set.UpdateTimestamp(tb); err != nil && !errors.Is(err, trust.ErrUnchanged) {
 		return refused(c, gun, err)

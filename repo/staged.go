@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rampart-tuf/rampart/api"
 )
@@ -25,6 +28,9 @@ type StagedServer interface {
 	// UploadStagedPart sends root versions (the whole chain, oldest
 	// first) and roles into a staged update.
 	UploadStagedPart(ctx context.Context, gun, id string, roots [][]byte, roles map[string][]byte) (*api.StagedUpdate, error)
+	// UploadStagedFrames is UploadStagedPart with the body as frames
+	// (api.StagedPartType), for a server that lists that type.
+	UploadStagedFrames(ctx context.Context, gun, id string, roots [][]byte, roles map[string][]byte) (*api.StagedUpdate, error)
 	// CommitStaged checks and publishes a staged update in one step.
 	CommitStaged(ctx context.Context, gun, id, ifMatch string) (*api.PublishResult, error)
 }
@@ -34,8 +40,13 @@ type StagedServer interface {
 const partRetries = 5
 
 // partOverhead is room left in each part for the envelope around the
-// documents (each document's name and punctuation are counted with it).
+// documents (each document's name and punctuation, or its frame's header,
+// are counted with it).
 const partOverhead = 64
+
+// partsInFlight is how many parts are on the way at once: the server
+// stores one while the next is read and sent.
+const partsInFlight = 2
 
 // sendStaged sends u as a staged update: the root chain in one part, then
 // the roles in parts as large as the server takes, then the commit.
@@ -48,14 +59,19 @@ func (r *Repo) sendStaged(ctx context.Context, c StagedServer, gun string, u *se
 	if limit <= 0 {
 		return nil, fmt.Errorf("the server takes parts of at most %d bytes, too small for a staged update", st.MaxPartBytes)
 	}
-	up := &partUploader{c: c, gun: gun, id: st.ID}
+	up := &partUploader{c: c, gun: gun, id: st.ID, upload: c.UploadStagedPart}
+	cost := func(name string, doc []byte) int64 { return int64(len(doc)) + int64(len(name)) + 4 }
+	if slices.Contains(st.PartTypes, api.StagedPartType) {
+		up.upload = c.UploadStagedFrames
+		cost = func(name string, doc []byte) int64 { return api.StagedFrameSize(name, len(doc)) }
+	}
 	if len(u.roots) > 0 {
 		// The chain goes whole, in one part: root documents are small.
 		var chain [][]byte
 		size := int64(0)
-		for _, v := range u.roots {
+		for i, v := range u.roots {
 			chain = append(chain, v.data)
-			size += int64(len(v.data)) + 1
+			size += cost(api.StagedRootPart(i+1), v.data)
 		}
 		if size > limit {
 			return nil, fmt.Errorf("the %d new root versions are %d bytes, more than the %d bytes the server takes in one request (rampart serve --max-metadata-bytes)", len(chain), size, st.MaxPartBytes)
@@ -64,28 +80,39 @@ func (r *Repo) sendStaged(ctx context.Context, c StagedServer, gun string, u *se
 			return nil, err
 		}
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(partsInFlight)
 	batch, size := map[string][]byte{}, int64(0)
+	flush := func() {
+		b := batch
+		g.Go(func() error { return up.send(gctx, nil, b) })
+		batch, size = map[string][]byte{}, 0
+	}
 	for _, p := range u.roles {
+		if gctx.Err() != nil {
+			break
+		}
 		b, err := r.readPending(p)
 		if err != nil {
+			g.Wait()
 			return nil, err
 		}
-		if int64(len(b)) > limit {
+		n := cost(p.role, b)
+		if n > limit {
+			g.Wait()
 			return nil, fmt.Errorf("%s is %d bytes, more than the %d bytes the server takes in one request (rampart serve --max-metadata-bytes): split it into delegated roles or hashed bins", p.role, len(b), st.MaxPartBytes)
 		}
-		if size+int64(len(b)+len(p.role)+4) > limit && len(batch) > 0 {
-			if err := up.send(ctx, nil, batch); err != nil {
-				return nil, err
-			}
-			batch, size = map[string][]byte{}, 0
+		if size+n > limit && len(batch) > 0 {
+			flush()
 		}
 		batch[p.role] = b
-		size += int64(len(b)) + int64(len(p.role)) + 4
+		size += n
 	}
 	if len(batch) > 0 {
-		if err := up.send(ctx, nil, batch); err != nil {
-			return nil, err
-		}
+		flush()
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return c.CommitStaged(ctx, gun, st.ID, "")
 }
@@ -96,11 +123,12 @@ func (r *Repo) sendStaged(ctx context.Context, c StagedServer, gun string, u *se
 type partUploader struct {
 	c       StagedServer
 	gun, id string
+	upload  func(ctx context.Context, gun, id string, roots [][]byte, roles map[string][]byte) (*api.StagedUpdate, error)
 }
 
 func (p *partUploader) send(ctx context.Context, roots [][]byte, roles map[string][]byte) error {
 	for attempt := 0; ; attempt++ {
-		_, err := p.c.UploadStagedPart(ctx, p.gun, p.id, roots, roles)
+		_, err := p.upload(ctx, p.gun, p.id, roots, roles)
 		var ue *url.Error
 		if err == nil || !errors.As(err, &ue) || attempt == partRetries || ctx.Err() != nil {
 			if err != nil {

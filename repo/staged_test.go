@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/repo"
 	"github.com/rampart-tuf/rampart/server"
 	"github.com/rampart-tuf/rampart/server/apiclient"
@@ -34,8 +35,13 @@ type partsProxy struct {
 	target    string
 	cut, lost []int
 
+	// jsonOnly hides from the publisher that the server takes parts as
+	// frames, as a server of an earlier version would.
+	jsonOnly bool
+
 	mu        sync.Mutex
 	parts     [][]string // roles of each part request, in order
+	types     []string   // Content-Type of each part request
 	statuses  int        // GET of a staged update
 	oneBodies int        // POST .../metadata, a publish in one request
 }
@@ -45,7 +51,22 @@ func newPartsProxy(t *testing.T, target string) *partsProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &partsProxy{t: t, next: httputil.NewSingleHostReverseProxy(u), target: target}
+	p := &partsProxy{t: t, next: httputil.NewSingleHostReverseProxy(u), target: target}
+	p.next.ModifyResponse = func(resp *http.Response) error {
+		if !p.jsonOnly || !strings.Contains(resp.Request.URL.Path, "/metadata/staged") || resp.StatusCode/100 != 2 || resp.ContentLength == 0 {
+			return nil
+		}
+		var st map[string]json.RawMessage
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			return err
+		}
+		delete(st, "part_types")
+		b, _ := json.Marshal(st)
+		resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		resp.Header.Set("Content-Length", fmt.Sprint(len(b)))
+		return nil
+	}
+	return p
 }
 
 func (p *partsProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -69,6 +90,7 @@ func (p *partsProxy) part(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	n := len(p.parts) + 1
 	p.parts = append(p.parts, nil)
+	p.types = append(p.types, r.Header.Get("Content-Type"))
 	p.mu.Unlock()
 	if slices.Contains(p.cut, n) {
 		io.ReadFull(r.Body, make([]byte, r.ContentLength/2))
@@ -80,14 +102,25 @@ func (p *partsProxy) part(w http.ResponseWriter, r *http.Request) {
 		p.t.Errorf("proxy: reading part %d: %v", n, err)
 		return
 	}
-	var env struct {
-		Roles map[string]json.RawMessage `json:"roles"`
+	var roles []string
+	if r.Header.Get("Content-Type") == api.StagedPartType {
+		api.ParseStagedPart(body, func(name, _ string, _ []byte) error {
+			if !strings.HasPrefix(name, "root/") {
+				roles = append(roles, name)
+			}
+			return nil
+		})
+	} else {
+		var env struct {
+			Roles map[string]json.RawMessage `json:"roles"`
+		}
+		json.Unmarshal(body, &env)
+		for role := range env.Roles {
+			roles = append(roles, role)
+		}
 	}
-	json.Unmarshal(body, &env)
 	p.mu.Lock()
-	for role := range env.Roles {
-		p.parts[n-1] = append(p.parts[n-1], role)
-	}
+	p.parts[n-1] = append(p.parts[n-1], roles...)
 	slices.Sort(p.parts[n-1])
 	p.mu.Unlock()
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -173,6 +206,30 @@ func TestServerPublishStaged(t *testing.T) {
 	mustGet(t, rc, "pkgs/new", "new")
 }
 
+// TestServerPublishStagedJSON: a server that does not list frames among
+// the part types it takes (one of an earlier version) gets the parts as
+// JSON, and the publish completes; one that lists them gets frames.
+func TestServerPublishStagedJSON(t *testing.T) {
+	for _, jsonOnly := range []bool{true, false} {
+		r, c, proxy := stagedRepo(t, 60)
+		proxy.jsonOnly = jsonOnly
+		res := publishServer(t, r, c)
+		want := api.StagedPartType
+		if jsonOnly {
+			want = "application/json"
+		}
+		if len(res.Roles) != 17 || len(proxy.types) < 2 {
+			t.Fatalf("publish: %+v in %d parts", res, len(proxy.types))
+		}
+		for i, ct := range proxy.types {
+			if ct != want {
+				t.Errorf("json only %v: part %d sent as %s, want %s", jsonOnly, i+1, ct, want)
+			}
+		}
+		mustGet(t, newRampartClient(t, r, c), "pkgs/file-042", "content pkgs/file-042")
+	}
+}
+
 // TestServerPublishStagedResume drops the connection in the middle of the
 // second part (the server never has it whole) and after the server took
 // the third (the answer is lost): the publisher asks the server what it
@@ -188,9 +245,9 @@ func TestServerPublishStagedResume(t *testing.T) {
 	if proxy.statuses != 2 {
 		t.Errorf("the publisher asked the server %d times what it had, want once a drop (2)", proxy.statuses)
 	}
-	// parts[1] was cut and parts[2] is its second sending; parts[3] was
-	// taken, its answer lost, and not sent again.
-	if len(proxy.parts) < 5 || proxy.parts[1] != nil || len(proxy.parts[2]) == 0 {
+	// parts[1] was cut and is sent again later; parts[3] was taken, its
+	// answer lost, and not sent again (each role once, below).
+	if len(proxy.parts) < 5 || proxy.parts[1] != nil || len(proxy.parts[3]) == 0 {
 		t.Fatalf("parts sent: %v", proxy.parts)
 	}
 	var sent []string

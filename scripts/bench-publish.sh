@@ -29,7 +29,8 @@ fi
 go build -o "$work/bin/" ./cmd/rampart
 bin=$work/bin
 wait_up() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
-now_ms() { date +%s%3N; }
+# Times are read from bash itself, in microseconds (t0=${EPOCHREALTIME/[.,]/}):
+# a `date` process per reading would be timed along with the commands.
 # cpu_ms PID...: CPU time (user+system, ms) used so far by this shell's
 # finished children and by the processes given (the servers, the agent), so
 # that each side is also compared by the work it does, which a loaded
@@ -48,6 +49,10 @@ cpu_ms() {
 mkdir -p "$work/files"
 for i in $(seq "$n"); do head -c 4096 /dev/urandom >"$work/files/f$i"; done
 
+# Everything is set up first; then each round runs notary, rampart with
+# the agent and notary against rampart serve in turn, so that a change of
+# the machine's load during the run weighs on them alike.
+
 # notary-server 0.7.0, memory store; the notary client signs targets.
 cat >"$work/notary-server.json" <<JSON
 {"server":{"http_addr":"127.0.0.1:4553"},"trust_service":{"type":"local"},"logging":{"level":"error"},"storage":{"backend":"memory"}}
@@ -59,76 +64,78 @@ wait_up http://127.0.0.1:4553/_notary_server/health
 export NOTARY_ROOT_PASSPHRASE=bench NOTARY_TARGETS_PASSPHRASE=bench NOTARY_SNAPSHOT_PASSPHRASE=bench
 notary=(notary -s http://127.0.0.1:4553 -d "$work/trust")
 "${notary[@]}" init example.com/bench -p >/dev/null
-notary_add=0 notary_pub=0
-c0=$(cpu_ms "$notary_srv") k0=$(cpu_ms)
-for i in $(seq "$n"); do
-	t0=$(now_ms)
-	"${notary[@]}" add example.com/bench "f$i" "$work/files/f$i" >/dev/null
-	t1=$(now_ms)
-	"${notary[@]}" publish example.com/bench >/dev/null
-	t2=$(now_ms)
-	notary_add=$((notary_add + t1 - t0)) notary_pub=$((notary_pub + t2 - t1))
-done
-notary_cpu=$(($(cpu_ms "$notary_srv") - c0)) notary_clients=$(($(cpu_ms) - k0))
 
-# rampart serve, embedded store; rampart repo signs targets.
+# rampart serve, embedded store; rampart repo signs targets, with keys
+# unlocked by passphrase (RAMPART_PASSPHRASE, given to these commands
+# only).
 "$bin/rampart" serve --addr 127.0.0.1:4554 --data "$work/rampart" --log-level error >"$work/rampart.log" 2>&1 &
 pids+=($!)
 rampart_srv=$!
 wait_up http://127.0.0.1:4554/healthz
-export RAMPART_PASSPHRASE=bench
 export RAMPART_TOKEN=$("$bin/rampart" token create --server http://127.0.0.1:4554 --token-file "$work/rampart/admin.token" --scope push)
-"$bin/rampart" repo init "$work/repo" --server http://127.0.0.1:4554 --gun example.com/bench >/dev/null
-"$bin/rampart" repo publish "$work/repo" >/dev/null
-rampart_add=0 rampart_pub=0
-for i in $(seq "$n"); do
-	t0=$(now_ms)
-	"$bin/rampart" repo add "$work/repo" "$work/files/f$i" --as "f$i" >/dev/null
-	t1=$(now_ms)
-	"$bin/rampart" repo publish "$work/repo" >/dev/null
-	t2=$(now_ms)
-	rampart_add=$((rampart_add + t1 - t0)) rampart_pub=$((rampart_pub + t2 - t1))
-done
+RAMPART_PASSPHRASE=bench "$bin/rampart" repo init "$work/repo" --server http://127.0.0.1:4554 --gun example.com/bench >/dev/null
+RAMPART_PASSPHRASE=bench "$bin/rampart" repo publish "$work/repo" >/dev/null
 
 # The same with the maintainer's keys in `rampart agent`: unlocked once, so
 # that no command derives a key from a passphrase (RAMPART_PASSPHRASE is
-# unset in the loop: only the agent can sign).
+# not set for them: only the agent can sign).
 sock=$work/agent/sock
 "$bin/rampart" agent --socket "$sock" --ttl 1h >/dev/null 2>"$work/agent.log" &
 pids+=($!)
 agent_proc=$!
 for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
-"$bin/rampart" repo init "$work/repo-agent" --server http://127.0.0.1:4554 --gun example.com/bench-agent >/dev/null
-"$bin/rampart" repo publish "$work/repo-agent" >/dev/null
-RAMPART_AGENT_SOCK=$sock "$bin/rampart" agent add "$work/repo-agent"/keys/*.key >/dev/null
-agent_add=0 agent_pub=0
-c0=$(cpu_ms "$rampart_srv" "$agent_proc") k0=$(cpu_ms)
-for i in $(seq "$n"); do
-	t0=$(now_ms)
-	env -u RAMPART_PASSPHRASE RAMPART_AGENT_SOCK="$sock" "$bin/rampart" repo add "$work/repo-agent" "$work/files/f$i" --as "f$i" >/dev/null
-	t1=$(now_ms)
-	env -u RAMPART_PASSPHRASE RAMPART_AGENT_SOCK="$sock" "$bin/rampart" repo publish "$work/repo-agent" >/dev/null
-	t2=$(now_ms)
-	agent_add=$((agent_add + t1 - t0)) agent_pub=$((agent_pub + t2 - t1))
-done
-agent_cpu=$(($(cpu_ms "$rampart_srv" "$agent_proc") - c0)) agent_clients=$(($(cpu_ms) - k0))
-curl -sf http://127.0.0.1:4554/tuf/example.com/bench-agent/metadata/timestamp.json >/dev/null
+RAMPART_PASSPHRASE=bench "$bin/rampart" repo init "$work/repo-agent" --server http://127.0.0.1:4554 --gun example.com/bench-agent >/dev/null
+RAMPART_PASSPHRASE=bench "$bin/rampart" repo publish "$work/repo-agent" >/dev/null
+RAMPART_PASSPHRASE=bench RAMPART_AGENT_SOCK=$sock "$bin/rampart" agent add "$work/repo-agent"/keys/*.key >/dev/null
 
 # The notary client against rampart serve's Notary API, with a push token
-# as the Basic password.
-export NOTARY_AUTH=$(printf 'bench:%s' "$RAMPART_TOKEN" | base64 -w0)
+# as the Basic password (NOTARY_AUTH, given to these commands only).
+notary_auth=$(printf 'bench:%s' "$RAMPART_TOKEN" | base64 -w0)
 notary_r=(notary -s http://127.0.0.1:4554 -d "$work/trust-rampart")
-"${notary_r[@]}" init example.com/notary-bench -p >/dev/null
-nr_add=0 nr_pub=0
+NOTARY_AUTH=$notary_auth "${notary_r[@]}" init example.com/notary-bench -p >/dev/null
+
+# Environment variables given as VAR=value before a command cost no
+# process; times and CPU readings are taken outside the timed commands.
+notary_add=0 notary_pub=0 rampart_add=0 rampart_pub=0 agent_add=0 agent_pub=0 nr_add=0 nr_pub=0
+notary_cpu=0 notary_clients=0 agent_cpu=0 agent_clients=0
 for i in $(seq "$n"); do
-	t0=$(now_ms)
-	"${notary_r[@]}" add example.com/notary-bench "f$i" "$work/files/f$i" >/dev/null
-	t1=$(now_ms)
-	"${notary_r[@]}" publish example.com/notary-bench >/dev/null
-	t2=$(now_ms)
+	c0=$(cpu_ms "$notary_srv") k0=$(cpu_ms)
+	t0=${EPOCHREALTIME/[.,]/}
+	"${notary[@]}" add example.com/bench "f$i" "$work/files/f$i" >/dev/null
+	t1=${EPOCHREALTIME/[.,]/}
+	"${notary[@]}" publish example.com/bench >/dev/null
+	t2=${EPOCHREALTIME/[.,]/}
+	notary_add=$((notary_add + t1 - t0)) notary_pub=$((notary_pub + t2 - t1))
+	notary_cpu=$((notary_cpu + $(cpu_ms "$notary_srv") - c0)) notary_clients=$((notary_clients + $(cpu_ms) - k0))
+
+	c0=$(cpu_ms "$rampart_srv" "$agent_proc") k0=$(cpu_ms)
+	t0=${EPOCHREALTIME/[.,]/}
+	RAMPART_AGENT_SOCK=$sock "$bin/rampart" repo add "$work/repo-agent" "$work/files/f$i" --as "f$i" >/dev/null
+	t1=${EPOCHREALTIME/[.,]/}
+	RAMPART_AGENT_SOCK=$sock "$bin/rampart" repo publish "$work/repo-agent" >/dev/null
+	t2=${EPOCHREALTIME/[.,]/}
+	agent_add=$((agent_add + t1 - t0)) agent_pub=$((agent_pub + t2 - t1))
+	agent_cpu=$((agent_cpu + $(cpu_ms "$rampart_srv" "$agent_proc") - c0)) agent_clients=$((agent_clients + $(cpu_ms) - k0))
+
+	t0=${EPOCHREALTIME/[.,]/}
+	NOTARY_AUTH=$notary_auth "${notary_r[@]}" add example.com/notary-bench "f$i" "$work/files/f$i" >/dev/null
+	t1=${EPOCHREALTIME/[.,]/}
+	NOTARY_AUTH=$notary_auth "${notary_r[@]}" publish example.com/notary-bench >/dev/null
+	t2=${EPOCHREALTIME/[.,]/}
 	nr_add=$((nr_add + t1 - t0)) nr_pub=$((nr_pub + t2 - t1))
 done
-"${notary_r[@]}" list example.com/notary-bench | grep "f$n" >/dev/null # not -q: an early exit would be a SIGPIPE under pipefail
+# Unlocking keys with argon2id takes 64 MiB and much CPU, which would
+# weigh on whatever runs next: these run on their own, after the others.
+for i in $(seq "$n"); do
+	t0=${EPOCHREALTIME/[.,]/}
+	RAMPART_PASSPHRASE=bench "$bin/rampart" repo add "$work/repo" "$work/files/f$i" --as "f$i" >/dev/null
+	t1=${EPOCHREALTIME/[.,]/}
+	RAMPART_PASSPHRASE=bench "$bin/rampart" repo publish "$work/repo" >/dev/null
+	t2=${EPOCHREALTIME/[.,]/}
+	rampart_add=$((rampart_add + t1 - t0)) rampart_pub=$((rampart_pub + t2 - t1))
+done
+curl -sf http://127.0.0.1:4554/tuf/example.com/bench-agent/metadata/timestamp.json >/dev/null
+NOTARY_AUTH=$notary_auth "${notary_r[@]}" list example.com/notary-bench | grep "f$n" >/dev/null # not -q: an early exit would be a SIGPIPE under pipefail
 
 # Both servers now serve every file: check one of each.
 curl -sf http://127.0.0.1:4553/v2/example.com/bench/_trust/tuf/timestamp.json >/dev/null
@@ -137,6 +144,7 @@ curl -sf http://127.0.0.1:4554/tuf/example.com/bench/metadata/timestamp.json >/d
 python3 - "$n" "$notary_add" "$notary_pub" "$rampart_add" "$rampart_pub" "$nr_add" "$nr_pub" "$agent_add" "$agent_pub" "$notary_cpu" "$agent_cpu" "$notary_clients" "$agent_clients" <<'PY'
 import sys
 n, na, np_, ra, rp, nra, nrp, aa, ap, ncpu, acpu, ncl, acl = (int(x) for x in sys.argv[1:])
+na, np_, ra, rp, nra, nrp, aa, ap = (x / 1000 for x in (na, np_, ra, rp, nra, nrp, aa, ap))  # microseconds to ms
 print(f"mean of {n}, ms           add   publish   add+publish")
 print(f"notary 0.7.0 -> notary-server: {na/n:7.1f} {np_/n:8.1f} {(na+np_)/n:10.1f}")
 print(f"notary 0.7.0 -> rampart serve: {nra/n:7.1f} {nrp/n:8.1f} {(nra+nrp)/n:10.1f}")
@@ -146,7 +154,7 @@ print(f"publish step: rampart {np_/max(rp,1):.1f}x faster than notary; add+publi
 print(f"notary client, publish step: rampart serve {np_/max(nrp,1):.2f}x the speed of notary-server; add+publish: {(na+np_)/max(nra+nrp,1):.2f}x")
 print(f"with the keys in rampart agent, add+publish: {(na+np_)/max(aa+ap,1):.2f}x faster than notary -> notary-server")
 print(f"CPU time of one add+publish (clients, server and agent), ms: notary {ncpu/n:.1f}, rampart + agent {acpu/n:.1f}: {ncpu/max(acpu,1):.2f}x")
-print(f"  of which the client commands (and this script's date and env), ms: notary {ncl/n:.1f}, rampart {acl/n:.1f}")
+print(f"  of which the client commands (and this script's own work), ms: notary {ncl/n:.1f}, rampart {acl/n:.1f}")
 print("(notary signs targets at publish, with a PBKDF2-encrypted key; rampart signs at add,")
 print(" unlocking its key with argon2id at 64 MiB, t=3, which dominates its add)")
 PY

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -247,11 +248,27 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, need auth.
 
 // readBody reads a JSON request body of at most limit bytes.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Error) {
+	body, _, err := readBodyOf(w, r, limit, "application/json")
+	return body, err
+}
+
+// readBodyOf is readBody for a body of one of several media types (the
+// first is the one for a request without Content-Type); it returns the
+// body and its type.
+func readBodyOf(w http.ResponseWriter, r *http.Request, limit int64, types ...string) ([]byte, string, *Error) {
+	mt := types[0]
 	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return nil, errorf(http.StatusUnsupportedMediaType, "", checkRequest, "Content-Type must be application/json")
+		var err error
+		if mt, _, err = mime.ParseMediaType(ct); err != nil || !slices.Contains(types, mt) {
+			return nil, "", errorf(http.StatusUnsupportedMediaType, "", checkRequest, "Content-Type must be %s", strings.Join(types, " or "))
 		}
 	}
+	body, err := readLimited(w, r, limit)
+	return body, mt, err
+}
+
+// readLimited reads a body of at most limit bytes.
+func readLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Error) {
 	if r.ContentLength > limit {
 		return nil, errorf(http.StatusRequestEntityTooLarge, "", checkSize, "body larger than %d bytes", limit)
 	}

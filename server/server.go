@@ -27,12 +27,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/rampart-tuf/rampart/api"
 	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/blob"
+	"github.com/rampart-tuf/rampart/server/metrics"
 	"github.com/rampart-tuf/rampart/server/notaryapi"
 	"github.com/rampart-tuf/rampart/server/signer"
 	"github.com/rampart-tuf/rampart/server/store"
@@ -114,9 +112,9 @@ type Config struct {
 	// address).
 	Metrics MetricsAccess
 
-	// Registerer receives the server's metrics; default: a new registry,
+	// Registry receives the server's metrics; default: a new registry,
 	// served on /metrics.
-	Registry *prometheus.Registry
+	Registry *metrics.Registry
 
 	// Now returns the current time (default time.Now); for tests.
 	Now func() time.Time
@@ -135,7 +133,7 @@ const (
 // MetricsHandler returns the handler of the server's metrics (Prometheus
 // text format), to serve where Config.Metrics says.
 func (s *Server) MetricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
+	return s.cfg.Registry.Handler()
 }
 
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
@@ -161,7 +159,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	handler http.Handler
-	metrics *metrics
+	metrics *serverMetrics
 
 	cacheMu  sync.RWMutex
 	cache    map[string]*current
@@ -256,7 +254,7 @@ func New(cfg Config) (*Server, error) {
 	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, defaultIdleTimeout)
 	cfg.MaxHeaderBytes = cmp.Or(cfg.MaxHeaderBytes, defaultMaxHeaderBytes)
 	if cfg.Registry == nil {
-		cfg.Registry = prometheus.NewRegistry()
+		cfg.Registry = metrics.NewRegistry()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -371,33 +369,31 @@ func (r *recorder) WriteHeader(code int) {
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-type metrics struct {
-	requests  *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
-	publishes *prometheus.CounterVec
-	resigns   prometheus.Counter
-	cacheHits prometheus.Counter
-	cacheMiss prometheus.Counter
+type serverMetrics struct {
+	requests  *metrics.CounterVec
+	duration  *metrics.HistogramVec
+	publishes *metrics.CounterVec
+	resigns   *metrics.Counter
+	cacheHits *metrics.Counter
+	cacheMiss *metrics.Counter
 	mu        sync.Mutex
-	resolved  map[[2]string]prometheus.Counter
+	resolved  map[[2]string]*metrics.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rampart_http_request_duration_seconds", Help: "HTTP request latency by route.",
-			Buckets: []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5}}, []string{"route"}),
-		publishes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_publishes_total", Help: "Publish attempts by result."}, []string{"result"}),
-		resigns:   prometheus.NewCounter(prometheus.CounterOpts{Name: "rampart_resigns_total", Help: "Timestamps re-signed before expiry."}),
-		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{Name: "rampart_timestamp_cache_hits_total", Help: "timestamp.json served from memory."}),
-		cacheMiss: prometheus.NewCounter(prometheus.CounterOpts{Name: "rampart_timestamp_cache_misses_total", Help: "timestamp.json loaded from the store."}),
-		resolved:  map[[2]string]prometheus.Counter{},
+func newMetrics(reg *metrics.Registry) *serverMetrics {
+	return &serverMetrics{
+		requests: reg.CounterVec("rampart_http_requests_total", "HTTP requests by route and status code.", "route", "code"),
+		duration: reg.HistogramVec("rampart_http_request_duration_seconds", "HTTP request latency by route.",
+			[]float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5}, "route"),
+		publishes: reg.CounterVec("rampart_publishes_total", "Publish attempts by result.", "result"),
+		resigns:   reg.Counter("rampart_resigns_total", "Timestamps re-signed before expiry."),
+		cacheHits: reg.Counter("rampart_timestamp_cache_hits_total", "timestamp.json served from memory."),
+		cacheMiss: reg.Counter("rampart_timestamp_cache_misses_total", "timestamp.json loaded from the store."),
+		resolved:  map[[2]string]*metrics.Counter{},
 	}
-	reg.MustRegister(m.requests, m.duration, m.publishes, m.resigns, m.cacheHits, m.cacheMiss)
-	return m
 }
 
-func (m *metrics) observe(route string, code int, d time.Duration) {
+func (m *serverMetrics) observe(route string, code int, d time.Duration) {
 	k := [2]string{cmp.Or(route, "invalid"), strconv.Itoa(code)}
 	m.mu.Lock()
 	c := m.resolved[k]

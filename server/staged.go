@@ -117,7 +117,7 @@ func (s *Server) handleStaged(w http.ResponseWriter, r *http.Request, gun, tail 
 
 func (s *Server) stagedStatus(st store.Staged, parts []store.StagedPart) api.StagedUpdate {
 	out := api.StagedUpdate{ID: st.ID, GUN: st.GUN, Expires: st.Expires.UTC(), MaxPartBytes: s.cfg.MaxMetadataBytes, MaxBytes: s.cfg.MaxStagedBytes,
-		Parts: make(map[string]api.StagedPart, len(parts))}
+		Parts: make(map[string]api.StagedPart, len(parts)), PartTypes: []string{api.StagedPartType}}
 	for _, p := range parts {
 		out.Parts[p.Name] = api.StagedPart{SHA256: p.SHA256, Length: p.Length}
 	}
@@ -153,12 +153,16 @@ func (s *Server) createStaged(w http.ResponseWriter, r *http.Request, sg store.S
 // staged update has is replaced. A chain of roots is sent whole, in one
 // part.
 func (s *Server) addStagedParts(w http.ResponseWriter, r *http.Request, sg store.Staging, st store.Staged, have []store.StagedPart) {
-	body, e := readBody(w, r, s.cfg.MaxMetadataBytes)
+	body, mt, e := readBodyOf(w, r, s.cfg.MaxMetadataBytes, "application/json", api.StagedPartType)
 	if e != nil {
 		s.fail(w, r, e)
 		return
 	}
-	roots, roles, err := decodePart(body)
+	decode := decodePart
+	if mt == api.StagedPartType {
+		decode = decodeFrames
+	}
+	roots, roles, err := decode(body)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -209,7 +213,7 @@ func decodePart(body []byte) (roots [][]byte, roles []namedDoc, err error) {
 			seen = true
 			return r.Object(func(name []byte) error {
 				doc, err := r.Raw()
-				roles = append(roles, namedDoc{string(name), doc})
+				roles = append(roles, namedDoc{role: string(name), doc: doc})
 				return err
 			})
 		}
@@ -224,10 +228,35 @@ func decodePart(body []byte) (roots [][]byte, roles []namedDoc, err error) {
 	return roots, roles, nil
 }
 
+// decodeFrames reads the body of a part sent as frames (api.StagedPartType):
+// the roots of the chain are named root/001, root/002, ... in order, the
+// other documents by their roles. Each document is given as a slice of the
+// body.
+func decodeFrames(body []byte) (roots [][]byte, roles []namedDoc, err error) {
+	err = api.ParseStagedPart(body, func(name, sum string, doc []byte) error {
+		if !strings.HasPrefix(name, "root/") {
+			// ParseStagedPart checked the digest the frame gives.
+			roles = append(roles, namedDoc{role: name, doc: doc, sum: sum})
+			return nil
+		}
+		if want := store.RootPart(len(roots) + 1); name != want {
+			return fmt.Errorf("%s: the roots of the chain are named root/001, root/002, ..., in order; want %s", name, want)
+		}
+		roots = append(roots, doc)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, badRequest("", checkJSON, "malformed part (%s): %v", api.StagedPartType, err)
+	}
+	slices.SortFunc(roles, func(a, b namedDoc) int { return strings.Compare(a.role, b.role) })
+	return roots, roles, nil
+}
+
 // namedDoc is a document of a role, as sent.
 type namedDoc struct {
 	role string
 	doc  []byte
+	sum  string // hex SHA-256 of doc, when known
 }
 
 // stagedParts parses and encodes the documents of a part.
@@ -252,7 +281,11 @@ func stagedParts(roots [][]byte, roles []namedDoc) ([]store.StagedPart, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, store.StagedPart{Name: d.role, SHA256: sha256Hex(data), Length: int64(len(data)), Data: data})
+		sum := d.sum
+		if sum == "" || len(data) != len(d.doc) || (len(data) > 0 && &data[0] != &d.doc[0]) {
+			sum = sha256Hex(data) // not the document as sent
+		}
+		out = append(out, store.StagedPart{Name: d.role, SHA256: sum, Length: int64(len(data)), Data: data})
 	}
 	return out, nil
 }
@@ -400,8 +433,9 @@ type stagedSink struct {
 // allListings returns the listings recorded, in one slice.
 func (k *stagedSink) allListings() []store.Listing {
 	out := make([]store.Listing, 0, k.n+1)
-	for _, ls := range k.ls {
+	for i, ls := range k.ls {
 		out = append(out, ls...)
+		k.ls[i] = nil // the collector may take it while the rest is copied
 	}
 	k.ls = nil
 	return out

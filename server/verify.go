@@ -65,6 +65,7 @@ type check struct {
 	pending     []pendingPath // target paths not (yet) within delegated paths
 	snapshot    *metadata.Metadata[*metadata.Snapshot]
 	snapData    []byte
+	pre         *prefetcher // of the roles sent the walk reaches next
 }
 
 // pendingPath is a target of a delegated role that no delegation chain
@@ -118,6 +119,8 @@ func (s *Server) checkUpdate(ctx context.Context, st *state, src updateSource, s
 	if err != nil {
 		return nil, err
 	}
+	c.pre = newPrefetcher(c.prefetch)
+	defer c.pre.stop()
 	if err := c.walk(); err != nil {
 		return nil, err
 	}
@@ -363,10 +366,17 @@ func (c *check) walk() error {
 // every delegation to it seen so far, and records what a role sent adds
 // to the update.
 func (c *check) visit(role string) (*targetsDoc, error) {
-	d, err := c.load(role)
-	if err != nil {
-		return nil, err
+	f := c.pre.take(role)
+	if f == nil {
+		d, err := c.load(role)
+		if err != nil {
+			return nil, err
+		}
+		f = &prefetched{doc: d}
+	} else if f.err != nil {
+		return nil, f.err
 	}
+	d := f.doc
 	c.loaded[role] = true
 	if role == metadata.TypeTargets {
 		if d.submitted || c.rootChanged {
@@ -379,7 +389,7 @@ func (c *check) visit(role string) (*targetsDoc, error) {
 			}
 		}
 	}
-	for _, e := range c.edges[role] {
+	for _, e := range c.edges[role][f.edges:] {
 		if err := c.verifyEdge(e, role, d); err != nil {
 			return nil, err
 		}
@@ -394,7 +404,25 @@ func (c *check) visit(role string) (*targetsDoc, error) {
 			}
 		}
 	}
-	return d, c.record(role, d)
+	return d, c.record(role, d, f)
+}
+
+// prefetch does for a role sent what visit and record need of it that
+// does not depend on the walk: loading it, verifying it against the
+// delegations to it known now, and the listings it changes.
+func (c *check) prefetch(role string, edges []edge) *prefetched {
+	f := &prefetched{}
+	if f.doc, f.err = c.load(role); f.err != nil || f.doc == nil {
+		return f
+	}
+	for _, e := range edges {
+		if f.err = c.verifyEdge(e, role, f.doc); f.err != nil {
+			return f
+		}
+		f.edges++
+	}
+	f.listings, f.lerr = c.listingChanges(role, f.doc.md.Signed)
+	return f
 }
 
 // verifyEdge verifies d, the document of role, with the keys e's parent
@@ -418,6 +446,8 @@ func (c *check) delegations(parent string, t *metadata.Targets) (trust.Next, err
 		return trust.Next{}, nil
 	}
 	var next trust.Next
+	var ahead []string // roles sent, to prefetch
+	defer func() { c.pre.add(ahead, c.edges) }()
 	for _, name := range trust.AllRoles(dl).Roles {
 		if !c.known(name) {
 			continue
@@ -437,6 +467,9 @@ func (c *check) delegations(parent string, t *metadata.Targets) (trust.Next, err
 		c.edges[name] = append(c.edges[name], e)
 		if !c.loaded[name] {
 			next.Roles = append(next.Roles, name)
+			if c.submitted[name] {
+				ahead = append(ahead, name)
+			}
 			continue
 		}
 		if c.submitted[name] || c.submitted[parent] {
@@ -456,26 +489,43 @@ func (c *check) delegations(parent string, t *metadata.Targets) (trust.Next, err
 // new snapshot, and the listings it changes (see listingChanges); content
 // the replaced version listed stays served until the current snapshot,
 // which lists it, expires.
-func (c *check) record(role string, d *targetsDoc) error {
+func (c *check) record(role string, d *targetsDoc, f *prefetched) error {
 	t := d.md.Signed
 	c.meta[role+".json"] = metadata.MetaFile{Version: t.Version, Length: int64(len(d.data)), Hashes: metadata.HashesOf(d.data, false)}
 	if err := c.sink.file(role, role, t.Version, d.data); err != nil {
 		return err
 	}
+	ls, err := f.listings, f.lerr
+	if ls == nil && err == nil {
+		ls, err = c.listingChanges(role, t)
+	}
+	if err != nil {
+		return err
+	}
+	return c.sink.listings(ls)
+}
+
+// listingChanges returns the listings that t, the new version of role,
+// changes (see listingChanges).
+func (c *check) listingChanges(role string, t *metadata.Targets) ([]store.Listing, error) {
 	var old *metadata.Targets
 	var until time.Time
 	if mf, ok := c.curMeta[role+".json"]; ok {
 		f, err := c.s.store.File(c.ctx, c.st.gun, role, mf.Version)
 		if err != nil {
-			return fmt.Errorf("loading %s: %w", role, err)
+			return nil, fmt.Errorf("loading %s: %w", role, err)
 		}
 		md, err := metadata.ParseTargets(f.Data)
 		if err != nil {
-			return fmt.Errorf("stored %s of %s: %w", role, c.st.gun, err)
+			return nil, fmt.Errorf("stored %s of %s: %w", role, c.st.gun, err)
 		}
 		old, until = md.Signed, c.st.snapshot.Signed.Expires
 	}
-	return c.sink.listings(listingChanges(role, old, t, until))
+	ls := listingChanges(role, old, t, until)
+	if ls == nil {
+		ls = []store.Listing{}
+	}
+	return ls, nil
 }
 
 // planSnapshot decides the snapshot of the new state: signed by the

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -39,20 +40,23 @@ type commandGroup struct {
 	id       string
 	title    string
 	commands func() []*cobra.Command
+	// names are the names of the commands, so that a command line naming
+	// one builds only its group (see newRootCommandFor).
+	names []string
 }
 
 // commandGroups lists the groups in the order the help output shows them.
 // Groups without commands are left out of the help output.
 var commandGroups = []commandGroup{
-	{id: "start", title: "Getting started:", commands: startCommands},
-	{id: "client", title: "Client commands (fetch and verify updates):", commands: clientCommands},
-	{id: "mirror", title: "Mirror commands (copy a repository, verified):", commands: mirrorCommands},
-	{id: "repo", title: "Repository commands (create, sign and publish metadata):", commands: repoCommands},
-	{id: "key", title: "Key commands:", commands: keyCommands},
-	{id: "server", title: "Server commands:", commands: serverCommands},
-	{id: "signer", title: "Signer commands (online-key signing service):", commands: signerCommands},
-	{id: "notary", title: "Notary v1 compatibility:", commands: notaryCommands},
-	{id: "oci", title: "OCI artifact commands (container image signatures):", commands: ociCommands},
+	{id: "start", title: "Getting started:", commands: startCommands, names: []string{"quickstart"}},
+	{id: "client", title: "Client commands (fetch and verify updates):", commands: clientCommands, names: []string{"client"}},
+	{id: "mirror", title: "Mirror commands (copy a repository, verified):", commands: mirrorCommands, names: []string{"mirror"}},
+	{id: "repo", title: "Repository commands (create, sign and publish metadata):", commands: repoCommands, names: []string{"repo"}},
+	{id: "key", title: "Key commands:", commands: keyCommands, names: []string{"key", "agent"}},
+	{id: "server", title: "Server commands:", commands: serverCommands, names: []string{"serve", "token"}},
+	{id: "signer", title: "Signer commands (online-key signing service):", commands: signerCommands, names: []string{"signer"}},
+	{id: "notary", title: "Notary v1 compatibility:", commands: notaryCommands, names: []string{"notary"}},
+	{id: "oci", title: "OCI artifact commands (container image signatures):", commands: ociCommands, names: []string{"oci"}},
 }
 
 // otherGroup holds version, help and completion.
@@ -81,7 +85,20 @@ be set through the environment: --some-flag as RAMPART_SOME_FLAG.`
 
 // NewRootCommand returns the rampart command with all of its subcommands.
 // Every call returns a fresh tree, so tests can run commands independently.
-func NewRootCommand() *cobra.Command {
+func NewRootCommand() *cobra.Command { return newRootCommandFor("") }
+
+// newRootCommandFor returns the rampart command with the group of
+// subcommands that the command line's first argument names, or with all
+// of them when it names none (help, completion, a flag, a mistake). A
+// process runs one command: building the others, with all their flags,
+// would be start-up work for nothing.
+func newRootCommandFor(first string) *cobra.Command {
+	groups := commandGroups
+	for _, g := range commandGroups {
+		if slices.Contains(g.names, first) {
+			groups = []commandGroup{g}
+		}
+	}
 	root := &cobra.Command{
 		Use:   "rampart",
 		Short: "Secure software updates with The Update Framework (TUF)",
@@ -101,7 +118,7 @@ func NewRootCommand() *cobra.Command {
 		return usageError{err}
 	})
 
-	for _, g := range commandGroups {
+	for _, g := range groups {
 		cmds := g.commands()
 		if len(cmds) == 0 {
 			continue
@@ -125,7 +142,11 @@ func NewRootCommand() *cobra.Command {
 // returns the process exit code. Errors are printed to stderr once, as
 // "rampart: <message>".
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return execute(ctx, NewRootCommand(), args, stdin, stdout, stderr)
+	var first string
+	if len(args) > 0 {
+		first = args[0]
+	}
+	return execute(ctx, newRootCommandFor(first), args, stdin, stdout, stderr)
 }
 
 // execute runs root with args; Run's tests use it on trees with extra commands.

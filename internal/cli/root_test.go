@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 
@@ -168,6 +169,37 @@ func TestHelpListsCommandsAndGroups(t *testing.T) {
 		if has := len(g.commands()) > 0; shown != has {
 			t.Errorf("group %q: shown in help = %v, has commands = %v", g.id, shown, has)
 		}
+	}
+}
+
+// TestCommandGroupNames checks that each group names exactly the commands
+// it makes, so that a command line builds the group of its command, and
+// that a tree built for one command has that command (and version; cobra
+// adds help and completion when it runs) and no other group.
+func TestCommandGroupNames(t *testing.T) {
+	for _, g := range commandGroups {
+		var got []string
+		for _, c := range g.commands() {
+			got = append(got, c.Name())
+		}
+		if !slices.Equal(got, g.names) {
+			t.Errorf("group %q makes %v, names %v", g.id, got, g.names)
+		}
+		for _, name := range g.names {
+			root := newRootCommandFor(name)
+			if c, _, err := root.Find([]string{name}); err != nil || c.Name() != name {
+				t.Errorf("tree for %s: %v, %v", name, c, err)
+			}
+			if c, _, err := root.Find([]string{"version"}); err != nil || c.Name() != "version" {
+				t.Errorf("tree for %s has no version command: %v", name, err)
+			}
+			if n := len(root.Groups()); n != 2 {
+				t.Errorf("tree for %s has %d groups, want its own and the other commands", name, n)
+			}
+		}
+	}
+	if n, all := len(newRootCommandFor("nonesuch").Commands()), len(NewRootCommand().Commands()); n != all || n < len(commandGroups) {
+		t.Errorf("tree for an unknown command has %d commands, the full tree %d", n, all)
 	}
 }
 

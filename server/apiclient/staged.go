@@ -3,7 +3,9 @@ package apiclient
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/rampart-tuf/rampart/api"
@@ -38,6 +40,37 @@ func (c *Client) UploadStagedPart(ctx context.Context, gun, id string, roots [][
 		return nil, err
 	}
 	return c.staged(ctx, http.MethodPost, gun, "/"+id+"/parts", body)
+}
+
+// UploadStagedFrames is UploadStagedPart with the body sent as frames
+// (api.StagedPartType), for a server that lists that type in
+// StagedUpdate.PartTypes: the documents go as they are, and the server
+// parses no envelope around them.
+func (c *Client) UploadStagedFrames(ctx context.Context, gun, id string, roots [][]byte, roles map[string][]byte) (*api.StagedUpdate, error) {
+	return c.stagedAs(ctx, http.MethodPost, gun, "/"+id+"/parts", api.StagedPartType, stagedFrames(roots, roles))
+}
+
+// stagedFrames returns the frames of roots and roles, in one buffer.
+func stagedFrames(roots [][]byte, roles map[string][]byte) []byte {
+	size := int64(0)
+	for i, doc := range roots {
+		size += api.StagedFrameSize(api.StagedRootPart(i+1), len(doc))
+	}
+	names := slices.Sorted(maps.Keys(roles))
+	for _, name := range names {
+		size += api.StagedFrameSize(name, len(roles[name]))
+	}
+	b := make([]byte, 0, size)
+	add := func(name string, doc []byte) {
+		b = append(append(api.AppendStagedFrame(b, name, doc), doc...), '\n')
+	}
+	for i, doc := range roots {
+		add(api.StagedRootPart(i+1), doc)
+	}
+	for _, name := range names {
+		add(name, roles[name])
+	}
+	return b
 }
 
 // CommitStaged commits a staged update: the server checks it as a whole
@@ -76,6 +109,10 @@ func (c *Client) AbortStaged(ctx context.Context, gun, id string) error {
 }
 
 func (c *Client) staged(ctx context.Context, method, gun, suffix string, body []byte) (*api.StagedUpdate, error) {
+	return c.stagedAs(ctx, method, gun, suffix, "application/json", body)
+}
+
+func (c *Client) stagedAs(ctx context.Context, method, gun, suffix, contentType string, body []byte) (*api.StagedUpdate, error) {
 	g, err := escapeGUN(gun)
 	if err != nil {
 		return nil, err
@@ -85,7 +122,7 @@ func (c *Client) staged(ctx context.Context, method, gun, suffix string, body []
 		return nil, err
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	var out api.StagedUpdate
 	if err := c.call(req, &out); err != nil {

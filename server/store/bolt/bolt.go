@@ -32,7 +32,7 @@ import (
 var (
 	bucketMeta       = []byte("meta")       // "schema" → version
 	bucketRepos      = []byte("repos")      // gun → JSON store.Repo
-	bucketFiles      = []byte("files")      // gun NUL role NUL version(8) → sha256 hex (64) + data
+	bucketFiles      = []byte("files")      // gun NUL role NUL version(8) → sha256 hex (64) + data, or + docRef (schema 3)
 	bucketChanges    = []byte("changes")    // id(8) → JSON store.Change
 	bucketGUNChanges = []byte("gunchanges") // gun NUL id(8) → empty
 	bucketTokens     = []byte("tokens")     // hash → JSON store.Token (ID not stored: the hash's first 16 hex digits)
@@ -41,11 +41,14 @@ var (
 	bucketDeleted    = []byte("deleted")    // gun → time of the last deletion (RFC 3339)
 	bucketTargets512 = []byte("targets512") // gun NUL sha512 → sha256: targets by SHA-512 (schema 2)
 	bucketListings   = []byte("listings")   // gun NUL digest NUL path NUL role → until (RFC 3339), empty while listed
+	bucketDocs       = []byte("docs")       // gun NUL id → the bucket of a committed staged update (schema 3; see CommitStaged)
 )
 
 // schemaVersion is the layout this code writes. Opening a database with a
-// newer layout fails; older layouts are migrated in Open.
-const schemaVersion = 2
+// newer layout fails; older layouts are migrated in Open. Schema 3 added
+// documents stored by reference (bucketDocs), which a server of schema 2
+// would misread.
+const schemaVersion = 3
 
 // Store is a store.Store in a bbolt file.
 type Store struct {
@@ -104,7 +107,7 @@ func (s *Store) migrate() error {
 				return fmt.Errorf("database schema version %d is newer than this server's (%d)", have, schemaVersion)
 			}
 		}
-		for _, b := range [][]byte{bucketRepos, bucketFiles, bucketChanges, bucketGUNChanges, bucketTokens, bucketKeys, bucketTargets, bucketDeleted, bucketTargets512, bucketListings} {
+		for _, b := range [][]byte{bucketRepos, bucketFiles, bucketChanges, bucketGUNChanges, bucketTokens, bucketKeys, bucketTargets, bucketDeleted, bucketTargets512, bucketListings, bucketDocs} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -177,12 +180,11 @@ func (s *Store) Repo(_ context.Context, gun string) (store.Repo, error) {
 func (s *Store) File(_ context.Context, gun, role string, version int64) (store.File, error) {
 	f := store.File{Role: role, Version: version}
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bucketFiles).Get(fileKey(gun, role, version))
-		if len(v) < 64 {
-			return store.ErrNotFound
+		sum, data, err := fileData(tx, tx.Bucket(bucketFiles).Get(fileKey(gun, role, version)))
+		if err != nil {
+			return err
 		}
-		f.SHA256 = string(v[:64])
-		f.Data = bytes.Clone(v[64:])
+		f.SHA256, f.Data = string(sum), bytes.Clone(data)
 		return nil
 	})
 	if err != nil {
@@ -322,6 +324,9 @@ func (s *Store) Delete(_ context.Context, gun string) (store.Change, error) {
 			return err
 		}
 		if _, err := deletePrefix(tx.Bucket(bucketListings), prefix); err != nil {
+			return err
+		}
+		if err := deleteBuckets(tx.Bucket(bucketDocs), prefix); err != nil {
 			return err
 		}
 		var err error
@@ -674,18 +679,18 @@ func (s *Store) SomeOnlineKeys(_ context.Context, limit int) ([]store.OnlineKey,
 // putListings writes listings in the order of their keys: a bbolt node
 // grows until the transaction commits, so keys put in random order into
 // one node (those of a new repository all land in one) cost time
-// quadratic in their number, where keys in order are appended. It sorts
-// ls in place.
+// quadratic in their number, where keys in order are appended.
 func putListings(tx *bbolt.Tx, gun string, ls []store.Listing) error {
 	b := tx.Bucket(bucketListings)
 	// Keys are gun NUL digest NUL path NUL role: comparing the parts in
 	// turn orders them (the order matters for speed only).
-	store.SortListings(ls)
+	order := store.ListingOrder(ls)
 	if len(ls) > 1000 {
 		b.FillPercent = 0.9 // mostly appended: fill the pages
 	}
 	var k []byte // Put copies the key: one buffer serves them all
-	for _, l := range ls {
+	for _, i := range order {
+		l := &ls[i]
 		var until []byte
 		if !l.Until.IsZero() {
 			until = []byte(l.Until.UTC().Format(time.RFC3339Nano))

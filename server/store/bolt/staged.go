@@ -19,6 +19,8 @@ import (
 //	    parts/ name             sha256 hex (64) + data
 //
 // A bucket per update is dropped at once (DeleteBucket frees its pages).
+// A committed one moves to docs/ gun NUL id /, without its record, and
+// the repository's files refer to its parts (see CommitStaged).
 // (Staged updates of an earlier version also hold a "listings" bucket,
 // dropped with them.)
 var (
@@ -168,7 +170,12 @@ func (s *Store) StagedPart(_ context.Context, gun, id, name string) (store.Stage
 	return p, nil
 }
 
-// CommitStaged implements store.Staging.
+// CommitStaged implements store.Staging. The documents stay where they
+// are: the staged update's bucket moves, as it is, from bucketStaged to
+// bucketDocs (bbolt moves a bucket without copying its pages), and each
+// new file refers to its part there (see docRef). A commit of 150 MB of
+// hashed bins so writes a few pages instead of copying 150 MB into
+// bucketFiles, and holds none of it in memory.
 func (s *Store) CommitStaged(_ context.Context, u store.Update, id string, moves []store.StagedFile) (store.Change, error) {
 	gun := u.Repo.GUN
 	return s.publish(u, func(tx *bbolt.Tx) error {
@@ -176,22 +183,105 @@ func (s *Store) CommitStaged(_ context.Context, u store.Update, id string, moves
 		if err != nil {
 			return fmt.Errorf("staged update %s: %w", id, err)
 		}
+		sk := key(gun, id)
 		parts, files := b.Bucket(stagedParts), tx.Bucket(bucketFiles)
+		kept := map[string]bool{}
 		for _, m := range moves {
 			v := parts.Get([]byte(m.Part))
-			if v == nil {
+			if len(v) < 64 {
 				return fmt.Errorf("staged update %s: part %s: %w", id, m.Part, store.ErrNotFound)
 			}
 			k := fileKey(gun, m.Role, m.Version)
 			if files.Get(k) != nil {
 				return fmt.Errorf("%w: %d.%s.json exists", store.ErrConflict, m.Version, m.Role)
 			}
-			if err := files.Put(k, v); err != nil {
+			if err := files.Put(k, docRef(v[:64], sk, m.Part)); err != nil {
+				return err
+			}
+			kept[m.Part] = true
+		}
+		if err := tx.MoveBucket(sk, tx.Bucket(bucketStaged), tx.Bucket(bucketDocs)); err != nil {
+			return fmt.Errorf("staged update %s: %w", id, err)
+		}
+		// What no file refers to goes: the record, and parts the commit
+		// did not store as they are (a snapshot it encoded again).
+		moved := tx.Bucket(bucketDocs).Bucket(sk)
+		if err := moved.Delete(stagedMeta); err != nil {
+			return err
+		}
+		var drop [][]byte
+		err = moved.Bucket(stagedParts).ForEach(func(k, _ []byte) error {
+			if !kept[string(k)] {
+				drop = append(drop, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range drop {
+			if err := moved.Bucket(stagedParts).Delete(k); err != nil {
 				return err
 			}
 		}
-		return tx.Bucket(bucketStaged).DeleteBucket(key(gun, id))
+		return nil
 	})
+}
+
+// docRef is the value in bucketFiles of a document that stays where a
+// committed staged update put it: its SHA-256 (hex), NUL (no document
+// begins with it: JSON begins with '{'), the key of the update's bucket in
+// bucketDocs, NUL, and the part's name.
+func docRef(sum, bucket []byte, part string) []byte {
+	v := make([]byte, 0, 64+1+len(bucket)+1+len(part))
+	v = append(append(v, sum...), 0)
+	v = append(append(v, bucket...), 0)
+	return append(v, part...)
+}
+
+// fileData returns the SHA-256 (hex) and the document of v, a value of
+// bucketFiles: the document that follows the digest, or the one a
+// docRef refers to, whose stored digest must be the same.
+func fileData(tx *bbolt.Tx, v []byte) (sum, data []byte, err error) {
+	if len(v) < 64 {
+		return nil, nil, store.ErrNotFound
+	}
+	sum, rest := v[:64], v[64:]
+	if len(rest) == 0 || rest[0] != 0 {
+		return sum, rest, nil
+	}
+	ref := rest[1:]
+	i := bytes.LastIndexByte(ref, 0)
+	if i < 0 {
+		return nil, nil, fmt.Errorf("malformed document reference %q", ref)
+	}
+	var doc []byte
+	if b := tx.Bucket(bucketDocs).Bucket(ref[:i]); b != nil {
+		if parts := b.Bucket(stagedParts); parts != nil {
+			doc = parts.Get(ref[i+1:])
+		}
+	}
+	if len(doc) < 64 || !bytes.Equal(doc[:64], sum) {
+		return nil, nil, fmt.Errorf("the document %s of committed staged update %q is missing or not its own (SHA-256 %.64s)", ref[i+1:], ref[:i], doc)
+	}
+	return sum, doc[64:], nil
+}
+
+// deleteBuckets deletes the buckets in b whose keys begin with prefix.
+func deleteBuckets(b *bbolt.Bucket, prefix []byte) error {
+	var ks [][]byte
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if v == nil {
+			ks = append(ks, bytes.Clone(k))
+		}
+	}
+	for _, k := range ks {
+		if err := b.DeleteBucket(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeleteStaged implements store.Staging.

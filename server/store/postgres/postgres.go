@@ -527,13 +527,13 @@ func putListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing)
 }
 
 func copyListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing) error {
-	store.SortListings(ls)
+	order := store.ListingOrder(ls)
 	var some bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM listings WHERE gun = $1)`, gun).Scan(&some); err != nil {
 		return err
 	}
 	rows := pgx.CopyFromSlice(len(ls), func(i int) ([]any, error) {
-		l := ls[i]
+		l := ls[order[i]]
 		var until *time.Time
 		if !l.Until.IsZero() {
 			until = &l.Until

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -168,5 +169,35 @@ func TestTokenRevocationAcrossStores(t *testing.T) {
 	}
 	if _, err := b.Token(ctx, hash); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the other store still finds the deleted token: %v", err)
+	}
+}
+
+// TestMetadataLZ4: a metadata document large enough to be compressed is
+// compressed with lz4 (migration 8), which the Debian PostgreSQL the tests
+// run on has; it reads back as stored.
+func TestMetadataLZ4(t *testing.T) {
+	url := pg.NewDatabase(t)
+	s := open(t, url)
+	ctx := context.Background()
+	doc := []byte(`{"signed":{"targets":{` + strings.Repeat(`"pkgs/a-file.tar.gz":{"length":1000},`, 500) + `}}}`)
+	f := store.File{Role: "targets", Version: 1, SHA256: strings.Repeat("ab", 32), Data: doc}
+	if _, err := s.Publish(ctx, store.Update{Files: []store.File{f}, Repo: store.Repo{GUN: "example.com/lz4", RootVersion: 1, SnapshotVersion: 1, TimestampVersion: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var method *string
+	if err := conn.QueryRow(ctx, `SELECT pg_column_compression(data) FROM metadata_files WHERE gun = 'example.com/lz4' AND role = 'targets'`).Scan(&method); err != nil {
+		t.Fatal(err)
+	}
+	if method == nil || *method != "lz4" {
+		t.Errorf("metadata compressed with %v, want lz4", method)
+	}
+	got, err := s.File(ctx, "example.com/lz4", "targets", 1)
+	if err != nil || !bytes.Equal(got.Data, doc) {
+		t.Fatalf("read back: %d bytes, %v", len(got.Data), err)
 	}
 }
