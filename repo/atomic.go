@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"maps"
 	"os"
@@ -356,7 +357,7 @@ func syncBatch(n int, dirs ...string) error { return atomicfile.SyncBatch(n, dir
 // writeOpen writes data to a new file at path, and returns it open, not
 // synced (see atomicfile.Deferred).
 func writeOpen(path string, data []byte, perm os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	f, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +371,7 @@ func writeOpen(path string, data []byte, perm os.FileMode) (*os.File, error) {
 // writeSynced writes data to a new file at path, and syncs it at once when
 // sync is set: for file i of a batch, atomicfile.SyncEach(i) says.
 func writeSynced(path string, data []byte, perm os.FileMode, sync bool) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	f, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return err
 	}
@@ -382,6 +383,23 @@ func writeSynced(path string, data []byte, perm os.FileMode, sync bool) error {
 		err = cerr
 	}
 	return err
+}
+
+// readFile is os.ReadFile, opening the file with openFile.
+func readFile(path string) ([]byte, error) {
+	f, err := openFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() < 1<<30 {
+		buf.Grow(int(fi.Size()) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(f); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // writeAtomic replaces the file at path with data: readers see the old
@@ -493,7 +511,12 @@ func closeAll(files []*os.File) {
 // error. There are more goroutines than processors: most work here ends in
 // file system calls, which overlap.
 func parallel(n int, fn func(i int) error) error {
-	workers := min(max(2*runtime.GOMAXPROCS(0), 8), n)
+	return parallelN(max(2*runtime.GOMAXPROCS(0), 8), n, fn)
+}
+
+// parallelN is parallel on at most workers goroutines.
+func parallelN(workers, n int, fn func(i int) error) error {
+	workers = min(workers, n)
 	if workers <= 1 {
 		for i := 0; i < n; i++ {
 			if err := fn(i); err != nil {

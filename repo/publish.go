@@ -248,25 +248,28 @@ func (p *publication) write() error {
 
 // writeVersioned writes versioned files into metaDir: hard links to the
 // repository's files where the file system allows (staged files are never
-// changed in place, only replaced), copies otherwise. Either way they get
-// a temporary name first and their final name once durable: a file that
-// exists under its final name is complete, so a later publish may skip it.
+// changed in place, only replaced, and they are durable), which appear
+// whole under their final name at once; copies otherwise, which get a
+// temporary name first and their final name once durable. Either way, a
+// file that exists under its final name is complete, so a later publish
+// may skip it.
 func (r *Repo) writeVersioned(metaDir string, files []publishFile) error {
 	dirs, err := publishDirs(metaDir, files)
 	if err != nil {
 		return err
 	}
 	bar := newCountBar(r.opts.Progress, len(files), "writing metadata")
-	tmpNames := make([]string, len(files))
+	tmpNames := make([]string, len(files)) // of the copies
 	err = parallel(len(files), func(i int) error {
 		bar.Add(1)
+		final := filepath.Join(metaDir, filepath.FromSlash(files[i].name))
+		if os.Link(files[i].src, final) == nil {
+			return nil
+		}
 		dir, base := path.Split(files[i].name)
 		tmpNames[i] = filepath.Join(metaDir, filepath.FromSlash(dir), ".tmp-"+base)
 		os.Remove(tmpNames[i])
-		if os.Link(files[i].src, tmpNames[i]) == nil {
-			return nil
-		}
-		data, err := os.ReadFile(files[i].src)
+		data, err := readFile(files[i].src)
 		if err != nil {
 			return err
 		}
@@ -276,12 +279,14 @@ func (r *Repo) writeVersioned(metaDir string, files []publishFile) error {
 	if err == nil {
 		err = syncBatch(len(files), dirs...)
 	}
+	renamed := false
 	for i := range files {
-		if err == nil {
+		if err == nil && tmpNames[i] != "" {
 			err = os.Rename(tmpNames[i], filepath.Join(metaDir, filepath.FromSlash(files[i].name)))
+			renamed = true
 		}
 	}
-	if err == nil {
+	if err == nil && renamed {
 		err = syncBatch(0, dirs...) // the renames: only directory entries
 	}
 	if err != nil {
@@ -457,7 +462,7 @@ var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // readFileInto reads the file at path into buf, emptied first, and returns
 // its bytes, which are buf's.
 func readFileInto(buf *bytes.Buffer, path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}

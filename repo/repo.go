@@ -184,7 +184,7 @@ func (r *Repo) rawRole(role string) ([]byte, error) {
 	if ok {
 		return b, nil
 	}
-	b, err := os.ReadFile(r.stagedPath(role))
+	b, err := readFile(r.stagedPath(role))
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, fmt.Errorf("no role %q in repository %s: %w", role, r.dir, errNoRole)
@@ -831,14 +831,21 @@ func (c *committer) writeAll() error {
 
 // writeTargets completes, stamps, signs and writes the targets roles in
 // parallel, dropping each from memory once written: of a change to every
-// bin, only the bins being worked on are held as documents.
+// bin, only the bins being worked on are held as documents. They are
+// many more than the processors: a signer that signs messages in batches
+// (rampart agent) gets batches of that many, so that thousands of bins
+// take tens of round trips to it, not hundreds, each of which may wait
+// for the agent's process to be scheduled.
 func (c *committer) writeTargets() error {
 	tx := c.tx
 	var keepMu sync.Mutex
 	bar := newCountBar(tx.r.opts.Progress, len(c.names), "signing roles")
 	defer bar.Finish()
-	return parallel(len(c.names), func(i int) error {
+	return parallelN(signingWorkers, len(c.names), func(i int) error {
 		name := c.names[i]
+		// A bin the transaction did not look at is read here, and its
+		// document is held nowhere else.
+		private := c.mds[i] == nil
 		md, created, err := tx.committed(name, c.mds[i])
 		if err != nil {
 			return err
@@ -863,9 +870,11 @@ func (c *committer) writeTargets() error {
 		if err := c.j.write(stagedRel(name), b); err != nil {
 			return err
 		}
-		if tx.cfg.isBin(name) {
-			c.placed.recycle(md.Signed.Targets) // nothing else holds it
-		} else {
+		if private {
+			c.placed.recycle(md.Signed.Targets)
+			md.Signed.Targets = nil
+		}
+		if !tx.cfg.isBin(name) {
 			keepMu.Lock()
 			c.keep[name] = b
 			keepMu.Unlock()
@@ -874,6 +883,9 @@ func (c *committer) writeTargets() error {
 		return nil
 	})
 }
+
+// signingWorkers is how many targets roles writeTargets works on at once.
+const signingWorkers = 64
 
 // committed returns the document of targets role name to commit: md when
 // the transaction holds it, otherwise (a bin that targets were placed in)
