@@ -77,3 +77,34 @@ func TestStagedPartRefused(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseStagedPart: a part body from the network either is refused or
+// is exactly its frames, each document's digest the one given and every
+// name once, so that nothing in it goes unchecked or is read twice.
+func FuzzParseStagedPart(f *testing.F) {
+	f.Add(frameOf("root/001", `{"a":1}`) + frameOf("targets", "{}"))
+	f.Add(frameOf("bins-0", ""))
+	f.Add("x 3 " + digest("abc") + "\nabcd")
+	f.Add("x 03 " + digest("abc") + "\nabc\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		var again strings.Builder
+		names := map[string]bool{}
+		err := api.ParseStagedPart([]byte(body), func(name, sum string, doc []byte) error {
+			if names[name] {
+				t.Fatalf("%q given to fn twice", name)
+			}
+			names[name] = true
+			if sum != digest(string(doc)) {
+				t.Fatalf("%q: digest %s is not the document's", name, sum)
+			}
+			if strings.ContainsAny(name, " \n") {
+				t.Fatalf("name %q has a space or newline", name)
+			}
+			again.WriteString(frameOf(name, string(doc)))
+			return nil
+		})
+		if err == nil && again.String() != body {
+			t.Fatalf("accepted %q, whose frames make %q", body, again.String())
+		}
+	})
+}
