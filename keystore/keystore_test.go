@@ -506,7 +506,7 @@ func FuzzParse(f *testing.F) {
 		// The costs' bounds are parse's to check; decryption is fuzzed at
 		// the test's own small costs.
 		if kf, err := parseKeyFile(data); err == nil && kf.KDF.MemoryKiB <= defaultKDF.MemoryKiB && kf.KDF.Time <= defaultKDF.Time {
-			decryptKey(kf, []byte("pw"))
+			decryptKey(kf, []byte("pw"), nil)
 		}
 		parsePKCS11Ref(data)
 	})

@@ -216,12 +216,12 @@ func parseKeyFile(data []byte) (*keyFile, error) {
 
 // decryptKey decrypts a parsed key file and checks that the private key
 // matches the public key stored with it.
-func decryptKey(f *keyFile, passphrase []byte) (crypto.Signer, keys.PublicKey, error) {
+func decryptKey(f *keyFile, passphrase []byte, d *DerivedKeys) (crypto.Signer, keys.PublicKey, error) {
 	ad, err := f.additionalData()
 	if err != nil {
 		return nil, keys.PublicKey{}, err
 	}
-	k := f.KDF.key(passphrase)
+	k := d.key(f.KDF, passphrase)
 	defer clear(k)
 	aead, err := chacha20poly1305.NewX(k)
 	if err != nil {
@@ -268,10 +268,10 @@ func ReadPrivate(path string, pass PassphraseFunc) (crypto.Signer, keys.PublicKe
 	if kind != kindEncrypted {
 		return nil, keys.PublicKey{}, fmt.Errorf("keystore: %s: is a PKCS#11 key reference; the private key stays on the token", path)
 	}
-	return readEncrypted(path, data, pass)
+	return readEncrypted(path, data, pass, nil)
 }
 
-func readEncrypted(path string, data []byte, pass PassphraseFunc) (crypto.Signer, keys.PublicKey, error) {
+func readEncrypted(path string, data []byte, pass PassphraseFunc, d *DerivedKeys) (crypto.Signer, keys.PublicKey, error) {
 	f, err := parseKeyFile(data)
 	if err != nil {
 		return nil, keys.PublicKey{}, fmt.Errorf("keystore: %s: %w", path, err)
@@ -284,7 +284,7 @@ func readEncrypted(path string, data []byte, pass PassphraseFunc) (crypto.Signer
 		return nil, keys.PublicKey{}, fmt.Errorf("keystore: %s: %w", path, err)
 	}
 	defer clear(p)
-	priv, pk, err := decryptKey(f, p)
+	priv, pk, err := decryptKey(f, p, d)
 	if err != nil {
 		return nil, keys.PublicKey{}, fmt.Errorf("keystore: %s: %w", path, err)
 	}
@@ -314,6 +314,12 @@ func fileKind(data []byte) (int, error) {
 // is asked of pass only when the file has been read and checked. Close the
 // Signer when done.
 func Load(ctx context.Context, path string, pass PassphraseFunc) (Signer, error) {
+	return LoadWith(ctx, path, pass, nil)
+}
+
+// LoadWith is Load, remembering in d (when not nil) the key it derives
+// from the passphrase, and using one d remembers: see DerivedKeys.
+func LoadWith(ctx context.Context, path string, pass PassphraseFunc, d *DerivedKeys) (Signer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -328,7 +334,7 @@ func Load(ctx context.Context, path string, pass PassphraseFunc) (Signer, error)
 		}
 		return s, nil
 	}
-	priv, pk, err := readEncrypted(path, data, pass)
+	priv, pk, err := readEncrypted(path, data, pass, d)
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func Unlock(path string, pass PassphraseFunc) (*Unlocked, error) {
 		}
 		return &Unlocked{Public: ref.Public.publicKey(), PKCS11: data, PIN: p}, nil
 	}
-	priv, pk, err := readEncrypted(path, data, pass)
+	priv, pk, err := readEncrypted(path, data, pass, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -287,3 +287,29 @@ func TestEncryptedKeyStoreCreate(t *testing.T) {
 		}
 	}
 }
+
+// TestEncryptedKeyStoreAsksOnce: a store that opens several key files
+// under one passphrase asks for it once, however many files it opens and
+// whatever their KDF salts (keys made at different times have their own):
+// the passphrase that worked is kept whole for the next file.
+func TestEncryptedKeyStoreAsksOnce(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for _, name := range []string{"a", "b", "c", "d"} {
+		maker := repo.NewEncryptedKeyStore(nil, func(string) ([]byte, error) { return []byte(testPassphrase), nil })
+		if _, err := maker.Create(ctx, dir, name); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, filepath.Join(dir, name+".key"))
+	}
+	asked := 0
+	ks := repo.NewEncryptedKeyStore(func(string) ([]byte, error) { asked++; return []byte(testPassphrase), nil }, nil)
+	for _, p := range paths {
+		if _, err := ks.Load(ctx, p); err != nil {
+			t.Fatalf("Load(%s): %v", p, err)
+		}
+	}
+	if asked != 1 {
+		t.Errorf("the passphrase was asked %d times for %d files, want once", asked, len(paths))
+	}
+}

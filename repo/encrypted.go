@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/rampart-tuf/rampart/keystore"
@@ -35,6 +36,10 @@ type EncryptedKeyStore struct {
 	// made holds the keys Create made, by the absolute path of their
 	// file: Load gives them without deriving the passphrase's key again.
 	made map[string]keys.Signer
+	// derived holds the keys derived from passphrases for the files
+	// loaded: the keys a repository made together share their KDF salt,
+	// and are unlocked with one derivation.
+	derived keystore.DerivedKeys
 }
 
 // NewEncryptedKeyStore returns a key store asking pass and newPass.
@@ -122,12 +127,12 @@ func (s *EncryptedKeyStore) Load(ctx context.Context, path string) (keys.Signer,
 		// Try the passphrase that worked last, without asking; but never
 		// as the PIN of a PKCS#11 token, which locks after a few wrong PINs.
 		errPIN := errors.New("a PIN is needed")
-		signer, err := keystore.Load(ctx, path, func(prompt string) ([]byte, error) {
+		signer, err := keystore.LoadWith(ctx, path, func(prompt string) ([]byte, error) {
 			if keystore.IsPINPrompt(prompt) {
 				return nil, errPIN
 			}
-			return last, nil
-		})
+			return slices.Clone(last), nil // cleared once used
+		}, &s.derived)
 		if err == nil {
 			return signer, nil
 		}
@@ -139,11 +144,11 @@ func (s *EncryptedKeyStore) Load(ctx context.Context, path string) (keys.Signer,
 		return nil, keystore.ErrNoPassphrase
 	}
 	var given []byte
-	signer, err := keystore.Load(ctx, path, func(prompt string) ([]byte, error) {
+	signer, err := keystore.LoadWith(ctx, path, func(prompt string) ([]byte, error) {
 		p, err := s.Passphrase(prompt)
-		given = p
+		given = slices.Clone(p) // the key store clears p once it is used
 		return p, err
-	})
+	}, &s.derived)
 	if err != nil {
 		return nil, err
 	}
