@@ -530,6 +530,31 @@ func TestConnectionReuse(t *testing.T) {
 	c.mu.Unlock()
 }
 
+// checkRawRequest sends body to the agent as it comes: its JSON object
+// (up to the first "}") as a request frame and the rest as raw bytes, then
+// ends the connection's writing when closeWrite is set; the agent's answer
+// must be an error containing want.
+func checkRawRequest(t *testing.T, srv *Server, body string, closeWrite bool, want string) {
+	t.Helper()
+	conn, err := net.Dial("unix", srv.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	frame, rest, _ := strings.Cut(body, "}")
+	frame += "}"
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(frame)))
+	conn.Write(append(append(hdr[:], frame...), rest...))
+	if closeWrite {
+		conn.(*net.UnixConn).CloseWrite()
+	}
+	var resp response
+	if err := readFrame(conn, &resp, MaxResponse); err != nil || !strings.Contains(resp.Error, want) {
+		t.Errorf("response %q, %v; want an error containing %q", resp.Error, err, want)
+	}
+}
+
 // TestSignMessageBounds checks the message that follows a sign request:
 // its length must be 1 to MaxSignMessage, and all of it must come.
 func TestSignMessageBounds(t *testing.T) {
@@ -542,25 +567,7 @@ func TestSignMessageBounds(t *testing.T) {
 		{"too long", fmt.Sprintf(`{"op":"sign","key_id":"ab","message_length":%d}`, MaxSignMessage+1), "out of range", false},
 		{"truncated", `{"op":"sign","key_id":"ab","message_length":10}abc`, "reading a message", true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			conn, err := net.Dial("unix", srv.Path())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			frame, rest, _ := strings.Cut(tc.body, "}")
-			frame += "}"
-			var hdr [4]byte
-			binary.BigEndian.PutUint32(hdr[:], uint32(len(frame)))
-			conn.Write(append(append(hdr[:], frame...), rest...))
-			if tc.close {
-				conn.(*net.UnixConn).CloseWrite()
-			}
-			var resp response
-			if err := readFrame(conn, &resp, MaxResponse); err != nil || !strings.Contains(resp.Error, tc.want) {
-				t.Errorf("response %q, %v; want an error containing %q", resp.Error, err, tc.want)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkRawRequest(t, srv, tc.body, tc.close, tc.want) })
 	}
 }
 
@@ -625,25 +632,7 @@ func TestSignBatchBounds(t *testing.T) {
 		{"too long in all", `{"op":"sign-batch","key_id":"ab","message_lengths":` + lengths(3, MaxSignMessage/2) + `}`, "batch message 2", false},
 		{"truncated", `{"op":"sign-batch","key_id":"ab","message_lengths":[2,8]}abc`, "reading a message", true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			conn, err := net.Dial("unix", srv.Path())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			frame, rest, _ := strings.Cut(tc.body, "}")
-			frame += "}"
-			var hdr [4]byte
-			binary.BigEndian.PutUint32(hdr[:], uint32(len(frame)))
-			conn.Write(append(append(hdr[:], frame...), rest...))
-			if tc.close {
-				conn.(*net.UnixConn).CloseWrite()
-			}
-			var resp response
-			if err := readFrame(conn, &resp, MaxResponse); err != nil || !strings.Contains(resp.Error, tc.want) {
-				t.Errorf("response %q, %v; want an error containing %q", resp.Error, err, tc.want)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkRawRequest(t, srv, tc.body, tc.close, tc.want) })
 	}
 	// The client refuses to send a batch out of bounds.
 	if _, err := c.signBatch(context.Background(), "ab", nil); err == nil {
