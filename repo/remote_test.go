@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rampart-tuf/rampart/api"
@@ -506,9 +505,9 @@ func TestServerPublishUploadRecord(t *testing.T) {
 	f.WriteString("files/0123")
 	f.Close()
 	addFile("c")
-	tr.reset()
+	tr.Reset()
 	res := publishServer(t, r, c)
-	if heads, puts := tr.count(http.MethodHead), tr.count(http.MethodPut); heads != 0 || puts != 1 || res.TargetsUploaded != 1 || res.TargetsPresent != 2 {
+	if heads, puts := tr.Count(http.MethodHead), tr.Count(http.MethodPut); heads != 0 || puts != 1 || res.TargetsUploaded != 1 || res.TargetsPresent != 2 {
 		t.Errorf("publish of one new small file asked %d HEADs (want 0), sent %d PUTs (want 1) and reported %+v", heads, puts, res)
 	}
 	lines = strings.Split(string(mustRead(t, record)), "\n")
@@ -521,18 +520,18 @@ func TestServerPublishUploadRecord(t *testing.T) {
 	if _, err := r.AddFiles(ctx, big, "files/big", repo.AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	tr.reset()
+	tr.Reset()
 	res = publishServer(t, r, c)
-	if heads, puts := tr.count(http.MethodHead), tr.count(http.MethodPut); heads != 1 || puts != 1 || res.TargetsUploaded != 1 || res.TargetsPresent != 3 {
+	if heads, puts := tr.Count(http.MethodHead), tr.Count(http.MethodPut); heads != 1 || puts != 1 || res.TargetsUploaded != 1 || res.TargetsPresent != 3 {
 		t.Errorf("publish of one new 100 KiB file asked %d HEADs (want 1), sent %d PUTs (want 1) and reported %+v", heads, puts, res)
 	}
 
-	tr.reset()
+	tr.Reset()
 	res, err = r.PublishToServer(ctx, c, repo.ServerOptions{RecheckTargets: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if heads, puts := tr.count(http.MethodHead), tr.count(http.MethodPut); heads != 4 || puts != 0 || res.TargetsPresent != 4 || res.TargetsUploaded != 0 {
+	if heads, puts := tr.Count(http.MethodHead), tr.Count(http.MethodPut); heads != 4 || puts != 0 || res.TargetsPresent != 4 || res.TargetsUploaded != 0 {
 		t.Errorf("recheck asked %d HEADs (want 4), sent %d PUTs (want 0) and reported %+v", heads, puts, res)
 	}
 	if n := strings.Count(string(mustRead(t, record)), "\n"); n != 5 {
@@ -573,51 +572,13 @@ func TestServerPublishTooLarge(t *testing.T) {
 	}
 }
 
-// recordingTransport records the method and path of each request.
-// recordingTransport records the requests a client sends ("METHOD
-// /path").
-type recordingTransport struct {
-	mu   sync.Mutex
-	reqs []string
-}
-
-func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	rt.mu.Lock()
-	rt.reqs = append(rt.reqs, req.Method+" "+req.URL.Path)
-	rt.mu.Unlock()
-	return http.DefaultTransport.RoundTrip(req)
-}
-
-func (rt *recordingTransport) reset() {
-	rt.mu.Lock()
-	rt.reqs = nil
-	rt.mu.Unlock()
-}
-
-func (rt *recordingTransport) requests() []string {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	return slices.Clone(rt.reqs)
-}
-
-// count returns how many of the recorded requests have method.
-func (rt *recordingTransport) count(method string) int {
-	n := 0
-	for _, r := range rt.requests() {
-		if strings.HasPrefix(r, method+" ") {
-			n++
-		}
-	}
-	return n
-}
-
 // recordedServerRepo starts a server and makes a repository on it whose
 // client's requests are recorded; addFile adds files/NAME with the content
 // "content of NAME".
-func recordedServerRepo(t *testing.T) (*servertest.Server, *recordingTransport, *apiclient.Client, *repo.Repo, func(name string)) {
+func recordedServerRepo(t *testing.T) (*servertest.Server, *servertest.Recorder, *apiclient.Client, *repo.Repo, func(name string)) {
 	t.Helper()
 	srv := servertest.Start(t)
-	rt := &recordingTransport{}
+	rt := &servertest.Recorder{}
 	c, err := apiclient.New(srv.URL, srv.Admin, &http.Client{Transport: rt})
 	if err != nil {
 		t.Fatal(err)
@@ -656,15 +617,15 @@ func TestServerPublishTrustsItsAnswer(t *testing.T) {
 	addFile("a")
 	publishServer(t, r, c)
 	addFile("b")
-	rt.reset()
+	rt.Reset()
 	res := publishServer(t, r, c)
-	reqs := rt.requests()
+	reqs := rt.Requests()
 	if len(reqs) == 0 || !strings.HasPrefix(reqs[len(reqs)-1], http.MethodPost) {
 		t.Errorf("the publish did not end with its POST: %q", reqs)
 	}
 	// Root, timestamp and snapshot read back, the new file sent unasked,
 	// the update: nothing more.
-	if len(reqs) != 5 || rt.count(http.MethodGet) != 3 || rt.count(http.MethodPut) != 1 {
+	if len(reqs) != 5 || rt.Count(http.MethodGet) != 3 || rt.Count(http.MethodPut) != 1 {
 		t.Errorf("the publish of one new file made the requests %q, want 3 GETs, a PUT and the POST", reqs)
 	}
 	if res.TimestampVersion != 2 || res.RootVersion != 1 {

@@ -9,26 +9,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	rclient "github.com/rampart-tuf/rampart/client"
+	"github.com/rampart-tuf/rampart/server/servertest"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
-
-// recorder is an http.RoundTripper that records each request's method and
-// path.
-type recorder struct {
-	mu   sync.Mutex
-	reqs []string
-}
-
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	r.mu.Lock()
-	r.reqs = append(r.reqs, req.Method+" "+req.URL.Path)
-	r.mu.Unlock()
-	return http.DefaultTransport.RoundTrip(req)
-}
 
 // TestColdGetReads: a client that trusts only the first root and gets one
 // target of a repository of hashed bins from the server reads exactly the
@@ -48,7 +34,7 @@ func TestColdGetReads(t *testing.T) {
 		if err := rclient.Init(dir, r.root); err != nil {
 			t.Fatal(err)
 		}
-		rec := &recorder{}
+		rec := &servertest.Recorder{}
 		base := ts.URL + "/tuf/" + m.GUN
 		c, err := rclient.New(rclient.Config{MetadataURL: base + "/metadata", TargetsURL: base + "/targets", Dir: dir,
 			Fetcher: &rclient.HTTPFetcher{Client: &http.Client{Transport: rec}}})
@@ -77,8 +63,8 @@ func TestColdGetReads(t *testing.T) {
 			"GET /tuf/example.com/reads/metadata/1." + sr.RoleFor(path) + ".json",
 			"GET /tuf/example.com/reads/targets/pkgs/" + hex.EncodeToString(sum) + ".file-1234.txt",
 		}
-		if !slices.Equal(rec.reqs, want) {
-			t.Errorf("a cold get read\n  %s\nwant\n  %s", strings.Join(rec.reqs, "\n  "), strings.Join(want, "\n  "))
+		if !slices.Equal(rec.Requests(), want) {
+			t.Errorf("a cold get read\n  %s\nwant\n  %s", strings.Join(rec.Requests(), "\n  "), strings.Join(want, "\n  "))
 		}
 		if _, err := os.Stat(filepath.Join(dir, "root.json")); err != nil {
 			t.Error(err)
