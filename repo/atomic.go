@@ -135,17 +135,17 @@ func (j *journal) write(rel string, data []byte) error {
 // writeFile writes file i of the commit's batch at path: the first ones
 // are kept open, to be synced together at the commit.
 func (j *journal) writeFile(i int, path string, data []byte) error {
-	if !atomicfile.Deferred(i) {
-		return writeSynced(path, data, 0o644, atomicfile.SyncEach(i))
-	}
 	f, err := writeOpen(path, data, 0o644)
 	if err != nil {
 		return err
 	}
-	j.mu.Lock()
-	j.open = append(j.open, f)
-	j.mu.Unlock()
-	return nil
+	kept, err := atomicfile.Finish(i, f)
+	if kept {
+		j.mu.Lock()
+		j.open = append(j.open, f)
+		j.mu.Unlock()
+	}
+	return err
 }
 
 // takeOpen returns the files kept open, which the caller closes.
@@ -167,9 +167,7 @@ func (j *journal) remove(rel string) {
 
 // abort discards the commit.
 func (j *journal) abort() {
-	for _, f := range j.takeOpen() {
-		f.Close()
-	}
+	atomicfile.CloseAll(j.takeOpen())
 	os.RemoveAll(j.newDir)
 }
 
@@ -371,12 +369,11 @@ func writeOpen(path string, data []byte, perm os.FileMode) (*os.File, error) {
 // writeSynced writes data to a new file at path, and syncs it at once when
 // sync is set: for file i of a batch, atomicfile.SyncEach(i) says.
 func writeSynced(path string, data []byte, perm os.FileMode, sync bool) error {
-	f, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	f, err := writeOpen(path, data, perm)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
-	if err == nil && sync {
+	if sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -446,18 +443,12 @@ func (b *fileBatch) keep(f *os.File) error {
 	b.mu.Lock()
 	i := b.n
 	b.n++
-	if atomicfile.Deferred(i) {
+	b.mu.Unlock()
+	kept, err := atomicfile.Finish(i, f)
+	if kept {
+		b.mu.Lock()
 		b.open = append(b.open, f)
 		b.mu.Unlock()
-		return nil
-	}
-	b.mu.Unlock()
-	var err error
-	if atomicfile.SyncEach(i) {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
 	}
 	return err
 }
@@ -466,7 +457,7 @@ func (b *fileBatch) keep(f *os.File) error {
 func (b *fileBatch) discard() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	closeAll(b.open)
+	atomicfile.CloseAll(b.open)
 	b.open = nil
 }
 
@@ -499,12 +490,6 @@ func (b *fileBatch) sync() error {
 		}
 	}
 	return atomicfile.SyncBatchFiles(b.n, open, dirs)
-}
-
-func closeAll(files []*os.File) {
-	for _, f := range files {
-		f.Close()
-	}
 }
 
 // parallel runs fn(0..n-1) on a few goroutines and returns the first

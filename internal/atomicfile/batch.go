@@ -31,6 +31,22 @@ func SyncEach(i int) bool { return PerFileSync || i < SmallBatch }
 // own commit).
 func Deferred(i int) bool { return i < SmallBatch }
 
+// Finish settles file i of a batch, written and still open: a file the
+// batch defers (see Deferred) is left open for SyncBatchFiles, and kept
+// is true; any other is synced now when SyncEach(i) says, and closed.
+func Finish(i int, f *os.File) (kept bool, err error) {
+	if Deferred(i) {
+		return true, nil
+	}
+	if SyncEach(i) {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return false, err
+}
+
 // SyncBatchFiles is SyncBatch for a batch whose first files, open in
 // files, were written without a sync (see Deferred): a small batch syncs
 // them and the directories concurrently; a large one is made durable by
@@ -50,7 +66,7 @@ func SyncBatchFiles(n int, files []*os.File, dirs []string, also ...func() error
 		}
 	}
 	err := concurrently(fns)
-	if cerr := closeAll(files); err == nil {
+	if cerr := CloseAll(files); err == nil {
 		err = cerr
 	}
 	return err
@@ -74,7 +90,8 @@ func concurrently(fns []func() error) error {
 	return errors.Join(errs...)
 }
 
-func closeAll(files []*os.File) error {
+// CloseAll closes files, for a batch given up, and joins their errors.
+func CloseAll(files []*os.File) error {
 	var errs []error
 	for _, f := range files {
 		errs = append(errs, f.Close())
