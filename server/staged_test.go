@@ -54,6 +54,23 @@ func newBinsRepo(t testing.TB, m *maintainer, bits, n int) *binsRepo {
 	return r
 }
 
+// startStagedBins starts a server on a store of kind with a repository
+// gun of 8 hashed bins (40 targets), uploads the content of the targets at
+// paths, and opens a staged update with the maintainer's client.
+func startStagedBins(t *testing.T, kind, gun string, paths ...string) (*testServer, *maintainer, *binsRepo, *apiclient.Client, *api.StagedUpdate) {
+	t.Helper()
+	ts := newServer(t, openStore(t, kind))
+	m := newMaintainer(t, ts, gun)
+	r := newBinsRepo(t, m, 3, 40)
+	for _, p := range paths {
+		m.Upload(p, r.files[p])
+	}
+	c := apiClient(t, ts.URL, m.Token)
+	st, err := c.StartStaged(context.Background(), m.GUN)
+	must(t, err)
+	return ts, m, r, c, st
+}
+
 func apiClient(t testing.TB, url, token string) *apiclient.Client {
 	t.Helper()
 	c, err := apiclient.New(url, token, nil)
@@ -163,16 +180,8 @@ func merge(m map[string][]byte, k string, v []byte) map[string][]byte {
 // content its bins list, and keeps the staged update for another try.
 func TestStagedCommitRefused(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
-		ts := newServer(t, openStore(t, kind))
-		m := newMaintainer(t, ts, "example.com/staged")
-		r := newBinsRepo(t, m, 3, 40)
-		m.Upload("pkgs/file-0007.txt", r.files["pkgs/file-0007.txt"])
+		ts, m, r, c, st := startStagedBins(t, kind, "example.com/staged", "pkgs/file-0007.txt")
 		ctx := context.Background()
-		c := apiClient(t, ts.URL, m.Token)
-		st, err := c.StartStaged(ctx, m.GUN)
-		if err != nil {
-			t.Fatal(err)
-		}
 		uploadInParts(t, c, m.GUN, st.ID, r)
 		sr := &metadata.SuccinctRoles{BitLength: 3, NamePrefix: "bins"}
 		badBin := sr.RoleFor("pkgs/other")
@@ -190,7 +199,7 @@ func TestStagedCommitRefused(t *testing.T) {
 		if _, err := c.UploadStagedPart(ctx, m.GUN, st.ID, nil, map[string][]byte{badBin: servertest.Sign(t, bad, repotest.NewSigner(t))}); err != nil {
 			t.Fatal(err)
 		}
-		_, err = c.CommitStaged(ctx, m.GUN, st.ID, "")
+		_, err := c.CommitStaged(ctx, m.GUN, st.ID, "")
 		if !errors.As(err, &e) || e.Status != 400 || e.Role != badBin || e.Check != "signature" {
 			t.Fatalf("commit with a bin signed by an untrusted key: %v, want 400 naming %s and check signature", err, badBin)
 		}

@@ -66,14 +66,8 @@ func postPart(t *testing.T, base, token, gun, id, ct string, body []byte) (int, 
 // whole, storing nothing of them.
 func TestStagedFrames(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
-		ts := newServer(t, openStore(t, kind))
-		m := newMaintainer(t, ts, "example.com/frames")
-		r := newBinsRepo(t, m, 3, 40)
-		m.Upload("pkgs/file-0007.txt", r.files["pkgs/file-0007.txt"])
+		ts, m, r, c, st := startStagedBins(t, kind, "example.com/frames", "pkgs/file-0007.txt")
 		ctx := context.Background()
-		c := apiClient(t, ts.URL, m.Token)
-		st, err := c.StartStaged(ctx, m.GUN)
-		must(t, err)
 		if !slices.Contains(st.PartTypes, api.StagedPartType) {
 			t.Fatalf("the server does not list %s: %+v", api.StagedPartType, st)
 		}
@@ -139,21 +133,15 @@ func TestStagedFrames(t *testing.T) {
 // published, and the content it lists is not served.
 func TestStagedFramesMisnamed(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
-		ts := newServer(t, openStore(t, kind))
-		m := newMaintainer(t, ts, "example.com/frames")
-		r := newBinsRepo(t, m, 3, 40)
 		const path = "pkgs/file-0007.txt"
-		m.Upload(path, r.files[path])
+		ts, m, r, c, st := startStagedBins(t, kind, "example.com/frames", path)
 		sr := &metadata.SuccinctRoles{BitLength: 3, NamePrefix: "bins"}
 		own := sr.RoleFor(path)
 		other := sr.BinName((sr.BinFor(path) + 1) % sr.NumBins())
 		ctx := context.Background()
-		c := apiClient(t, ts.URL, m.Token)
-		st, err := c.StartStaged(ctx, m.GUN)
-		must(t, err)
 		docs := merge(r.bins, "targets", r.targets)
 		docs[other] = r.bins[own] // own's document, also as other
-		_, err = c.UploadStagedFrames(ctx, m.GUN, st.ID, [][]byte{r.root}, docs)
+		_, err := c.UploadStagedFrames(ctx, m.GUN, st.ID, [][]byte{r.root}, docs)
 		must(t, err)
 		var e *apiclient.Error
 		if _, err := c.CommitStaged(ctx, m.GUN, st.ID, ""); !errors.As(err, &e) || e.Status != 400 || e.Role != other || e.Check != "paths" {
@@ -180,16 +168,11 @@ func TestStagedFramesMisnamed(t *testing.T) {
 // request would.
 func TestStagedFramesNotCanonical(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
-		ts := newServer(t, openStore(t, kind))
-		m := newMaintainer(t, ts, "example.com/frames")
-		r := newBinsRepo(t, m, 3, 40)
+		_, m, r, c, st := startStagedBins(t, kind, "example.com/frames")
 		ctx := context.Background()
-		c := apiClient(t, ts.URL, m.Token)
-		st, err := c.StartStaged(ctx, m.GUN)
-		must(t, err)
 		docs := merge(r.bins, "targets", r.targets)
 		docs["bins-3"] = bytes.Replace(r.bins["bins-3"], []byte(`{"signatures":`), []byte(`{ "signatures" :`), 1)
-		_, err = c.UploadStagedFrames(ctx, m.GUN, st.ID, [][]byte{r.root}, docs)
+		_, err := c.UploadStagedFrames(ctx, m.GUN, st.ID, [][]byte{r.root}, docs)
 		must(t, err)
 		var e *apiclient.Error
 		if _, err := c.CommitStaged(ctx, m.GUN, st.ID, ""); !errors.As(err, &e) || e.Status != 400 || e.Role != "bins-3" {
