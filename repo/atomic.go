@@ -383,13 +383,17 @@ func writeSynced(path string, data []byte, perm os.FileMode, sync bool) error {
 }
 
 // readFile is os.ReadFile, opening the file with openFile.
-func readFile(path string) ([]byte, error) {
+func readFile(path string) ([]byte, error) { return readFileInto(new(bytes.Buffer), path) }
+
+// readFileInto reads the file at path into buf, emptied first, and returns
+// its bytes, which are buf's.
+func readFileInto(buf *bytes.Buffer, path string) ([]byte, error) {
 	f, err := openFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var buf bytes.Buffer
+	buf.Reset()
 	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() < 1<<30 {
 		buf.Grow(int(fi.Size()) + bytes.MinRead)
 	}

@@ -459,21 +459,6 @@ func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadat
 // than checking them.
 var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// readFileInto reads the file at path into buf, emptied first, and returns
-// its bytes, which are buf's.
-func readFileInto(buf *bytes.Buffer, path string) ([]byte, error) {
-	f, err := openFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	buf.Reset()
-	if _, err := buf.ReadFrom(f); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
 // countReport is the signature report of a role signed by the keys
 // signedBy, whose signatures are known to be valid.
 func countReport(role string, keyIDs []string, threshold int, signedBy []string) *metadata.SignatureReport {
