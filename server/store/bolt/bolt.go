@@ -133,15 +133,17 @@ func (s *Store) migrate() error {
 
 func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 
-func key(parts ...string) []byte {
-	var b []byte
+func key(parts ...string) []byte { return appendKey(nil, parts...) }
+
+// appendKey appends the key of parts (joined by NUL) to dst.
+func appendKey(dst []byte, parts ...string) []byte {
 	for i, p := range parts {
 		if i > 0 {
-			b = append(b, 0)
+			dst = append(dst, 0)
 		}
-		b = append(b, p...)
+		dst = append(dst, p...)
 	}
-	return b
+	return dst
 }
 
 func fileKey(gun, role string, version int64) []byte {
@@ -695,7 +697,7 @@ func putListings(tx *bbolt.Tx, gun string, ls []store.Listing) error {
 		if !l.Until.IsZero() {
 			until = []byte(l.Until.UTC().Format(time.RFC3339Nano))
 		}
-		k = append(append(append(append(append(append(append(k[:0], gun...), 0), l.Digest...), 0), l.Path...), 0), l.Role...)
+		k = appendKey(k[:0], gun, l.Digest, l.Path, l.Role)
 		if err := b.Put(k, until); err != nil {
 			return err
 		}
