@@ -42,7 +42,45 @@ type Config struct {
 	// to (rampart serve): it holds the online keys marked Server in Keys
 	// and signs timestamp (and snapshot, when it holds that key) itself.
 	Server *ServerConfig `json:"server,omitempty"`
+	// Content says where the target content is served from: ContentStored
+	// (or empty, in files written before the setting existed) or
+	// ContentExternal. See ContentMode.
+	Content ContentMode `json:"content,omitempty"`
 }
+
+// ContentMode says where a repository's target content is served from.
+type ContentMode string
+
+const (
+	// ContentStored: files added are copied into the repository's content
+	// store (DIR/targets) and published with the metadata: uploaded to
+	// the metadata server, or written to PUBDIR/targets.
+	ContentStored ContentMode = "stored"
+	// ContentExternal: the content is hosted elsewhere (a registry, a CDN,
+	// a release page) and clients fetch it from there. Files added are
+	// only hashed, and publishing sends or writes metadata only.
+	ContentExternal ContentMode = "external"
+)
+
+// ParseContentMode reads "stored" or "external".
+func ParseContentMode(s string) (ContentMode, error) {
+	switch m := ContentMode(s); m {
+	case ContentStored, ContentExternal:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown content mode %q: want %q (content kept in the repository and published with the metadata) or %q (content hosted elsewhere; metadata only)", s, ContentStored, ContentExternal)
+}
+
+// ContentMode returns where the repository's target content is served from.
+func (c *Config) ContentMode() ContentMode {
+	if c.Content == "" {
+		return ContentStored
+	}
+	return c.Content
+}
+
+// contentExternal reports whether the content is hosted elsewhere.
+func (c *Config) contentExternal() bool { return c.Content == ContentExternal }
 
 // ServerConfig names the metadata server and repository a repository
 // publishes to.
@@ -209,6 +247,11 @@ func readConfig(dir string) (*Config, error) {
 	}
 	if c.Format != 1 {
 		return nil, fmt.Errorf("%s: unsupported format %d (this rampart reads format 1)", filepath.Join(dir, configFile), c.Format)
+	}
+	if c.Content != "" {
+		if _, err := ParseContentMode(string(c.Content)); err != nil {
+			return nil, fmt.Errorf("%s: \"content\": %w", filepath.Join(dir, configFile), err)
+		}
 	}
 	if c.Keys == nil {
 		c.Keys = map[string]KeyRef{}

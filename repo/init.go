@@ -39,6 +39,9 @@ type InitOptions struct {
 	// first request).
 	Server MetadataServer
 	GUN    string
+	// Content says where the target content is served from; empty means
+	// ContentStored.
+	Content ContentMode
 }
 
 // Roles that Init knows.
@@ -228,6 +231,14 @@ func initConfig(o InitOptions) (*Config, error) {
 	cfg := &Config{Format: 1, Expires: map[string]Duration{}, Delegations: map[string]string{}, Keys: map[string]KeyRef{}}
 	if o.Server != nil {
 		cfg.Server = &ServerConfig{URL: o.Server.URL(), GUN: o.GUN}
+	}
+	cfg.Content = ContentStored
+	if o.Content != "" {
+		m, err := ParseContentMode(string(o.Content))
+		if err != nil {
+			return nil, err
+		}
+		cfg.Content = m
 	}
 	for role, d := range o.Expires {
 		if d <= 0 {

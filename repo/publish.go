@@ -29,6 +29,9 @@ type PublishResult struct {
 	TargetFiles    int // target files written
 	Unchanged      int // files already published
 	RefreshedRoles []string
+	// NoContent is set when no target content was written: the content
+	// is hosted elsewhere, or PublishOptions.NoContent asked so.
+	NoContent bool
 }
 
 // Publish writes the repository's metadata and targets to out, ready to
@@ -41,7 +44,20 @@ type PublishResult struct {
 // after a small change writes only what changed; root.json and
 // timestamp.json are replaced last, atomically.
 func (r *Repo) Publish(ctx context.Context, out string) (*PublishResult, error) {
-	res := &PublishResult{Out: out}
+	return r.PublishWith(ctx, out, PublishOptions{})
+}
+
+// PublishOptions are options of PublishWith.
+type PublishOptions struct {
+	// NoContent writes metadata only, no target content, this time. A
+	// repository whose content is hosted elsewhere (ContentExternal)
+	// never writes any.
+	NoContent bool
+}
+
+// PublishWith is Publish with options.
+func (r *Repo) PublishWith(ctx context.Context, out string, o PublishOptions) (*PublishResult, error) {
+	res := &PublishResult{Out: out, NoContent: o.NoContent || r.cfg.contentExternal()}
 	if sc := r.cfg.Server; sc != nil && r.cfg.serverHeld(r.root.Signed.Roles[metadata.TypeTimestamp].KeyIDs) {
 		return nil, fmt.Errorf("%s publishes to the metadata server %s as %s: %w", r.dir, sc.URL, sc.GUN, ErrServerSignsTimestamp)
 	}
@@ -225,11 +241,13 @@ func (p *publication) checkTargets() error {
 // points, root.json and timestamp.json, each replaced atomically.
 func (p *publication) write() error {
 	r, res := p.r, p.res
-	n, kept, err := publishTargets(filepath.Join(r.dir, targetsDir), filepath.Join(p.out, "targets"))
-	if err != nil {
-		return err
+	if !res.NoContent {
+		n, kept, err := publishTargets(filepath.Join(r.dir, targetsDir), filepath.Join(p.out, "targets"))
+		if err != nil {
+			return err
+		}
+		res.TargetFiles, res.Unchanged = n, res.Unchanged+kept
 	}
-	res.TargetFiles, res.Unchanged = n, res.Unchanged+kept
 	if err := os.MkdirAll(p.metaDir, 0o755); err != nil {
 		return err
 	}

@@ -35,6 +35,9 @@ type ServerResult struct {
 	TargetsUploaded int
 	TargetBytes     int64
 	TargetsPresent  int
+	// NoContent is set when no target content was looked at or uploaded:
+	// the content is hosted elsewhere, or ServerOptions.NoContent asked so.
+	NoContent bool
 	// The server's versions after the publish.
 	RootVersion      int64
 	SnapshotVersion  int64
@@ -147,6 +150,10 @@ type ServerOptions struct {
 	// store, even those the upload record (DIR/uploaded.txt) says it
 	// has: for a server that lost content.
 	RecheckTargets bool
+	// NoContent uploads no target content this time: the server gets
+	// metadata only. A repository whose content is hosted elsewhere
+	// (ContentExternal) never uploads any.
+	NoContent bool
 }
 
 // PublishToServer publishes the repository to its metadata server (see
@@ -159,7 +166,8 @@ type ServerOptions struct {
 // threshold or expired stops the publish before anything is sent. Target
 // content added from files is uploaded before the metadata that lists it;
 // DIR/uploaded.txt remembers what the server has, so that later publishes
-// ask only about new content. An update larger than one request body goes
+// ask only about new content; a repository whose content is hosted
+// elsewhere (ContentExternal), or ServerOptions.NoContent, uploads none. An update larger than one request body goes
 // up in parts as a staged update (see StagedServer), still committed in
 // one step. Finally the server's answer is checked against what was sent
 // (see checkReply).
@@ -187,8 +195,11 @@ func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOp
 	// Content before the metadata that lists it. A server without the
 	// repository (a new one, or one whose store was lost) is asked about
 	// all of it, whatever the upload record remembers.
-	if err := r.uploadTargets(ctx, c, gun, o.RecheckTargets || !st.exists, res); err != nil {
-		return nil, err
+	res.NoContent = o.NoContent || r.cfg.contentExternal()
+	if !res.NoContent {
+		if err := r.uploadTargets(ctx, c, gun, o.RecheckTargets || !st.exists, res); err != nil {
+			return nil, err
+		}
 	}
 	res.RootVersion, res.SnapshotVersion, res.TimestampVersion = st.rootVersion, st.snapshotVersion, st.timestampVersion
 	if len(u.roots) == 0 && len(u.roles) == 0 {

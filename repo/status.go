@@ -24,6 +24,8 @@ type Status struct {
 	Warnings []string `json:"warnings"`
 	// Server is the metadata server the repository publishes to, if any.
 	Server *ServerConfig `json:"server,omitempty"`
+	// Content says where the target content is served from.
+	Content ContentMode `json:"content"`
 }
 
 // RoleStatus describes one role.
@@ -64,7 +66,7 @@ type BinsStatus struct {
 // Status reports every role's version, expiry and signatures. A role
 // expires soon when less than a fifth of its expiry period is left.
 func (r *Repo) Status(ctx context.Context) (*Status, error) {
-	b := &statusBuilder{r: r, st: &Status{Dir: r.dir, Warnings: []string{}, Server: r.Server()}, now: r.opts.Now()}
+	b := &statusBuilder{r: r, st: &Status{Dir: r.dir, Warnings: []string{}, Server: r.Server(), Content: r.ContentMode()}, now: r.opts.Now()}
 	st := b.st
 
 	// Root, checked against the previous root too.

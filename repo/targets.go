@@ -296,7 +296,9 @@ func (r *Repo) Add(ctx context.Context, targets []Target, o AddOptions) (*AddRes
 // AddFiles adds the file src as target path as (its base name when as is
 // empty), or, when src is a directory, every regular file under it, with
 // its path relative to src, under the prefix as. The content is copied into
-// the repository's store and published with the metadata.
+// the repository's store and published with the metadata, unless the
+// repository's content is hosted elsewhere (ContentExternal): then the
+// files are only hashed, as Add registers them.
 func (r *Repo) AddFiles(ctx context.Context, src, as string, o AddOptions) (*AddResult, error) {
 	fi, err := os.Stat(src)
 	if err != nil {
@@ -350,6 +352,7 @@ func (r *Repo) AddFiles(ctx context.Context, src, as string, o AddOptions) (*Add
 	}
 	bar := newByteBar(r.opts.Progress, total, "hashing targets")
 	targets := make([]Target, len(items))
+	external := r.cfg.contentExternal()
 	batch := newFileBatch(filepath.Join(r.dir, targetsDir))
 	defer batch.discard()
 	for i, it := range items {
@@ -357,7 +360,13 @@ func (r *Repo) AddFiles(ctx context.Context, src, as string, o AddOptions) (*Add
 			bar.Finish()
 			return nil, err
 		}
-		tf, err := r.storeContent(it.file, it.target, bar, batch)
+		var tf metadata.TargetFile
+		var err error
+		if external {
+			tf, err = hashContent(it.file, bar)
+		} else {
+			tf, err = r.storeContent(it.file, it.target, bar, batch)
+		}
 		if err != nil {
 			bar.Finish()
 			return nil, err
@@ -365,6 +374,9 @@ func (r *Repo) AddFiles(ctx context.Context, src, as string, o AddOptions) (*Add
 		targets[i] = Target{Path: it.target, File: tf}
 	}
 	bar.Finish()
+	if external {
+		return r.Add(ctx, targets, o)
+	}
 	// The content must be durable before metadata vouching for it is: it
 	// is synced while the metadata is made and signed, and the commit
 	// point waits for it (Tx.before), as does the return.

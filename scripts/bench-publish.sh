@@ -4,7 +4,10 @@
 # notary-server 0.7.0 (memory store), with the same notary client against
 # `rampart serve`'s Notary API, and with `rampart repo add` + `rampart repo
 # publish` against `rampart serve` (embedded store), with and without the keys
-# held by `rampart agent`, in the same run.
+# held by `rampart agent`, and with the keys in the agent for a repository
+# whose content is hosted elsewhere (`repo init --content external`: the
+# file is hashed, not copied, and publish uploads metadata only, as notary
+# does), in the same run.
 # Both sign targets on the maintainer's side with a passphrase-protected key
 # and let the server sign snapshot and timestamp. Prints the mean time of one
 # add and of one publish for each, and their ratios. Needs notary (Debian package;
@@ -87,6 +90,10 @@ for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
 RAMPART_PASSPHRASE=bench "$bin/rampart" repo init "$work/repo-agent" --server http://127.0.0.1:4554 --gun example.com/bench-agent >/dev/null
 RAMPART_PASSPHRASE=bench "$bin/rampart" repo publish "$work/repo-agent" >/dev/null
 RAMPART_PASSPHRASE=bench RAMPART_AGENT_SOCK=$sock "$bin/rampart" agent add "$work/repo-agent"/keys/*.key >/dev/null
+# A repository whose content is hosted elsewhere, its keys in the agent too.
+RAMPART_PASSPHRASE=bench "$bin/rampart" repo init "$work/repo-ext" --server http://127.0.0.1:4554 --gun example.com/bench-ext --content external >/dev/null
+RAMPART_PASSPHRASE=bench "$bin/rampart" repo publish "$work/repo-ext" >/dev/null
+RAMPART_PASSPHRASE=bench RAMPART_AGENT_SOCK=$sock "$bin/rampart" agent add "$work/repo-ext"/keys/*.key >/dev/null
 
 # The notary client against rampart serve's Notary API, with a push token
 # as the Basic password (NOTARY_AUTH, given to these commands only).
@@ -97,7 +104,7 @@ NOTARY_AUTH=$notary_auth "${notary_r[@]}" init example.com/notary-bench -p >/dev
 # Environment variables given as VAR=value before a command cost no
 # process; times and CPU readings are taken outside the timed commands.
 notary_add=0 notary_pub=0 rampart_add=0 rampart_pub=0 agent_add=0 agent_pub=0 nr_add=0 nr_pub=0
-notary_cpu=0 notary_clients=0 agent_cpu=0 agent_clients=0
+notary_cpu=0 notary_clients=0 agent_cpu=0 agent_clients=0 ext_add=0 ext_pub=0 ext_cpu=0 ext_clients=0
 for i in $(seq "$n"); do
 	c0=$(cpu_ms "$notary_srv") k0=$(cpu_ms)
 	t0=${EPOCHREALTIME/[.,]/}
@@ -117,6 +124,15 @@ for i in $(seq "$n"); do
 	agent_add=$((agent_add + t1 - t0)) agent_pub=$((agent_pub + t2 - t1))
 	agent_cpu=$((agent_cpu + $(cpu_ms "$rampart_srv" "$agent_proc") - c0)) agent_clients=$((agent_clients + $(cpu_ms) - k0))
 
+	c0=$(cpu_ms "$rampart_srv" "$agent_proc") k0=$(cpu_ms)
+	t0=${EPOCHREALTIME/[.,]/}
+	RAMPART_AGENT_SOCK=$sock "$bin/rampart" repo add "$work/repo-ext" "$work/files/f$i" --as "f$i" >/dev/null
+	t1=${EPOCHREALTIME/[.,]/}
+	RAMPART_AGENT_SOCK=$sock "$bin/rampart" repo publish "$work/repo-ext" >/dev/null
+	t2=${EPOCHREALTIME/[.,]/}
+	ext_add=$((ext_add + t1 - t0)) ext_pub=$((ext_pub + t2 - t1))
+	ext_cpu=$((ext_cpu + $(cpu_ms "$rampart_srv" "$agent_proc") - c0)) ext_clients=$((ext_clients + $(cpu_ms) - k0))
+
 	t0=${EPOCHREALTIME/[.,]/}
 	NOTARY_AUTH=$notary_auth "${notary_r[@]}" add example.com/notary-bench "f$i" "$work/files/f$i" >/dev/null
 	t1=${EPOCHREALTIME/[.,]/}
@@ -135,26 +151,36 @@ for i in $(seq "$n"); do
 	rampart_add=$((rampart_add + t1 - t0)) rampart_pub=$((rampart_pub + t2 - t1))
 done
 curl -sf http://127.0.0.1:4554/tuf/example.com/bench-agent/metadata/timestamp.json >/dev/null
+# The external repository's publishes sent no content: the server does
+# not have the last file.
+f_sha=$(sha256sum "$work/files/f$n" | cut -d' ' -f1)
+if curl -sf -o /dev/null "http://127.0.0.1:4554/tuf/example.com/bench-ext/targets/$f_sha.f$n"; then
+	echo "bench-publish: the server has content of the external repository" >&2
+	exit 1
+fi
 NOTARY_AUTH=$notary_auth "${notary_r[@]}" list example.com/notary-bench | grep "f$n" >/dev/null # not -q: an early exit would be a SIGPIPE under pipefail
 
 # Both servers now serve every file: check one of each.
 curl -sf http://127.0.0.1:4553/v2/example.com/bench/_trust/tuf/timestamp.json >/dev/null
 curl -sf http://127.0.0.1:4554/tuf/example.com/bench/metadata/timestamp.json >/dev/null
 
-python3 - "$n" "$notary_add" "$notary_pub" "$rampart_add" "$rampart_pub" "$nr_add" "$nr_pub" "$agent_add" "$agent_pub" "$notary_cpu" "$agent_cpu" "$notary_clients" "$agent_clients" <<'PY'
+python3 - "$n" "$notary_add" "$notary_pub" "$rampart_add" "$rampart_pub" "$nr_add" "$nr_pub" "$agent_add" "$agent_pub" "$notary_cpu" "$agent_cpu" "$notary_clients" "$agent_clients" "$ext_add" "$ext_pub" "$ext_cpu" "$ext_clients" <<'PY'
 import sys
-n, na, np_, ra, rp, nra, nrp, aa, ap, ncpu, acpu, ncl, acl = (int(x) for x in sys.argv[1:])
-na, np_, ra, rp, nra, nrp, aa, ap = (x / 1000 for x in (na, np_, ra, rp, nra, nrp, aa, ap))  # microseconds to ms
+n, na, np_, ra, rp, nra, nrp, aa, ap, ncpu, acpu, ncl, acl, ea, ep, ecpu, ecl = (int(x) for x in sys.argv[1:])
+na, np_, ra, rp, nra, nrp, aa, ap, ea, ep = (x / 1000 for x in (na, np_, ra, rp, nra, nrp, aa, ap, ea, ep))  # microseconds to ms
 print(f"mean of {n}, ms           add   publish   add+publish")
 print(f"notary 0.7.0 -> notary-server: {na/n:7.1f} {np_/n:8.1f} {(na+np_)/n:10.1f}")
 print(f"notary 0.7.0 -> rampart serve: {nra/n:7.1f} {nrp/n:8.1f} {(nra+nrp)/n:10.1f}")
 print(f"rampart -> rampart serve:      {ra/n:7.1f} {rp/n:8.1f} {(ra+rp)/n:10.1f}")
 print(f"rampart + agent -> rampart:    {aa/n:7.1f} {ap/n:8.1f} {(aa+ap)/n:10.1f}")
+print(f"rampart + agent, external:     {ea/n:7.1f} {ep/n:8.1f} {(ea+ep)/n:10.1f}")
 print(f"publish step: rampart {np_/max(rp,1):.1f}x faster than notary; add+publish: {(na+np_)/max(ra+rp,1):.2f}x")
 print(f"notary client, publish step: rampart serve {np_/max(nrp,1):.2f}x the speed of notary-server; add+publish: {(na+np_)/max(nra+nrp,1):.2f}x")
 print(f"with the keys in rampart agent, add+publish: {(na+np_)/max(aa+ap,1):.2f}x faster than notary -> notary-server")
+print(f"with the keys in rampart agent and content hosted elsewhere (no upload, as notary), add+publish: {(na+np_)/max(ea+ep,1):.2f}x faster than notary -> notary-server")
 print(f"CPU time of one add+publish (clients, server and agent), ms: notary {ncpu/n:.1f}, rampart + agent {acpu/n:.1f}: {ncpu/max(acpu,1):.2f}x")
 print(f"  of which the client commands (and this script's own work), ms: notary {ncl/n:.1f}, rampart {acl/n:.1f}")
+print(f"CPU time of one add+publish, content hosted elsewhere, ms: rampart + agent {ecpu/n:.1f}: {ncpu/max(ecpu,1):.2f}x; of which the client commands {ecl/n:.1f}")
 print("(notary signs targets at publish, with a PBKDF2-encrypted key; rampart signs at add,")
 print(" unlocking its key with argon2id at 64 MiB, t=3, which dominates its add)")
 PY

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -297,6 +298,9 @@ verification runs with the target as the final product.`,
 			}
 			got, err := downloadTo(ctx, c, info, dst, cmd.OutOrStdout(), w)
 			bar.Finish()
+			if errors.Is(err, client.ErrNotFound) {
+				return fmt.Errorf("%w\nthe metadata lists %s, but %s has no content for it; if the repository's content is hosted elsewhere, point this client at it with 'rampart client init --dir %s --targets-url URL --metadata-url URL --root ROOT.json --force'", err, args[0], c.TargetURL(info), dir)
+			}
 			if err != nil {
 				return err
 			}

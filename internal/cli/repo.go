@@ -78,6 +78,7 @@ func repoSubcommands() []*cobra.Command {
 		newRepoPullCommand(),
 		newRepoCloneCommand(),
 		newRepoStatusCommand(),
+		newRepoContentCommand(),
 		newRepoExpiryCommand(),
 		newRepoRefreshCommand(),
 		newRepoImportDelegationCommand(),

@@ -15,7 +15,7 @@ import (
 
 func newRepoInitCommand() *cobra.Command {
 	var bins int
-	var binPrefix, serverURL, gun string
+	var binPrefix, serverURL, gun, content string
 	var tok tokenFlags
 	var thresholds, expires, keyFlags []string
 	cmd := &cobra.Command{
@@ -36,17 +36,26 @@ from the server with a push token (--token, RAMPART_TOKEN or --token-file).
 The server then signs timestamp (and snapshot) whenever the repository is
 published to it with 'rampart repo publish DIR', and keeps them fresh.
 
+With --content external, the target content is hosted elsewhere (a
+registry, a CDN, a release page): 'rampart repo add' only hashes files and
+'rampart repo publish' sends or writes metadata only; 'rampart repo content'
+shows and changes this later.
+
 Metadata is staged in DIR; 'rampart repo publish' writes what clients
 fetch.`,
 		Example: `  rampart repo init myrepo
   rampart repo init registry --bins 12 --expires timestamp=1d
   rampart repo init secure --threshold root=2 --key root=/media/usb/root-1.pub --key root=/media/usb/root-2.pub
-  RAMPART_TOKEN=rpt_... rampart repo init app --server https://tuf.example.com --gun example.com/acme/app`,
+  RAMPART_TOKEN=rpt_... rampart repo init app --server https://tuf.example.com --gun example.com/acme/app
+  rampart repo init images --server https://tuf.example.com --gun example.com/acme/images --content external`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := initOptions(bins, binPrefix, thresholds, expires, keyFlags, serverURL, gun, &tok)
 			if err != nil {
 				return err
+			}
+			if o.Content, err = repo.ParseContentMode(content); err != nil {
+				return usageErrorf("--content: %v", err)
 			}
 			r, err := repo.Init(cmd.Context(), args[0], o, repoOptions(cmd))
 			if errors.Is(err, repo.ErrExistsOnServer) {
@@ -59,6 +68,9 @@ fetch.`,
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Created repository %s\n", args[0])
 			printKeys(out, r)
+			if r.ContentMode() == repo.ContentExternal {
+				fmt.Fprintf(out, "Target content is hosted elsewhere: files added are only hashed, and publishing sends metadata only\n")
+			}
 			if b := r.Config().Bins; b != nil {
 				fmt.Fprintf(out, "Targets go into %d hashed bins (%s-...)\n", 1<<b.Bits, b.Prefix)
 			}
@@ -78,6 +90,7 @@ fetch.`,
 	tok.add(f, "push token for --server")
 	intRangeVar(f, &bins, "bins", 0, 1, 16, "spread targets over 2^`BITS` hashed bins (TAP 15 succinct roles), 1 to 16")
 	f.StringVar(&binPrefix, "bin-prefix", "bins", "name prefix of the hashed bins")
+	f.StringVar(&content, "content", string(repo.ContentStored), "where target content is served from: `MODE` stored (copied into the repository, published with the metadata) or external (hosted elsewhere; metadata only)")
 	stringsVar(f, &thresholds, "threshold", "", false, "signature threshold of a role, as `ROLE=N` (repeatable)")
 	stringsVar(f, &expires, "expires", "", false, "expiry period of a role, as `ROLE=DURATION` such as targets=90d, timestamp=1d (repeatable)")
 	stringsVar(f, &keyFlags, "key", "", false, "use an existing key for a role, as `ROLE=KEYFILE` (.key or .pub; repeatable)")

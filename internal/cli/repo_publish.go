@@ -37,6 +37,11 @@ its key) in one atomic update; the server checks them as a client would
 and signs the new timestamp. Nothing is sent when a role is below its threshold or
 expired, and the server's new state is read back and checked.
 
+A repository whose target content is hosted elsewhere ('rampart repo
+content DIR external') publishes metadata only: nothing is uploaded, and
+nothing is written to PUBDIR/targets. --no-content does the same for one
+publish, for content that is put in place by other means.
+
 Either way, a package whose in-toto metadata is incomplete is refused: its
 layout, a key of the layout or a link not found as a client would find it,
 or a link for a step the layout does not have.`,
@@ -44,6 +49,9 @@ or a link for a step the layout does not have.`,
   RAMPART_TOKEN=rpt_... rampart repo publish app`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if so.NoContent && so.RecheckTargets {
+				return usageErrorf("--recheck-targets asks the server about the content that --no-content leaves out: give one of them")
+			}
 			return withRepo(cmd, args[0], func(r *repo.Repo) error {
 				if out == "" {
 					sc := r.Server()
@@ -58,15 +66,19 @@ or a link for a step the layout does not have.`,
 					if err != nil {
 						return err
 					}
-					printServerResult(cmd.OutOrStdout(), res)
+					printServerResult(cmd.OutOrStdout(), res, noContentWhy(r, so.NoContent))
 					return nil
 				}
-				res, err := r.Publish(cmd.Context(), out)
+				res, err := r.PublishWith(cmd.Context(), out, repo.PublishOptions{NoContent: so.NoContent})
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "published root v%d, snapshot v%d, timestamp v%d to %s: %s and %s written, %d unchanged\n",
-					res.RootVersion, res.SnapshotVer, res.TimestampVer, res.Out, plural(res.MetadataFiles, "metadata file"), plural(res.TargetFiles, "target"), res.Unchanged)
+				targets := plural(res.TargetFiles, "target") + " written"
+				if res.NoContent {
+					targets = "no target content (" + noContentWhy(r, so.NoContent) + ")"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "published root v%d, snapshot v%d, timestamp v%d to %s: %s written, %s, %d unchanged\n",
+					res.RootVersion, res.SnapshotVer, res.TimestampVer, res.Out, plural(res.MetadataFiles, "metadata file"), targets, res.Unchanged)
 				return nil
 			})
 		},
@@ -74,11 +86,25 @@ or a link for a step the layout does not have.`,
 	cmd.Flags().StringVar(&out, "out", "", "directory (`PUBDIR`) to publish to; without it, publish to the repository's server")
 	tok.add(cmd.Flags(), "push token for the repository's server")
 	cmd.Flags().BoolVar(&so.RecheckTargets, "recheck-targets", false, "ask the server about all target content, not only content added since DIR/uploaded.txt says it was uploaded")
+	cmd.Flags().BoolVar(&so.NoContent, "no-content", false, "publish metadata only this time: upload (or write to PUBDIR) no target content")
 	return cmd
 }
 
-// printServerResult says what a publish to a server did.
-func printServerResult(w io.Writer, res *repo.ServerResult) {
+// noContentWhy says why a publish sends no content: the repository's
+// mode, or the --no-content flag.
+func noContentWhy(r *repo.Repo, flag bool) string {
+	if r.ContentMode() == repo.ContentExternal {
+		return "content hosted elsewhere"
+	}
+	if flag {
+		return "--no-content"
+	}
+	return ""
+}
+
+// printServerResult says what a publish to a server did; why says why
+// no content was sent, when none was.
+func printServerResult(w io.Writer, res *repo.ServerResult, why string) {
 	where := strings.TrimRight(res.URL, "/") + " as " + res.GUN
 	if res.UpToDate {
 		fmt.Fprintf(w, "%s is up to date: root v%d, snapshot v%d, timestamp v%d\n", where, res.RootVersion, res.SnapshotVersion, res.TimestampVersion)
@@ -88,9 +114,12 @@ func printServerResult(w io.Writer, res *repo.ServerResult) {
 	if len(sent) == 0 {
 		sent = []string{"no metadata"}
 	}
-	fmt.Fprintf(w, "published to %s: root v%d, snapshot v%d, timestamp v%d (sent %s; %s uploaded, %s, %d already there)\n",
-		where, res.RootVersion, res.SnapshotVersion, res.TimestampVersion, strings.Join(sent, ", "),
-		plural(res.TargetsUploaded, "target"), formatSize(res.TargetBytes), res.TargetsPresent)
+	content := fmt.Sprintf("%s uploaded, %s, %d already there", plural(res.TargetsUploaded, "target"), formatSize(res.TargetBytes), res.TargetsPresent)
+	if res.NoContent {
+		content = "no target content: " + why
+	}
+	fmt.Fprintf(w, "published to %s: root v%d, snapshot v%d, timestamp v%d (sent %s; %s)\n",
+		where, res.RootVersion, res.SnapshotVersion, res.TimestampVersion, strings.Join(sent, ", "), content)
 }
 
 // rootsAndRoles names root versions and roles for a message: "root v2",

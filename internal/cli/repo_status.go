@@ -35,8 +35,9 @@ Hashed bins are summarised, and listed only when they need attention.`,
 					return enc.Encode(st)
 				}
 				if st.Server != nil {
-					fmt.Fprintf(out, "Publishes to %s as %s\n\n", st.Server.URL, st.Server.GUN)
+					fmt.Fprintf(out, "Publishes to %s as %s\n", st.Server.URL, st.Server.GUN)
 				}
+				fmt.Fprintf(out, "Target content: %s\n\n", contentModeText(st.Content))
 				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ROLE\tVERSION\tEXPIRES\tSIGNATURES\tTARGETS\tMISSING KEYS")
 				for _, rs := range st.Roles {

@@ -22,7 +22,10 @@ func newRepoAddCommand() *cobra.Command {
 SOURCE is a file, added as its base name (or --as TARGETPATH), or a
 directory, whose files are added recursively with their paths relative to
 it (under the prefix --as, if given). The content is copied into the
-repository and published with the metadata.
+repository and published with the metadata, unless the repository's
+content is hosted elsewhere ('rampart repo content DIR external'): then
+files are only hashed, and their content must be put where clients fetch
+it, under its hash-prefixed name DIR/SHA256.NAME.
 
 With --from-manifest, targets whose content lives elsewhere are registered
 by length and SHA-256: each line of the manifest is
@@ -72,10 +75,18 @@ chooses a role. Changed roles are signed with the keys at hand.`,
 					}
 				}
 				out := cmd.OutOrStdout()
+				external := manifest == "" && r.ContentMode() == repo.ContentExternal
 				if len(res.Targets) <= 20 {
 					for _, t := range res.Targets {
+						if external {
+							fmt.Fprintf(out, "added %s (%s; content hosted elsewhere, as %s)\n", t.Path, plural(t.File.Length, "byte"), t.File.ConsistentPath(t.Path))
+							continue
+						}
 						fmt.Fprintf(out, "added %s (%s)\n", t.Path, plural(t.File.Length, "byte"))
 					}
+				}
+				if external {
+					fmt.Fprintf(out, "content not copied: the repository's target content is hosted elsewhere\n")
 				}
 				fmt.Fprintf(out, "%s added to %s\n", plural(res.Count, "target"), summarizeRoles(res.Roles))
 				printNotes(cmd, r)
