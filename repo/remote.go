@@ -84,6 +84,21 @@ func (r *Repo) serverState(ctx context.Context, c MetadataServer, gun string) (*
 	}()
 	ts := sync.OnceValue(func() fetched { return <-tsc })
 	defer ts() // no request outlives the call
+	// So is the snapshot the server answered the last publish from here
+	// with, which it most likely still serves: it is used only if the
+	// timestamp names that version, and checked as if fetched after it.
+	var pre *prefetched
+	if v := readSnapshotHint(filepath.Join(r.dir, snapshotHintFile), c.URL(), gun); v > 0 {
+		sc := make(chan fetched, 1)
+		pctx, cancel := context.WithCancel(ctx)
+		go func() {
+			b, err := c.Metadata(pctx, gun, fmt.Sprintf("%d.snapshot.json", v), maxServerSnapshotBytes)
+			sc <- fetched{b, err}
+		}()
+		get := sync.OnceValue(func() fetched { return <-sc })
+		defer func() { cancel(); get() }() // a guess not used is not waited for
+		pre = &prefetched{version: v, get: func() ([]byte, error) { f := get(); return f.data, f.err }}
+	}
 	root, err := readServerRoot(ctx, c, gun)
 	if errors.Is(err, api.ErrNotFound) {
 		return &serverState{meta: map[string]metadata.MetaFile{}}, nil
@@ -107,7 +122,7 @@ func (r *Repo) serverState(ctx context.Context, c MetadataServer, gun string) (*
 	if tb.err != nil {
 		return nil, tb.err
 	}
-	if err := r.checkServerSnapshot(ctx, c, gun, set, tb.data); err != nil {
+	if err := r.checkServerSnapshot(ctx, c, gun, set, tb.data, pre); err != nil {
 		return nil, err
 	}
 	snap := set.Snapshot().Signed
@@ -204,6 +219,7 @@ func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOp
 	res.RootVersion, res.SnapshotVersion, res.TimestampVersion = st.rootVersion, st.snapshotVersion, st.timestampVersion
 	if len(u.roots) == 0 && len(u.roles) == 0 {
 		res.UpToDate = res.TargetsUploaded == 0
+		writeSnapshotHint(filepath.Join(r.dir, snapshotHintFile), c.URL(), gun, st.snapshotVersion)
 		return res, nil
 	}
 	reply, err := r.sendUpdate(ctx, c, gun, u)
@@ -214,6 +230,7 @@ func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOp
 		return nil, err
 	}
 	res.RootVersion, res.SnapshotVersion, res.TimestampVersion = reply.RootVersion, reply.SnapshotVersion, reply.TimestampVersion
+	writeSnapshotHint(filepath.Join(r.dir, snapshotHintFile), c.URL(), gun, reply.SnapshotVersion)
 	return res, nil
 }
 

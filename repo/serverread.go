@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rampart-tuf/rampart/tuf/metadata"
@@ -122,7 +125,7 @@ func (r *Repo) loadServerSnapshot(ctx context.Context, c MetadataServer, gun str
 	if err != nil {
 		return err
 	}
-	return r.checkServerSnapshot(ctx, c, gun, set, tb)
+	return r.checkServerSnapshot(ctx, c, gun, set, tb, nil)
 }
 
 // fetchServerTimestamp reads the current timestamp.json of gun on c,
@@ -132,8 +135,10 @@ func fetchServerTimestamp(ctx context.Context, c MetadataServer, gun string) ([]
 }
 
 // checkServerSnapshot is loadServerSnapshot with the timestamp tb already
-// read from the server.
-func (r *Repo) checkServerSnapshot(ctx context.Context, c MetadataServer, gun string, set *trust.Set, tb []byte) error {
+// read from the server, and perhaps the snapshot too (pre, nil if not):
+// used when it is of the version the timestamp names and within the
+// length it lists, and checked all the same.
+func (r *Repo) checkServerSnapshot(ctx context.Context, c MetadataServer, gun string, set *trust.Set, tb []byte, pre *prefetched) error {
 	if local, err := r.rawRole(metadata.TypeTimestamp); err == nil {
 		_ = set.LoadTimestamp(local) // not one the server signed: no reference
 	}
@@ -144,12 +149,63 @@ func (r *Repo) checkServerSnapshot(ctx context.Context, c MetadataServer, gun st
 	if err != nil {
 		return refused(c, gun, err)
 	}
-	sb, err := fetchMeta(ctx, c, gun, fmt.Sprintf("%d.snapshot.json", sm.Version), sm, maxServerSnapshotBytes)
-	if err != nil {
-		return err
+	var sb []byte
+	if pre != nil && pre.version == sm.Version {
+		if b, err := pre.get(); err == nil && (sm.Length == 0 || int64(len(b)) <= sm.Length) {
+			sb = b
+		}
+	}
+	if sb == nil {
+		if sb, err = fetchMeta(ctx, c, gun, fmt.Sprintf("%d.snapshot.json", sm.Version), sm, maxServerSnapshotBytes); err != nil {
+			return err
+		}
 	}
 	if err := set.UpdateSnapshot(sb); err != nil {
 		return refused(c, gun, err)
 	}
 	return nil
+}
+
+// prefetched is a snapshot read from the server before its timestamp said
+// which version it serves: a guess, unchecked.
+type prefetched struct {
+	version int64
+	get     func() ([]byte, error)
+}
+
+// snapshotHintFile remembers the snapshot version the server answered the
+// last publish with, so that the next publish reads that snapshot at once,
+// alongside root and timestamp, instead of after the timestamp names it.
+// It is only a guess: nothing read is trusted for it, a wrong or missing
+// hint costs the request it would have saved, and it is written without a
+// sync. Its one line is "rampart snapshot hint 1 URL GUN VERSION".
+const snapshotHintFile = "server-snapshot.txt"
+
+const snapshotHintPrefix = "rampart snapshot hint 1 "
+
+// readSnapshotHint returns the version the hint at p gives for gun on the
+// server at url, or 0.
+func readSnapshotHint(p, url, gun string) int64 {
+	b, err := os.ReadFile(p)
+	if err != nil || len(b) > 4096 {
+		return 0
+	}
+	rest, ok := strings.CutPrefix(string(b), snapshotHintPrefix+url+" "+gun+" ")
+	if !ok {
+		return 0
+	}
+	v, err := strconv.ParseInt(strings.TrimSuffix(rest, "\n"), 10, 64)
+	if err != nil || v < 1 {
+		return 0
+	}
+	return v
+}
+
+// writeSnapshotHint records version as the hint at p; failing to is no
+// error, since the hint only saves a request.
+func writeSnapshotHint(p, url, gun string, version int64) {
+	if version < 1 || readSnapshotHint(p, url, gun) == version {
+		return
+	}
+	_ = os.WriteFile(p, []byte(fmt.Sprintf("%s%s %s %d\n", snapshotHintPrefix, url, gun, version)), 0o644)
 }
