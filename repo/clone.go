@@ -23,6 +23,9 @@ type CloneOptions struct {
 	// Keys are private key files of the maintainer's keys, which the
 	// clone signs with whenever they are there.
 	Keys []string
+	// Content says where the target content is served from (the server
+	// does not know): empty means ContentStored.
+	Content ContentMode
 }
 
 // Clone makes a new repository in dir, which must not exist or be empty,
@@ -45,6 +48,12 @@ func Clone(ctx context.Context, dir string, o CloneOptions, opts Options) (*Repo
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return nil, nil, fmt.Errorf("%s is not empty: clone needs a new or empty directory", dir)
 	}
+	content := ContentStored
+	if o.Content != "" {
+		if content, err = ParseContentMode(string(o.Content)); err != nil {
+			return nil, nil, err
+		}
+	}
 	gun, where := o.GUN, o.Server.RepositoryURL(o.GUN)
 
 	// Root versions 1 to the trusted one, which must chain to it.
@@ -59,7 +68,7 @@ func Clone(ctx context.Context, dir string, o CloneOptions, opts Options) (*Repo
 
 	// The server's online keys, to know which keys of root it holds.
 	cfg := &Config{Format: 1, Expires: map[string]Duration{}, Delegations: map[string]string{}, Keys: map[string]KeyRef{},
-		Server: &ServerConfig{URL: o.Server.URL(), GUN: gun}}
+		Server: &ServerConfig{URL: o.Server.URL(), GUN: gun}, Content: content}
 	for _, role := range []string{metadata.TypeTimestamp, metadata.TypeSnapshot} {
 		k, err := o.Server.OnlineKey(ctx, gun, role)
 		if err != nil {

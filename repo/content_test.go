@@ -341,3 +341,53 @@ func TestExternalContentPublishOut(t *testing.T) {
 		t.Errorf("stored publish --out reported %+v, want b's content written", res)
 	}
 }
+
+// TestCloneContentMode: the server does not know the content mode, so a
+// clone is told it; a clone of an external repository then hashes what it
+// adds and publishes metadata only, as the original does.
+func TestCloneContentMode(t *testing.T) {
+	srv, rt, c, r := externalServerRepo(t)
+	publishServer(t, r, c)
+	root1 := mustRead(t, filepath.Join(r.Dir(), "roots", "1.root.json"))
+	if _, _, err := repo.Clone(ctx, filepath.Join(t.TempDir(), "bad"), repo.CloneOptions{Server: c, GUN: testGUN, Root: root1, Content: "cdn"}, plainOpts); err == nil || !strings.Contains(err.Error(), `unknown content mode "cdn"`) {
+		t.Errorf("clone with content mode cdn: %v", err)
+	}
+	stored, _, err := repo.Clone(ctx, filepath.Join(t.TempDir(), "stored"), repo.CloneOptions{Server: c, GUN: testGUN, Root: root1}, plainOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stored.Close()
+	if m := stored.ContentMode(); m != repo.ContentStored {
+		t.Errorf("clone without a content mode: %q, want stored", m)
+	}
+	keyDir := filepath.Join(r.Dir(), "keys")
+	entries, err := os.ReadDir(keyDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".key") {
+			keys = append(keys, filepath.Join(keyDir, e.Name()))
+		}
+	}
+	b, _, err := repo.Clone(ctx, filepath.Join(t.TempDir(), "clone"), repo.CloneOptions{Server: c, GUN: testGUN, Root: root1, Keys: keys, Content: repo.ContentExternal}, plainOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if m := b.ContentMode(); m != repo.ContentExternal {
+		t.Fatalf("clone with content external: %q", m)
+	}
+	if _, err := b.AddFiles(ctx, writeFile(t, filepath.Join(t.TempDir(), "x"), "from the clone"), "x", repo.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedFiles(t, b); len(got) != 0 {
+		t.Errorf("the external clone stored %q", got)
+	}
+	rt.Reset()
+	if pr := publishServer(t, b, c); !pr.NoContent || len(contentRequests(rt)) != 0 {
+		t.Errorf("the external clone's publish reported %+v, content requests %q", pr, contentRequests(rt))
+	}
+	mustHaveBlob(t, srv, "from the clone", false)
+}

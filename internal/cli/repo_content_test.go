@@ -113,6 +113,15 @@ func TestRepoContentExternal(t *testing.T) {
 		t.Errorf("repo publish after --no-content says:\n%s", out)
 	}
 
+	// A clone is told the mode, which the server does not know.
+	root := filepath.Join(repoDir, "roots", "1.root.json")
+	mustFail(t, `--content: unknown content mode "cdn"`, "repo", "clone", filepath.Join(dir, "bad-clone"), "--server", s.URL, "--gun", gun, "--root", root, "--content", "cdn")
+	clone := filepath.Join(dir, "clone")
+	mustRun(t, "repo", "clone", clone, "--server", s.URL, "--gun", gun, "--root", root, "--content", "external")
+	if out := mustRun(t, "repo", "content", clone); !strings.Contains(out, "target content external") {
+		t.Errorf("repo content of the clone says %q", out)
+	}
+
 	help := mustRun(t, "repo", "content", "--help")
 	for _, want := range []string{"stored", "external", "--targets-url", "repo.json"} {
 		if !strings.Contains(help, want) {

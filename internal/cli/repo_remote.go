@@ -68,7 +68,7 @@ or --token-file) if the server is behind one anyway.`,
 }
 
 func newRepoCloneCommand() *cobra.Command {
-	var serverURL, gun, rootFile string
+	var serverURL, gun, rootFile, content string
 	var keyFiles []string
 	var tok tokenFlags
 	cmd := &cobra.Command{
@@ -84,13 +84,20 @@ learns the server's online keys, the delegations and the hashed bins.
 --key gives your own private key files (repeatable); the copy signs with
 them whatever roles they are trusted for. A push token is needed (--token,
 RAMPART_TOKEN or --token-file). Target content stays on the server. After
-that, the copy works like any other: add, sign, publish, pull.`,
+that, the copy works like any other: add, sign, publish, pull. The server
+does not know where the repository's target content is served from: give
+--content external for a repository whose content is hosted elsewhere (or
+set it later with 'rampart repo content DIR external').`,
 		Example: `  rampart repo clone app --server https://tuf.example.com --gun example.com/acme/app \
       --root root.json --key ~/keys/releases.key`,
 		Args: checkArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if serverURL == "" || gun == "" || rootFile == "" {
 				return usageErrorf("clone needs --server URL, --gun GUN and --root ROOT.json")
+			}
+			mode, err := repo.ParseContentMode(content)
+			if err != nil {
+				return usageErrorf("--content: %v", err)
 			}
 			root, err := os.ReadFile(rootFile)
 			if err != nil {
@@ -100,7 +107,7 @@ that, the copy works like any other: add, sign, publish, pull.`,
 			if err != nil {
 				return err
 			}
-			r, res, err := repo.Clone(cmd.Context(), args[0], repo.CloneOptions{Server: c, GUN: gun, Root: root, Keys: keyFiles}, repoOptions(cmd))
+			r, res, err := repo.Clone(cmd.Context(), args[0], repo.CloneOptions{Server: c, GUN: gun, Root: root, Keys: keyFiles, Content: mode}, repoOptions(cmd))
 			if err != nil {
 				return err
 			}
@@ -117,6 +124,7 @@ that, the copy works like any other: add, sign, publish, pull.`,
 	f.StringVar(&rootFile, "root", "", "a root.json of the repository, obtained out of band")
 	stringsVar(f, &keyFiles, "key", "", false, "a private key file (`KEYFILE`) of yours to sign with (repeatable)")
 	tok.add(f, "push token for --server")
+	f.StringVar(&content, "content", string(repo.ContentStored), "where target content is served from: `MODE` stored or external (hosted elsewhere; see 'rampart repo content --help')")
 	return cmd
 }
 
