@@ -84,21 +84,9 @@ func (r *Repo) serverState(ctx context.Context, c MetadataServer, gun string) (*
 	}()
 	ts := sync.OnceValue(func() fetched { return <-tsc })
 	defer ts() // no request outlives the call
-	// So is the snapshot the server answered the last publish from here
-	// with, which it most likely still serves: it is used only if the
-	// timestamp names that version, and checked as if fetched after it.
-	var pre *prefetched
-	if v := readSnapshotHint(filepath.Join(r.dir, snapshotHintFile), c.URL(), gun); v > 0 {
-		sc := make(chan fetched, 1)
-		pctx, cancel := context.WithCancel(ctx)
-		go func() {
-			b, err := c.Metadata(pctx, gun, fmt.Sprintf("%d.snapshot.json", v), maxServerSnapshotBytes)
-			sc <- fetched{b, err}
-		}()
-		get := sync.OnceValue(func() fetched { return <-sc })
-		defer func() { cancel(); get() }() // a guess not used is not waited for
-		pre = &prefetched{version: v, get: func() ([]byte, error) { f := get(); return f.data, f.err }}
-	}
+	// So is the snapshot the last publish from here left on the server.
+	pre, stop := r.prefetchSnapshot(ctx, c, gun)
+	defer stop()
 	root, err := readServerRoot(ctx, c, gun)
 	if errors.Is(err, api.ErrNotFound) {
 		return &serverState{meta: map[string]metadata.MetaFile{}}, nil
@@ -127,6 +115,31 @@ func (r *Repo) serverState(ctx context.Context, c MetadataServer, gun string) (*
 	}
 	snap := set.Snapshot().Signed
 	return &serverState{exists: true, rootVersion: v, snapshotVersion: snap.Version, timestampVersion: set.Timestamp().Signed.Version, meta: snap.Meta}, nil
+}
+
+// prefetchSnapshot starts reading the snapshot that the hint (see
+// snapshotHintFile) says the server serves, and returns it to be read,
+// or nil without a hint. It is used only if the timestamp names that
+// version, and is checked as if fetched after it (checkServerSnapshot).
+// stop cancels the request if it is still running and waits for it.
+func (r *Repo) prefetchSnapshot(ctx context.Context, c MetadataServer, gun string) (pre *prefetched, stop func()) {
+	v := readSnapshotHint(filepath.Join(r.dir, snapshotHintFile), c.URL(), gun)
+	if v == 0 {
+		return nil, func() {}
+	}
+	type fetched struct {
+		data []byte
+		err  error
+	}
+	done := make(chan fetched, 1)
+	pctx, cancel := context.WithCancel(ctx)
+	go func() {
+		b, err := c.Metadata(pctx, gun, fmt.Sprintf("%d.snapshot.json", v), maxServerSnapshotBytes)
+		done <- fetched{b, err}
+	}()
+	get := sync.OnceValue(func() fetched { return <-done })
+	pre = &prefetched{version: v, get: func() ([]byte, error) { f := get(); return f.data, f.err }}
+	return pre, func() { cancel(); get() }
 }
 
 // ownRoot returns this repository's root of the version of the server's
@@ -182,9 +195,9 @@ type ServerOptions struct {
 // content added from files is uploaded before the metadata that lists it;
 // DIR/uploaded.txt remembers what the server has, so that later publishes
 // ask only about new content; a repository whose content is hosted
-// elsewhere (ContentExternal), or ServerOptions.NoContent, uploads none. An update larger than one request body goes
-// up in parts as a staged update (see StagedServer), still committed in
-// one step. Finally the server's answer is checked against what was sent
+// elsewhere (ContentExternal), or ServerOptions.NoContent, uploads none.
+// An update larger than one request body goes up in parts as a staged
+// update (see StagedServer), still committed in one step. Finally the server's answer is checked against what was sent
 // (see checkReply).
 func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOptions) (*ServerResult, error) {
 	sc := r.cfg.Server
