@@ -16,10 +16,11 @@ const contentModeHelp = `Where target content is served from (the repository's c
   external  the content is hosted elsewhere (a registry, a CDN, a release
             page): files added are only hashed, their length and SHA-256
             signed for, and publishing sends or writes metadata only.
-            Clients fetch the content from where it is hosted, under its
-            hash-prefixed name DIR/SHA256.NAME ('rampart client init
-            --metadata-url URL --targets-url URL'), and check it against
-            the metadata as always.`
+            Clients fetch the content from where it is hosted ('rampart
+            client init --metadata-url URL --targets-url URL'), under its
+            hash-prefixed name (the target app/app.tgz as
+            app/SHA256.app.tgz), and check it against the metadata as
+            always.`
 
 func newRepoContentCommand() *cobra.Command {
 	return &cobra.Command{

@@ -34,17 +34,18 @@ has, uploads the target content it lacks (DIR/uploaded.txt remembers what
 it has, so later publishes ask only about new content), then sends every
 newer root version and the roles that changed (and snapshot, if you hold
 its key) in one atomic update; the server checks them as a client would
-and signs the new timestamp. Nothing is sent when a role is below its threshold or
-expired, and the server's new state is read back and checked.
+and signs the new timestamp. Nothing is sent when a role is below its
+threshold or expired, and the server's answer is checked against what was
+sent.
+
+Either way, a package whose in-toto metadata is incomplete is refused: its
+layout, a key of the layout or a link not found as a client would find it,
+or a link for a step the layout does not have.
 
 A repository whose target content is hosted elsewhere ('rampart repo
 content DIR external') publishes metadata only: nothing is uploaded, and
 nothing is written to PUBDIR/targets. --no-content does the same for one
-publish, for content that is put in place by other means.
-
-Either way, a package whose in-toto metadata is incomplete is refused: its
-layout, a key of the layout or a link not found as a client would find it,
-or a link for a step the layout does not have.`,
+publish, for content that is put in place by other means.`,
 		Example: `  rampart repo publish myrepo --out /srv/www/tuf
   RAMPART_TOKEN=rpt_... rampart repo publish app`,
 		Args: checkArgs(cobra.ExactArgs(1)),

@@ -25,7 +25,8 @@ it (under the prefix --as, if given). The content is copied into the
 repository and published with the metadata, unless the repository's
 content is hosted elsewhere ('rampart repo content DIR external'): then
 files are only hashed, and their content must be put where clients fetch
-it, under its hash-prefixed name DIR/SHA256.NAME.
+it, under its hash-prefixed name (the target app/app.tgz as
+app/SHA256.app.tgz), which the command prints.
 
 With --from-manifest, targets whose content lives elsewhere are registered
 by length and SHA-256: each line of the manifest is
