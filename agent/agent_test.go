@@ -630,6 +630,17 @@ func TestSignBatch(t *testing.T) {
 					t.Errorf("full batch, signature %d: %v", i, err)
 				}
 			}
+			// The small batch again, over the connection (and into the
+			// agent's buffer) the full one used.
+			sigs, err = c.signBatch(ctx, id, msgs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, m := range msgs {
+				if err := v.Verify(m, sigs[i]); err != nil {
+					t.Errorf("after the full batch, signature %d: %v", i, err)
+				}
+			}
 		})
 	}
 }

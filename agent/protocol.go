@@ -96,8 +96,9 @@ func writeRequest(w io.Writer, req *request) error {
 }
 
 // readMessage reads the message that follows a sign request's frame, or
-// the messages that follow a batch sign request's frame.
-func readMessage(r io.Reader, req *request) error {
+// the messages that follow a batch sign request's frame, into buf when it
+// has room (the connection's buffer of the request before).
+func readMessage(r io.Reader, req *request, buf []byte) error {
 	switch req.Op {
 	case opSign:
 		if req.MessageLength < 1 || req.MessageLength > MaxSignMessage {
@@ -112,7 +113,11 @@ func readMessage(r io.Reader, req *request) error {
 	default:
 		return nil
 	}
-	req.Message = make([]byte, req.MessageLength)
+	if cap(buf) >= req.MessageLength {
+		req.Message = buf[:req.MessageLength]
+	} else {
+		req.Message = make([]byte, req.MessageLength)
+	}
 	if _, err := io.ReadFull(r, req.Message); err != nil {
 		return fmt.Errorf("agent: reading a message of %d bytes to sign: %w", req.MessageLength, err)
 	}
