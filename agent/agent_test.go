@@ -606,8 +606,40 @@ func TestSignBatch(t *testing.T) {
 			if err := v.Verify(msgs[0], sigs[1]); err == nil {
 				t.Error("signature 1 verifies message 0: the batch's signatures are not each its own message's")
 			}
+			if string(msgs[0]) != `{"a":1}` || string(msgs[2]) != `{"c":333}` {
+				t.Errorf("sending the batch changed its messages: %q", msgs)
+			}
 			if _, err := c.signBatch(ctx, strings.Repeat("ab", 32), msgs); err == nil || !strings.Contains(err.Error(), "not held") {
 				t.Errorf("batch with a key not held: %v", err)
+			}
+			if kt != keys.KeyTypeEd25519 {
+				return
+			}
+			// A full batch: its frame and MaxBatch messages are more
+			// buffers than one gathering write takes.
+			full := make([][]byte, MaxBatch)
+			for i := range full {
+				full[i] = []byte(fmt.Sprintf(`{"n":%d}`, i))
+			}
+			sigs, err = c.signBatch(ctx, id, full)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, i := range []int{0, 1, MaxBatch - 2, MaxBatch - 1} {
+				if err := v.Verify(full[i], sigs[i]); err != nil {
+					t.Errorf("full batch, signature %d: %v", i, err)
+				}
+			}
+			// The small batch again, over the connection (and into the
+			// agent's buffer) the full one used.
+			sigs, err = c.signBatch(ctx, id, msgs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, m := range msgs {
+				if err := v.Verify(m, sigs[i]); err != nil {
+					t.Errorf("after the full batch, signature %d: %v", i, err)
+				}
 			}
 		})
 	}

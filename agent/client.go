@@ -258,15 +258,10 @@ func (c *Client) signBatch(ctx context.Context, id string, msgs [][]byte) ([][]b
 	for i, m := range msgs {
 		lengths[i] = len(m)
 	}
-	total, err := batchLength(lengths)
-	if err != nil {
+	if _, err := batchLength(lengths); err != nil {
 		return nil, err
 	}
-	all := make([]byte, 0, total)
-	for _, m := range msgs {
-		all = append(all, m...)
-	}
-	resp, err := c.do(ctx, &request{Op: opSignBatch, KeyID: id, MessageLengths: lengths, Message: all})
+	resp, err := c.do(ctx, &request{Op: opSignBatch, KeyID: id, MessageLengths: lengths, Messages: msgs})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"time"
 )
 
@@ -62,10 +63,15 @@ type request struct {
 	// Message is the message of a sign request, read after the frame (the
 	// messages of a batch, one after the other).
 	Message []byte `json:"-"`
+	// Messages are the messages of a batch sign request as a client sends
+	// them, each from where it is (see writeRequest); the agent reads them
+	// into Message.
+	Messages [][]byte `json:"-"`
 }
 
 // writeRequest writes req as a frame, followed for a sign request by its
-// message, in one write.
+// message (or for a batch by its messages), in one gathering write: the
+// messages, which may be tens of megabytes, are not copied.
 func writeRequest(w io.Writer, req *request) error {
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -74,18 +80,25 @@ func writeRequest(w io.Writer, req *request) error {
 	if len(body) > MaxRequest {
 		return fmt.Errorf("agent: message of %d bytes is over the limit of %d", len(body), MaxRequest)
 	}
-	buf := make([]byte, 4, 4+len(body)+len(req.Message))
-	binary.BigEndian.PutUint32(buf, uint32(len(body)))
-	buf = append(append(buf, body...), req.Message...)
+	frame := make([]byte, 4, 4+len(body))
+	binary.BigEndian.PutUint32(frame, uint32(len(body)))
+	frame = append(frame, body...)
 	clear(body)
-	_, err = w.Write(buf)
-	clear(buf)
+	bufs := make(net.Buffers, 0, 2+len(req.Messages))
+	bufs = append(bufs, frame)
+	if len(req.Message) > 0 {
+		bufs = append(bufs, req.Message)
+	}
+	bufs = append(bufs, req.Messages...)
+	_, err = bufs.WriteTo(w)
+	clear(frame)
 	return err
 }
 
 // readMessage reads the message that follows a sign request's frame, or
-// the messages that follow a batch sign request's frame.
-func readMessage(r io.Reader, req *request) error {
+// the messages that follow a batch sign request's frame, into buf when it
+// has room (the connection's buffer of the request before).
+func readMessage(r io.Reader, req *request, buf []byte) error {
 	switch req.Op {
 	case opSign:
 		if req.MessageLength < 1 || req.MessageLength > MaxSignMessage {
@@ -100,7 +113,11 @@ func readMessage(r io.Reader, req *request) error {
 	default:
 		return nil
 	}
-	req.Message = make([]byte, req.MessageLength)
+	if cap(buf) >= req.MessageLength {
+		req.Message = buf[:req.MessageLength]
+	} else {
+		req.Message = make([]byte, req.MessageLength)
+	}
 	if _, err := io.ReadFull(r, req.Message); err != nil {
 		return fmt.Errorf("agent: reading a message of %d bytes to sign: %w", req.MessageLength, err)
 	}

@@ -30,6 +30,11 @@ const connDeadline = 2 * time.Minute
 // the other, but an idle connection holds one of the maxConns places.
 const idleTimeout = time.Second
 
+// maxKeptMessages is the largest buffer a connection keeps between
+// requests for the messages to sign: a batch of bins is a few megabytes;
+// an occasional larger message gets memory of its own.
+const maxKeptMessages = 8 << 20
+
 // maxConns bounds the connections served at once, and so the memory their
 // requests take.
 const maxConns = 8
@@ -237,6 +242,11 @@ func (s *Server) Close() error {
 // leaves it idle for idleTimeout, or sends a malformed request.
 func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 	c.SetDeadline(time.Now().Add(connDeadline))
+	// msgs holds the messages of one request, then of the next: a client
+	// signing thousands of roles sends batches of megabytes over one
+	// connection, and new memory for each would be faulted in, collected
+	// and given back to the system over and over.
+	var msgs []byte
 	for first := true; ; first = false {
 		if !first {
 			c.SetDeadline(time.Now().Add(idleTimeout))
@@ -256,7 +266,7 @@ func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 			err = readFrameBody(c, n, &req)
 		}
 		if err == nil {
-			err = readMessage(c, &req)
+			err = readMessage(c, &req, msgs)
 		}
 		if err != nil {
 			writeFrame(c, &response{Error: err.Error()}, MaxResponse)
@@ -266,6 +276,9 @@ func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 		if req.Key != nil {
 			clear(req.Key.PKCS8)
 			clear(req.Key.PIN)
+		}
+		if cap(req.Message) <= maxKeptMessages {
+			msgs = req.Message[:0]
 		}
 		if err := writeFrame(c, resp, MaxResponse); err != nil {
 			return

@@ -16,6 +16,16 @@
 # agent spends while a command runs (signing for it) is counted in that
 # command's CPU time.
 #
+# The load of the machine (uptime) is printed before and after: other work
+# on the machine shares its cores. Runs of this script back to back are not
+# independent on ext4 without a journal (as on some virtual machines): for
+# a minute or more after files are deleted (the previous run's clean-up),
+# creating a file skips the recently freed inodes one by one (ext4's
+# recently_deleted in a kernel profile), which adds up to a second of
+# system time in openat to the 4096 bins, for rampart and go-tuf alike;
+# other programs deleting files meanwhile do the same. Wait a couple of
+# minutes between runs.
+#
 #   scripts/bench-bulk.sh [N] [BITS]      (default 1000000 targets, 12 bits)
 #   AGENT=1 scripts/bench-bulk.sh [N] [BITS]
 set -euo pipefail
@@ -60,6 +70,7 @@ measure() {
 }
 
 echo "$n targets into $((1 << bits)) bins, work directory $work"
+echo "load before: $(uptime)"
 measure "rampart repo init --bins $bits" "$bin/rampart" repo init "$work/R" --bins "$bits"
 if [[ ${AGENT:-} == 1 ]]; then
 	"$bin/rampart" agent --help >/dev/null 2>&1 || { echo "bench-bulk: this rampart has no 'rampart agent'" >&2; exit 1; }
@@ -89,3 +100,4 @@ awk -v r="$total" -v rc="$total_cpu" -v g="${secs[$g]}" -v gc="${cpu[$g]}" -v p=
 	printf "go-tuf v2 Metadata API: %.2f s (CPU %.2f s)\n", g, gc
 	printf "rampart is %.1fx faster than go-tuf v2 (%.1fx in CPU time)\n", g / r, gc / rc
 }'
+echo "load after: $(uptime)"

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -717,6 +718,43 @@ func TestSignerFailures(t *testing.T) {
 	}
 	if !bytes.Equal(ms.got, msg) {
 		t.Errorf("crypto.MessageSigner got %q, want the whole message", ms.got)
+	}
+}
+
+// TestEd25519Signer: an in-memory Ed25519 key is checked once, when
+// NewSigner takes it, instead of each signature afterwards: a key whose
+// public half is not its seed's is refused there, and the signatures of
+// one that is verify.
+func TestEd25519Signer(t *testing.T) {
+	ctx := context.Background()
+	priv := generated(t, "ed25519").(ed25519.PrivateKey)
+	other := generated(t, "ed25519").(ed25519.PrivateKey)
+	mixed := append(slices.Clone(priv.Seed()), other.Public().(ed25519.PublicKey)...)
+	if _, err := NewSigner(ed25519.PrivateKey(mixed), ""); !errors.Is(err, ErrInvalidKey) || !strings.Contains(err.Error(), "public half") {
+		t.Errorf("NewSigner(seed of one key, public half of another) = %v, want ErrInvalidKey", err)
+	}
+
+	s, err := NewSigner(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := mustVerifier(t, s.PublicKey())
+	for _, msg := range [][]byte{[]byte("message"), bytes.Repeat([]byte{7}, 1<<20)} {
+		sig, err := s.Sign(ctx, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Verify(msg, sig); err != nil {
+			t.Errorf("signature of %d bytes: %v", len(msg), err)
+		}
+		if !bytes.Equal(sig, ed25519.Sign(priv, msg)) {
+			t.Errorf("signature of %d bytes is not Ed25519's", len(msg))
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Sign(cctx, []byte("m")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sign(canceled) = %v", err)
 	}
 }
 

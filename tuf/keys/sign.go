@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -35,7 +36,12 @@ type Signer interface {
 //
 // Sign checks every signature against the public key before returning it, so
 // that a crypto.Signer whose Public does not match its private key, or that
-// returns a signature in an unexpected encoding, fails at once. If s
+// returns a signature in an unexpected encoding, fails at once. The one
+// exception is an ed25519.PrivateKey, signed with here by Go's own
+// deterministic Ed25519: NewSigner checks once that its public half is the
+// public key of its seed (the one way its signatures could fail to verify),
+// and Sign then does not check each signature, which would cost as much
+// again as making it. If s
 // implements crypto.MessageSigner, it is given the whole message; otherwise
 // it is given the message's digest (or the whole message for Ed25519), as
 // crypto.Signer defines. A crypto.Signer cannot be interrupted: Sign checks
@@ -47,6 +53,9 @@ func NewSigner(s crypto.Signer, scheme string) (Signer, error) {
 	pk, err := PublicKeyFor(s.Public(), scheme)
 	if err != nil {
 		return nil, err
+	}
+	if priv, ok := s.(ed25519.PrivateKey); ok {
+		return newEd25519Signer(priv, pk)
 	}
 	v, err := NewVerifier(pk)
 	if err != nil {
@@ -86,6 +95,39 @@ func (c *cryptoSigner) Sign(ctx context.Context, message []byte) ([]byte, error)
 		return nil, &KeyError{Type: c.pk.Type, Scheme: c.pk.Scheme, Err: fmt.Errorf("signer made a signature its public key does not verify: %w", err)}
 	}
 	return sig, nil
+}
+
+// ed25519Signer signs with an Ed25519 private key in memory, whose public
+// half NewSigner checked.
+type ed25519Signer struct {
+	priv ed25519.PrivateKey
+	pk   PublicKey
+}
+
+// newEd25519Signer returns the signer of priv, after checking that its
+// public half (which Ed25519 hashes into every signature) is the public key
+// of its seed: a key file or a caller could pair a seed with another key's
+// public half, and every signature made would then fail to verify.
+func newEd25519Signer(priv ed25519.PrivateKey, pk PublicKey) (Signer, error) {
+	if len(priv) != ed25519.PrivateKeySize {
+		return nil, pk.errorf(ErrInvalidKey, "private key is %d bytes, want %d", len(priv), ed25519.PrivateKeySize)
+	}
+	derived := ed25519.NewKeyFromSeed(priv.Seed())
+	ok := subtle.ConstantTimeCompare(derived[ed25519.SeedSize:], priv[ed25519.SeedSize:]) == 1
+	clear(derived)
+	if !ok {
+		return nil, pk.errorf(ErrInvalidKey, "the private key's public half is not the public key of its seed")
+	}
+	return &ed25519Signer{priv: priv, pk: pk}, nil
+}
+
+func (e *ed25519Signer) PublicKey() PublicKey { return e.pk }
+
+func (e *ed25519Signer) Sign(ctx context.Context, message []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return ed25519.Sign(e.priv, message), nil
 }
 
 // PublicKeyFor returns the TUF key material of pub, an ed25519.PublicKey,
