@@ -17,12 +17,8 @@
 package store
 
 import (
-	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
-	"slices"
-	"strings"
 	"time"
 )
 
@@ -93,71 +89,6 @@ type Update struct {
 type Listing struct {
 	Role, Path, Digest string
 	Until              time.Time
-}
-
-// ListingOrder returns the indexes of ls in the order of the stores' keys
-// for listings: by digest, then path, then role. A publish of a large
-// repository has a million of them: they are ordered by eight bytes of
-// their digests, as numbers (the first eight after the prefix every digest
-// shares), and by the whole listing only where those tie; ls itself is
-// not moved.
-func ListingOrder(ls []Listing) []int {
-	// The prefix the digests share (ListingsIndexed's empty one aside).
-	common, some := "", false
-	for _, l := range ls {
-		if len(l.Digest) < 16 {
-			continue
-		}
-		if !some {
-			common, some = l.Digest, true
-		}
-		n := 0
-		for n < len(common) && n < len(l.Digest) && common[n] == l.Digest[n] {
-			n++
-		}
-		common = common[:n]
-	}
-	type item struct { // 16 bytes
-		prefix uint64
-		i      int32
-		class  int8 // -1, 0, 1: digest before, with, after the common prefix
-	}
-	items := make([]item, len(ls))
-	for i, l := range ls {
-		it := item{i: int32(i)}
-		if strings.HasPrefix(l.Digest, common) {
-			var b [8]byte
-			copy(b[:], l.Digest[len(common):])
-			it.prefix = binary.BigEndian.Uint64(b[:])
-		} else {
-			it.class = int8(strings.Compare(l.Digest, common))
-		}
-		items[i] = it
-	}
-	slices.SortFunc(items, func(a, b item) int {
-		if a.class != b.class {
-			return cmp.Compare(a.class, b.class)
-		}
-		if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
-			return c
-		}
-		return compareListings(ls[a.i], ls[b.i])
-	})
-	order := make([]int, len(items))
-	for j, it := range items {
-		order[j] = int(it.i)
-	}
-	return order
-}
-
-func compareListings(a, b Listing) int {
-	if c := strings.Compare(a.Digest, b.Digest); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.Path, b.Path); c != 0 {
-		return c
-	}
-	return strings.Compare(a.Role, b.Role)
 }
 
 // ListingsIndexed is the Listing that AddListings records for a repository
