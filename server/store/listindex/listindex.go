@@ -4,7 +4,7 @@
 //
 // A listing becomes a record of RecordSize bytes:
 //
-//	digest         8   a keyed hash of the digest
+//	digest         8   a keyed MAC of the digest (AES CBC-MAC)
 //	fingerprint   16   a keyed hash of the digest and the path
 //	role          8    a keyed hash of the role's name
 //	until         8    microseconds since 1970 (big-endian); 0 while listed
@@ -19,7 +19,10 @@
 //
 // Why a fingerprint cannot be forced to collide: the hashes are SHA-256
 // of a 64-byte secret key (made once per database with crypto/rand, kept
-// in it and never sent anywhere) followed by the message, truncated.
+// in it and never sent anywhere) followed by the message, truncated; the
+// digest's field is the AES CBC-MAC of the digest, under a key derived
+// from that one for each digest length (CBC-MAC is a PRF for messages of
+// one fixed length).
 // Content is served under a path and digest when a record matches the
 // hash of its digest and its 128-bit fingerprint; without the key,
 // whoever chooses paths and digests (even of listings they publish
@@ -35,8 +38,11 @@ package listindex
 import (
 	"bytes"
 	"cmp"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding"
 	"encoding/binary"
 	"errors"
@@ -54,12 +60,14 @@ import (
 // the key.
 const (
 	RecordSize = 40
-	idSize     = 32 // digest prefix, fingerprint, role
+	idSize     = 32 // digest, fingerprint, role
 	KeySize    = 64
 )
 
 // Chunks is the number of chunks a repository's records are spread over.
 const Chunks = 1 << 16
+
+const sha512Size = 64
 
 // NewKey returns a new random key for an index.
 func NewKey() ([]byte, error) {
@@ -73,6 +81,8 @@ func NewKey() ([]byte, error) {
 // Index computes and reads records with one key.
 type Index struct {
 	state []byte // SHA-256 state after the key, to start each hash from
+	mac32 cipher.Block
+	mac64 cipher.Block // the CBC-MAC keys for SHA-256 and SHA-512 digests
 	pool  sync.Pool
 }
 
@@ -89,6 +99,17 @@ func New(key []byte) (*Index, error) {
 	}
 	x := &Index{state: state}
 	x.pool.New = func() any { return &hasher{h: sha256.New(), roles: map[string][8]byte{}} }
+	hs := x.pool.Get().(*hasher)
+	defer x.pool.Put(hs)
+	for _, m := range []struct {
+		size  byte
+		block *cipher.Block
+	}{{sha256.Size, &x.mac32}, {sha512Size, &x.mac64}} {
+		hs.buf = append(hs.buf[:0], tagMAC, m.size)
+		if *m.block, err = aes.NewCipher(x.sum(hs)); err != nil {
+			return nil, err
+		}
+	}
 	return x, nil
 }
 
@@ -112,13 +133,13 @@ func (x *Index) sum(h *hasher) []byte {
 const (
 	tagListing = 1 // followed by the digest's length, the digest, the path
 	tagRole    = 2 // followed by the role's name
-	tagDigest  = 3 // followed by the digest's length, the digest
+	tagMAC     = 3 // followed by a digest length: the CBC-MAC key for it
 )
 
 // Digest is a digest as the index looks it up.
 type Digest struct {
 	raw []byte
-	id  [8]byte // its hash, the first field of its records
+	id  [8]byte // its MAC, the first field of its records
 }
 
 // Chunk returns the chunk that holds the records of the digest.
@@ -131,50 +152,57 @@ func (x *Index) Digest(digest string) (d Digest, ok bool) {
 	if d.raw, ok = decodeDigest(make([]byte, 0, sha512Size), digest); !ok {
 		return d, false
 	}
-	h := x.pool.Get().(*hasher)
-	x.digestID(h, d.id[:], d.raw)
-	x.pool.Put(h)
+	x.digestID(d.id[:], d.raw)
 	return d, true
 }
 
-// digestID writes the hash of digest d to r.
-func (x *Index) digestID(h *hasher, r, d []byte) {
-	h.buf = append(append(h.buf[:0], tagDigest, byte(len(d))), d...)
-	copy(r[:8], x.sum(h))
+// digestID writes the MAC of digest d (32 or 64 bytes) to r.
+func (x *Index) digestID(r, d []byte) {
+	block := x.mac32
+	if len(d) == sha512Size {
+		block = x.mac64
+	}
+	var c [aes.BlockSize]byte
+	for ; len(d) > 0; d = d[aes.BlockSize:] {
+		subtle.XORBytes(c[:], c[:], d[:aes.BlockSize])
+		block.Encrypt(c[:], c[:])
+	}
+	copy(r[:8], c[:])
 }
 
-// decodeDigest is Digest, decoding into dst's capacity.
+// decodeDigest is Digest's decoding, into dst's capacity.
 func decodeDigest(dst []byte, digest string) ([]byte, bool) {
 	if len(digest) != 2*sha256.Size && len(digest) != 2*sha512Size {
 		return nil, false
 	}
 	d := dst[:len(digest)/2]
+	bad := byte(0)
 	for i := range d {
-		hi, ok1 := unhex(digest[2*i])
-		lo, ok2 := unhex(digest[2*i+1])
-		if !ok1 || !ok2 {
-			return nil, false
-		}
+		hi, lo := unhex[digest[2*i]], unhex[digest[2*i+1]]
+		bad |= hi | lo
 		d[i] = hi<<4 | lo
 	}
-	return d, true
+	return d, bad&0xf0 == 0
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
+// unhex maps lower-case hex digits to their values, anything else to 0xff.
+var unhex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return 0, false
-}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c] = c - 'a' + 10
+	}
+	return t
+}()
 
-const sha512Size = 64
-
-// id writes the first idSize bytes of the record of a listing to r.
-func (x *Index) id(h *hasher, r []byte, d []byte, path, role string) {
-	x.content(h, r, d, path)
+// fill writes the fingerprint and role fields of the record of a listing
+// to r, whose digest field is written.
+func (x *Index) fill(h *hasher, r []byte, d []byte, path, role string) {
+	x.fingerprint(h, r[8:24], d, path)
 	sum, ok := h.roles[role]
 	if !ok {
 		if len(h.roles) > 1<<16 {
@@ -187,12 +215,10 @@ func (x *Index) id(h *hasher, r []byte, d []byte, path, role string) {
 	copy(r[24:32], sum[:])
 }
 
-// content writes the digest's hash and the fingerprint of (d, path) to
-// r.
-func (x *Index) content(h *hasher, r []byte, d []byte, path string) {
-	x.digestID(h, r, d)
+// fingerprint writes the fingerprint of (d, path) to r.
+func (x *Index) fingerprint(h *hasher, r []byte, d []byte, path string) {
 	h.buf = append(append(append(h.buf[:0], tagListing, byte(len(d))), d...), path...)
-	copy(r[8:24], x.sum(h))
+	copy(r[:16], x.sum(h))
 }
 
 func encodeUntil(t time.Time) uint64 {
@@ -215,36 +241,42 @@ type Chunk struct {
 	Records []byte
 }
 
+// parallel calls fn for [lo, hi) ranges covering [0, n), on every core
+// when n is large.
+func parallel(n int, fn func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), 1+n/4096)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() { fn(w*n/workers, (w+1)*n/workers) })
+	}
+	wg.Wait()
+}
+
 // Build returns the records of ls, in chunks sorted by ID; of listings of
 // the same role, path and digest the last one counts. indexed reports
 // whether ls holds store.ListingsIndexed. Listings by a digest that is not
 // a hex SHA-256 or SHA-512 are left out: nothing could be served by them.
+//
+// A million listings are placed in two passes over them, so that each
+// record is written once where it goes and each chunk is sorted where it
+// lies: the chunk of each (from the digest's MAC), then the records.
 func (x *Index) Build(ls []store.Listing) (chunks []Chunk, indexed bool, err error) {
-	recs := make([]byte, len(ls)*RecordSize)
 	ids := make([]int32, len(ls)) // chunk, or -1 for none
-	// Hashing a million listings is most of the work: spread it.
-	workers := min(runtime.GOMAXPROCS(0), 1+len(ls)/4096)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			h := x.pool.Get().(*hasher)
-			defer x.pool.Put(h)
-			var buf [sha512Size]byte
-			for i := w * len(ls) / workers; i < (w+1)*len(ls)/workers; i++ {
-				l := &ls[i]
-				d, ok := decodeDigest(buf[:0], l.Digest)
-				if !ok {
-					ids[i] = -1
-					continue
-				}
-				r := recs[i*RecordSize : (i+1)*RecordSize]
-				x.id(h, r, d, l.Path, l.Role)
-				binary.BigEndian.PutUint64(r[idSize:], encodeUntil(l.Until))
-				ids[i] = int32(binary.BigEndian.Uint16(r))
+	macs := make([]uint64, len(ls))
+	parallel(len(ls), func(lo, hi int) {
+		var buf [sha512Size]byte
+		var id [8]byte
+		for i := lo; i < hi; i++ {
+			d, ok := decodeDigest(buf[:0], ls[i].Digest)
+			if !ok {
+				ids[i] = -1
+				continue
 			}
-		})
-	}
-	wg.Wait()
+			x.digestID(id[:], d)
+			macs[i] = binary.BigEndian.Uint64(id[:])
+			ids[i] = int32(macs[i] >> 48)
+		}
+	})
 	for i, l := range ls {
 		if ids[i] >= 0 {
 			continue
@@ -255,13 +287,7 @@ func (x *Index) Build(ls []store.Listing) (chunks []Chunk, indexed bool, err err
 			return nil, false, fmt.Errorf("listing %q of %s: digest %q is not lower-case hex", l.Path, l.Role, l.Digest)
 		}
 	}
-	return group(recs, ids), indexed, nil
-}
-
-// group sorts the records into their chunks: a counting sort by chunk of
-// their indexes, then each chunk's few records by id, stable, keeping the
-// last of equal ids; only the output is copied.
-func group(recs []byte, ids []int32) []Chunk {
+	// Where each record goes: a counting sort by chunk, in the order of ls.
 	var start [Chunks + 1]int32
 	for _, c := range ids {
 		if c >= 0 {
@@ -271,39 +297,80 @@ func group(recs []byte, ids []int32) []Chunk {
 	for c := 1; c <= Chunks; c++ {
 		start[c] += start[c-1]
 	}
-	order := make([]int32, start[Chunks])
 	next := start
 	for i, c := range ids {
 		if c >= 0 {
-			order[next[c]] = int32(i)
+			ids[i] = next[c] // from here on, the record's place
 			next[c]++
 		}
 	}
-	rec := func(i int32) []byte { return recs[int(i)*RecordSize : int(i+1)*RecordSize] }
-	out := make([]byte, 0, len(order)*RecordSize)
-	var chunks []Chunk
+	out := make([]byte, int(start[Chunks])*RecordSize)
+	parallel(len(ls), func(lo, hi int) {
+		h := x.pool.Get().(*hasher)
+		defer x.pool.Put(h)
+		var buf [sha512Size]byte
+		for i := lo; i < hi; i++ {
+			l := &ls[i]
+			d, ok := decodeDigest(buf[:0], l.Digest)
+			if !ok {
+				continue
+			}
+			r := out[int(ids[i])*RecordSize : int(ids[i]+1)*RecordSize]
+			binary.BigEndian.PutUint64(r, macs[i])
+			x.fill(h, r, d, l.Path, l.Role)
+			binary.BigEndian.PutUint64(r[idSize:], encodeUntil(l.Until))
+		}
+	})
 	for c := range Chunks {
-		is := order[start[c]:start[c+1]]
-		if len(is) == 0 {
-			continue
+		if v := out[int(start[c])*RecordSize : int(start[c+1])*RecordSize]; len(v) > 0 {
+			chunks = append(chunks, Chunk{ID: uint16(c), Records: sortChunk(v)})
 		}
-		slices.SortStableFunc(is, func(a, b int32) int {
-			ra, rb := rec(a), rec(b)
-			if c := cmp.Compare(binary.BigEndian.Uint64(ra), binary.BigEndian.Uint64(rb)); c != 0 {
-				return c // almost always
-			}
-			return bytes.Compare(ra[:idSize], rb[:idSize])
-		})
-		from := len(out)
-		for j, i := range is {
-			if j+1 < len(is) && bytes.Equal(rec(i)[:idSize], rec(is[j+1])[:idSize]) {
-				continue // a later one of the same listing counts
-			}
-			out = append(out, rec(i)...)
-		}
-		chunks = append(chunks, Chunk{ID: uint16(c), Records: out[from:len(out):len(out)]})
 	}
-	return chunks
+	return chunks, indexed, nil
+}
+
+// sortChunk sorts the records of v by id, stable, in place, and returns
+// them without those that a later one of the same listing replaces.
+func sortChunk(v []byte) []byte {
+	var tmp [RecordSize]byte
+	less := func(a, b []byte) bool {
+		if x, y := binary.BigEndian.Uint64(a), binary.BigEndian.Uint64(b); x != y {
+			return x < y // almost always
+		}
+		return bytes.Compare(a[:idSize], b[:idSize]) < 0
+	}
+	n := len(v) / RecordSize
+	if n > 64 {
+		recs := make([][RecordSize]byte, n)
+		for i := range recs {
+			copy(recs[i][:], v[i*RecordSize:])
+		}
+		slices.SortStableFunc(recs, func(a, b [RecordSize]byte) int {
+			return cmp.Or(cmp.Compare(binary.BigEndian.Uint64(a[:]), binary.BigEndian.Uint64(b[:])), bytes.Compare(a[:idSize], b[:idSize]))
+		})
+		for i := range recs {
+			copy(v[i*RecordSize:], recs[i][:])
+		}
+	} else {
+		for i := 1; i < n; i++ { // insertion sort: stable
+			for j := i; j > 0 && less(v[j*RecordSize:(j+1)*RecordSize], v[(j-1)*RecordSize:j*RecordSize]); j-- {
+				a, b := v[(j-1)*RecordSize:j*RecordSize], v[j*RecordSize:(j+1)*RecordSize]
+				copy(tmp[:], a)
+				copy(a, b)
+				copy(b, tmp[:])
+			}
+		}
+	}
+	m := 0
+	for i := 0; i < n; i++ {
+		r := v[i*RecordSize : (i+1)*RecordSize]
+		if i+1 < n && bytes.Equal(r[:idSize], v[(i+1)*RecordSize:(i+1)*RecordSize+idSize]) {
+			continue // a later one of the same listing counts
+		}
+		copy(v[m*RecordSize:], r)
+		m++
+	}
+	return v[: m*RecordSize : m*RecordSize]
 }
 
 // ErrCorrupt reports a stored chunk that is not a whole number of records.
@@ -376,8 +443,7 @@ func (x *Index) Listed(v []byte, d Digest, path string, at time.Time) (bool, err
 	h := x.pool.Get().(*hasher)
 	var id [24]byte
 	copy(id[:8], d.id[:])
-	h.buf = append(append(append(h.buf[:0], tagListing, byte(len(d.raw))), d.raw...), path...)
-	copy(id[8:], x.sum(h))
+	x.fingerprint(h, id[8:], d.raw, path)
 	x.pool.Put(h)
 	for rs := search(v, id[:24]); len(rs) > 0; rs = rs[RecordSize:] {
 		if live(rs, at) {
