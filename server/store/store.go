@@ -85,7 +85,10 @@ type Update struct {
 // content under a path, by one of its digests (hex SHA-256 or SHA-512):
 // the server serves content only so. Until is zero while the role's
 // current version lists it; once a new version no longer does, Until says
-// how long clients in the middle of an update may still fetch it.
+// how long clients in the middle of an update may still fetch it. Both
+// stores keep listings in the compact index of package listindex, by
+// keyed hashes (Until to the microsecond), so that a million of them cost
+// a fraction of the metadata that lists them.
 type Listing struct {
 	Role, Path, Digest string
 	Until              time.Time
@@ -249,7 +252,8 @@ type Store interface {
 	// CollectTargets deletes the target records that nothing keeps and
 	// returns them: those added (or added again) before cutoff that no
 	// listing of their repository keeps, by either digest, with Until
-	// zero or after cutoff. It deletes the listings whose Until is
+	// zero or after cutoff (the index matches digests by a 64-bit keyed
+	// MAC: a collision, about 2^-64 for two digests, keeps more). It deletes the listings whose Until is
 	// before cutoff too. A repository's records are checked and deleted
 	// in one transaction that is serialized with publishes to it, so a
 	// publish that lists content either commits first and keeps it, or
