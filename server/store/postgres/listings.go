@@ -72,9 +72,15 @@ func (s *Store) putListings(ctx context.Context, tx pgx.Tx, gun string, ls []sto
 	for i, c := range chunks {
 		ids[i] = int32(c.ID)
 	}
-	old, err := readChunks(ctx, tx, gun, ids)
-	if err != nil {
+	var some bool // whether gun has chunks: a first publish has none to read
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM listing_chunks WHERE gun = $1)`, gun).Scan(&some); err != nil {
 		return err
+	}
+	old := map[uint16][]byte{}
+	if some {
+		if old, err = readChunks(ctx, tx, gun, ids); err != nil {
+			return err
+		}
 	}
 	values := make([][]byte, len(chunks))
 	ending := make([]*time.Time, len(chunks))
