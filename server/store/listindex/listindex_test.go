@@ -3,6 +3,7 @@ package listindex_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +207,42 @@ func TestCorruptChunk(t *testing.T) {
 	}
 	if _, _, err := listindex.Prune(bad, t0); !errors.Is(err, listindex.ErrCorrupt) {
 		t.Errorf("Prune: %v", err)
+	}
+}
+
+// TestCollisionAttempt lists one digest under 10,000 paths, which puts
+// every record in one chunk, and asks for that digest under 200,000 paths
+// that are not listed, near misses of the listed ones among them: none is
+// listed. (A forced collision would need the key: see the package doc.)
+func TestCollisionAttempt(t *testing.T) {
+	x := newIndex(t)
+	c := chunks{}
+	d := digest('5')
+	var ls []store.Listing
+	for i := range 10000 {
+		ls = append(ls, store.Listing{Role: "targets", Path: fmt.Sprintf("dir/file-%d", i), Digest: d})
+	}
+	c.put(t, x, ls...)
+	if len(c) != 1 {
+		t.Fatalf("one digest's records are in %d chunks", len(c))
+	}
+	for i := range 200000 {
+		var p string
+		switch i % 4 {
+		case 0:
+			p = fmt.Sprintf("dir/file-%d", 10000+i)
+		case 1:
+			p = fmt.Sprintf("dir/file-%d ", i%10000)
+		case 2:
+			p = fmt.Sprintf("Dir/file-%d", i%10000)
+		default:
+			p = fmt.Sprintf("dir/file-%d\x00", i%10000)
+		}
+		if c.listed(t, x, d, p, t0) {
+			t.Fatalf("%q is listed", p)
+		}
+	}
+	if !c.listed(t, x, d, "dir/file-9999", t0) {
+		t.Error("a listed path is not listed")
 	}
 }
