@@ -10,29 +10,30 @@
 //	until         8    microseconds since 1970 (big-endian); 0 while listed
 //
 // A repository's records are kept in chunks, by the first two bytes of
-// their digests' hashes (at most 65536 chunks; a million listings make chunks of
-// about 15 records), each chunk one value of the store, its records
-// sorted by their first 32 bytes, which are unique in it. A first publish
-// of a million listings so writes 65536 values of about 600 bytes
+// their digests' MACs (at most 65536 chunks; a million listings make
+// chunks of about 15 records), each chunk one value of the store, its
+// records sorted by their first 32 bytes, which are unique in it. A first
+// publish of a million listings so writes 65536 values of about 600 bytes
 // instead of a million keys of about 150 bytes, and a publish that
-// changes a few listings rewrites a few chunks.
+// changes a few listings rewrites a few chunks. Chunks fill evenly
+// whatever the digests (only one digest listed under many paths fills
+// one chunk, of its own repository).
 //
 // Why a fingerprint cannot be forced to collide: the hashes are SHA-256
 // of a 64-byte secret key (made once per database with crypto/rand, kept
-// in it and never sent anywhere) followed by the message, truncated; the
-// digest's field is the AES CBC-MAC of the digest, under a key derived
-// from that one for each digest length (CBC-MAC is a PRF for messages of
-// one fixed length).
-// Content is served under a path and digest when a record matches the
-// hash of its digest and its 128-bit fingerprint; without the key,
-// whoever chooses paths and digests (even of listings they publish
-// themselves) cannot compute a single hash, and each guess matches with
-// probability about n/2^128 for n records in its chunk. Nor can they make
-// a chunk large. Collisions of role hashes (64 bits) only merge two
-// roles' records of the same listing, which can end it early (serving
-// less), never serve more. The digest's hash alone decides what the
-// garbage collection keeps: a collision (about 2^-64 for two digests)
-// only keeps more content.
+// in it and never shown) followed by the message, truncated (no hash is
+// ever shown, and truncation rules out length extension); the digest's
+// field is the AES CBC-MAC of the digest, under a key derived from that
+// one for each digest length (CBC-MAC is a PRF for messages of one fixed
+// length). Content is served under a path and digest when a record
+// matches the MAC of its digest and its 128-bit fingerprint: without the
+// key, whoever chooses paths and digests (even of listings they publish
+// themselves) cannot compute either, and each guess matches with
+// probability about n/2^128 for n records in its chunk. Collisions of
+// role hashes (64 bits) only merge two roles' records of the same
+// listing, which can end it early (serving less), never serve more. The
+// digest's MAC alone decides what the garbage collection keeps: a
+// collision (about 2^-64 for two digests) only keeps more content.
 package listindex
 
 import (
