@@ -603,6 +603,14 @@ func TestUnlistedContent(t *testing.T) {
 		if code, _ := get("evil.html", page, false); code != http.StatusNotFound {
 			t.Errorf("unlisted content after a publish: %d", code)
 		}
+		// Content uploaded to the GUN, under a listed path but by a digest
+		// the metadata does not give for it.
+		m.Upload("dist/other.txt", "app 2")
+		for _, by512 := range []bool{false, true} {
+			if code, _ := get("dist/app.txt", "app 2", by512); code != http.StatusNotFound {
+				t.Errorf("a listed path with another digest (by SHA-512: %v): %d, want 404", by512, code)
+			}
+		}
 
 		// Version 2 no longer lists it: still served while the snapshot
 		// that listed it is valid, not after.

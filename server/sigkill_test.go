@@ -245,6 +245,15 @@ func TestSIGKILLMidPublish(t *testing.T) {
 		marker := filepath.Join(t.TempDir(), "in-commit")
 		cmd, url = startPausingProcess(t, dir, storeURL, marker)
 		ts.URL = url
+		// The publish killed lists content of its own: its listing is
+		// in the index only once the publish commits.
+		const newPath, newContent = "pkg/listed-by-the-killed-publish.txt", "content of the killed publish"
+		files[newPath] = newContent
+		m.Upload(newPath, newContent)
+		getNew := func() int {
+			code, _, _ := request(t, "GET", url+"/tuf/"+m.GUN+"/targets/pkg/"+sha256hex(newContent)+".listed-by-the-killed-publish.txt", "", nil)
+			return code
+		}
 		pending := body(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(version, files), m.Targets)})
 		go func() {
 			req, _ := http.NewRequest("POST", url+"/api/v1/repositories/"+m.GUN+"/metadata", bytes.NewReader(pending))
@@ -272,12 +281,18 @@ func TestSIGKILLMidPublish(t *testing.T) {
 		if cur.Version != version-1 {
 			t.Fatalf("killed inside the transaction: targets version %d, want the old %d", cur.Version, version-1)
 		}
+		if code := getNew(); code != http.StatusNotFound {
+			t.Errorf("content listed only by the publish killed inside its transaction: %d, want 404", code)
+		}
 		if _, err := newClient(t, url, m.GUN, root).refresh(); err != nil {
 			t.Fatalf("client after a kill inside the transaction: %v", err)
 		}
 		// The repository still accepts that publish afterwards.
 		m.Server = &testServer{URL: url, Admin: ts.Admin}
 		m.MustPublish(map[string][]byte{"targets": servertest.Sign(t, m.TargetsDoc(version, files), m.Targets)})
+		if code := getNew(); code != http.StatusOK {
+			t.Errorf("content listed by the publish once it committed: %d, want 200", code)
+		}
 
 		if kind == "bolt" {
 			cmd.Process.Signal(syscall.SIGKILL)

@@ -17,12 +17,8 @@
 package store
 
 import (
-	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
-	"slices"
-	"strings"
 	"time"
 )
 
@@ -89,75 +85,13 @@ type Update struct {
 // content under a path, by one of its digests (hex SHA-256 or SHA-512):
 // the server serves content only so. Until is zero while the role's
 // current version lists it; once a new version no longer does, Until says
-// how long clients in the middle of an update may still fetch it.
+// how long clients in the middle of an update may still fetch it. Both
+// stores keep listings in the compact index of package listindex, by
+// keyed hashes (Until to the microsecond), so that a million of them cost
+// a fraction of the metadata that lists them.
 type Listing struct {
 	Role, Path, Digest string
 	Until              time.Time
-}
-
-// ListingOrder returns the indexes of ls in the order of the stores' keys
-// for listings: by digest, then path, then role. A publish of a large
-// repository has a million of them: they are ordered by eight bytes of
-// their digests, as numbers (the first eight after the prefix every digest
-// shares), and by the whole listing only where those tie; ls itself is
-// not moved.
-func ListingOrder(ls []Listing) []int {
-	// The prefix the digests share (ListingsIndexed's empty one aside).
-	common, some := "", false
-	for _, l := range ls {
-		if len(l.Digest) < 16 {
-			continue
-		}
-		if !some {
-			common, some = l.Digest, true
-		}
-		n := 0
-		for n < len(common) && n < len(l.Digest) && common[n] == l.Digest[n] {
-			n++
-		}
-		common = common[:n]
-	}
-	type item struct { // 16 bytes
-		prefix uint64
-		i      int32
-		class  int8 // -1, 0, 1: digest before, with, after the common prefix
-	}
-	items := make([]item, len(ls))
-	for i, l := range ls {
-		it := item{i: int32(i)}
-		if strings.HasPrefix(l.Digest, common) {
-			var b [8]byte
-			copy(b[:], l.Digest[len(common):])
-			it.prefix = binary.BigEndian.Uint64(b[:])
-		} else {
-			it.class = int8(strings.Compare(l.Digest, common))
-		}
-		items[i] = it
-	}
-	slices.SortFunc(items, func(a, b item) int {
-		if a.class != b.class {
-			return cmp.Compare(a.class, b.class)
-		}
-		if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
-			return c
-		}
-		return compareListings(ls[a.i], ls[b.i])
-	})
-	order := make([]int, len(items))
-	for j, it := range items {
-		order[j] = int(it.i)
-	}
-	return order
-}
-
-func compareListings(a, b Listing) int {
-	if c := strings.Compare(a.Digest, b.Digest); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.Path, b.Path); c != 0 {
-		return c
-	}
-	return strings.Compare(a.Role, b.Role)
 }
 
 // ListingsIndexed is the Listing that AddListings records for a repository
@@ -318,7 +252,8 @@ type Store interface {
 	// CollectTargets deletes the target records that nothing keeps and
 	// returns them: those added (or added again) before cutoff that no
 	// listing of their repository keeps, by either digest, with Until
-	// zero or after cutoff. It deletes the listings whose Until is
+	// zero or after cutoff (the index matches digests by a 64-bit keyed
+	// MAC: a collision, about 2^-64 for two digests, keeps more). It deletes the listings whose Until is
 	// before cutoff too. A repository's records are checked and deleted
 	// in one transaction that is serialized with publishes to it, so a
 	// publish that lists content either commits first and keeps it, or

@@ -25,6 +25,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/rampart-tuf/rampart/server/store"
+	"github.com/rampart-tuf/rampart/server/store/listindex"
 )
 
 // Bucket names. Keys that combine a GUN with other parts separate them with
@@ -40,19 +41,29 @@ var (
 	bucketTargets    = []byte("targets")    // gun NUL sha256 → JSON store.Target
 	bucketDeleted    = []byte("deleted")    // gun → time of the last deletion (RFC 3339)
 	bucketTargets512 = []byte("targets512") // gun NUL sha512 → sha256: targets by SHA-512 (schema 2)
-	bucketListings   = []byte("listings")   // gun NUL digest NUL path NUL role → until (RFC 3339), empty while listed
 	bucketDocs       = []byte("docs")       // gun NUL id → the bucket of a committed staged update (schema 3; see CommitStaged)
+	bucketListIndex  = []byte("listindex")  // gun NUL chunk(2) → records of listings (schema 4; see package listindex)
+	bucketIndexed    = []byte("listed")     // gun → empty: the repository's listings are indexed (schema 4)
+
+	// bucketListings held a key per listing up to schema 3:
+	// gun NUL digest NUL path NUL role → until (RFC 3339), empty while listed.
+	bucketListings = []byte("listings")
+	// metaListKey is the key of the listings index (schema 4), in bucketMeta.
+	metaListKey = []byte("listkey")
 )
 
 // schemaVersion is the layout this code writes. Opening a database with a
 // newer layout fails; older layouts are migrated in Open. Schema 3 added
 // documents stored by reference (bucketDocs), which a server of schema 2
-// would misread.
-const schemaVersion = 3
+// would misread. Schema 4 keeps listings in the compact index of package
+// listindex instead of a key per listing, which a server of schema 3
+// would not find.
+const schemaVersion = 4
 
 // Store is a store.Store in a bbolt file.
 type Store struct {
-	db *bbolt.DB
+	db  *bbolt.DB
+	idx *listindex.Index
 
 	mu       sync.Mutex
 	watchers map[int]func(string)
@@ -107,7 +118,7 @@ func (s *Store) migrate() error {
 				return fmt.Errorf("database schema version %d is newer than this server's (%d)", have, schemaVersion)
 			}
 		}
-		for _, b := range [][]byte{bucketRepos, bucketFiles, bucketChanges, bucketGUNChanges, bucketTokens, bucketKeys, bucketTargets, bucketDeleted, bucketTargets512, bucketListings, bucketDocs} {
+		for _, b := range [][]byte{bucketRepos, bucketFiles, bucketChanges, bucketGUNChanges, bucketTokens, bucketKeys, bucketTargets, bucketDeleted, bucketTargets512, bucketDocs, bucketListIndex, bucketIndexed} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -125,6 +136,14 @@ func (s *Store) migrate() error {
 			})
 			if err != nil {
 				return fmt.Errorf("indexing targets by SHA-512: %w", err)
+			}
+		}
+		if err := s.openIndex(tx, meta); err != nil {
+			return err
+		}
+		if have < 4 {
+			if err := s.migrateListings(tx); err != nil {
+				return fmt.Errorf("moving listings to the compact index: %w", err)
 			}
 		}
 		return meta.Put([]byte("schema"), u64(schemaVersion))
@@ -237,7 +256,7 @@ func (s *Store) publish(u store.Update, extra func(tx *bbolt.Tx) error) (store.C
 				return err
 			}
 		}
-		if err := putListings(tx, gun, u.Listings); err != nil {
+		if err := s.putListings(tx, gun, u.Listings); err != nil {
 			return err
 		}
 		// The transaction holds them now: let the listings go before
@@ -325,7 +344,7 @@ func (s *Store) Delete(_ context.Context, gun string) (store.Change, error) {
 		if _, err := deletePrefix(tx.Bucket(bucketTargets512), prefix); err != nil {
 			return err
 		}
-		if _, err := deletePrefix(tx.Bucket(bucketListings), prefix); err != nil {
+		if err := deleteListings(tx, gun); err != nil {
 			return err
 		}
 		if err := deleteBuckets(tx.Bucket(bucketDocs), prefix); err != nil {
@@ -678,70 +697,6 @@ func (s *Store) SomeOnlineKeys(_ context.Context, limit int) ([]store.OnlineKey,
 	return out, nil
 }
 
-// putListings writes listings in the order of their keys: a bbolt node
-// grows until the transaction commits, so keys put in random order into
-// one node (those of a new repository all land in one) cost time
-// quadratic in their number, where keys in order are appended.
-func putListings(tx *bbolt.Tx, gun string, ls []store.Listing) error {
-	b := tx.Bucket(bucketListings)
-	// Keys are gun NUL digest NUL path NUL role: comparing the parts in
-	// turn orders them (the order matters for speed only).
-	order := store.ListingOrder(ls)
-	if len(ls) > 1000 {
-		b.FillPercent = 0.9 // mostly appended: fill the pages
-	}
-	var k []byte // Put copies the key: one buffer serves them all
-	for _, i := range order {
-		l := &ls[i]
-		var until []byte
-		if !l.Until.IsZero() {
-			until = []byte(l.Until.UTC().Format(time.RFC3339Nano))
-		}
-		k = appendKey(k[:0], gun, l.Digest, l.Path, l.Role)
-		if err := b.Put(k, until); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// AddListings implements store.Store.
-func (s *Store) AddListings(_ context.Context, gun string, ls []store.Listing) error {
-	err := s.db.Update(func(tx *bbolt.Tx) error { return putListings(tx, gun, ls) })
-	if err != nil {
-		return fmt.Errorf("listings of %s: %w", gun, err)
-	}
-	return nil
-}
-
-// Listed implements store.Store.
-func (s *Store) Listed(_ context.Context, gun, digest, path string, at time.Time) (bool, error) {
-	listed := false
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		prefix := append(key(gun, digest, path), 0)
-		c := tx.Bucket(bucketListings).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if len(v) == 0 {
-				listed = true
-				return nil
-			}
-			until, err := time.Parse(time.RFC3339Nano, string(v))
-			if err != nil {
-				return err
-			}
-			if until.After(at) {
-				listed = true
-				return nil
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("listings of %s: %w", gun, err)
-	}
-	return listed, nil
-}
-
 // DeleteOnlineKeys implements store.Store.
 func (s *Store) DeleteOnlineKeys(_ context.Context, gun string) (int, error) {
 	var n int
@@ -789,85 +744,6 @@ func (s *Store) Target(_ context.Context, gun, digest string) (store.Target, err
 		return store.Target{}, fmt.Errorf("target %s of %s: %w", digest, gun, err)
 	}
 	return t, nil
-}
-
-// CollectTargets implements store.Store, in one transaction: bbolt has
-// one writer at a time, so a publish commits before or after it.
-func (s *Store) CollectTargets(_ context.Context, cutoff time.Time) ([]store.HeldTarget, error) {
-	var out []store.HeldTarget
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		out = nil
-		listings := tx.Bucket(bucketListings)
-		kept := func(gun, digest string) (bool, error) {
-			prefix := append(key(gun, digest), 0)
-			c := listings.Cursor()
-			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-				if len(v) == 0 {
-					return true, nil
-				}
-				until, err := time.Parse(time.RFC3339Nano, string(v))
-				if err != nil {
-					return false, err
-				}
-				if until.After(cutoff) {
-					return true, nil
-				}
-			}
-			return false, nil
-		}
-		err := tx.Bucket(bucketTargets).ForEach(func(k, v []byte) error {
-			gun, _, _ := bytes.Cut(k, []byte{0})
-			var t store.Target
-			if err := json.Unmarshal(v, &t); err != nil {
-				return fmt.Errorf("target %q: %w", k, err)
-			}
-			if !t.CreatedAt.Before(cutoff) {
-				return nil
-			}
-			for _, d := range []string{t.SHA256, t.SHA512} {
-				if ok, err := kept(string(gun), d); err != nil || ok {
-					return err
-				}
-			}
-			out = append(out, store.HeldTarget{GUN: string(gun), Target: t})
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, h := range out {
-			if err := tx.Bucket(bucketTargets).Delete(key(h.GUN, h.SHA256)); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketTargets512).Delete(key(h.GUN, h.SHA512)); err != nil {
-				return err
-			}
-		}
-		var stale [][]byte
-		err = listings.ForEach(func(k, v []byte) error {
-			if len(v) == 0 {
-				return nil
-			}
-			until, err := time.Parse(time.RFC3339Nano, string(v))
-			if err == nil && until.Before(cutoff) {
-				stale = append(stale, bytes.Clone(k))
-			}
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range stale {
-			if err := listings.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("collect targets: %w", err)
-	}
-	return out, nil
 }
 
 // TargetDigests implements store.Store.

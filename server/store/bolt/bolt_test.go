@@ -189,3 +189,112 @@ func TestRecordsOfSchema2(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPublishListings: the first publish of a million listings (see
+// storetest.BenchmarkPublishListings).
+func BenchmarkPublishListings(b *testing.B) {
+	storetest.BenchmarkPublishListings(b, 1_000_000, func(b *testing.B) store.Store {
+		s, err := bolt.Open(filepath.Join(b.TempDir(), "rampart.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	})
+}
+
+// TestMigrateListings opens a database of schema 3, which kept a key per
+// listing, and finds its listings in the index (schema 4); the old bucket
+// is gone. A database of a newer schema is refused.
+func TestMigrateListings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rampart.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Make it schema 3 again, with its listings: gun NUL digest NUL path
+	// NUL role → until (RFC 3339), empty while listed.
+	setSchema := func(version uint64, more func(tx *bbolt.Tx) error) {
+		t.Helper()
+		db, err := bbolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.Update(func(tx *bbolt.Tx) error {
+			if err := more(tx); err != nil {
+				return err
+			}
+			return tx.Bucket([]byte("meta")).Put([]byte("schema"), binary.BigEndian.AppendUint64(nil, version))
+		})
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	setSchema(3, func(tx *bbolt.Tx) error {
+		for _, b := range []string{"listindex", "listed"} {
+			if err := tx.DeleteBucket([]byte(b)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket([]byte("meta")).Delete([]byte("listkey")); err != nil {
+			return err
+		}
+		old, err := tx.CreateBucket([]byte("listings"))
+		if err != nil {
+			return err
+		}
+		for _, l := range storetest.LegacyListings() {
+			var until []byte
+			if !l.Until.IsZero() {
+				until = []byte(l.Until.Format(time.RFC3339Nano))
+			}
+			k := strings.Join([]string{l.GUN, l.Digest, l.Path, l.Role}, "\x00")
+			if err := old.Put([]byte(k), until); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	s, err = bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckLegacyListings(t, s)
+	s.Close()
+	setSchema(5, func(tx *bbolt.Tx) error {
+		if tx.Bucket([]byte("listings")) != nil {
+			t.Error("the bucket of schema 3's listings is still there")
+		}
+		return nil
+	})
+	if s, err := bolt.Open(path); err == nil || !strings.Contains(err.Error(), "schema version 5 is newer than this server's (4)") {
+		if err == nil {
+			s.Close()
+		}
+		t.Errorf("Open of a database of schema 5: %v, want refused as newer", err)
+	}
+}
+
+// TestListingsKeyKept: the index's key is made once and kept, so that
+// listings published before the database is opened again are found.
+func TestListingsKeyKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rampart.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	digest := strings.Repeat("ab", 32)
+	if err := s.AddListings(ctx, "example.com/kept", []store.Listing{{Role: "targets", Path: "a.txt", Digest: digest}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = bolt.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if ok, err := s.Listed(ctx, "example.com/kept", digest, "a.txt", time.Now()); err != nil || !ok {
+		t.Errorf("a listing after opening the database again: %v, %v", ok, err)
+	}
+}

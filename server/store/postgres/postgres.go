@@ -35,6 +35,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rampart-tuf/rampart/server/store"
+	"github.com/rampart-tuf/rampart/server/store/listindex"
 )
 
 //go:embed migrations/*.sql
@@ -52,6 +53,7 @@ const (
 // Store is a store.Store in PostgreSQL.
 type Store struct {
 	pool     *pgxpool.Pool
+	idx      *listindex.Index
 	blobs    *Blobs
 	inCommit func() // see SetInCommitHook
 }
@@ -123,12 +125,23 @@ func (s *Store) migrate(ctx context.Context) error {
 			if _, err := tx.Exec(ctx, string(sql)); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
+			if step := goSteps[version]; step != nil {
+				if err := step(s, ctx, tx); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+			}
 			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, version, name); err != nil {
 				return err
 			}
 		}
-		return nil
+		return s.openIndex(ctx, tx)
 	})
+}
+
+// goSteps are the parts of migrations done in Go, after their SQL, by
+// version.
+var goSteps = map[int]func(s *Store, ctx context.Context, tx pgx.Tx) error{
+	10: (*Store).migrateListings,
 }
 
 // classify wraps errors that mean the database is unreachable or shutting
@@ -242,7 +255,7 @@ func (s *Store) publish(ctx context.Context, u store.Update, extra func(tx pgx.T
 				return err
 			}
 		}
-		if err := putListings(ctx, tx, gun, u.Listings); err != nil {
+		if err := s.putListings(ctx, tx, gun, u.Listings); err != nil {
 			return err
 		}
 		if s.inCommit != nil {
@@ -305,7 +318,7 @@ func (s *Store) Delete(ctx context.Context, gun string) (store.Change, error) {
 		if _, err := tx.Exec(ctx, `DELETE FROM targets WHERE gun = $1`, gun); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM listings WHERE gun = $1`, gun); err != nil {
+		if err := deleteListings(ctx, tx, gun); err != nil {
 			return err
 		}
 		var err error
@@ -504,88 +517,6 @@ func (s *Store) SomeOnlineKeys(ctx context.Context, limit int) ([]store.OnlineKe
 	return out, wrap("online keys", err)
 }
 
-// copyListingsFrom is the number of listings from which putListings
-// copies them in (the first publish of a large repository) rather than
-// sending them as parameters of one statement.
-const copyListingsFrom = 4096
-
-// putListings upserts listings in one statement. Many of them are copied,
-// in the order of the listings' primary key (which puts them into its index
-// in order): into the table when the repository has none yet, else into a
-// temporary table first. It sorts ls in place.
-func putListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing) error {
-	if len(ls) == 0 {
-		return nil
-	}
-	if len(ls) >= copyListingsFrom {
-		return copyListings(ctx, tx, gun, ls)
-	}
-	digests, paths, roles := make([]string, len(ls)), make([]string, len(ls)), make([]string, len(ls))
-	untils := make([]*time.Time, len(ls))
-	for i, l := range ls {
-		digests[i], paths[i], roles[i] = l.Digest, l.Path, l.Role
-		if !l.Until.IsZero() {
-			u := l.Until
-			untils[i] = &u
-		}
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO listings (gun, digest, path, role, until)
-		SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[])
-		ON CONFLICT (gun, digest, path, role) DO UPDATE SET until = EXCLUDED.until`, gun, digests, paths, roles, untils)
-	return err
-}
-
-func copyListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing) error {
-	order := store.ListingOrder(ls)
-	var some bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM listings WHERE gun = $1)`, gun).Scan(&some); err != nil {
-		return err
-	}
-	rows := pgx.CopyFromSlice(len(ls), func(i int) ([]any, error) {
-		l := ls[order[i]]
-		var until *time.Time
-		if !l.Until.IsZero() {
-			until = &l.Until
-		}
-		return []any{gun, l.Digest, l.Path, l.Role, until}, nil
-	})
-	columns := []string{"gun", "digest", "path", "role", "until"}
-	if !some {
-		// The first listings of the repository (its first publish): no
-		// listing to replace.
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"listings"}, columns, rows)
-		return err
-	}
-	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE listings_in (gun text, digest text, path text, role text, until timestamptz) ON COMMIT DROP`); err != nil {
-		return err
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"listings_in"}, columns, rows); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO listings (gun, digest, path, role, until)
-		SELECT gun, digest, path, role, until FROM listings_in
-		ON CONFLICT (gun, digest, path, role) DO UPDATE SET until = EXCLUDED.until`)
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, `DROP TABLE listings_in`)
-	return err
-}
-
-// AddListings implements store.Store.
-func (s *Store) AddListings(ctx context.Context, gun string, ls []store.Listing) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return putListings(ctx, tx, gun, ls) })
-	return wrap("listings of "+gun, err)
-}
-
-// Listed implements store.Store.
-func (s *Store) Listed(ctx context.Context, gun, digest, path string, at time.Time) (bool, error) {
-	var listed bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM listings WHERE gun = $1 AND digest = $2 AND path = $3
-		AND (until IS NULL OR until > $4))`, gun, digest, path, at).Scan(&listed)
-	return listed, wrap("listings of "+gun, err)
-}
-
 // DeleteOnlineKeys implements store.Store.
 func (s *Store) DeleteOnlineKeys(ctx context.Context, gun string) (int, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM online_keys WHERE gun = $1`, gun)
@@ -605,48 +536,6 @@ func (s *Store) AddTarget(ctx context.Context, gun string, t store.Target) error
 	_, err := s.pool.Exec(ctx, `INSERT INTO targets (gun, sha256, sha512, length, created_at) VALUES ($1, $2, $3, $4, coalesce($5, now()))
 		ON CONFLICT (gun, sha256) DO UPDATE SET created_at = EXCLUDED.created_at`, gun, t.SHA256, t.SHA512, t.Length, created)
 	return wrap("add target to "+gun, err)
-}
-
-// CollectTargets implements store.Store, one repository per transaction:
-// it locks the repository's row as Publish does first, so that its
-// checks read what a concurrent publish committed.
-func (s *Store) CollectTargets(ctx context.Context, cutoff time.Time) ([]store.HeldTarget, error) {
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT gun FROM targets WHERE created_at < $1 ORDER BY gun`, cutoff)
-	if err != nil {
-		return nil, wrap("collect targets", err)
-	}
-	guns, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, wrap("collect targets", err)
-	}
-	var out []store.HeldTarget
-	for _, gun := range guns {
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SELECT 1 FROM repositories WHERE gun = $1 FOR UPDATE`, gun); err != nil {
-				return err
-			}
-			rows, err := tx.Query(ctx, `DELETE FROM targets t WHERE t.gun = $1 AND t.created_at < $2
-				AND NOT EXISTS (SELECT 1 FROM listings l WHERE l.gun = t.gun AND l.digest IN (t.sha256, t.sha512)
-					AND (l.until IS NULL OR l.until > $2))
-				RETURNING sha256, sha512, length, created_at`, gun, cutoff)
-			if err != nil {
-				return err
-			}
-			ts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.HeldTarget, error) {
-				h := store.HeldTarget{GUN: gun}
-				err := row.Scan(&h.SHA256, &h.SHA512, &h.Length, &h.CreatedAt)
-				h.CreatedAt = h.CreatedAt.UTC()
-				return h, err
-			})
-			out = append(out, ts...)
-			return err
-		})
-		if err != nil {
-			return out, wrap("collect targets of "+gun, err)
-		}
-	}
-	_, err = s.pool.Exec(ctx, `DELETE FROM listings WHERE until < $1`, cutoff)
-	return out, wrap("collect listings", err)
 }
 
 // TargetDigests implements store.Store.

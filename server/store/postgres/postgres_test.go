@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -287,5 +288,72 @@ func TestStagedDocumentsStay(t *testing.T) {
 	must(conn.QueryRow(ctx, `SELECT count(*) FROM staged_parts WHERE gun = $1 AND id = $2`, gun, id).Scan(&parts))
 	if parts != 0 {
 		t.Errorf("%d documents of a deleted repository left", parts)
+	}
+}
+
+// BenchmarkPublishListings: the first publish of a million listings (see
+// storetest.BenchmarkPublishListings).
+func BenchmarkPublishListings(b *testing.B) {
+	storetest.BenchmarkPublishListings(b, 1_000_000, func(b *testing.B) store.Store {
+		s, err := postgres.Open(context.Background(), pg.NewDatabase(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	})
+}
+
+// TestMigrateListings opens a database at schema version 9, which kept a
+// row per listing, and finds its listings in the index (migration 10);
+// the old table is gone. A database of a newer schema is refused.
+func TestMigrateListings(t *testing.T) {
+	url := pg.NewDatabase(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, q, args...); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+	names, err := filepath.Glob("migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range names[:9] {
+		sql, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(string(sql))
+		exec(`INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, i+1, name)
+	}
+	for _, l := range storetest.LegacyListings() {
+		var until *time.Time
+		if !l.Until.IsZero() {
+			until = &l.Until
+		}
+		exec(`INSERT INTO listings (gun, digest, path, role, until) VALUES ($1, $2, $3, $4, $5)`, l.GUN, l.Digest, l.Path, l.Role, until)
+	}
+	s := open(t, url)
+	storetest.CheckLegacyListings(t, s)
+	var gone bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('listings') IS NULL`).Scan(&gone); err != nil || !gone {
+		t.Errorf("the table of migration 9's listings is still there (%v)", err)
+	}
+	// A second store on the database finds them with the same key.
+	storetest.CheckLegacyListings(t, open(t, url))
+
+	exec(`INSERT INTO schema_migrations (version, name) VALUES (99, 'migrations/0099_future.sql')`)
+	if s, err := postgres.Open(ctx, url); err == nil || !strings.Contains(err.Error(), "schema version 99 is newer than this server's") {
+		if err == nil {
+			s.Close()
+		}
+		t.Errorf("Open of a database of schema 99: %v, want refused as newer", err)
 	}
 }

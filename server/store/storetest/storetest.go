@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Targets", testTargets},
 		{"CollectTargets", testCollectTargets},
 		{"ManyListings", testManyListings},
+		{"ListingsRule", testListingsRule},
 		{"Watch", testWatch},
 	}
 	for _, tc := range tests {
