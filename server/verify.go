@@ -84,12 +84,15 @@ type edge struct {
 	parent   string
 	role     metadata.DelegatedRole
 	succinct *metadata.SuccinctRoles
+	bin      int                         // for succinct: the role's bin, -1 if its name is no bin's
 	verify   func(metadata.Signed) error // the parent's VerifyDelegate for the role
 }
 
 func (e edge) matches(role, path string) bool {
 	if e.succinct != nil {
-		return e.succinct.RoleFor(path) == role
+		// RoleFor(path) == role, without making a bin's name for each
+		// of a million paths.
+		return e.bin >= 0 && e.succinct.BinFor(path) == e.bin
 	}
 	return e.role.MatchesPath(path)
 }
@@ -459,7 +462,10 @@ func (c *check) delegations(parent string, t *metadata.Targets) (trust.Next, err
 		keep := &metadata.Targets{Delegations: dl}
 		e := edge{parent: parent, verify: func(d metadata.Signed) error { return keep.VerifyDelegate(name, d) }}
 		if dl.Succinct != nil {
-			e.role, e.succinct = dl.Succinct.Role(name), dl.Succinct
+			e.role, e.succinct, e.bin = dl.Succinct.Role(name), dl.Succinct, -1
+			if i, ok := dl.Succinct.BinIndex(name); ok {
+				e.bin = i
+			}
 		} else {
 			i := slices.IndexFunc(dl.Roles, func(r metadata.DelegatedRole) bool { return r.Name == name })
 			e.role = dl.Roles[i]

@@ -3,7 +3,6 @@ package metadata
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -90,19 +89,33 @@ func (s *SuccinctRoles) RoleFor(targetPath string) string {
 
 // IsBin reports whether name is the name of one of the bins.
 func (s *SuccinctRoles) IsBin(name string) bool {
+	_, ok := s.BinIndex(name)
+	return ok
+}
+
+// BinIndex returns the index of the bin named name, the inverse of
+// BinName: ok is false for any other name (another prefix, upper-case or
+// too few or too many hex digits, a bin past the last).
+func (s *SuccinctRoles) BinIndex(name string) (i int, ok bool) {
 	suffix, ok := strings.CutPrefix(name, s.NamePrefix+"-")
 	if !ok || len(suffix) != (s.BitLength+3)/4 {
-		return false
-	}
-	b, err := hex.DecodeString(strings.Repeat("0", len(suffix)%2) + suffix)
-	if err != nil || strings.ToLower(suffix) != suffix {
-		return false
+		return 0, false
 	}
 	var n uint64
-	for _, c := range b {
-		n = n<<8 | uint64(c)
+	for _, c := range []byte(suffix) {
+		switch {
+		case '0' <= c && c <= '9':
+			n = n<<4 | uint64(c-'0')
+		case 'a' <= c && c <= 'f':
+			n = n<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
 	}
-	return n < uint64(s.NumBins())
+	if n >= uint64(s.NumBins()) {
+		return 0, false
+	}
+	return int(n), true
 }
 
 // Role returns the delegation for the named bin.

@@ -738,3 +738,22 @@ func TestEncodeRefusesWhatIsNotCanonical(t *testing.T) {
 		}
 	}
 }
+
+// TestBinIndex: BinIndex is the inverse of BinName, and takes no other
+// name for a bin.
+func TestBinIndex(t *testing.T) {
+	for _, bits := range []int{1, 3, 4, 5, 12, 16} {
+		s := &SuccinctRoles{BitLength: bits, NamePrefix: "bins", Threshold: 1}
+		for i := range s.NumBins() {
+			if got, ok := s.BinIndex(s.BinName(i)); !ok || got != i {
+				t.Fatalf("bits %d: BinIndex(%s) = %d, %v; want %d", bits, s.BinName(i), got, ok, i)
+			}
+		}
+	}
+	s := &SuccinctRoles{BitLength: 11, NamePrefix: "bins", Threshold: 1}
+	for _, name := range []string{"bins-", "bins-800", "bins-fff", "bins-0A1", "bins-00a1", "bins-a1", "bins-+a1", "bins-0x1", "bins-_a1", "bins- a1", "bin-0a1", "bins0a1", "other-0a1", "bins--01"} {
+		if i, ok := s.BinIndex(name); ok {
+			t.Errorf("BinIndex(%q) = %d, want no bin", name, i)
+		}
+	}
+}
