@@ -23,12 +23,7 @@ import (
 // content is hosted elsewhere, with the client's requests recorded.
 func externalServerRepo(t *testing.T) (*servertest.Server, *servertest.Recorder, *apiclient.Client, *repo.Repo) {
 	t.Helper()
-	srv := servertest.Start(t)
-	rt := &servertest.Recorder{}
-	c, err := apiclient.New(srv.URL, srv.Admin, &http.Client{Transport: rt})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, rt, c := recordedServer(t)
 	return srv, rt, c, initRepo(t, repo.InitOptions{Server: c, GUN: testGUN, Content: repo.ContentExternal})
 }
 

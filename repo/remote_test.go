@@ -577,12 +577,7 @@ func TestServerPublishTooLarge(t *testing.T) {
 // "content of NAME".
 func recordedServerRepo(t *testing.T) (*servertest.Server, *servertest.Recorder, *apiclient.Client, *repo.Repo, func(name string)) {
 	t.Helper()
-	srv := servertest.Start(t)
-	rt := &servertest.Recorder{}
-	c, err := apiclient.New(srv.URL, srv.Admin, &http.Client{Transport: rt})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, rt, c := recordedServer(t)
 	r := initRepo(t, repo.InitOptions{Server: c, GUN: testGUN})
 	src := t.TempDir()
 	addFile := func(name string) {
@@ -592,6 +587,19 @@ func recordedServerRepo(t *testing.T) (*servertest.Server, *servertest.Recorder,
 		}
 	}
 	return srv, rt, c, r, addFile
+}
+
+// recordedServer starts a server and returns a client of it whose
+// requests are recorded.
+func recordedServer(t *testing.T) (*servertest.Server, *servertest.Recorder, *apiclient.Client) {
+	t.Helper()
+	srv := servertest.Start(t)
+	rt := &servertest.Recorder{}
+	c, err := apiclient.New(srv.URL, srv.Admin, &http.Client{Transport: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, rt, c
 }
 
 // lyingAnswer is a real server's client whose answers to a publish are
