@@ -29,9 +29,12 @@ serve) that signs timestamp and snapshot with its online keys.
 
 A repository is a directory (DIR) holding its configuration (repo.json),
 the staged metadata of every role (staged/), every root version (roots/),
-the content of targets added from files (targets/) and the keys it
-generated (keys/). Every command changes it atomically: an interrupted
-command leaves the previous state. 'rampart repo publish' writes what
+the content of targets added from files (targets/, unless the content is
+hosted elsewhere: see 'rampart repo content') and the keys it generated
+(keys/). A repository that publishes to a metadata server also keeps two
+caches of what the server has (uploaded.txt, server-snapshot.txt); they
+may be deleted at any time. Every command changes it atomically: an
+interrupted command leaves the previous state. 'rampart repo publish' writes what
 clients fetch to another directory.
 
 A typical session:
