@@ -137,6 +137,7 @@ func decodeValue(data []byte, start int) (*Reader, int, error) {
 		canon = data[start:end:end]
 		for i := range hints {
 			hints[i].offset -= start
+			hints[i].end -= start
 			for j := range hints[i].members {
 				hints[i].members[j] -= int32(start)
 			}

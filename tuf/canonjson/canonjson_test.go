@@ -468,3 +468,66 @@ func TestSpecial8(t *testing.T) {
 		t.Error("special8 flagged plain ASCII")
 	}
 }
+
+// TestRawSkipsKnownContainers: Raw returns a large container's bytes from
+// the end the scan of canonical input recorded, the same bytes a scan
+// finds; for input that had to be made canonical, where no end is
+// recorded, it scans.
+func TestRawSkipsKnownContainers(t *testing.T) {
+	var obj, arr strings.Builder
+	obj.WriteString("{")
+	arr.WriteString("[")
+	for i := range 100 {
+		if i > 0 {
+			obj.WriteString(",")
+			arr.WriteString(",")
+		}
+		fmt.Fprintf(&obj, `"k%03d":{"n":%d,"s":"x\"}yé"}`, i, i)
+		fmt.Fprintf(&arr, `[%d,"%d"]`, i, i)
+	}
+	obj.WriteString("}")
+	arr.WriteString("]")
+	canon := fmt.Sprintf(`{"a":{"big":%s,"z":1},"b":%s,"c":"end"}`, obj.String(), arr.String())
+	spaced := strings.Replace(canon, `"z":1`, `"z" : 1`, 1) // not canonical: built again
+	for _, tc := range []struct {
+		name  string
+		input string
+		known bool
+	}{{"canonical", canon, true}, {"made canonical", spaced, false}} {
+		var got []string
+		err := DecodeObject([]byte(tc.input), func(name []byte, r *Reader) error {
+			switch string(name) {
+			case "a":
+				return r.Object(func(name []byte) error {
+					if string(name) == "big" {
+						if _, ok := r.knownEnd(); ok != tc.known {
+							t.Errorf("%s: end known %v, want %v", tc.name, ok, tc.known)
+						}
+					}
+					b, err := r.Raw()
+					got = append(got, string(b))
+					return err
+				})
+			case "b":
+				// Each member is made canonical on its own: this one
+				// was canonical in both inputs.
+				if _, ok := r.knownEnd(); !ok {
+					t.Errorf("%s: array's end not known", tc.name)
+				}
+				b, err := r.Raw()
+				got = append(got, string(b))
+				return err
+			}
+			s, err := r.String()
+			got = append(got, s)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		want := []string{obj.String(), "1", arr.String(), "end"}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: got %q\nwant %q", tc.name, got, want)
+		}
+	}
+}

@@ -90,6 +90,16 @@ func (r *Reader) Name() ([]byte, error) {
 // Data returns the whole canonical input of the Reader.
 func (r *Reader) Data() []byte { return r.data }
 
+// knownEnd returns the end of the container at the current position when
+// a hint records it.
+func (r *Reader) knownEnd() (int, bool) {
+	i, ok := slices.BinarySearchFunc(r.hints, r.pos, func(h sizeHint, off int) int { return h.offset - off })
+	if !ok || r.hints[i].end <= r.pos || r.hints[i].end > len(r.data) {
+		return 0, false
+	}
+	return r.hints[i].end, true
+}
+
 // SizeHint returns the number of members or elements of the object or
 // array at the current position when the Reader knows it (for large ones
 // read through NewDecoder), and 0 otherwise.
@@ -407,9 +417,14 @@ func (r *Reader) Null() error {
 }
 
 // Raw reads the next value of any kind and returns its canonical bytes,
-// which alias the input.
+// which alias the input. A large object or array whose end the Reader
+// knows (from the scan that found its input canonical, see DecodeObject)
+// is not scanned again.
 func (r *Reader) Raw() ([]byte, error) {
-	end, ok := scanCanonical(r.data, r.pos, true)
+	end, ok := r.knownEnd()
+	if !ok {
+		end, ok = scanCanonical(r.data, r.pos, true)
+	}
 	if !ok {
 		return nil, syntaxErr(r.pos, "malformed or non-canonical value")
 	}

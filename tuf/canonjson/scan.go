@@ -54,6 +54,10 @@ type scanner struct {
 type sizeHint struct {
 	offset, n int
 	members   []int32 // for objects of at least minIndex members: where each member starts
+	// end is the offset after the container when the scanner found it in
+	// input that was canonical as it came, so that a Reader skips it
+	// without scanning it again (Raw); 0 when not known.
+	end int
 }
 
 // minIndex is the smallest object whose member offsets are recorded, so
@@ -63,9 +67,11 @@ const minIndex = 1024
 // minHint is the smallest container size worth a hint.
 const minHint = 64
 
+// hint records the container at offset, of n members or elements, which
+// ends at s.pos.
 func (s *scanner) hint(offset, n int) {
 	if s.hints != nil && n >= minHint {
-		*s.hints = append(*s.hints, sizeHint{offset: offset, n: n})
+		*s.hints = append(*s.hints, sizeHint{offset: offset, n: n, end: s.pos})
 	}
 }
 
@@ -218,7 +224,7 @@ func (s *scanner) object(i, depth int) bool {
 		if d[i] == '}' {
 			s.pos = i + 1
 			if s.hints != nil && n >= minIndex {
-				*s.hints = append(*s.hints, sizeHint{start, n, slices.Clone(s.offs[base:])})
+				*s.hints = append(*s.hints, sizeHint{offset: start, n: n, members: slices.Clone(s.offs[base:]), end: s.pos})
 			} else {
 				s.hint(start, n)
 			}

@@ -35,6 +35,11 @@ func (w *Writer) Unchecked() bool { return w.unchecked }
 // NewWriter returns a Writer whose buffer starts with capacity size.
 func NewWriter(size int) *Writer { return &Writer{buf: make([]byte, 0, size)} }
 
+// AppendWriter returns a Writer that appends to buf: what it writes
+// follows buf's bytes, which it leaves as they are (Bytes returns them
+// too).
+func AppendWriter(buf []byte) *Writer { return &Writer{buf: buf} }
+
 // Bytes returns the bytes written so far.
 func (w *Writer) Bytes() []byte { return w.buf }
 

@@ -281,7 +281,25 @@ func (m *Metadata[T]) SignedBytes() []byte {
 // SignatureList returns the signatures.
 func (m *Metadata[T]) SignatureList() []Signature { return m.Signatures }
 
+// envelopeRoom is how many bytes encodeSignedRoom leaves free before the
+// canonical bytes of Signed, for envelopeInPlace to write the beginning of
+// the file there instead of copying those bytes after it (a million
+// targets in hashed bins are 150 MB of them): room for two signatures by
+// Ed25519 or ECDSA keys.
+const envelopeRoom = 512
+
+// encodeSigned returns the canonical bytes of Signed, after validating it.
 func (m *Metadata[T]) encodeSigned() ([]byte, error) {
+	buf, err := m.encodeSignedRoom()
+	if err != nil {
+		return nil, err
+	}
+	return buf[envelopeRoom:len(buf):len(buf)], nil
+}
+
+// encodeSignedRoom is encodeSigned, with the bytes written envelopeRoom
+// bytes into the buffer it returns, and a byte spare after them.
+func (m *Metadata[T]) encodeSignedRoom() ([]byte, error) {
 	if err := m.Signed.Validate(); err != nil {
 		return nil, docError(m.Signed.common().Type+" metadata", in("signed", err))
 	}
@@ -289,14 +307,15 @@ func (m *Metadata[T]) encodeSigned() ([]byte, error) {
 	if t, ok := any(m.Signed).(*Targets); ok {
 		size = max(size, t.encodedSize())
 	}
-	w := canonjson.NewWriter(size + 512)
+	w := canonjson.AppendWriter(make([]byte, envelopeRoom, envelopeRoom+size+512))
 	m.Signed.encode(w)
 	if !w.Unchecked() {
 		return w.Bytes(), nil // written from typed values only: canonical
 	}
 	// Unknown fields set by hand could collide with known members or break
 	// their order: check that the result is canonical before anyone signs it.
-	j := canonjson.ToJSON(w.Bytes())
+	payload := w.Bytes()[envelopeRoom:]
+	j := canonjson.ToJSON(payload)
 	if c, err := canonjson.Canonicalize(j); err != nil || !bytes.Equal(canonjson.ToJSON(c), j) {
 		if err == nil {
 			err = errors.New("members out of order")
@@ -333,12 +352,15 @@ func (m *Metadata[T]) Sign(ctx context.Context, signer keys.Signer) (Signature, 
 // SignEncode replaces the signatures by those of signers over the
 // document's current content and returns the file, as Sign for each signer
 // followed by Encode would, encoding the document once. With no signers it
-// returns the file unsigned.
+// returns the file unsigned. As with Encode, the file's bytes hold the
+// signed bytes the document records (SignedBytes): the caller does not
+// change them.
 func (m *Metadata[T]) SignEncode(ctx context.Context, signers []keys.Signer) ([]byte, error) {
-	payload, err := m.encodeSigned()
+	buf, err := m.encodeSignedRoom()
 	if err != nil {
 		return nil, err
 	}
+	payload := buf[envelopeRoom:len(buf):len(buf)]
 	m.Signatures, m.signed = nil, payload
 	for _, s := range signers {
 		value, err := s.Sign(ctx, payload)
@@ -347,7 +369,7 @@ func (m *Metadata[T]) SignEncode(ctx context.Context, signers []keys.Signer) ([]
 		}
 		m.AddSignature(Signature{KeyID: NewKey(s.PublicKey()).ID(), Value: value})
 	}
-	return m.envelope(payload), nil
+	return m.envelopeInPlace(buf), nil
 }
 
 // AddSignature adds a signature made elsewhere over SignedBytes, replacing
@@ -373,17 +395,50 @@ func (m *Metadata[T]) ClearSignatures() {
 // except that control characters in strings (such as the newlines of a PEM
 // key) are escaped so that the file is valid JSON for every reader. It fails
 // with ErrStaleSignatures when the document has signatures and has changed
-// since they were made.
+// since they were made. The file's bytes hold the signed bytes the
+// document records (SignedBytes), not a copy: the caller does not change
+// them.
 func (m *Metadata[T]) Encode() ([]byte, error) {
-	payload, err := m.encodeSigned()
+	buf, err := m.encodeSignedRoom()
 	if err != nil {
 		return nil, err
 	}
+	payload := buf[envelopeRoom:len(buf):len(buf)]
 	if len(m.Signatures) > 0 && !bytes.Equal(payload, m.signed) {
 		return nil, fmt.Errorf("%s metadata: %w", m.Signed.common().Type, ErrStaleSignatures)
 	}
 	m.signed = payload
-	return m.envelope(payload), nil
+	return m.envelopeInPlace(buf), nil
+}
+
+// envelopeInPlace is envelope for the canonical bytes of Signed as
+// encodeSignedRoom wrote them into buf: the beginning of the file goes
+// into the room before them and its end after them, so that they are not
+// copied. It falls back on envelope when the room is too small (many or
+// long signatures) or the file has members of its own. The file shares
+// its memory with the signed bytes the document records.
+func (m *Metadata[T]) envelopeInPlace(buf []byte) []byte {
+	payload := buf[envelopeRoom:len(buf):len(buf)]
+	if len(m.Unknown) > 0 {
+		return m.envelope(payload)
+	}
+	// As envelope writes it, up to the signed bytes.
+	w := canonjson.NewWriter(envelopeRoom)
+	w.BeginObject()
+	w.Name("signatures")
+	w.BeginArray()
+	for _, s := range m.Signatures {
+		s.encode(w)
+	}
+	w.EndArray()
+	w.Name("signed")
+	head := w.Bytes()
+	if len(head) > envelopeRoom {
+		return m.envelope(payload)
+	}
+	start := envelopeRoom - len(head)
+	copy(buf[start:], head)
+	return canonjson.ToJSON(append(buf[start:], '}'))
 }
 
 // envelope writes the file around payload, the canonical bytes of Signed

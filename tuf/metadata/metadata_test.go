@@ -757,3 +757,85 @@ func TestBinIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvelopeInPlace: the file written around the signed bytes in the room
+// before them is the file envelope writes around a copy, byte for byte,
+// and shares its memory with the signed bytes when the room suffices;
+// with too many or too long signatures, or members of its own, the file
+// is written as envelope writes it.
+func TestEnvelopeInPlace(t *testing.T) {
+	ctx := context.Background()
+	ed := []keys.Signer{newSigner(t, "ed25519"), newSigner(t, "ed25519"), newSigner(t, "ed25519")}
+	rsa := newSigner(t, "rsa")
+	doc := NewTargets(expiry)
+	doc.Targets["a/b.tgz"] = NewTargetFile([]byte("b"), true)
+	doc.Targets["ctl\u0001"] = NewTargetFile([]byte("c"), false) // escaped in the file
+	for _, tc := range []struct {
+		name    string
+		signers []keys.Signer
+		unknown bool
+		inPlace bool
+	}{
+		{"unsigned", nil, false, true},
+		{"one ed25519", ed[:1], false, true},
+		{"two ed25519", ed[:2], false, true},
+		{"three ed25519", ed, false, false},
+		{"rsa", []keys.Signer{rsa}, false, false},
+		{"members of its own", ed[:1], true, false},
+	} {
+		md := New(doc)
+		if tc.unknown {
+			if err := md.Unknown.Set("x-note", []byte(`"hi"`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := md.SignEncode(ctx, tc.signers)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		signed := md.SignedBytes()
+		if want := md.envelope(signed); !bytes.Equal(got, want) {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, want)
+		}
+		// The file ends with the signed bytes (escaped: a control
+		// character makes ToJSON copy) and "}".
+		shared := &got[len(got)-1-len(signed)] == &signed[0]
+		if escaped := bytes.Contains(got, []byte(`\u0001`)); escaped && shared {
+			t.Errorf("%s: the escaped file shares memory with the signed bytes", tc.name)
+		}
+		again, err := md.Encode()
+		if err != nil {
+			t.Fatalf("%s: Encode: %v", tc.name, err)
+		}
+		if !bytes.Equal(again, got) {
+			t.Errorf("%s: Encode differs from SignEncode", tc.name)
+		}
+		parsed, err := ParseTargets(got)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !bytes.Equal(parsed.SignedBytes(), signed) || len(parsed.Signatures) != len(tc.signers) {
+			t.Errorf("%s: parsed back %d signatures over other bytes", tc.name, len(parsed.Signatures))
+		}
+	}
+	// Without control characters, the room is used: no copy.
+	plain := NewTargets(expiry)
+	plain.Targets["x/y"] = NewTargetFile([]byte("y"), false)
+	md := New(plain)
+	got, err := md.SignEncode(ctx, ed[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := md.SignedBytes()
+	if &got[len(got)-1-len(signed)] != &signed[0] {
+		t.Error("two ed25519 signatures: the signed bytes were copied into the file")
+	}
+	md = New(plain)
+	got, err = md.SignEncode(ctx, ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signed := md.SignedBytes(); &got[len(got)-1-len(signed)] == &signed[0] {
+		t.Error("three ed25519 signatures do not fit the room, yet the file shares the signed bytes' memory")
+	}
+}
