@@ -24,6 +24,18 @@ const signalGrace = 10 * time.Second
 // signalGrace after that is abandoned, and a second signal kills the
 // process at once.
 func Main() int {
+	code := run()
+	for _, f := range afterRun {
+		f()
+	}
+	return code
+}
+
+// afterRun are called when a command has returned, before the process
+// exits (see cpuprofile.go).
+var afterRun []func()
+
+func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	done := make(chan int, 1)
