@@ -370,7 +370,7 @@ func (s *Server) CommitStaged(ctx context.Context, gun, id, ifMatch string) (*Pu
 	return s.publishFrom(ctx, gun, ifMatch, src, func(*state) (updateSink, func(*plan) (*PublishResult, error)) {
 		sink := &stagedSink{id: id, sums: src.sums}
 		return sink, func(p *plan) (*PublishResult, error) {
-			p.listings = append(sink.allListings(), p.listings...)
+			p.listingGroups = sink.ls
 			p.staged = &stagedCommit{sg: sg, id: id, moves: sink.moves}
 			return s.commit(ctx, p)
 		}
@@ -496,31 +496,20 @@ func (g *stagedSource) batchFrom(name string) []string {
 }
 
 // stagedSink records where the parts of a staged update go, and the
-// listings they change, for the commit: those of each role as they come
-// (a million listings are not copied again and again as one slice grows).
+// listings they change, for the commit: those of each role as they come,
+// in groups that the store's index reads where they are (a million
+// listings are not copied into one slice).
 type stagedSink struct {
 	id    string
 	sums  map[string]string
 	moves []store.StagedFile
 	ls    [][]store.Listing
-	n     int
 }
 
-// allListings returns the listings recorded, in one slice.
-func (k *stagedSink) allListings() []store.Listing {
-	out := make([]store.Listing, 0, k.n+1)
-	for i, ls := range k.ls {
-		out = append(out, ls...)
-		k.ls[i] = nil // the collector may take it while the rest is copied
-	}
-	k.ls = nil
-	return out
-}
-
-func (k *stagedSink) file(part, role string, version int64, data []byte) error {
+func (k *stagedSink) file(part, role string, version int64, data []byte, sum string) error {
 	// The checked document is the stored one: the server stored it
 	// encoded as it encodes every document.
-	if sum := sha256Hex(data); sum != k.sums[part] {
+	if sum != k.sums[part] {
 		// Sent as frames, byte for byte, but not as Rampart encodes it.
 		return badRequest(role, checkJSON, "staged update %s: part %s is not in canonical form: the document as sent has SHA-256 %s, its canonical encoding %s", k.id, part, k.sums[part], sum)
 	}
@@ -530,7 +519,6 @@ func (k *stagedSink) file(part, role string, version int64, data []byte) error {
 
 func (k *stagedSink) listings(ls []store.Listing) error {
 	k.ls = append(k.ls, ls)
-	k.n += len(ls)
 	return nil
 }
 
