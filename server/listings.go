@@ -38,18 +38,41 @@ func listingsOf(t *metadata.Targets) map[listingKey]bool {
 // and what old listed and it does not, served until replacedUntil.
 func listingChanges(role string, old, cur *metadata.Targets, replacedUntil time.Time) []store.Listing {
 	if old == nil {
-		// Everything cur lists (each path once, by distinct digests).
-		out := make([]store.Listing, 0, len(cur.Targets))
-		for p, tf := range cur.Targets {
-			for _, d := range [][]byte{tf.Hashes.SHA256, tf.Hashes.SHA512} {
-				if d != nil {
-					out = append(out, store.Listing{Role: role, Path: p, Digest: hex.EncodeToString(d)})
-				}
-			}
-		}
-		return out
+		return allListings(role, cur)
 	}
 	return listingDiff(role, listingsOf(old), listingsOf(cur), replacedUntil)
+}
+
+// allListings returns everything t lists (each path once, by distinct
+// digests). The hex digests are made in one string, of which each listing
+// has its part: a few allocations for a bin of a thousand targets, not two
+// for each target.
+func allListings(role string, t *metadata.Targets) []store.Listing {
+	n, size := 0, 0
+	for _, tf := range t.Targets {
+		for _, d := range [][]byte{tf.Hashes.SHA256, tf.Hashes.SHA512} {
+			if d != nil {
+				n, size = n+1, size+hex.EncodedLen(len(d))
+			}
+		}
+	}
+	out := make([]store.Listing, 0, n)
+	ends := make([]int, 0, n) // of each listing's digest in buf
+	buf := make([]byte, 0, size)
+	for p, tf := range t.Targets {
+		for _, d := range [][]byte{tf.Hashes.SHA256, tf.Hashes.SHA512} {
+			if d != nil {
+				buf = hex.AppendEncode(buf, d)
+				out = append(out, store.Listing{Role: role, Path: p})
+				ends = append(ends, len(buf))
+			}
+		}
+	}
+	digests, at := string(buf), 0
+	for i, end := range ends {
+		out[i].Digest, at = digests[at:end], end
+	}
+	return out
 }
 
 // ListingChanges is listingChanges for documents of another dialect (the

@@ -198,8 +198,8 @@ type memSink struct {
 	ls    []store.Listing
 }
 
-func (m *memSink) file(_, role string, version int64, data []byte) error {
-	m.files = append(m.files, store.File{Role: role, Version: version, SHA256: sha256Hex(data), Data: data})
+func (m *memSink) file(_, role string, version int64, data []byte, sum string) error {
+	m.files = append(m.files, store.File{Role: role, Version: version, SHA256: sum, Data: data})
 	return nil
 }
 
@@ -328,8 +328,10 @@ type plan struct {
 	rootChanged bool
 	files       []store.File
 	listings    []store.Listing
-	tsSigners   []keys.Signer
-	snapOnline  bool
+	// Listings of a staged update, in groups (see store.Update).
+	listingGroups [][]store.Listing
+	tsSigners     []keys.Signer
+	snapOnline    bool
 	// A new server-signed snapshot: its signers and meta.
 	snapSigners []keys.Signer
 	meta        map[string]metadata.MetaFile
@@ -402,7 +404,7 @@ func (s *Server) commit(ctx context.Context, p *plan) (*PublishResult, error) {
 	if !st.exists {
 		base = 0
 	}
-	u := store.Update{Base: base, Files: files, Repo: repo, Listings: p.listings}
+	u := store.Update{Base: base, Files: files, Repo: repo, Listings: p.listings, ListingGroups: p.listingGroups}
 	var ch store.Change
 	if p.staged != nil {
 		ch, err = p.staged.sg.CommitStaged(ctx, u, p.staged.id, p.staged.moves)

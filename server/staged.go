@@ -363,14 +363,19 @@ func (s *Server) CommitStaged(ctx context.Context, gun, id, ifMatch string) (*Pu
 	if err != nil {
 		return nil, err
 	}
-	src, err := newStagedSource(sg, gun, id, parts)
+	// The background reads of the documents end with the check.
+	bg, cancel := context.WithCancel(ctx)
+	src, err := newStagedSource(bg, sg, gun, id, parts)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
+	defer src.stop()
+	defer cancel()
 	return s.publishFrom(ctx, gun, ifMatch, src, func(*state) (updateSink, func(*plan) (*PublishResult, error)) {
 		sink := &stagedSink{id: id, sums: src.sums}
 		return sink, func(p *plan) (*PublishResult, error) {
-			p.listings = append(sink.allListings(), p.listings...)
+			p.listingGroups = sink.ls
 			p.staged = &stagedCommit{sg: sg, id: id, moves: sink.moves}
 			return s.commit(ctx, p)
 		}
@@ -382,22 +387,34 @@ func (s *Server) CommitStaged(ctx context.Context, gun, id, ifMatch string) (*Pu
 // names (the order in which the check mostly walks them), up to
 // readAheadBytes at a time, so that a store across the network
 // (PostgreSQL) answers in one round trip what would take hundreds; the
-// documents read ahead wait in memory, at most maxAheadBytes of them, until
-// they are asked for.
+// documents read ahead wait in memory, at most maxAheadBytes of them with
+// those being read, until they are asked for. A document of a read under
+// way is waited for, not read again; and when the documents read ahead run
+// low the next ones are read in the background, so that the check's cores
+// do not wait for each round trip.
 type stagedSource struct {
 	sg      store.Staging
+	ctx     context.Context // of the background reads
 	gun, id string
 	nRoots  int
 	names   []string
 	sums    map[string]string // part name → SHA-256 of the stored document
 	lengths map[string]int64
 
-	mu      sync.Mutex
-	index   map[string]int    // position in names
-	ahead   map[string][]byte // read ahead, not yet asked for
-	aheadN  int64
-	batched map[string]bool // read ahead once, or being read
+	mu       sync.Mutex
+	index    map[string]int    // position in names
+	ahead    map[string][]byte // read ahead, not yet asked for
+	aheadN   int64             // bytes in ahead and being read
+	batched  map[string]bool   // read ahead once, or being read
+	reading  map[string]chan struct{}
+	next     int  // position in names of the first not batched
+	inflight bool // a background read is under way
+	bg       sync.WaitGroup
 }
+
+// stop waits for the background read under way; ctx must be done (or
+// soon), so that it ends.
+func (g *stagedSource) stop() { g.bg.Wait() }
 
 // Read-ahead bounds of stagedSource.
 const (
@@ -405,9 +422,9 @@ const (
 	maxAheadBytes  = 32 << 20
 )
 
-func newStagedSource(sg store.Staging, gun, id string, parts []store.StagedPart) (*stagedSource, error) {
-	src := &stagedSource{sg: sg, gun: gun, id: id, sums: map[string]string{}, lengths: map[string]int64{},
-		index: map[string]int{}, ahead: map[string][]byte{}, batched: map[string]bool{}}
+func newStagedSource(ctx context.Context, sg store.Staging, gun, id string, parts []store.StagedPart) (*stagedSource, error) {
+	src := &stagedSource{sg: sg, ctx: ctx, gun: gun, id: id, sums: map[string]string{}, lengths: map[string]int64{},
+		index: map[string]int{}, ahead: map[string][]byte{}, batched: map[string]bool{}, reading: map[string]chan struct{}{}}
 	for _, p := range parts {
 		src.sums[p.Name] = p.SHA256
 		src.lengths[p.Name] = p.Length
@@ -438,50 +455,63 @@ func (g *stagedSource) root(ctx context.Context, i int) ([]byte, error) {
 
 func (g *stagedSource) doc(ctx context.Context, name string) ([]byte, error) {
 	g.mu.Lock()
-	if d, ok := g.ahead[name]; ok {
-		delete(g.ahead, name)
-		g.aheadN -= int64(len(d))
+	waited := false
+	for {
+		if d, ok := g.ahead[name]; ok {
+			delete(g.ahead, name)
+			g.aheadN -= int64(len(d))
+			g.readNext()
+			g.mu.Unlock()
+			return d, nil
+		}
+		done, ok := g.reading[name]
+		if !ok || waited {
+			break
+		}
+		// In a read under way: wait for it (a read that failed leaves
+		// the document to be read alone, below).
 		g.mu.Unlock()
-		return d, nil
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		g.mu.Lock()
+		waited = true
 	}
-	batch := g.batchFrom(name)
-	g.mu.Unlock()
-	if len(batch) == 1 {
+	i, listed := g.index[name]
+	if g.batched[name] || !listed {
+		// Read ahead and taken before (the check asks for some
+		// documents twice), its read failed, or a root of the chain:
+		// read it alone.
+		g.mu.Unlock()
 		p, err := g.sg.StagedPart(ctx, g.gun, g.id, name)
 		return p.Data, err
 	}
-	ps, err := g.sg.StagedPartsNamed(ctx, g.gun, g.id, batch)
-	if err != nil {
-		return nil, err
-	}
-	var out []byte
-	found := false
+	batch := g.batchFrom(i)
+	g.mu.Unlock()
+	g.read(ctx, batch)
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, p := range ps {
-		if p.Name == name {
-			out, found = p.Data, true
-			continue
-		}
-		g.ahead[p.Name] = p.Data
-		g.aheadN += int64(len(p.Data))
+	d, ok := g.ahead[name]
+	if ok {
+		delete(g.ahead, name)
+		g.aheadN -= int64(len(d))
 	}
-	if !found {
-		return nil, fmt.Errorf("staged update %s of %s: part %s: %w", g.id, g.gun, name, store.ErrNotFound)
+	g.readNext()
+	g.mu.Unlock()
+	if !ok {
+		p, err := g.sg.StagedPart(ctx, g.gun, g.id, name)
+		return p.Data, err
 	}
-	return out, nil
+	return d, nil
 }
 
-// batchFrom returns name and the names after it to read with it: those
-// not read ahead before, within the bounds. g.mu is held.
-func (g *stagedSource) batchFrom(name string) []string {
-	batch := []string{name}
-	i, ok := g.index[name]
-	if !ok || g.batched[name] {
-		return batch
-	}
-	size := g.lengths[name]
-	for j := i + 1; j < len(g.names) && size < readAheadBytes && g.aheadN+size < maxAheadBytes; j++ {
+// batchFrom marks as being read, and returns, the names from position i
+// on not batched before, within the bounds. g.mu is held.
+func (g *stagedSource) batchFrom(i int) []string {
+	var batch []string
+	var size int64
+	for j := i; j < len(g.names) && (len(batch) == 0 || size < readAheadBytes && g.aheadN+size < maxAheadBytes); j++ {
 		n := g.names[j]
 		if g.batched[n] {
 			break
@@ -489,38 +519,79 @@ func (g *stagedSource) batchFrom(name string) []string {
 		batch = append(batch, n)
 		size += g.lengths[n]
 	}
+	done := make(chan struct{})
 	for _, n := range batch {
 		g.batched[n] = true
+		g.reading[n] = done
 	}
+	g.aheadN += size
+	g.next = max(g.next, i+len(batch))
 	return batch
 }
 
+// read reads the parts of a batch into g.ahead. A part the store does not
+// give (or all of them, when the read fails) is left to be read alone.
+func (g *stagedSource) read(ctx context.Context, batch []string) {
+	if len(batch) == 0 {
+		return
+	}
+	ps, err := g.sg.StagedPartsNamed(ctx, g.gun, g.id, batch)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err != nil {
+		ps = nil
+	}
+	for _, p := range ps {
+		if g.reading[p.Name] != nil && g.ahead[p.Name] == nil {
+			g.ahead[p.Name] = p.Data
+			g.aheadN += int64(len(p.Data))
+		}
+	}
+	done := g.reading[batch[0]]
+	for _, n := range batch {
+		g.aheadN -= g.lengths[n]
+		delete(g.reading, n)
+	}
+	close(done)
+}
+
+// readNext starts reading the next documents in the background when those
+// read ahead run low and no background read is under way. g.mu is held.
+func (g *stagedSource) readNext() {
+	if g.inflight || g.aheadN >= readAheadBytes/2 {
+		return
+	}
+	for g.next < len(g.names) && g.batched[g.names[g.next]] {
+		g.next++
+	}
+	if g.next >= len(g.names) {
+		return
+	}
+	batch := g.batchFrom(g.next)
+	g.inflight = true
+	g.bg.Go(func() {
+		g.read(g.ctx, batch)
+		g.mu.Lock()
+		g.inflight = false
+		g.mu.Unlock()
+	})
+}
+
 // stagedSink records where the parts of a staged update go, and the
-// listings they change, for the commit: those of each role as they come
-// (a million listings are not copied again and again as one slice grows).
+// listings they change, for the commit: those of each role as they come,
+// in groups that the store's index reads where they are (a million
+// listings are not copied into one slice).
 type stagedSink struct {
 	id    string
 	sums  map[string]string
 	moves []store.StagedFile
 	ls    [][]store.Listing
-	n     int
 }
 
-// allListings returns the listings recorded, in one slice.
-func (k *stagedSink) allListings() []store.Listing {
-	out := make([]store.Listing, 0, k.n+1)
-	for i, ls := range k.ls {
-		out = append(out, ls...)
-		k.ls[i] = nil // the collector may take it while the rest is copied
-	}
-	k.ls = nil
-	return out
-}
-
-func (k *stagedSink) file(part, role string, version int64, data []byte) error {
+func (k *stagedSink) file(part, role string, version int64, data []byte, sum string) error {
 	// The checked document is the stored one: the server stored it
 	// encoded as it encodes every document.
-	if sum := sha256Hex(data); sum != k.sums[part] {
+	if sum != k.sums[part] {
 		// Sent as frames, byte for byte, but not as Rampart encodes it.
 		return badRequest(role, checkJSON, "staged update %s: part %s is not in canonical form: the document as sent has SHA-256 %s, its canonical encoding %s", k.id, part, k.sums[part], sum)
 	}
@@ -530,7 +601,6 @@ func (k *stagedSink) file(part, role string, version int64, data []byte) error {
 
 func (k *stagedSink) listings(ls []store.Listing) error {
 	k.ls = append(k.ls, ls)
-	k.n += len(ls)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -40,8 +41,8 @@ type updateSource interface {
 // updateSink takes what an update writes, as its roles are checked.
 type updateSink interface {
 	// file records that the document of part becomes version of role;
-	// data is the document as stored.
-	file(part, role string, version int64, data []byte) error
+	// data is the document as stored, sum its hex SHA-256.
+	file(part, role string, version int64, data []byte, sum string) error
 	// listings records listings the update changes.
 	listings(ls []store.Listing) error
 }
@@ -217,7 +218,7 @@ func (c *check) checkRoots() error {
 				return badRequest(role, checkSignature, "root version %d: %v", v, err)
 			}
 		}
-		if err := c.sink.file(c.src.rootPart(i), role, v, enc); err != nil {
+		if err := c.sink.file(c.src.rootPart(i), role, v, enc, sha256Hex(enc)); err != nil {
 			return err
 		}
 	}
@@ -497,8 +498,9 @@ func (c *check) delegations(parent string, t *metadata.Targets) (trust.Next, err
 // which lists it, expires.
 func (c *check) record(role string, d *targetsDoc, f *prefetched) error {
 	t := d.md.Signed
-	c.meta[role+".json"] = metadata.MetaFile{Version: t.Version, Length: int64(len(d.data)), Hashes: metadata.HashesOf(d.data, false)}
-	if err := c.sink.file(role, role, t.Version, d.data); err != nil {
+	h := metadata.HashesOf(d.data, false) // once, for the snapshot and the sink
+	c.meta[role+".json"] = metadata.MetaFile{Version: t.Version, Length: int64(len(d.data)), Hashes: h}
+	if err := c.sink.file(role, role, t.Version, d.data, hex.EncodeToString(h.SHA256)); err != nil {
 		return err
 	}
 	ls, err := f.listings, f.lerr

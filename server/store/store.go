@@ -77,8 +77,19 @@ type Update struct {
 	// Repo is the state after the update; its GUN names the repository.
 	Repo Repo
 	// Listings record which target content the new metadata lists, and
-	// which content it no longer lists (see Listing).
-	Listings []Listing
+	// which content it no longer lists (see Listing). ListingGroups holds
+	// more of them, in the groups an update of thousands of roles makes
+	// (one per role), so that a million listings are not copied into one
+	// slice only to be placed in the index's chunks. Of listings of the
+	// same role, path and digest the last counts, Listings before the
+	// groups, in order.
+	Listings      []Listing
+	ListingGroups [][]Listing
+}
+
+// AllListings returns u's listings as groups, in order: Listings first.
+func (u *Update) AllListings() [][]Listing {
+	return append([][]Listing{u.Listings}, u.ListingGroups...)
 }
 
 // Listing records that a targets role of a repository lists target

@@ -256,12 +256,12 @@ func (s *Store) publish(u store.Update, extra func(tx *bbolt.Tx) error) (store.C
 				return err
 			}
 		}
-		if err := s.putListings(tx, gun, u.Listings); err != nil {
+		if err := s.putListings(tx, gun, u.AllListings()...); err != nil {
 			return err
 		}
 		// The transaction holds them now: let the listings go before
 		// its commit allocates the pages it writes.
-		u.Listings = nil
+		u.Listings, u.ListingGroups = nil, nil
 		if s.inCommit != nil {
 			s.inCommit() // files written, repository not yet updated
 		}

@@ -45,8 +45,8 @@ func chunkKey(dst []byte, gun string, chunk uint16) []byte {
 // read, merged and written again, in the order of the chunks' keys (a
 // bbolt node grows until the transaction commits, so that keys put in
 // order are appended).
-func (s *Store) putListings(tx *bbolt.Tx, gun string, ls []store.Listing) error {
-	chunks, indexed, err := s.idx.Build(ls)
+func (s *Store) putListings(tx *bbolt.Tx, gun string, ls ...[]store.Listing) error {
+	chunks, indexed, err := s.idx.Build(ls...)
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,7 @@ import (
 	"hash"
 	"runtime"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -253,40 +254,48 @@ func parallel(n int, fn func(lo, hi int)) {
 	wg.Wait()
 }
 
-// Build returns the records of ls, in chunks sorted by ID; of listings of
-// the same role, path and digest the last one counts. indexed reports
-// whether ls holds store.ListingsIndexed. Listings by a digest that is not
-// a hex SHA-256 or SHA-512 are left out: nothing could be served by them.
+// Build returns the records of the listings of groups, taken in order as
+// one list, in chunks sorted by ID; of listings of the same role, path and
+// digest the last one counts. indexed reports whether they hold
+// store.ListingsIndexed. Listings by a digest that is not a hex SHA-256 or
+// SHA-512 are left out: nothing could be served by them.
 //
 // A million listings are placed in two passes over them, so that each
 // record is written once where it goes and each chunk is sorted where it
-// lies: the chunk of each (from the digest's MAC), then the records.
-func (x *Index) Build(ls []store.Listing) (chunks []Chunk, indexed bool, err error) {
-	ids := make([]int32, len(ls)) // chunk, or -1 for none
-	macs := make([]uint64, len(ls))
-	parallel(len(ls), func(lo, hi int) {
+// lies: the chunk of each (from the digest's MAC), then the records. They
+// are read where they are, in their groups (one per role, as an update of
+// thousands of roles makes them), never copied into one list.
+func (x *Index) Build(groups ...[]store.Listing) (chunks []Chunk, indexed bool, err error) {
+	ls := newListings(groups)
+	ids := make([]int32, ls.n) // chunk, or -1 for none
+	macs := make([]uint64, ls.n)
+	parallel(ls.n, func(lo, hi int) {
 		var buf [sha512Size]byte
 		var id [8]byte
-		for i := lo; i < hi; i++ {
-			d, ok := decodeDigest(buf[:0], ls[i].Digest)
+		ls.each(lo, hi, func(i int, l *store.Listing) {
+			d, ok := decodeDigest(buf[:0], l.Digest)
 			if !ok {
 				ids[i] = -1
-				continue
+				return
 			}
 			x.digestID(id[:], d)
 			macs[i] = binary.BigEndian.Uint64(id[:])
 			ids[i] = int32(macs[i] >> 48)
-		}
+		})
 	})
-	for i, l := range ls {
-		if ids[i] >= 0 {
-			continue
+	var bad *store.Listing
+	ls.each(0, ls.n, func(i int, l *store.Listing) {
+		if ids[i] >= 0 || bad != nil {
+			return
 		}
-		if l == store.ListingsIndexed {
+		if *l == store.ListingsIndexed {
 			indexed = true
 		} else if len(l.Digest) == 2*sha256.Size || len(l.Digest) == 2*sha512Size {
-			return nil, false, fmt.Errorf("listing %q of %s: digest %q is not lower-case hex", l.Path, l.Role, l.Digest)
+			bad = l
 		}
+	})
+	if bad != nil {
+		return nil, false, fmt.Errorf("listing %q of %s: digest %q is not lower-case hex", bad.Path, bad.Role, bad.Digest)
 	}
 	// Where each record goes: a counting sort by chunk, in the order of ls.
 	var start [Chunks + 1]int32
@@ -306,21 +315,20 @@ func (x *Index) Build(ls []store.Listing) (chunks []Chunk, indexed bool, err err
 		}
 	}
 	out := make([]byte, int(start[Chunks])*RecordSize)
-	parallel(len(ls), func(lo, hi int) {
+	parallel(ls.n, func(lo, hi int) {
 		h := x.pool.Get().(*hasher)
 		defer x.pool.Put(h)
 		var buf [sha512Size]byte
-		for i := lo; i < hi; i++ {
-			l := &ls[i]
+		ls.each(lo, hi, func(i int, l *store.Listing) {
 			d, ok := decodeDigest(buf[:0], l.Digest)
 			if !ok {
-				continue
+				return
 			}
 			r := out[int(ids[i])*RecordSize : int(ids[i]+1)*RecordSize]
 			binary.BigEndian.PutUint64(r, macs[i])
 			x.fill(h, r, d, l.Path, l.Role)
 			binary.BigEndian.PutUint64(r[idSize:], encodeUntil(l.Until))
-		}
+		})
 	})
 	for c := range Chunks {
 		if v := out[int(start[c])*RecordSize : int(start[c+1])*RecordSize]; len(v) > 0 {
@@ -328,6 +336,35 @@ func (x *Index) Build(ls []store.Listing) (chunks []Chunk, indexed bool, err err
 		}
 	}
 	return chunks, indexed, nil
+}
+
+// listings is groups of listings taken as one list.
+type listings struct {
+	groups [][]store.Listing
+	start  []int // of each group in the list
+	n      int
+}
+
+func newListings(groups [][]store.Listing) listings {
+	ls := listings{groups: groups, start: make([]int, len(groups))}
+	for g, gr := range groups {
+		ls.start[g] = ls.n
+		ls.n += len(gr)
+	}
+	return ls
+}
+
+// each calls fn for the listings from lo to hi (not included) of the list,
+// with their places in it.
+func (ls listings) each(lo, hi int, fn func(i int, l *store.Listing)) {
+	g := sort.Search(len(ls.start), func(g int) bool { return ls.start[g] > lo }) - 1
+	for i := lo; i < hi && g < len(ls.groups); g++ {
+		gr := ls.groups[g]
+		for j := i - ls.start[g]; j < len(gr) && i < hi; j++ {
+			fn(i, &gr[j])
+			i++
+		}
+	}
 }
 
 // sortChunk sorts the records of v by id, stable, in place, and returns

@@ -246,3 +246,50 @@ func TestCollisionAttempt(t *testing.T) {
 		t.Error("a listed path is not listed")
 	}
 }
+
+// TestBuildGroups: listings given in groups (empty ones among them, and
+// groups cut across the workers' ranges) build the same chunks as the same
+// listings in one list, the last of a repeated listing counting across
+// groups, and a bad digest in a late group is refused.
+func TestBuildGroups(t *testing.T) {
+	x := newIndex(t)
+	var all []store.Listing
+	for i := range 20000 {
+		all = append(all, store.Listing{Role: fmt.Sprintf("bins-%d", i%7), Path: fmt.Sprintf("p/%d", i), Digest: fmt.Sprintf("%064x", i)})
+	}
+	// The same listing again, replaced: only the last (until t0) counts.
+	all = append(all, store.Listing{Role: "bins-0", Path: "p/0", Digest: fmt.Sprintf("%064x", 0), Until: t0}, store.ListingsIndexed)
+	var groups [][]store.Listing
+	groups = append(groups, nil)
+	for lo, size := 0, 1; lo < len(all); lo, size = lo+size, size*2+1 {
+		groups = append(groups, all[lo:min(lo+size, len(all))], []store.Listing{})
+	}
+	want, wantIndexed, err := x.Build(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, indexed, err := x.Build(groups...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !wantIndexed || !indexed {
+		t.Errorf("indexed = %v in groups, %v in one list; want both true", indexed, wantIndexed)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d chunks from groups, %d from one list", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].ID != want[i].ID || !bytes.Equal(got[i].Records, want[i].Records) {
+			t.Fatalf("chunk %d (%04x) differs between groups and one list", i, want[i].ID)
+		}
+	}
+	c := chunks{}
+	c.put(t, x, all...)
+	if c.listed(t, x, fmt.Sprintf("%064x", 0), "p/0", t0.Add(time.Second)) {
+		t.Error("p/0 listed after the Until of its last listing")
+	}
+	bad := []store.Listing{{Role: "bins-1", Path: "q", Digest: strings.Repeat("A", 64)}}
+	if _, _, err := x.Build(append(groups, bad)...); err == nil || !strings.Contains(err.Error(), `"q"`) {
+		t.Errorf("upper-case digest in the last group: err = %v, want a refusal naming it", err)
+	}
+}

@@ -49,8 +49,8 @@ func lockGUNListings(ctx context.Context, tx pgx.Tx, gun string) error {
 
 // putListings adds or replaces listings of gun: the chunks they fall in
 // are read, merged and written again, or copied in when gun has none.
-func (s *Store) putListings(ctx context.Context, tx pgx.Tx, gun string, ls []store.Listing) error {
-	chunks, indexed, err := s.idx.Build(ls)
+func (s *Store) putListings(ctx context.Context, tx pgx.Tx, gun string, ls ...[]store.Listing) error {
+	chunks, indexed, err := s.idx.Build(ls...)
 	if err != nil {
 		return err
 	}

@@ -255,7 +255,7 @@ func (s *Store) publish(ctx context.Context, u store.Update, extra func(tx pgx.T
 				return err
 			}
 		}
-		if err := s.putListings(ctx, tx, gun, u.Listings); err != nil {
+		if err := s.putListings(ctx, tx, gun, u.AllListings()...); err != nil {
 			return err
 		}
 		if s.inCommit != nil {

@@ -205,8 +205,9 @@ func TestMetadataLZ4(t *testing.T) {
 	}
 }
 
-// TestStagedDocumentsStay: a commit leaves the staged documents where they
-// are and the files refer to them (migration 9); File reads them, the
+// TestStagedDocumentsStay: parts put again replace those stored; a commit
+// leaves the staged documents where they are and the files refer to them
+// (migration 9); File reads them, the
 // committed update neither expires nor counts as open, no part of it can
 // be replaced, and deleting the repository removes it.
 func TestStagedDocumentsStay(t *testing.T) {
@@ -226,7 +227,13 @@ func TestStagedDocumentsStay(t *testing.T) {
 		}
 	}
 	must(s.CreateStaged(ctx, store.Staged{GUN: gun, ID: id, Created: now, Expires: now.Add(time.Hour)}, 1))
-	must(s.PutStagedParts(ctx, gun, id, []store.StagedPart{part("root/001", `{"root":1}`), part("bins-0", `{"bins":0}`), part("snapshot", `{"snap":1}`)}))
+	// A part put again replaces the one stored; of a name given twice in
+	// one put the last counts; the others stay.
+	must(s.PutStagedParts(ctx, gun, id, []store.StagedPart{part("root/001", `{"root":0}`), part("bins-0", `{"old":0}`), part("snapshot", `{"snap":1}`)}))
+	must(s.PutStagedParts(ctx, gun, id, []store.StagedPart{part("bins-0", `{"old":1}`), part("root/001", `{"root":1}`), part("bins-0", `{"bins":0}`)}))
+	if _, all, err := s.Staged(ctx, gun, id, now); err != nil || len(all) != 3 {
+		t.Fatalf("Staged: %d parts, %v; want 3", len(all), err)
+	}
 	ps, err := s.StagedPartsNamed(ctx, gun, id, []string{"bins-0", "missing", "root/001"})
 	if err != nil || len(ps) != 2 {
 		t.Fatalf("StagedPartsNamed: %d parts, %v", len(ps), err)

@@ -81,20 +81,34 @@ func (s *Store) PutStagedParts(ctx context.Context, gun, id string, ps []store.S
 		if _, err := getStaged(ctx, tx, true, gun, id, time.Time{}); err != nil {
 			return err
 		}
-		// One round trip for the thousands of documents a part may hold.
-		var b pgx.Batch
-		for _, p := range ps {
-			b.Queue(`INSERT INTO staged_parts (gun, id, name, sha256, data) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (gun, id, name) DO UPDATE SET sha256 = EXCLUDED.sha256, data = EXCLUDED.data`, gun, id, p.Name, p.SHA256, p.Data)
+		// The parts of these names are replaced: deleted, then the new
+		// ones copied in (COPY streams the 16 MiB of thousands of
+		// documents, where a batch of inserts builds them into one
+		// message, copying it again and again as it grows). The lock
+		// on the staged update orders this with other puts to it.
+		last := make(map[string]int, len(ps)) // of a name given twice, the last counts
+		for i, p := range ps {
+			last[p.Name] = i
 		}
-		res := tx.SendBatch(ctx, &b)
-		for _, p := range ps {
-			if _, err := res.Exec(); err != nil {
-				res.Close()
-				return fmt.Errorf("part %s: %w", p.Name, err)
+		names := make([]string, 0, len(last))
+		for n := range last {
+			names = append(names, n)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM staged_parts WHERE gun = $1 AND id = $2 AND name = ANY($3::text[])`, gun, id, names); err != nil {
+			return err
+		}
+		rows := make([]int, 0, len(last))
+		for i, p := range ps {
+			if last[p.Name] == i {
+				rows = append(rows, i)
 			}
 		}
-		return res.Close()
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_parts"}, []string{"gun", "id", "name", "sha256", "data"},
+			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+				p := ps[rows[i]]
+				return []any{gun, id, p.Name, p.SHA256, p.Data}, nil
+			}))
+		return err
 	})
 	return wrap(fmt.Sprintf("staged update %s of %s", id, gun), err)
 }
