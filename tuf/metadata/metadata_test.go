@@ -839,3 +839,21 @@ func TestEnvelopeInPlace(t *testing.T) {
 		t.Error("three ed25519 signatures do not fit the room, yet the file shares the signed bytes' memory")
 	}
 }
+
+// TestParseMirrorsEmptyURLBase: a mirror without a URL base is refused
+// when parsed, as Encode refuses it, naming where it is (found by
+// FuzzParse: parsing took what encoding refused).
+func TestParseMirrorsEmptyURLBase(t *testing.T) {
+	data, err := os.ReadFile("testdata/mirrors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseMirrors(data); err != nil {
+		t.Fatalf("testdata/mirrors.json: %v", err)
+	}
+	bad := strings.Replace(string(data), `"urlbase": "http://m/"`, `"urlbase": ""`, 1)
+	_, err = ParseMirrors([]byte(bad))
+	if err == nil || !strings.Contains(err.Error(), "mirrors[0].urlbase: empty") {
+		t.Fatalf("ParseMirrors(empty urlbase) = %v, want an error naming mirrors[0].urlbase", err)
+	}
+}

@@ -108,7 +108,16 @@ func decodeMirror(r *canonjson.Reader) (Mirror, error) {
 			return mi, invalid("missing %s", f)
 		}
 	}
-	return mi, nil
+	return mi, mi.validate()
+}
+
+// validate checks what a mirror needs beyond its members' types: parsing
+// and encoding refuse the same mirrors.
+func (mi *Mirror) validate() error {
+	if mi.URLBase == "" {
+		return in("urlbase", invalid("empty"))
+	}
+	return nil
 }
 
 func (m *Mirrors) encode(w *canonjson.Writer) {
@@ -152,8 +161,8 @@ func (m *Mirrors) Validate() error {
 		return err
 	}
 	for i, mi := range m.Mirrors {
-		if mi.URLBase == "" {
-			return in("mirrors", inIndex(i, in("urlbase", invalid("empty"))))
+		if err := mi.validate(); err != nil {
+			return in("mirrors", inIndex(i, err))
 		}
 	}
 	return nil
