@@ -151,23 +151,32 @@ func (s *Store) PutStagedParts(_ context.Context, gun, id string, ps []store.Sta
 
 // StagedPart implements store.Staging.
 func (s *Store) StagedPart(_ context.Context, gun, id, name string) (store.StagedPart, error) {
-	p := store.StagedPart{Name: name}
+	var p store.StagedPart
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		b, _, err := stagedBucket(tx, gun, id, time.Time{})
 		if err != nil {
 			return err
 		}
-		v := b.Bucket(stagedParts).Get([]byte(name))
-		if len(v) < 64 {
+		var ok bool
+		if p, ok = stagedPartOf(name, b.Bucket(stagedParts).Get([]byte(name))); !ok {
 			return store.ErrNotFound
 		}
-		p.SHA256, p.Data, p.Length = string(v[:64]), bytes.Clone(v[64:]), int64(len(v)-64)
 		return nil
 	})
 	if err != nil {
 		return store.StagedPart{}, fmt.Errorf("staged update %s of %s: part %s: %w", id, gun, name, err)
 	}
 	return p, nil
+}
+
+// stagedPartOf decodes the value a part is stored as (its SHA-256 in hex,
+// then its document), copying the document out of the database's map;
+// ok is false for a missing part.
+func stagedPartOf(name string, v []byte) (p store.StagedPart, ok bool) {
+	if len(v) < 64 {
+		return store.StagedPart{}, false
+	}
+	return store.StagedPart{Name: name, SHA256: string(v[:64]), Data: bytes.Clone(v[64:]), Length: int64(len(v) - 64)}, true
 }
 
 // StagedPartsNamed implements store.Staging.
@@ -180,8 +189,8 @@ func (s *Store) StagedPartsNamed(_ context.Context, gun, id string, names []stri
 		}
 		parts := b.Bucket(stagedParts)
 		for _, name := range names {
-			if v := parts.Get([]byte(name)); len(v) >= 64 {
-				out = append(out, store.StagedPart{Name: name, SHA256: string(v[:64]), Data: bytes.Clone(v[64:]), Length: int64(len(v) - 64)})
+			if p, ok := stagedPartOf(name, parts.Get([]byte(name))); ok {
+				out = append(out, p)
 			}
 		}
 		return nil
