@@ -113,16 +113,14 @@ func (s *Store) Listed(_ context.Context, gun, digest, path string, at time.Time
 // kept reports whether a listing of gun by one of digests keeps content
 // past cutoff (see listindex.Kept).
 func (s *Store) kept(index *bbolt.Bucket, gun string, cutoff time.Time, digests ...string) (bool, error) {
+	var ds []listindex.Digest
 	for _, digest := range digests {
-		d, ok := s.idx.Digest(digest)
-		if !ok {
-			continue
-		}
-		if ok, err := listindex.Kept(index.Get(chunkKey(nil, gun, d.Chunk())), d, cutoff); err != nil || ok {
-			return ok, err
+		if d, ok := s.idx.Digest(digest); ok {
+			ds = append(ds, d)
 		}
 	}
-	return false, nil
+	chunk := func(id uint16) []byte { return index.Get(chunkKey(nil, gun, id)) }
+	return listindex.KeptByAny(chunk, cutoff, ds...)
 }
 
 // CollectTargets implements store.Store, in one transaction: bbolt has

@@ -506,6 +506,23 @@ func Kept(v []byte, d Digest, cutoff time.Time) (bool, error) {
 	return false, nil
 }
 
+// KeptByAny reports whether content with the digests ds (its SHA-256 and
+// SHA-512) is kept from the garbage collection: whether a record by any of
+// them is live after cutoff (see Kept). chunk returns the records of the
+// chunk with the given ID.
+func KeptByAny(chunk func(id uint16) []byte, cutoff time.Time, ds ...Digest) (bool, error) {
+	for _, d := range ds {
+		kept, err := Kept(chunk(d.Chunk()), d, cutoff)
+		if err != nil {
+			return false, fmt.Errorf("chunk %04x: %w", d.Chunk(), err)
+		}
+		if kept {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // Prune returns chunk v without the records that ended before cutoff,
 // and whether there were any.
 func Prune(v []byte, cutoff time.Time) ([]byte, bool, error) {

@@ -222,14 +222,11 @@ func (s *Store) collectTargets(ctx context.Context, tx pgx.Tx, gun string, cutof
 		return nil, err
 	}
 	var gone []string
+	chunk := func(id uint16) []byte { return chunks[id] }
 	for i, sum := range cands {
-		kept := false
-		for _, d := range ds[i] {
-			if kept, err = listindex.Kept(chunks[d.Chunk()], d, cutoff); err != nil {
-				return nil, fmt.Errorf("chunk %04x: %w", d.Chunk(), err)
-			} else if kept {
-				break
-			}
+		kept, err := listindex.KeptByAny(chunk, cutoff, ds[i]...)
+		if err != nil {
+			return nil, err
 		}
 		if !kept {
 			gone = append(gone, sum)
