@@ -457,9 +457,7 @@ func (g *stagedSource) doc(ctx context.Context, name string) ([]byte, error) {
 	g.mu.Lock()
 	waited := false
 	for {
-		if d, ok := g.ahead[name]; ok {
-			delete(g.ahead, name)
-			g.aheadN -= int64(len(d))
+		if d, ok := g.take(name); ok {
 			g.readNext()
 			g.mu.Unlock()
 			return d, nil
@@ -492,11 +490,7 @@ func (g *stagedSource) doc(ctx context.Context, name string) ([]byte, error) {
 	g.mu.Unlock()
 	g.read(ctx, batch)
 	g.mu.Lock()
-	d, ok := g.ahead[name]
-	if ok {
-		delete(g.ahead, name)
-		g.aheadN -= int64(len(d))
-	}
+	d, ok := g.take(name)
 	g.readNext()
 	g.mu.Unlock()
 	if !ok {
@@ -504,6 +498,17 @@ func (g *stagedSource) doc(ctx context.Context, name string) ([]byte, error) {
 		return p.Data, err
 	}
 	return d, nil
+}
+
+// take removes the document of name from those read ahead and returns
+// it, if it is there. g.mu is held.
+func (g *stagedSource) take(name string) ([]byte, bool) {
+	d, ok := g.ahead[name]
+	if ok {
+		delete(g.ahead, name)
+		g.aheadN -= int64(len(d))
+	}
+	return d, ok
 }
 
 // batchFrom marks as being read, and returns, the names from position i
