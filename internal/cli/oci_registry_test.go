@@ -56,7 +56,7 @@ func TestOCIRegistry(t *testing.T) {
 	}
 	// Anonymous access is refused by this registry; the Docker credentials
 	// file is used when no --username is given.
-	mustFail(t, "basic credential not found", "oci", "verify", "--ca-cert", f.root, "--insecure", subject)
+	mustFail(t, "401 Unauthorized", "oci", "verify", "--ca-cert", f.root, "--insecure", subject)
 	dockerConfig := `{"auths":{"` + a.Host + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("alice:wonderland")) + `"}}}`
 	if err := os.WriteFile(filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json"), []byte(dockerConfig), 0o600); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"slices"
 	"time"
 
-	"oras.land/oras-go/v2/registry"
+	"cuelabs.dev/go/oci/ociregistry/ociref"
 
 	"github.com/rampart-tuf/rampart/tuf/canonjson"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
@@ -260,11 +260,11 @@ func (d *Document) Match(m Manifest) ([]string, error) {
 // its port: "registry.acme-rockets.io" for
 // "registry.acme-rockets.io/hello-world:v1".
 func Host(ref string) (string, error) {
-	r, err := registry.ParseReference(ref)
+	r, err := ociref.Parse(ref)
 	if err != nil {
 		return "", fmt.Errorf("reference %q is not a fully qualified reference (registry/repository:tag or @digest): %w", ref, err)
 	}
-	host := r.Registry
+	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
