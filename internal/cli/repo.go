@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -18,8 +19,12 @@ import (
 //
 // Add a command by appending its constructor here; the group appears in
 // the help output as soon as it has a command.
-func repoCommands() []*cobra.Command {
-	return []*cobra.Command{newRepoCommand()}
+func repoCommands() []*cobra.Command { return repoCommandsFor("") }
+
+// repoCommandsFor returns the repo command with only the subcommand sub
+// names, or with all of them when it names none.
+func repoCommandsFor(sub string) []*cobra.Command {
+	return []*cobra.Command{newRepoCommand(sub)}
 }
 
 const repoLong = `Maintain a TUF repository: create it, add targets, delegate, sign with
@@ -50,7 +55,7 @@ On a metadata server, with a push token in RAMPART_TOKEN:
   rampart repo add app dist/
   rampart repo publish app`
 
-func newRepoCommand() *cobra.Command {
+func newRepoCommand(sub string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "repo",
 		Short: "Create, sign and publish a TUF repository",
@@ -60,33 +65,45 @@ func newRepoCommand() *cobra.Command {
 			return cmd.Help()
 		},
 	}
-	for _, sub := range repoSubcommands() {
-		sub.PostRun = func(cmd *cobra.Command, args []string) { releaseKeyStore(cmd) }
-		cmd.AddCommand(sub)
+	subs := repoSubcommands
+	if i := slices.IndexFunc(subs, func(s repoSubcommand) bool { return s.name == sub }); i >= 0 {
+		subs = subs[i : i+1]
+	}
+	for _, s := range subs {
+		c := s.build()
+		c.PostRun = func(cmd *cobra.Command, args []string) { releaseKeyStore(cmd) }
+		cmd.AddCommand(c)
 	}
 	return cmd
 }
 
-func repoSubcommands() []*cobra.Command {
-	return []*cobra.Command{
-		newRepoInitCommand(),
-		newRepoAddCommand(),
-		newRepoRemoveCommand(),
-		newRepoDelegateCommand(),
-		newRepoImportSignatureCommand(),
-		newRepoSignCommand(),
-		newRepoMergeCommand(),
-		newRepoRotateCommand(),
-		newRepoPublishCommand(),
-		newRepoPullCommand(),
-		newRepoCloneCommand(),
-		newRepoStatusCommand(),
-		newRepoContentCommand(),
-		newRepoExpiryCommand(),
-		newRepoRefreshCommand(),
-		newRepoImportDelegationCommand(),
-		newRepoInTotoSetupCommand(),
-	}
+// repoSubcommand is a repo subcommand: its name, and the function that
+// builds it.
+type repoSubcommand struct {
+	name  string
+	build func() *cobra.Command
+}
+
+// repoSubcommands are the repo subcommands, in the order the help lists
+// them.
+var repoSubcommands = []repoSubcommand{
+	{"init", newRepoInitCommand},
+	{"add", newRepoAddCommand},
+	{"remove", newRepoRemoveCommand},
+	{"delegate", newRepoDelegateCommand},
+	{"import-signature", newRepoImportSignatureCommand},
+	{"sign", newRepoSignCommand},
+	{"merge", newRepoMergeCommand},
+	{"rotate", newRepoRotateCommand},
+	{"publish", newRepoPublishCommand},
+	{"pull", newRepoPullCommand},
+	{"clone", newRepoCloneCommand},
+	{"status", newRepoStatusCommand},
+	{"content", newRepoContentCommand},
+	{"expiry", newRepoExpiryCommand},
+	{"refresh", newRepoRefreshCommand},
+	{"import-delegation", newRepoImportDelegationCommand},
+	{"in-toto-setup", newRepoInTotoSetupCommand},
 }
 
 // repoKeyStore is the key store of the repo commands: encrypted key files,

@@ -43,6 +43,10 @@ type commandGroup struct {
 	// names are the names of the commands, so that a command line naming
 	// one builds only its group (see newRootCommandFor).
 	names []string
+	// commandsFor, when set, returns the commands of a group whose command
+	// has subcommands with only the subcommand that sub, the next word of
+	// the command line, names, or all of them when it names none.
+	commandsFor func(sub string) []*cobra.Command
 }
 
 // commandGroups lists the groups in the order the help output shows them.
@@ -51,7 +55,7 @@ var commandGroups = []commandGroup{
 	{id: "start", title: "Getting started:", commands: startCommands, names: []string{"quickstart"}},
 	{id: "client", title: "Client commands (fetch and verify updates):", commands: clientCommands, names: []string{"client"}},
 	{id: "mirror", title: "Mirror commands (copy a repository, verified):", commands: mirrorCommands, names: []string{"mirror"}},
-	{id: "repo", title: "Repository commands (create, sign and publish metadata):", commands: repoCommands, names: []string{"repo"}},
+	{id: "repo", title: "Repository commands (create, sign and publish metadata):", commands: repoCommands, commandsFor: repoCommandsFor, names: []string{"repo"}},
 	{id: "key", title: "Key commands:", commands: keyCommands, names: []string{"key", "agent"}},
 	{id: "server", title: "Server commands:", commands: serverCommands, names: []string{"serve", "token"}},
 	{id: "signer", title: "Signer commands (online-key signing service):", commands: signerCommands, names: []string{"signer"}},
@@ -85,48 +89,35 @@ be set through the environment: --some-flag as RAMPART_SOME_FLAG.`
 
 // NewRootCommand returns the rampart command with all of its subcommands.
 // Every call returns a fresh tree, so tests can run commands independently.
-func NewRootCommand() *cobra.Command { return newRootCommandFor("") }
+func NewRootCommand() *cobra.Command { return newRootCommandFor(nil) }
 
-// newRootCommandFor returns the rampart command with the group of
-// subcommands that the command line's first argument names, or with all
-// of them when it names none (help, completion, a flag, a mistake). A
-// process runs one command: building the others, with all their flags,
-// would be start-up work for nothing.
-func newRootCommandFor(first string) *cobra.Command {
+// newRootCommandFor returns the rampart command for the command line args
+// (without the program name): with the group of subcommands that its first
+// word names, or with all of them when it names none (help, completion, a
+// flag, a mistake). Within a group that can (see commandGroup.commandsFor),
+// only the subcommand that the second word names is built. A process runs
+// one command: building the others, with all their flags, would be
+// start-up work for nothing.
+func newRootCommandFor(args []string) *cobra.Command {
+	var first, second string
+	if len(args) > 0 {
+		first = args[0]
+	}
+	if len(args) > 1 {
+		second = args[1]
+	}
 	groups := commandGroups
 	for _, g := range commandGroups {
 		if slices.Contains(g.names, first) {
 			groups = []commandGroup{g}
 		}
 	}
-	root := &cobra.Command{
-		Use:   "rampart",
-		Short: "Secure software updates with The Update Framework (TUF)",
-		Long:  rootLong,
-		// Errors are printed once, by Run; usage is not dumped on errors.
-		SilenceErrors: true,
-		SilenceUsage:  true,
-		Version:       currentVersion().Version,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return applyEnv(cmd.Flags(), os.LookupEnv)
-		},
-	}
-	root.SetVersionTemplate("rampart {{.Version}}\n")
-	// Declared here so that cobra does not take -v for it.
-	root.Flags().Bool("version", false, "print the version of rampart")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return usageError{err}
-	})
-
+	root := newRoot(len(groups) == len(commandGroups))
 	for _, g := range groups {
-		cmds := g.commands()
-		if len(cmds) == 0 {
-			continue
-		}
-		root.AddGroup(&cobra.Group{ID: g.id, Title: g.title})
-		for _, c := range cmds {
-			c.GroupID = g.id
-			root.AddCommand(c)
+		if g.commandsFor != nil && len(groups) == 1 {
+			addGroup(root, g, g.commandsFor(second))
+		} else {
+			addGroup(root, g, g.commands())
 		}
 	}
 	root.AddGroup(&otherGroup)
@@ -141,15 +132,52 @@ func newRootCommandFor(first string) *cobra.Command {
 	return root
 }
 
+// addGroup adds the commands of group g to root, under its heading; a group
+// without commands is left out.
+func addGroup(root *cobra.Command, g commandGroup, cmds []*cobra.Command) {
+	if len(cmds) == 0 {
+		return
+	}
+	root.AddGroup(&cobra.Group{ID: g.id, Title: g.title})
+	for _, c := range cmds {
+		c.GroupID = g.id
+		root.AddCommand(c)
+	}
+}
+
+// newRoot returns the rampart command without subcommands. Only the full
+// tree, the one built when the command line names no group, has --version:
+// a command line that names a group cannot ask for it, and reading the
+// version parses the build information.
+func newRoot(full bool) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "rampart",
+		Short: "Secure software updates with The Update Framework (TUF)",
+		Long:  rootLong,
+		// Errors are printed once, by Run; usage is not dumped on errors.
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyEnv(cmd.Flags(), os.LookupEnv)
+		},
+	}
+	if full {
+		root.Version = currentVersion().Version
+		root.SetVersionTemplate("rampart {{.Version}}\n")
+		// Declared here so that cobra does not take -v for it.
+		root.Flags().Bool("version", false, "print the version of rampart")
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return usageError{err}
+	})
+	return root
+}
+
 // Run runs the rampart command line args (without the program name) and
 // returns the process exit code. Errors are printed to stderr once, as
 // "rampart: <message>".
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var first string
-	if len(args) > 0 {
-		first = args[0]
-	}
-	return execute(ctx, newRootCommandFor(first), args, stdin, stdout, stderr)
+	return execute(ctx, newRootCommandFor(args), args, stdin, stdout, stderr)
 }
 
 // execute runs root with args; Run's tests use it on trees with extra commands.

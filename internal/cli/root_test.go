@@ -186,7 +186,7 @@ func TestCommandGroupNames(t *testing.T) {
 			t.Errorf("group %q makes %v, names %v", g.id, got, g.names)
 		}
 		for _, name := range g.names {
-			root := newRootCommandFor(name)
+			root := newRootCommandFor([]string{name})
 			if c, _, err := root.Find([]string{name}); err != nil || c.Name() != name {
 				t.Errorf("tree for %s: %v, %v", name, c, err)
 			}
@@ -201,11 +201,43 @@ func TestCommandGroupNames(t *testing.T) {
 			}
 		}
 	}
-	if n, all := len(newRootCommandFor("nonesuch").Commands()), len(NewRootCommand().Commands()); n != all || n < len(commandGroups) {
+	if n, all := len(newRootCommandFor([]string{"nonesuch"}).Commands()), len(NewRootCommand().Commands()); n != all || n < len(commandGroups) {
 		t.Errorf("tree for an unknown command has %d commands, the full tree %d", n, all)
 	}
 	if NewRootCommand().CompletionOptions.DisableDefaultCmd {
 		t.Error("the full tree has no completion command")
+	}
+}
+
+// TestRepoSubcommandNames checks that each repo subcommand is listed under
+// its own name, so that "rampart repo NAME" builds NAME alone, and that a
+// second word naming no subcommand (help, a flag, a mistake) builds them
+// all.
+func TestRepoSubcommandNames(t *testing.T) {
+	all := len(repoSubcommands)
+	for _, s := range repoSubcommands {
+		if got := s.build().Name(); got != s.name {
+			t.Errorf("repo subcommand listed as %q is named %q", s.name, got)
+		}
+		repoCmd, _, err := newRootCommandFor([]string{"repo", s.name}).Find([]string{"repo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if subs := repoCmd.Commands(); len(subs) != 1 || subs[0].Name() != s.name {
+			t.Errorf("tree for repo %s has %d subcommands under repo", s.name, len(subs))
+		}
+	}
+	for _, second := range []string{"", "--help", "help", "nonesuch"} {
+		repoCmd, _, err := newRootCommandFor([]string{"repo", second}).Find([]string{"repo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(repoCmd.Commands()); n != all {
+			t.Errorf("tree for repo %q has %d subcommands, want all %d", second, n, all)
+		}
+	}
+	if c, _, err := NewRootCommand().Find([]string{"repo"}); err != nil || len(c.Commands()) != all {
+		t.Errorf("the full tree's repo command: %v", err)
 	}
 }
 
