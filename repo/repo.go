@@ -906,8 +906,16 @@ func (c *committer) writeTargets() error {
 			v = md.Signed.Version + 1
 		}
 		tx.stamp(&md.Signed.Common, name, v)
-		b, err := md.SignEncode(tx.ctx, c.signers[i])
+		// The bytes of a bin read here go once written, with its
+		// document: they are encoded into a buffer used again.
+		var buf *[]byte
+		if private {
+			buf = encodeBuffers.Get().(*[]byte)
+		}
+		b, err := md.SignEncodeInto(tx.ctx, c.signers[i], poolBytes(buf))
 		if err != nil {
+			// A signer given up on may still be sending the bytes:
+			// the buffer is not reused.
 			return fmt.Errorf("role %s: %w", name, err)
 		}
 		signedBy := make([]string, len(md.Signatures))
@@ -922,6 +930,10 @@ func (c *committer) writeTargets() error {
 		if private {
 			c.placed.recycle(md.Signed.Targets)
 			md.Signed.Targets = nil
+			if cap(b) > cap(*buf) { // not in *buf: larger
+				*buf = b[:0]
+			}
+			encodeBuffers.Put(buf)
 		}
 		if !tx.cfg.isBin(name) {
 			keepMu.Lock()
@@ -935,6 +947,19 @@ func (c *committer) writeTargets() error {
 
 // signingWorkers is how many targets roles writeTargets works on at once.
 const signingWorkers = 64
+
+// encodeBuffers hold the memory that writeTargets encodes bins into: the
+// files of thousands of bins, written and dropped in turn, would
+// otherwise be as much new memory.
+var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// poolBytes returns the buffer *p, or nil for no p.
+func poolBytes(p *[]byte) []byte {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
 
 // committed returns the document of targets role name to commit: md when
 // the transaction holds it, otherwise (a bin that targets were placed in)
