@@ -147,9 +147,10 @@ func manifestBins(rd io.Reader, s *metadata.SuccinctRoles, p *placed, progress f
 	go readManifestBlocks(rd, pool, order, work, &stop)
 	for range workers {
 		go func() {
+			var sl parseSlabs
 			for b := range work {
 				if !stop.Load() {
-					b.parse(s)
+					b.parse(s, &sl)
 				}
 				select {
 				case pool <- b.data[:cap(b.data)]:
@@ -198,7 +199,7 @@ func manifestBins(rd io.Reader, s *metadata.SuccinctRoles, p *placed, progress f
 		blocks = append(blocks, b.targets)
 	}
 	// Each bin's targets in one piece of one array, in manifest order.
-	all := make([]binTarget, count)
+	all := hugeSlice[binTarget](count)[:count]
 	bins = make([][]binTarget, len(counts))
 	off := 0
 	for i, c := range counts {
@@ -224,12 +225,13 @@ func readManifestBlocks(rd io.Reader, pool chan []byte, order, work chan<- *mani
 	defer close(order)
 	defer close(work)
 	var carry []byte
+	var bufs slab[byte] // the buffers, made as the pool runs short
 	for !stop.Load() {
 		var buf []byte
 		select {
 		case buf = <-pool:
 		default:
-			buf = make([]byte, maxManifestLine)
+			buf = bufs.take(maxManifestLine)[:maxManifestLine]
 		}
 		n := copy(buf, carry)
 		m, err := io.ReadFull(rd, buf[n:])
@@ -258,16 +260,30 @@ func readManifestBlocks(rd io.Reader, pool chan []byte, order, work chan<- *mani
 	}
 }
 
-// parse parses the lines of b, finding the bin of each target of s.
-func (b *manifestBlock) parse(s *metadata.SuccinctRoles) {
+// parseSlabs are where a worker's blocks put their targets and chunks.
+type parseSlabs struct {
+	targets slab[binEntry]
+	chunks  slab[byte]
+}
+
+// parse parses the lines of b, finding the bin of each target of s; the
+// targets and chunk it fills are taken from sl.
+func (b *manifestBlock) parse(s *metadata.SuccinctRoles, sl *parseSlabs) {
 	data := b.data
 	nl := bytes.Count(data, []byte{'\n'})
-	b.targets = make([]binEntry, 0, nl+1)
+	b.targets = sl.targets.take(nl + 1)
 	// A target's path and digest take 35 bytes less than its line (two
 	// tabs, a digit and 64 hex digits against 32 bytes) and its line
 	// ending, so this is room enough unless the block has many comments
 	// (then append makes room).
-	chunk := make([]byte, 0, max(len(data)-36*nl, len(data)/2))
+	chunkCap := max(len(data)-36*nl, len(data)/2)
+	chunk := sl.chunks.take(chunkCap)
+	defer func() {
+		sl.targets.give(b.targets, nl+1)
+		sl.chunks.give(chunk, chunkCap)
+		b.targets = b.targets[:len(b.targets):len(b.targets)]
+		b.chunk = chunk[:len(chunk):len(chunk)]
+	}()
 	var m manifestLine
 	for len(data) > 0 {
 		b.lines++
@@ -290,5 +306,4 @@ func (b *manifestBlock) parse(s *metadata.SuccinctRoles) {
 		bin := s.BinFor(unsafe.String(unsafe.SliceData(m.path), len(m.path)))
 		b.targets = append(b.targets, binEntry{bin: int32(bin), t: t})
 	}
-	b.chunk = chunk
 }
