@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"unsafe"
@@ -170,7 +171,9 @@ func manifestBins(rd io.Reader, s *metadata.SuccinctRoles, p *placed, progress f
 		}
 	}()
 	var blocks [][]binEntry
+	var chunks [][]byte // of the blocks
 	counts := make([]int, s.NumBins())
+	sizes := make([]int, s.NumBins()) // bytes of paths and digests
 	lines := 0
 	for b := range order {
 		<-b.done
@@ -190,29 +193,90 @@ func manifestBins(rd io.Reader, s *metadata.SuccinctRoles, p *placed, progress f
 		if len(b.targets) == 0 {
 			continue
 		}
-		base := p.addChunk(b.chunk)
 		for i := range b.targets {
-			b.targets[i].t.chunk = base
-			counts[b.targets[i].bin]++
+			e := &b.targets[i]
+			e.t.chunk = int32(len(chunks))
+			counts[e.bin]++
+			sizes[e.bin] += int(e.t.plen) + 32
 		}
 		count += len(b.targets)
 		blocks = append(blocks, b.targets)
+		chunks = append(chunks, b.chunk)
 	}
-	// Each bin's targets in one piece of one array, in manifest order.
-	all := hugeSlice[binTarget](count)[:count]
-	bins = make([][]binTarget, len(counts))
+	return groupByBin(blocks, chunks, counts, sizes, p), count, nil
+}
+
+// binChunkMax bounds the chunks that groupByBin fills, whose offsets are
+// int32 (a variable for tests).
+var binChunkMax = 1 << 30
+
+// groupByBin puts the targets of blocks, whose paths and digests are in
+// chunks, together by bin: each bin's targets in one piece of one array,
+// in manifest order, and their paths and digests in one piece of a chunk
+// of p. Committing a bin then reads memory of its own, not a few bytes
+// here and there in a hundred megabytes, each of which would be a cache
+// miss.
+func groupByBin(blocks [][]binEntry, chunks [][]byte, counts, sizes []int, p *placed) [][]binTarget {
+	total := 0
+	for _, c := range counts {
+		total += c
+	}
+	all := hugeSlice[binTarget](total)[:total]
+	bins := make([][]binTarget, len(counts))
+	if slices.Max(sizes) > binChunkMax {
+		// A bin too large for one chunk (hundreds of millions of targets
+		// in a few bins): the paths and digests stay where they are.
+		return inBlockChunks(bins, all, blocks, chunks, counts, p)
+	}
+	chunkOf := make([]int32, len(counts)) // of p, where each bin goes
+	at := make([]int32, len(counts))      // and the offset of its next target
+	off := 0
+	for i := 0; i < len(counts); {
+		// Bins i..j-1 share a chunk.
+		n, j := 0, i
+		for ; j < len(counts) && (j == i || n+sizes[j] <= binChunkMax); j++ {
+			n += sizes[j]
+		}
+		c := p.addChunk(hugeSlice[byte](n)[:n])
+		n = 0
+		for ; i < j; i++ {
+			bins[i] = all[off : off : off+counts[i]]
+			off += counts[i]
+			chunkOf[i], at[i] = c, int32(n)
+			n += sizes[i]
+		}
+	}
+	for k, ts := range blocks {
+		src := chunks[k]
+		for _, e := range ts {
+			n := e.t.plen + 32
+			copy(p.chunks[chunkOf[e.bin]][at[e.bin]:], src[e.t.off:e.t.off+n])
+			e.t.chunk, e.t.off = chunkOf[e.bin], at[e.bin]
+			at[e.bin] += n
+			bins[e.bin] = append(bins[e.bin], e.t)
+		}
+		blocks[k], chunks[k] = nil, nil
+	}
+	return bins
+}
+
+// inBlockChunks is groupByBin without moving the paths and digests: the
+// chunks of the blocks become chunks of p.
+func inBlockChunks(bins [][]binTarget, all []binTarget, blocks [][]binEntry, chunks [][]byte, counts []int, p *placed) [][]binTarget {
 	off := 0
 	for i, c := range counts {
 		bins[i] = all[off : off : off+c]
 		off += c
 	}
 	for k, ts := range blocks {
+		base := p.addChunk(chunks[k])
 		for _, e := range ts {
+			e.t.chunk = base
 			bins[e.bin] = append(bins[e.bin], e.t)
 		}
-		blocks[k] = nil
+		blocks[k], chunks[k] = nil, nil
 	}
-	return bins, count, nil
+	return bins
 }
 
 // errLongLine reports a manifest line over maxManifestLine bytes.
