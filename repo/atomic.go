@@ -139,7 +139,6 @@ func (j *journal) writeFile(i int, path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	startWriteback(f)
 	kept, err := atomicfile.Finish(i, f)
 	if kept {
 		j.mu.Lock()
