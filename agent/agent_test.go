@@ -91,6 +91,19 @@ func TestSignWithEachKeyType(t *testing.T) {
 			if err := v.Verify(msg, sig); err != nil {
 				t.Errorf("signature does not verify: %v", err)
 			}
+			// Unchecked: the agent's signature as it comes, for a caller
+			// that checks it later.
+			uk := k.Unchecked()
+			if uk.PublicKey() != u.Public {
+				t.Errorf("Unchecked().PublicKey = %+v, want %+v", uk.PublicKey(), u.Public)
+			}
+			usig, err := uk.Sign(ctx, msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := v.Verify(msg, usig); err != nil {
+				t.Errorf("unchecked signature does not verify: %v", err)
+			}
 			// As a crypto.Signer, through keys.NewSigner (whole messages).
 			ks, err := keys.NewSigner(k.CryptoSigner(), u.Public.Scheme)
 			if err != nil {

@@ -425,6 +425,23 @@ func (k *Key) Sign(ctx context.Context, message []byte) ([]byte, error) {
 	return sig, nil
 }
 
+// Unchecked returns the key as a keys.Signer whose Sign returns the
+// agent's signature without checking it against the public key, as Sign
+// does. It is for a caller that checks every signature it gets this way
+// before the signature is relied on (a repository checks the signatures
+// of the roles it publishes), so that thousands of signatures are checked
+// once, not twice.
+func (k *Key) Unchecked() keys.Signer { return uncheckedKey{k} }
+
+// uncheckedKey is a Key whose Sign does not check the agent's signature.
+type uncheckedKey struct{ k *Key }
+
+func (u uncheckedKey) PublicKey() keys.PublicKey { return u.k.pk }
+
+func (u uncheckedKey) Sign(ctx context.Context, message []byte) ([]byte, error) {
+	return u.k.signShared(ctx, message)
+}
+
 // signShared queues message and, unless maxSending batches are already
 // being sent (one of which will take it), sends batches from the queue
 // until it is empty. A message too large for a batch goes alone. Batches

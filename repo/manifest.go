@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"unsafe"
@@ -147,9 +148,10 @@ func manifestBins(rd io.Reader, s *metadata.SuccinctRoles, p *placed, progress f
 	go readManifestBlocks(rd, pool, order, work, &stop)
 	for range workers {
 		go func() {
+			var sl parseSlabs
 			for b := range work {
 				if !stop.Load() {
-					b.parse(s)
+					b.parse(s, &sl)
 				}
 				select {
 				case pool <- b.data[:cap(b.data)]:
@@ -169,7 +171,9 @@ func manifestBins(rd io.Reader, s *metadata.SuccinctRoles, p *placed, progress f
 		}
 	}()
 	var blocks [][]binEntry
+	var chunks [][]byte // of the blocks
 	counts := make([]int, s.NumBins())
+	sizes := make([]int, s.NumBins()) // bytes of paths and digests
 	lines := 0
 	for b := range order {
 		<-b.done
@@ -189,29 +193,90 @@ func manifestBins(rd io.Reader, s *metadata.SuccinctRoles, p *placed, progress f
 		if len(b.targets) == 0 {
 			continue
 		}
-		base := p.addChunk(b.chunk)
 		for i := range b.targets {
-			b.targets[i].t.chunk = base
-			counts[b.targets[i].bin]++
+			e := &b.targets[i]
+			e.t.chunk = int32(len(chunks))
+			counts[e.bin]++
+			sizes[e.bin] += int(e.t.plen) + 32
 		}
 		count += len(b.targets)
 		blocks = append(blocks, b.targets)
+		chunks = append(chunks, b.chunk)
 	}
-	// Each bin's targets in one piece of one array, in manifest order.
-	all := make([]binTarget, count)
-	bins = make([][]binTarget, len(counts))
+	return groupByBin(blocks, chunks, counts, sizes, p), count, nil
+}
+
+// binChunkMax bounds the chunks that groupByBin fills, whose offsets are
+// int32 (a variable for tests).
+var binChunkMax = 1 << 30
+
+// groupByBin puts the targets of blocks, whose paths and digests are in
+// chunks, together by bin: each bin's targets in one piece of one array,
+// in manifest order, and their paths and digests in one piece of a chunk
+// of p. Committing a bin then reads memory of its own, not a few bytes
+// here and there in a hundred megabytes, each of which would be a cache
+// miss.
+func groupByBin(blocks [][]binEntry, chunks [][]byte, counts, sizes []int, p *placed) [][]binTarget {
+	total := 0
+	for _, c := range counts {
+		total += c
+	}
+	all := hugeSlice[binTarget](total)[:total]
+	bins := make([][]binTarget, len(counts))
+	if slices.Max(sizes) > binChunkMax {
+		// A bin too large for one chunk (hundreds of millions of targets
+		// in a few bins): the paths and digests stay where they are.
+		return inBlockChunks(bins, all, blocks, chunks, counts, p)
+	}
+	chunkOf := make([]int32, len(counts)) // of p, where each bin goes
+	at := make([]int32, len(counts))      // and the offset of its next target
+	off := 0
+	for i := 0; i < len(counts); {
+		// Bins i..j-1 share a chunk.
+		n, j := 0, i
+		for ; j < len(counts) && (j == i || n+sizes[j] <= binChunkMax); j++ {
+			n += sizes[j]
+		}
+		c := p.addChunk(hugeSlice[byte](n)[:n])
+		n = 0
+		for ; i < j; i++ {
+			bins[i] = all[off : off : off+counts[i]]
+			off += counts[i]
+			chunkOf[i], at[i] = c, int32(n)
+			n += sizes[i]
+		}
+	}
+	for k, ts := range blocks {
+		src := chunks[k]
+		for _, e := range ts {
+			n := e.t.plen + 32
+			copy(p.chunks[chunkOf[e.bin]][at[e.bin]:], src[e.t.off:e.t.off+n])
+			e.t.chunk, e.t.off = chunkOf[e.bin], at[e.bin]
+			at[e.bin] += n
+			bins[e.bin] = append(bins[e.bin], e.t)
+		}
+		blocks[k], chunks[k] = nil, nil
+	}
+	return bins
+}
+
+// inBlockChunks is groupByBin without moving the paths and digests: the
+// chunks of the blocks become chunks of p.
+func inBlockChunks(bins [][]binTarget, all []binTarget, blocks [][]binEntry, chunks [][]byte, counts []int, p *placed) [][]binTarget {
 	off := 0
 	for i, c := range counts {
 		bins[i] = all[off : off : off+c]
 		off += c
 	}
 	for k, ts := range blocks {
+		base := p.addChunk(chunks[k])
 		for _, e := range ts {
+			e.t.chunk = base
 			bins[e.bin] = append(bins[e.bin], e.t)
 		}
-		blocks[k] = nil
+		blocks[k], chunks[k] = nil, nil
 	}
-	return bins, count, nil
+	return bins
 }
 
 // errLongLine reports a manifest line over maxManifestLine bytes.
@@ -224,12 +289,13 @@ func readManifestBlocks(rd io.Reader, pool chan []byte, order, work chan<- *mani
 	defer close(order)
 	defer close(work)
 	var carry []byte
+	var bufs slab[byte] // the buffers, made as the pool runs short
 	for !stop.Load() {
 		var buf []byte
 		select {
 		case buf = <-pool:
 		default:
-			buf = make([]byte, maxManifestLine)
+			buf = bufs.take(maxManifestLine)[:maxManifestLine]
 		}
 		n := copy(buf, carry)
 		m, err := io.ReadFull(rd, buf[n:])
@@ -258,16 +324,30 @@ func readManifestBlocks(rd io.Reader, pool chan []byte, order, work chan<- *mani
 	}
 }
 
-// parse parses the lines of b, finding the bin of each target of s.
-func (b *manifestBlock) parse(s *metadata.SuccinctRoles) {
+// parseSlabs are where a worker's blocks put their targets and chunks.
+type parseSlabs struct {
+	targets slab[binEntry]
+	chunks  slab[byte]
+}
+
+// parse parses the lines of b, finding the bin of each target of s; the
+// targets and chunk it fills are taken from sl.
+func (b *manifestBlock) parse(s *metadata.SuccinctRoles, sl *parseSlabs) {
 	data := b.data
 	nl := bytes.Count(data, []byte{'\n'})
-	b.targets = make([]binEntry, 0, nl+1)
+	b.targets = sl.targets.take(nl + 1)
 	// A target's path and digest take 35 bytes less than its line (two
 	// tabs, a digit and 64 hex digits against 32 bytes) and its line
 	// ending, so this is room enough unless the block has many comments
 	// (then append makes room).
-	chunk := make([]byte, 0, max(len(data)-36*nl, len(data)/2))
+	chunkCap := max(len(data)-36*nl, len(data)/2)
+	chunk := sl.chunks.take(chunkCap)
+	defer func() {
+		sl.targets.give(b.targets, nl+1)
+		sl.chunks.give(chunk, chunkCap)
+		b.targets = b.targets[:len(b.targets):len(b.targets)]
+		b.chunk = chunk[:len(chunk):len(chunk)]
+	}()
 	var m manifestLine
 	for len(data) > 0 {
 		b.lines++
@@ -290,5 +370,4 @@ func (b *manifestBlock) parse(s *metadata.SuccinctRoles) {
 		bin := s.BinFor(unsafe.String(unsafe.SliceData(m.path), len(m.path)))
 		b.targets = append(b.targets, binEntry{bin: int32(bin), t: t})
 	}
-	b.chunk = chunk
 }

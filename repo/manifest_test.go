@@ -37,6 +37,16 @@ func bigManifest(lines int) string {
 // parallel place the same targets in the same bins, in the same order, as
 // reading its lines one by one.
 func TestManifestBinsMatchesLineByLine(t *testing.T) {
+	defer func(m int) { binChunkMax = m }(binChunkMax)
+	// The paths and digests grouped by bin in one chunk, in several, and
+	// left in the blocks' chunks (a bin larger than a chunk).
+	for _, max := range []int{binChunkMax, 200_000, 10_000} {
+		binChunkMax = max
+		t.Run(fmt.Sprint(max), testManifestBinsMatchesLineByLine)
+	}
+}
+
+func testManifestBinsMatchesLineByLine(t *testing.T) {
 	m := bigManifest(40_000)
 	if len(m) < 3*maxManifestLine {
 		t.Fatalf("manifest of %d bytes: want several blocks", len(m))
@@ -59,6 +69,9 @@ func TestManifestBinsMatchesLineByLine(t *testing.T) {
 	}
 	if read != len(m) {
 		t.Errorf("progress counted %d bytes, want %d", read, len(m))
+	}
+	if binChunkMax >= len(m) && len(p.chunks) != 1 {
+		t.Errorf("the paths and digests are in %d chunks, want 1", len(p.chunks))
 	}
 	total := 0
 	for i := range want {

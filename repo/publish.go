@@ -410,7 +410,7 @@ func (r *Repo) checkTargetsRoles(todo []pendingRole, parents map[string]*metadat
 	mentions, read := make([]bool, len(todo)), make([]bool, len(todo))
 	err = parallel(len(todo), func(i int) error {
 		p := todo[i]
-		if f, ok := r.fresh[p.role]; ok && f.version == p.version {
+		if f, ok := r.fresh[p.role]; ok && f.version == p.version && !f.unchecked {
 			// Signed and written by this Repo: the signers checked their
 			// signatures; count them against the threshold.
 			var rep *metadata.SignatureReport

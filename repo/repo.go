@@ -58,8 +58,9 @@ type Repo struct {
 	notes   []Note                 // see Notes
 	// fresh lists the targets roles this Repo signed and wrote itself,
 	// with the keys that signed them (signers check their signatures as
-	// they make them), so that publishing right after a large change
-	// need not read and verify thousands of bins again.
+	// they make them, unless unchecked is set), so that publishing right
+	// after a large change need not read and verify thousands of bins
+	// again.
 	fresh map[string]freshRole
 
 	// commitHook, set only by tests, sees the steps of each commit.
@@ -70,6 +71,9 @@ type freshRole struct {
 	version  int64
 	expires  time.Time
 	signedBy []string
+	// unchecked says the signatures were not checked when they were made
+	// (see uncheckedSigner): publishing checks them.
+	unchecked bool
 }
 
 // Open opens the repository in dir, completing or discarding a commit that
@@ -717,6 +721,47 @@ type committer struct {
 	signers  [][]keys.Signer
 	versions []int64
 	fresh    []freshRole
+	// unchecked says which roles signers[i] signs without checking the
+	// signatures (see binSigners); uncheckedCache memoises them by key set.
+	unchecked      []bool
+	uncheckedCache map[string]binSignerSet
+}
+
+// binSignerSet is what binSigners returns for a key set.
+type binSignerSet struct {
+	signers   []keys.Signer
+	unchecked bool
+}
+
+// uncheckedSigner is a signer that can also sign without checking each
+// signature against its public key as it makes it (agent.Key, whose
+// check is a second Ed25519 verification of every role after the agent's
+// signing).
+type uncheckedSigner interface {
+	Unchecked() keys.Signer
+}
+
+// binSigners returns the signers of the hashed bins (keys ids) in the
+// form that does not check the signatures they make, where they have one,
+// and whether any has: the signatures of thousands of bins are then
+// checked once, by publishing, which checks every signature of a role
+// that fresh does not say was checked, instead of twice.
+func (c *committer) binSigners(ids []string, signers []keys.Signer) ([]keys.Signer, bool) {
+	k := strings.Join(ids, ",")
+	set, ok := c.uncheckedCache[k]
+	if !ok {
+		set.signers = slices.Clone(signers)
+		for i, s := range set.signers {
+			if u, ok := s.(uncheckedSigner); ok {
+				set.signers[i], set.unchecked = u.Unchecked(), true
+			}
+		}
+		if c.uncheckedCache == nil {
+			c.uncheckedCache = map[string]binSignerSet{}
+		}
+		c.uncheckedCache[k] = set
+	}
+	return set.signers, set.unchecked
 }
 
 // signRoot signs an edited root with every key of the old and new root
@@ -780,6 +825,7 @@ func (c *committer) prepareTargets() error {
 	n := len(c.names)
 	c.mds, c.adds = make([]*metadata.Metadata[*metadata.Targets], n), make([][]binTarget, n)
 	c.signers, c.versions, c.fresh = make([][]keys.Signer, n), make([]int64, n), make([]freshRole, n)
+	c.unchecked = make([]bool, n)
 	for i, name := range c.names {
 		ids, _, threshold, err := tx.roleKeys(name)
 		if err != nil {
@@ -789,6 +835,9 @@ func (c *committer) prepareTargets() error {
 			return err
 		}
 		tx.noteUnsigned(name, len(c.signers[i]), threshold, ids)
+		if tx.cfg.isBin(name) {
+			c.signers[i], c.unchecked[i] = c.binSigners(ids, c.signers[i])
+		}
 		c.mds[i], c.adds[i] = tx.edited[name], tx.placed.bins[name]
 	}
 	c.placed = &tx.placed
@@ -857,8 +906,16 @@ func (c *committer) writeTargets() error {
 			v = md.Signed.Version + 1
 		}
 		tx.stamp(&md.Signed.Common, name, v)
-		b, err := md.SignEncode(tx.ctx, c.signers[i])
+		// The bytes of a bin read here go once written, with its
+		// document: they are encoded into a buffer used again.
+		var buf *[]byte
+		if private {
+			buf = encodeBuffers.Get().(*[]byte)
+		}
+		b, err := md.SignEncodeInto(tx.ctx, c.signers[i], poolBytes(buf))
 		if err != nil {
+			// A signer given up on may still be sending the bytes:
+			// the buffer is not reused.
 			return fmt.Errorf("role %s: %w", name, err)
 		}
 		signedBy := make([]string, len(md.Signatures))
@@ -866,13 +923,17 @@ func (c *committer) writeTargets() error {
 			signedBy[k] = s.KeyID
 		}
 		c.versions[i] = v
-		c.fresh[i] = freshRole{version: v, expires: md.Signed.Expires, signedBy: signedBy}
+		c.fresh[i] = freshRole{version: v, expires: md.Signed.Expires, signedBy: signedBy, unchecked: c.unchecked[i]}
 		if err := c.j.write(stagedRel(name), b); err != nil {
 			return err
 		}
 		if private {
 			c.placed.recycle(md.Signed.Targets)
 			md.Signed.Targets = nil
+			if cap(b) > cap(*buf) { // not in *buf: larger
+				*buf = b[:0]
+			}
+			encodeBuffers.Put(buf)
 		}
 		if !tx.cfg.isBin(name) {
 			keepMu.Lock()
@@ -886,6 +947,19 @@ func (c *committer) writeTargets() error {
 
 // signingWorkers is how many targets roles writeTargets works on at once.
 const signingWorkers = 64
+
+// encodeBuffers hold the memory that writeTargets encodes bins into: the
+// files of thousands of bins, written and dropped in turn, would
+// otherwise be as much new memory.
+var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// poolBytes returns the buffer *p, or nil for no p.
+func poolBytes(p *[]byte) []byte {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
 
 // committed returns the document of targets role name to commit: md when
 // the transaction holds it, otherwise (a bin that targets were placed in)

@@ -290,7 +290,7 @@ const envelopeRoom = 512
 
 // encodeSigned returns the canonical bytes of Signed, after validating it.
 func (m *Metadata[T]) encodeSigned() ([]byte, error) {
-	buf, err := m.encodeSignedRoom()
+	buf, err := m.encodeSignedRoom(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -298,8 +298,10 @@ func (m *Metadata[T]) encodeSigned() ([]byte, error) {
 }
 
 // encodeSignedRoom is encodeSigned, with the bytes written envelopeRoom
-// bytes into the buffer it returns, and a byte spare after them.
-func (m *Metadata[T]) encodeSignedRoom() ([]byte, error) {
+// bytes into the buffer it returns, and a byte spare after them. The
+// buffer is buf's memory when it has room for the encoding as estimated,
+// new memory otherwise.
+func (m *Metadata[T]) encodeSignedRoom(buf []byte) ([]byte, error) {
 	if err := m.Signed.Validate(); err != nil {
 		return nil, docError(m.Signed.common().Type+" metadata", in("signed", err))
 	}
@@ -307,7 +309,10 @@ func (m *Metadata[T]) encodeSignedRoom() ([]byte, error) {
 	if t, ok := any(m.Signed).(*Targets); ok {
 		size = max(size, t.encodedSize())
 	}
-	w := canonjson.AppendWriter(make([]byte, envelopeRoom, envelopeRoom+size+512))
+	if cap(buf) < envelopeRoom+size+512 {
+		buf = make([]byte, envelopeRoom, envelopeRoom+size+512)
+	}
+	w := canonjson.AppendWriter(buf[:envelopeRoom])
 	m.Signed.encode(w)
 	if !w.Unchecked() {
 		return w.Bytes(), nil // written from typed values only: canonical
@@ -356,7 +361,16 @@ func (m *Metadata[T]) Sign(ctx context.Context, signer keys.Signer) (Signature, 
 // signed bytes the document records (SignedBytes): the caller does not
 // change them.
 func (m *Metadata[T]) SignEncode(ctx context.Context, signers []keys.Signer) ([]byte, error) {
-	buf, err := m.encodeSignedRoom()
+	return m.SignEncodeInto(ctx, signers, nil)
+}
+
+// SignEncodeInto is SignEncode writing the file into buf's memory when it
+// has room for it (its capacity), so that a caller encoding many documents
+// in turn reuses a few buffers instead of making one for each. The file
+// and the document's SignedBytes then share buf's memory: the caller does
+// not use buf again while it uses either.
+func (m *Metadata[T]) SignEncodeInto(ctx context.Context, signers []keys.Signer, buf []byte) ([]byte, error) {
+	buf, err := m.encodeSignedRoom(buf)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +413,7 @@ func (m *Metadata[T]) ClearSignatures() {
 // document records (SignedBytes), not a copy: the caller does not change
 // them.
 func (m *Metadata[T]) Encode() ([]byte, error) {
-	buf, err := m.encodeSignedRoom()
+	buf, err := m.encodeSignedRoom(nil)
 	if err != nil {
 		return nil, err
 	}

@@ -709,6 +709,23 @@ func TestSignEncode(t *testing.T) {
 			if len(md.Signatures) != n {
 				t.Errorf("%s: %d signatures, want %d", name, len(md.Signatures), n)
 			}
+			// Into a buffer: with room, the same file, whose signed bytes
+			// are in the buffer's memory; without, the same file in new
+			// memory, the buffer untouched.
+			for _, size := range []int{64 << 10, 8} {
+				buf := bytes.Repeat([]byte{'#'}, size)
+				got, err := New(doc).SignEncodeInto(ctx, signers[:n], buf[:0])
+				if err != nil {
+					t.Fatalf("%s, %d signers, into %d bytes: %v", name, n, size, err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s, %d signers, into %d bytes:\n got %s\nwant %s", name, n, size, got, want)
+				}
+				inBuf := bytes.Contains(buf, ref.SignedBytes())
+				if inBuf != (size > len(want)+1024) || (!inBuf && strings.Trim(string(buf), "#") != "") {
+					t.Errorf("%s, %d signers, into %d bytes: written in the buffer %v", name, n, size, inBuf)
+				}
+			}
 		}
 	}
 }

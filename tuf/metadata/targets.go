@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -256,15 +258,25 @@ func (t *Targets) encode(w *canonjson.Writer) {
 			return
 		}
 		w.BeginObject()
-		for _, p := range sortedKeys(t.Targets) {
+		kp := targetPaths.Get().(*[]string)
+		paths := slices.AppendSeq((*kp)[:0], maps.Keys(t.Targets))
+		slices.Sort(paths)
+		for _, p := range paths {
 			w.Name(p)
 			tf := t.Targets[p]
 			tf.encode(w)
 		}
 		w.EndObject()
+		clear(paths)
+		*kp = paths[:0]
+		targetPaths.Put(kp)
 	}})
 	t.Common.encode(w, members)
 }
+
+// targetPaths holds the lists of paths that encoding a Targets sorts: a
+// repository encodes thousands of bins in turn.
+var targetPaths = sync.Pool{New: func() any { return new([]string) }}
 
 // encodedSize estimates the length of the document's encoding, so that the
 // encoder allocates its buffer once.
