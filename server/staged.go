@@ -154,11 +154,13 @@ func (s *Server) createStaged(w http.ResponseWriter, r *http.Request, sg store.S
 // staged update has is replaced. A chain of roots is sent whole, in one
 // part.
 func (s *Server) addStagedParts(w http.ResponseWriter, r *http.Request, sg store.Staging, st store.Staged, have []store.StagedPart) {
-	body, mt, e := readBodyOf(w, r, s.cfg.MaxMetadataBytes, "application/json", api.StagedPartType)
+	body, mt, e := readBodyOf(w, r, s.cfg.MaxMetadataBytes, s.partBodies, "application/json", api.StagedPartType)
 	if e != nil {
 		s.fail(w, r, e)
 		return
 	}
+	// The documents are slices of body until the store has them.
+	defer s.partBodies.Put(body)
 	decode := decodePart
 	if mt == api.StagedPartType {
 		decode = decodeFrames

@@ -24,6 +24,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/rampart-tuf/rampart/internal/bufpool"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/server/store/listindex"
 )
@@ -70,6 +71,8 @@ type Store struct {
 	nextID   int
 
 	inCommit func() // see SetInCommitHook
+
+	partValues *bufpool.Pool // buffers PutStagedParts writes its values into
 }
 
 // SetInCommitHook makes every publish call fn inside its transaction,
@@ -97,7 +100,7 @@ func Open(path string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{db: db, watchers: map[int]func(string){}}
+	s := &Store{db: db, watchers: map[int]func(string){}, partValues: bufpool.New(2)}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
