@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"time"
 
+	"github.com/rampart-tuf/rampart/internal/bufpool"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 	"github.com/rampart-tuf/rampart/tuf/trust"
@@ -303,7 +305,7 @@ func (c *check) load(name string) (*targetsDoc, error) {
 	// a document whose signed bytes differ from that encoding (upper-case
 	// hex, say) verifies only for clients that check the bytes as sent,
 	// not for those that encode again (go-tuf), so it is refused.
-	data, err := md.Encode()
+	data, err := canonicalFile(md, raw)
 	if err != nil {
 		return nil, badRequest(name, checkJSON, "%v", err)
 	}
@@ -319,6 +321,24 @@ func (c *check) load(name string) (*targetsDoc, error) {
 		return nil, badRequest(name, checkExpiry, "expired at %s", t.ExpiresText())
 	}
 	return &targetsDoc{md: md, data: data, submitted: true}, nil
+}
+
+// encodeBufs are the buffers canonicalFile encodes documents into, one
+// for each check running on a core at once (see prefetcher).
+var encodeBufs = bufpool.New(2 * runtime.GOMAXPROCS(0))
+
+// canonicalFile returns the file of md, parsed from raw, as the metadata
+// package encodes it: raw itself when it is that encoding already (as a
+// client that encodes sends it), found by encoding md into a buffer kept
+// for the next document instead of into a new one for each of thousands
+// of hashed bins; else the encoding.
+func canonicalFile(md *metadata.Metadata[*metadata.Targets], raw []byte) ([]byte, error) {
+	same, spare, err := md.EncodesTo(raw, encodeBufs.Get(0))
+	encodeBufs.Put(spare)
+	if err != nil || same {
+		return raw, err
+	}
+	return md.Encode()
 }
 
 // known reports whether role is a targets role of the new state.

@@ -300,6 +300,12 @@ func (m *Metadata[T]) encodeSigned() ([]byte, error) {
 // encodeSignedRoom is encodeSigned, with the bytes written envelopeRoom
 // bytes into the buffer it returns, and a byte spare after them.
 func (m *Metadata[T]) encodeSignedRoom() ([]byte, error) {
+	return m.encodeSignedRoomInto(nil)
+}
+
+// encodeSignedRoomInto is encodeSignedRoom writing into buf's memory when
+// it is large enough.
+func (m *Metadata[T]) encodeSignedRoomInto(buf []byte) ([]byte, error) {
 	if err := m.Signed.Validate(); err != nil {
 		return nil, docError(m.Signed.common().Type+" metadata", in("signed", err))
 	}
@@ -307,7 +313,10 @@ func (m *Metadata[T]) encodeSignedRoom() ([]byte, error) {
 	if t, ok := any(m.Signed).(*Targets); ok {
 		size = max(size, t.encodedSize())
 	}
-	w := canonjson.AppendWriter(make([]byte, envelopeRoom, envelopeRoom+size+512))
+	if cap(buf) < envelopeRoom+size+512 {
+		buf = make([]byte, 0, envelopeRoom+size+512)
+	}
+	w := canonjson.AppendWriter(buf[:envelopeRoom])
 	m.Signed.encode(w)
 	if !w.Unchecked() {
 		return w.Bytes(), nil // written from typed values only: canonical
@@ -409,6 +418,25 @@ func (m *Metadata[T]) Encode() ([]byte, error) {
 	}
 	m.signed = payload
 	return m.envelopeInPlace(buf), nil
+}
+
+// EncodesTo reports whether data is the file that Encode returns for m,
+// byte for byte: for a document parsed from data, whether data is in the
+// form this package writes. Unlike Encode it changes nothing in m, and it
+// encodes into buf's memory when it is large enough (a caller checking
+// thousands of documents reuses one buffer); it returns that memory, for
+// the next call, with the answer. A document that does not validate is
+// an error, as for Encode.
+func (m *Metadata[T]) EncodesTo(data, buf []byte) (same bool, spare []byte, err error) {
+	enc, err := m.encodeSignedRoomInto(buf)
+	if err != nil {
+		return false, buf, err
+	}
+	payload := enc[envelopeRoom:len(enc):len(enc)]
+	if m.signed != nil && !bytes.Equal(payload, m.signed) {
+		return false, enc, nil
+	}
+	return bytes.Equal(m.envelopeInPlace(enc), data), enc, nil
 }
 
 // envelopeInPlace is envelope for the canonical bytes of Signed as
