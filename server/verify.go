@@ -45,8 +45,13 @@ type updateSink interface {
 	// file records that the document of part becomes version of role;
 	// data is the document as stored, sum its hex SHA-256.
 	file(part, role string, version int64, data []byte, sum string) error
-	// listings records listings the update changes.
-	listings(ls []store.Listing) error
+	// prepare makes listings the update changes into the store's form
+	// (store.ListingPreparer), or returns nil when the sink takes them as
+	// they are; the check calls it on several goroutines at once.
+	prepare(ls []store.Listing) (store.PreparedListings, error)
+	// listings records listings the update changes: ls, or prepared
+	// when prepare made them.
+	listings(ls []store.Listing, prepared store.PreparedListings) error
 }
 
 // check is the check of one update against a repository's state.
@@ -445,7 +450,7 @@ func (c *check) prefetch(role string, edges []edge) *prefetched {
 		}
 		f.edges++
 	}
-	f.listings, f.lerr = c.listingChanges(role, f.doc.md.Signed)
+	f.listings, f.prepared, f.lerr = c.preparedChanges(role, f.doc.md.Signed)
 	return f
 }
 
@@ -523,14 +528,27 @@ func (c *check) record(role string, d *targetsDoc, f *prefetched) error {
 	if err := c.sink.file(role, role, t.Version, d.data, hex.EncodeToString(h.SHA256)); err != nil {
 		return err
 	}
-	ls, err := f.listings, f.lerr
-	if ls == nil && err == nil {
-		ls, err = c.listingChanges(role, t)
+	ls, prepared, err := f.listings, f.prepared, f.lerr
+	if ls == nil && prepared == nil && err == nil {
+		ls, prepared, err = c.preparedChanges(role, t)
 	}
 	if err != nil {
 		return err
 	}
-	return c.sink.listings(ls)
+	return c.sink.listings(ls, prepared)
+}
+
+// preparedChanges returns the listings that t, the new version of role,
+// changes: in the sink's form when it prepares them (ls is then nil), else
+// as they are.
+func (c *check) preparedChanges(role string, t *metadata.Targets) (ls []store.Listing, prepared store.PreparedListings, err error) {
+	if ls, err = c.listingChanges(role, t); err != nil {
+		return nil, nil, err
+	}
+	if prepared, err = c.sink.prepare(ls); err != nil || prepared != nil {
+		return nil, prepared, err
+	}
+	return ls, nil, nil
 }
 
 // listingChanges returns the listings that t, the new version of role,

@@ -259,12 +259,16 @@ func (s *Store) publish(u store.Update, extra func(tx *bbolt.Tx) error) (store.C
 				return err
 			}
 		}
-		if err := s.putListings(tx, gun, u.AllListings()...); err != nil {
+		chunks, indexed, err := s.idx.BuildUpdate(&u)
+		if err != nil {
 			return err
 		}
-		// The transaction holds them now: let the listings go before
-		// its commit allocates the pages it writes.
-		u.Listings, u.ListingGroups = nil, nil
+		// The chunks hold them now: let the listings go before the
+		// transaction's commit allocates the pages it writes.
+		u.Listings, u.ListingGroups, u.Prepared = nil, nil, nil
+		if err := putChunks(tx, gun, chunks, indexed); err != nil {
+			return err
+		}
 		if s.inCommit != nil {
 			s.inCommit() // files written, repository not yet updated
 		}
@@ -273,7 +277,6 @@ func (s *Store) publish(u store.Update, extra func(tx *bbolt.Tx) error) (store.C
 		if err := putJSON(repos, []byte(gun), r); err != nil {
 			return err
 		}
-		var err error
 		ch, err = addChange(tx, store.Change{GUN: gun, Version: r.TimestampVersion, SHA256: tsSum, Category: store.CategoryUpdate})
 		return err
 	})
