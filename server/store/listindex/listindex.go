@@ -420,27 +420,38 @@ func (x *Index) BuildUpdate(u *store.Update) (chunks []Chunk, indexed bool, err 
 
 // place returns the records of rs, taken in order as one list, in chunks
 // sorted by ID: a counting sort by chunk, then each chunk sorted where it
-// lies.
+// lies. Each core places the records of a range of chunks.
 func (x *Index) place(rs []*Records) (chunks []Chunk, indexed bool, err error) {
 	var start [Chunks + 1]int32
+	n := 0
 	for _, r := range rs {
 		indexed = indexed || r.indexed
 		for i := 0; i < len(r.recs); i += RecordSize {
 			start[int(binary.BigEndian.Uint16(r.recs[i:]))+1]++
 		}
+		n += r.Len()
 	}
 	for c := 1; c <= Chunks; c++ {
 		start[c] += start[c-1]
 	}
 	next := start
 	out := make([]byte, int(start[Chunks])*RecordSize)
-	for _, r := range rs {
-		for i := 0; i < len(r.recs); i += RecordSize {
-			c := binary.BigEndian.Uint16(r.recs[i:])
-			copy(out[int(next[c])*RecordSize:], r.recs[i:i+RecordSize])
-			next[c]++
-		}
+	workers := min(runtime.GOMAXPROCS(0), 1+n/4096)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*Chunks/workers, (w+1)*Chunks/workers
+		wg.Go(func() {
+			for _, r := range rs {
+				for i := 0; i < len(r.recs); i += RecordSize {
+					if c := int(binary.BigEndian.Uint16(r.recs[i:])); c >= lo && c < hi {
+						copy(out[int(next[c])*RecordSize:], r.recs[i:i+RecordSize])
+						next[c]++
+					}
+				}
+			}
+		})
 	}
+	wg.Wait()
 	return chunksOf(out, &start), indexed, nil
 }
 
