@@ -98,7 +98,7 @@ func (r *Repo) sendStaged(ctx context.Context, c StagedServer, gun string, u *se
 func (r *Repo) sendRoleParts(ctx context.Context, up *partUploader, roles []pendingRole, limit, maxPart int64, cost func(string, []byte) int64) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(partsInFlight)
-	bufs := bufpool.New(partsInFlight + 1)
+	bufs := bufpool.New(partsInFlight+1, int(limit))
 	buf := bufs.Get(int(limit))[:0]
 	batch, size := map[string][]byte{}, int64(0)
 	flush := func() {

@@ -180,6 +180,10 @@ type Server struct {
 // keeps: a client sends two parts at a time (repo's partsInFlight).
 const partBodiesKept = 2
 
+// maxPartBodyKept bounds the room made in a buffer of a part's body for
+// later parts, whatever the limit of a part (Config.MaxMetadataBytes).
+const maxPartBodyKept = 64 << 20
+
 // gunLocks holds a mutex for each GUN that a request is working on, and
 // forgets it when the last holder or waiter is done, so that the map is as
 // large as the number of requests in flight, not the number of names ever
@@ -268,7 +272,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, store: cfg.Store, signer: cfg.Signer, blobs: cfg.Blobs, log: cfg.Logger, now: cfg.Now,
-		cache: map[string]*current{}, partBodies: bufpool.New(partBodiesKept),
+		cache: map[string]*current{}, partBodies: bufpool.New(partBodiesKept, int(min(cfg.MaxMetadataBytes, maxPartBodyKept))),
 	}
 	s.metrics = newMetrics(cfg.Registry)
 	s.currentCC = []string{cacheControl(cfg.CurrentMaxAge)}

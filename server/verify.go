@@ -330,7 +330,7 @@ func (c *check) load(name string) (*targetsDoc, error) {
 
 // encodeBufs are the buffers canonicalFile encodes documents into, one
 // for each check running on a core at once (see prefetcher).
-var encodeBufs = bufpool.New(2 * runtime.GOMAXPROCS(0))
+var encodeBufs = bufpool.New(2*runtime.GOMAXPROCS(0), 0)
 
 // canonicalFile returns the file of md, parsed from raw, as the metadata
 // package encodes it: raw itself when it is that encoding already (as a

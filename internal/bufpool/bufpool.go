@@ -13,11 +13,14 @@ package bufpool
 // Pool is a bounded free list of byte buffers; it is safe for concurrent
 // use. The zero Pool keeps nothing.
 type Pool struct {
-	free chan []byte
+	free    chan []byte
+	minSize int
 }
 
-// New returns a Pool that keeps up to n buffers.
-func New(n int) *Pool { return &Pool{free: make(chan []byte, n)} }
+// New returns a Pool that keeps up to n buffers, each made with room for
+// at least minSize bytes, so that a buffer kept serves any later Get up to
+// that size (room not written to costs no memory).
+func New(n, minSize int) *Pool { return &Pool{free: make(chan []byte, n), minSize: minSize} }
 
 // Get returns a buffer of length size: a kept one when one is large
 // enough, else a new one. Its bytes are not cleared.
@@ -32,6 +35,7 @@ func (p *Pool) Get(size int) []byte {
 			// when it is put back.
 		default:
 		}
+		return make([]byte, size, max(size, p.minSize))
 	}
 	return make([]byte, size)
 }

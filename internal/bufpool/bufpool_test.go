@@ -3,7 +3,7 @@ package bufpool
 import "testing"
 
 func TestGetReusesAKeptBuffer(t *testing.T) {
-	p := New(1)
+	p := New(1, 0)
 	b := p.Get(100)
 	if len(b) != 100 {
 		t.Fatalf("len %d, want 100", len(b))
@@ -16,7 +16,7 @@ func TestGetReusesAKeptBuffer(t *testing.T) {
 }
 
 func TestGetMakesALargerBufferThanTheKeptOne(t *testing.T) {
-	p := New(1)
+	p := New(1, 0)
 	p.Put(make([]byte, 10))
 	if b := p.Get(20); len(b) != 20 {
 		t.Fatalf("len %d, want 20", len(b))
@@ -24,7 +24,7 @@ func TestGetMakesALargerBufferThanTheKeptOne(t *testing.T) {
 }
 
 func TestPutKeepsAtMostN(t *testing.T) {
-	p := New(2)
+	p := New(2, 0)
 	for range 3 {
 		p.Put(make([]byte, 8))
 	}
@@ -39,5 +39,17 @@ func TestNilPoolAllocates(t *testing.T) {
 	p.Put(b)
 	if len(b) != 4 {
 		t.Fatalf("len %d, want 4", len(b))
+	}
+}
+
+func TestGetMakesRoomForMinSize(t *testing.T) {
+	p := New(1, 64)
+	b := p.Get(10)
+	if len(b) != 10 || cap(b) < 64 {
+		t.Fatalf("len %d cap %d, want 10 and at least 64", len(b), cap(b))
+	}
+	p.Put(b)
+	if c := p.Get(60); &c[0] != &b[0] {
+		t.Fatal("a kept buffer with room for 60 bytes was not reused")
 	}
 }

@@ -83,6 +83,11 @@ func (s *Store) SetInCommitHook(fn func()) { s.inCommit = fn }
 
 var _ store.Store = (*Store)(nil)
 
+// partValuesSize is the room of the buffers PutStagedParts keeps: the
+// parts of a server with the default limit (api.DefaultMaxMetadataBytes)
+// fit.
+const partValuesSize = 16 << 20
+
 // initialMmapSize is the address space the database file is mapped into
 // at first: bbolt maps it again, larger, when the file outgrows it, and
 // to do so copies every key and value a write transaction holds out of
@@ -100,7 +105,7 @@ func Open(path string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{db: db, watchers: map[int]func(string){}, partValues: bufpool.New(2)}
+	s := &Store{db: db, watchers: map[int]func(string){}, partValues: bufpool.New(2, partValuesSize)}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
