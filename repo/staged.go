@@ -6,13 +6,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
 	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rampart-tuf/rampart/api"
+	"github.com/rampart-tuf/rampart/internal/bufpool"
+	"github.com/rampart-tuf/rampart/tuf/metadata"
 )
 
 // StagedServer is a MetadataServer that takes an update larger than one
@@ -80,30 +84,52 @@ func (r *Repo) sendStaged(ctx context.Context, c StagedServer, gun string, u *se
 			return nil, err
 		}
 	}
+	if err := r.sendRoleParts(ctx, up, u.roles, limit, st.MaxPartBytes, cost); err != nil {
+		return nil, err
+	}
+	return c.CommitStaged(ctx, gun, st.ID, "")
+}
+
+// sendRoleParts sends the documents of roles in parts of at most limit
+// bytes (by cost), partsInFlight at a time. The documents of a part are
+// read into one buffer, which serves a later part once this one is sent:
+// a hundred megabytes of hashed bins go up through a few buffers instead
+// of each bin's own.
+func (r *Repo) sendRoleParts(ctx context.Context, up *partUploader, roles []pendingRole, limit, maxPart int64, cost func(string, []byte) int64) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(partsInFlight)
+	bufs := bufpool.New(partsInFlight+1, int(limit))
+	buf := bufs.Get(int(limit))[:0]
 	batch, size := map[string][]byte{}, int64(0)
 	flush := func() {
-		b := batch
-		g.Go(func() error { return up.send(gctx, nil, b) })
-		batch, size = map[string][]byte{}, 0
+		b, held := batch, buf
+		g.Go(func() error {
+			defer bufs.Put(held)
+			return up.send(gctx, nil, b)
+		})
+		batch, size, buf = map[string][]byte{}, 0, bufs.Get(int(limit))[:0]
 	}
-	for _, p := range u.roles {
+	for _, p := range roles {
 		if gctx.Err() != nil {
 			break
 		}
-		b, err := r.readPending(p)
+		var b []byte
+		var err error
+		buf, b, err = r.appendPending(buf, p)
 		if err != nil {
 			g.Wait()
-			return nil, err
+			return err
 		}
 		n := cost(p.role, b)
 		if n > limit {
 			g.Wait()
-			return nil, fmt.Errorf("%s is %d bytes, more than the %d bytes the server takes in one request (rampart serve --max-metadata-bytes): split it into delegated roles or hashed bins", p.role, len(b), st.MaxPartBytes)
+			return fmt.Errorf("%s is %d bytes, more than the %d bytes the server takes in one request (rampart serve --max-metadata-bytes): split it into delegated roles or hashed bins", p.role, len(b), maxPart)
 		}
 		if size+n > limit && len(batch) > 0 {
-			flush()
+			flush() // b, at the end of the buffer sent, goes in the next
+			start := len(buf)
+			buf = append(buf, b...)
+			b = buf[start:]
 		}
 		batch[p.role] = b
 		size += n
@@ -111,10 +137,7 @@ func (r *Repo) sendStaged(ctx context.Context, c StagedServer, gun string, u *se
 	if len(batch) > 0 {
 		flush()
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return c.CommitStaged(ctx, gun, st.ID, "")
+	return g.Wait()
 }
 
 // partUploader sends the parts of one staged update, sending a part again
@@ -178,4 +201,40 @@ func missingRoles(has func(string, []byte) bool, roles map[string][]byte) map[st
 		}
 	}
 	return out
+}
+
+// appendPending appends the document of p to buf, as readPending reads
+// it, and returns buf and the document, a slice of it. A file is read
+// straight into buf's spare capacity; buf grows when it does not fit.
+func (r *Repo) appendPending(buf []byte, p pendingRole) (_, doc []byte, err error) {
+	start := len(buf)
+	if p.role == metadata.TypeSnapshot {
+		b, err := r.readPending(p)
+		if err != nil {
+			return buf, nil, err
+		}
+		buf = append(buf, b...)
+		return buf, buf[start:], nil
+	}
+	f, err := os.Open(r.stagedPath(p.role))
+	if err != nil {
+		return buf, nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() < 1<<30 {
+		buf = slices.Grow(buf, int(fi.Size())+1) // +1: the read that finds the end
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, 4096)
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, buf[start:], nil
+		}
+		if err != nil {
+			return buf, nil, err
+		}
+	}
 }

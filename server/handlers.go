@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rampart-tuf/rampart/api"
+	"github.com/rampart-tuf/rampart/internal/bufpool"
 	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/blob"
 	"github.com/rampart-tuf/rampart/server/store"
@@ -248,14 +249,14 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, need auth.
 
 // readBody reads a JSON request body of at most limit bytes.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Error) {
-	body, _, err := readBodyOf(w, r, limit, "application/json")
+	body, _, err := readBodyOf(w, r, limit, nil, "application/json")
 	return body, err
 }
 
 // readBodyOf is readBody for a body of one of several media types (the
 // first is the one for a request without Content-Type); it returns the
 // body and its type.
-func readBodyOf(w http.ResponseWriter, r *http.Request, limit int64, types ...string) ([]byte, string, *Error) {
+func readBodyOf(w http.ResponseWriter, r *http.Request, limit int64, bufs *bufpool.Pool, types ...string) ([]byte, string, *Error) {
 	mt := types[0]
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		var err error
@@ -263,12 +264,13 @@ func readBodyOf(w http.ResponseWriter, r *http.Request, limit int64, types ...st
 			return nil, "", errorf(http.StatusUnsupportedMediaType, "", checkRequest, "Content-Type must be %s", strings.Join(types, " or "))
 		}
 	}
-	body, err := readLimited(w, r, limit)
+	body, err := readLimited(w, r, limit, bufs)
 	return body, mt, err
 }
 
-// readLimited reads a body of at most limit bytes.
-func readLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Error) {
+// readLimited reads a body of at most limit bytes, into a buffer of bufs
+// when its length is known (bufs may be nil).
+func readLimited(w http.ResponseWriter, r *http.Request, limit int64, bufs *bufpool.Pool) ([]byte, *Error) {
 	if r.ContentLength > limit {
 		return nil, errorf(http.StatusRequestEntityTooLarge, "", checkSize, "body larger than %d bytes", limit)
 	}
@@ -278,7 +280,7 @@ func readLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *
 	if r.ContentLength > 0 {
 		// Known length (net/http reads no more): one buffer, not one
 		// grown from 512 bytes.
-		body = make([]byte, r.ContentLength)
+		body = bufs.Get(int(r.ContentLength))
 		_, err = io.ReadFull(rd, body)
 	} else {
 		body, err = io.ReadAll(rd)

@@ -24,7 +24,8 @@ type prefetched struct {
 	err      error // from loading or from verifying against edges
 	edges    int   // the first edges of c.edges[role] verified
 	listings []store.Listing
-	lerr     error // from working out the listings
+	prepared store.PreparedListings // the listings, when the sink prepares them
+	lerr     error                  // from working out the listings
 	done     chan struct{}
 }
 
@@ -75,7 +76,7 @@ func (p *prefetcher) fill() {
 		go func() {
 			defer p.wg.Done()
 			r := p.run(q.role, q.edges)
-			f.doc, f.err, f.edges, f.listings, f.lerr = r.doc, r.err, r.edges, r.listings, r.lerr
+			f.doc, f.err, f.edges, f.listings, f.prepared, f.lerr = r.doc, r.err, r.edges, r.listings, r.prepared, r.lerr
 			close(f.done)
 		}()
 	}

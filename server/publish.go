@@ -203,7 +203,9 @@ func (m *memSink) file(_, role string, version int64, data []byte, sum string) e
 	return nil
 }
 
-func (m *memSink) listings(ls []store.Listing) error {
+func (m *memSink) prepare([]store.Listing) (store.PreparedListings, error) { return nil, nil }
+
+func (m *memSink) listings(ls []store.Listing, _ store.PreparedListings) error {
 	m.ls = append(m.ls, ls...)
 	return nil
 }
@@ -328,8 +330,10 @@ type plan struct {
 	rootChanged bool
 	files       []store.File
 	listings    []store.Listing
-	// Listings of a staged update, in groups (see store.Update).
+	// Listings of a staged update, in groups or prepared by the store
+	// (see store.Update).
 	listingGroups [][]store.Listing
+	prepared      []store.PreparedListings
 	tsSigners     []keys.Signer
 	snapOnline    bool
 	// A new server-signed snapshot: its signers and meta.
@@ -404,7 +408,7 @@ func (s *Server) commit(ctx context.Context, p *plan) (*PublishResult, error) {
 	if !st.exists {
 		base = 0
 	}
-	u := store.Update{Base: base, Files: files, Repo: repo, Listings: p.listings, ListingGroups: p.listingGroups}
+	u := store.Update{Base: base, Files: files, Repo: repo, Listings: p.listings, ListingGroups: p.listingGroups, Prepared: p.prepared}
 	var ch store.Change
 	if p.staged != nil {
 		ch, err = p.staged.sg.CommitStaged(ctx, u, p.staged.id, p.staged.moves)

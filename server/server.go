@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/rampart-tuf/rampart/api"
+	"github.com/rampart-tuf/rampart/internal/bufpool"
 	"github.com/rampart-tuf/rampart/server/auth"
 	"github.com/rampart-tuf/rampart/server/blob"
 	"github.com/rampart-tuf/rampart/server/metrics"
@@ -170,8 +171,18 @@ type Server struct {
 	gunLocks gunLocks // one publish, creation or deletion at a time per GUN in this process
 	uploads  uploadGuard
 
+	partBodies *bufpool.Pool // buffers of staged parts' bodies, for the next parts
+
 	notary *notaryapi.API // Notary v1's API under /v2/
 }
+
+// partBodiesKept is how many buffers of staged parts' bodies a server
+// keeps: a client sends two parts at a time (repo's partsInFlight).
+const partBodiesKept = 2
+
+// maxPartBodyKept bounds the room made in a buffer of a part's body for
+// later parts, whatever the limit of a part (Config.MaxMetadataBytes).
+const maxPartBodyKept = 64 << 20
 
 // gunLocks holds a mutex for each GUN that a request is working on, and
 // forgets it when the last holder or waiter is done, so that the map is as
@@ -261,7 +272,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, store: cfg.Store, signer: cfg.Signer, blobs: cfg.Blobs, log: cfg.Logger, now: cfg.Now,
-		cache: map[string]*current{},
+		cache: map[string]*current{}, partBodies: bufpool.New(partBodiesKept, int(min(cfg.MaxMetadataBytes, maxPartBodyKept))),
 	}
 	s.metrics = newMetrics(cfg.Registry)
 	s.currentCC = []string{cacheControl(cfg.CurrentMaxAge)}

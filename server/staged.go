@@ -154,11 +154,13 @@ func (s *Server) createStaged(w http.ResponseWriter, r *http.Request, sg store.S
 // staged update has is replaced. A chain of roots is sent whole, in one
 // part.
 func (s *Server) addStagedParts(w http.ResponseWriter, r *http.Request, sg store.Staging, st store.Staged, have []store.StagedPart) {
-	body, mt, e := readBodyOf(w, r, s.cfg.MaxMetadataBytes, "application/json", api.StagedPartType)
+	body, mt, e := readBodyOf(w, r, s.cfg.MaxMetadataBytes, s.partBodies, "application/json", api.StagedPartType)
 	if e != nil {
 		s.fail(w, r, e)
 		return
 	}
+	// The documents are slices of body until the store has them.
+	defer s.partBodies.Put(body)
 	decode := decodePart
 	if mt == api.StagedPartType {
 		decode = decodeFrames
@@ -374,8 +376,9 @@ func (s *Server) CommitStaged(ctx context.Context, gun, id, ifMatch string) (*Pu
 	defer cancel()
 	return s.publishFrom(ctx, gun, ifMatch, src, func(*state) (updateSink, func(*plan) (*PublishResult, error)) {
 		sink := &stagedSink{id: id, sums: src.sums}
+		sink.prep, _ = sg.(store.ListingPreparer)
 		return sink, func(p *plan) (*PublishResult, error) {
-			p.listingGroups = sink.ls
+			p.listingGroups, p.prepared = sink.ls, sink.prepared
 			p.staged = &stagedCommit{sg: sg, id: id, moves: sink.moves}
 			return s.commit(ctx, p)
 		}
@@ -584,13 +587,17 @@ func (g *stagedSource) readNext() {
 
 // stagedSink records where the parts of a staged update go, and the
 // listings they change, for the commit: those of each role as they come,
-// in groups that the store's index reads where they are (a million
-// listings are not copied into one slice).
+// made into the store's form on the cores that check the update when the
+// store can (a million listings are held as 40-byte records, not as
+// listings), else in groups that the store's index reads where they are
+// (a million listings are not copied into one slice).
 type stagedSink struct {
-	id    string
-	sums  map[string]string
-	moves []store.StagedFile
-	ls    [][]store.Listing
+	id       string
+	sums     map[string]string
+	moves    []store.StagedFile
+	prep     store.ListingPreparer // nil for a store that does not prepare listings
+	ls       [][]store.Listing
+	prepared []store.PreparedListings
 }
 
 func (k *stagedSink) file(part, role string, version int64, data []byte, sum string) error {
@@ -604,7 +611,18 @@ func (k *stagedSink) file(part, role string, version int64, data []byte, sum str
 	return nil
 }
 
-func (k *stagedSink) listings(ls []store.Listing) error {
+func (k *stagedSink) prepare(ls []store.Listing) (store.PreparedListings, error) {
+	if k.prep == nil {
+		return nil, nil
+	}
+	return k.prep.PrepareListings(ls)
+}
+
+func (k *stagedSink) listings(ls []store.Listing, prepared store.PreparedListings) error {
+	if prepared != nil {
+		k.prepared = append(k.prepared, prepared)
+		return nil
+	}
 	k.ls = append(k.ls, ls)
 	return nil
 }

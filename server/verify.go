@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"time"
 
+	"github.com/rampart-tuf/rampart/internal/bufpool"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/tuf/metadata"
 	"github.com/rampart-tuf/rampart/tuf/trust"
@@ -43,8 +45,13 @@ type updateSink interface {
 	// file records that the document of part becomes version of role;
 	// data is the document as stored, sum its hex SHA-256.
 	file(part, role string, version int64, data []byte, sum string) error
-	// listings records listings the update changes.
-	listings(ls []store.Listing) error
+	// prepare makes listings the update changes into the store's form
+	// (store.ListingPreparer), or returns nil when the sink takes them as
+	// they are; the check calls it on several goroutines at once.
+	prepare(ls []store.Listing) (store.PreparedListings, error)
+	// listings records listings the update changes: ls, or prepared
+	// when prepare made them.
+	listings(ls []store.Listing, prepared store.PreparedListings) error
 }
 
 // check is the check of one update against a repository's state.
@@ -303,7 +310,7 @@ func (c *check) load(name string) (*targetsDoc, error) {
 	// a document whose signed bytes differ from that encoding (upper-case
 	// hex, say) verifies only for clients that check the bytes as sent,
 	// not for those that encode again (go-tuf), so it is refused.
-	data, err := md.Encode()
+	data, err := canonicalFile(md, raw)
 	if err != nil {
 		return nil, badRequest(name, checkJSON, "%v", err)
 	}
@@ -319,6 +326,24 @@ func (c *check) load(name string) (*targetsDoc, error) {
 		return nil, badRequest(name, checkExpiry, "expired at %s", t.ExpiresText())
 	}
 	return &targetsDoc{md: md, data: data, submitted: true}, nil
+}
+
+// encodeBufs are the buffers canonicalFile encodes documents into, one
+// for each check running on a core at once (see prefetcher).
+var encodeBufs = bufpool.New(2*runtime.GOMAXPROCS(0), 0)
+
+// canonicalFile returns the file of md, parsed from raw, as the metadata
+// package encodes it: raw itself when it is that encoding already (as a
+// client that encodes sends it), found by encoding md into a buffer kept
+// for the next document instead of into a new one for each of thousands
+// of hashed bins; else the encoding.
+func canonicalFile(md *metadata.Metadata[*metadata.Targets], raw []byte) ([]byte, error) {
+	same, spare, err := md.EncodesTo(raw, encodeBufs.Get(0))
+	encodeBufs.Put(spare)
+	if err != nil || same {
+		return raw, err
+	}
+	return md.Encode()
 }
 
 // known reports whether role is a targets role of the new state.
@@ -425,7 +450,7 @@ func (c *check) prefetch(role string, edges []edge) *prefetched {
 		}
 		f.edges++
 	}
-	f.listings, f.lerr = c.listingChanges(role, f.doc.md.Signed)
+	f.listings, f.prepared, f.lerr = c.preparedChanges(role, f.doc.md.Signed)
 	return f
 }
 
@@ -503,14 +528,27 @@ func (c *check) record(role string, d *targetsDoc, f *prefetched) error {
 	if err := c.sink.file(role, role, t.Version, d.data, hex.EncodeToString(h.SHA256)); err != nil {
 		return err
 	}
-	ls, err := f.listings, f.lerr
-	if ls == nil && err == nil {
-		ls, err = c.listingChanges(role, t)
+	ls, prepared, err := f.listings, f.prepared, f.lerr
+	if ls == nil && prepared == nil && err == nil {
+		ls, prepared, err = c.preparedChanges(role, t)
 	}
 	if err != nil {
 		return err
 	}
-	return c.sink.listings(ls)
+	return c.sink.listings(ls, prepared)
+}
+
+// preparedChanges returns the listings that t, the new version of role,
+// changes: in the sink's form when it prepares them (ls is then nil), else
+// as they are.
+func (c *check) preparedChanges(role string, t *metadata.Targets) (ls []store.Listing, prepared store.PreparedListings, err error) {
+	if ls, err = c.listingChanges(role, t); err != nil {
+		return nil, nil, err
+	}
+	if prepared, err = c.sink.prepare(ls); err != nil || prepared != nil {
+		return nil, prepared, err
+	}
+	return ls, nil, nil
 }
 
 // listingChanges returns the listings that t, the new version of role,

@@ -1,9 +1,10 @@
 package apiclient
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"time"
@@ -50,19 +51,28 @@ func (c *Client) UploadStagedFrames(ctx context.Context, gun, id string, roots [
 	return c.stagedAs(ctx, http.MethodPost, gun, "/"+id+"/parts", api.StagedPartType, stagedFrames(roots, roles))
 }
 
-// stagedFrames returns the frames of roots and roles, in one buffer.
-func stagedFrames(roots [][]byte, roles map[string][]byte) []byte {
-	size := int64(0)
-	for i, doc := range roots {
-		size += api.StagedFrameSize(api.StagedRootPart(i+1), len(doc))
-	}
+// stagedFrames returns the frames of roots and roles: their headers, in
+// one small buffer, around the documents, which are sent from where they
+// are instead of being copied into a body of up to 16 MiB.
+func stagedFrames(roots [][]byte, roles map[string][]byte) net.Buffers {
 	names := slices.Sorted(maps.Keys(roles))
-	for _, name := range names {
-		size += api.StagedFrameSize(name, len(roles[name]))
+	n := len(roots) + len(names)
+	size := int64(0) // of the frames without their documents
+	for i, doc := range roots {
+		size += api.StagedFrameSize(api.StagedRootPart(i+1), len(doc)) - int64(len(doc))
 	}
-	b := make([]byte, 0, size)
+	for _, name := range names {
+		size += api.StagedFrameSize(name, len(roles[name])) - int64(len(roles[name]))
+	}
+	heads := make([]byte, 0, size)
+	out := make(net.Buffers, 0, 2*n+1)
 	add := func(name string, doc []byte) {
-		b = append(append(api.AppendStagedFrame(b, name, doc), doc...), '\n')
+		start := len(heads)
+		if len(out) > 0 {
+			heads = append(heads, '\n') // the end of the frame before
+		}
+		heads = api.AppendStagedFrame(heads, name, doc)
+		out = append(out, heads[start:len(heads):len(heads)], doc)
 	}
 	for i, doc := range roots {
 		add(api.StagedRootPart(i+1), doc)
@@ -70,7 +80,10 @@ func stagedFrames(roots [][]byte, roles map[string][]byte) []byte {
 	for _, name := range names {
 		add(name, roles[name])
 	}
-	return b
+	if n > 0 {
+		out = append(out, []byte{'\n'})
+	}
+	return out
 }
 
 // CommitStaged commits a staged update: the server checks it as a whole
@@ -109,20 +122,37 @@ func (c *Client) AbortStaged(ctx context.Context, gun, id string) error {
 }
 
 func (c *Client) staged(ctx context.Context, method, gun, suffix string, body []byte) (*api.StagedUpdate, error) {
-	return c.stagedAs(ctx, method, gun, suffix, "application/json", body)
+	var bufs net.Buffers
+	if body != nil {
+		bufs = net.Buffers{body}
+	}
+	return c.stagedAs(ctx, method, gun, suffix, "application/json", bufs)
 }
 
-func (c *Client) stagedAs(ctx context.Context, method, gun, suffix, contentType string, body []byte) (*api.StagedUpdate, error) {
+// stagedAs sends a request with the body that the buffers of body make
+// one after the other (none for nil).
+func (c *Client) stagedAs(ctx context.Context, method, gun, suffix, contentType string, body net.Buffers) (*api.StagedUpdate, error) {
 	g, err := escapeGUN(gun)
 	if err != nil {
 		return nil, err
 	}
-	req, err := c.newRequest(ctx, method, c.base+"/api/v1/repositories/"+g+"/metadata/staged"+suffix, bytes.NewReader(body))
+	req, err := c.newRequest(ctx, method, c.base+"/api/v1/repositories/"+g+"/metadata/staged"+suffix, nil)
 	if err != nil {
 		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
+		req.GetBody = func() (io.ReadCloser, error) {
+			b := slices.Clone(body) // reading consumes the list, not the bytes
+			return io.NopCloser(&b), nil
+		}
+		req.Body, _ = req.GetBody()
+		for _, b := range body {
+			req.ContentLength += int64(len(b))
+		}
+		if req.ContentLength == 0 {
+			req.Body, req.GetBody = http.NoBody, nil
+		}
 	}
 	var out api.StagedUpdate
 	if err := c.call(req, &out); err != nil {

@@ -85,6 +85,26 @@ type Update struct {
 	// groups, in order.
 	Listings      []Listing
 	ListingGroups [][]Listing
+	// Prepared holds more, made by the store's PrepareListings
+	// (ListingPreparer), after those of ListingGroups in order.
+	Prepared []PreparedListings
+}
+
+// ListingPreparer is a store that makes listings into the form it keeps
+// them in ahead of the update that stores them (Update.Prepared), so that
+// an update of a million listings holds them in that smaller form while
+// it is checked, and makes them on the cores that check it.
+type ListingPreparer interface {
+	// PrepareListings returns ls in the store's form; it refuses what
+	// Publish would refuse of them.
+	PrepareListings(ls []Listing) (PreparedListings, error)
+}
+
+// PreparedListings are listings as a store's PrepareListings made them:
+// only that store takes them.
+type PreparedListings interface {
+	// Len returns the number of records the listings became.
+	Len() int
 }
 
 // AllListings returns u's listings as groups, in order: Listings first.

@@ -425,6 +425,25 @@ func (m *Metadata[T]) Encode() ([]byte, error) {
 	return m.envelopeInPlace(buf), nil
 }
 
+// EncodesTo reports whether data is the file that Encode returns for m,
+// byte for byte: for a document parsed from data, whether data is in the
+// form this package writes. Unlike Encode it changes nothing in m, and it
+// encodes into buf's memory when it is large enough (a caller checking
+// thousands of documents reuses one buffer); it returns that memory, for
+// the next call, with the answer. A document that does not validate is
+// an error, as for Encode.
+func (m *Metadata[T]) EncodesTo(data, buf []byte) (same bool, spare []byte, err error) {
+	enc, err := m.encodeSignedRoom(buf)
+	if err != nil {
+		return false, buf, err
+	}
+	payload := enc[envelopeRoom:len(enc):len(enc)]
+	if m.signed != nil && !bytes.Equal(payload, m.signed) {
+		return false, enc, nil
+	}
+	return bytes.Equal(m.envelopeInPlace(enc), data), enc, nil
+}
+
 // envelopeInPlace is envelope for the canonical bytes of Signed as
 // encodeSignedRoom wrote them into buf: the beginning of the file goes
 // into the room before them and its end after them, so that they are not

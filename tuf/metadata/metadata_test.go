@@ -3,6 +3,7 @@ package metadata
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -727,6 +728,49 @@ func TestSignEncode(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestEncodesTo: EncodesTo says whether a file is, byte for byte, what
+// Encode writes for the document parsed from it, reusing the buffer it is
+// given, and leaves the document's signed bytes as they were.
+func TestEncodesTo(t *testing.T) {
+	doc := NewTargets(expiry)
+	doc.Targets["a/b.tgz"] = NewTargetFile([]byte("b"), true)
+	doc.Targets["ctl\u0001"] = TargetFile{Hashes: HashesOf(nil, false), Custom: []byte(`{"k":"\u0001"}`)}
+	data, err := New(doc).SignEncode(context.Background(), []keys.Signer{newSigner(t, "ed25519")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf []byte
+	for name, file := range map[string][]byte{
+		"as encoded":       data,
+		"upper-case hex":   bytes.Replace(data, []byte(hex.EncodeToString(doc.Targets["a/b.tgz"].Hashes.SHA256)), []byte(strings.ToUpper(hex.EncodeToString(doc.Targets["a/b.tgz"].Hashes.SHA256))), 1),
+		"envelope spaced":  bytes.Replace(data, []byte(`"signatures":`), []byte(`"signatures": `), 1),
+		"signed reordered": bytes.Replace(data, []byte(`{"signatures":`), []byte(`{"x-extra":1,"signatures":`), 1),
+	} {
+		md, err := ParseTargets(file)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		enc, encErr := md.Encode()
+		want := encErr == nil && bytes.Equal(enc, file)
+		md, _ = ParseTargets(file)
+		signed := md.SignedBytes()
+		got, spare, err := md.EncodesTo(file, buf)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got != want || got != (name == "as encoded") {
+			t.Errorf("%s: EncodesTo = %v, Encode writes the same file: %v", name, got, want)
+		}
+		if &md.SignedBytes()[0] != &signed[0] || len(md.SignedBytes()) != len(signed) {
+			t.Errorf("%s: EncodesTo changed the signed bytes the document records", name)
+		}
+		if buf != nil && cap(spare) == cap(buf) && &spare[:1][0] != &buf[:1][0] {
+			t.Errorf("%s: a buffer large enough was not reused", name)
+		}
+		buf = spare
 	}
 }
 

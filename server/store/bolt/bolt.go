@@ -24,6 +24,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/rampart-tuf/rampart/internal/bufpool"
 	"github.com/rampart-tuf/rampart/server/store"
 	"github.com/rampart-tuf/rampart/server/store/listindex"
 )
@@ -70,6 +71,8 @@ type Store struct {
 	nextID   int
 
 	inCommit func() // see SetInCommitHook
+
+	partValues *bufpool.Pool // buffers PutStagedParts writes its values into
 }
 
 // SetInCommitHook makes every publish call fn inside its transaction,
@@ -79,6 +82,11 @@ type Store struct {
 func (s *Store) SetInCommitHook(fn func()) { s.inCommit = fn }
 
 var _ store.Store = (*Store)(nil)
+
+// partValuesSize is the room of the buffers PutStagedParts keeps: the
+// parts of a server with the default limit (api.DefaultMaxMetadataBytes)
+// fit.
+const partValuesSize = 16 << 20
 
 // initialMmapSize is the address space the database file is mapped into
 // at first: bbolt maps it again, larger, when the file outgrows it, and
@@ -97,7 +105,7 @@ func Open(path string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{db: db, watchers: map[int]func(string){}}
+	s := &Store{db: db, watchers: map[int]func(string){}, partValues: bufpool.New(2, partValuesSize)}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -256,12 +264,16 @@ func (s *Store) publish(u store.Update, extra func(tx *bbolt.Tx) error) (store.C
 				return err
 			}
 		}
-		if err := s.putListings(tx, gun, u.AllListings()...); err != nil {
+		chunks, indexed, err := s.idx.BuildUpdate(&u)
+		if err != nil {
 			return err
 		}
-		// The transaction holds them now: let the listings go before
-		// its commit allocates the pages it writes.
-		u.Listings, u.ListingGroups = nil, nil
+		// The chunks hold them now: let the listings go before the
+		// transaction's commit allocates the pages it writes.
+		u.Listings, u.ListingGroups, u.Prepared = nil, nil, nil
+		if err := putChunks(tx, gun, chunks, indexed); err != nil {
+			return err
+		}
 		if s.inCommit != nil {
 			s.inCommit() // files written, repository not yet updated
 		}
@@ -270,7 +282,6 @@ func (s *Store) publish(u store.Update, extra func(tx *bbolt.Tx) error) (store.C
 		if err := putJSON(repos, []byte(gun), r); err != nil {
 			return err
 		}
-		var err error
 		ch, err = addChange(tx, store.Change{GUN: gun, Version: r.TimestampVersion, SHA256: tsSum, Category: store.CategoryUpdate})
 		return err
 	})

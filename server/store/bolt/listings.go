@@ -50,6 +50,20 @@ func (s *Store) putListings(tx *bbolt.Tx, gun string, ls ...[]store.Listing) err
 	if err != nil {
 		return err
 	}
+	return putChunks(tx, gun, chunks, indexed)
+}
+
+// PrepareListings implements store.ListingPreparer.
+func (s *Store) PrepareListings(ls []store.Listing) (store.PreparedListings, error) {
+	r, err := s.idx.Prepare(ls)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// putChunks merges chunks, made by the index, into gun's.
+func putChunks(tx *bbolt.Tx, gun string, chunks []listindex.Chunk, indexed bool) error {
 	b := tx.Bucket(bucketListIndex)
 	if len(chunks) > 1000 {
 		b.FillPercent = 0.9 // mostly appended: fill the pages

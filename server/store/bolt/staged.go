@@ -128,8 +128,17 @@ func (s *Store) Staged(_ context.Context, gun, id string, now time.Time) (store.
 	return st, out, nil
 }
 
-// PutStagedParts implements store.Staging.
+// PutStagedParts implements store.Staging. The values are written into
+// one buffer, which bbolt reads until the transaction is committed and
+// which is kept for the next call: the parts of a large staged update
+// are a hundred megabytes.
 func (s *Store) PutStagedParts(_ context.Context, gun, id string, ps []store.StagedPart) error {
+	size := 0
+	for _, p := range ps {
+		size += len(p.SHA256) + len(p.Data)
+	}
+	buf := s.partValues.Get(size)[:0]
+	defer s.partValues.Put(buf)
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b, _, err := stagedBucket(tx, gun, id, time.Time{})
 		if err != nil {
@@ -137,7 +146,9 @@ func (s *Store) PutStagedParts(_ context.Context, gun, id string, ps []store.Sta
 		}
 		parts := b.Bucket(stagedParts)
 		for _, p := range ps {
-			if err := parts.Put([]byte(p.Name), append([]byte(p.SHA256), p.Data...)); err != nil {
+			start := len(buf)
+			buf = append(append(buf, p.SHA256...), p.Data...)
+			if err := parts.Put([]byte(p.Name), buf[start:len(buf):len(buf)]); err != nil {
 				return fmt.Errorf("part %s: %w", p.Name, err)
 			}
 		}

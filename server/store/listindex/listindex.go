@@ -283,19 +283,14 @@ func (x *Index) Build(groups ...[]store.Listing) (chunks []Chunk, indexed bool, 
 			ids[i] = int32(macs[i] >> 48)
 		})
 	})
-	var bad *store.Listing
+	var bad error
 	ls.each(0, ls.n, func(i int, l *store.Listing) {
-		if ids[i] >= 0 || bad != nil {
-			return
-		}
-		if *l == store.ListingsIndexed {
-			indexed = true
-		} else if len(l.Digest) == 2*sha256.Size || len(l.Digest) == 2*sha512Size {
-			bad = l
+		if ids[i] < 0 && bad == nil {
+			indexed, bad = unindexed(l, indexed)
 		}
 	})
 	if bad != nil {
-		return nil, false, fmt.Errorf("listing %q of %s: digest %q is not lower-case hex", bad.Path, bad.Role, bad.Digest)
+		return nil, false, bad
 	}
 	// Where each record goes: a counting sort by chunk, in the order of ls.
 	var start [Chunks + 1]int32
@@ -330,12 +325,134 @@ func (x *Index) Build(groups ...[]store.Listing) (chunks []Chunk, indexed bool, 
 			binary.BigEndian.PutUint64(r[idSize:], encodeUntil(l.Until))
 		})
 	})
+	return chunksOf(out, &start), indexed, nil
+}
+
+// unindexed is the rule for a listing whose digest the index does not
+// decode: ListingsIndexed sets indexed, a digest of a hex length that is
+// not lower-case hex is an error, anything else is left out.
+func unindexed(l *store.Listing, indexed bool) (bool, error) {
+	switch {
+	case *l == store.ListingsIndexed:
+		return true, nil
+	case len(l.Digest) == 2*sha256.Size || len(l.Digest) == 2*sha512Size:
+		return indexed, fmt.Errorf("listing %q of %s: digest %q is not lower-case hex", l.Path, l.Role, l.Digest)
+	}
+	return indexed, nil
+}
+
+// chunksOf returns the chunks of out, whose records are placed by chunk,
+// those of chunk c from start[c] on, each chunk sorted.
+func chunksOf(out []byte, start *[Chunks + 1]int32) []Chunk {
+	var chunks []Chunk
 	for c := range Chunks {
 		if v := out[int(start[c])*RecordSize : int(start[c+1])*RecordSize]; len(v) > 0 {
 			chunks = append(chunks, Chunk{ID: uint16(c), Records: sortChunk(v)})
 		}
 	}
-	return chunks, indexed, nil
+	return chunks
+}
+
+// Records are the records of a group of listings, made by Prepare ahead
+// of the update that stores them (store.PreparedListings): a first
+// publish of a million targets so holds 40 bytes for each while the rest
+// of it is checked, not its listing, and hashes them on the cores that
+// check it.
+type Records struct {
+	x       *Index // that made them
+	recs    []byte // RecordSize each, in the order of the listings
+	indexed bool   // the listings hold store.ListingsIndexed
+}
+
+// Len returns the number of records.
+func (r *Records) Len() int { return len(r.recs) / RecordSize }
+
+// Prepare returns the records of ls, as Build would make them, in their
+// order; it refuses what Build refuses.
+func (x *Index) Prepare(ls []store.Listing) (*Records, error) {
+	out := &Records{x: x, recs: make([]byte, 0, len(ls)*RecordSize)}
+	h := x.pool.Get().(*hasher)
+	defer x.pool.Put(h)
+	var buf [sha512Size]byte
+	for i := range ls {
+		l := &ls[i]
+		d, ok := decodeDigest(buf[:0], l.Digest)
+		if !ok {
+			var err error
+			if out.indexed, err = unindexed(l, out.indexed); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		at := len(out.recs)
+		out.recs = out.recs[:at+RecordSize]
+		r := out.recs[at:]
+		x.digestID(r[:8], d)
+		x.fill(h, r, d, l.Path, l.Role)
+		binary.BigEndian.PutUint64(r[idSize:], encodeUntil(l.Until))
+	}
+	return out, nil
+}
+
+// BuildUpdate is Build for the listings of an update: those it holds as
+// listings, then those prepared (by this Index's Prepare), in order.
+func (x *Index) BuildUpdate(u *store.Update) (chunks []Chunk, indexed bool, err error) {
+	if len(u.Prepared) == 0 {
+		return x.Build(u.AllListings()...)
+	}
+	var rs []*Records
+	for _, g := range u.AllListings() {
+		r, err := x.Prepare(g)
+		if err != nil {
+			return nil, false, err
+		}
+		rs = append(rs, r)
+	}
+	for i, p := range u.Prepared {
+		r, ok := p.(*Records)
+		if !ok || r.x != x {
+			return nil, false, fmt.Errorf("prepared listings %d were not made by this store's index", i)
+		}
+		rs = append(rs, r)
+	}
+	return x.place(rs)
+}
+
+// place returns the records of rs, taken in order as one list, in chunks
+// sorted by ID: a counting sort by chunk, then each chunk sorted where it
+// lies. Each core places the records of a range of chunks.
+func (x *Index) place(rs []*Records) (chunks []Chunk, indexed bool, err error) {
+	var start [Chunks + 1]int32
+	n := 0
+	for _, r := range rs {
+		indexed = indexed || r.indexed
+		for i := 0; i < len(r.recs); i += RecordSize {
+			start[int(binary.BigEndian.Uint16(r.recs[i:]))+1]++
+		}
+		n += r.Len()
+	}
+	for c := 1; c <= Chunks; c++ {
+		start[c] += start[c-1]
+	}
+	next := start
+	out := make([]byte, int(start[Chunks])*RecordSize)
+	workers := min(runtime.GOMAXPROCS(0), 1+n/4096)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*Chunks/workers, (w+1)*Chunks/workers
+		wg.Go(func() {
+			for _, r := range rs {
+				for i := 0; i < len(r.recs); i += RecordSize {
+					if c := int(binary.BigEndian.Uint16(r.recs[i:])); c >= lo && c < hi {
+						copy(out[int(next[c])*RecordSize:], r.recs[i:i+RecordSize])
+						next[c]++
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return chunksOf(out, &start), indexed, nil
 }
 
 // listings is groups of listings taken as one list.

@@ -293,3 +293,58 @@ func TestBuildGroups(t *testing.T) {
 		t.Errorf("upper-case digest in the last group: err = %v, want a refusal naming it", err)
 	}
 }
+
+// TestBuildUpdatePrepared: listings prepared ahead of an update (Prepare)
+// become the chunks Build makes of the same listings, in the same order,
+// after the update's own listings; Prepare refuses what Build refuses, and
+// an index takes no records another index made.
+func TestBuildUpdatePrepared(t *testing.T) {
+	x := newIndex(t)
+	var groups [][]store.Listing
+	for g := range 50 {
+		var ls []store.Listing
+		for i := range 300 {
+			ls = append(ls, store.Listing{Role: fmt.Sprintf("bins-%d", g), Path: fmt.Sprintf("p/%d/%d", g, i), Digest: fmt.Sprintf("%064x", g*1000+i%250)})
+		}
+		groups = append(groups, ls)
+	}
+	// A later group replaces a listing of an earlier one, and one with a
+	// digest the index does not keep is left out.
+	groups = append(groups, []store.Listing{{Role: "bins-0", Path: "p/0/0", Digest: fmt.Sprintf("%064x", 0), Until: t0}, {Role: "bins-0", Path: "x", Digest: "md5"}})
+	own := []store.Listing{store.ListingsIndexed}
+	want, wantIndexed, err := x.Build(append([][]store.Listing{own}, groups...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &store.Update{Listings: own}
+	for _, g := range groups {
+		r, err := x.Prepare(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Prepared = append(u.Prepared, r)
+	}
+	got, indexed, err := x.BuildUpdate(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if indexed != wantIndexed || !indexed {
+		t.Errorf("indexed = %v prepared, %v built; want both true", indexed, wantIndexed)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d chunks prepared, %d built", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].ID != want[i].ID || !bytes.Equal(got[i].Records, want[i].Records) {
+			t.Fatalf("chunk %d (%04x) differs between prepared and built", i, want[i].ID)
+		}
+	}
+	bad := []store.Listing{{Role: "bins-1", Path: "q", Digest: strings.Repeat("A", 64)}}
+	if _, err := x.Prepare(bad); err == nil || !strings.Contains(err.Error(), `"q"`) {
+		t.Errorf("upper-case digest: Prepare err = %v, want a refusal naming it", err)
+	}
+	other := newIndex(t)
+	if _, _, err := other.BuildUpdate(u); err == nil {
+		t.Error("an index took records another index prepared")
+	}
+}

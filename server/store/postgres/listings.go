@@ -54,6 +54,20 @@ func (s *Store) putListings(ctx context.Context, tx pgx.Tx, gun string, ls ...[]
 	if err != nil {
 		return err
 	}
+	return s.putChunks(ctx, tx, gun, chunks, indexed)
+}
+
+// PrepareListings implements store.ListingPreparer.
+func (s *Store) PrepareListings(ls []store.Listing) (store.PreparedListings, error) {
+	r, err := s.idx.Prepare(ls)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// putChunks merges chunks, made by the index, into gun's.
+func (s *Store) putChunks(ctx context.Context, tx pgx.Tx, gun string, chunks []listindex.Chunk, indexed bool) (err error) {
 	if len(chunks) == 0 && !indexed {
 		return nil
 	}

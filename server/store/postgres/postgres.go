@@ -255,7 +255,11 @@ func (s *Store) publish(ctx context.Context, u store.Update, extra func(tx pgx.T
 				return err
 			}
 		}
-		if err := s.putListings(ctx, tx, gun, u.AllListings()...); err != nil {
+		chunks, indexed, err := s.idx.BuildUpdate(&u)
+		if err != nil {
+			return err
+		}
+		if err := s.putChunks(ctx, tx, gun, chunks, indexed); err != nil {
 			return err
 		}
 		if s.inCommit != nil {
