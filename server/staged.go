@@ -621,6 +621,13 @@ func (k *stagedSink) prepare(ls []store.Listing) (store.PreparedListings, error)
 	return k.prep.PrepareListings(ls)
 }
 
+func (k *stagedSink) prepareListed(role string, t *metadata.Targets) store.PreparedListings {
+	if k.prep == nil {
+		return nil
+	}
+	return k.prep.PrepareListed(role, len(t.Targets), listed(t))
+}
+
 func (k *stagedSink) listings(ls []store.Listing, prepared store.PreparedListings) error {
 	if prepared != nil {
 		k.prepared = append(k.prepared, prepared)
