@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/rampart-tuf/rampart/server/store"
@@ -43,30 +44,36 @@ func listingChanges(role string, old, cur *metadata.Targets, replacedUntil time.
 	return listingDiff(role, listingsOf(old), listingsOf(cur), replacedUntil)
 }
 
+// listed yields each path t lists with each of its digests (SHA-256,
+// SHA-512), raw: what a first version of a role lists.
+func listed(t *metadata.Targets) iter.Seq2[string, []byte] {
+	return func(yield func(string, []byte) bool) {
+		for p, tf := range t.Targets {
+			for _, d := range [][]byte{tf.Hashes.SHA256, tf.Hashes.SHA512} {
+				if d != nil && !yield(p, d) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // allListings returns everything t lists (each path once, by distinct
 // digests). The hex digests are made in one string, of which each listing
 // has its part: a few allocations for a bin of a thousand targets, not two
 // for each target.
 func allListings(role string, t *metadata.Targets) []store.Listing {
 	n, size := 0, 0
-	for _, tf := range t.Targets {
-		for _, d := range [][]byte{tf.Hashes.SHA256, tf.Hashes.SHA512} {
-			if d != nil {
-				n, size = n+1, size+hex.EncodedLen(len(d))
-			}
-		}
+	for _, d := range listed(t) {
+		n, size = n+1, size+hex.EncodedLen(len(d))
 	}
 	out := make([]store.Listing, 0, n)
 	ends := make([]int, 0, n) // of each listing's digest in buf
 	buf := make([]byte, 0, size)
-	for p, tf := range t.Targets {
-		for _, d := range [][]byte{tf.Hashes.SHA256, tf.Hashes.SHA512} {
-			if d != nil {
-				buf = hex.AppendEncode(buf, d)
-				out = append(out, store.Listing{Role: role, Path: p})
-				ends = append(ends, len(buf))
-			}
-		}
+	for p, d := range listed(t) {
+		buf = hex.AppendEncode(buf, d)
+		out = append(out, store.Listing{Role: role, Path: p})
+		ends = append(ends, len(buf))
 	}
 	digests, at := string(buf), 0
 	for i, end := range ends {

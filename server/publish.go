@@ -205,6 +205,8 @@ func (m *memSink) file(_, role string, version int64, data []byte, sum string) e
 
 func (m *memSink) prepare([]store.Listing) (store.PreparedListings, error) { return nil, nil }
 
+func (m *memSink) prepareListed(string, *metadata.Targets) store.PreparedListings { return nil }
+
 func (m *memSink) listings(ls []store.Listing, _ store.PreparedListings) error {
 	m.ls = append(m.ls, ls...)
 	return nil

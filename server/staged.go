@@ -358,6 +358,9 @@ func (s *Server) CommitStaged(ctx context.Context, gun, id, ifMatch string) (*Pu
 	if err != nil {
 		return nil, err
 	}
+	// The parts are in: the memory of the buffers kept for them serves
+	// the check instead of staying set aside.
+	s.partBodies.Drain()
 	_, parts, err := sg.Staged(ctx, gun, id, s.now())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errorf(http.StatusNotFound, "", checkNotFound, "%s has no staged update %s (it may have expired or been committed)", gun, id)
@@ -616,6 +619,13 @@ func (k *stagedSink) prepare(ls []store.Listing) (store.PreparedListings, error)
 		return nil, nil
 	}
 	return k.prep.PrepareListings(ls)
+}
+
+func (k *stagedSink) prepareListed(role string, t *metadata.Targets) store.PreparedListings {
+	if k.prep == nil {
+		return nil
+	}
+	return k.prep.PrepareListed(role, len(t.Targets), listed(t))
 }
 
 func (k *stagedSink) listings(ls []store.Listing, prepared store.PreparedListings) error {

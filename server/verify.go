@@ -49,6 +49,9 @@ type updateSink interface {
 	// (store.ListingPreparer), or returns nil when the sink takes them as
 	// they are; the check calls it on several goroutines at once.
 	prepare(ls []store.Listing) (store.PreparedListings, error)
+	// prepareListed is prepare for everything t, the first version of
+	// role, lists, made from t without its listings.
+	prepareListed(role string, t *metadata.Targets) store.PreparedListings
 	// listings records listings the update changes: ls, or prepared
 	// when prepare made them.
 	listings(ls []store.Listing, prepared store.PreparedListings) error
@@ -542,6 +545,11 @@ func (c *check) record(role string, d *targetsDoc, f *prefetched) error {
 // changes: in the sink's form when it prepares them (ls is then nil), else
 // as they are.
 func (c *check) preparedChanges(role string, t *metadata.Targets) (ls []store.Listing, prepared store.PreparedListings, err error) {
+	if _, replaces := c.curMeta[role+".json"]; !replaces {
+		if prepared = c.sink.prepareListed(role, t); prepared != nil {
+			return nil, prepared, nil
+		}
+	}
 	if ls, err = c.listingChanges(role, t); err != nil {
 		return nil, nil, err
 	}

@@ -40,6 +40,22 @@ func (p *Pool) Get(size int) []byte {
 	return make([]byte, size)
 }
 
+// Drain drops the buffers kept, for the garbage collector to take back:
+// a caller done with a run of large buffers lets their memory serve what
+// comes next.
+func (p *Pool) Drain() {
+	if p == nil {
+		return
+	}
+	for {
+		select {
+		case <-p.free:
+		default:
+			return
+		}
+	}
+}
+
 // Put keeps b for a later Get, unless the pool is full. The caller must
 // not use b afterwards.
 func (p *Pool) Put(b []byte) {

@@ -53,3 +53,13 @@ func TestGetMakesRoomForMinSize(t *testing.T) {
 		t.Fatal("a kept buffer with room for 60 bytes was not reused")
 	}
 }
+
+func TestDrainDropsTheKeptBuffers(t *testing.T) {
+	p := New(2, 0)
+	b := p.Get(8)
+	p.Put(b)
+	p.Drain()
+	if c := p.Get(8); &c[0] == &b[0] {
+		t.Fatal("Get after Drain returned a buffer kept before it")
+	}
+}

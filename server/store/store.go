@@ -19,6 +19,7 @@ package store
 import (
 	"context"
 	"errors"
+	"iter"
 	"time"
 )
 
@@ -98,6 +99,11 @@ type ListingPreparer interface {
 	// PrepareListings returns ls in the store's form; it refuses what
 	// Publish would refuse of them.
 	PrepareListings(ls []Listing) (PreparedListings, error)
+	// PrepareListed is PrepareListings for what a role's first version
+	// lists: each path and digest (raw SHA-256 or SHA-512 bytes) that all
+	// yields, about n of them, listed by role (Until zero); other digests
+	// are left out, as Publish leaves them out.
+	PrepareListed(role string, n int, all iter.Seq2[string, []byte]) PreparedListings
 }
 
 // PreparedListings are listings as a store's PrepareListings made them:

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -60,6 +61,11 @@ func (s *Store) PrepareListings(ls []store.Listing) (store.PreparedListings, err
 		return nil, err
 	}
 	return r, nil
+}
+
+// PrepareListed implements store.ListingPreparer.
+func (s *Store) PrepareListed(role string, n int, all iter.Seq2[string, []byte]) store.PreparedListings {
+	return s.idx.PrepareListed(role, n, all)
 }
 
 // putChunks merges chunks, made by the index, into gun's.

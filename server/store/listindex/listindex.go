@@ -49,6 +49,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"iter"
 	"runtime"
 	"slices"
 	"sort"
@@ -384,14 +385,35 @@ func (x *Index) Prepare(ls []store.Listing) (*Records, error) {
 			}
 			continue
 		}
-		at := len(out.recs)
-		out.recs = out.recs[:at+RecordSize]
-		r := out.recs[at:]
-		x.digestID(r[:8], d)
-		x.fill(h, r, d, l.Path, l.Role)
-		binary.BigEndian.PutUint64(r[idSize:], encodeUntil(l.Until))
+		out.add(h, d, l.Path, l.Role, encodeUntil(l.Until))
 	}
 	return out, nil
+}
+
+// PrepareListed is Prepare for the listings by role, with Until zero, of
+// each path and raw digest that all yields (n is a hint of how many), as
+// Prepare would make them of their hex digests, without them: digests of
+// another length than SHA-256's or SHA-512's are left out.
+func (x *Index) PrepareListed(role string, n int, all iter.Seq2[string, []byte]) *Records {
+	out := &Records{x: x, recs: make([]byte, 0, n*RecordSize)}
+	h := x.pool.Get().(*hasher)
+	defer x.pool.Put(h)
+	for path, d := range all {
+		if len(d) == sha256.Size || len(d) == sha512Size {
+			out.add(h, d, path, role, 0)
+		}
+	}
+	return out
+}
+
+// add appends the record of a listing of digest d (raw) to r.
+func (r *Records) add(h *hasher, d []byte, path, role string, until uint64) {
+	at := len(r.recs)
+	r.recs = append(r.recs, make([]byte, RecordSize)...)
+	rec := r.recs[at:]
+	r.x.digestID(rec[:8], d)
+	r.x.fill(h, rec, d, path, role)
+	binary.BigEndian.PutUint64(rec[idSize:], until)
 }
 
 // BuildUpdate is Build for the listings of an update: those it holds as

@@ -2,6 +2,7 @@ package listindex_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -346,5 +347,54 @@ func TestBuildUpdatePrepared(t *testing.T) {
 	other := newIndex(t)
 	if _, _, err := other.BuildUpdate(u); err == nil {
 		t.Error("an index took records another index prepared")
+	}
+}
+
+// TestPrepareListed: records made from raw digests are those Prepare makes
+// of the same listings by hex digests; digests of other lengths are left
+// out.
+func TestPrepareListed(t *testing.T) {
+	x := newIndex(t)
+	type listing struct {
+		path   string
+		digest []byte
+	}
+	var all []listing
+	var ls []store.Listing
+	for i := range 500 {
+		d := bytes.Repeat([]byte{byte(i)}, 32+32*(i%2))
+		all = append(all, listing{fmt.Sprintf("p/%d", i), d})
+		ls = append(ls, store.Listing{Role: "bins-7", Path: fmt.Sprintf("p/%d", i), Digest: hex.EncodeToString(d)})
+	}
+	all = append(all, listing{"short", []byte{1, 2, 3}})
+	got := x.PrepareListed("bins-7", len(all), func(yield func(string, []byte) bool) {
+		for _, l := range all {
+			if !yield(l.path, l.digest) {
+				return
+			}
+		}
+	})
+	want, err := x.Prepare(ls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Len() != 500 || want.Len() != 500 {
+		t.Fatalf("%d records from raw digests, %d from hex; want 500", got.Len(), want.Len())
+	}
+	a, _, err := x.BuildUpdate(&store.Update{Prepared: []store.PreparedListings{got}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := x.BuildUpdate(&store.Update{Prepared: []store.PreparedListings{want}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != len(b) {
+		t.Fatalf("%d chunks from raw digests, %d from hex", len(a), len(b))
+	}
+	for i := range a {
+		if a[i].ID != b[i].ID || !bytes.Equal(a[i].Records, b[i].Records) {
+			t.Fatalf("chunk %04x differs between raw and hex digests", a[i].ID)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,6 +65,11 @@ func (s *Store) PrepareListings(ls []store.Listing) (store.PreparedListings, err
 		return nil, err
 	}
 	return r, nil
+}
+
+// PrepareListed implements store.ListingPreparer.
+func (s *Store) PrepareListed(role string, n int, all iter.Seq2[string, []byte]) store.PreparedListings {
+	return s.idx.PrepareListed(role, n, all)
 }
 
 // putChunks merges chunks, made by the index, into gun's.
