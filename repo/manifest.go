@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -246,18 +247,52 @@ func groupByBin(blocks [][]binEntry, chunks [][]byte, counts, sizes []int, p *pl
 			n += sizes[i]
 		}
 	}
-	for k, ts := range blocks {
-		src := chunks[k]
-		for _, e := range ts {
-			n := e.t.plen + 32
-			copy(p.chunks[chunkOf[e.bin]][at[e.bin]:], src[e.t.off:e.t.off+n])
-			e.t.chunk, e.t.off = chunkOf[e.bin], at[e.bin]
-			at[e.bin] += n
-			bins[e.bin] = append(bins[e.bin], e.t)
-		}
-		blocks[k], chunks[k] = nil, nil
+	// Each processor moves the targets of a range of bins, of about the
+	// same number of bytes; the memory they fill is new, and filling it
+	// costs more than reading the blocks once for each range.
+	ranges := binRanges(sizes, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for r := range len(ranges) - 1 {
+		wg.Go(func() {
+			lo, hi := int32(ranges[r]), int32(ranges[r+1])
+			for k, ts := range blocks {
+				src := chunks[k]
+				for _, e := range ts {
+					if e.bin < lo || e.bin >= hi {
+						continue
+					}
+					n := e.t.plen + 32
+					copy(p.chunks[chunkOf[e.bin]][at[e.bin]:], src[e.t.off:e.t.off+n])
+					e.t.chunk, e.t.off = chunkOf[e.bin], at[e.bin]
+					at[e.bin] += n
+					bins[e.bin] = append(bins[e.bin], e.t)
+				}
+			}
+		})
 	}
+	wg.Wait()
+	clear(blocks)
+	clear(chunks)
 	return bins
+}
+
+// binRanges cuts the bins, of the given sizes, into at most n ranges of
+// consecutive bins of about the same size: range r is bins
+// ranges[r]..ranges[r+1]-1.
+func binRanges(sizes []int, n int) []int {
+	total := 0
+	for _, s := range sizes {
+		total += s
+	}
+	ranges := []int{0}
+	sum := 0
+	for i, s := range sizes {
+		sum += s
+		if len(ranges) < n && sum >= total/n*len(ranges) && i+1 < len(sizes) {
+			ranges = append(ranges, i+1)
+		}
+	}
+	return append(ranges, len(sizes))
 }
 
 // inBlockChunks is groupByBin without moving the paths and digests: the

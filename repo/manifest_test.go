@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -122,5 +123,26 @@ func TestManifestBinsErrors(t *testing.T) {
 	rd := io.MultiReader(strings.NewReader(good), iotest.ErrReader(broken))
 	if _, _, err := manifestBins(rd, s, &placed{}, nil); !errors.Is(err, broken) {
 		t.Errorf("read error: %v, want %v", err, broken)
+	}
+}
+
+// TestBinRanges: the ranges cover every bin once, in order, at most n of
+// them, and split even sizes evenly.
+func TestBinRanges(t *testing.T) {
+	for _, tc := range []struct {
+		sizes []int
+		n     int
+		want  []int
+	}{
+		{[]int{5, 5, 5, 5}, 2, []int{0, 2, 4}},
+		{[]int{5, 5, 5, 5}, 1, []int{0, 4}},
+		{[]int{5}, 4, []int{0, 1}},
+		{[]int{100, 1, 1, 1}, 2, []int{0, 1, 4}},
+		{[]int{0, 0, 0}, 2, []int{0, 1, 3}},
+	} {
+		got := binRanges(tc.sizes, tc.n)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("binRanges(%v, %d) = %v, want %v", tc.sizes, tc.n, got, tc.want)
+		}
 	}
 }

@@ -21,6 +21,7 @@
 package canonjson
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -242,6 +243,10 @@ func Marshal(v any) ([]byte, error) {
 // unchanged.
 func ToJSON(canon []byte) []byte {
 	i := 0
+	// Eight bytes at a time while none is below 0x20.
+	for i+8 <= len(canon) && (binary.LittleEndian.Uint64(canon[i:])-0x20*ones)&^binary.LittleEndian.Uint64(canon[i:])&highs == 0 {
+		i += 8
+	}
 	for i < len(canon) && canon[i] >= 0x20 {
 		i++
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestCanonicalize(t *testing.T) {
@@ -528,6 +529,30 @@ func TestRawSkipsKnownContainers(t *testing.T) {
 		want := []string{obj.String(), "1", arr.String(), "end"}
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: got %q\nwant %q", tc.name, got, want)
+		}
+	}
+}
+
+// TestLongStrings: strings long enough for the eight-byte steps of the
+// writer and of ToJSON, with each kind of byte that needs a closer look at
+// every position, are written and converted as byte by byte.
+func TestLongStrings(t *testing.T) {
+	for _, special := range []string{`"`, `\`, "\x01", "\x1f", "é", "\u2028", "\xff"} {
+		for pos := range 20 {
+			s := strings.Repeat("a", pos) + special + strings.Repeat("b", 19-pos)
+			w := NewWriter(0)
+			w.String(s)
+			want := `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+			if got := string(w.Bytes()); got != want {
+				t.Errorf("String(%q) wrote %q, want %q", s, got, want)
+			}
+			if w.Unchecked() != !utf8.ValidString(s) {
+				t.Errorf("String(%q): unchecked %v", s, w.Unchecked())
+			}
+			wantJSON := strings.NewReplacer("\x01", `\u0001`, "\x1f", `\u001f`).Replace(want)
+			if got := string(ToJSON(w.Bytes())); got != wantJSON {
+				t.Errorf("ToJSON(%q) = %q, want %q", w.Bytes(), got, wantJSON)
+			}
 		}
 	}
 }

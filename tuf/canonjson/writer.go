@@ -175,6 +175,13 @@ func (w *Writer) appendString(s string) {
 	ascii := true
 	last := 0
 	for i := 0; i < len(s); i++ {
+		// Skip eight plain ASCII bytes at a time.
+		for i+8 <= len(s) && !special8(load64(s, i)) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		switch c := s[i]; {
 		case c == '"' || c == '\\':
 			out = append(out, s[last:i]...)
@@ -189,6 +196,13 @@ func (w *Writer) appendString(s string) {
 	if !ascii && !utf8.ValidString(s) {
 		w.unchecked = true
 	}
+}
+
+// load64 returns the eight bytes of s from i, little-endian (one load).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // Field is an object member kept as canonical bytes.

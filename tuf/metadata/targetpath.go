@@ -26,6 +26,17 @@ func targetPathProblem(p string) string {
 	if p == "" {
 		return "empty"
 	}
+	if plainPath(p) {
+		return ""
+	}
+	return pathProblem(p)
+}
+
+// pathProblem is targetPathProblem for a path that is not plain.
+func pathProblem(p string) string {
+	if p == "" {
+		return "empty"
+	}
 	if !utf8.ValidString(p) {
 		return "not valid UTF-8"
 	}
@@ -51,6 +62,29 @@ func targetPathProblem(p string) string {
 		}
 	}
 	return ""
+}
+
+// plainPath reports, in one pass over the bytes, whether p is a
+// relative path of printable ASCII without backslashes, empty, "." or ".."
+// segments: the target paths of most repositories, which need none of the
+// closer checks of targetPathProblem. A path it does not call plain may
+// still be valid.
+func plainPath(p string) bool {
+	seg := 0 // start of the current segment
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			if c := p[i]; c < 0x20 || c >= 0x7f || c == '\\' {
+				return false
+			}
+			continue
+		}
+		switch p[seg:i] {
+		case "", ".", "..":
+			return false
+		}
+		seg = i + 1
+	}
+	return true
 }
 
 // isBidiControl reports whether r is one of the Unicode characters that
