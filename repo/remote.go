@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -212,22 +213,14 @@ func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOp
 	if err := r.refreshOnline(ctx, &PublishResult{}); err != nil {
 		return nil, err
 	}
-	st, err := r.serverState(ctx, c, gun)
+	res.NoContent = o.NoContent || r.cfg.contentExternal()
+	st, err := r.stateAndContent(ctx, c, gun, o.RecheckTargets, res)
 	if err != nil {
 		return nil, err
 	}
 	u, err := r.serverUpdate(st, res)
 	if err != nil {
 		return nil, err
-	}
-	// Content before the metadata that lists it. A server without the
-	// repository (a new one, or one whose store was lost) is asked about
-	// all of it, whatever the upload record remembers.
-	res.NoContent = o.NoContent || r.cfg.contentExternal()
-	if !res.NoContent {
-		if err := r.uploadTargets(ctx, c, gun, o.RecheckTargets || !st.exists, res); err != nil {
-			return nil, err
-		}
 	}
 	res.RootVersion, res.SnapshotVersion, res.TimestampVersion = st.rootVersion, st.snapshotVersion, st.timestampVersion
 	if len(u.roots) == 0 && len(u.roles) == 0 {
@@ -245,6 +238,49 @@ func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOp
 	res.RootVersion, res.SnapshotVersion, res.TimestampVersion = reply.RootVersion, reply.SnapshotVersion, reply.TimestampVersion
 	writeSnapshotHint(filepath.Join(r.dir, snapshotHintFile), c.URL(), gun, reply.SnapshotVersion)
 	return res, nil
+}
+
+// stateAndContent reads the server's state of gun (serverState) and,
+// unless res.NoContent, uploads the content the server lacks, both before
+// any metadata is sent: content goes up before the metadata that lists
+// it. The upload runs while the state is read, saving the round trips of
+// one after the other; it sends only content, which the server keeps
+// unlisted until metadata names it, so it needs nothing from the state.
+// A server without the repository (a new one, or one whose store was lost)
+// is then asked about all the content, whatever the upload record
+// remembers. The two run one after the other unless the upload record is
+// this server's (a publish to it was made before): a first publish would
+// otherwise ask the server about every file twice.
+func (r *Repo) stateAndContent(ctx context.Context, c MetadataServer, gun string, recheck bool, res *ServerResult) (*serverState, error) {
+	if res.NoContent {
+		return r.serverState(ctx, c, gun)
+	}
+	if recheck || !uploadRecordOf(filepath.Join(r.dir, uploadRecordFile), c.URL(), gun) {
+		st, err := r.serverState(ctx, c, gun)
+		if err != nil {
+			return nil, err
+		}
+		return st, r.uploadTargets(ctx, c, gun, recheck || !st.exists, res, nil)
+	}
+	uctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sent := map[string]bool{}
+	uploaded := make(chan error, 1)
+	go func() { uploaded <- r.uploadTargets(uctx, c, gun, false, res, sent) }()
+	st, err := r.serverState(ctx, c, gun)
+	if err != nil {
+		cancel()
+		<-uploaded
+		return nil, err
+	}
+	if err := <-uploaded; err != nil {
+		return nil, err
+	}
+	if st.exists {
+		return st, nil
+	}
+	res.TargetsPresent = 0 // the second pass asks about every file
+	return st, r.uploadTargets(ctx, c, gun, true, res, sent)
 }
 
 // serverUpdate is what a publish sends to the server: root versions in
@@ -478,8 +514,10 @@ type storedTarget struct {
 
 // uploadTargets uploads the files of the content store that the server
 // does not have. Files the upload record says the server has are not asked
-// about again, unless recheck is set.
-func (r *Repo) uploadTargets(ctx context.Context, c MetadataServer, gun string, recheck bool, res *ServerResult) error {
+// about again, unless recheck is set. When sent is not nil it holds the
+// files that an earlier pass of the same publish uploaded, which are
+// counted as uploaded once, and gets those this pass uploads.
+func (r *Repo) uploadTargets(ctx context.Context, c MetadataServer, gun string, recheck bool, res *ServerResult, sent map[string]bool) error {
 	store := filepath.Join(r.dir, targetsDir)
 	rec, err := openUploadRecord(filepath.Join(r.dir, uploadRecordFile), c.URL(), gun, recheck)
 	if err != nil {
@@ -528,7 +566,9 @@ func (r *Repo) uploadTargets(ctx context.Context, c MetadataServer, gun string, 
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		res.TargetsPresent++
+		if !sent[todo[i].consistent] {
+			res.TargetsPresent++
+		}
 		return rec.add(todo[i].consistent)
 	}); err != nil {
 		return err
@@ -550,8 +590,13 @@ func (r *Repo) uploadTargets(ctx context.Context, c MetadataServer, gun string, 
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		res.TargetsUploaded++
-		res.TargetBytes += t.size
+		if !sent[t.consistent] {
+			res.TargetsUploaded++
+			res.TargetBytes += t.size
+		}
+		if sent != nil {
+			sent[t.consistent] = true
+		}
 		return rec.add(t.consistent)
 	})
 }
@@ -581,8 +626,26 @@ type uploadRecord struct {
 	f     *os.File
 }
 
+func uploadRecordHeader(url, gun string) string {
+	return "rampart upload record 1 " + url + " " + gun
+}
+
+// uploadRecordOf says whether the upload record at p is one for url and
+// gun, by its first line.
+func uploadRecordOf(p, url, gun string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	want := uploadRecordHeader(url, gun) + "\n"
+	buf := make([]byte, len(want))
+	_, err = io.ReadFull(f, buf)
+	return err == nil && string(buf) == want
+}
+
 func openUploadRecord(p, url, gun string, fresh bool) (*uploadRecord, error) {
-	header := "rampart upload record 1 " + url + " " + gun
+	header := uploadRecordHeader(url, gun)
 	rec := &uploadRecord{known: map[string]bool{}}
 	data, err := os.ReadFile(p)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -658,5 +659,47 @@ func TestServerPublishTrustsItsAnswer(t *testing.T) {
 				t.Errorf("publish with a wrong answer: %v; want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestServerPublishRecordOfLostStore: a server that the upload record
+// says has the content, but which has no metadata of the repository (its
+// store was lost), is sent all the content again, before any metadata,
+// though the upload of new content starts while its state is read. (Its
+// new online keys then make it refuse the metadata, as before.)
+func TestServerPublishRecordOfLostStore(t *testing.T) {
+	_, _, c, r, addFile := recordedServerRepo(t)
+	addFile("a")
+	addFile("b")
+	publishServer(t, r, c)
+	_, tr, c2 := recordedServer(t)
+	if _, err := c2.CreateRepository(ctx, testGUN); err != nil {
+		t.Fatal(err)
+	}
+	record := filepath.Join(r.Dir(), "uploaded.txt")
+	header, rest, _ := strings.Cut(string(mustRead(t, record)), "\n")
+	header = strings.Replace(header, c.URL(), c2.URL(), 1)
+	if err := os.WriteFile(record, []byte(header+"\n"+rest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addFile("c")
+	tr.Reset()
+	_, err := r.PublishToServer(ctx, c2, repo.ServerOptions{})
+	if err == nil || !strings.Contains(err.Error(), "online-key") {
+		t.Errorf("publish to the server's new keys: %v, want a refusal for the online keys", err)
+	}
+	reqs := tr.Requests()
+	post := slices.IndexFunc(reqs, func(q string) bool { return strings.HasPrefix(q, http.MethodPost+" ") })
+	put := map[string]bool{}
+	for i, q := range reqs {
+		if p, ok := strings.CutPrefix(q, http.MethodPut+" "); ok {
+			put[path.Base(p)] = true
+			if post >= 0 && i > post {
+				t.Errorf("%s after the metadata", q)
+			}
+		}
+	}
+	if !put["a"] || !put["b"] || !put["c"] || post < 0 {
+		t.Errorf("publish to a server without the repository's metadata did not send a, b and c, then the metadata:\n%s", strings.Join(reqs, "\n"))
 	}
 }
