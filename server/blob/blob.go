@@ -171,41 +171,49 @@ func (d *Dir) Put(ctx context.Context, r io.Reader, limit int64, wantSHA256 stri
 	if err != nil {
 		return Info{}, err
 	}
-	if err := tmp.Sync(); err != nil {
-		return Info{}, fmt.Errorf("blob store: %w", err)
+	// The content is synced while the directory it goes to is made
+	// durable: the two wait on the disk at once.
+	dst := d.path(info.SHA256)
+	dirReady := make(chan error, 1)
+	go func() { dirReady <- makeDurableDir(filepath.Dir(dst)) }()
+	err = tmp.Sync()
+	if derr := <-dirReady; err == nil {
+		err = derr
 	}
-	if err := ctx.Err(); err != nil {
-		return Info{}, fmt.Errorf("blob store: %w", err)
+	if err == nil {
+		err = ctx.Err()
 	}
-	if err := d.place(tmp.Name(), d.path(info.SHA256)); err != nil {
+	if err == nil {
+		err = place(tmp.Name(), dst)
+	}
+	if err != nil {
 		return Info{}, fmt.Errorf("blob store: %w", err)
 	}
 	return info, nil
 }
 
-// place renames the synced file tmp to dst and makes the new name durable
-// before Put reports the blob stored: dst's directory is synced, and the
-// directory above it too when dst's directory is new. Otherwise a crash
-// could lose the name while the repository already lists the content.
-func (d *Dir) place(tmp, dst string) error {
-	dir := filepath.Dir(dst)
+// makeDurableDir makes the directory dir when it does not exist, and then
+// its entry in the directory above durable.
+func makeDurableDir(dir string) error {
 	_, err := os.Stat(dir)
-	made := errors.Is(err, fs.ErrNotExist)
-	if made {
-		err = os.MkdirAll(dir, 0o700)
-	}
-	if err != nil {
+	if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return atomicfile.SyncDir(filepath.Dir(dir))
+}
+
+// place renames the synced file tmp to dst, in a durable directory, and
+// makes the new name durable before Put reports the blob stored: dst's
+// directory is synced. Otherwise a crash could lose the name while the
+// repository already lists the content.
+func place(tmp, dst string) error {
 	if err := os.Rename(tmp, dst); err != nil {
 		return err
 	}
-	if made {
-		if err := atomicfile.SyncDir(filepath.Dir(dir)); err != nil {
-			return err
-		}
-	}
-	return atomicfile.SyncDir(dir)
+	return atomicfile.SyncDir(filepath.Dir(dst))
 }
 
 // Open implements Store; the Blob is an open file.
