@@ -214,12 +214,14 @@ func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOp
 		return nil, err
 	}
 	res.NoContent = o.NoContent || r.cfg.contentExternal()
-	st, err := r.stateAndContent(ctx, c, gun, o.RecheckTargets, res)
+	st, uploaded, err := r.stateAndContent(ctx, c, gun, o.RecheckTargets, res)
 	if err != nil {
 		return nil, err
 	}
 	u, err := r.serverUpdate(st, res)
-	if err != nil {
+	// Content before the metadata that lists it; none more when nothing
+	// is to be sent.
+	if err = uploaded(err); err != nil {
 		return nil, err
 	}
 	res.RootVersion, res.SnapshotVersion, res.TimestampVersion = st.rootVersion, st.snapshotVersion, st.timestampVersion
@@ -241,46 +243,62 @@ func (r *Repo) PublishToServer(ctx context.Context, c MetadataServer, o ServerOp
 }
 
 // stateAndContent reads the server's state of gun (serverState) and,
-// unless res.NoContent, uploads the content the server lacks, both before
-// any metadata is sent: content goes up before the metadata that lists
-// it. The upload runs while the state is read, saving the round trips of
-// one after the other; it sends only content, which the server keeps
-// unlisted until metadata names it, so it needs nothing from the state.
-// A server without the repository (a new one, or one whose store was lost)
-// is then asked about all the content, whatever the upload record
-// remembers. The two run one after the other unless the upload record is
-// this server's (a publish to it was made before): a first publish would
-// otherwise ask the server about every file twice.
-func (r *Repo) stateAndContent(ctx context.Context, c MetadataServer, gun string, recheck bool, res *ServerResult) (*serverState, error) {
+// unless res.NoContent, uploads the content the server lacks; the upload
+// is done when uploaded returns, which the caller calls (once) before it
+// sends any metadata, with the error that stops the publish, if any, which
+// stops the upload too, and is returned: content goes up before the
+// metadata that lists it.
+// The upload runs while the state is read and checked, and while the
+// caller checks what it is to send, saving the round trips of one after
+// the other; it sends only content, which the server keeps unlisted until
+// metadata names it, so it needs nothing from the state. A server without
+// the repository (a new one, or one whose store was lost) is then asked
+// about all the content, whatever the upload record remembers. The two
+// run one after the other unless the upload record is this server's (a
+// publish to it was made before): a first publish would otherwise ask the
+// server about every file twice.
+func (r *Repo) stateAndContent(ctx context.Context, c MetadataServer, gun string, recheck bool, res *ServerResult) (_ *serverState, uploaded func(stop error) error, _ error) {
+	done := func(stop error) error { return stop }
 	if res.NoContent {
-		return r.serverState(ctx, c, gun)
+		st, err := r.serverState(ctx, c, gun)
+		return st, done, err
 	}
 	if recheck || !uploadRecordOf(filepath.Join(r.dir, uploadRecordFile), c.URL(), gun) {
 		st, err := r.serverState(ctx, c, gun)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			err = r.uploadTargets(ctx, c, gun, recheck || !st.exists, res, nil)
 		}
-		return st, r.uploadTargets(ctx, c, gun, recheck || !st.exists, res, nil)
+		return st, done, err
 	}
 	uctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	up := &ServerResult{} // counted apart while the caller fills res
 	sent := map[string]bool{}
-	uploaded := make(chan error, 1)
-	go func() { uploaded <- r.uploadTargets(uctx, c, gun, false, res, sent) }()
+	result := make(chan error, 1)
+	go func() { result <- r.uploadTargets(uctx, c, gun, false, up, sent) }()
+	wait := func(stop error) error {
+		if stop != nil {
+			cancel()
+		}
+		err := <-result
+		cancel()
+		res.TargetsUploaded, res.TargetBytes, res.TargetsPresent = up.TargetsUploaded, up.TargetBytes, up.TargetsPresent
+		if stop != nil {
+			return stop
+		}
+		return err
+	}
 	st, err := r.serverState(ctx, c, gun)
 	if err != nil {
-		cancel()
-		<-uploaded
-		return nil, err
-	}
-	if err := <-uploaded; err != nil {
-		return nil, err
+		return nil, nil, wait(err)
 	}
 	if st.exists {
-		return st, nil
+		return st, wait, nil
+	}
+	if err := wait(nil); err != nil {
+		return nil, nil, err
 	}
 	res.TargetsPresent = 0 // the second pass asks about every file
-	return st, r.uploadTargets(ctx, c, gun, true, res, sent)
+	return st, done, r.uploadTargets(ctx, c, gun, true, res, sent)
 }
 
 // serverUpdate is what a publish sends to the server: root versions in
