@@ -192,6 +192,11 @@ func decodeHashes(r *canonjson.Reader, a *arena) (Hashes, error) {
 		if len(s) != 2*size {
 			return h, inKey(algo, invalid("digest has %d hex digits, want %d", len(s), 2*size))
 		}
+		if !lowerHex(s) {
+			// Encode writes lowercase: a digest in capitals would not
+			// survive a round trip through this package.
+			return h, inKey(algo, invalid("digest %q is not lowercase hex", s))
+		}
 		b := a.alloc(size)
 		if _, err := hex.Decode(b, s); err != nil {
 			return h, inKey(algo, invalid("digest is not hex: %v", err))
@@ -301,4 +306,14 @@ func encodeMetaMap(w *canonjson.Writer, meta map[string]MetaFile) {
 		meta[name].encode(w)
 	}
 	w.EndObject()
+}
+
+// lowerHex reports whether s holds only the digits 0-9 and a-f.
+func lowerHex(s []byte) bool {
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

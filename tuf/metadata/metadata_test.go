@@ -731,6 +731,24 @@ func TestSignEncode(t *testing.T) {
 	}
 }
 
+// TestDigestInCapitalsRefused: a digest in capital hex digits is refused
+// when parsed, since Encode would write it in small ones and so change a
+// signed document (found by oci/signature's FuzzParse).
+func TestDigestInCapitalsRefused(t *testing.T) {
+	doc := NewTargets(expiry)
+	doc.Targets["a/b.tgz"] = NewTargetFile([]byte("b"), true)
+	data, err := New(doc).SignEncode(context.Background(), []keys.Signer{newSigner(t, "ed25519")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := hex.EncodeToString(doc.Targets["a/b.tgz"].Hashes.SHA256)
+	data = bytes.Replace(data, []byte(digest), []byte(strings.ToUpper(digest)), 1)
+	_, err = ParseTargets(data)
+	if err == nil || !strings.Contains(err.Error(), `hashes["sha256"]: digest "`+strings.ToUpper(digest)+`" is not lowercase hex`) {
+		t.Fatalf("ParseTargets of a digest in capitals: %v", err)
+	}
+}
+
 // TestEncodesTo: EncodesTo says whether a file is, byte for byte, what
 // Encode writes for the document parsed from it, reusing the buffer it is
 // given, and leaves the document's signed bytes as they were.
@@ -745,7 +763,7 @@ func TestEncodesTo(t *testing.T) {
 	var buf []byte
 	for name, file := range map[string][]byte{
 		"as encoded":       data,
-		"upper-case hex":   bytes.Replace(data, []byte(hex.EncodeToString(doc.Targets["a/b.tgz"].Hashes.SHA256)), []byte(strings.ToUpper(hex.EncodeToString(doc.Targets["a/b.tgz"].Hashes.SHA256))), 1),
+		"signed spaced":    bytes.Replace(data, []byte(`"_type":"targets"`), []byte(`"_type": "targets"`), 1),
 		"envelope spaced":  bytes.Replace(data, []byte(`"signatures":`), []byte(`"signatures": `), 1),
 		"signed reordered": bytes.Replace(data, []byte(`{"signatures":`), []byte(`{"x-extra":1,"signatures":`), 1),
 	} {
