@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"cuelabs.dev/go/oci/ociregistry"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -42,24 +43,22 @@ func (r *Repository) fetchSignature(ctx context.Context, d ocispec.Descriptor) (
 // fetchManifest fetches the manifest d describes, checked against its size
 // and digest.
 func (r *Repository) fetchManifest(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
-	if err := d.Digest.Validate(); err != nil {
-		return nil, fmt.Errorf("digest %q: %w", d.Digest, err)
-	}
-	rd, err := r.client.GetManifest(ctx, r.ref.Repository, d.Digest)
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	return readContent(rd, d)
+	return r.fetchContent(ctx, d, r.client.GetManifest)
 }
 
 // fetchBlob fetches the blob d describes, checked against its size and
 // digest.
 func (r *Repository) fetchBlob(ctx context.Context, d ocispec.Descriptor) ([]byte, error) {
+	return r.fetchContent(ctx, d, r.client.GetBlob)
+}
+
+// fetchContent fetches what d describes with get (the registry client's
+// GetManifest or GetBlob), checked against its size and digest.
+func (r *Repository) fetchContent(ctx context.Context, d ocispec.Descriptor, get func(context.Context, string, ociregistry.Digest) (ociregistry.BlobReader, error)) ([]byte, error) {
 	if err := d.Digest.Validate(); err != nil {
 		return nil, fmt.Errorf("digest %q: %w", d.Digest, err)
 	}
-	rd, err := r.client.GetBlob(ctx, r.ref.Repository, d.Digest)
+	rd, err := get(ctx, r.ref.Repository, d.Digest)
 	if err != nil {
 		return nil, err
 	}
