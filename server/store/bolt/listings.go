@@ -56,11 +56,7 @@ func (s *Store) putListings(tx *bbolt.Tx, gun string, ls ...[]store.Listing) err
 
 // PrepareListings implements store.ListingPreparer.
 func (s *Store) PrepareListings(ls []store.Listing) (store.PreparedListings, error) {
-	r, err := s.idx.Prepare(ls)
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
+	return s.idx.PrepareListings(ls)
 }
 
 // PrepareListed implements store.ListingPreparer.

@@ -368,6 +368,16 @@ type Records struct {
 // Len returns the number of records.
 func (r *Records) Len() int { return len(r.recs) / RecordSize }
 
+// PrepareListings is Prepare for a store's store.ListingPreparer: on an
+// error the records are a nil interface, not a nil *Records in one.
+func (x *Index) PrepareListings(ls []store.Listing) (store.PreparedListings, error) {
+	r, err := x.Prepare(ls)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // Prepare returns the records of ls, as Build would make them, in their
 // order; it refuses what Build refuses.
 func (x *Index) Prepare(ls []store.Listing) (*Records, error) {

@@ -60,11 +60,7 @@ func (s *Store) putListings(ctx context.Context, tx pgx.Tx, gun string, ls ...[]
 
 // PrepareListings implements store.ListingPreparer.
 func (s *Store) PrepareListings(ls []store.Listing) (store.PreparedListings, error) {
-	r, err := s.idx.Prepare(ls)
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
+	return s.idx.PrepareListings(ls)
 }
 
 // PrepareListed implements store.ListingPreparer.
