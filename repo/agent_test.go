@@ -30,14 +30,7 @@ func TestBulkAddSignsBinsWithAgent(t *testing.T) {
 	}
 	t.Logf("the agent signed %d messages in %d requests", msgs, reqs)
 	pub := filepath.Join(t.TempDir(), "pub")
-	publish(t, r, pub)
-	c := newGoTUF(t, pub)
-	if err := c.refresh(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.info("pkg/p00042.tgz"); err != nil {
-		t.Error(err)
-	}
+	publishAndFind(t, r, pub, "pkg/p00042.tgz")
 }
 
 // TestAgentSignedBinsCheckedAtPublish: the signatures the agent made for

@@ -131,12 +131,19 @@ func TestOfflineBinsKey(t *testing.T) {
 	if len(res.Signed) != 16 {
 		t.Errorf("signed %d bins, want 16", len(res.Signed))
 	}
+	publishAndFind(t, r, pub, "pkg/p00042.tgz")
+}
+
+// publishAndFind publishes r to pub and checks that go-tuf's client,
+// refreshing from it, finds target.
+func publishAndFind(t *testing.T, r *repo.Repo, pub, target string) {
+	t.Helper()
 	publish(t, r, pub)
 	c := newGoTUF(t, pub)
 	if err := c.refresh(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.info("pkg/p00042.tgz"); err != nil {
+	if _, err := c.info(target); err != nil {
 		t.Error(err)
 	}
 }
